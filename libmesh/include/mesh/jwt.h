@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * JWT access tokens (RFC 9068 profile, RFC 8705 binding): building them for the issuer and
+ * validating them for verifiers. The claim rules are DESIGN.md "Tokens" and "Verification
+ * rules".
+ */
+#ifndef MESH_JWT_H
+#define MESH_JWT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mesh/error.h>
+#include <mesh/jwks.h>
+#include <mesh/jws.h>
+#include <mesh/key.h>
+#include <mesh/x509.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MESH_JTI_LEN 22 /* base64url of 128 random bits */
+#define MESH_TYP_AT_JWT "at+jwt"
+
+/* What the issuer puts in a token. Strings are borrowed for the duration of the call. */
+typedef struct {
+    const char *iss;
+    const char *sub;
+    const char *aud;
+    const char *scope;     /* space-separated; NULL or "" leaves the claim out */
+    const char *client_id;
+    const char *x5t_s256;  /* cnf.x5t#S256; NULL for tokens not bound to a certificate */
+    int64_t iat;           /* also nbf */
+    int64_t ttl;           /* exp = iat + ttl */
+} mesh_jwt_claims_in_t;
+
+/*
+ * Builds the claims (with a fresh 128-bit jti) and signs them with typ "at+jwt". *token is a
+ * new string (mesh_free()); the jti is written to `jti` when it is not NULL.
+ */
+MESH_WUR mesh_err_t mesh_jwt_sign(const mesh_key_t *key, const mesh_jwt_claims_in_t *in,
+                                  char **token, char jti[MESH_JTI_LEN + 1]);
+
+/* Revocation callback: return true when `jti` is revoked. Must be thread-safe if shared. */
+typedef bool (*mesh_revoked_fn)(void *ctx, const char *jti);
+/* Clock callback: current time in seconds since the epoch. */
+typedef int64_t (*mesh_clock_fn)(void *ctx);
+
+typedef struct {
+    const char *issuer;       /* required: exact match of iss */
+    const char *audience;     /* required: must be aud, or one element of an aud array */
+    const char *typ;          /* required header typ; default "at+jwt"; NULL = not checked */
+    int64_t skew;             /* default MESH_DEFAULT_SKEW */
+    int64_t max_lifetime;     /* default MESH_DEFAULT_MAX_LIFETIME */
+    mesh_clock_fn clock;      /* default: time(NULL) */
+    void *clock_ctx;
+    int64_t now;              /* when clock is NULL and now != 0: a fixed time (tests, CLI) */
+    const uint8_t *cert_der;  /* the presenting certificate, or NULL */
+    size_t cert_der_len;
+    bool require_cnf;         /* default true: a token without cnf is MESH_ERR_CNF_MISSING */
+    mesh_revoked_fn revoked;  /* optional */
+    void *revoked_ctx;
+    const char *required_scope; /* optional: one scope that must be among the token's */
+} mesh_jwt_verify_opts_t;
+
+/* Fills `opts` with the defaults above (issuer and audience NULL: the caller must set them). */
+void mesh_jwt_verify_opts_init(mesh_jwt_verify_opts_t *opts);
+
+/* Verified claims. Opaque; accessors below return borrowed strings valid until free. */
+typedef struct mesh_claims mesh_claims_t;
+
+/*
+ * Full verification: JWS signature with the key the kid selects from `keys`, then every claim
+ * rule against `opts`. On success *out (optional) receives the claims (mesh_claims_free()).
+ * Thread-safe.
+ */
+MESH_WUR mesh_err_t mesh_jwt_verify(const mesh_jwks_t *keys, const char *token, size_t len,
+                                    const mesh_jwt_verify_opts_t *opts, mesh_claims_t **out);
+
+/*
+ * Claim rules only, on a decoded payload (no signature check) and a header already verified;
+ * `hdr` may be NULL to skip the typ rule. This is what mesh_jwt_verify runs after the
+ * signature. *out optional.
+ */
+MESH_WUR mesh_err_t mesh_jwt_validate_claims(const uint8_t *payload, size_t len,
+                                             const mesh_jws_header_t *hdr,
+                                             const mesh_jwt_verify_opts_t *opts,
+                                             mesh_claims_t **out);
+
+void mesh_claims_free(mesh_claims_t *claims); /* NULL-safe */
+
+const char *mesh_claims_iss(const mesh_claims_t *c);
+const char *mesh_claims_sub(const mesh_claims_t *c);
+const char *mesh_claims_aud(const mesh_claims_t *c);    /* the verifier's audience */
+const char *mesh_claims_jti(const mesh_claims_t *c);    /* "" when absent */
+const char *mesh_claims_scope(const mesh_claims_t *c);  /* "" when absent */
+const char *mesh_claims_client_id(const mesh_claims_t *c); /* "" when absent */
+const char *mesh_claims_cnf_x5t(const mesh_claims_t *c);   /* "" when unbound */
+int64_t mesh_claims_exp(const mesh_claims_t *c);
+int64_t mesh_claims_iat(const mesh_claims_t *c);
+int64_t mesh_claims_nbf(const mesh_claims_t *c); /* 0 when absent */
+
+/* true when `scope` is one of the space-separated scopes (exact match, no prefix). */
+bool mesh_claims_has_scope(const mesh_claims_t *c, const char *scope);
+
+/* The whole claims object as compact JSON (*out new, mesh_free()). */
+MESH_WUR mesh_err_t mesh_claims_to_json(const mesh_claims_t *c, char **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MESH_JWT_H */

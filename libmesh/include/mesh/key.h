@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Signing and verification keys. A key carries its algorithm: RFC 8725 §3.1 says the key, not
+ * the token header, decides how a signature is checked. RSA keys are RS256 unless loaded or
+ * marked as PS256; EC P-256 keys are ES256; Ed25519 keys are EdDSA.
+ *
+ * mesh_key_t is immutable after loading and reference counted: share it across threads freely.
+ */
+#ifndef MESH_KEY_H
+#define MESH_KEY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <mesh/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    MESH_ALG_UNSET = 0, /* "use the key type's default" where an alg is asked for */
+    MESH_ALG_RS256 = 1,
+    MESH_ALG_PS256 = 2,
+    MESH_ALG_ES256 = 3,
+    MESH_ALG_EDDSA = 4,
+} mesh_alg_t;
+
+typedef enum {
+    MESH_KEY_RSA2048 = 1,
+    MESH_KEY_RSA3072 = 2,
+    MESH_KEY_P256 = 3,
+    MESH_KEY_ED25519 = 4,
+} mesh_key_type_t;
+
+typedef struct mesh_key mesh_key_t;
+
+/* JOSE name of an algorithm ("RS256"); "" for MESH_ALG_UNSET. Static storage. */
+const char *mesh_alg_name(mesh_alg_t alg);
+
+/* Algorithm for a JOSE name of `len` bytes; MESH_ALG_UNSET when it is not one we support. */
+mesh_alg_t mesh_alg_from_name(const char *name, size_t len);
+
+/*
+ * Parses one PEM key (SubjectPublicKeyInfo, PKCS#8, or traditional RSA/EC private key) of
+ * `len` bytes. `alg` picks PS256 for an RSA key; MESH_ALG_UNSET gives the type's default, and an
+ * alg that does not fit the key type is MESH_ERR_KEY_UNSUPPORTED. RSA keys below
+ * MESH_MIN_RSA_BITS are MESH_ERR_KEY_WEAK. On success *out is a new key (free with
+ * mesh_key_free); on failure *out is untouched.
+ */
+MESH_WUR mesh_err_t mesh_key_from_pem(const char *pem, size_t len, mesh_alg_t alg,
+                                      mesh_key_t **out);
+
+/* Reads and parses a PEM key file (at most MESH_MAX_PEM_BYTES); the detail names the path. */
+MESH_WUR mesh_err_t mesh_key_load_pem_file(const char *path, mesh_alg_t alg, mesh_key_t **out);
+
+/*
+ * Parses one JWK (RFC 7517/7518/8037): kty RSA, EC (crv P-256, point validated) or OKP (crv
+ * Ed25519), public or private. A JWK "alg" member fixes the key's algorithm (it must fit the
+ * type); `alg` does the same from the caller's side, and the two must agree. A "kid" member
+ * becomes the key's kid; without one the kid is the RFC 7638 thumbprint.
+ */
+MESH_WUR mesh_err_t mesh_key_from_jwk(const char *json, size_t len, mesh_alg_t alg,
+                                      mesh_key_t **out);
+
+/* Generates a new private key (RSA always with e = 65537). */
+MESH_WUR mesh_err_t mesh_key_generate(mesh_key_type_t type, mesh_key_t **out);
+
+/* Takes one more reference; returns `key`. NULL-safe. Thread-safe. */
+mesh_key_t *mesh_key_ref(mesh_key_t *key);
+
+/* Drops a reference; the last one frees the key and wipes private material. NULL-safe. */
+void mesh_key_free(mesh_key_t *key);
+
+/* The key's algorithm (never MESH_ALG_UNSET for a loaded key). */
+mesh_alg_t mesh_key_alg(const mesh_key_t *key);
+
+/* true when the key holds private material and can sign. */
+bool mesh_key_is_private(const mesh_key_t *key);
+
+/* The kid: the JWK's own "kid" when it had one, else the RFC 7638 thumbprint. Borrowed. */
+const char *mesh_key_kid(const mesh_key_t *key);
+
+/* The RFC 7638 SHA-256 thumbprint, base64url (43 chars). Borrowed; lives as long as the key. */
+const char *mesh_key_thumbprint(const mesh_key_t *key);
+
+/* Key size in bits (RSA modulus, 256 for P-256 and Ed25519). */
+int mesh_key_bits(const mesh_key_t *key);
+
+/*
+ * The public half as a JWK object in canonical member order, with "kid", "alg" and "use":"sig".
+ * *out is a new NUL-terminated string to release with mesh_free(). Never exports private parts.
+ */
+MESH_WUR mesh_err_t mesh_key_to_jwk(const mesh_key_t *key, char **out);
+
+/* The public key as SubjectPublicKeyInfo PEM. *out is released with mesh_free(). */
+MESH_WUR mesh_err_t mesh_key_public_pem(const mesh_key_t *key, char **out);
+
+/*
+ * Writes the key as PEM to `path`: the private key as PKCS#8 with mode 0600 from the first
+ * byte (temp file + fchmod + fsync + rename), or the public key with mode 0644 when `private`
+ * is false. Never leaves a half-written file. Fails with MESH_ERR_IO when `path` exists
+ * unless `overwrite` is true.
+ */
+MESH_WUR mesh_err_t mesh_key_write_pem_file(const mesh_key_t *key, const char *path,
+                                            bool private_part, bool overwrite);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MESH_KEY_H */

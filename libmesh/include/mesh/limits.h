@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Every limit libmesh applies to untrusted input, in one place. Programs built on libmesh
+ * (mesh-issuer, the gateway example) take their limits from here too, so one number means
+ * one thing everywhere.
+ */
+#ifndef MESH_LIMITS_H
+#define MESH_LIMITS_H
+
+/* Tokens (DESIGN.md "Verification rules") */
+#define MESH_MAX_TOKEN_BYTES 8192     /* a compact JWS longer than this is rejected unread */
+#define MESH_MAX_JSON_DEPTH 8         /* header/claims nesting; cnf is depth 2 */
+#define MESH_MAX_HEADER_JSON_BYTES 1024 /* decoded JOSE header */
+#define MESH_MAX_CLAIM_STRING 2048    /* any one claim string (sub, aud, scope, ...) */
+#define MESH_MAX_SCOPES 64            /* space-separated scope values in one token */
+
+/* Time (seconds) */
+#define MESH_DEFAULT_SKEW 30          /* allowed clock difference for exp/nbf/iat */
+#define MESH_DEFAULT_MAX_LIFETIME 600 /* exp - iat above this is rejected */
+#define MESH_TTL_DEFAULT 300          /* issuer's default token lifetime */
+#define MESH_TTL_MIN 30
+#define MESH_TTL_MAX 600
+
+/* Keys and key sets */
+#define MESH_MIN_RSA_BITS 2048
+#define MESH_MAX_RSA_BITS 8192
+#define MESH_MAX_JWK_BYTES 16384      /* one JWK */
+#define MESH_MAX_JWKS_BYTES 65536     /* a whole JWKS document */
+#define MESH_MAX_JWKS_KEYS 32         /* keys kept from one JWKS */
+#define MESH_MAX_PEM_BYTES 65536      /* one PEM file (key or certificate chain) */
+#define MESH_KID_MAX 128              /* a kid string (thumbprints are 43 chars) */
+
+/* Certificates */
+#define MESH_MAX_CHAIN_DEPTH 4        /* leaf + intermediate + root, plus one spare */
+
+/* HTTP (issuer and gateway) */
+#define MESH_MAX_REQUEST_BODY 16384
+#define MESH_MAX_HEADER_BYTES 8192    /* all request headers together */
+#define MESH_MAX_HEADER_COUNT 64
+#define MESH_REQUEST_TIMEOUT 10       /* seconds for a whole request to arrive */
+#define MESH_IDLE_TIMEOUT 60          /* seconds a keep-alive connection may sit idle */
+
+#endif /* MESH_LIMITS_H */

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Token buckets keyed by a string (identity, or source address before authentication). */
+#ifndef ISSUER_RATELIMIT_H
+#define ISSUER_RATELIMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ratelimit ratelimit_t;
+
+/* rate per second, burst tokens, at most max_keys tracked (least recently used evicted). */
+ratelimit_t *ratelimit_new(double rate, double burst, size_t max_keys);
+void ratelimit_free(ratelimit_t *rl);
+/* Takes one token for key at time now_ms; false when empty, with *retry_after_s (>= 1). Thread-safe. */
+bool ratelimit_take(ratelimit_t *rl, const char *key, int64_t now_ms, int *retry_after_s);
+
+#endif /* ISSUER_RATELIMIT_H */

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The issuer's persistent state behind a small interface, so a shared database can back
+ * several issuers later. The one implementation today is SQLite (store_sqlite.c), WAL mode,
+ * synchronous=FULL: a write that returned MESH_OK survives kill -9 and power loss.
+ * A store handle is used from one thread at a time; each worker opens its own.
+ */
+#ifndef ISSUER_STORE_H
+#define ISSUER_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mesh/error.h>
+
+typedef struct store store_t;
+
+#define SVC_HASH_LEN 32 /* SHA-256 of the secret (see svc_tokens.h) */
+
+typedef struct {
+    char name[64];          /* service-token name: identity is "svc-token:<name>" */
+    char client_id[64];     /* public id, e.g. "mst_<22 base64url chars>" */
+    char audiences[1024];   /* comma-separated */
+    char scopes[1024];      /* space-separated; "" = every scope the audience allows */
+    uint8_t hash[SVC_HASH_LEN];
+    uint8_t salt[16];
+    uint8_t prev_hash[SVC_HASH_LEN]; /* previous secret during a rotation grace */
+    uint8_t prev_salt[16];
+    int64_t prev_valid_until;       /* 0 = no previous secret */
+    int64_t created;
+    int64_t expires;
+    int64_t last_used;              /* 0 = never */
+    bool revoked;
+} svc_token_rec_t;
+
+/* "sqlite:PATH" (the only scheme today). Creates the schema when missing. */
+mesh_err_t store_open(const char *url, store_t **out);
+void store_close(store_t *s);
+
+/* Service tokens. Names are unique; client ids are unique. */
+mesh_err_t store_svc_insert(store_t *s, const svc_token_rec_t *rec); /* MESH_ERR_CONFIG if name exists */
+mesh_err_t store_svc_get_by_name(store_t *s, const char *name, svc_token_rec_t *out);  /* MESH_ERR_NOT_FOUND */
+mesh_err_t store_svc_get_by_id(store_t *s, const char *client_id, svc_token_rec_t *out);
+mesh_err_t store_svc_update(store_t *s, const svc_token_rec_t *rec); /* by name */
+mesh_err_t store_svc_touch(store_t *s, const char *name, int64_t now); /* last_used; may be lazy */
+/* Calls fn for each record in name order; stops early when fn returns false. */
+mesh_err_t store_svc_list(store_t *s, bool (*fn)(void *ctx, const svc_token_rec_t *rec), void *ctx);
+
+/* Revocations: each gets the next sequence number (1, 2, ...). Durable before returning. */
+mesh_err_t store_revoke(store_t *s, const char *jti, int64_t exp, int64_t now, int64_t *seq_out);
+mesh_err_t store_is_revoked(store_t *s, const char *jti, bool *revoked);
+/* Entries with seq > since, in seq order, at most `max`; *last_seq = the highest seq in the store. */
+mesh_err_t store_revocations_since(store_t *s, int64_t since, size_t max,
+                                   bool (*fn)(void *ctx, int64_t seq, const char *jti, int64_t exp),
+                                   void *ctx, int64_t *last_seq);
+/* Deletes revocations whose exp is before `now` (the token could not verify anyway). */
+mesh_err_t store_prune(store_t *s, int64_t now, size_t *removed);
+
+#endif /* ISSUER_STORE_H */

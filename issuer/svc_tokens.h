@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Service tokens: client id + secret for callers that cannot hold a certificate (CI).
+ * The secret is >= 256 random bits, shown once, stored only as salted SHA-256; checks are
+ * constant-time, and an unknown id costs the same as a wrong secret.
+ */
+#ifndef ISSUER_SVC_TOKENS_H
+#define ISSUER_SVC_TOKENS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <mesh/error.h>
+
+#include "store.h"
+
+#define SVC_SECRET_MAX 128
+
+/* Creates NAME; writes the new client id and secret (NUL-terminated) for printing once. */
+mesh_err_t svc_token_create(store_t *s, const char *name, const char *audiences,
+                            const char *scopes, int64_t lifetime_s, int64_t now,
+                            char client_id[64], char secret[SVC_SECRET_MAX]);
+/* New secret; the old one stays valid for grace_s seconds. */
+mesh_err_t svc_token_rotate(store_t *s, const char *name, int64_t grace_s, int64_t now,
+                            char secret[SVC_SECRET_MAX]);
+mesh_err_t svc_token_revoke(store_t *s, const char *name);
+/*
+ * Authenticates client_id + secret. On success fills *rec. Unknown id, wrong secret, revoked
+ * and expired all return MESH_ERR_ISSUER_ERROR with the same caller-visible outcome; the
+ * precise reason goes to *why (static string) for the audit log.
+ */
+mesh_err_t svc_token_check(store_t *s, const char *client_id, const char *secret, int64_t now,
+                           svc_token_rec_t *rec, const char **why);
+
+#endif /* ISSUER_SVC_TOKENS_H */

@@ -72,7 +72,7 @@ static const char *const query_sql[Q_COUNT] = {
                      "revoked = ?13 WHERE name = ?1",
     [Q_SVC_TOUCH] = "UPDATE svc_tokens SET last_used = ?2 WHERE name = ?1 AND last_used <= ?3",
     [Q_SVC_LIST] = "SELECT " SVC_COLS " FROM svc_tokens ORDER BY name",
-    [Q_REV_INSERT] = "INSERT OR IGNORE INTO revocations (jti, exp, revoked_at) VALUES (?1, ?2, ?3)",
+    [Q_REV_INSERT] = "INSERT INTO revocations (jti, exp, revoked_at) VALUES (?1, ?2, ?3)",
     [Q_REV_SEQ_OF] = "SELECT seq FROM revocations WHERE jti = ?1",
     [Q_REV_SINCE] = "SELECT seq, jti, exp FROM revocations WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     [Q_REV_LAST] = "SELECT seq FROM sqlite_sequence WHERE name = 'revocations'",
@@ -528,33 +528,48 @@ static mesh_err_t seq_of(store_t *s, const char *jti, int64_t *seq, bool *found)
                                                        : db_fail(s, "cannot look up a jti");
 }
 
-/* Revoking a jti twice is not an error (RFC 7009 §2.2): the first seq is returned. */
+static int insert_revocation(store_t *s, const char *jti, int64_t exp, int64_t now)
+{
+    sqlite3_stmt *st = query(s, Q_REV_INSERT);
+    int step;
+
+    if (sqlite3_bind_text(st, 1, jti, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 2, exp) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 3, now) != SQLITE_OK) {
+        return SQLITE_ERROR;
+    }
+    step = sqlite3_step(st);
+    sqlite3_reset(st);
+    return step;
+}
+
+/*
+ * Revoking a jti twice is not an error (RFC 7009 §2.2): the first seq is returned. The lookup
+ * comes first because a refused INSERT would still consume an AUTOINCREMENT value; the
+ * constraint catches another connection revoking the same jti in between.
+ */
 mesh_err_t store_revoke(store_t *s, const char *jti, int64_t exp, int64_t now, int64_t *seq_out)
 {
-    sqlite3_stmt *st;
     int64_t seq = 0;
     bool found = false;
-    int step;
     mesh_err_t rc;
+    int step;
 
     if (s == NULL || jti == NULL || jti[0] == '\0') {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "store_revoke: empty jti");
     }
-    st = query(s, Q_REV_INSERT);
-    if (sqlite3_bind_text(st, 1, jti, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 2, exp) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 3, now) != SQLITE_OK) {
-        return db_fail(s, "cannot bind a revocation");
-    }
-    step = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (step != SQLITE_DONE) {
-        return db_fail(s, "cannot record a revocation");
-    }
-    if (sqlite3_changes(s->db) == 1) {
-        seq = sqlite3_last_insert_rowid(s->db);
-    } else if ((rc = seq_of(s, jti, &seq, &found)) != MESH_OK) {
+    if ((rc = seq_of(s, jti, &seq, &found)) != MESH_OK) {
         return rc;
+    }
+    if (!found) {
+        step = insert_revocation(s, jti, exp, now);
+        if (step == SQLITE_DONE) {
+            seq = sqlite3_last_insert_rowid(s->db);
+        } else if ((step & 0xff) != SQLITE_CONSTRAINT) {
+            return db_fail(s, "cannot record a revocation");
+        } else if ((rc = seq_of(s, jti, &seq, &found)) != MESH_OK) {
+            return rc;
+        }
     }
     if (seq_out != NULL) {
         *seq_out = seq;

@@ -208,3 +208,16 @@ out:
     }
     return ok;
 }
+
+size_t ratelimit_count(ratelimit_t *rl)
+{
+    size_t n;
+
+    if (rl == NULL) {
+        return 0;
+    }
+    pthread_mutex_lock(&rl->mu);
+    n = rl->count;
+    pthread_mutex_unlock(&rl->mu);
+    return n;
+}

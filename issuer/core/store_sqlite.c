@@ -85,15 +85,38 @@ struct store {
     sqlite3_stmt *q[Q_COUNT];
 };
 
+/* What an operator can do about a failed SQLite call. */
+static const char *db_hint(int code)
+{
+    switch (code) {
+    case SQLITE_FULL:
+        return "free disk space on that file system";
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_CANTOPEN:
+        return "make the file, its -wal/-shm files and the directory writable by this user";
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return "another process holds a lock on the database; stop it or raise its speed";
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+        return "not a mesh-issuer database, or damaged; restore a backup or use another path";
+    case SQLITE_IOERR:
+        return "the disk or file system reported an error; check the kernel log";
+    default:
+        return "report this as a mesh-issuer bug";
+    }
+}
+
 static mesh_err_t db_fail(store_t *s, const char *what)
 {
     int code = sqlite3_errcode(s->db) & 0xff; /* primary code of an extended one */
-    mesh_err_t rc = (code == SQLITE_FULL || code == SQLITE_IOERR || code == SQLITE_READONLY ||
-                     code == SQLITE_CANTOPEN)
-                        ? MESH_ERR_IO
-                        : MESH_ERR_INTERNAL;
+    mesh_err_t rc = (code == SQLITE_CONSTRAINT || code == SQLITE_MISUSE || code == SQLITE_RANGE)
+                        ? MESH_ERR_INTERNAL
+                        : MESH_ERR_IO;
 
-    return mesh_err_set(rc, "store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+    return mesh_err_set(rc, "store %s: %s: %s; %s", s->path, what, sqlite3_errmsg(s->db),
+                        db_hint(code));
 }
 
 /* Returns the statement reset and unbound, ready for binding. */
@@ -157,7 +180,7 @@ static mesh_err_t set_pragmas(store_t *s)
     sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
     if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW) {
-        rc = db_fail(s, "cannot switch to WAL mode; is the directory writable?");
+        rc = db_fail(s, "cannot switch to WAL mode");
         goto out;
     }
     mode = sqlite3_column_text(st, 0);

@@ -3,6 +3,7 @@
  * Durability across kill -9: store-crash-writer (argv[1]) revokes jtis and prints "ok SEQ JTI"
  * after each commit; it is SIGKILLed mid-stream, twice, and the reopened store must hold
  * every printed revocation with its seq. No timing: the kill comes after a number of lines.
+ * (A revocation committed just before the kill but never printed is allowed to exist.)
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -93,6 +94,14 @@ static bool take_first(void *ctx, int64_t seq, const char *jti, int64_t exp)
     return false;
 }
 
+/* Same jti prefix ("first-1", "first-2"): printed by the same writer run. */
+static bool same_run(size_t a, size_t b)
+{
+    size_t la = strcspn(printed.jti[a], "-"), lb = strcspn(printed.jti[b], "-");
+
+    return la == lb && strncmp(printed.jti[a], printed.jti[b], la) == 0;
+}
+
 static void check_all_printed_survived(const char *url)
 {
     store_t *s = NULL;
@@ -102,7 +111,14 @@ static void check_all_printed_survived(const char *url)
     for (size_t i = 0; i < printed.n; i++) {
         bool revoked = false;
         struct one o = {.seq = 0};
-        assert_int_equal(printed.seq[i], (int64_t)i + 1); /* 1, 2, ... across both runs */
+        if (i == 0) {
+            assert_int_equal(printed.seq[0], 1);
+        } else if (same_run(i - 1, i)) {
+            assert_int_equal(printed.seq[i], printed.seq[i - 1] + 1);
+        } else {
+            /* The killed run may have committed one more than it printed: a gap is fine. */
+            assert_true(printed.seq[i] > printed.seq[i - 1]);
+        }
         assert_int_equal(store_is_revoked(s, printed.jti[i], &revoked), MESH_OK);
         assert_true(revoked);
         assert_int_equal(store_revocations_since(s, printed.seq[i] - 1, 1, take_first, &o, &last),

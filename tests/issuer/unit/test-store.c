@@ -115,6 +115,27 @@ static void test_open_refuses_symlink(void **state)
     assert_non_null(strstr(mesh_err_detail(), "regular file"));
 }
 
+static void test_open_not_a_database(void **state)
+{
+    struct fixture *fx = *state;
+    char path[4200], url[4300];
+    store_t *s = NULL;
+    FILE *f;
+
+    testdir_path(path, sizeof(path), fx->dir, "notes.txt");
+    f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 200; i++) {
+        fputs("this is a text file, not an SQLite database\n", f);
+    }
+    fclose(f);
+    snprintf(url, sizeof(url), "sqlite:%s", path);
+    assert_int_equal(store_open(url, &s), MESH_ERR_IO);
+    assert_null(s);
+    assert_non_null(strstr(mesh_err_detail(), path));
+    assert_non_null(strstr(mesh_err_detail(), "not a mesh-issuer database"));
+}
+
 static void test_file_created_0600(void **state)
 {
     struct fixture *fx = *state;
@@ -383,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_open_rejects_other_schemes),
         cmocka_unit_test_setup_teardown(test_open_unwritable_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_refuses_symlink, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_not_a_database, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_created_0600, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_svc_insert_get, setup, teardown),

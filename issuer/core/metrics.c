@@ -13,8 +13,8 @@
 #include "metrics.h"
 
 #define METRICS_MAX_SERIES 256
-#define METRICS_LABEL_MAX 128 /* bytes kept of a label value */
-#define METRICS_OTHER "other"
+#define METRICS_LABEL_MAX  128 /* bytes kept of a label value */
+#define METRICS_OTHER      "other"
 
 typedef struct {
     char *a, *b; /* label values; b is NULL for one-label families */
@@ -39,9 +39,9 @@ static const struct {
 
 struct metrics {
     pthread_mutex_t mu;
-    family_t issued;  /* audience, auth_method */
-    family_t denials; /* reason */
-    family_t expiry;  /* name */
+    family_t issued;                     /* audience, auth_method */
+    family_t denials;                    /* reason */
+    family_t expiry;                     /* name */
     uint64_t bucket_count[NBUCKETS + 1]; /* per bucket, not cumulative; last is +Inf */
     double duration_sum;
     uint64_t duration_count;
@@ -291,8 +291,7 @@ static void put_histogram(FILE *f, const metrics_t *m)
     put_head(f, name, "histogram", "Time from request received to response queued.");
     for (size_t i = 0; i < NBUCKETS; i++) {
         cum += m->bucket_count[i];
-        fprintf(f, "%s_bucket{le=\"%s\"} %llu\n", name, buckets[i].text,
-                (unsigned long long)cum);
+        fprintf(f, "%s_bucket{le=\"%s\"} %llu\n", name, buckets[i].text, (unsigned long long)cum);
     }
     cum += m->bucket_count[NBUCKETS];
     fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);

@@ -18,7 +18,7 @@
 #define RL_RETRY_MAX_S 86400
 
 struct bucket {
-    struct bucket *chain;       /* next in the hash slot */
+    struct bucket *chain;         /* next in the hash slot */
     struct bucket *newer, *older; /* LRU list */
     uint64_t hash;
     double tokens;

@@ -2,8 +2,8 @@
 /*
  * store.h on SQLite. WAL + synchronous=FULL: every autocommitted statement is fsynced to the
  * WAL before sqlite3_step returns, which is what "durable before returning" means here.
- * Revocation seq is an AUTOINCREMENT key: SQLite keeps the high-water mark in sqlite_sequence,
- * so a seq is never reused even after prune deletes the newest rows.
+ * This file opens the database and owns the schema and the SQL; store_sqlite_svc.c and
+ * store_sqlite_rev.c run the statements.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,13 +15,11 @@
 #include <sqlite3.h>
 
 #include "internal.h"
-#include "store.h"
+#include "store_sqlite.h"
 
-#define STORE_SCHEME "sqlite:"
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEME          "sqlite:"
+#define STORE_SCHEMA_VERSION  1
 #define STORE_BUSY_TIMEOUT_MS 5000
-/* store_svc_touch writes at most once a minute per token: last_used is for humans. */
-#define STORE_TOUCH_GRANULARITY_S 60
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
@@ -42,24 +40,9 @@ static const char schema_sql[] =
     " revoked_at INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS revocations_exp ON revocations (exp);";
 
-#define SVC_COLS                                                                          \
-    "name, client_id, audiences, scopes, hash, salt, prev_hash, prev_salt, "              \
+#define SVC_COLS                                                                                   \
+    "name, client_id, audiences, scopes, hash, salt, prev_hash, prev_salt, "                       \
     "prev_valid_until, created, expires, last_used, revoked"
-
-enum {
-    Q_SVC_INSERT,
-    Q_SVC_BY_NAME,
-    Q_SVC_BY_ID,
-    Q_SVC_UPDATE,
-    Q_SVC_TOUCH,
-    Q_SVC_LIST,
-    Q_REV_INSERT,
-    Q_REV_SEQ_OF,
-    Q_REV_SINCE,
-    Q_REV_LAST,
-    Q_REV_PRUNE,
-    Q_COUNT
-};
 
 static const char *const query_sql[Q_COUNT] = {
     [Q_SVC_INSERT] = "INSERT INTO svc_tokens (" SVC_COLS ") "
@@ -77,12 +60,6 @@ static const char *const query_sql[Q_COUNT] = {
     [Q_REV_SINCE] = "SELECT seq, jti, exp FROM revocations WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     [Q_REV_LAST] = "SELECT seq FROM sqlite_sequence WHERE name = 'revocations'",
     [Q_REV_PRUNE] = "DELETE FROM revocations WHERE exp < ?1",
-};
-
-struct store {
-    sqlite3 *db;
-    char *path;
-    sqlite3_stmt *q[Q_COUNT];
 };
 
 /* What an operator can do about a failed SQLite call. */
@@ -108,7 +85,7 @@ static const char *db_hint(int code)
     }
 }
 
-static mesh_err_t db_fail(store_t *s, const char *what)
+mesh_err_t store_db_fail(store_t *s, const char *what)
 {
     int code = sqlite3_errcode(s->db) & 0xff; /* primary code of an extended one */
     mesh_err_t rc = (code == SQLITE_CONSTRAINT || code == SQLITE_MISUSE || code == SQLITE_RANGE)
@@ -119,8 +96,7 @@ static mesh_err_t db_fail(store_t *s, const char *what)
                         db_hint(code));
 }
 
-/* Returns the statement reset and unbound, ready for binding. */
-static sqlite3_stmt *query(store_t *s, int which)
+sqlite3_stmt *store_query(store_t *s, int which)
 {
     sqlite3_stmt *st = s->q[which];
 
@@ -180,7 +156,7 @@ static mesh_err_t set_pragmas(store_t *s)
     sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
     if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW) {
-        rc = db_fail(s, "cannot switch to WAL mode");
+        rc = store_db_fail(s, "cannot switch to WAL mode");
         goto out;
     }
     mode = sqlite3_column_text(st, 0);
@@ -205,12 +181,12 @@ static mesh_err_t read_version(store_t *s, int64_t *version)
 
     if (sqlite3_prepare_v2(s->db, "SELECT max(version) FROM schema_version", -1, &st, NULL) !=
         SQLITE_OK) {
-        rc = db_fail(s, "cannot read the schema version");
+        rc = store_db_fail(s, "cannot read the schema version");
         goto out;
     }
     step = sqlite3_step(st);
     if (step != SQLITE_ROW) {
-        rc = db_fail(s, "cannot read the schema version");
+        rc = store_db_fail(s, "cannot read the schema version");
         goto out;
     }
     *version = sqlite3_column_int64(st, 0); /* NULL (empty table) reads as 0 */
@@ -255,7 +231,7 @@ static mesh_err_t prepare_all(store_t *s)
     for (int i = 0; i < Q_COUNT; i++) {
         if (sqlite3_prepare_v3(s->db, query_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i],
                                NULL) != SQLITE_OK) {
-            return db_fail(s, "cannot prepare a statement");
+            return store_db_fail(s, "cannot prepare a statement");
         }
     }
     return MESH_OK;
@@ -272,8 +248,7 @@ static mesh_err_t parse_url(const char *url, char **path)
                             url ? url : "(null)");
     }
     if (url[n] == '\0') {
-        return mesh_err_set(MESH_ERR_CONFIG,
-                            "store URL \"%s\": no path; use sqlite:PATH", url);
+        return mesh_err_set(MESH_ERR_CONFIG, "store URL \"%s\": no path; use sqlite:PATH", url);
     }
     *path = strdup(url + n);
     return *path ? MESH_OK : mesh_err_set(MESH_ERR_NOMEM, "store: out of memory");
@@ -296,7 +271,7 @@ mesh_err_t store_open(const char *url, store_t **out)
         goto out;
     }
     if (sqlite3_open_v2(s->path, &s->db, flags, NULL) != SQLITE_OK) {
-        rc = s->db ? db_fail(s, "cannot open the database; check the file and its directory")
+        rc = s->db ? store_db_fail(s, "cannot open the database; check the file and its directory")
                    : mesh_err_set(MESH_ERR_NOMEM, "store: out of memory");
         goto out;
     }
@@ -323,367 +298,4 @@ void store_close(store_t *s)
     sqlite3_close(s->db);
     free(s->path);
     free(s);
-}
-
-/* ---- service tokens ---- */
-
-static int bind_text(sqlite3_stmt *st, int i, const char *field, size_t cap)
-{
-    return sqlite3_bind_text(st, i, field, (int)strnlen(field, cap - 1), SQLITE_TRANSIENT);
-}
-
-static int bind_svc(sqlite3_stmt *st, const svc_token_rec_t *r)
-{
-    int e = bind_text(st, 1, r->name, sizeof(r->name));
-
-    e = e ? e : bind_text(st, 2, r->client_id, sizeof(r->client_id));
-    e = e ? e : bind_text(st, 3, r->audiences, sizeof(r->audiences));
-    e = e ? e : bind_text(st, 4, r->scopes, sizeof(r->scopes));
-    e = e ? e : sqlite3_bind_blob(st, 5, r->hash, sizeof(r->hash), SQLITE_TRANSIENT);
-    e = e ? e : sqlite3_bind_blob(st, 6, r->salt, sizeof(r->salt), SQLITE_TRANSIENT);
-    e = e ? e : sqlite3_bind_blob(st, 7, r->prev_hash, sizeof(r->prev_hash), SQLITE_TRANSIENT);
-    e = e ? e : sqlite3_bind_blob(st, 8, r->prev_salt, sizeof(r->prev_salt), SQLITE_TRANSIENT);
-    e = e ? e : sqlite3_bind_int64(st, 9, r->prev_valid_until);
-    e = e ? e : sqlite3_bind_int64(st, 10, r->created);
-    e = e ? e : sqlite3_bind_int64(st, 11, r->expires);
-    e = e ? e : sqlite3_bind_int64(st, 12, r->last_used);
-    return e ? e : sqlite3_bind_int(st, 13, r->revoked ? 1 : 0);
-}
-
-static bool col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    size_t n = (size_t)sqlite3_column_bytes(st, i);
-
-    if (t == NULL || n >= cap) {
-        return false;
-    }
-    memcpy(dst, t, n);
-    dst[n] = '\0';
-    return true;
-}
-
-static bool col_blob(sqlite3_stmt *st, int i, uint8_t *dst, size_t len)
-{
-    const void *b = sqlite3_column_blob(st, i);
-
-    if (b == NULL || (size_t)sqlite3_column_bytes(st, i) != len) {
-        return false;
-    }
-    memcpy(dst, b, len);
-    return true;
-}
-
-static mesh_err_t read_svc(store_t *s, sqlite3_stmt *st, svc_token_rec_t *r)
-{
-    memset(r, 0, sizeof(*r));
-    if (!col_text(st, 0, r->name, sizeof(r->name)) ||
-        !col_text(st, 1, r->client_id, sizeof(r->client_id)) ||
-        !col_text(st, 2, r->audiences, sizeof(r->audiences)) ||
-        !col_text(st, 3, r->scopes, sizeof(r->scopes)) ||
-        !col_blob(st, 4, r->hash, sizeof(r->hash)) ||
-        !col_blob(st, 5, r->salt, sizeof(r->salt)) ||
-        !col_blob(st, 6, r->prev_hash, sizeof(r->prev_hash)) ||
-        !col_blob(st, 7, r->prev_salt, sizeof(r->prev_salt))) {
-        return mesh_err_set(MESH_ERR_INTERNAL,
-                            "store %s: malformed service-token row; restore the database "
-                            "from a backup or recreate the token",
-                            s->path);
-    }
-    r->prev_valid_until = sqlite3_column_int64(st, 8);
-    r->created = sqlite3_column_int64(st, 9);
-    r->expires = sqlite3_column_int64(st, 10);
-    r->last_used = sqlite3_column_int64(st, 11);
-    r->revoked = sqlite3_column_int(st, 12) != 0;
-    return MESH_OK;
-}
-
-mesh_err_t store_svc_insert(store_t *s, const svc_token_rec_t *rec)
-{
-    sqlite3_stmt *st;
-    svc_token_rec_t existing;
-    int step;
-
-    if (s == NULL || rec == NULL) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "store_svc_insert: NULL argument");
-    }
-    st = query(s, Q_SVC_INSERT);
-    if (bind_svc(st, rec) != SQLITE_OK) {
-        return db_fail(s, "cannot bind a service token");
-    }
-    step = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (step == SQLITE_DONE) {
-        return MESH_OK;
-    }
-    if ((step & 0xff) != SQLITE_CONSTRAINT) {
-        return db_fail(s, "cannot insert a service token");
-    }
-    if (store_svc_get_by_name(s, rec->name, &existing) == MESH_OK) {
-        return mesh_err_set(MESH_ERR_CONFIG,
-                            "a service token named \"%s\" already exists; rotate or revoke it, "
-                            "or choose another name",
-                            rec->name);
-    }
-    return mesh_err_set(MESH_ERR_CONFIG, "service token \"%s\": client id already in use; retry",
-                        rec->name);
-}
-
-static mesh_err_t get_one(store_t *s, int which, const char *key, const char *what,
-                          svc_token_rec_t *out)
-{
-    sqlite3_stmt *st;
-    mesh_err_t rc;
-    int step;
-
-    if (s == NULL || key == NULL || out == NULL) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "store: NULL argument");
-    }
-    st = query(s, which);
-    if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK) {
-        return db_fail(s, "cannot bind a lookup key");
-    }
-    step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        rc = read_svc(s, st, out);
-    } else if (step == SQLITE_DONE) {
-        rc = mesh_err_set(MESH_ERR_NOT_FOUND, "no service token with this %s", what);
-    } else {
-        rc = db_fail(s, "cannot read a service token");
-    }
-    sqlite3_reset(st);
-    return rc;
-}
-
-mesh_err_t store_svc_get_by_name(store_t *s, const char *name, svc_token_rec_t *out)
-{
-    return get_one(s, Q_SVC_BY_NAME, name, "name", out);
-}
-
-mesh_err_t store_svc_get_by_id(store_t *s, const char *client_id, svc_token_rec_t *out)
-{
-    return get_one(s, Q_SVC_BY_ID, client_id, "client id", out);
-}
-
-mesh_err_t store_svc_update(store_t *s, const svc_token_rec_t *rec)
-{
-    sqlite3_stmt *st;
-    int step;
-
-    if (s == NULL || rec == NULL) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "store_svc_update: NULL argument");
-    }
-    st = query(s, Q_SVC_UPDATE);
-    if (bind_svc(st, rec) != SQLITE_OK) {
-        return db_fail(s, "cannot bind a service token");
-    }
-    step = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (step != SQLITE_DONE) {
-        return db_fail(s, "cannot update a service token");
-    }
-    if (sqlite3_changes(s->db) == 0) {
-        return mesh_err_set(MESH_ERR_NOT_FOUND, "no service token named \"%s\"", rec->name);
-    }
-    return MESH_OK;
-}
-
-mesh_err_t store_svc_touch(store_t *s, const char *name, int64_t now)
-{
-    sqlite3_stmt *st;
-    int step;
-
-    if (s == NULL || name == NULL) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "store_svc_touch: NULL argument");
-    }
-    st = query(s, Q_SVC_TOUCH);
-    if (sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 2, now) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 3, now - STORE_TOUCH_GRANULARITY_S) != SQLITE_OK) {
-        return db_fail(s, "cannot bind last_used");
-    }
-    step = sqlite3_step(st);
-    sqlite3_reset(st);
-    return step == SQLITE_DONE ? MESH_OK : db_fail(s, "cannot update last_used");
-}
-
-mesh_err_t store_svc_list(store_t *s, bool (*fn)(void *ctx, const svc_token_rec_t *rec),
-                          void *ctx)
-{
-    sqlite3_stmt *st;
-    svc_token_rec_t rec;
-    mesh_err_t rc = MESH_OK;
-    int step;
-
-    if (s == NULL || fn == NULL) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "store_svc_list: NULL argument");
-    }
-    st = query(s, Q_SVC_LIST);
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((rc = read_svc(s, st, &rec)) != MESH_OK || !fn(ctx, &rec)) {
-            break;
-        }
-    }
-    if (rc == MESH_OK && step != SQLITE_ROW && step != SQLITE_DONE) {
-        rc = db_fail(s, "cannot list service tokens");
-    }
-    sqlite3_reset(st);
-    return rc;
-}
-
-/* ---- revocations ---- */
-
-static mesh_err_t seq_of(store_t *s, const char *jti, int64_t *seq, bool *found)
-{
-    sqlite3_stmt *st = query(s, Q_REV_SEQ_OF);
-    int step;
-
-    if (sqlite3_bind_text(st, 1, jti, -1, SQLITE_STATIC) != SQLITE_OK) {
-        return db_fail(s, "cannot bind a jti");
-    }
-    step = sqlite3_step(st);
-    *found = step == SQLITE_ROW;
-    if (*found) {
-        *seq = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_reset(st);
-    return (step == SQLITE_ROW || step == SQLITE_DONE) ? MESH_OK
-                                                       : db_fail(s, "cannot look up a jti");
-}
-
-static int insert_revocation(store_t *s, const char *jti, int64_t exp, int64_t now)
-{
-    sqlite3_stmt *st = query(s, Q_REV_INSERT);
-    int step;
-
-    if (sqlite3_bind_text(st, 1, jti, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 2, exp) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 3, now) != SQLITE_OK) {
-        return SQLITE_ERROR;
-    }
-    step = sqlite3_step(st);
-    sqlite3_reset(st);
-    return step;
-}
-
-/*
- * Revoking a jti twice is not an error (RFC 7009 §2.2): the first seq is returned. The lookup
- * comes first because a refused INSERT would still consume an AUTOINCREMENT value; the
- * constraint catches another connection revoking the same jti in between.
- */
-mesh_err_t store_revoke(store_t *s, const char *jti, int64_t exp, int64_t now, int64_t *seq_out)
-{
-    int64_t seq = 0;
-    bool found = false;
-    mesh_err_t rc;
-    int step;
-
-    if (s == NULL || jti == NULL || jti[0] == '\0') {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "store_revoke: empty jti");
-    }
-    if ((rc = seq_of(s, jti, &seq, &found)) != MESH_OK) {
-        return rc;
-    }
-    if (!found) {
-        step = insert_revocation(s, jti, exp, now);
-        if (step == SQLITE_DONE) {
-            seq = sqlite3_last_insert_rowid(s->db);
-        } else if ((step & 0xff) != SQLITE_CONSTRAINT) {
-            return db_fail(s, "cannot record a revocation");
-        } else if ((rc = seq_of(s, jti, &seq, &found)) != MESH_OK) {
-            return rc;
-        }
-    }
-    if (seq_out != NULL) {
-        *seq_out = seq;
-    }
-    return MESH_OK;
-}
-
-mesh_err_t store_is_revoked(store_t *s, const char *jti, bool *revoked)
-{
-    int64_t seq;
-    bool found = false;
-    mesh_err_t rc;
-
-    if (s == NULL || jti == NULL || revoked == NULL) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "store_is_revoked: NULL argument");
-    }
-    rc = seq_of(s, jti, &seq, &found);
-    if (rc == MESH_OK) {
-        *revoked = found;
-    }
-    return rc;
-}
-
-static mesh_err_t last_seq(store_t *s, int64_t *out)
-{
-    sqlite3_stmt *st = query(s, Q_REV_LAST);
-    int step = sqlite3_step(st);
-
-    *out = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return (step == SQLITE_ROW || step == SQLITE_DONE) ? MESH_OK
-                                                       : db_fail(s, "cannot read the last seq");
-}
-
-mesh_err_t store_revocations_since(store_t *s, int64_t since, size_t max,
-                                   bool (*fn)(void *ctx, int64_t seq, const char *jti,
-                                              int64_t exp),
-                                   void *ctx, int64_t *last_seq_out)
-{
-    sqlite3_stmt *st;
-    int64_t last = 0;
-    mesh_err_t rc;
-    int step;
-
-    if (s == NULL || fn == NULL) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "store_revocations_since: NULL argument");
-    }
-    /* Read the high-water mark first: a feed page never claims a seq it did not cover. */
-    if ((rc = last_seq(s, &last)) != MESH_OK) {
-        return rc;
-    }
-    st = query(s, Q_REV_SINCE);
-    if (sqlite3_bind_int64(st, 1, since) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 2, max > INT64_MAX ? INT64_MAX : (int64_t)max) != SQLITE_OK) {
-        return db_fail(s, "cannot bind the feed query");
-    }
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (!fn(ctx, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
-                sqlite3_column_int64(st, 2))) {
-            break;
-        }
-    }
-    if (step != SQLITE_ROW && step != SQLITE_DONE) {
-        rc = db_fail(s, "cannot read the revocation feed");
-    }
-    sqlite3_reset(st);
-    if (rc == MESH_OK && last_seq_out != NULL) {
-        *last_seq_out = last;
-    }
-    return rc;
-}
-
-mesh_err_t store_prune(store_t *s, int64_t now, size_t *removed)
-{
-    sqlite3_stmt *st;
-    int step;
-
-    if (s == NULL) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "store_prune: NULL store");
-    }
-    st = query(s, Q_REV_PRUNE);
-    if (sqlite3_bind_int64(st, 1, now) != SQLITE_OK) {
-        return db_fail(s, "cannot bind the prune time");
-    }
-    step = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (step != SQLITE_DONE) {
-        return db_fail(s, "cannot prune revocations");
-    }
-    if (removed != NULL) {
-        *removed = (size_t)sqlite3_changes(s->db);
-    }
-    return MESH_OK;
 }

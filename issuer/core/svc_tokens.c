@@ -15,10 +15,10 @@
 #include "svc_tokens.h"
 
 #define SVC_SECRET_PREFIX "mss_"
-#define SVC_ID_PREFIX "msi_"
-#define SVC_SECRET_BYTES 32 /* 256 bits */
-#define SVC_ID_BYTES 16
-#define SVC_NAME_MAX 63 /* one DNS label */
+#define SVC_ID_PREFIX     "msi_"
+#define SVC_SECRET_BYTES  32 /* 256 bits */
+#define SVC_ID_BYTES      16
+#define SVC_NAME_MAX      63 /* one DNS label */
 
 /* What a failed check looks like to the caller, whatever the reason (no oracle). */
 #define SVC_CHECK_FAILED "invalid client id or secret"
@@ -54,8 +54,8 @@ static mesh_err_t secret_hash(const uint8_t salt[16], const char *secret, size_t
 {
     size_t out_len = 0;
 
-    if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, salt, 16, (const unsigned char *)secret,
-                  len, out, SVC_HASH_LEN, &out_len) == NULL ||
+    if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, salt, 16, (const unsigned char *)secret, len,
+                  out, SVC_HASH_LEN, &out_len) == NULL ||
         out_len != SVC_HASH_LEN) {
         return mesh_err_openssl(MESH_ERR_INTERNAL, "service token: HMAC-SHA256");
     }
@@ -99,8 +99,8 @@ static mesh_err_t check_list(const char *what, const char *v, size_t cap, char s
     bool item_empty = true;
 
     if (v == NULL || n >= cap || (n == 0 && !allow_empty)) {
-        return mesh_err_set(MESH_ERR_CONFIG, "service token %s: must be %s%zu characters",
-                            what, allow_empty ? "at most " : "1 to ", cap - 1);
+        return mesh_err_set(MESH_ERR_CONFIG, "service token %s: must be %s%zu characters", what,
+                            allow_empty ? "at most " : "1 to ", cap - 1);
     }
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)v[i];
@@ -117,8 +117,8 @@ static mesh_err_t check_list(const char *what, const char *v, size_t cap, char s
         item_empty = false;
     }
     if (n > 0 && item_empty) {
-        return mesh_err_set(MESH_ERR_CONFIG, "service token %s \"%s\": empty item at the end",
-                            what, v);
+        return mesh_err_set(MESH_ERR_CONFIG, "service token %s \"%s\": empty item at the end", what,
+                            v);
     }
     return MESH_OK;
 }
@@ -137,9 +137,9 @@ static mesh_err_t new_secret(svc_token_rec_t *rec, char out[SVC_SECRET_MAX])
     return rc;
 }
 
-mesh_err_t svc_token_create(store_t *s, const char *name, const char *audiences,
-                            const char *scopes, int64_t lifetime_s, int64_t now,
-                            char client_id[64], char secret[SVC_SECRET_MAX])
+mesh_err_t svc_token_create(store_t *s, const char *name, const char *audiences, const char *scopes,
+                            int64_t lifetime_s, int64_t now, char client_id[64],
+                            char secret[SVC_SECRET_MAX])
 {
     svc_token_rec_t rec;
     char sec[SVC_SECRET_MAX] = "";
@@ -237,15 +237,15 @@ mesh_err_t svc_token_revoke(store_t *s, const char *name)
  * CRYPTO_memcmp. An unknown id is checked against a dummy record whose hashes no secret
  * matches (all-zero HMAC output), so the time does not say whether the id exists.
  */
-static void match_secret(const svc_token_rec_t *rec, const char *secret, int64_t now,
-                         bool *cur_ok, bool *prev_ok)
+static void match_secret(const svc_token_rec_t *rec, const char *secret, int64_t now, bool *cur_ok,
+                         bool *prev_ok)
 {
     uint8_t h[SVC_HASH_LEN], p[SVC_HASH_LEN];
     size_t len = strnlen(secret, SVC_SECRET_MAX);
     bool hashed = secret_hash(rec->salt, secret, len, h) == MESH_OK &&
                   secret_hash(rec->prev_salt, secret, len, p) == MESH_OK;
-    bool format_ok = len < SVC_SECRET_MAX &&
-                     strncmp(secret, SVC_SECRET_PREFIX, strlen(SVC_SECRET_PREFIX)) == 0;
+    bool format_ok =
+        len < SVC_SECRET_MAX && strncmp(secret, SVC_SECRET_PREFIX, strlen(SVC_SECRET_PREFIX)) == 0;
 
     bool cur_eq = CRYPTO_memcmp(h, rec->hash, SVC_HASH_LEN) == 0;
     bool prev_eq = CRYPTO_memcmp(p, rec->prev_hash, SVC_HASH_LEN) == 0;

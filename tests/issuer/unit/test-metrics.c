@@ -85,7 +85,8 @@ static void test_render_all_families(void **state)
     assert_true(has_line(text, "mesh_issuer_tls_handshake_failures_total 1"));
     assert_true(has_line(text, "mesh_issuer_revocations_total 2"));
     assert_true(has_line(text, "# TYPE mesh_issuer_service_token_expiry_seconds gauge"));
-    assert_true(has_line(text, "mesh_issuer_service_token_expiry_seconds{name=\"ci-deploy\"} 1800"));
+    assert_true(
+        has_line(text, "mesh_issuer_service_token_expiry_seconds{name=\"ci-deploy\"} 1800"));
     assert_int_equal(text[strlen(text) - 1], '\n');
     free(text);
     metrics_free(m);

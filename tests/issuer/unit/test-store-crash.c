@@ -24,7 +24,7 @@
 #include "testdir.h"
 
 #define KILL_AFTER_LINES 40
-#define MAX_LINES 100000
+#define MAX_LINES        100000
 
 static const char *writer_path;
 

@@ -392,8 +392,7 @@ static void test_null_arguments(void **state)
     assert_int_equal(store_svc_get_by_name(fx->s, NULL, &r), MESH_ERR_INVALID_ARG);
     assert_int_equal(store_svc_list(fx->s, NULL, NULL), MESH_ERR_INVALID_ARG);
     assert_int_equal(store_is_revoked(fx->s, "x", NULL), MESH_ERR_INVALID_ARG);
-    assert_int_equal(store_revocations_since(fx->s, 0, 1, NULL, NULL, NULL),
-                     MESH_ERR_INVALID_ARG);
+    assert_int_equal(store_revocations_since(fx->s, 0, 1, NULL, NULL, NULL), MESH_ERR_INVALID_ARG);
     assert_int_equal(store_prune(NULL, 0, NULL), MESH_ERR_INVALID_ARG);
     store_close(NULL);
 }

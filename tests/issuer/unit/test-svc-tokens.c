@@ -13,7 +13,7 @@
 #include "svc_tokens.h"
 #include "testdir.h"
 
-#define T0 1700000000
+#define T0  1700000000
 #define DAY 86400
 
 struct fixture {
@@ -201,8 +201,11 @@ static void test_revoke(void **state)
 static void test_names_validated(void **state)
 {
     struct fixture *fx = *state;
-    static const char *bad[] = {"", "CI", "ci_deploy", "ci deploy", "-ci", "ci-", "ci.deploy",
-                                "0123456789012345678901234567890123456789012345678901234567890123"};
+    static const char *bad[] = {
+        "",          "CI",
+        "ci_deploy", "ci deploy",
+        "-ci",       "ci-",
+        "ci.deploy", "0123456789012345678901234567890123456789012345678901234567890123"};
     char id[64] = "untouched", secret[SVC_SECRET_MAX] = "untouched";
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -215,8 +218,9 @@ static void test_names_validated(void **state)
     assert_string_equal(id, "untouched"); /* outputs only on success */
     assert_string_equal(secret, "untouched");
     assert_int_equal(svc_token_create(fx->s, "a", "orders", "", DAY, T0, id, secret), MESH_OK);
-    assert_int_equal(svc_token_create(fx->s, "012345678901234567890123456789012345678901234567"
-                                             "890123456789012",
+    assert_int_equal(svc_token_create(fx->s,
+                                      "012345678901234567890123456789012345678901234567"
+                                      "890123456789012",
                                       "orders", "", DAY, T0, id, secret),
                      MESH_OK); /* 63 characters */
 }
@@ -229,10 +233,8 @@ static void test_lists_and_lifetime_validated(void **state)
     assert_int_equal(svc_token_create(fx->s, "x", "", "", DAY, T0, id, secret), MESH_ERR_CONFIG);
     assert_int_equal(svc_token_create(fx->s, "x", "a,,b", "", DAY, T0, id, secret),
                      MESH_ERR_CONFIG);
-    assert_int_equal(svc_token_create(fx->s, "x", "a,", "", DAY, T0, id, secret),
-                     MESH_ERR_CONFIG);
-    assert_int_equal(svc_token_create(fx->s, "x", "a b", "", DAY, T0, id, secret),
-                     MESH_ERR_CONFIG);
+    assert_int_equal(svc_token_create(fx->s, "x", "a,", "", DAY, T0, id, secret), MESH_ERR_CONFIG);
+    assert_int_equal(svc_token_create(fx->s, "x", "a b", "", DAY, T0, id, secret), MESH_ERR_CONFIG);
     assert_int_equal(svc_token_create(fx->s, "x", "a", "read  write", DAY, T0, id, secret),
                      MESH_ERR_CONFIG);
     assert_int_equal(svc_token_create(fx->s, "x", "a", "r\"", DAY, T0, id, secret),

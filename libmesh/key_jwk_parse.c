@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/param_build.h>
+#include <openssl/params.h>
 
 #include "b64url.h"
 #include "internal.h"
@@ -113,7 +114,7 @@ static mesh_err_t from_params(const char *type, OSSL_PARAM_BLD *bld, bool priv,
     } else {
         *out = pkey;
     }
-    OSSL_PARAM_clear_free(params);
+    OSSL_PARAM_free(params); /* secure BNs were copied to secure memory, cleared on free */
     EVP_PKEY_CTX_free(ctx);
     return rc;
 }
@@ -189,7 +190,7 @@ static mesh_err_t pair_check(EVP_PKEY *pkey, const char *what)
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
     mesh_err_t rc = MESH_OK;
 
-    if (ctx == NULL || EVP_PKEY_pair_check(ctx) != 1) {
+    if (ctx == NULL || EVP_PKEY_pairwise_check(ctx) != 1) {
         ERR_clear_error();
         rc = mesh_err_set(MESH_ERR_KEY_INVALID, "%s: JWK private key \"d\" does not match its "
                           "public key", what);

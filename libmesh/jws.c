@@ -120,9 +120,8 @@ static mesh_err_t jws_split(const char *jws, size_t len, jws_parts_t *parts)
     parts->plen = (size_t)(dot[1] - parts->p);
     parts->s = dot[1] + 1;
     parts->slen = (size_t)(jws + len - parts->s);
-    if (parts->hlen == 0 || parts->slen == 0) {
-        return mesh_err_set(MESH_ERR_TOKEN_MALFORMED, "token has an empty %s",
-                            parts->hlen == 0 ? "header" : "signature");
+    if (parts->hlen == 0) {
+        return mesh_err_set(MESH_ERR_TOKEN_MALFORMED, "token has an empty header");
     }
     return MESH_OK;
 }
@@ -275,6 +274,9 @@ static mesh_err_t verify_with_key(const mesh_key_t *key, const jws_parts_t *part
     rc = b64url_check(parts->p, parts->plen, "payload");
     if (rc != MESH_OK) {
         return rc;
+    }
+    if (parts->slen == 0) {
+        return mesh_err_set(MESH_ERR_SIGNATURE, "JWS signature is empty");
     }
     rc = mesh_b64url_decode(parts->s, parts->slen, sig, sizeof(sig), &siglen);
     if (rc == MESH_ERR_LIMIT) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* JWK to mesh_key_t: RFC 7517 (common members), RFC 7518 §6 (RSA, EC), RFC 8037 §2 (OKP). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -203,6 +204,7 @@ static mesh_err_t jwk_ec(const json_t *jwk, const char *what, EVP_PKEY **out)
 {
     uint8_t pub[1 + 2 * FIELD_MAX];
     uint8_t d[FIELD_MAX];
+    char msg[300];
     size_t xl = 0, yl = 0, dl = 0;
     BIGNUM *dbn = NULL;
     EVP_PKEY *pkey = NULL;
@@ -233,7 +235,8 @@ static mesh_err_t jwk_ec(const json_t *jwk, const char *what, EVP_PKEY **out)
         rc = mesh_err_openssl(MESH_ERR_NOMEM, what);
         goto out;
     }
-    rc = from_params("EC", bld, priv, "EC JWK: the point is not on P-256", &pkey);
+    (void)snprintf(msg, sizeof(msg), "%s: EC point (x, y) is not on P-256", what);
+    rc = from_params("EC", bld, priv, msg, &pkey);
     if (rc == MESH_OK && priv) {
         rc = pair_check(pkey, what);
     }

@@ -35,6 +35,11 @@ static mesh_err_t get_str(const json_t *jwk, const char *name, const char *what,
         return mesh_err_set(MESH_ERR_KEY_PARSE, "%s: JWK member \"%s\" must be a string", what,
                             name);
     }
+    /* A NUL inside a member would make two different strings compare equal in C. */
+    if (strlen(json_string_value(v)) != json_string_length(v)) {
+        return mesh_err_set(MESH_ERR_KEY_PARSE, "%s: JWK member \"%s\" contains a NUL "
+                            "character", what, name);
+    }
     *out = json_string_value(v);
     return MESH_OK;
 }

@@ -257,6 +257,8 @@ static void test_jwk_bad_input(void **state)
     assert_int_equal(load_jwk("{}", MESH_ALG_UNSET), MESH_ERR_KEY_PARSE);
     assert_int_equal(load_jwk("{\"kty\":1}", MESH_ALG_UNSET), MESH_ERR_KEY_PARSE);
     assert_int_equal(load_jwk(ED_JWK(ED_X, ",\"kid\":5"), MESH_ALG_UNSET), MESH_ERR_KEY_PARSE);
+    assert_int_equal(load_jwk(ED_JWK(ED_X, ",\"kid\":\"a\\u0000b\""), MESH_ALG_UNSET),
+                     MESH_ERR_JSON); /* embedded NUL: jansson refuses it */
     assert_int_equal(load_jwk("{\"kty\":\"oct\",\"k\":\"AQAB\"}", MESH_ALG_UNSET),
                      MESH_ERR_KEY_UNSUPPORTED);
     /* RFC 7517 §4.2-4.3: encryption keys are not signing keys */

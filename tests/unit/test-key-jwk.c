@@ -2,6 +2,7 @@
 /* mesh_key_t from and to JWK: RFC 7517/7518/8037 rules, thumbprints, round trips. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,6 +66,65 @@ static void test_jwk_rsa(void **state)
     assert_string_equal(mesh_key_kid(key), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
     assert_int_equal(mesh_key_alg(key), MESH_ALG_PS256);
     mesh_key_free(key);
+}
+
+/* A private RSA JWK of `pkey`: the public members, "d" (from `dkey`), and CRT members if asked. */
+static char *rsa_private_jwk(EVP_PKEY *pkey, EVP_PKEY *dkey, bool crt)
+{
+    static const char *const names[] = {"d", "p", "q", "dp", "dq", "qi"};
+    static const char *const params[] = {
+        OSSL_PKEY_PARAM_RSA_D,         OSSL_PKEY_PARAM_RSA_FACTOR1,
+        OSSL_PKEY_PARAM_RSA_FACTOR2,   OSSL_PKEY_PARAM_RSA_EXPONENT1,
+        OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
+    };
+    json_t *m = NULL;
+    char *s;
+
+    assert_int_equal(mesh_key_public_members(pkey, &m), MESH_OK);
+    for (size_t i = 0; i < (crt ? 6u : 1u); i++) {
+        BIGNUM *bn = NULL;
+        uint8_t raw[512];
+        char enc[700];
+        int n;
+
+        assert_int_equal(EVP_PKEY_get_bn_param(i == 0 ? dkey : pkey, params[i], &bn), 1);
+        n = BN_bn2bin(bn, raw);
+        mesh_b64url_encode(raw, (size_t)n, enc);
+        json_object_set_new(m, names[i], json_string(enc));
+        BN_clear_free(bn);
+    }
+    s = json_dumps(m, JSON_COMPACT);
+    json_decref(m);
+    return s;
+}
+
+static void test_jwk_rsa_private(void **state)
+{
+    EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    EVP_PKEY *other = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    char *pem = pem_of(pkey, 0);
+    mesh_key_t *pub = NULL;
+
+    (void)state;
+    assert_int_equal(mesh_key_from_pem(pem, strlen(pem), MESH_ALG_UNSET, &pub), MESH_OK);
+    for (int crt = 0; crt < 2; crt++) {
+        char *good = rsa_private_jwk(pkey, pkey, crt);
+        char *bad = rsa_private_jwk(pkey, other, crt);
+        mesh_key_t *key = NULL;
+
+        assert_int_equal(mesh_key_from_jwk(JWK(good), MESH_ALG_UNSET, &key), MESH_OK);
+        assert_true(mesh_key_is_private(key));
+        assert_string_equal(mesh_key_thumbprint(key), mesh_key_thumbprint(pub));
+        mesh_key_free(key);
+        /* a "d" that belongs to another modulus */
+        assert_int_equal(load_jwk(bad, MESH_ALG_UNSET), MESH_ERR_KEY_INVALID);
+        free(good);
+        free(bad);
+    }
+    mesh_key_free(pub);
+    free(pem);
+    EVP_PKEY_free(other);
+    EVP_PKEY_free(pkey);
 }
 
 static void test_jwk_rsa_alg_rules(void **state)
@@ -321,6 +381,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jwk_rsa),
+        cmocka_unit_test(test_jwk_rsa_private),
         cmocka_unit_test(test_jwk_rsa_alg_rules),
         cmocka_unit_test(test_jwk_rsa_exponents),
         cmocka_unit_test(test_jwk_rsa_shape),

@@ -342,7 +342,7 @@ static mesh_err_t jwk_usage(const json_t *jwk, const char *what)
         return rc;
     }
     if (use != NULL && strcmp(use, "sig") != 0) {
-        return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED, "%s: JWK \"use\" is \"%s\"; only \"sig\" "
+        return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED, "%s: JWK \"use\" is \"%.32s\"; only \"sig\" "
                             "keys are used", what, use);
     }
     if (ops == NULL) {

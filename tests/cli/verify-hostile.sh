@@ -3,7 +3,7 @@
 # rules". Tokens are forged with the openssl CLI, independently of libmesh, and each must be
 # rejected with its own reason code. Usage: verify-hostile.sh MESH_BINARY
 set -uo pipefail
-MESH=$1
+MESH=$(realpath "$1")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"

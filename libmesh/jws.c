@@ -98,13 +98,15 @@ static mesh_err_t jws_split(const char *jws, size_t len, jws_parts_t *parts)
         return mesh_err_set(MESH_ERR_TOKEN_JSON_SERIALIZATION,
                             "token is a JWS JSON serialization; only compact form is accepted");
     }
-    for (size_t i = 0; i < len; i++) {
-        if (jws[i] == '.') {
-            if (ndots < MESH_ARRAY_LEN(dot)) {
-                dot[ndots] = jws + i;
-            }
-            ndots++;
+    for (const char *q = jws, *end = jws + len; q < end; q++) {
+        q = memchr(q, '.', (size_t)(end - q));
+        if (q == NULL) {
+            break;
         }
+        if (ndots < MESH_ARRAY_LEN(dot)) {
+            dot[ndots] = q;
+        }
+        ndots++;
     }
     if (ndots == 4) {
         return mesh_err_set(MESH_ERR_TOKEN_JWE,
@@ -267,13 +269,19 @@ static mesh_err_t verify_with_key(const mesh_key_t *key, const jws_parts_t *part
                             mesh_alg_name(h->alg), mesh_key_kid(key),
                             mesh_alg_name(mesh_key_alg(key)));
     }
-    if (mesh_b64url_dec_len(parts->plen) > cap) {
+    /*
+     * The payload is decoded into the caller's buffer before the signature is checked, so a
+     * malformed token costs no public-key operation; on failure the buffer is scratch and
+     * *payload_len is not written.
+     */
+    rc = payload != NULL ? mesh_b64url_decode(parts->p, parts->plen, payload, cap, &plen)
+                         : b64url_check(parts->p, parts->plen, "payload");
+    if (rc == MESH_ERR_LIMIT) {
         return mesh_err_set(MESH_ERR_LIMIT, "JWS payload needs %zu bytes, buffer has %zu",
                             mesh_b64url_dec_len(parts->plen), cap);
     }
-    rc = b64url_check(parts->p, parts->plen, "payload");
     if (rc != MESH_OK) {
-        return rc;
+        return payload != NULL ? relabel(rc, "payload") : rc;
     }
     if (parts->slen == 0) {
         return mesh_err_set(MESH_ERR_SIGNATURE, "JWS signature is empty");
@@ -290,12 +298,6 @@ static mesh_err_t verify_with_key(const mesh_key_t *key, const jws_parts_t *part
                          siglen);
     if (rc != MESH_OK) {
         return rc;
-    }
-    if (payload != NULL) {
-        rc = mesh_b64url_decode(parts->p, parts->plen, payload, cap, &plen);
-        if (rc != MESH_OK) {
-            return relabel(rc, "payload");
-        }
     }
     if (payload_len != NULL) {
         *payload_len = plen;

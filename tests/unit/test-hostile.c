@@ -670,6 +670,18 @@ static void test_rule_expired(void **state)
     free(good);
 }
 
+/* Hostile NumericDates at the edges of int64 must be judged, not overflow (UBSan watches). */
+static void test_rule_dates_at_int64_edges(void **state)
+{
+    (void)state;
+    expect_claim("exp", "-9223372036854775808", MESH_ERR_EXPIRED);
+    expect_claim("nbf", "9223372036854775807", MESH_ERR_NOT_YET_VALID);
+    expect_claim("iat", "-9223372036854775808", MESH_ERR_LIFETIME);
+    expect_claim("exp", "9223372036854775807", MESH_ERR_LIFETIME);
+    expect_claim("exp", "9223372036854775808", MESH_ERR_JSON); /* beyond int64 */
+    expect_claim("exp", "1699999999", MESH_ERR_LIFETIME);      /* before iat, not yet expired */
+}
+
 static void test_rule_nbf_future(void **state)
 {
     (void)state;
@@ -839,6 +851,7 @@ int main(void)
         cmocka_unit_test(test_rule_wrong_iss),
         cmocka_unit_test(test_rule_aud_not_ours),
         cmocka_unit_test(test_rule_expired),
+        cmocka_unit_test(test_rule_dates_at_int64_edges),
         cmocka_unit_test(test_rule_nbf_future),
         cmocka_unit_test(test_rule_iat_future),
         cmocka_unit_test(test_rule_lifetime),

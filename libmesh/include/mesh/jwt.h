@@ -37,8 +37,11 @@ typedef struct {
 } mesh_jwt_claims_in_t;
 
 /*
- * Builds the claims (with a fresh 128-bit jti) and signs them with typ "at+jwt". *token is a
- * new string (mesh_free()); the jti is written to `jti` when it is not NULL.
+ * Builds the claims {iss, sub, aud, iat, nbf = iat, exp = iat + ttl, jti, scope, client_id,
+ * cnf} (with a fresh 128-bit jti from the CSPRNG) and signs them with typ "at+jwt" (RFC 9068).
+ * iss, sub and aud must be non-empty UTF-8; ttl must be 1..MESH_TTL_MAX; x5t_s256, when given,
+ * must be MESH_X5T_LEN characters; otherwise MESH_ERR_INVALID_ARG. *token is a new string
+ * (mesh_free()); the jti is written to `jti` when it is not NULL. Thread-safe.
  */
 MESH_WUR mesh_err_t mesh_jwt_sign(const mesh_key_t *key, const mesh_jwt_claims_in_t *in,
                                   char **token, char jti[MESH_JTI_LEN + 1]);
@@ -72,9 +75,16 @@ void mesh_jwt_verify_opts_init(mesh_jwt_verify_opts_t *opts);
 typedef struct mesh_claims mesh_claims_t;
 
 /*
- * Full verification: JWS signature with the key the kid selects from `keys`, then every claim
- * rule against `opts`. On success *out (optional) receives the claims (mesh_claims_free()).
- * Thread-safe.
+ * Full verification: JWS signature with the key the kid selects from `keys` (mesh_jws.h rules),
+ * then every claim rule against `opts`, in this order: typ; claim presence and JSON types
+ * (iss, sub, aud, exp, iat, jti required; NumericDates must be JSON integers); iss; aud; exp,
+ * nbf, iat against now +- skew; exp - iat <= max_lifetime; revoked(jti); certificate binding;
+ * required_scope last (MESH_ERR_SCOPE is the one 403 case). Binding (RFC 8705 §3): a token with
+ * cnf.x5t#S256 needs the presenting certificate and must name it (MESH_ERR_CNF_MISMATCH, also
+ * when no certificate is given); a token without it is MESH_ERR_CNF_MISSING when require_cnf
+ * is set or a certificate was presented. On success *out (optional) receives the claims
+ * (mesh_claims_free()). The detail message names the rule and values, never the token.
+ * Thread-safe; allocates only inside jansson.
  */
 MESH_WUR mesh_err_t mesh_jwt_verify(const mesh_jwks_t *keys, const char *token, size_t len,
                                     const mesh_jwt_verify_opts_t *opts, mesh_claims_t **out);

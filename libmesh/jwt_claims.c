@@ -127,12 +127,14 @@ static mesh_err_t check_aud(json_t *v, const char *want, const char **matched)
     if (!json_is_array(v) || json_array_size(v) == 0) {
         return mesh_err_set(MESH_ERR_CLAIM_TYPE, "claim \"aud\" is not a string or string array");
     }
-    json_array_foreach(v, i, e) {
+    json_array_foreach(v, i, e)
+    {
         if (!json_is_string(e)) {
             return mesh_err_set(MESH_ERR_CLAIM_TYPE, "aud[%zu] is not a string", i);
         }
     }
-    json_array_foreach(v, i, e) {
+    json_array_foreach(v, i, e)
+    {
         if (json_string_length(e) == wlen && memcmp(json_string_value(e), want, wlen) == 0) {
             *matched = json_string_value(e);
             return MESH_OK;
@@ -168,11 +170,16 @@ static const struct {
     size_t len;
     bool required;
 } claim_names[C_COUNT] = {
-    [C_ISS] = {"iss", 3, true},     [C_SUB] = {"sub", 3, true},
-    [C_AUD] = {"aud", 3, true},     [C_EXP] = {"exp", 3, true},
-    [C_IAT] = {"iat", 3, true},     [C_NBF] = {"nbf", 3, false},
-    [C_JTI] = {"jti", 3, true},     [C_SCOPE] = {"scope", 5, false},
-    [C_CLIENT_ID] = {"client_id", 9, false}, [C_CNF] = {"cnf", 3, false},
+    [C_ISS] = {"iss", 3, true},
+    [C_SUB] = {"sub", 3, true},
+    [C_AUD] = {"aud", 3, true},
+    [C_EXP] = {"exp", 3, true},
+    [C_IAT] = {"iat", 3, true},
+    [C_NBF] = {"nbf", 3, false},
+    [C_JTI] = {"jti", 3, true},
+    [C_SCOPE] = {"scope", 5, false},
+    [C_CLIENT_ID] = {"client_id", 9, false},
+    [C_CNF] = {"cnf", 3, false},
 };
 
 static int claim_index(const char *k, size_t klen)
@@ -308,8 +315,7 @@ static mesh_err_t check_times(const struct mesh_claims *c, const mesh_jwt_verify
     if (__builtin_sub_overflow(c->exp, c->iat, &life) || life > opts->max_lifetime) {
         return mesh_err_set(MESH_ERR_LIFETIME,
                             "exp - iat is %" PRId64 " s, above the maximum %" PRId64 " s",
-                            diff(c->exp, c->iat),
-                            opts->max_lifetime);
+                            diff(c->exp, c->iat), opts->max_lifetime);
     }
     return MESH_OK;
 }
@@ -401,8 +407,7 @@ static mesh_err_t check_scopes(const struct mesh_claims *c, const mesh_jwt_verif
         return mesh_err_set(MESH_ERR_LIMIT, "scope has %zu values, over %d", count,
                             MESH_MAX_SCOPES);
     }
-    if (opts->required_scope != NULL &&
-        !scope_has(c->scope, c->scope_len, opts->required_scope)) {
+    if (opts->required_scope != NULL && !scope_has(c->scope, c->scope_len, opts->required_scope)) {
         return mesh_err_set(MESH_ERR_SCOPE, "scope \"%s\" is required but not granted",
                             opts->required_scope);
     }
@@ -516,10 +521,10 @@ MESH_EXPORT void mesh_claims_free(mesh_claims_t *c)
     }
 }
 
-#define CLAIM_STR(name, field)                                                                 \
-    MESH_EXPORT const char *mesh_claims_##name(const mesh_claims_t *c)                         \
-    {                                                                                          \
-        return c != NULL ? c->field : "";                                                      \
+#define CLAIM_STR(name, field)                                                                     \
+    MESH_EXPORT const char *mesh_claims_##name(const mesh_claims_t *c)                             \
+    {                                                                                              \
+        return c != NULL ? c->field : "";                                                          \
     }
 CLAIM_STR(iss, iss)
 CLAIM_STR(sub, sub)

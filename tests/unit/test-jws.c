@@ -85,8 +85,7 @@ static void roundtrip(const mesh_key_t *key, const char *alg)
 
     assert_int_equal(mesh_key_alg(key), mesh_alg_from_name(alg, strlen(alg)));
     assert_int_equal(mesh_jws_sign(key, "at+jwt", msg, strlen(msg), &tok), MESH_OK);
-    assert_int_equal(mesh_jws_verify(key, tok, strlen(tok), &hdr, out, sizeof(out), &n),
-                     MESH_OK);
+    assert_int_equal(mesh_jws_verify(key, tok, strlen(tok), &hdr, out, sizeof(out), &n), MESH_OK);
     assert_int_equal(n, strlen(msg));
     assert_memory_equal(out, msg, n);
     assert_int_equal(hdr.alg, mesh_key_alg(key));
@@ -272,15 +271,14 @@ static void test_verify_jwks(void **state)
     (void)state;
     assert_int_equal(mesh_jwks_from_keys(keys, 3, &set), MESH_OK);
     assert_int_equal(mesh_jws_sign(ed, "at+jwt", "{}", 2, &tok), MESH_OK);
-    assert_int_equal(
-        mesh_jws_verify_jwks(set, tok, strlen(tok), NULL, out, sizeof(out), &n, &used), MESH_OK);
+    assert_int_equal(mesh_jws_verify_jwks(set, tok, strlen(tok), NULL, out, sizeof(out), &n, &used),
+                     MESH_OK);
     assert_string_equal(mesh_key_kid(used), mesh_key_kid(ed));
     mesh_free(tok);
     /* a key not in the set */
     assert_int_equal(mesh_jws_sign(ps, "at+jwt", "{}", 2, &tok), MESH_OK);
-    assert_int_equal(
-        mesh_jws_verify_jwks(set, tok, strlen(tok), NULL, out, sizeof(out), &n, &used),
-        MESH_ERR_KID_UNKNOWN);
+    assert_int_equal(mesh_jws_verify_jwks(set, tok, strlen(tok), NULL, out, sizeof(out), &n, &used),
+                     MESH_ERR_KID_UNKNOWN);
     mesh_free(tok);
     mesh_jwks_free(set);
 }

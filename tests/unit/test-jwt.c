@@ -324,9 +324,8 @@ static void test_validate_claims_direct(void **state)
     o.now = 150;
     o.require_cnf = false;
     /* hdr NULL: no typ rule */
-    assert_int_equal(mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), NULL, &o,
-                                              &c),
-                     MESH_OK);
+    assert_int_equal(
+        mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), NULL, &o, &c), MESH_OK);
     assert_string_equal(mesh_claims_aud(c), "payments");
     assert_int_equal(mesh_claims_nbf(c), 0);
     assert_true(mesh_claims_has_scope(c, "a"));
@@ -339,13 +338,12 @@ static void test_validate_claims_direct(void **state)
     mesh_free(json);
     mesh_claims_free(c);
     /* typ "JWT" is not at+jwt; typ NULL in the options turns the rule off */
-    assert_int_equal(mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), &hdr, &o,
-                                              NULL),
-                     MESH_ERR_TYP);
+    assert_int_equal(
+        mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), &hdr, &o, NULL),
+        MESH_ERR_TYP);
     o.typ = NULL;
-    assert_int_equal(mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), &hdr, &o,
-                                              NULL),
-                     MESH_OK);
+    assert_int_equal(
+        mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), &hdr, &o, NULL), MESH_OK);
     assert_int_equal(mesh_jwt_validate_claims(NULL, 0, NULL, &o, NULL), MESH_ERR_INVALID_ARG);
     assert_int_equal(mesh_jwt_validate_claims((const uint8_t *)"[]", 2, NULL, &o, NULL),
                      MESH_ERR_JSON);
@@ -371,9 +369,9 @@ static void test_claim_limits(void **state)
              "{\"iss\":\"i\",\"sub\":\"s\",\"aud\":\"a\",\"iat\":100,\"exp\":200,\"jti\":\"j\","
              "\"scope\":\"%s\"}",
              scope);
-    assert_int_equal(mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), NULL, &o,
-                                              NULL),
-                     MESH_ERR_LIMIT);
+    assert_int_equal(
+        mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), NULL, &o, NULL),
+        MESH_ERR_LIMIT);
     {
         char *sub = malloc(MESH_MAX_CLAIM_STRING + 2);
         memset(sub, 'x', MESH_MAX_CLAIM_STRING + 1);
@@ -384,9 +382,9 @@ static void test_claim_limits(void **state)
                  sub);
         free(sub);
     }
-    assert_int_equal(mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), NULL, &o,
-                                              NULL),
-                     MESH_ERR_LIMIT);
+    assert_int_equal(
+        mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), NULL, &o, NULL),
+        MESH_ERR_LIMIT);
 }
 
 static void test_claims_accessors_null(void **state)

@@ -21,7 +21,7 @@
 extern "C" {
 #endif
 
-#define MESH_JTI_LEN 22 /* base64url of 128 random bits */
+#define MESH_JTI_LEN    22 /* base64url of 128 random bits */
 #define MESH_TYP_AT_JWT "at+jwt"
 
 /* What the issuer puts in a token. Strings are borrowed for the duration of the call. */
@@ -29,11 +29,11 @@ typedef struct {
     const char *iss;
     const char *sub;
     const char *aud;
-    const char *scope;     /* space-separated; NULL or "" leaves the claim out */
+    const char *scope; /* space-separated; NULL or "" leaves the claim out */
     const char *client_id;
-    const char *x5t_s256;  /* cnf.x5t#S256; NULL for tokens not bound to a certificate */
-    int64_t iat;           /* also nbf */
-    int64_t ttl;           /* exp = iat + ttl */
+    const char *x5t_s256; /* cnf.x5t#S256; NULL for tokens not bound to a certificate */
+    int64_t iat;          /* also nbf */
+    int64_t ttl;          /* exp = iat + ttl */
 } mesh_jwt_claims_in_t;
 
 /*
@@ -52,18 +52,18 @@ typedef bool (*mesh_revoked_fn)(void *ctx, const char *jti);
 typedef int64_t (*mesh_clock_fn)(void *ctx);
 
 typedef struct {
-    const char *issuer;       /* required: exact match of iss */
-    const char *audience;     /* required: must be aud, or one element of an aud array */
-    const char *typ;          /* required header typ; default "at+jwt"; NULL = not checked */
-    int64_t skew;             /* default MESH_DEFAULT_SKEW */
-    int64_t max_lifetime;     /* default MESH_DEFAULT_MAX_LIFETIME */
-    mesh_clock_fn clock;      /* default: time(NULL) */
+    const char *issuer;   /* required: exact match of iss */
+    const char *audience; /* required: must be aud, or one element of an aud array */
+    const char *typ;      /* required header typ; default "at+jwt"; NULL = not checked */
+    int64_t skew;         /* default MESH_DEFAULT_SKEW */
+    int64_t max_lifetime; /* default MESH_DEFAULT_MAX_LIFETIME */
+    mesh_clock_fn clock;  /* default: time(NULL) */
     void *clock_ctx;
-    int64_t now;              /* when clock is NULL and now != 0: a fixed time (tests, CLI) */
-    const uint8_t *cert_der;  /* the presenting certificate, or NULL */
+    int64_t now;             /* when clock is NULL and now != 0: a fixed time (tests, CLI) */
+    const uint8_t *cert_der; /* the presenting certificate, or NULL */
     size_t cert_der_len;
-    bool require_cnf;         /* default true: a token without cnf is MESH_ERR_CNF_MISSING */
-    mesh_revoked_fn revoked;  /* optional */
+    bool require_cnf;        /* default true: a token without cnf is MESH_ERR_CNF_MISSING */
+    mesh_revoked_fn revoked; /* optional */
     void *revoked_ctx;
     const char *required_scope; /* optional: one scope that must be among the token's */
 } mesh_jwt_verify_opts_t;
@@ -103,9 +103,9 @@ void mesh_claims_free(mesh_claims_t *claims); /* NULL-safe */
 
 const char *mesh_claims_iss(const mesh_claims_t *c);
 const char *mesh_claims_sub(const mesh_claims_t *c);
-const char *mesh_claims_aud(const mesh_claims_t *c);    /* the verifier's audience */
-const char *mesh_claims_jti(const mesh_claims_t *c);    /* "" when absent */
-const char *mesh_claims_scope(const mesh_claims_t *c);  /* "" when absent */
+const char *mesh_claims_aud(const mesh_claims_t *c);       /* the verifier's audience */
+const char *mesh_claims_jti(const mesh_claims_t *c);       /* "" when absent */
+const char *mesh_claims_scope(const mesh_claims_t *c);     /* "" when absent */
 const char *mesh_claims_client_id(const mesh_claims_t *c); /* "" when absent */
 const char *mesh_claims_cnf_x5t(const mesh_claims_t *c);   /* "" when unbound */
 int64_t mesh_claims_exp(const mesh_claims_t *c);

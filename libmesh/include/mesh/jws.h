@@ -55,8 +55,10 @@ MESH_WUR mesh_err_t mesh_jws_sign(const mesh_key_t *key, const char *typ, const 
  * the contents of `payload` are unspecified (it is decoded into before the signature check, so
  * a malformed token costs no public-key operation).
  *
- * No allocation outside OpenSSL. Thread-safe, without locks: each thread remembers the last
- * header it parsed (by its exact bytes) and a few verify contexts for public keys.
+ * Thread-safe, without locks: each thread remembers the last header it parsed (by its exact
+ * bytes) and verify contexts for its last four public keys, so a repeated header costs no JSON
+ * parse and no allocation outside OpenSSL. Cached contexts hold a reference to the public key
+ * until evicted or the thread exits; private keys are never cached.
  */
 MESH_WUR mesh_err_t mesh_jws_verify(const mesh_key_t *key, const char *jws, size_t len,
                                     mesh_jws_header_t *hdr, uint8_t *payload, size_t cap,

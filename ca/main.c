@@ -224,14 +224,14 @@ static bool now_from_env(struct ca_opts *o)
     return true;
 }
 
-/* 0: run; CA_EXIT_OK: help printed; CA_EXIT_ERR: bad arguments. */
+/* -1: run the verb; CA_EXIT_OK: help printed; CA_EXIT_ERR: bad arguments. */
 static int parse(const struct verb *v, int argc, char **argv, struct ca_opts *o)
 {
     int c, idx;
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+h", long_opts, &idx)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", long_opts, &idx)) != -1) {
         if (c == 'h') {
             fputs(v->help, stdout);
             return CA_EXIT_OK;
@@ -259,7 +259,7 @@ static int parse(const struct verb *v, int argc, char **argv, struct ca_opts *o)
                 v->name);
         return CA_EXIT_ERR;
     }
-    return 0;
+    return -1;
 }
 
 int main(int argc, char **argv)
@@ -285,7 +285,7 @@ int main(int argc, char **argv)
             return CA_EXIT_ERR;
         }
         ret = parse(&verbs[i], argc - 1, argv + 1, &o);
-        if (ret == 0) {
+        if (ret < 0) {
             ret = verbs[i].run(&o);
         }
         ca_strv_free(&o.sans);

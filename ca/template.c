@@ -334,6 +334,10 @@ mesh_err_t ca_template_load(const char *path, struct ca_template *t)
     }
     /* Duplicate members make a document mean two things; jansson refuses them here. */
     root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL && jerr.line < 1) {
+        rc = ca_fail(MESH_ERR_CONFIG, "%s: %s", path, jerr.text);
+        goto out;
+    }
     if (root == NULL) {
         rc = ca_fail(MESH_ERR_CONFIG, "%s: line %d, column %d: %s", path, jerr.line,
                      jerr.column, jerr.text);

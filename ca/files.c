@@ -280,6 +280,18 @@ void ca_pem_free(struct ca_pem *p)
     p->len = 0;
 }
 
+/* Makes renames in `dir` durable (POSIX: fsync on the directory). */
+static mesh_err_t sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int ok = fd >= 0 && fsync(fd) == 0;
+
+    if (fd >= 0) {
+        close(fd);
+    }
+    return ok ? MESH_OK : ca_fail(MESH_ERR_IO, "%s: fsync: %s", dir, strerror(errno));
+}
+
 mesh_err_t ca_pair_commit(const char *dir, const char *keyname, const struct ca_pem *key,
                           const char *pubname, const struct ca_pem *pub)
 {
@@ -310,7 +322,7 @@ mesh_err_t ca_pair_commit(const char *dir, const char *keyname, const struct ca_
         return ca_fail(MESH_ERR_IO, "%s: rename: %s", ppath, strerror(errno));
     }
     ca_crash_point();
-    return MESH_OK;
+    return sync_dir(dir);
 }
 
 /* Does the certificate or public key in `pubpath` belong to the private key in `keypath`? */

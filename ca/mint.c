@@ -377,7 +377,7 @@ mesh_err_t ca_req_names(const struct ca_leaf_req *req, struct ca_strv *out)
             rc = ca_strv_add(out, buf);
         }
     }
-    if (rc == MESH_OK) {
+    if (rc == MESH_OK && out->n > 1) {
         qsort(out->v, out->n, sizeof(*out->v), cmp_str);
     }
     return rc;
@@ -413,7 +413,7 @@ mesh_err_t ca_cert_names(X509 *cert, struct ca_strv *out)
         rc = name_to_str(sk_GENERAL_NAME_value(gens, i), out);
     }
     GENERAL_NAMES_free(gens);
-    if (rc == MESH_OK) {
+    if (rc == MESH_OK && out->n > 1) {
         qsort(out->v, out->n, sizeof(*out->v), cmp_str);
     }
     return rc;

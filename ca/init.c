@@ -361,6 +361,10 @@ static mesh_err_t init_run(struct ca_mesh *m, const struct ca_template *t)
     return ca_index_save(m->dir, m->idx);
 }
 
+#ifndef MESH_CA_TEMPLATE_DIR
+#define MESH_CA_TEMPLATE_DIR "/usr/local/share/libmesh/certs-templates"
+#endif
+
 int ca_cmd_init(const struct ca_opts *o)
 {
     struct ca_template t;
@@ -368,11 +372,16 @@ int ca_cmd_init(const struct ca_opts *o)
     const char *tpath = o->template_path ? o->template_path : "certs-templates/mesh.json";
     mesh_err_t rc;
 
+    /* Outside a source tree, the default template is the installed one. */
+    if (o->template_path == NULL && !ca_exists(tpath)) {
+        tpath = MESH_CA_TEMPLATE_DIR "/mesh.json";
+    }
     memset(&m, 0, sizeof(m));
     if ((rc = ca_template_load(tpath, &t)) != MESH_OK) {
         fprintf(stderr, "mesh-ca init: %s\n", ca_detail());
         if (o->template_path == NULL && !ca_exists(tpath)) {
-            fprintf(stderr, "  (run from the project directory, or pass --template FILE)\n");
+            fprintf(stderr, "  (no certs-templates/mesh.json here either: run from the project "
+                    "directory, or pass --template FILE)\n");
         }
         return CA_EXIT_ERR;
     }

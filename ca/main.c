@@ -8,6 +8,10 @@
 
 #include "ca.h"
 
+#ifndef MESH_CA_TEMPLATE_DIR
+#define MESH_CA_TEMPLATE_DIR "/usr/local/share/libmesh/certs-templates"
+#endif
+
 enum {
     OPT_DIR = 256, OPT_TEMPLATE, OPT_NOW, OPT_FORCE, OPT_FORCE_CA, OPT_FIX_PERMS, OPT_KEEP_KEY,
     OPT_JSON, OPT_NC, OPT_ALL, OPT_JWT_KEY, OPT_KEY, OPT_WITHIN, OPT_DAYS, OPT_SAN, OPT_REASON,
@@ -51,7 +55,8 @@ static const struct verb verbs[] = {
      "Creates (or completes) a mesh: root CA, intermediate CA, the issuer's JWT signing key and\n"
      "one key + certificate per template service. Run again: keeps what is valid, adds what the\n"
      "template gained, re-issues what changed, and says what it did per file.\n\n"
-     "  --template FILE      mesh template (default certs-templates/mesh.json)\n"
+     "  --template FILE      mesh template (default certs-templates/mesh.json, else the\n"
+     "                       installed copy in " MESH_CA_TEMPLATE_DIR ")\n"
      "  --dir DIR            output directory (default certs), created with mode 0700\n"
      "  --jwt-key-type T     rsa2048 (default), rsa3072, p256 or ed25519\n"
      "  --name-constraints   constrain the intermediate to the trust domain and template names\n"

@@ -24,7 +24,7 @@ typedef struct {
 } cfg_audience_t;
 
 typedef struct {
-    char *identity;   /* exact identity, or a prefix ending in '*' ("spiffe://mesh.local/*") */
+    char *identity;   /* exact identity, or a prefix ending in "*", e.g. spiffe://mesh.local/x* */
     char **audiences;
     size_t n_audiences;
     char **scopes;    /* allowed scopes; all_scopes = every scope the audience defines */

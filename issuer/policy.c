@@ -214,7 +214,7 @@ bool policy_decide(const config_t *cfg, const policy_request_t *req, policy_resu
                     req->audience, list);
     }
     set_t allowed = {.n = 0};
-    int64_t max_ttl;
+    int64_t max_ttl = 0;
     bool ok = req->svc_token ? allowed_svc(cfg, req, au, &allowed, &max_ttl, res)
                              : allowed_mtls(cfg, req, au, &allowed, &max_ttl, res);
     if (!ok || !grant_scopes(req, au, &allowed, res)) {

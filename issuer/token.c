@@ -102,9 +102,9 @@ static bool pct_decode(char *s)
     return true;
 }
 
-static void invalid_client(issuer_resp_t *resp, const char *fmt, const char *arg)
+static void invalid_client(issuer_resp_t *resp, const char *desc)
 {
-    resp_error(resp, 401, "invalid_client", fmt, arg);
+    resp_error(resp, 401, "invalid_client", "%s", desc);
     snprintf(resp->www_authenticate, sizeof(resp->www_authenticate),
              "Basic realm=\"mesh-issuer\", charset=\"UTF-8\"");
 }
@@ -114,9 +114,14 @@ static bool check_secret(issuer_ctx_t *ctx, const char *id, const char *secret, 
 {
     const char *why = "";
     mesh_err_t rc = svc_token_check(ctx->store, id, secret, (int64_t)time(NULL), &a->rec, &why);
+    if (rc != MESH_OK && rc != MESH_ERR_ISSUER_ERROR) {
+        log_msg(LOG_ERROR, "store failed", "%s: %s", mesh_strerror(rc), mesh_err_detail());
+        resp_error(resp, 503, "temporarily_unavailable", "the issuer's store failed; retry");
+        return false;
+    }
     if (rc != MESH_OK) {
         log_msg(LOG_INFO, "service token rejected", "%s", why ? why : "");
-        invalid_client(resp, "%s", "client authentication failed: unknown client id or wrong "
+        invalid_client(resp, "client authentication failed: unknown client id or wrong "
                        "secret, or the service token is revoked or expired; check the "
                        "credentials with `mesh-issuer token list`");
         return false;
@@ -136,17 +141,17 @@ static bool auth_basic(issuer_ctx_t *ctx, const char *hdr, auth_t *a, issuer_res
     char buf[512];
     size_t len;
     if (!tls_b64_decode(b64, strlen(b64), buf, sizeof(buf), &len) || memchr(buf, 0, len)) {
-        invalid_client(resp, "%s", "Authorization: Basic is not base64 of CLIENT_ID:SECRET");
+        invalid_client(resp, "Authorization: Basic is not base64 of CLIENT_ID:SECRET");
         return false;
     }
     char *colon = strchr(buf, ':');
     bool ok = false;
     if (colon == NULL) {
-        invalid_client(resp, "%s", "Authorization: Basic must hold CLIENT_ID:SECRET");
+        invalid_client(resp, "Authorization: Basic must hold CLIENT_ID:SECRET");
     } else {
         *colon = '\0';
         if (!pct_decode(buf) || !pct_decode(colon + 1)) {
-            invalid_client(resp, "%s", "Authorization: Basic has a bad %-escape");
+            invalid_client(resp, "Authorization: Basic has a bad %-escape");
         } else {
             ok = check_secret(ctx, buf, colon + 1, a, resp);
         }
@@ -184,20 +189,25 @@ static bool authenticate(issuer_ctx_t *ctx, const issuer_req_t *req, auth_t *a,
         return false;
     }
     if (methods == 0) {
-        invalid_client(resp, "%s", "no client authentication: present a client certificate "
+        invalid_client(resp, "no client authentication: present a client certificate "
                        "issued by the mesh CA (tls_client_auth), or a service token with "
                        "Authorization: Basic or Mesh-Client-Id + Mesh-Client-Secret");
         return false;
     }
     if (cert) {
         if (!req->peer->verified) {
-            invalid_client(resp, "client certificate rejected: %s; use a current certificate "
-                           "issued by the mesh CA that is not revoked", req->peer->error);
+            char desc[512];
+            snprintf(desc, sizeof(desc), "client certificate rejected: %s; use a current "
+                     "certificate issued by the mesh CA that is not revoked", req->peer->error);
+            invalid_client(resp, desc);
             return false;
         }
         snprintf(a->identity, sizeof(a->identity), "%s", req->peer->identity);
         const char *slash = strrchr(a->identity, '/');
-        snprintf(a->client_id, sizeof(a->client_id), "%s", slash ? slash + 1 : a->identity);
+        const char *cid = slash ? slash + 1 : a->identity;
+        size_t cl = strlen(cid) < sizeof(a->client_id) ? strlen(cid) : sizeof(a->client_id) - 1;
+        memcpy(a->client_id, cid, cl);
+        a->client_id[cl] = '\0';
         a->method = "tls_client_auth";
         a->x5t = req->peer->x5t;
         return true;
@@ -208,7 +218,7 @@ static bool authenticate(issuer_ctx_t *ctx, const issuer_req_t *req, auth_t *a,
     }
     a->method = "client_secret_header";
     if (req->mesh_client_id == NULL || req->mesh_client_secret == NULL) {
-        invalid_client(resp, "%s", "send both Mesh-Client-Id and Mesh-Client-Secret");
+        invalid_client(resp, "send both Mesh-Client-Id and Mesh-Client-Secret");
         return false;
     }
     return check_secret(ctx, req->mesh_client_id, req->mesh_client_secret, a, resp);

@@ -659,8 +659,10 @@ static void print_list(FILE *f, char **v, size_t n)
 
 void config_explain(const config_t *cfg, FILE *f)
 {
-    fprintf(f, "issuer %s listens on %s:%d with %s workers\n", cfg->issuer, cfg->listen_host,
-            cfg->listen_port, cfg->workers ? "a fixed number of" : "one per core");
+    char w[32];
+    snprintf(w, sizeof(w), "%d", cfg->workers);
+    fprintf(f, "issuer %s listens on %s:%d with %s worker threads\n", cfg->issuer,
+            cfg->listen_host, cfg->listen_port, cfg->workers ? w : "one per core");
     fprintf(f, "  TLS certificate %s, client certificates checked against %s%s%s\n",
             cfg->tls_cert, cfg->tls_ca, cfg->tls_crl ? " and the CRL " : "",
             cfg->tls_crl ? cfg->tls_crl : "");

@@ -182,10 +182,12 @@ static bool authenticate(issuer_ctx_t *ctx, const issuer_req_t *req, auth_t *a,
     }
     int methods = (int)cert + (int)basic + (int)headers;
     if (methods > 1) {
+        char used[128];
+        snprintf(used, sizeof(used), "%s%s%s%s%s", cert ? "client certificate" : "",
+                 cert && (basic || headers) ? " + " : "", basic ? "Authorization: Basic" : "",
+                 basic && headers ? " + " : "", headers ? "Mesh-Client-Id/Secret headers" : "");
         resp_error(resp, 400, "invalid_request",
-                   "more than one client authentication method (%s%s%s); use exactly one",
-                   cert ? "client certificate " : "", basic ? "Authorization: Basic " : "",
-                   headers ? "Mesh-Client-Id/Secret headers" : "");
+                   "more than one client authentication method (%s); use exactly one", used);
         return false;
     }
     if (methods == 0) {

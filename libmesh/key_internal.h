@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The inside of mesh_key_t, for libmesh's crypto files (key.c, jws.c, jwks.c, x509.c) only. */
+/* The inside of mesh_key_t, for libmesh's crypto files (key*.c, jws.c, jwks.c, x509.c) only. */
 #ifndef MESH_KEY_INTERNAL_H
 #define MESH_KEY_INTERNAL_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #include <mesh/key.h>
@@ -23,5 +24,31 @@ struct mesh_key {
 
 /* The OpenSSL key behind a mesh key (borrowed). */
 EVP_PKEY *mesh_key_evp(const mesh_key_t *key);
+
+/*
+ * Wraps an OpenSSL key into a new mesh key. Always takes `pkey` (freed on failure). Checks the
+ * type (RSA 2048..8192 bits with an odd e > 1, EC P-256 with a valid point, Ed25519), fixes the
+ * algorithm from `alg` (MESH_ALG_UNSET = the type's default), computes the RFC 7638 thumbprint
+ * and sets the kid to `kid` (NULL = the thumbprint). `what` names the input in error details.
+ */
+mesh_err_t mesh_key_wrap(EVP_PKEY *pkey, mesh_alg_t alg, const char *kid, const char *what,
+                         mesh_key_t **out);
+
+/*
+ * The RFC 7638 required members of the key's public half (kty plus n/e, crv/x/y or crv/x) as a
+ * new JSON object.
+ */
+mesh_err_t mesh_key_public_members(const EVP_PKEY *pkey, json_t **out);
+
+/* The public JWK of `key` ("kid", "alg", "use":"sig" added) as a new JSON object. */
+mesh_err_t mesh_key_to_jwk_json(const mesh_key_t *key, json_t **out);
+
+/*
+ * Builds a key from a parsed JWK object (see mesh_key_from_jwk). Keys libmesh cannot use
+ * (kty/crv/alg it does not support, "use" other than "sig") are MESH_ERR_KEY_UNSUPPORTED, so a
+ * key set can skip them.
+ */
+mesh_err_t mesh_key_from_jwk_json(const json_t *jwk, mesh_alg_t alg, const char *what,
+                                  mesh_key_t **out);
 
 #endif /* MESH_KEY_INTERNAL_H */

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Signature primitives behind the JWS layer, for libmesh's own files and tests only. These are
+ * the only functions that sign or verify bytes; jws.c adds the compact serialization on top.
+ */
+#ifndef MESH_JWS_INTERNAL_H
+#define MESH_JWS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mesh/error.h>
+#include <mesh/key.h>
+
+/* Largest signature we produce or accept: RSA at MESH_MAX_RSA_BITS. */
+#define MESH_SIG_MAX (MESH_MAX_RSA_BITS / 8)
+
+/*
+ * Verifies `sig` over `msg` with the key's own algorithm (RS256, PS256 with salt 32, ES256 as
+ * raw r||s of exactly 64 bytes with 0 < r, s < n, or Ed25519 with a 64-byte signature).
+ * MESH_ERR_SIGNATURE when it does not verify. Thread-safe; no allocation outside OpenSSL.
+ */
+mesh_err_t mesh_sig_verify(const mesh_key_t *key, const uint8_t *msg, size_t len,
+                           const uint8_t *sig, size_t siglen);
+
+/*
+ * Signs `msg` with a private key; the JWS form of the signature (ES256: raw r||s) goes to `sig`
+ * (capacity `cap`, MESH_SIG_MAX is always enough) and its length to *siglen.
+ */
+mesh_err_t mesh_sig_sign(const mesh_key_t *key, const uint8_t *msg, size_t len, uint8_t *sig,
+                         size_t cap, size_t *siglen);
+
+/* Fills `buf` with `n` bytes from the CSPRNG (RAND_bytes). */
+mesh_err_t mesh_random_bytes(uint8_t *buf, size_t n);
+
+#endif /* MESH_JWS_INTERNAL_H */

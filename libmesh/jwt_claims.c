@@ -1,0 +1,468 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Claim rules for verifiers (DESIGN.md "Verification rules"), in a fixed order: typ, shape and
+ * types of every claim, iss, aud, exp, nbf, iat, lifetime, revocation, certificate binding,
+ * and scope last (the one failure that is a 403, not a 401).
+ */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include <mesh/jwt.h>
+
+#include "internal.h"
+#include "json.h"
+
+struct mesh_claims {
+    json_t *root;
+    const char *iss, *sub, *aud, *jti, *scope, *client_id, *x5t;
+    size_t scope_len;
+    int64_t exp, iat, nbf;
+};
+
+MESH_EXPORT void mesh_jwt_verify_opts_init(mesh_jwt_verify_opts_t *opts)
+{
+    if (opts == NULL) {
+        return;
+    }
+    memset(opts, 0, sizeof(*opts));
+    opts->typ = MESH_TYP_AT_JWT;
+    opts->skew = MESH_DEFAULT_SKEW;
+    opts->max_lifetime = MESH_DEFAULT_MAX_LIFETIME;
+    opts->require_cnf = true;
+}
+
+/* An untrusted claim for a detail message: shown only when short, printable ASCII. */
+static const char *show(const char *s, char *buf, size_t cap)
+{
+    size_t n = strlen(s);
+
+    if (n >= cap) {
+        return "(too long to show)";
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < 0x20 || s[i] > 0x7e) {
+            return "(not printable)";
+        }
+    }
+    memcpy(buf, s, n + 1);
+    return buf;
+}
+
+/* ---- typ --------------------------------------------------------------------------------- */
+
+/* RFC 7515 §4.1.9: typ compares case-insensitively, with or without "application/". */
+static mesh_err_t check_typ(const mesh_jws_header_t *hdr, const char *want)
+{
+    const char *typ = hdr->typ;
+    char buf[64];
+
+    if (strncasecmp(typ, "application/", 12) == 0) {
+        typ += 12;
+    }
+    if (strcasecmp(typ, want) != 0) {
+        return mesh_err_set(MESH_ERR_TYP, "header typ is \"%s\", expected \"%s\"",
+                            show(hdr->typ, buf, sizeof(buf)), want);
+    }
+    return MESH_OK;
+}
+
+/* ---- shape ------------------------------------------------------------------------------- */
+
+static mesh_err_t get_string(json_t *root, const char *name, bool required, const char **out,
+                             size_t *len)
+{
+    json_t *v = json_object_get(root, name);
+    size_t n;
+
+    if (v == NULL) {
+        *out = "";
+        return required ? mesh_err_set(MESH_ERR_CLAIM_MISSING, "claim \"%s\" is missing", name)
+                        : MESH_OK;
+    }
+    if (!json_is_string(v)) {
+        return mesh_err_set(MESH_ERR_CLAIM_TYPE, "claim \"%s\" is not a string", name);
+    }
+    n = json_string_length(v);
+    if (n > MESH_MAX_CLAIM_STRING) {
+        return mesh_err_set(MESH_ERR_LIMIT, "claim \"%s\" is %zu bytes, over %d", name, n,
+                            MESH_MAX_CLAIM_STRING);
+    }
+    if (memchr(json_string_value(v), '\0', n) != NULL) {
+        return mesh_err_set(MESH_ERR_CLAIM_TYPE, "claim \"%s\" contains a NUL character", name);
+    }
+    *out = json_string_value(v);
+    if (len != NULL) {
+        *len = n;
+    }
+    return MESH_OK;
+}
+
+/* RFC 7519 §2: a NumericDate; we accept JSON integers only (no 1.5, no 1e9, no "17..."). */
+static mesh_err_t get_date(json_t *root, const char *name, bool required, int64_t *out)
+{
+    json_t *v = json_object_get(root, name);
+
+    *out = 0;
+    if (v == NULL) {
+        return required ? mesh_err_set(MESH_ERR_CLAIM_MISSING, "claim \"%s\" is missing", name)
+                        : MESH_OK;
+    }
+    if (!json_is_integer(v)) {
+        return mesh_err_set(MESH_ERR_CLAIM_TYPE, "claim \"%s\" is not an integer NumericDate",
+                            name);
+    }
+    *out = (int64_t)json_integer_value(v);
+    return MESH_OK;
+}
+
+/* aud: a string or an array of strings (RFC 7519 §4.1.3); the verifier's one must be there. */
+static mesh_err_t check_aud(json_t *root, const char *want, const char **matched)
+{
+    json_t *v = json_object_get(root, "aud");
+    size_t wlen = strlen(want);
+    size_t i;
+    json_t *e;
+
+    if (v == NULL) {
+        return mesh_err_set(MESH_ERR_CLAIM_MISSING, "claim \"aud\" is missing");
+    }
+    if (json_is_string(v)) {
+        if (json_string_length(v) == wlen && memcmp(json_string_value(v), want, wlen) == 0) {
+            *matched = json_string_value(v);
+            return MESH_OK;
+        }
+        return mesh_err_set(MESH_ERR_AUDIENCE, "aud is not \"%s\"", want);
+    }
+    if (!json_is_array(v) || json_array_size(v) == 0) {
+        return mesh_err_set(MESH_ERR_CLAIM_TYPE, "claim \"aud\" is not a string or string array");
+    }
+    json_array_foreach(v, i, e) {
+        if (!json_is_string(e)) {
+            return mesh_err_set(MESH_ERR_CLAIM_TYPE, "aud[%zu] is not a string", i);
+        }
+    }
+    json_array_foreach(v, i, e) {
+        if (json_string_length(e) == wlen && memcmp(json_string_value(e), want, wlen) == 0) {
+            *matched = json_string_value(e);
+            return MESH_OK;
+        }
+    }
+    return mesh_err_set(MESH_ERR_AUDIENCE, "none of the %zu aud values is \"%s\"",
+                        json_array_size(v), want);
+}
+
+static mesh_err_t get_cnf(json_t *root, const char **x5t)
+{
+    json_t *cnf = json_object_get(root, "cnf");
+    json_t *v;
+
+    *x5t = "";
+    if (cnf == NULL) {
+        return MESH_OK;
+    }
+    if (!json_is_object(cnf)) {
+        return mesh_err_set(MESH_ERR_CLAIM_TYPE, "claim \"cnf\" is not an object");
+    }
+    v = json_object_get(cnf, "x5t#S256");
+    if (v == NULL) {
+        return MESH_OK; /* bound by a method we do not know: treated as unbound below */
+    }
+    if (!json_is_string(v) || json_string_length(v) != MESH_X5T_LEN) {
+        return mesh_err_set(MESH_ERR_CLAIM_TYPE, "cnf.x5t#S256 is not a %d-character string",
+                            MESH_X5T_LEN);
+    }
+    *x5t = json_string_value(v);
+    return MESH_OK;
+}
+
+static mesh_err_t claims_read(json_t *root, const mesh_jwt_verify_opts_t *opts,
+                              struct mesh_claims *c)
+{
+    mesh_err_t rc;
+
+    c->root = root;
+    if ((rc = get_string(root, "iss", true, &c->iss, NULL)) != MESH_OK ||
+        (rc = get_string(root, "sub", true, &c->sub, NULL)) != MESH_OK ||
+        (rc = get_date(root, "exp", true, &c->exp)) != MESH_OK ||
+        (rc = get_date(root, "iat", true, &c->iat)) != MESH_OK ||
+        (rc = get_date(root, "nbf", false, &c->nbf)) != MESH_OK ||
+        (rc = get_string(root, "jti", true, &c->jti, NULL)) != MESH_OK ||
+        (rc = get_string(root, "scope", false, &c->scope, &c->scope_len)) != MESH_OK ||
+        (rc = get_string(root, "client_id", false, &c->client_id, NULL)) != MESH_OK ||
+        (rc = get_cnf(root, &c->x5t)) != MESH_OK) {
+        return rc;
+    }
+    return check_aud(root, opts->audience, &c->aud);
+}
+
+/* ---- rules ------------------------------------------------------------------------------- */
+
+static int64_t opts_now(const mesh_jwt_verify_opts_t *opts)
+{
+    if (opts->clock != NULL) {
+        return opts->clock(opts->clock_ctx);
+    }
+    return opts->now != 0 ? opts->now : (int64_t)time(NULL);
+}
+
+static mesh_err_t check_times(const struct mesh_claims *c, const mesh_jwt_verify_opts_t *opts)
+{
+    int64_t now = opts_now(opts);
+    int64_t skew = opts->skew;
+    int64_t life;
+
+    /* RFC 7519 §4.1.4: expired when now >= exp; the skew gives the issuer's clock a margin. */
+    if (c->exp <= now - skew) {
+        return mesh_err_set(MESH_ERR_EXPIRED,
+                            "exp %" PRId64 " is %" PRId64 " s before now (skew %" PRId64 " s)",
+                            c->exp, now - c->exp, skew);
+    }
+    if (c->nbf != 0 && c->nbf > now + skew) {
+        return mesh_err_set(MESH_ERR_NOT_YET_VALID,
+                            "nbf %" PRId64 " is %" PRId64 " s after now (skew %" PRId64 " s)",
+                            c->nbf, c->nbf - now, skew);
+    }
+    if (c->iat > now + skew) {
+        return mesh_err_set(MESH_ERR_IAT_FUTURE,
+                            "iat %" PRId64 " is %" PRId64 " s after now (skew %" PRId64 " s)",
+                            c->iat, c->iat - now, skew);
+    }
+    if (__builtin_sub_overflow(c->exp, c->iat, &life) || life < 0) {
+        return mesh_err_set(MESH_ERR_LIFETIME, "exp %" PRId64 " is before iat %" PRId64, c->exp,
+                            c->iat);
+    }
+    if (life > opts->max_lifetime) {
+        return mesh_err_set(MESH_ERR_LIFETIME,
+                            "exp - iat is %" PRId64 " s, above the maximum %" PRId64 " s", life,
+                            opts->max_lifetime);
+    }
+    return MESH_OK;
+}
+
+/* RFC 8705 §3: the token must name the certificate that presents it. */
+static mesh_err_t check_cnf(const struct mesh_claims *c, const mesh_jwt_verify_opts_t *opts)
+{
+    char want[MESH_X5T_LEN + 1];
+    mesh_err_t rc;
+
+    if (c->x5t[0] == '\0') {
+        if (opts->require_cnf || opts->cert_der != NULL) {
+            return mesh_err_set(MESH_ERR_CNF_MISSING,
+                                "token has no cnf.x5t#S256 but must be certificate-bound");
+        }
+        return MESH_OK;
+    }
+    if (opts->cert_der == NULL) {
+        /* A bound token without its certificate is exactly what binding exists to refuse. */
+        return mesh_err_set(MESH_ERR_CNF_MISMATCH,
+                            "token is bound to a certificate but none was presented");
+    }
+    rc = mesh_x5t_s256(opts->cert_der, opts->cert_der_len, want);
+    if (rc != MESH_OK) {
+        return rc;
+    }
+    if (CRYPTO_memcmp(want, c->x5t, MESH_X5T_LEN) != 0) {
+        return mesh_err_set(MESH_ERR_CNF_MISMATCH,
+                            "cnf.x5t#S256 is not the thumbprint of the presenting certificate");
+    }
+    return MESH_OK;
+}
+
+static bool scope_has(const char *scopes, size_t n, const char *want)
+{
+    size_t wlen = strlen(want);
+    size_t i = 0;
+
+    while (i < n) {
+        size_t j = i;
+        while (j < n && scopes[j] != ' ') {
+            j++;
+        }
+        if (j - i == wlen && wlen > 0 && memcmp(scopes + i, want, wlen) == 0) {
+            return true;
+        }
+        i = j + 1;
+    }
+    return false;
+}
+
+static mesh_err_t check_scopes(const struct mesh_claims *c, const mesh_jwt_verify_opts_t *opts)
+{
+    size_t count = c->scope_len > 0 ? 1 : 0;
+
+    for (size_t i = 0; i < c->scope_len; i++) {
+        count += c->scope[i] == ' ';
+    }
+    if (count > MESH_MAX_SCOPES) {
+        return mesh_err_set(MESH_ERR_LIMIT, "scope has %zu values, over %d", count,
+                            MESH_MAX_SCOPES);
+    }
+    if (opts->required_scope != NULL &&
+        !scope_has(c->scope, c->scope_len, opts->required_scope)) {
+        return mesh_err_set(MESH_ERR_SCOPE, "scope \"%s\" is required but not granted",
+                            opts->required_scope);
+    }
+    return MESH_OK;
+}
+
+static mesh_err_t check_opts(const mesh_jwt_verify_opts_t *opts)
+{
+    if (opts == NULL || opts->issuer == NULL || opts->audience == NULL) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "verify options need issuer and audience");
+    }
+    if (opts->skew < 0 || opts->skew > 86400 || opts->max_lifetime <= 0 ||
+        (opts->cert_der == NULL && opts->cert_der_len != 0)) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG,
+                            "verify options: skew, max_lifetime or certificate out of range");
+    }
+    return MESH_OK;
+}
+
+static mesh_err_t claims_check(struct mesh_claims *c, const mesh_jwt_verify_opts_t *opts)
+{
+    char buf[96];
+    mesh_err_t rc;
+
+    if (strcmp(c->iss, opts->issuer) != 0) {
+        return mesh_err_set(MESH_ERR_ISSUER, "iss is \"%s\", expected \"%s\"",
+                            show(c->iss, buf, sizeof(buf)), opts->issuer);
+    }
+    if ((rc = check_times(c, opts)) != MESH_OK) {
+        return rc;
+    }
+    if (opts->revoked != NULL && opts->revoked(opts->revoked_ctx, c->jti)) {
+        return mesh_err_set(MESH_ERR_REVOKED, "jti \"%s\" is revoked",
+                            show(c->jti, buf, sizeof(buf)));
+    }
+    if ((rc = check_cnf(c, opts)) != MESH_OK) {
+        return rc;
+    }
+    return check_scopes(c, opts);
+}
+
+MESH_EXPORT mesh_err_t mesh_jwt_validate_claims(const uint8_t *payload, size_t len,
+                                                const mesh_jws_header_t *hdr,
+                                                const mesh_jwt_verify_opts_t *opts,
+                                                mesh_claims_t **out)
+{
+    struct mesh_claims c = {0};
+    json_t *root = NULL;
+    mesh_err_t rc;
+
+    mesh_err_clear();
+    if ((rc = check_opts(opts)) != MESH_OK) {
+        return rc;
+    }
+    if (payload == NULL) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT claims: NULL payload");
+    }
+    /* RFC 9068 §4: the header says what the token is, before the claims are trusted. */
+    if (hdr != NULL && opts->typ != NULL && (rc = check_typ(hdr, opts->typ)) != MESH_OK) {
+        return rc;
+    }
+    rc = mesh_json_parse_object((const char *)payload, len, MESH_MAX_JSON_DEPTH, "JWT claims",
+                                &root);
+    if (rc != MESH_OK) {
+        return rc;
+    }
+    rc = claims_read(root, opts, &c);
+    if (rc == MESH_OK) {
+        rc = claims_check(&c, opts);
+    }
+    if (rc == MESH_OK && out != NULL) {
+        struct mesh_claims *heap = malloc(sizeof(*heap));
+        if (heap == NULL) {
+            rc = mesh_err_set(MESH_ERR_NOMEM, "JWT claims: out of memory");
+        } else {
+            *heap = c;
+            *out = heap;
+            return MESH_OK;
+        }
+    }
+    json_decref(root);
+    return rc;
+}
+
+MESH_EXPORT mesh_err_t mesh_jwt_verify(const mesh_jwks_t *keys, const char *token, size_t len,
+                                       const mesh_jwt_verify_opts_t *opts, mesh_claims_t **out)
+{
+    uint8_t payload[MESH_MAX_TOKEN_BYTES];
+    size_t plen = 0;
+    mesh_jws_header_t hdr;
+    mesh_err_t rc;
+
+    mesh_err_clear();
+    if ((rc = check_opts(opts)) != MESH_OK) {
+        return rc;
+    }
+    rc = mesh_jws_verify_jwks(keys, token, len, &hdr, payload, sizeof(payload), &plen, NULL);
+    if (rc != MESH_OK) {
+        return rc;
+    }
+    return mesh_jwt_validate_claims(payload, plen, &hdr, opts, out);
+}
+
+/* ---- accessors --------------------------------------------------------------------------- */
+
+MESH_EXPORT void mesh_claims_free(mesh_claims_t *c)
+{
+    if (c != NULL) {
+        json_decref(c->root);
+        free(c);
+    }
+}
+
+#define CLAIM_STR(name, field)                                                                 \
+    MESH_EXPORT const char *mesh_claims_##name(const mesh_claims_t *c)                         \
+    {                                                                                          \
+        return c != NULL ? c->field : "";                                                      \
+    }
+CLAIM_STR(iss, iss)
+CLAIM_STR(sub, sub)
+CLAIM_STR(aud, aud)
+CLAIM_STR(jti, jti)
+CLAIM_STR(scope, scope)
+CLAIM_STR(client_id, client_id)
+CLAIM_STR(cnf_x5t, x5t)
+
+MESH_EXPORT int64_t mesh_claims_exp(const mesh_claims_t *c)
+{
+    return c != NULL ? c->exp : 0;
+}
+
+MESH_EXPORT int64_t mesh_claims_iat(const mesh_claims_t *c)
+{
+    return c != NULL ? c->iat : 0;
+}
+
+MESH_EXPORT int64_t mesh_claims_nbf(const mesh_claims_t *c)
+{
+    return c != NULL ? c->nbf : 0;
+}
+
+MESH_EXPORT bool mesh_claims_has_scope(const mesh_claims_t *c, const char *scope)
+{
+    return c != NULL && scope != NULL && scope_has(c->scope, c->scope_len, scope);
+}
+
+MESH_EXPORT mesh_err_t mesh_claims_to_json(const mesh_claims_t *c, char **out)
+{
+    char *s;
+
+    mesh_err_clear();
+    if (c == NULL || out == NULL) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "claims to JSON: NULL argument");
+    }
+    s = json_dumps(c->root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (s == NULL) {
+        return mesh_err_set(MESH_ERR_NOMEM, "claims to JSON: out of memory");
+    }
+    *out = s;
+    return MESH_OK;
+}

@@ -95,6 +95,7 @@ static void on_swap(void *ctx, const mesh_jwks_t *set)
 }
 
 static void *background(void *arg);
+static mesh_err_t poll_revocations(mesh_verifier_t *v);
 
 static mesh_err_t copy_opts(mesh_verifier_t *v, const mesh_verifier_opts_t *o)
 {
@@ -225,7 +226,7 @@ MESH_EXPORT mesh_err_t mesh_verifier_new(const mesh_verifier_opts_t *opts, mesh_
     /* First keys and revocations now; failures are not fatal (see the header). */
     (void)mesh_jwks_cache_fetch(v->keys);
     if (v->revoked != NULL) {
-        (void)mesh_verifier_poll_revocations(v);
+        (void)poll_revocations(v);
     }
     mesh_err_clear();
     if (pthread_create(&v->thread, NULL, background, v) != 0) {
@@ -271,12 +272,11 @@ MESH_EXPORT mesh_err_t mesh_verifier_refresh_keys(mesh_verifier_t *v)
     return mesh_jwks_cache_fetch(v->keys);
 }
 
-MESH_EXPORT mesh_err_t mesh_verifier_poll_revocations(mesh_verifier_t *v)
+static mesh_err_t poll_revocations(mesh_verifier_t *v)
 {
     int64_t since;
     mesh_err_t rc;
 
-    mesh_err_clear();
     if (v->revoked == NULL) {
         return mesh_err_set(MESH_ERR_CONFIG, "this verifier has the revocation feed off");
     }
@@ -293,6 +293,12 @@ MESH_EXPORT mesh_err_t mesh_verifier_poll_revocations(mesh_verifier_t *v)
         mesh_revset_prune(v->revoked, now_s(v) - v->o.skew - 1);
     }
     return rc;
+}
+
+MESH_EXPORT mesh_err_t mesh_verifier_poll_revocations(mesh_verifier_t *v)
+{
+    mesh_err_clear();
+    return poll_revocations(v);
 }
 
 static void add_ms(struct timespec *ts, long long ms)
@@ -330,7 +336,7 @@ static void *background(void *arg)
             (void)mesh_jwks_cache_fetch(v->keys);
         }
         if (v->revoked != NULL && now >= next_poll) {
-            (void)mesh_verifier_poll_revocations(v);
+            (void)poll_revocations(v);
             next_poll = mesh_monotonic_ms() + v->o.revocation_poll_ms;
         }
         pthread_mutex_lock(&v->mu);
@@ -436,7 +442,7 @@ static mesh_err_t recheck(mesh_verifier_t *v, const mesh_identity_t *id, const u
 
 /* Signature and claims with the current keys; one limited refetch on an unknown kid. */
 static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len,
-                              mesh_identity_t **out)
+                              const uint8_t *der, size_t der_len, mesh_identity_t **out)
 {
     uint8_t payload[MESH_MAX_TOKEN_BYTES];
     size_t plen = 0;
@@ -474,10 +480,19 @@ static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len,
     jo.max_lifetime = v->o.max_lifetime;
     jo.clock = v->o.clock;
     jo.clock_ctx = v->o.clock_ctx;
-    jo.require_cnf = false; /* binding is checked by check_binding(), cached or not */
+    jo.cert_der = der;
+    jo.cert_der_len = der_len;
+    jo.require_cnf = v->o.require_binding;
     jo.revoked = is_revoked;
     jo.revoked_ctx = v;
     rc = mesh_jwt_validate_claims(payload, plen, &hdr, &jo, &claims);
+    if (rc == MESH_ERR_CNF_MISSING && !v->o.require_binding) {
+        /* jwt.c treats a presented certificate as a demand for binding; this verifier
+         * accepts unbound tokens (service tokens), so look again without it. */
+        jo.cert_der = NULL;
+        jo.cert_der_len = 0;
+        rc = mesh_jwt_validate_claims(payload, plen, &hdr, &jo, &claims);
+    }
     if (rc != MESH_OK) {
         return rc;
     }
@@ -510,12 +525,9 @@ MESH_EXPORT mesh_err_t mesh_verify(mesh_verifier_t *v, const char *authorization
             mesh_tcache_remove(v->cache, key);
         }
     } else {
-        rc = verify_full(v, tok, len, &id);
-        if (rc == MESH_OK) {
-            rc = check_binding(v, id, peer_cert_der, peer_cert_len);
-            if (rc == MESH_OK && v->cache != NULL) {
-                mesh_tcache_put(v->cache, key, id);
-            }
+        rc = verify_full(v, tok, len, peer_cert_der, peer_cert_len, &id);
+        if (rc == MESH_OK && v->cache != NULL) {
+            mesh_tcache_put(v->cache, key, id);
         }
     }
     if (rc == MESH_OK && required_scope != NULL && required_scope[0] != '\0' &&

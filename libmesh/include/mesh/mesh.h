@@ -10,6 +10,8 @@
 #include <mesh/jws.h>
 #include <mesh/jwt.h>
 #include <mesh/x509.h>
+#include <mesh/client.h>
+#include <mesh/verifier.h>
 
 #define MESH_VERSION "0.1.0"
 

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "digest.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+void mesh_sha256(const void *data, size_t len, uint8_t out[MESH_SHA256_LEN])
+{
+    /* The one-shot SHA256() avoids a provider fetch per call: the cached verify path is one
+     * hash, and EVP_Digest with an implicit fetch would cost as much as the lookup. */
+    SHA256(data, len, out);
+}
+
+int mesh_random(void *buf, size_t len)
+{
+    return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
+}
+
+void mesh_wipe(void *buf, size_t len)
+{
+    if (buf != NULL) {
+        OPENSSL_cleanse(buf, len);
+    }
+}
+
+#include <stdatomic.h>
+#include <time.h>
+
+#include "stripe.h"
+
+long long mesh_monotonic_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+unsigned mesh_thread_slot(void)
+{
+    static atomic_uint next;
+    static _Thread_local unsigned slot;
+    static _Thread_local int has_slot;
+
+    if (!has_slot) {
+        slot = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed);
+        has_slot = 1;
+    }
+    return slot;
+}

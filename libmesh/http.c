@@ -1,0 +1,370 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "http.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+#define HTTP_DEFAULT_MAX_BODY (1024 * 1024)
+#define HTTP_MAX_HEADER_BLOCK 32768
+
+struct mesh_http {
+    char *cert_path, *key_path, *ca_path;
+    bool skip_hostname;
+    long timeout_ms;
+    CURLSH *share;
+    pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+};
+
+typedef struct {
+    char *data;
+    size_t len, max;
+    bool overflow;
+} growbuf_t;
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void curl_init(void)
+{
+    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void share_lock(CURL *easy, curl_lock_data data, curl_lock_access access, void *ctx)
+{
+    mesh_http_t *h = ctx;
+    (void)easy;
+    (void)access;
+    pthread_mutex_lock(&h->locks[data]);
+}
+
+static void share_unlock(CURL *easy, curl_lock_data data, void *ctx)
+{
+    mesh_http_t *h = ctx;
+    (void)easy;
+    pthread_mutex_unlock(&h->locks[data]);
+}
+
+static char *dup_opt(const char *s, bool *failed)
+{
+    char *d;
+
+    if (s == NULL) {
+        return NULL;
+    }
+    d = strdup(s);
+    if (d == NULL) {
+        *failed = true;
+    }
+    return d;
+}
+
+mesh_err_t mesh_http_new(const mesh_http_opts_t *opts, mesh_http_t **out)
+{
+    mesh_http_t *h;
+    bool failed = false;
+
+    pthread_once(&curl_once, curl_init);
+    if (curl_init_rc != CURLE_OK) {
+        return mesh_err_set(MESH_ERR_INTERNAL, "curl_global_init: %s",
+                            curl_easy_strerror(curl_init_rc));
+    }
+    h = calloc(1, sizeof(*h));
+    if (h == NULL) {
+        return mesh_err_set(MESH_ERR_NOMEM, "http client");
+    }
+    h->cert_path = dup_opt(opts->cert_path, &failed);
+    h->key_path = dup_opt(opts->key_path, &failed);
+    h->ca_path = dup_opt(opts->ca_path, &failed);
+    h->skip_hostname = opts->skip_hostname;
+    h->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 10000;
+    for (size_t i = 0; i < MESH_ARRAY_LEN(h->locks); i++) {
+        pthread_mutex_init(&h->locks[i], NULL);
+    }
+    h->share = curl_share_init();
+    if (failed || h->share == NULL) {
+        mesh_http_free(h);
+        return mesh_err_set(MESH_ERR_NOMEM, "http client");
+    }
+    /* One connection pool, TLS-session cache and DNS cache for every request of a client:
+     * steady-state calls reuse a connection and never handshake again. */
+    curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock);
+    curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+    curl_share_setopt(h->share, CURLSHOPT_USERDATA, h);
+    curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    *out = h;
+    return MESH_OK;
+}
+
+void mesh_http_free(mesh_http_t *h)
+{
+    if (h == NULL) {
+        return;
+    }
+    if (h->share != NULL) {
+        curl_share_cleanup(h->share);
+    }
+    for (size_t i = 0; i < MESH_ARRAY_LEN(h->locks); i++) {
+        pthread_mutex_destroy(&h->locks[i]);
+    }
+    free(h->cert_path);
+    free(h->key_path);
+    free(h->ca_path);
+    free(h);
+}
+
+static size_t on_body(char *ptr, size_t size, size_t n, void *ctx)
+{
+    growbuf_t *b = ctx;
+    size_t add = size * n;
+
+    if (add > b->max - b->len) {
+        b->overflow = true;
+        return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+    }
+    char *p = realloc(b->data, b->len + add + 1);
+    if (p == NULL) {
+        return 0;
+    }
+    memcpy(p + b->len, ptr, add);
+    b->data = p;
+    b->len += add;
+    b->data[b->len] = '\0';
+    return add;
+}
+
+static size_t on_header(char *ptr, size_t size, size_t n, void *ctx)
+{
+    growbuf_t *b = ctx;
+    size_t add = size * n;
+
+    /* A new status line starts a new block (1xx answers, proxies): keep only the last. */
+    if (add >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
+        b->len = 0;
+    }
+    return on_body(ptr, size, n, ctx) == add ? add : 0;
+}
+
+/* The value of header `name` in a header block, copied into out; false when absent. */
+static bool header_value(const char *block, const char *name, char *out, size_t cap)
+{
+    size_t nlen = strlen(name);
+    const char *line = block;
+
+    while (line != NULL && *line != '\0') {
+        const char *end = strchr(line, '\n');
+        size_t llen = end != NULL ? (size_t)(end - line) : strlen(line);
+        if (llen > nlen && strncasecmp(line, name, nlen) == 0 && line[nlen] == ':') {
+            const char *v = line + nlen + 1;
+            const char *ve = line + llen;
+            while (v < ve && (*v == ' ' || *v == '\t')) {
+                v++;
+            }
+            while (ve > v && isspace((unsigned char)ve[-1])) {
+                ve--;
+            }
+            size_t vlen = (size_t)(ve - v) < cap - 1 ? (size_t)(ve - v) : cap - 1;
+            memcpy(out, v, vlen);
+            out[vlen] = '\0';
+            return true;
+        }
+        line = end != NULL ? end + 1 : NULL;
+    }
+    return false;
+}
+
+static long parse_seconds(const char *s)
+{
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    return end != s && v >= 0 ? v : -1;
+}
+
+static void parse_headers(mesh_http_resp_t *r)
+{
+    char v[256];
+
+    r->retry_after = -1;
+    r->max_age = -1;
+    if (r->headers == NULL) {
+        return;
+    }
+    if (header_value(r->headers, "Retry-After", v, sizeof(v))) {
+        /* RFC 9110 §10.2.3: delta-seconds or an HTTP-date. */
+        if (isdigit((unsigned char)v[0])) {
+            r->retry_after = parse_seconds(v);
+        } else {
+            time_t when = curl_getdate(v, NULL);
+            time_t now = time(NULL);
+            r->retry_after = when > now ? (long)(when - now) : (when > 0 ? 0 : -1);
+        }
+    }
+    if (header_value(r->headers, "Cache-Control", v, sizeof(v))) {
+        for (char *p = v; *p != '\0'; p++) {
+            *p = (char)tolower((unsigned char)*p);
+        }
+        const char *m = strstr(v, "max-age=");
+        if (m != NULL) {
+            r->max_age = parse_seconds(m + 8);
+        }
+        r->no_store = strstr(v, "no-store") != NULL || strstr(v, "no-cache") != NULL;
+    }
+}
+
+/* The TLS and sharing options every handle gets. */
+static void set_tls(mesh_http_t *h, CURL *c, bool with_cert)
+{
+    curl_easy_setopt(c, CURLOPT_SHARE, h->share);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+    curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, h->skip_hostname ? 0L : 2L);
+    if (h->ca_path != NULL) {
+        curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_path);
+    }
+    if (with_cert && h->cert_path != NULL) {
+        curl_easy_setopt(c, CURLOPT_SSLCERT, h->cert_path);
+        curl_easy_setopt(c, CURLOPT_SSLKEY, h->key_path);
+    }
+}
+
+static mesh_err_t map_curl_error(CURLcode cc, const char *url, const char *errbuf)
+{
+    const char *why = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc);
+
+    switch (cc) {
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CRL_BADFILE:
+        return mesh_err_set(MESH_ERR_TLS, "%s: TLS: %s", url, why);
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+        return mesh_err_set(MESH_ERR_CONFIG, "%s: %s (libmesh speaks https:// only)", url, why);
+    default:
+        return mesh_err_set(MESH_ERR_NETWORK, "%s: %s", url, why);
+    }
+}
+
+mesh_err_t mesh_http_do(mesh_http_t *h, const mesh_http_req_t *req, mesh_http_resp_t *resp)
+{
+    growbuf_t body = {.max = req->max_body != 0 ? req->max_body : HTTP_DEFAULT_MAX_BODY};
+    growbuf_t hdrs = {.max = HTTP_MAX_HEADER_BLOCK};
+    char errbuf[CURL_ERROR_SIZE] = "";
+    struct curl_slist *list = NULL;
+    mesh_err_t rc = MESH_OK;
+    CURLcode cc;
+    CURL *c = curl_easy_init();
+
+    if (c == NULL) {
+        return mesh_err_set(MESH_ERR_NOMEM, "curl_easy_init");
+    }
+    set_tls(h, c, req->with_cert);
+    curl_easy_setopt(c, CURLOPT_URL, req->url);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &hdrs);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "libmesh/0.1");
+    if (req->bearer != NULL) {
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+        curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, req->bearer);
+    }
+    for (const char *const *hp = req->headers; hp != NULL && *hp != NULL; hp++) {
+        struct curl_slist *n = curl_slist_append(list, *hp);
+        if (n == NULL) {
+            rc = mesh_err_set(MESH_ERR_NOMEM, "request headers");
+            goto out;
+        }
+        list = n;
+    }
+    /* No "Expect: 100-continue" round trip for small bodies. */
+    struct curl_slist *n = curl_slist_append(list, "Expect:");
+    if (n == NULL) {
+        rc = mesh_err_set(MESH_ERR_NOMEM, "request headers");
+        goto out;
+    }
+    list = n;
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+    if (req->body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
+    }
+    if (req->method != NULL) {
+        if (strcmp(req->method, "GET") == 0 && req->body == NULL) {
+            curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+        } else if (strcmp(req->method, "HEAD") == 0) {
+            curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+        } else {
+            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+        }
+    }
+    cc = curl_easy_perform(c);
+    if (cc != CURLE_OK) {
+        if (body.overflow) {
+            rc = mesh_err_set(MESH_ERR_LIMIT, "%s: response body over %zu bytes", req->url,
+                              body.max);
+        } else {
+            rc = map_curl_error(cc, req->url, errbuf);
+        }
+        goto out;
+    }
+    memset(resp, 0, sizeof(*resp));
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &resp->new_connections);
+    if (body.data == NULL) {
+        body.data = calloc(1, 1);
+    }
+    resp->body = body.data;
+    resp->body_len = body.len;
+    resp->headers = hdrs.data;
+    resp->headers_len = hdrs.len;
+    body.data = hdrs.data = NULL;
+    parse_headers(resp);
+out:
+    free(body.data);
+    free(hdrs.data);
+    curl_slist_free_all(list);
+    curl_easy_cleanup(c);
+    return rc;
+}
+
+void mesh_http_resp_clear(mesh_http_resp_t *resp)
+{
+    if (resp == NULL) {
+        return;
+    }
+    free(resp->body);
+    free(resp->headers);
+    memset(resp, 0, sizeof(*resp));
+}
+
+mesh_err_t mesh_http_setup_handle(mesh_http_t *h, CURL *easy, const char *bearer)
+{
+    if (easy == NULL) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "curl handle is NULL");
+    }
+    set_tls(h, easy, true);
+    if (bearer != NULL) {
+        /* curl copies the string and, without CURLOPT_UNRESTRICTED_AUTH, sends it only to
+         * the host of the URL, not to a redirect target. */
+        if (curl_easy_setopt(easy, CURLOPT_HTTPAUTH, CURLAUTH_BEARER) != CURLE_OK ||
+            curl_easy_setopt(easy, CURLOPT_XOAUTH2_BEARER, bearer) != CURLE_OK) {
+            return mesh_err_set(MESH_ERR_INTERNAL, "curl refused the bearer token option");
+        }
+    }
+    return MESH_OK;
+}

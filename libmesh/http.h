@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * libmesh's one door to libcurl: HTTPS requests with the mesh's TLS material, a shared
+ * connection and TLS-session cache, bounded bodies, and the response headers libmesh acts on
+ * (Retry-After, Cache-Control max-age). Internal.
+ */
+#ifndef MESH_HTTP_H
+#define MESH_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <curl/curl.h>
+
+#include <mesh/error.h>
+
+typedef struct {
+    const char *cert_path; /* client certificate (optional) */
+    const char *key_path;
+    const char *ca_path;   /* trust anchor (NULL: the system store) */
+    bool skip_hostname;    /* development only */
+    long timeout_ms;       /* whole request; 0 = 10 s */
+} mesh_http_opts_t;
+
+typedef struct mesh_http mesh_http_t;
+
+mesh_err_t mesh_http_new(const mesh_http_opts_t *opts, mesh_http_t **out);
+void mesh_http_free(mesh_http_t *h);
+
+typedef struct {
+    const char *method;          /* NULL = GET, or POST when body != NULL */
+    const char *url;             /* https:// only */
+    const char *const *headers;  /* NULL-terminated "Name: value" list, optional */
+    const void *body;
+    size_t body_len;
+    size_t max_body;             /* response body limit; 0 = 1 MiB */
+    const char *bearer;          /* Authorization: Bearer (optional; copied by curl) */
+    bool with_cert;              /* present the client certificate */
+} mesh_http_req_t;
+
+typedef struct {
+    long status;
+    char *body;    /* NUL-terminated */
+    size_t body_len;
+    char *headers; /* the last header block, NUL-terminated */
+    size_t headers_len;
+    long retry_after;     /* seconds, -1 when absent */
+    long max_age;         /* Cache-Control max-age, -1 when absent */
+    bool no_store;        /* Cache-Control no-store/no-cache */
+    long new_connections; /* CURLINFO_NUM_CONNECTS */
+} mesh_http_resp_t;
+
+/*
+ * Performs one request. Any HTTP status is MESH_OK; transport failures are MESH_ERR_NETWORK
+ * (connect, DNS, timeout, reset: worth a retry) or MESH_ERR_TLS (handshake, certificate), with
+ * curl's reason, which carries the server's TLS alert, in the detail. Thread-safe.
+ */
+mesh_err_t mesh_http_do(mesh_http_t *h, const mesh_http_req_t *req, mesh_http_resp_t *resp);
+
+void mesh_http_resp_clear(mesh_http_resp_t *resp);
+
+/* Configures a caller's easy handle with the TLS material, the share handle and a bearer. */
+mesh_err_t mesh_http_setup_handle(mesh_http_t *h, CURL *easy, const char *bearer);
+
+#endif /* MESH_HTTP_H */

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The verifier services and gateways run on every incoming request: the bearer token's
+ * signature (keys from a cached JWKS), every claim rule of DESIGN.md "Verification rules",
+ * revocation (a background poll of the issuer's feed) and the RFC 8705 binding of the token
+ * to the TLS client certificate that presented it.
+ *
+ * The TLS layer that accepted the connection checks the peer's certificate chain; the
+ * verifier checks that the token belongs to that certificate.
+ *
+ * A verifier is thread-safe: any number of threads may call mesh_verify() at once. Its hot
+ * path takes no global lock (a striped verified-token cache, a striped revocation set and a
+ * big-reader snapshot of the key set).
+ */
+#ifndef MESH_VERIFIER_H
+#define MESH_VERIFIER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mesh/error.h>
+#include <mesh/jwt.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    MESH_JWKS_FROM_ISSUER = 0, /* RFC 8414 metadata at <issuer>/.well-known/oauth-authorization-server */
+    MESH_JWKS_FROM_URL = 1,    /* jwks_location is an https:// URL */
+    MESH_JWKS_FROM_FILE = 2,   /* jwks_location is a JWKS file (reloaded on an unknown kid) */
+} mesh_jwks_source_t;
+
+typedef struct {
+    const char *issuer;   /* required: exact iss, and the base URL of the issuer */
+    const char *audience; /* required: this service's audience name */
+    mesh_jwks_source_t jwks_source;
+    const char *jwks_location; /* URL or path; NULL for MESH_JWKS_FROM_ISSUER */
+    const char *ca_path;       /* trust anchor for HTTPS fetches (JWKS, metadata, feed) */
+    const char *cert_path;     /* optional client certificate for those fetches */
+    const char *key_path;      /* its key */
+    int64_t skew;              /* default MESH_DEFAULT_SKEW */
+    int64_t max_lifetime;      /* default MESH_DEFAULT_MAX_LIFETIME */
+    bool require_binding;      /* default true: tokens must carry cnf.x5t#S256 */
+    bool revocation_feed;      /* default true: poll <issuer>/v1/revocations */
+    int64_t revocation_poll_ms; /* default 10000 */
+    int64_t jwks_cooldown_ms;   /* default 30000: at most one unknown-kid refetch per cooldown */
+    int64_t jwks_max_age_min;   /* default 10 s: Cache-Control max-age is clamped to */
+    int64_t jwks_max_age_max;   /* default 3600 s */
+    int64_t jwks_stale_if_error; /* default 86400 s: keep serving keys while fetches fail */
+    size_t cache_entries;       /* verified-token cache size; default 16384; 0 disables it */
+    mesh_clock_fn clock;        /* default time(NULL); tests may fix the time */
+    void *clock_ctx;
+} mesh_verifier_opts_t;
+
+/* Fills `opts` with the defaults above (issuer, audience and locations NULL). */
+void mesh_verifier_opts_init(mesh_verifier_opts_t *opts);
+
+typedef struct mesh_verifier mesh_verifier_t;
+
+/*
+ * Creates a verifier and starts its background thread (JWKS refresh, revocation poll). The
+ * first key fetch happens here; when it fails the verifier is still created (a gateway may
+ * start before its issuer) and mesh_verify() answers MESH_ERR_KEYS_UNAVAILABLE until keys
+ * arrive. `opts` is copied. Errors: MESH_ERR_INVALID_ARG (issuer/audience missing),
+ * MESH_ERR_CONFIG (a location missing or not https://), MESH_ERR_NOMEM.
+ */
+MESH_WUR mesh_err_t mesh_verifier_new(const mesh_verifier_opts_t *opts, mesh_verifier_t **out);
+
+/* Stops the background thread and frees. NULL-safe. No mesh_verify() may be running. */
+void mesh_verifier_free(mesh_verifier_t *v);
+
+/* A verified caller. Immutable and reference counted; accessors return borrowed strings. */
+typedef struct mesh_identity mesh_identity_t;
+
+/*
+ * Verifies one request. `authorization` is the Authorization header value ("Bearer <jwt>";
+ * NULL when the request had none: MESH_ERR_NO_TOKEN; a value with two credentials:
+ * MESH_ERR_TWO_CREDENTIALS). `peer_cert_der` is the TLS client certificate (NULL when the
+ * caller presented none: bound tokens then fail with MESH_ERR_CNF_MISMATCH).
+ * `required_scope` (optional) must be among the token's scopes (MESH_ERR_SCOPE otherwise).
+ * On success *identity (optional) is a new reference (mesh_identity_free()). Thread-safe.
+ */
+MESH_WUR mesh_err_t mesh_verify(mesh_verifier_t *v, const char *authorization,
+                                const uint8_t *peer_cert_der, size_t peer_cert_len,
+                                const char *required_scope, mesh_identity_t **identity);
+
+/*
+ * Maps a mesh_verify() result to an HTTP status and the RFC 6750 WWW-Authenticate value
+ * written to `www` (capacity `cap`; "" when the status needs none): 200; 401 with
+ * error="invalid_token" and the coarse reason code; 401 without an error for a missing token
+ * (RFC 6750 §3.1); 403 insufficient_scope naming `required_scope`; 400 invalid_request for
+ * two credentials; 503 when no keys are available; 500 for internal failures.
+ */
+int mesh_verify_http_status(mesh_err_t result, const char *required_scope, char *www, size_t cap);
+
+/* Counters since creation, for metrics and tests. Thread-safe, approximate under load. */
+typedef struct {
+    uint64_t verified;     /* successful mesh_verify() calls */
+    uint64_t rejected;
+    uint64_t cache_hits;
+    uint64_t jwks_fetches; /* successful and failed key fetches */
+    uint64_t revocation_polls;
+} mesh_verifier_stats_t;
+
+void mesh_verifier_stats(mesh_verifier_t *v, mesh_verifier_stats_t *out);
+
+/*
+ * Fetches keys now (the background thread does this on its own; for tools and tests).
+ * Returns the fetch's error; the verifier keeps its old keys on failure.
+ */
+MESH_WUR mesh_err_t mesh_verifier_refresh_keys(mesh_verifier_t *v);
+
+/* Polls the revocation feed once now (tests, tools). */
+MESH_WUR mesh_err_t mesh_verifier_poll_revocations(mesh_verifier_t *v);
+
+mesh_identity_t *mesh_identity_ref(mesh_identity_t *id); /* NULL-safe, thread-safe */
+void mesh_identity_free(mesh_identity_t *id);           /* drops a reference; NULL-safe */
+
+const char *mesh_identity_subject(const mesh_identity_t *id);   /* sub */
+const char *mesh_identity_client_id(const mesh_identity_t *id); /* "" when absent */
+const char *mesh_identity_audience(const mesh_identity_t *id);
+const char *mesh_identity_scopes(const mesh_identity_t *id);    /* space-separated; "" */
+const char *mesh_identity_jti(const mesh_identity_t *id);
+int64_t mesh_identity_expiry(const mesh_identity_t *id);        /* exp */
+bool mesh_identity_has_scope(const mesh_identity_t *id, const char *scope);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MESH_VERIFIER_H */

@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "jwks_cache.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mesh/limits.h>
+
+#include "internal.h"
+#include "json.h"
+#include "stripe.h"
+
+#define SNAP_STRIPES 16
+#define METADATA_MAX_BYTES 16384
+#define FAIL_RETRY_MIN_MS 1000
+#define FAIL_RETRY_MAX_MS 60000
+
+/* One reader stripe: its own lock and its own reference to the current set. */
+typedef struct {
+    alignas(MESH_CACHELINE) pthread_mutex_t mu;
+    mesh_jwks_t *set;
+} snap_stripe_t;
+
+struct mesh_jwks_cache {
+    mesh_jwks_cache_opts_t o;
+    char *issuer, *location;
+    char *jwks_uri; /* discovered from metadata (issuer source) */
+
+    snap_stripe_t snap[SNAP_STRIPES];
+    _Atomic int64_t usable_until; /* clock seconds; past it the keys are too stale to use */
+
+    pthread_mutex_t fetch_mu; /* single flight */
+    pthread_cond_t fetch_cv;
+    bool fetching;
+    uint64_t fetch_gen;
+    long long last_limited_ms; /* last fetch caused by an unknown kid / no keys */
+    long long due_ms;
+    long long pending_due_ms; /* written by the fetching thread only */
+    long long fail_backoff_ms;
+    atomic_uint_fast64_t fetches;
+};
+
+static int64_t cache_now(const mesh_jwks_cache_t *c)
+{
+    return c->o.clock != NULL ? c->o.clock(c->o.clock_ctx) : (int64_t)time(NULL);
+}
+
+mesh_err_t mesh_jwks_cache_new(const mesh_jwks_cache_opts_t *opts, mesh_jwks_cache_t **out)
+{
+    mesh_jwks_cache_t *c = calloc(1, sizeof(*c));
+
+    if (c == NULL) {
+        return mesh_err_set(MESH_ERR_NOMEM, "key cache");
+    }
+    c->o = *opts;
+    c->issuer = opts->issuer != NULL ? strdup(opts->issuer) : NULL;
+    c->location = opts->location != NULL ? strdup(opts->location) : NULL;
+    for (int i = 0; i < SNAP_STRIPES; i++) {
+        pthread_mutex_init(&c->snap[i].mu, NULL);
+    }
+    pthread_mutex_init(&c->fetch_mu, NULL);
+    pthread_cond_init(&c->fetch_cv, NULL);
+    c->last_limited_ms = -(long long)opts->cooldown_ms - 1;
+    c->due_ms = mesh_monotonic_ms();
+    if ((opts->issuer != NULL && c->issuer == NULL) ||
+        (opts->location != NULL && c->location == NULL)) {
+        mesh_jwks_cache_free(c);
+        return mesh_err_set(MESH_ERR_NOMEM, "key cache");
+    }
+    *out = c;
+    return MESH_OK;
+}
+
+void mesh_jwks_cache_free(mesh_jwks_cache_t *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    for (int i = 0; i < SNAP_STRIPES; i++) {
+        mesh_jwks_free(c->snap[i].set);
+        pthread_mutex_destroy(&c->snap[i].mu);
+    }
+    pthread_mutex_destroy(&c->fetch_mu);
+    pthread_cond_destroy(&c->fetch_cv);
+    free(c->issuer);
+    free(c->location);
+    free(c->jwks_uri);
+    free(c);
+}
+
+mesh_jwks_t *mesh_jwks_cache_get(mesh_jwks_cache_t *c)
+{
+    snap_stripe_t *s = &c->snap[mesh_thread_slot() % SNAP_STRIPES];
+    mesh_jwks_t *set;
+
+    if (cache_now(c) > atomic_load_explicit(&c->usable_until, memory_order_acquire)) {
+        return NULL;
+    }
+    pthread_mutex_lock(&s->mu);
+    set = mesh_jwks_ref(s->set);
+    pthread_mutex_unlock(&s->mu);
+    return set;
+}
+
+/* Installs `set` (taking its reference) in every stripe, then drops the old references. */
+static void install(mesh_jwks_cache_t *c, mesh_jwks_t *set, int64_t usable_until)
+{
+    for (int i = 0; i < SNAP_STRIPES; i++) {
+        mesh_jwks_t *old;
+        mesh_jwks_t *mine = i == 0 ? set : mesh_jwks_ref(set);
+        pthread_mutex_lock(&c->snap[i].mu);
+        old = c->snap[i].set;
+        c->snap[i].set = mine;
+        pthread_mutex_unlock(&c->snap[i].mu);
+        mesh_jwks_free(old);
+    }
+    atomic_store_explicit(&c->usable_until, usable_until, memory_order_release);
+    if (c->o.on_swap != NULL) {
+        c->o.on_swap(c->o.swap_ctx, set);
+    }
+}
+
+/* RFC 8414 §3: the metadata's issuer must be ours exactly, and names jwks_uri. */
+static mesh_err_t discover(mesh_jwks_cache_t *c)
+{
+    mesh_http_resp_t r = {0};
+    mesh_http_req_t req = {0};
+    json_t *doc = NULL;
+    const char *iss, *uri;
+    char url[2048];
+    size_t ilen = strlen(c->issuer);
+    mesh_err_t rc;
+
+    if (snprintf(url, sizeof(url), "%.*s/.well-known/oauth-authorization-server",
+                 (int)(ilen > 0 && c->issuer[ilen - 1] == '/' ? ilen - 1 : ilen),
+                 c->issuer) >= (int)sizeof(url)) {
+        return mesh_err_set(MESH_ERR_CONFIG, "issuer URL too long");
+    }
+    req.url = url;
+    req.max_body = METADATA_MAX_BYTES;
+    rc = mesh_http_do(c->o.http, &req, &r);
+    if (rc != MESH_OK) {
+        return rc;
+    }
+    if (r.status != 200) {
+        rc = mesh_err_set(MESH_ERR_NETWORK, "%s answered HTTP %ld", url, r.status);
+        goto out;
+    }
+    rc = mesh_json_parse_object(r.body, r.body_len, MESH_MAX_JSON_DEPTH, url, &doc);
+    if (rc != MESH_OK) {
+        goto out;
+    }
+    iss = json_string_value(json_object_get(doc, "issuer"));
+    uri = json_string_value(json_object_get(doc, "jwks_uri"));
+    if (iss == NULL || strcmp(iss, c->issuer) != 0) {
+        rc = mesh_err_set(MESH_ERR_CONFIG,
+                          "%s: metadata issuer \"%s\" is not the configured issuer \"%s\"; set "
+                          "the verifier's issuer to the issuer's exact URL", url,
+                          iss != NULL ? iss : "(none)", c->issuer);
+        goto out;
+    }
+    if (uri == NULL || strncmp(uri, "https://", 8) != 0) {
+        rc = mesh_err_set(MESH_ERR_CONFIG, "%s: jwks_uri missing or not https://", url);
+        goto out;
+    }
+    free(c->jwks_uri);
+    c->jwks_uri = strdup(uri);
+    rc = c->jwks_uri != NULL ? MESH_OK : mesh_err_set(MESH_ERR_NOMEM, "jwks_uri");
+out:
+    json_decref(doc);
+    mesh_http_resp_clear(&r);
+    return rc;
+}
+
+static mesh_err_t fetch_url(mesh_jwks_cache_t *c, mesh_jwks_t **set, int64_t *max_age)
+{
+    mesh_http_resp_t r = {0};
+    mesh_http_req_t req = {0};
+    const char *url;
+    mesh_err_t rc;
+
+    if (c->o.source == MESH_JWKS_FROM_ISSUER && c->jwks_uri == NULL) {
+        rc = discover(c);
+        if (rc != MESH_OK) {
+            return rc;
+        }
+    }
+    url = c->o.source == MESH_JWKS_FROM_ISSUER ? c->jwks_uri : c->location;
+    req.url = url;
+    req.max_body = MESH_MAX_JWKS_BYTES;
+    rc = mesh_http_do(c->o.http, &req, &r);
+    if (rc != MESH_OK) {
+        return rc;
+    }
+    if (r.status != 200) {
+        rc = mesh_err_set(MESH_ERR_NETWORK, "%s answered HTTP %ld", url, r.status);
+    } else {
+        rc = mesh_jwks_parse(r.body, r.body_len, set);
+        /* RFC 9111 §5.2.2.1 max-age, clamped so a typo neither hammers nor freezes us. */
+        *max_age = r.no_store ? c->o.max_age_min : r.max_age >= 0 ? r.max_age : 300;
+    }
+    mesh_http_resp_clear(&r);
+    return rc;
+}
+
+static mesh_err_t do_fetch(mesh_jwks_cache_t *c)
+{
+    mesh_jwks_t *set = NULL;
+    int64_t max_age = 300;
+    mesh_err_t rc;
+
+    atomic_fetch_add(&c->fetches, 1);
+    if (c->o.source == MESH_JWKS_FROM_FILE) {
+        rc = mesh_jwks_load_file(c->location, &set);
+        max_age = c->o.max_age_max;
+    } else {
+        rc = fetch_url(c, &set, &max_age);
+    }
+    if (max_age < c->o.max_age_min) {
+        max_age = c->o.max_age_min;
+    }
+    if (max_age > c->o.max_age_max) {
+        max_age = c->o.max_age_max;
+    }
+    if (rc != MESH_OK) {
+        /* Keep serving what we have (stale-if-error); try again with a growing backoff. */
+        if (c->o.source == MESH_JWKS_FROM_ISSUER) {
+            free(c->jwks_uri); /* rediscover next time: the issuer may have moved it */
+            c->jwks_uri = NULL;
+        }
+        c->fail_backoff_ms = c->fail_backoff_ms == 0 ? FAIL_RETRY_MIN_MS
+                             : c->fail_backoff_ms * 2 > FAIL_RETRY_MAX_MS
+                                 ? FAIL_RETRY_MAX_MS
+                                 : c->fail_backoff_ms * 2;
+        c->pending_due_ms = mesh_monotonic_ms() + c->fail_backoff_ms;
+        return rc;
+    }
+    c->fail_backoff_ms = 0;
+    c->pending_due_ms = mesh_monotonic_ms() + max_age * 1000;
+    install(c, set, cache_now(c) + max_age + c->o.stale_if_error);
+    return MESH_OK;
+}
+
+/* Runs one fetch, or waits for the one in flight. */
+static mesh_err_t fetch_single_flight(mesh_jwks_cache_t *c, bool limited)
+{
+    mesh_err_t rc;
+    char detail[512];
+
+    pthread_mutex_lock(&c->fetch_mu);
+    if (c->fetching) {
+        uint64_t gen = c->fetch_gen;
+        while (c->fetching && c->fetch_gen == gen) {
+            pthread_cond_wait(&c->fetch_cv, &c->fetch_mu);
+        }
+        pthread_mutex_unlock(&c->fetch_mu);
+        return MESH_OK;
+    }
+    if (limited) {
+        long long now = mesh_monotonic_ms();
+        if (now - c->last_limited_ms < c->o.cooldown_ms) {
+            pthread_mutex_unlock(&c->fetch_mu);
+            return MESH_ERR_LIMIT;
+        }
+        c->last_limited_ms = now;
+    }
+    c->fetching = true;
+    pthread_mutex_unlock(&c->fetch_mu);
+
+    /* Only one thread is here (fetching == true), so the fetch state needs no lock. */
+    rc = do_fetch(c);
+    snprintf(detail, sizeof(detail), "%s", mesh_err_detail());
+
+    pthread_mutex_lock(&c->fetch_mu);
+    c->fetching = false;
+    c->due_ms = c->pending_due_ms;
+    c->fetch_gen++;
+    pthread_cond_broadcast(&c->fetch_cv);
+    pthread_mutex_unlock(&c->fetch_mu);
+    if (rc != MESH_OK) {
+        mesh_err_set(rc, "%s", detail);
+    }
+    return rc;
+}
+
+mesh_err_t mesh_jwks_cache_fetch(mesh_jwks_cache_t *c)
+{
+    return fetch_single_flight(c, false);
+}
+
+mesh_err_t mesh_jwks_cache_fetch_limited(mesh_jwks_cache_t *c)
+{
+    return fetch_single_flight(c, true);
+}
+
+long long mesh_jwks_cache_due_ms(mesh_jwks_cache_t *c)
+{
+    long long due;
+
+    pthread_mutex_lock(&c->fetch_mu);
+    due = c->due_ms;
+    pthread_mutex_unlock(&c->fetch_mu);
+    return due;
+}
+
+uint64_t mesh_jwks_cache_fetches(mesh_jwks_cache_t *c)
+{
+    return atomic_load(&c->fetches);
+}

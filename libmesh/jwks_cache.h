@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The verifier's key cache: a refcounted JWKS snapshot behind a big-reader lock (readers
+ * take only their own stripe), refreshed from a file, a URL, or the URL an issuer's RFC 8414
+ * metadata names. Honours Cache-Control max-age (clamped), serves stale keys while fetches
+ * fail (stale-if-error), and lets an unknown kid trigger at most one fetch per cooldown.
+ * Internal.
+ */
+#ifndef MESH_JWKS_CACHE_H
+#define MESH_JWKS_CACHE_H
+
+#include <stdint.h>
+
+#include <mesh/jwks.h>
+#include <mesh/jwt.h>
+#include <mesh/verifier.h>
+
+#include "http.h"
+
+typedef void (*mesh_jwks_swap_fn)(void *ctx, const mesh_jwks_t *new_set);
+
+typedef struct {
+    mesh_jwks_source_t source;
+    const char *issuer;
+    const char *location;
+    mesh_http_t *http; /* borrowed; NULL for a file source */
+    int64_t cooldown_ms;
+    int64_t max_age_min, max_age_max, stale_if_error; /* seconds */
+    mesh_clock_fn clock;
+    void *clock_ctx;
+    mesh_jwks_swap_fn on_swap; /* called after a new set is installed (cache purge) */
+    void *swap_ctx;
+} mesh_jwks_cache_opts_t;
+
+typedef struct mesh_jwks_cache mesh_jwks_cache_t;
+
+mesh_err_t mesh_jwks_cache_new(const mesh_jwks_cache_opts_t *opts, mesh_jwks_cache_t **out);
+void mesh_jwks_cache_free(mesh_jwks_cache_t *c);
+
+/* The current set (a new reference; mesh_jwks_free()), or NULL when there are no usable
+ * keys: never fetched, or stale beyond the stale-if-error window. Thread-safe, no global lock. */
+mesh_jwks_t *mesh_jwks_cache_get(mesh_jwks_cache_t *c);
+
+/* Fetches now (single-flight: a caller arriving during a fetch waits for it instead). */
+mesh_err_t mesh_jwks_cache_fetch(mesh_jwks_cache_t *c);
+
+/*
+ * For an unknown kid or an empty cache: fetches unless one happened within the cooldown.
+ * MESH_OK means "a fetch completed (by us or another thread), look again"; MESH_ERR_LIMIT
+ * means the cooldown suppressed it.
+ */
+mesh_err_t mesh_jwks_cache_fetch_limited(mesh_jwks_cache_t *c);
+
+/* Monotonic ms at which the background thread should fetch again. */
+long long mesh_jwks_cache_due_ms(mesh_jwks_cache_t *c);
+
+/* Fetches attempted so far. */
+uint64_t mesh_jwks_cache_fetches(mesh_jwks_cache_t *c);
+
+#endif /* MESH_JWKS_CACHE_H */

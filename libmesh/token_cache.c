@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "token_cache.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "stripe.h"
+
+#define TC_WAYS 4
+#define TC_STRIPES 64
+
+typedef struct {
+    uint8_t key[MESH_SHA256_LEN];
+    mesh_identity_t *id; /* NULL: empty way */
+} tc_way_t;
+
+typedef struct {
+    alignas(MESH_CACHELINE) pthread_rwlock_t lock;
+} tc_stripe_t;
+
+struct mesh_tcache {
+    size_t nsets; /* a power of two */
+    tc_way_t *ways; /* nsets * TC_WAYS */
+    tc_stripe_t stripes[TC_STRIPES];
+};
+
+/* ---- identities ---- */
+
+mesh_err_t mesh_identity_new(mesh_claims_t *claims, const char *kid, mesh_identity_t **out)
+{
+    mesh_identity_t *id = calloc(1, sizeof(*id));
+
+    if (id == NULL) {
+        mesh_claims_free(claims);
+        return mesh_err_set(MESH_ERR_NOMEM, "identity");
+    }
+    atomic_init(&id->refs, 1);
+    id->claims = claims;
+    id->exp = mesh_claims_exp(claims);
+    snprintf(id->kid, sizeof(id->kid), "%s", kid != NULL ? kid : "");
+    *out = id;
+    return MESH_OK;
+}
+
+MESH_EXPORT mesh_identity_t *mesh_identity_ref(mesh_identity_t *id)
+{
+    if (id != NULL) {
+        atomic_fetch_add_explicit(&id->refs, 1, memory_order_relaxed);
+    }
+    return id;
+}
+
+MESH_EXPORT void mesh_identity_free(mesh_identity_t *id)
+{
+    if (id != NULL && atomic_fetch_sub_explicit(&id->refs, 1, memory_order_acq_rel) == 1) {
+        mesh_claims_free(id->claims);
+        free(id);
+    }
+}
+
+MESH_EXPORT const char *mesh_identity_subject(const mesh_identity_t *id)
+{
+    return mesh_claims_sub(id->claims);
+}
+
+MESH_EXPORT const char *mesh_identity_client_id(const mesh_identity_t *id)
+{
+    return mesh_claims_client_id(id->claims);
+}
+
+MESH_EXPORT const char *mesh_identity_audience(const mesh_identity_t *id)
+{
+    return mesh_claims_aud(id->claims);
+}
+
+MESH_EXPORT const char *mesh_identity_scopes(const mesh_identity_t *id)
+{
+    return mesh_claims_scope(id->claims);
+}
+
+MESH_EXPORT const char *mesh_identity_jti(const mesh_identity_t *id)
+{
+    return mesh_claims_jti(id->claims);
+}
+
+MESH_EXPORT int64_t mesh_identity_expiry(const mesh_identity_t *id)
+{
+    return id->exp;
+}
+
+MESH_EXPORT bool mesh_identity_has_scope(const mesh_identity_t *id, const char *scope)
+{
+    return id != NULL && scope != NULL && mesh_claims_has_scope(id->claims, scope);
+}
+
+/* ---- the cache ---- */
+
+mesh_err_t mesh_tcache_new(size_t entries, mesh_tcache_t **out)
+{
+    mesh_tcache_t *c;
+    size_t nsets = 1;
+
+    *out = NULL;
+    if (entries == 0) {
+        return MESH_OK;
+    }
+    while (nsets * TC_WAYS < entries && nsets < ((size_t)1 << 24)) {
+        nsets <<= 1;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL || (c->ways = calloc(nsets * TC_WAYS, sizeof(tc_way_t))) == NULL) {
+        free(c);
+        return mesh_err_set(MESH_ERR_NOMEM, "token cache of %zu entries", entries);
+    }
+    c->nsets = nsets;
+    for (int i = 0; i < TC_STRIPES; i++) {
+        pthread_rwlock_init(&c->stripes[i].lock, NULL);
+    }
+    *out = c;
+    return MESH_OK;
+}
+
+void mesh_tcache_free(mesh_tcache_t *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < c->nsets * TC_WAYS; i++) {
+        mesh_identity_free(c->ways[i].id);
+    }
+    for (int i = 0; i < TC_STRIPES; i++) {
+        pthread_rwlock_destroy(&c->stripes[i].lock);
+    }
+    free(c->ways);
+    free(c);
+}
+
+static size_t set_of(const mesh_tcache_t *c, const uint8_t key[MESH_SHA256_LEN])
+{
+    uint64_t h;
+
+    memcpy(&h, key, sizeof(h)); /* SHA-256 output is uniform already */
+    return (size_t)(h & (c->nsets - 1));
+}
+
+mesh_identity_t *mesh_tcache_get(mesh_tcache_t *c, const uint8_t key[MESH_SHA256_LEN])
+{
+    size_t set = set_of(c, key);
+    tc_stripe_t *st = &c->stripes[set % TC_STRIPES];
+    tc_way_t *w = &c->ways[set * TC_WAYS];
+    mesh_identity_t *id = NULL;
+
+    pthread_rwlock_rdlock(&st->lock);
+    for (int i = 0; i < TC_WAYS; i++) {
+        if (w[i].id != NULL && memcmp(w[i].key, key, MESH_SHA256_LEN) == 0) {
+            id = mesh_identity_ref(w[i].id);
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&st->lock);
+    return id;
+}
+
+void mesh_tcache_put(mesh_tcache_t *c, const uint8_t key[MESH_SHA256_LEN], mesh_identity_t *id)
+{
+    size_t set = set_of(c, key);
+    tc_stripe_t *st = &c->stripes[set % TC_STRIPES];
+    tc_way_t *w = &c->ways[set * TC_WAYS];
+    mesh_identity_t *old = NULL;
+    int victim = 0;
+
+    pthread_rwlock_wrlock(&st->lock);
+    for (int i = 0; i < TC_WAYS; i++) {
+        if (w[i].id == NULL || memcmp(w[i].key, key, MESH_SHA256_LEN) == 0) {
+            victim = i;
+            break;
+        }
+        if (w[i].id->exp < w[victim].id->exp) {
+            victim = i; /* the entry that expires first is worth least */
+        }
+    }
+    old = w[victim].id;
+    memcpy(w[victim].key, key, MESH_SHA256_LEN);
+    w[victim].id = mesh_identity_ref(id);
+    pthread_rwlock_unlock(&st->lock);
+    mesh_identity_free(old);
+}
+
+void mesh_tcache_remove(mesh_tcache_t *c, const uint8_t key[MESH_SHA256_LEN])
+{
+    size_t set = set_of(c, key);
+    tc_stripe_t *st = &c->stripes[set % TC_STRIPES];
+    tc_way_t *w = &c->ways[set * TC_WAYS];
+    mesh_identity_t *old = NULL;
+
+    pthread_rwlock_wrlock(&st->lock);
+    for (int i = 0; i < TC_WAYS; i++) {
+        if (w[i].id != NULL && memcmp(w[i].key, key, MESH_SHA256_LEN) == 0) {
+            old = w[i].id;
+            w[i].id = NULL;
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&st->lock);
+    mesh_identity_free(old);
+}
+
+void mesh_tcache_purge_kids(mesh_tcache_t *c, const mesh_jwks_t *set)
+{
+    for (int s = 0; s < TC_STRIPES; s++) {
+        tc_stripe_t *st = &c->stripes[s];
+        pthread_rwlock_wrlock(&st->lock);
+        for (size_t i = (size_t)s; i < c->nsets; i += TC_STRIPES) {
+            tc_way_t *w = &c->ways[i * TC_WAYS];
+            for (int k = 0; k < TC_WAYS; k++) {
+                if (w[k].id != NULL &&
+                    mesh_jwks_find(set, w[k].id->kid, strlen(w[k].id->kid)) == NULL) {
+                    mesh_identity_free(w[k].id);
+                    w[k].id = NULL;
+                }
+            }
+        }
+        pthread_rwlock_unlock(&st->lock);
+    }
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The verifier's cache of verified tokens, keyed by the token's SHA-256, so a repeated token
+ * costs a hash and a lookup instead of a signature check. Set-associative (4 ways) with one
+ * read-write lock per stripe of sets; bounded; entries signed by a key that left the JWKS are
+ * purged. Also the mesh_identity_t a verification returns. Internal.
+ */
+#ifndef MESH_TOKEN_CACHE_H
+#define MESH_TOKEN_CACHE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <mesh/jwks.h>
+#include <mesh/jwt.h>
+#include <mesh/verifier.h>
+
+#include "digest.h"
+
+struct mesh_identity {
+    atomic_int refs;
+    mesh_claims_t *claims;      /* owned */
+    int64_t exp;
+    char kid[MESH_KID_MAX + 1]; /* the key that verified it */
+};
+
+/* Wraps verified claims (taken) into a new identity with one reference. */
+mesh_err_t mesh_identity_new(mesh_claims_t *claims, const char *kid, mesh_identity_t **out);
+
+typedef struct mesh_tcache mesh_tcache_t;
+
+/* A cache of about `entries` tokens (rounded up); *out NULL when entries is 0. */
+mesh_err_t mesh_tcache_new(size_t entries, mesh_tcache_t **out);
+void mesh_tcache_free(mesh_tcache_t *c);
+
+/* The identity cached for `key` (a new reference), or NULL. Thread-safe. */
+mesh_identity_t *mesh_tcache_get(mesh_tcache_t *c, const uint8_t key[MESH_SHA256_LEN]);
+
+/* Caches `id` (the cache takes its own reference), evicting the entry that expires first. */
+void mesh_tcache_put(mesh_tcache_t *c, const uint8_t key[MESH_SHA256_LEN], mesh_identity_t *id);
+
+/* Drops the entry for `key`, if any. */
+void mesh_tcache_remove(mesh_tcache_t *c, const uint8_t key[MESH_SHA256_LEN]);
+
+/* Drops every entry whose kid is not in `set` (after a JWKS change). */
+void mesh_tcache_purge_kids(mesh_tcache_t *c, const mesh_jwks_t *set);
+
+#endif /* MESH_TOKEN_CACHE_H */

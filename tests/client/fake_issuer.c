@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "fake_issuer.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#define MAX_REPLIES 16
+#define MAX_REVOKED 64
+
+typedef struct {
+    int status;
+    long retry_after;
+    char *body;
+} reply_t;
+
+struct fake {
+    struct event_base *base;
+    struct evhttp *http;
+    SSL_CTX *ssl;
+    pthread_t thread;
+    int port;
+    char url[64];
+
+    pthread_mutex_t mu;
+    mesh_key_t *key;
+    char *jwks, *cache_control;
+    bool down[FAKE_NPATHS];
+    int counts[FAKE_NPATHS];
+    reply_t replies[MAX_REPLIES];
+    int nreplies;
+    struct { char jti[64]; int64_t exp; } revoked[MAX_REVOKED];
+    int nrevoked;
+    int delay_ms;
+    int64_t ttl;
+};
+
+static void die(const char *what)
+{
+    fprintf(stderr, "fake issuer: %s\n", what);
+    ERR_print_errors_fp(stderr);
+    abort();
+}
+
+static void send_json(struct evhttp_request *req, int status, const char *body)
+{
+    struct evbuffer *b = evbuffer_new();
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "application/json");
+    evbuffer_add(b, body, strlen(body));
+    evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", b);
+    evbuffer_free(b);
+}
+
+/* The client certificate of the connection a request came on (DER, new), or NULL. */
+static uint8_t *peer_der(struct evhttp_request *req, size_t *len)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+    X509 *x = ssl != NULL ? SSL_get1_peer_certificate(ssl) : NULL;
+    uint8_t *der = NULL;
+    int n;
+
+    if (x == NULL) {
+        return NULL;
+    }
+    n = i2d_X509(x, &der);
+    X509_free(x);
+    if (n <= 0) {
+        return NULL;
+    }
+    *len = (size_t)n;
+    return der;
+}
+
+static int begin(fake_t *f, struct evhttp_request *req, int path)
+{
+    pthread_mutex_lock(&f->mu);
+    f->counts[path]++;
+    bool down = f->down[path];
+    pthread_mutex_unlock(&f->mu);
+    if (down) {
+        send_json(req, 503, "{\"error\":\"temporarily_unavailable\"}");
+        return -1;
+    }
+    return 0;
+}
+
+static void on_jwks(struct evhttp_request *req, void *arg)
+{
+    fake_t *f = arg;
+    char *body;
+
+    if (begin(f, req, FAKE_JWKS) != 0) {
+        return;
+    }
+    pthread_mutex_lock(&f->mu);
+    body = strdup(f->jwks);
+    if (f->cache_control != NULL) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control",
+                          f->cache_control);
+    }
+    pthread_mutex_unlock(&f->mu);
+    send_json(req, 200, body);
+    free(body);
+}
+
+static void on_meta(struct evhttp_request *req, void *arg)
+{
+    fake_t *f = arg;
+    char body[512];
+
+    if (begin(f, req, FAKE_META) != 0) {
+        return;
+    }
+    snprintf(body, sizeof(body),
+             "{\"issuer\":\"%s\",\"jwks_uri\":\"%s/.well-known/jwks.json\","
+             "\"token_endpoint\":\"%s/v1/token\"}", f->url, f->url, f->url);
+    send_json(req, 200, body);
+}
+
+static void on_revocations(struct evhttp_request *req, void *arg)
+{
+    fake_t *f = arg;
+    struct evkeyvalq q;
+    const char *since_s;
+    char body[8192];
+    size_t off;
+    int since;
+
+    if (begin(f, req, FAKE_REVOCATIONS) != 0) {
+        return;
+    }
+    evhttp_parse_query(evhttp_request_get_uri(req), &q);
+    since_s = evhttp_find_header(&q, "since");
+    since = since_s != NULL ? atoi(since_s) : 0;
+    evhttp_clear_headers(&q);
+    pthread_mutex_lock(&f->mu);
+    off = (size_t)snprintf(body, sizeof(body), "{\"seq\":%d,\"revoked\":[", f->nrevoked);
+    for (int i = since; i < f->nrevoked; i++) {
+        off += (size_t)snprintf(body + off, sizeof(body) - off, "%s{\"jti\":\"%s\",\"exp\":%lld}",
+                                i > since ? "," : "", f->revoked[i].jti,
+                                (long long)f->revoked[i].exp);
+    }
+    pthread_mutex_unlock(&f->mu);
+    snprintf(body + off, sizeof(body) - off, "]}");
+    send_json(req, 200, body);
+}
+
+static void on_peer(struct evhttp_request *req, void *arg)
+{
+    fake_t *f = arg;
+    const char *auth;
+    char x5t[MESH_X5T_LEN + 1] = "";
+    char body[10000];
+    size_t len = 0;
+    uint8_t *der;
+
+    if (begin(f, req, FAKE_PEER) != 0) {
+        return;
+    }
+    auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    der = peer_der(req, &len);
+    if (der != NULL && mesh_x5t_s256(der, len, x5t) != MESH_OK) {
+        x5t[0] = '\0';
+    }
+    free(der);
+    snprintf(body, sizeof(body), "{\"authorization\":\"%s\",\"x5t\":\"%s\"}",
+             auth != NULL ? auth : "", x5t);
+    send_json(req, 200, body);
+}
+
+static void on_token(struct evhttp_request *req, void *arg)
+{
+    fake_t *f = arg;
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    struct evkeyvalq form;
+    char raw[4096], x5t[MESH_X5T_LEN + 1], resp[12000];
+    size_t n = evbuffer_get_length(in), der_len = 0;
+    const char *aud, *scope, *id;
+    char *spiffe = NULL, *token = NULL, client[256];
+    uint8_t *der;
+    mesh_jwt_claims_in_t c = {0};
+    reply_t r = {0};
+
+    if (begin(f, req, FAKE_TOKEN) != 0) {
+        return;
+    }
+    pthread_mutex_lock(&f->mu);
+    int delay = f->delay_ms;
+    if (f->nreplies > 0) {
+        r = f->replies[0];
+        memmove(f->replies, f->replies + 1, sizeof(reply_t) * (size_t)(--f->nreplies));
+    }
+    pthread_mutex_unlock(&f->mu);
+    if (delay > 0) {
+        usleep((useconds_t)delay * 1000);
+    }
+    if (r.status != 0) {
+        if (r.retry_after >= 0) {
+            char ra[32];
+            snprintf(ra, sizeof(ra), "%ld", r.retry_after);
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", ra);
+        }
+        send_json(req, r.status, r.body);
+        free(r.body);
+        return;
+    }
+    if (n >= sizeof(raw)) {
+        send_json(req, 400, "{\"error\":\"invalid_request\"}");
+        return;
+    }
+    evbuffer_copyout(in, raw, n);
+    raw[n] = '\0';
+    evhttp_parse_query_str(raw, &form);
+    aud = evhttp_find_header(&form, "audience");
+    scope = evhttp_find_header(&form, "scope");
+    id = evhttp_find_header(evhttp_request_get_input_headers(req), "Mesh-Client-Id");
+    der = peer_der(req, &der_len);
+    if (aud == NULL || strcmp(aud, "nope") == 0) {
+        send_json(req, 400, "{\"error\":\"invalid_target\",\"error_description\":\"unknown "
+                            "audience; registered: svc-b, svc-a\"}");
+        goto out;
+    }
+    if (strcmp(aud, "forbidden") == 0) {
+        send_json(req, 403, "{\"error\":\"access_denied\",\"error_description\":\"policy: "
+                            "only svc-z may get forbidden\"}");
+        goto out;
+    }
+    if (id != NULL) {
+        const char *secret = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                                "Mesh-Client-Secret");
+        if (secret == NULL || strcmp(secret, "s3cret") != 0) {
+            send_json(req, 401, "{\"error\":\"invalid_client\",\"error_description\":\"bad "
+                                "service token\"}");
+            goto out;
+        }
+        snprintf(client, sizeof(client), "svc-token:%s", id);
+        c.sub = client;
+        c.client_id = id;
+    } else if (der != NULL && mesh_x509_spiffe_id(der, der_len, &spiffe) == MESH_OK &&
+               mesh_x5t_s256(der, der_len, x5t) == MESH_OK) {
+        c.sub = spiffe;
+        c.client_id = strrchr(spiffe, '/') + 1;
+        c.x5t_s256 = x5t;
+    } else {
+        send_json(req, 401, "{\"error\":\"invalid_client\",\"error_description\":\"present "
+                            "a client certificate or a service token\"}");
+        goto out;
+    }
+    c.iss = f->url;
+    c.aud = aud;
+    c.scope = scope;
+    c.iat = time(NULL);
+    pthread_mutex_lock(&f->mu);
+    c.ttl = f->ttl;
+    mesh_key_t *key = mesh_key_ref(f->key);
+    pthread_mutex_unlock(&f->mu);
+    if (mesh_jwt_sign(key, &c, &token, NULL) != MESH_OK) {
+        mesh_key_free(key);
+        send_json(req, 500, "{\"error\":\"server_error\"}");
+        goto out;
+    }
+    mesh_key_free(key);
+    snprintf(resp, sizeof(resp),
+             "{\"access_token\":\"%s\",\"token_type\":\"Bearer\",\"expires_in\":%lld,"
+             "\"scope\":\"%s\"}", token, (long long)c.ttl, scope != NULL ? scope : "");
+    send_json(req, 200, resp);
+out:
+    mesh_free(token);
+    mesh_free(spiffe);
+    free(der);
+    evhttp_clear_headers(&form);
+}
+
+static struct bufferevent *make_bev(struct event_base *base, void *arg)
+{
+    fake_t *f = arg;
+    return bufferevent_openssl_socket_new(base, -1, SSL_new(f->ssl), BUFFEREVENT_SSL_ACCEPTING,
+                                          BEV_OPT_CLOSE_ON_FREE);
+}
+
+static int accept_any(int ok, X509_STORE_CTX *ctx)
+{
+    (void)ctx;
+    return ok;
+}
+
+static void *run(void *arg)
+{
+    fake_t *f = arg;
+    event_base_dispatch(f->base);
+    return NULL;
+}
+
+static void set_default_jwks(fake_t *f)
+{
+    mesh_jwks_t *set = NULL;
+    char *json = NULL;
+
+    if (mesh_jwks_from_keys(&f->key, 1, &set) != MESH_OK || mesh_jwks_to_json(set, &json)) {
+        die("jwks");
+    }
+    mesh_jwks_free(set);
+    free(f->jwks);
+    f->jwks = strdup(json);
+    mesh_free(json);
+}
+
+fake_t *fake_start(const char *certdir, mesh_key_t *key, int port)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    fake_t *f = calloc(1, sizeof(*f));
+    char path[1024], kpath[1024], capath[1024];
+    struct evhttp_bound_socket *sock;
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+
+    pthread_once(&once, (void (*)(void))evthread_use_pthreads);
+    pthread_mutex_init(&f->mu, NULL);
+    f->key = mesh_key_ref(key);
+    f->ttl = 300;
+    set_default_jwks(f);
+    f->cache_control = strdup("max-age=300");
+    snprintf(path, sizeof(path), "%s/issuer/cert.pem", certdir);
+    snprintf(kpath, sizeof(kpath), "%s/issuer/key.pem", certdir);
+    snprintf(capath, sizeof(capath), "%s/ca.pem", certdir);
+    f->ssl = SSL_CTX_new(TLS_server_method());
+    if (f->ssl == NULL || SSL_CTX_use_certificate_chain_file(f->ssl, path) != 1 ||
+        SSL_CTX_use_PrivateKey_file(f->ssl, kpath, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_load_verify_locations(f->ssl, capath, NULL) != 1) {
+        die("TLS setup");
+    }
+    /* Ask for a certificate, accept connections without one (service tokens). */
+    SSL_CTX_set_verify(f->ssl, SSL_VERIFY_PEER, accept_any);
+    SSL_CTX_set_session_id_context(f->ssl, (const unsigned char *)"fake", 4);
+    f->base = event_base_new();
+    f->http = evhttp_new(f->base);
+    evhttp_set_bevcb(f->http, make_bev, f);
+    evhttp_set_cb(f->http, "/v1/token", on_token, f);
+    evhttp_set_cb(f->http, "/.well-known/jwks.json", on_jwks, f);
+    evhttp_set_cb(f->http, "/.well-known/oauth-authorization-server", on_meta, f);
+    evhttp_set_cb(f->http, "/v1/revocations", on_revocations, f);
+    evhttp_set_cb(f->http, "/peer", on_peer, f);
+    sock = evhttp_bind_socket_with_handle(f->http, "127.0.0.1", (ev_uint16_t)port);
+    if (sock == NULL) {
+        die("bind");
+    }
+    getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&sa, &sl);
+    f->port = ntohs(sa.sin_port);
+    snprintf(f->url, sizeof(f->url), "https://127.0.0.1:%d", f->port);
+    pthread_create(&f->thread, NULL, run, f);
+    return f;
+}
+
+void fake_stop(fake_t *f)
+{
+    if (f == NULL) {
+        return;
+    }
+    event_base_loopbreak(f->base);
+    pthread_join(f->thread, NULL);
+    evhttp_free(f->http);
+    event_base_free(f->base);
+    SSL_CTX_free(f->ssl);
+    mesh_key_free(f->key);
+    for (int i = 0; i < f->nreplies; i++) {
+        free(f->replies[i].body);
+    }
+    free(f->jwks);
+    free(f->cache_control);
+    pthread_mutex_destroy(&f->mu);
+    free(f);
+}
+
+const char *fake_url(fake_t *f)
+{
+    return f->url;
+}
+
+int fake_port(fake_t *f)
+{
+    return f->port;
+}
+
+void fake_set_jwks(fake_t *f, const char *json, const char *cache_control)
+{
+    pthread_mutex_lock(&f->mu);
+    free(f->jwks);
+    f->jwks = strdup(json);
+    free(f->cache_control);
+    f->cache_control = cache_control != NULL ? strdup(cache_control) : NULL;
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_set_signing_key(fake_t *f, mesh_key_t *key)
+{
+    pthread_mutex_lock(&f->mu);
+    mesh_key_free(f->key);
+    f->key = mesh_key_ref(key);
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_set_down(fake_t *f, int path, bool down)
+{
+    pthread_mutex_lock(&f->mu);
+    f->down[path] = down;
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_revoke(fake_t *f, const char *jti, int64_t exp)
+{
+    pthread_mutex_lock(&f->mu);
+    if (f->nrevoked < MAX_REVOKED) {
+        snprintf(f->revoked[f->nrevoked].jti, sizeof(f->revoked[0].jti), "%s", jti);
+        f->revoked[f->nrevoked++].exp = exp;
+    }
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_push_reply(fake_t *f, int status, long retry_after, const char *body)
+{
+    pthread_mutex_lock(&f->mu);
+    if (f->nreplies < MAX_REPLIES) {
+        f->replies[f->nreplies].status = status;
+        f->replies[f->nreplies].retry_after = retry_after;
+        f->replies[f->nreplies++].body = strdup(body);
+    }
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_set_delay_ms(fake_t *f, int ms)
+{
+    pthread_mutex_lock(&f->mu);
+    f->delay_ms = ms;
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_set_ttl(fake_t *f, int64_t ttl)
+{
+    pthread_mutex_lock(&f->mu);
+    f->ttl = ttl;
+    pthread_mutex_unlock(&f->mu);
+}
+
+int fake_count(fake_t *f, int path)
+{
+    int n;
+    pthread_mutex_lock(&f->mu);
+    n = f->counts[path];
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+void fake_reset_counts(fake_t *f)
+{
+    pthread_mutex_lock(&f->mu);
+    memset(f->counts, 0, sizeof(f->counts));
+    pthread_mutex_unlock(&f->mu);
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A small HTTPS issuer the client tests control: it runs in a thread of the test process on
+ * 127.0.0.1 (free port), speaks the mesh-issuer endpoints (token, JWKS, metadata, revocation
+ * feed) plus /peer (echoes the caller's Authorization and certificate thumbprint), counts
+ * requests per endpoint, and answers scripted errors (503, 429 + Retry-After, OAuth 4xx).
+ */
+#ifndef FAKE_ISSUER_H
+#define FAKE_ISSUER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <mesh/mesh.h>
+
+typedef struct fake fake_t;
+
+enum { FAKE_TOKEN, FAKE_JWKS, FAKE_META, FAKE_REVOCATIONS, FAKE_PEER, FAKE_NPATHS };
+
+/* Serves with <certdir>/issuer/{cert,key}.pem, asking for client certs from <certdir>/ca.pem;
+ * signs tokens with `key`. `port` 0 picks a free one. Aborts the test on failure. */
+fake_t *fake_start(const char *certdir, mesh_key_t *key, int port);
+void fake_stop(fake_t *f);
+const char *fake_url(fake_t *f); /* https://127.0.0.1:PORT */
+int fake_port(fake_t *f);
+
+/* The JWKS served (default: the signing key's public half) and its Cache-Control. */
+void fake_set_jwks(fake_t *f, const char *json, const char *cache_control);
+void fake_set_signing_key(fake_t *f, mesh_key_t *key);
+void fake_set_down(fake_t *f, int path, bool down); /* answer 503 on that path */
+void fake_revoke(fake_t *f, const char *jti, int64_t exp);
+void fake_push_reply(fake_t *f, int status, long retry_after, const char *body);
+void fake_set_delay_ms(fake_t *f, int ms); /* token endpoint latency */
+void fake_set_ttl(fake_t *f, int64_t ttl);
+int fake_count(fake_t *f, int path);
+void fake_reset_counts(fake_t *f);
+
+#endif

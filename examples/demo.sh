@@ -20,6 +20,7 @@ Starts a demo mesh on 127.0.0.1 and shows each check working:
   8. mesh doctor for web-service                              all checks pass
 
   --keep           leave the mesh running; prints curl lines and the stop command
+  --setup-only     start the mesh and leave it running without the checks (tests use this)
   --build-dir DIR  where the binaries are (default: build/ of this checkout)
   --dir DIR        the demo's working directory (default: demo/ of this checkout, which is
                    git-ignored and recreated on each run)
@@ -29,11 +30,13 @@ EOF
 }
 
 KEEP=0
+SETUP_ONLY=0
 BUILD=$top/build
 DIR=$top/demo
 while (($#)); do
     case $1 in
     --keep) KEEP=1 ;;
+    --setup-only) KEEP=1 SETUP_ONLY=1 ;;
     --build-dir) BUILD=$(cd "${2:?--build-dir needs a directory}" && pwd); shift ;;
     --dir) DIR=${2:?--dir needs a directory}; shift ;;
     -h | --help) usage; exit 0 ;;
@@ -52,6 +55,7 @@ CI_TOKEN=$top/examples/ci-token.sh
 START_TIMEOUT=${MESH_DEMO_START_TIMEOUT:-60}   # seconds; ASan builds start slowly
 REVOKE_TIMEOUT=${MESH_DEMO_REVOKE_TIMEOUT:-30} # seconds for the feed to catch up
 POLL_MS=1000                                   # the gateway's revocation poll interval
+JWKS_MAX_AGE=${MESH_DEMO_JWKS_MAX_AGE:-300}    # the issuer's JWKS Cache-Control max-age
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 2; }
@@ -178,6 +182,7 @@ write_issuer_config() { # port
     {"identity": "spiffe://mesh.local/gateway", "audiences": ["asset-service"]},
     {"identity": "svc-token:ci", "audiences": ["gateway"], "scopes": ["ci:deploy"]}
   ],
+  "jwks_max_age": $JWKS_MAX_AGE,
   "workers": 2
 }
 EOF
@@ -231,6 +236,49 @@ wait_port_file "$DIR/gateway.port" "${PIDS[-1]}" ||
 GW=https://127.0.0.1:$(<"$DIR/gateway.port")
 wait_until "$START_TIMEOUT" gateway "${PIDS[-1]}" \
     curl -sf -o /dev/null --cacert "$CERTS/ca.pem" "$GW/healthz" || die "gateway is not healthy"
+
+keep_running() {
+    {
+        printf '#!/bin/sh\n# Stops the demo mesh started by examples/demo.sh --keep (by PID).\n'
+        printf 'cd "%s" || exit 1\n' "$DIR"
+        printf 'while read -r pid name; do kill "$pid" 2>/dev/null && echo "stopped $name ($pid)"; done < demo.pids\n'
+        printf 'rm -f demo.pids\n'
+    } >"$DIR/stop.sh"
+    chmod 755 "$DIR/stop.sh"
+    cat >"$DIR/env.sh" <<EOF
+export MESH_CERTS_DIR=$CERTS
+export MESH_ISSUER_URL=$ISSUER_URL
+export GATEWAY_URL=$GW
+export ASSETS_URL=$ASSETS_URL
+export MESH_DEMO_DIR=$DIR
+export ISSUER_CONFIG=$DIR/issuer.json
+EOF
+    cat <<EOF
+
+The mesh keeps running (PIDs in $DIR/demo.pids):
+  mesh-issuer    $ISSUER_URL
+  gateway        $GW
+  asset-service  $ASSETS_URL
+  logs           $DIR/logs/
+
+Talk to it:
+  . $DIR/env.sh
+  $CALLER \$GATEWAY_URL/assets/42
+  TOKEN=\$($CALLER --print-token)
+  curl --cacert $CERTS/ca.pem --cert $CERTS/web-service/cert.pem \\
+       --key $CERTS/web-service/key.pem -H "Authorization: Bearer \$TOKEN" \$GATEWAY_URL/assets/42
+  curl --cacert $CERTS/ca.pem \$GATEWAY_URL/assets/42        # 401: no certificate, no token
+  (set -a; . $DIR/ci.env; TLS_CA_PATH=$CERTS/ca.pem $top/examples/ci-token.sh --url \$GATEWAY_URL/ci/deploy)
+
+Stop it:
+  $DIR/stop.sh
+EOF
+}
+
+if ((SETUP_ONLY)); then
+    keep_running
+    exit 0
+fi
 
 # ---- the checks ----
 
@@ -375,38 +423,5 @@ if ((FAILED > 0)); then
 fi
 printf 'all %d steps behaved as stated.\n' "${#RESULTS[@]}"
 
-if ((KEEP)); then
-    {
-        printf '#!/bin/sh\n# Stops the demo mesh started by examples/demo.sh --keep (by PID).\n'
-        printf 'cd "%s" || exit 1\n' "$DIR"
-        printf 'while read -r pid name; do kill "$pid" 2>/dev/null && echo "stopped $name ($pid)"; done < demo.pids\n'
-        printf 'rm -f demo.pids\n'
-    } >"$DIR/stop.sh"
-    chmod 755 "$DIR/stop.sh"
-    cat >"$DIR/env.sh" <<EOF
-export MESH_CERTS_DIR=$CERTS
-export MESH_ISSUER_URL=$ISSUER_URL
-export GATEWAY_URL=$GW
-EOF
-    cat <<EOF
-
-The mesh keeps running (PIDs in $DIR/demo.pids):
-  mesh-issuer    $ISSUER_URL
-  gateway        $GW
-  asset-service  $ASSETS_URL
-  logs           $DIR/logs/
-
-Talk to it:
-  . $DIR/env.sh
-  $CALLER \$GATEWAY_URL/assets/42
-  TOKEN=\$($CALLER --print-token)
-  curl --cacert $CERTS/ca.pem --cert $CERTS/web-service/cert.pem \\
-       --key $CERTS/web-service/key.pem -H "Authorization: Bearer \$TOKEN" \$GATEWAY_URL/assets/42
-  curl --cacert $CERTS/ca.pem \$GATEWAY_URL/assets/42        # 401: no certificate, no token
-  (set -a; . $DIR/ci.env; TLS_CA_PATH=$CERTS/ca.pem $top/examples/ci-token.sh --url \$GATEWAY_URL/ci/deploy)
-
-Stop it:
-  $DIR/stop.sh
-EOF
-fi
+((KEEP)) && keep_running
 exit 0

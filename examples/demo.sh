@@ -87,7 +87,8 @@ on_exit() {
     local rc=$?
     if ((KEEP == 0 || rc != 0)); then
         stop_all
-        [[ -f $DIR/demo.pids ]] && rm -f "$DIR/demo.pids"
+        # Kept for the record (and tests), under a name stop.sh will not act on.
+        [[ -f $DIR/.mesh-demo && -f $DIR/demo.pids ]] && mv -f "$DIR/demo.pids" "$DIR/demo.pids.stopped"
     fi
     exit "$rc"
 }

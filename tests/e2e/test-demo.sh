@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The demo's eight steps as assertions: run examples/demo.sh against this build in a temp
+# dir, check its exit status, each row of its table, and that it left no process behind.
+. "$(dirname "$0")/lib.sh"
+
+DEMO=$MESH_SOURCE_ROOT/examples/demo.sh
+check "demo.sh --help" quiet "$DEMO" --help
+check "ci-token.sh --help" quiet "$MESH_SOURCE_ROOT/examples/ci-token.sh" --help
+for b in gateway asset-service caller; do
+    check "$b --help" quiet "$B/examples/$b" --help
+done
+
+rc=0
+"$DEMO" --build-dir "$B" --dir "$T/demo" >"$T/table.txt" 2>"$T/progress.log" || rc=$?
+sed 's/^/# /' "$T/table.txt"
+
+row() { grep -E "^$1 " "$T/table.txt" || true; }
+passed() { [[ $(row "$1") == *"✓"* ]]; }
+check "step 1: web-service -> gateway with cert + token is 200, names web-service" \
+    eval 'passed 1 && [[ $(row 1) == *" 200 "*"spiffe://mesh.local/web-service"* ]]'
+check "step 2: no token is 401 with WWW-Authenticate" \
+    eval 'passed 2 && [[ $(row 2) == *" 401 "*"WWW-Authenticate: Bearer"* ]]'
+check "step 3: token for another audience is 401 invalid_token" \
+    eval 'passed 3 && [[ $(row 3) == *" 401 "*invalid_token* ]]'
+check "step 4: token replayed with another certificate is 401" \
+    eval 'passed 4 && [[ $(row 4) == *" 401 "*cnf* ]]'
+check "step 5: missing scope is 403 insufficient_scope" \
+    eval 'passed 5 && [[ $(row 5) == *" 403 "*insufficient_scope* ]]'
+check "step 6: CI pipeline with a service token is 200" \
+    eval 'passed 6 && [[ $(row 6) == *" 200 "*svc-token:ci* ]]'
+check "step 7: revoked token is 401 after the feed catches up" \
+    eval 'passed 7 && [[ $(row 7) == *" 401 "*token_revoked* ]]'
+
+if "$B/libmesh/cli/mesh" doctor --help >/dev/null 2>&1; then
+    check "step 8: mesh doctor, all checks pass" passed 8
+    check "demo exits 0" test "$rc" = 0
+else
+    # The mesh CLI's doctor verb comes with the client branch; until then step 8 is the
+    # only one allowed to fail, and the demo must say so in its exit status.
+    log "SKIP step 8: this build's mesh CLI has no doctor verb"
+    check "demo exits 1 when a step (8) did not behave" test "$rc" = 1
+    check "only step 8 failed" eval '[[ $(grep -c "✗" "$T/table.txt") == 1 ]]'
+fi
+
+alive=0
+while read -r pid name; do
+    if kill -0 "$pid" 2>/dev/null; then
+        log "still running after the demo: $name ($pid)"
+        alive=1
+    fi
+done <"$T/demo/demo.pids.stopped"
+check "the demo stopped every process it started" test "$alive" = 0

@@ -37,6 +37,7 @@ static mesh_err_t issue_one(struct ca_mesh *m, const struct ca_opts *o, const ch
     struct ca_strv dns = {0}, ips = {0}, xdns = {0}, xips = {0};
     struct ca_leaf_req req = {name, m->trust_domain, &dns, &ips, o->days ? o->days : 90};
     struct ca_item it;
+    ca_keytype_t kt;
     mesh_err_t rc = MESH_OK;
 
     ca_inspect_leaf(m, name, NULL, NULL, &it);
@@ -53,7 +54,12 @@ static mesh_err_t issue_one(struct ca_mesh *m, const struct ca_opts *o, const ch
     if (rc != MESH_OK || (rc = ca_leaf_names(name, &xdns, &xips, &dns, &ips)) != MESH_OK) {
         goto out;
     }
-    rc = ca_leaf_issue(m, &req, o->key_set ? o->key : CA_KEY_P256, o->keep_key,
+    if (o->key_set) {
+        kt = o->key;
+    } else if (!o->keep_key || !ca_keytype_parse(it.key, &kt)) {
+        kt = CA_KEY_P256;
+    }
+    rc = ca_leaf_issue(m, &req, kt, o->keep_key,
                        it.st != CA_ST_MISSING, it.st == CA_ST_MISSING ? "created" : "reissued");
 out:
     ca_strv_free(&dns);

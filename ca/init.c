@@ -333,6 +333,32 @@ static mesh_err_t init_leaves(struct ca_mesh *m, const struct ca_template *t)
     return rc;
 }
 
+/* index.json may lag behind the files (a crash before it was saved, or it was deleted): every
+ * current certificate gets its entry, so revoke and list know it. */
+static mesh_err_t index_sync(struct ca_mesh *m)
+{
+    struct ca_strv disk = {0};
+    char cp[CA_PATH_MAX];
+    mesh_err_t rc;
+
+    if ((rc = ca_index_record(m->idx, "root", "", m->root.cert)) != MESH_OK ||
+        (rc = ca_index_record(m->idx, "intermediate", "", m->inter.cert)) != MESH_OK ||
+        (rc = ca_mesh_services(m, &disk)) != MESH_OK) {
+        goto out;
+    }
+    for (size_t i = 0; rc == MESH_OK && i < disk.n; i++) {
+        X509 *cert = NULL;
+        if ((rc = ca_path(cp, sizeof(cp), "%s/%s/cert.pem", m->dir, disk.v[i])) == MESH_OK &&
+            ca_load_cert(cp, &cert) == MESH_OK) {
+            rc = ca_index_record(m->idx, "leaf", disk.v[i], cert);
+        }
+        X509_free(cert);
+    }
+out:
+    ca_strv_free(&disk);
+    return rc;
+}
+
 static mesh_err_t init_run(struct ca_mesh *m, const struct ca_template *t)
 {
     bool root_new = false, inter_new = false;
@@ -347,8 +373,8 @@ static mesh_err_t init_run(struct ca_mesh *m, const struct ca_template *t)
     if (json_object_set_new(m->idx, "trust_domain", json_string(t->trust_domain)) != 0) {
         return ca_fail(MESH_ERR_NOMEM, "out of memory");
     }
-    if ((rc = init_leaves(m, t)) != MESH_OK || (rc = ca_path(crl, sizeof(crl), "%s/crl.pem",
-                                                             m->dir)) != MESH_OK) {
+    if ((rc = init_leaves(m, t)) != MESH_OK || (rc = index_sync(m)) != MESH_OK ||
+        (rc = ca_path(crl, sizeof(crl), "%s/crl.pem", m->dir)) != MESH_OK) {
         return rc;
     }
     /* A CRL must come from the CA that issues now; an old one would reject nothing. */

@@ -228,7 +228,8 @@ static mesh_err_t leaf_key(const char *keypath, ca_keytype_t kt, bool keep, EVP_
     if (keep && ca_exists(keypath)) {
         mesh_err_t rc = ca_load_key(keypath, false, out);
         ca_keytype_t have;
-        if (rc == MESH_OK && ca_key_type_of(*out, &have)) {
+        /* A key of another type than asked for is replaced, or init would loop on it. */
+        if (rc == MESH_OK && ca_key_type_of(*out, &have) && have == kt) {
             *kept = true;
             return MESH_OK;
         }

@@ -11,9 +11,10 @@ static bool names_valid(const struct ca_opts *o, const char *verb)
 {
     for (int i = 0; i < o->nargs; i++) {
         if (!ca_valid_label(o->args[i])) {
-            fprintf(stderr, "mesh-ca %s: \"%s\" is not a valid service name: use a DNS label of "
-                    "1-63 lowercase letters, digits or hyphens, no hyphen at either end\n", verb,
-                    o->args[i]);
+            fprintf(stderr,
+                    "mesh-ca %s: \"%s\" is not a valid service name: use a DNS label of "
+                    "1-63 lowercase letters, digits or hyphens, no hyphen at either end\n",
+                    verb, o->args[i]);
             return false;
         }
     }
@@ -42,9 +43,10 @@ static mesh_err_t issue_one(struct ca_mesh *m, const struct ca_opts *o, const ch
 
     ca_inspect_leaf(m, name, NULL, NULL, &it);
     if (it.st != CA_ST_MISSING && !o->force) {
-        rc = ca_fail(MESH_ERR_INVALID_ARG, "%s/%s already exists (%s); use `mesh-ca renew %s` "
-                     "or add --force to re-issue it", m->dir, name, it.st == CA_ST_OK ? "valid" :
-                     it.why, name);
+        rc = ca_fail(MESH_ERR_INVALID_ARG,
+                     "%s/%s already exists (%s); use `mesh-ca renew %s` "
+                     "or add --force to re-issue it",
+                     m->dir, name, it.st == CA_ST_OK ? "valid" : it.why, name);
         goto out;
     }
     for (size_t i = 0; rc == MESH_OK && i < o->sans.n; i++) {
@@ -59,8 +61,8 @@ static mesh_err_t issue_one(struct ca_mesh *m, const struct ca_opts *o, const ch
     } else if (!o->keep_key || !ca_keytype_parse(it.key, &kt)) {
         kt = CA_KEY_P256;
     }
-    rc = ca_leaf_issue(m, &req, kt, o->keep_key,
-                       it.st != CA_ST_MISSING, it.st == CA_ST_MISSING ? "created" : "reissued");
+    rc = ca_leaf_issue(m, &req, kt, o->keep_key, it.st != CA_ST_MISSING,
+                       it.st == CA_ST_MISSING ? "created" : "reissued");
 out:
     ca_strv_free(&dns);
     ca_strv_free(&ips);
@@ -74,8 +76,10 @@ static mesh_err_t open_with_ca(struct ca_mesh *m, const struct ca_opts *o)
     mesh_err_t rc = ca_mesh_open(m, o, false, true);
 
     if (rc == MESH_OK && (rc = ca_mesh_load_ca(m)) == MESH_OK && m->trust_domain == NULL) {
-        rc = ca_fail(MESH_ERR_CONFIG, "%s: cannot tell the trust domain (index.json lost?); "
-                     "run `mesh-ca init`", m->dir);
+        rc = ca_fail(MESH_ERR_CONFIG,
+                     "%s: cannot tell the trust domain (index.json lost?); "
+                     "run `mesh-ca init`",
+                     m->dir);
     }
     return rc;
 }
@@ -88,8 +92,10 @@ int ca_cmd_issue(const struct ca_opts *o)
     memset(&m, 0, sizeof(m));
     for (size_t i = 0; i < o->sans.n; i++) {
         if (!ca_is_ip(o->sans.v[i]) && !ca_valid_dns(o->sans.v[i], true)) {
-            fprintf(stderr, "mesh-ca issue: --san \"%s\" is neither a DNS name nor an IP "
-                    "address; use lowercase letters, digits, hyphens and dots\n", o->sans.v[i]);
+            fprintf(stderr,
+                    "mesh-ca issue: --san \"%s\" is neither a DNS name nor an IP "
+                    "address; use lowercase letters, digits, hyphens and dots\n",
+                    o->sans.v[i]);
             return CA_EXIT_ERR;
         }
     }
@@ -117,8 +123,10 @@ static mesh_err_t renew_one(struct ca_mesh *m, const struct ca_opts *o, const ch
 
     ca_inspect_leaf(m, name, NULL, NULL, &it);
     if (it.st == CA_ST_MISSING) {
-        return ca_fail(MESH_ERR_NOT_FOUND, "%s/%s: no certificate to renew; use `mesh-ca issue "
-                       "%s`", m->dir, name, name);
+        return ca_fail(MESH_ERR_NOT_FOUND,
+                       "%s/%s: no certificate to renew; use `mesh-ca issue "
+                       "%s`",
+                       m->dir, name, name);
     }
     if (o->within >= 0 && it.st == CA_ST_OK &&
         (long long)it.not_after - (long long)o->now > o->within) {
@@ -182,8 +190,10 @@ static mesh_err_t revoke_target(struct ca_mesh *m, const char *arg, char *serial
         ca_exists(sub)) {
         ca_inspect_leaf(m, arg, NULL, NULL, &it);
         if (it.serial[0] == '\0') {
-            return ca_fail(MESH_ERR_CERT, "%s: no readable certificate (%s); revoke it by "
-                           "serial (see `mesh-ca list`)", arg, it.why);
+            return ca_fail(MESH_ERR_CERT,
+                           "%s: no readable certificate (%s); revoke it by "
+                           "serial (see `mesh-ca list`)",
+                           arg, it.why);
         }
         (void)snprintf(serial, size, "%s", it.serial);
         return MESH_OK;
@@ -194,12 +204,14 @@ static mesh_err_t revoke_target(struct ca_mesh *m, const char *arg, char *serial
             *p = (char)(*p - 'A' + 'a');
         } else if (*p == ':') {
             return ca_fail(MESH_ERR_INVALID_ARG, "give the serial without colons, as "
-                           "`mesh-ca list` shows it");
+                                                 "`mesh-ca list` shows it");
         }
     }
     if (ca_index_find(m->idx, serial) == NULL) {
-        return ca_fail(MESH_ERR_NOT_FOUND, "\"%s\" is neither a service in %s nor a serial in "
-                       "its index.json; `mesh-ca list` shows both", arg, m->dir);
+        return ca_fail(MESH_ERR_NOT_FOUND,
+                       "\"%s\" is neither a service in %s nor a serial in "
+                       "its index.json; `mesh-ca list` shows both",
+                       arg, m->dir);
     }
     return MESH_OK;
 }
@@ -217,9 +229,11 @@ int ca_cmd_revoke(const struct ca_opts *o)
         return CA_EXIT_ERR;
     }
     if (!ca_reason_valid(reason)) {
-        fprintf(stderr, "mesh-ca revoke: unknown --reason \"%s\"; use unspecified, keyCompromise, "
+        fprintf(stderr,
+                "mesh-ca revoke: unknown --reason \"%s\"; use unspecified, keyCompromise, "
                 "affiliationChanged, superseded, cessationOfOperation, certificateHold or "
-                "privilegeWithdrawn\n", reason);
+                "privilegeWithdrawn\n",
+                reason);
         return CA_EXIT_ERR;
     }
     rc = open_with_ca(&m, o);

@@ -46,14 +46,15 @@ mesh_err_t ca_dir_ensure(const char *dir, bool create, bool fix)
         return ca_fail(MESH_ERR_IO, "%s: not a directory", dir);
     }
     if (access(dir, R_OK | W_OK | X_OK) != 0) {
-        return ca_fail(MESH_ERR_IO, "%s: %s; fix its owner/permissions or pick another --dir",
-                       dir, strerror(errno));
+        return ca_fail(MESH_ERR_IO, "%s: %s; fix its owner/permissions or pick another --dir", dir,
+                       strerror(errno));
     }
     if ((st.st_mode & 077) != 0) {
         if (!fix) {
-            return ca_fail(MESH_ERR_IO, "%s: directory holding private keys has mode %04o; "
-                           "run `chmod 700 %s` or pass --fix-perms", dir,
-                           (unsigned)(st.st_mode & 07777), dir);
+            return ca_fail(MESH_ERR_IO,
+                           "%s: directory holding private keys has mode %04o; "
+                           "run `chmod 700 %s` or pass --fix-perms",
+                           dir, (unsigned)(st.st_mode & 07777), dir);
         }
         if (chmod(dir, 0700) != 0) {
             return ca_fail(MESH_ERR_IO, "%s: chmod 700: %s", dir, strerror(errno));
@@ -89,8 +90,8 @@ mesh_err_t ca_write_atomic(const char *path, const void *buf, size_t len, mode_t
     mesh_err_t rc;
 
     /* Same directory as the target, so rename() is atomic; hidden and unmistakable. */
-    rc = ca_path(tmp, sizeof(tmp), "%.*s.%s.tmp.XXXXXX", slash ? (int)(slash - path + 1) : 0,
-                 path, slash ? slash + 1 : path);
+    rc = ca_path(tmp, sizeof(tmp), "%.*s.%s.tmp.XXXXXX", slash ? (int)(slash - path + 1) : 0, path,
+                 slash ? slash + 1 : path);
     if (rc != MESH_OK) {
         return rc;
     }
@@ -142,7 +143,8 @@ static mesh_err_t open_checked(const char *path, bool key, bool fix, FILE **out)
     if (key && (st.st_mode & 077) != 0) {
         if (!fix || fchmod(fd, 0600) != 0) {
             close(fd);
-            return ca_fail(MESH_ERR_IO, "%s: private key has mode %04o, readable by others; "
+            return ca_fail(MESH_ERR_IO,
+                           "%s: private key has mode %04o, readable by others; "
                            "run `chmod 600 %s` (and consider the key leaked) or pass --fix-perms",
                            path, (unsigned)(st.st_mode & 07777), path);
         }

@@ -19,7 +19,8 @@ static void warn_force_ca(const char *dir)
             "  Every certificate the old CA signed stops verifying: all services here (they are\n"
             "  re-issued now) and any copies elsewhere. Every trust store, TLS_CA_PATH copy or\n"
             "  container image holding the old ca.pem must be updated. The old CA files are kept\n"
-            "  as dated *.bak files in %s.\n", dir, dir);
+            "  as dated *.bak files in %s.\n",
+            dir, dir);
 }
 
 static mesh_err_t commit_signer(struct ca_mesh *m, const char *name, struct ca_signer *s,
@@ -78,9 +79,11 @@ static mesh_err_t ensure_root(struct ca_mesh *m, const struct ca_template *t, bo
         return rc;
     }
     if (it.st != CA_ST_MISSING && !m->o->force_ca) {
-        return ca_fail(MESH_ERR_CERT, "%s; mesh-ca never replaces a root CA on its own: run "
+        return ca_fail(MESH_ERR_CERT,
+                       "%s; mesh-ca never replaces a root CA on its own: run "
                        "`mesh-ca init --force-ca` (every certificate and trust store with the "
-                       "old ca.pem must then be updated)", it.why);
+                       "old ca.pem must then be updated)",
+                       it.why);
     }
     if (it.st != CA_ST_MISSING) {
         warn_force_ca(m->dir);
@@ -259,14 +262,17 @@ static mesh_err_t ensure_leaf(struct ca_mesh *m, const struct ca_template *t,
     if (it.st == CA_ST_OK && !m->o->force) {
         char date[16];
         ca_fmt_date(it.not_after, date, sizeof(date));
-        printf("  kept      %s/%s/cert.pem, key.pem (%s, expires %s)\n", m->dir, svc->name,
-               it.key, date);
+        printf("  kept      %s/%s/cert.pem, key.pem (%s, expires %s)\n", m->dir, svc->name, it.key,
+               date);
         goto out;
     }
     if (it.st != CA_ST_OK && it.st != CA_ST_MISSING) {
-        printf("  note      %s: %s: %s\n", svc->name, it.st == CA_ST_OUTDATED ? "changed" :
-               it.st == CA_ST_REVOKED ? "revoked" : it.st == CA_ST_EXPIRED ? "expired" :
-               "invalid", it.why);
+        printf("  note      %s: %s: %s\n", svc->name,
+               it.st == CA_ST_OUTDATED  ? "changed"
+               : it.st == CA_ST_REVOKED ? "revoked"
+               : it.st == CA_ST_EXPIRED ? "expired"
+                                        : "invalid",
+               it.why);
     }
     rc = ca_leaf_issue(m, &req, svc->key, m->o->keep_key, it.st != CA_ST_MISSING,
                        it.st == CA_ST_MISSING ? "created" : "reissued");
@@ -407,7 +413,7 @@ int ca_cmd_init(const struct ca_opts *o)
         fprintf(stderr, "mesh-ca init: %s\n", ca_detail());
         if (o->template_path == NULL && !ca_exists(tpath)) {
             fprintf(stderr, "  (no certs-templates/mesh.json here either: run from the project "
-                    "directory, or pass --template FILE)\n");
+                            "directory, or pass --template FILE)\n");
         }
         return CA_EXIT_ERR;
     }

@@ -13,13 +13,20 @@
 static const char *status_name(enum ca_status st)
 {
     switch (st) {
-    case CA_ST_OK: return "valid";
-    case CA_ST_EXPIRING: return "expiring";
-    case CA_ST_MISSING: return "missing";
-    case CA_ST_OUTDATED: return "outdated";
-    case CA_ST_REVOKED: return "revoked";
-    case CA_ST_EXPIRED: return "expired";
-    case CA_ST_INVALID: return "invalid";
+    case CA_ST_OK:
+        return "valid";
+    case CA_ST_EXPIRING:
+        return "expiring";
+    case CA_ST_MISSING:
+        return "missing";
+    case CA_ST_OUTDATED:
+        return "outdated";
+    case CA_ST_REVOKED:
+        return "revoked";
+    case CA_ST_EXPIRED:
+        return "expired";
+    case CA_ST_INVALID:
+        return "invalid";
     }
     return "?";
 }
@@ -91,8 +98,8 @@ void ca_inspect_ca(struct ca_mesh *m, bool root, struct ca_item *it)
         set_bad(it, CA_ST_INVALID, "%s is not a CA certificate", cp);
     } else if (root && X509_check_issued(cert, cert) != X509_V_OK) {
         set_bad(it, CA_ST_INVALID, "%s is not self-signed", cp);
-    } else if (!root && (m->root.cert == NULL ||
-                         X509_verify(cert, X509_get0_pubkey(m->root.cert)) != 1)) {
+    } else if (!root &&
+               (m->root.cert == NULL || X509_verify(cert, X509_get0_pubkey(m->root.cert)) != 1)) {
         set_bad(it, CA_ST_INVALID, "%s is not signed by ca.pem", cp);
     }
 out:
@@ -248,10 +255,10 @@ static void print_table(const struct ca_item *items, size_t n, time_t now)
     for (size_t i = 0; i < n; i++) {
         const struct ca_item *it = &items[i];
         ca_fmt_date(it->not_after, date, sizeof(date));
-        printf("%-20s %-40s %-8s %-11s %6lld  %s%s%s\n", it->name,
-               it->spiffe[0] ? it->spiffe : "-", it->key[0] ? it->key : "-",
-               it->not_after ? date : "-", it->not_after ? days_left(it, now) : 0LL,
-               status_name(it->st), it->why[0] ? ": " : "", it->why);
+        printf("%-20s %-40s %-8s %-11s %6lld  %s%s%s\n", it->name, it->spiffe[0] ? it->spiffe : "-",
+               it->key[0] ? it->key : "-", it->not_after ? date : "-",
+               it->not_after ? days_left(it, now) : 0LL, status_name(it->st),
+               it->why[0] ? ": " : "", it->why);
     }
 }
 
@@ -306,8 +313,8 @@ int ca_cmd_check(const struct ca_opts *o)
         if (it->st == CA_ST_EXPIRING) {
             soon++;
             if (!o->json) {
-                printf("expiring: %s expires %s (in %lld days); run `mesh-ca renew %s`\n",
-                       it->name, date, days_left(it, o->now),
+                printf("expiring: %s expires %s (in %lld days); run `mesh-ca renew %s`\n", it->name,
+                       date, days_left(it, o->now),
                        strcmp(it->kind, "leaf") == 0 ? it->name : "--all");
             }
         } else if (it->st != CA_ST_OK) {
@@ -321,8 +328,10 @@ int ca_cmd_check(const struct ca_opts *o)
     ret = bad ? CA_EXIT_ERR : soon ? CA_EXIT_WARN : CA_EXIT_OK;
     if (o->json) {
         print_json(json_pack("{s:s, s:I, s:o}", "status",
-                             bad ? "invalid" : soon ? "expiring" : "ok", "within_seconds",
-                             (json_int_t)within, "items", arr));
+                             bad    ? "invalid"
+                             : soon ? "expiring"
+                                    : "ok",
+                             "within_seconds", (json_int_t)within, "items", arr));
         arr = NULL;
     } else if (ret == CA_EXIT_OK) {
         printf("ok: %zu certificates, none expires within %lld days\n", n, within / 86400);
@@ -352,5 +361,6 @@ void ca_print_summary(struct ca_mesh *m)
            "  TLS_CA_PATH=%s/ca.pem\n  JWT_PUBLIC_KEY_PATH=%s/jwt-signing.pub\n"
            "  MESH_ISSUER_URL=https://127.0.0.1:<issuer port>\n"
            "The issuer also needs JWT_PRIVATE_KEY_PATH=%s/jwt-signing.key "
-           "(its TLS identity is NAME=issuer).\n", dir, dir, dir, dir, dir, dir);
+           "(its TLS identity is NAME=issuer).\n",
+           dir, dir, dir, dir, dir, dir);
 }

@@ -56,7 +56,8 @@ static void test_names(void **state)
     assert_false(ca_valid_label("svc-"));
     assert_false(ca_valid_label("a_b"));
     assert_false(ca_valid_label(""));
-    assert_false(ca_valid_label("a234567890123456789012345678901234567890123456789012345678901234"));
+    assert_false(
+        ca_valid_label("a234567890123456789012345678901234567890123456789012345678901234"));
     assert_true(ca_valid_dns("mesh.local", false));
     assert_false(ca_valid_dns("mesh..local", false));
     assert_false(ca_valid_dns("mesh.local.", false));
@@ -105,7 +106,8 @@ static void test_template_valid(void **state)
     (void)state;
     assert_int_equal(load_text("{\"trust_domain\":\"x.test\",\"keys\":{\"leaf\":\"rsa2048\"},"
                                "\"services\":[{\"name\":\"a\",\"sans\":[\"a.x.test\",\"10.0.0.1\"],"
-                               "\"days\":7},{\"name\":\"b\",\"key\":\"ed25519\"}]}", &t),
+                               "\"days\":7},{\"name\":\"b\",\"key\":\"ed25519\"}]}",
+                               &t),
                      MESH_OK);
     assert_string_equal(t.trust_domain, "x.test");
     assert_int_equal(t.nsvcs, 2);
@@ -158,8 +160,8 @@ static void test_leaf_profile(void **state)
     assert_int_equal(ca_key_generate(CA_KEY_P256, &root.key), MESH_OK);
     assert_int_equal(ca_mint_root(root.key, "mesh.local", 3650, now, &root.cert), MESH_OK);
     assert_int_equal(ca_key_generate(CA_KEY_P256, &inter.key), MESH_OK);
-    assert_int_equal(ca_mint_intermediate(inter.key, &root, "mesh.local", 10, NULL, now,
-                                          &inter.cert), MESH_OK);
+    assert_int_equal(
+        ca_mint_intermediate(inter.key, &root, "mesh.local", 10, NULL, now, &inter.cert), MESH_OK);
     assert_int_equal(ca_leaf_names("svc", NULL, NULL, &dns, &ips), MESH_OK);
     assert_int_equal(ca_key_generate(CA_KEY_ED25519, &key), MESH_OK);
     assert_int_equal(ca_mint_leaf(&req, key, &inter, now, &leaf), MESH_OK);

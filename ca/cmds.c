@@ -33,12 +33,47 @@ static int finish(struct ca_mesh *m, mesh_err_t rc, const char *verb)
     return rc == MESH_OK ? CA_EXIT_OK : CA_EXIT_ERR;
 }
 
-static mesh_err_t issue_one(struct ca_mesh *m, const struct ca_opts *o, const char *name)
+/* Names, lifetime and key type: the command line, else the template (when given), else the
+ * defaults (90 days, P-256). */
+static mesh_err_t issue_settings(const struct ca_opts *o, const struct ca_template *t,
+                                 const struct ca_item *it, struct ca_leaf_req *req,
+                                 struct ca_strv *dns, struct ca_strv *ips, ca_keytype_t *kt)
 {
-    struct ca_strv dns = {0}, ips = {0}, xdns = {0}, xips = {0};
-    struct ca_leaf_req req = {name, m->trust_domain, &dns, &ips, o->days ? o->days : 90};
+    const struct ca_service *svc = t ? ca_template_find(t, req->name) : NULL;
+    struct ca_strv xdns = {0}, xips = {0};
+    mesh_err_t rc = MESH_OK;
+
+    for (size_t i = 0; rc == MESH_OK && i < o->sans.n; i++) {
+        rc = ca_is_ip(o->sans.v[i]) ? ca_strv_add(&xips, o->sans.v[i])
+                                    : ca_strv_add(&xdns, o->sans.v[i]);
+    }
+    for (size_t i = 0; svc != NULL && rc == MESH_OK && i < svc->dns.n; i++) {
+        rc = ca_strv_add(&xdns, svc->dns.v[i]);
+    }
+    for (size_t i = 0; svc != NULL && rc == MESH_OK && i < svc->ips.n; i++) {
+        rc = ca_strv_add(&xips, svc->ips.v[i]);
+    }
+    if (rc == MESH_OK) {
+        rc = ca_leaf_names(req->name, &xdns, &xips, dns, ips);
+    }
+    req->days = o->days ? o->days : svc && svc->days ? svc->days : t ? t->leaf_days : 90;
+    if (o->key_set) {
+        *kt = o->key;
+    } else if (!o->keep_key || !ca_keytype_parse(it->key, kt)) {
+        *kt = svc ? svc->key : t ? t->leaf_key : CA_KEY_P256;
+    }
+    ca_strv_free(&xdns);
+    ca_strv_free(&xips);
+    return rc;
+}
+
+static mesh_err_t issue_one(struct ca_mesh *m, const struct ca_opts *o, const struct ca_template *t,
+                            const char *name)
+{
+    struct ca_strv dns = {0}, ips = {0};
+    struct ca_leaf_req req = {name, m->trust_domain, &dns, &ips, 90};
     struct ca_item it;
-    ca_keytype_t kt;
+    ca_keytype_t kt = CA_KEY_P256;
     mesh_err_t rc = MESH_OK;
 
     ca_inspect_leaf(m, name, NULL, NULL, &it);
@@ -49,25 +84,14 @@ static mesh_err_t issue_one(struct ca_mesh *m, const struct ca_opts *o, const ch
                      m->dir, name, it.st == CA_ST_OK ? "valid" : it.why, name);
         goto out;
     }
-    for (size_t i = 0; rc == MESH_OK && i < o->sans.n; i++) {
-        rc = ca_is_ip(o->sans.v[i]) ? ca_strv_add(&xips, o->sans.v[i])
-                                    : ca_strv_add(&xdns, o->sans.v[i]);
-    }
-    if (rc != MESH_OK || (rc = ca_leaf_names(name, &xdns, &xips, &dns, &ips)) != MESH_OK) {
+    if ((rc = issue_settings(o, t, &it, &req, &dns, &ips, &kt)) != MESH_OK) {
         goto out;
-    }
-    if (o->key_set) {
-        kt = o->key;
-    } else if (!o->keep_key || !ca_keytype_parse(it.key, &kt)) {
-        kt = CA_KEY_P256;
     }
     rc = ca_leaf_issue(m, &req, kt, o->keep_key, it.st != CA_ST_MISSING,
                        it.st == CA_ST_MISSING ? "created" : "reissued");
 out:
     ca_strv_free(&dns);
     ca_strv_free(&ips);
-    ca_strv_free(&xdns);
-    ca_strv_free(&xips);
     return rc;
 }
 
@@ -86,6 +110,7 @@ static mesh_err_t open_with_ca(struct ca_mesh *m, const struct ca_opts *o)
 
 int ca_cmd_issue(const struct ca_opts *o)
 {
+    struct ca_template t;
     struct ca_mesh m;
     mesh_err_t rc;
 
@@ -102,12 +127,19 @@ int ca_cmd_issue(const struct ca_opts *o)
     if (!names_valid(o, "issue")) {
         return CA_EXIT_ERR;
     }
+    if (o->template_path != NULL && ca_template_load(o->template_path, &t) != MESH_OK) {
+        fprintf(stderr, "mesh-ca issue: %s\n", ca_detail());
+        return CA_EXIT_ERR;
+    }
     rc = open_with_ca(&m, o);
     if (rc == MESH_OK && o->nargs > 1) {
         printf("mesh-ca issue: %d services in %s\n", o->nargs, m.dir);
     }
     for (int i = 0; rc == MESH_OK && i < o->nargs; i++) {
-        rc = issue_one(&m, o, o->args[i]);
+        rc = issue_one(&m, o, o->template_path ? &t : NULL, o->args[i]);
+    }
+    if (o->template_path != NULL) {
+        ca_template_free(&t);
     }
     return finish(&m, rc, "issue");
 }

@@ -83,13 +83,16 @@ static const struct verb verbs[] = {
      "  --fix-perms          chmod key files to 0600 and key directories to 0700 instead of\n"
      "                       refusing to run\n"
      "  --now EPOCH          pretend the time is EPOCH (tests; also MESH_CA_NOW)\n"},
-    {"issue", ca_cmd_issue, "dir now force fix-perms keep-key key-type days san", 1, 100000,
+    {"issue", ca_cmd_issue, "dir now force fix-perms keep-key key-type days san template", 1,
+     100000,
      "usage: mesh-ca issue SERVICE... [--san NAME|IP]... [--days N] [--key-type T]\n"
      "Issues a key + certificate for each SERVICE (also ones the template does not list) from\n"
      "the existing CA. Many services in one run are minted in one process.\n\n"
      "  --san NAME|IP        extra DNS name or IP address (repeatable; applies to each SERVICE)\n"
      "  --days N             lifetime (default 90; never past the intermediate's expiry)\n"
      "  --key-type T         p256 (default), rsa2048, rsa3072 or ed25519\n"
+     "  --template FILE      take names, lifetime and key type of a SERVICE the template\n"
+     "                       lists from it (and its defaults for the others)\n"
      "  --force              re-issue a service that already has a certificate\n"
      "  --dir DIR, --now EPOCH, --keep-key, --fix-perms  as for init\n"},
     {"renew", ca_cmd_renew, "dir now all within keep-key key-type days fix-perms", 0, 100000,

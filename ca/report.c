@@ -180,7 +180,36 @@ out:
     EVP_PKEY_free(key);
 }
 
-/* Everything `list` and `check` look at: root, intermediate, each service directory. */
+/* The issuer's JWT key pair: present, readable, private and public halves matching. */
+static void inspect_jwt(struct ca_mesh *m, struct ca_item *it)
+{
+    char kp[CA_PATH_MAX], pp[CA_PATH_MAX];
+    EVP_PKEY *key = NULL, *pub = NULL;
+    ca_keytype_t kt;
+
+    memset(it, 0, sizeof(*it));
+    it->kind = "jwt";
+    (void)snprintf(it->name, sizeof(it->name), "(JWT signing key)");
+    if (ca_path(kp, sizeof(kp), "%s/jwt-signing.key", m->dir) != MESH_OK ||
+        ca_path(pp, sizeof(pp), "%s/jwt-signing.pub", m->dir) != MESH_OK) {
+        set_bad(it, CA_ST_INVALID, "%s", ca_detail());
+    } else if (!ca_exists(kp) && !ca_exists(pp)) {
+        set_bad(it, CA_ST_MISSING, "%s does not exist; run `mesh-ca init`", kp);
+    } else if (ca_load_key(kp, false, &key) != MESH_OK || ca_load_pubkey(pp, &pub) != MESH_OK) {
+        set_bad(it, CA_ST_INVALID, "%s", ca_detail());
+    } else if (EVP_PKEY_eq(key, pub) != 1) {
+        set_bad(it, CA_ST_INVALID, "%s does not match %s", pp, kp);
+    }
+    if (key != NULL) {
+        (void)snprintf(it->key, sizeof(it->key), "%s",
+                       ca_key_type_of(key, &kt) ? ca_keytype_name(kt) : "other");
+    }
+    ERR_clear_error();
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(pub);
+}
+
+/* Everything `list` and `check` look at: root, intermediate, JWT key, each service. */
 static mesh_err_t inspect_all(struct ca_mesh *m, struct ca_item **items, size_t *n)
 {
     struct ca_strv svcs = {0};
@@ -189,17 +218,18 @@ static mesh_err_t inspect_all(struct ca_mesh *m, struct ca_item **items, size_t 
     if (rc != MESH_OK) {
         return rc;
     }
-    *items = calloc(svcs.n + 2, sizeof(**items));
+    *items = calloc(svcs.n + 3, sizeof(**items));
     if (*items == NULL) {
         ca_strv_free(&svcs);
         return ca_fail(MESH_ERR_NOMEM, "out of memory");
     }
     ca_inspect_ca(m, true, &(*items)[0]);
     ca_inspect_ca(m, false, &(*items)[1]);
+    inspect_jwt(m, &(*items)[2]);
     for (size_t i = 0; i < svcs.n; i++) {
-        ca_inspect_leaf(m, svcs.v[i], NULL, NULL, &(*items)[i + 2]);
+        ca_inspect_leaf(m, svcs.v[i], NULL, NULL, &(*items)[i + 3]);
     }
-    *n = svcs.n + 2;
+    *n = svcs.n + 3;
     ca_strv_free(&svcs);
     return MESH_OK;
 }
@@ -306,7 +336,8 @@ int ca_cmd_check(const struct ca_opts *o)
     for (size_t i = 0; i < n; i++) {
         struct ca_item *it = &items[i];
         char date[16];
-        if (it->st == CA_ST_OK && (long long)it->not_after - (long long)o->now <= within) {
+        if (it->st == CA_ST_OK && it->not_after != 0 &&
+            (long long)it->not_after - (long long)o->now <= within) {
             it->st = CA_ST_EXPIRING;
         }
         ca_fmt_date(it->not_after, date, sizeof(date));
@@ -334,7 +365,8 @@ int ca_cmd_check(const struct ca_opts *o)
                              "within_seconds", (json_int_t)within, "items", arr));
         arr = NULL;
     } else if (ret == CA_EXIT_OK) {
-        printf("ok: %zu certificates, none expires within %lld days\n", n, within / 86400);
+        printf("ok: %zu checked (CA, JWT key, services), none expires within %lld days\n", n,
+               within / 86400);
     }
 out:
     json_decref(arr);

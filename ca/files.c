@@ -36,6 +36,10 @@ mesh_err_t ca_dir_ensure(const char *dir, bool create, bool fix)
     struct stat st;
 
     if (create && mkdir(dir, 0700) == 0) {
+        /* mkdir applies the umask; the mode must not depend on it */
+        if (chmod(dir, 0700) != 0) {
+            return ca_fail(MESH_ERR_IO, "%s: chmod 700: %s", dir, strerror(errno));
+        }
         return MESH_OK;
     }
     if (lstat(dir, &st) != 0) {

@@ -365,6 +365,21 @@ out:
     return rc;
 }
 
+static bool index_has_revoked(json_t *idx)
+{
+    size_t i;
+    json_t *e;
+
+    json_array_foreach(json_object_get(idx, "certs"), i, e)
+    {
+        const char *st = json_string_value(json_object_get(e, "status"));
+        if (st != NULL && strcmp(st, "revoked") == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static mesh_err_t init_run(struct ca_mesh *m, const struct ca_template *t)
 {
     bool root_new = false, inter_new = false;
@@ -383,12 +398,14 @@ static mesh_err_t init_run(struct ca_mesh *m, const struct ca_template *t)
         (rc = ca_path(crl, sizeof(crl), "%s/crl.pem", m->dir)) != MESH_OK) {
         return rc;
     }
-    /* A CRL must come from the CA that issues now; an old one would reject nothing. */
-    if (inter_new && ca_exists(crl)) {
+    /* A CRL must come from the CA that issues now (an old one would reject nothing), and
+     * must exist once index.json has a revocation (a crash may have cut `revoke` short). */
+    if ((inter_new && ca_exists(crl)) || (!ca_exists(crl) && index_has_revoked(m->idx))) {
         if ((rc = ca_crl_write(m->dir, m->idx, &m->inter, m->o->now)) != MESH_OK) {
             return rc;
         }
-        printf("  rewrote   %s (signed by the new intermediate)\n", crl);
+        printf("  wrote     %s (%s)\n", crl,
+               inter_new ? "signed by the new intermediate" : "it was missing");
     }
     return ca_index_save(m->dir, m->idx);
 }

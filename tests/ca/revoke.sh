@@ -82,3 +82,10 @@ PY
 expect 0 revoke chat-service --dir certs
 has <(openssl crl -in certs/crl.pem -noout -text) "Serial Number: $(openssl x509 -in certs/chat-service/cert.pem -noout -serial | cut -d= -f2)"
 ok "init rebuilds a lost index.json; revoke works on it"
+
+# crl.pem is derived from index.json: a missing one is rewritten by init
+rm certs/crl.pem
+expect 0 init --template "$TEMPLATE" --dir certs
+has out "crl.pem (it was missing)"
+has <(openssl crl -in certs/crl.pem -noout -text) "Serial Number:"
+ok "init rewrites a missing crl.pem from index.json"

@@ -212,6 +212,40 @@ mesh_err_t ca_load_pubkey(const char *path, EVP_PKEY **out)
     return *out ? MESH_OK : ca_fail_ossl(MESH_ERR_KEY_PARSE, path);
 }
 
+mesh_err_t ca_load_json(const char *path, size_t max, json_t **out)
+{
+    struct stat st;
+    json_error_t jerr;
+    FILE *f = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        return ca_fail(errno == ENOENT ? MESH_ERR_NOT_FOUND : MESH_ERR_IO, "%s: %s", path,
+                       strerror(errno));
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return ca_fail(MESH_ERR_IO, "%s: not a regular file", path);
+    }
+    if ((unsigned long long)st.st_size > max) {
+        close(fd);
+        return ca_fail(MESH_ERR_LIMIT, "%s: %lld bytes, over the %zu-byte limit", path,
+                       (long long)st.st_size, max);
+    }
+    if ((f = fdopen(fd, "r")) == NULL) {
+        close(fd);
+        return ca_fail(MESH_ERR_IO, "%s: %s", path, strerror(errno));
+    }
+    /* Duplicate members make a document mean two things; jansson refuses them here. */
+    *out = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
+    fclose(f);
+    if (*out == NULL) {
+        return ca_fail(MESH_ERR_JSON, "%s: line %d, column %d: %s", path, jerr.line, jerr.column,
+                       jerr.text);
+    }
+    return MESH_OK;
+}
+
 bool ca_exists(const char *path)
 {
     struct stat st;

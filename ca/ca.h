@@ -20,21 +20,21 @@
 
 #include <mesh/error.h>
 
-#define CA_WUR __attribute__((warn_unused_result))
+#define CA_WUR          __attribute__((warn_unused_result))
 #define CA_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-#define CA_EXIT_OK 0
+#define CA_EXIT_OK   0
 #define CA_EXIT_WARN 1 /* check: something expires within the window */
-#define CA_EXIT_ERR 2  /* bad input, or something expired/invalid */
+#define CA_EXIT_ERR  2 /* bad input, or something expired/invalid */
 
-#define CA_BACKDATE_SECS 60          /* NotBefore = now - 60 s (clock skew between hosts) */
+#define CA_BACKDATE_SECS      60 /* NotBefore = now - 60 s (clock skew between hosts) */
 #define CA_MAX_TEMPLATE_BYTES 1048576
-#define CA_MAX_PEM_BYTES 65536
-#define CA_MAX_INDEX_BYTES (16 * 1048576)
-#define CA_MAX_SERVICES 4096
-#define CA_MAX_SANS 64
-#define CA_MAX_DAYS 36500
-#define CA_PATH_MAX 4096
+#define CA_MAX_PEM_BYTES      65536
+#define CA_MAX_INDEX_BYTES    (16 * 1048576)
+#define CA_MAX_SERVICES       4096
+#define CA_MAX_SANS           64
+#define CA_MAX_DAYS           36500
+#define CA_PATH_MAX           4096
 
 /* ---- util.c: errors, time, parsing, string lists ---- */
 
@@ -77,7 +77,7 @@ void ca_strv_free(struct ca_strv *sv);
 typedef enum { CA_KEY_P256, CA_KEY_RSA2048, CA_KEY_RSA3072, CA_KEY_ED25519 } ca_keytype_t;
 
 bool ca_keytype_parse(const char *s, ca_keytype_t *out) CA_WUR;
-const char *ca_keytype_name(ca_keytype_t t); /* "p256", "rsa2048", ... */
+const char *ca_keytype_name(ca_keytype_t t);  /* "p256", "rsa2048", ... */
 const char *ca_keytype_label(ca_keytype_t t); /* "ECDSA P-256", ... */
 
 /* ---- template.c ---- */
@@ -160,6 +160,8 @@ mesh_err_t ca_check_key_mode(const char *path, bool fix) CA_WUR;
 mesh_err_t ca_load_cert(const char *path, X509 **out) CA_WUR;
 mesh_err_t ca_load_pubkey(const char *path, EVP_PKEY **out) CA_WUR;
 bool ca_exists(const char *path);
+/* Parses a JSON file of at most `max` bytes, duplicate members rejected. */
+mesh_err_t ca_load_json(const char *path, size_t max, json_t **out) CA_WUR;
 /* PEM encodings in memory; key buffers are wiped by ca_pem_free. */
 struct ca_pem {
     char *data;
@@ -246,8 +248,7 @@ struct ca_item {
 };
 
 /* mesh.c */
-mesh_err_t ca_mesh_open(struct ca_mesh *m, const struct ca_opts *o, bool create,
-                        bool write) CA_WUR;
+mesh_err_t ca_mesh_open(struct ca_mesh *m, const struct ca_opts *o, bool create, bool write) CA_WUR;
 /* Loads root and intermediate (both must be there and match their keys). */
 mesh_err_t ca_mesh_load_ca(struct ca_mesh *m) CA_WUR;
 void ca_mesh_close(struct ca_mesh *m);

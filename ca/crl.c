@@ -16,9 +16,9 @@ static const struct {
     const char *name;
     int code;
 } reasons[] = {
-    {"unspecified", 0},          {"keyCompromise", 1},        {"cACompromise", 2},
-    {"affiliationChanged", 3},   {"superseded", 4},           {"cessationOfOperation", 5},
-    {"certificateHold", 6},      {"privilegeWithdrawn", 9},
+    {"unspecified", 0},        {"keyCompromise", 1},      {"cACompromise", 2},
+    {"affiliationChanged", 3}, {"superseded", 4},         {"cessationOfOperation", 5},
+    {"certificateHold", 6},    {"privilegeWithdrawn", 9},
 };
 
 static int reason_code(const char *name)
@@ -42,12 +42,16 @@ mesh_err_t ca_revoke_entry(json_t *idx, const char *serial, const char *reason, 
     char when[32];
 
     if (e == NULL) {
-        return ca_fail(MESH_ERR_NOT_FOUND, "serial %s is not in index.json; `mesh-ca list` "
-                       "shows the serials", serial);
+        return ca_fail(MESH_ERR_NOT_FOUND,
+                       "serial %s is not in index.json; `mesh-ca list` "
+                       "shows the serials",
+                       serial);
     }
     if (strcmp(json_string_value(json_object_get(e, "kind")), "leaf") != 0) {
-        return ca_fail(MESH_ERR_INVALID_ARG, "serial %s is a CA certificate; replace the CA "
-                       "with `mesh-ca init --force-ca` instead", serial);
+        return ca_fail(MESH_ERR_INVALID_ARG,
+                       "serial %s is a CA certificate; replace the CA "
+                       "with `mesh-ca init --force-ca` instead",
+                       serial);
     }
     ca_fmt_time(now, when, sizeof(when));
     if (json_object_set_new(e, "status", json_string("revoked")) != 0 ||
@@ -98,7 +102,8 @@ static mesh_err_t add_all_revoked(X509_CRL *crl, json_t *idx, const char *issuer
     json_t *e;
     mesh_err_t rc = MESH_OK;
 
-    json_array_foreach(json_object_get(idx, "certs"), i, e) {
+    json_array_foreach(json_object_get(idx, "certs"), i, e)
+    {
         const char *st = json_string_value(json_object_get(e, "status"));
         const char *aki = json_string_value(json_object_get(e, "issuer_key_id"));
         time_t when = 0;
@@ -168,8 +173,8 @@ mesh_err_t ca_crl_write(const char *dir, json_t *idx, const struct ca_signer *in
         goto out;
     }
     X509_CRL_sort(crl);
-    if (X509_CRL_sign(crl, inter->key, EVP_PKEY_is_a(inter->key, "ED25519") ? NULL
-                                                                          : EVP_sha256()) <= 0 ||
+    if (X509_CRL_sign(crl, inter->key,
+                      EVP_PKEY_is_a(inter->key, "ED25519") ? NULL : EVP_sha256()) <= 0 ||
         (bio = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_X509_CRL(bio, crl) != 1) {
         rc = ca_fail_ossl(MESH_ERR_INTERNAL, "signing crl.pem");
         goto out;

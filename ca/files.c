@@ -36,6 +36,10 @@ mesh_err_t ca_dir_ensure(const char *dir, bool create, bool fix)
     struct stat st;
 
     if (create && mkdir(dir, 0700) == 0) {
+        /* mkdir applies the umask; the mode must not depend on it */
+        if (chmod(dir, 0700) != 0) {
+            return ca_fail(MESH_ERR_IO, "%s: chmod 700: %s", dir, strerror(errno));
+        }
         return MESH_OK;
     }
     if (lstat(dir, &st) != 0) {
@@ -46,14 +50,15 @@ mesh_err_t ca_dir_ensure(const char *dir, bool create, bool fix)
         return ca_fail(MESH_ERR_IO, "%s: not a directory", dir);
     }
     if (access(dir, R_OK | W_OK | X_OK) != 0) {
-        return ca_fail(MESH_ERR_IO, "%s: %s; fix its owner/permissions or pick another --dir",
-                       dir, strerror(errno));
+        return ca_fail(MESH_ERR_IO, "%s: %s; fix its owner/permissions or pick another --dir", dir,
+                       strerror(errno));
     }
     if ((st.st_mode & 077) != 0) {
         if (!fix) {
-            return ca_fail(MESH_ERR_IO, "%s: directory holding private keys has mode %04o; "
-                           "run `chmod 700 %s` or pass --fix-perms", dir,
-                           (unsigned)(st.st_mode & 07777), dir);
+            return ca_fail(MESH_ERR_IO,
+                           "%s: directory holding private keys has mode %04o; "
+                           "run `chmod 700 %s` or pass --fix-perms",
+                           dir, (unsigned)(st.st_mode & 07777), dir);
         }
         if (chmod(dir, 0700) != 0) {
             return ca_fail(MESH_ERR_IO, "%s: chmod 700: %s", dir, strerror(errno));
@@ -89,8 +94,8 @@ mesh_err_t ca_write_atomic(const char *path, const void *buf, size_t len, mode_t
     mesh_err_t rc;
 
     /* Same directory as the target, so rename() is atomic; hidden and unmistakable. */
-    rc = ca_path(tmp, sizeof(tmp), "%.*s.%s.tmp.XXXXXX", slash ? (int)(slash - path + 1) : 0,
-                 path, slash ? slash + 1 : path);
+    rc = ca_path(tmp, sizeof(tmp), "%.*s.%s.tmp.XXXXXX", slash ? (int)(slash - path + 1) : 0, path,
+                 slash ? slash + 1 : path);
     if (rc != MESH_OK) {
         return rc;
     }
@@ -142,7 +147,8 @@ static mesh_err_t open_checked(const char *path, bool key, bool fix, FILE **out)
     if (key && (st.st_mode & 077) != 0) {
         if (!fix || fchmod(fd, 0600) != 0) {
             close(fd);
-            return ca_fail(MESH_ERR_IO, "%s: private key has mode %04o, readable by others; "
+            return ca_fail(MESH_ERR_IO,
+                           "%s: private key has mode %04o, readable by others; "
                            "run `chmod 600 %s` (and consider the key leaked) or pass --fix-perms",
                            path, (unsigned)(st.st_mode & 07777), path);
         }
@@ -204,6 +210,40 @@ mesh_err_t ca_load_pubkey(const char *path, EVP_PKEY **out)
     *out = PEM_read_PUBKEY(f, NULL, NULL, NULL);
     fclose(f);
     return *out ? MESH_OK : ca_fail_ossl(MESH_ERR_KEY_PARSE, path);
+}
+
+mesh_err_t ca_load_json(const char *path, size_t max, json_t **out)
+{
+    struct stat st;
+    json_error_t jerr;
+    FILE *f = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        return ca_fail(errno == ENOENT ? MESH_ERR_NOT_FOUND : MESH_ERR_IO, "%s: %s", path,
+                       strerror(errno));
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return ca_fail(MESH_ERR_IO, "%s: not a regular file", path);
+    }
+    if ((unsigned long long)st.st_size > max) {
+        close(fd);
+        return ca_fail(MESH_ERR_LIMIT, "%s: %lld bytes, over the %zu-byte limit", path,
+                       (long long)st.st_size, max);
+    }
+    if ((f = fdopen(fd, "r")) == NULL) {
+        close(fd);
+        return ca_fail(MESH_ERR_IO, "%s: %s", path, strerror(errno));
+    }
+    /* Duplicate members make a document mean two things; jansson refuses them here. */
+    *out = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
+    fclose(f);
+    if (*out == NULL) {
+        return ca_fail(MESH_ERR_JSON, "%s: line %d, column %d: %s", path, jerr.line, jerr.column,
+                       jerr.text);
+    }
+    return MESH_OK;
 }
 
 bool ca_exists(const char *path)

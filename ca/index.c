@@ -20,7 +20,6 @@
 mesh_err_t ca_index_load(const char *dir, json_t **out)
 {
     char path[CA_PATH_MAX];
-    json_error_t jerr;
     json_t *idx;
     mesh_err_t rc = ca_path(path, sizeof(path), "%s/index.json", dir);
 
@@ -35,17 +34,21 @@ mesh_err_t ca_index_load(const char *dir, json_t **out)
         *out = idx;
         return MESH_OK;
     }
-    idx = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (idx == NULL) {
-        return ca_fail(MESH_ERR_JSON, "%s: line %d: %s; restore it from a backup or delete it "
-                       "(mesh-ca rebuilds it from the certificates, losing revocations)",
-                       path, jerr.line, jerr.text);
+    if (ca_load_json(path, CA_MAX_INDEX_BYTES, &idx) != MESH_OK) {
+        char why[512];
+        (void)snprintf(why, sizeof(why), "%s", ca_detail());
+        return ca_fail(MESH_ERR_JSON,
+                       "%s; restore index.json from a backup or delete it (init rebuilds it "
+                       "from the certificates, losing revocations)",
+                       why);
     }
     if (!json_is_object(idx) || !json_is_array(json_object_get(idx, "certs")) ||
         !json_is_integer(json_object_get(idx, "crl_number"))) {
         json_decref(idx);
-        return ca_fail(MESH_ERR_JSON, "%s: not a mesh-ca index (needs \"certs\" and "
-                       "\"crl_number\")", path);
+        return ca_fail(MESH_ERR_JSON,
+                       "%s: not a mesh-ca index (needs \"certs\" and "
+                       "\"crl_number\")",
+                       path);
     }
     *out = idx;
     return MESH_OK;
@@ -74,7 +77,8 @@ json_t *ca_index_find(json_t *idx, const char *serial)
     size_t i;
     json_t *e;
 
-    json_array_foreach(json_object_get(idx, "certs"), i, e) {
+    json_array_foreach(json_object_get(idx, "certs"), i, e)
+    {
         const char *s = json_string_value(json_object_get(e, "serial"));
         if (s != NULL && strcmp(s, serial) == 0) {
             return e;
@@ -121,10 +125,9 @@ static json_t *entry_new(const char *kind, const char *service, X509 *cert, cons
     for (int i = 0; aki != NULL && akid != NULL && i < akid->length; i++) {
         (void)snprintf(aki + 2 * i, 3, "%02x", akid->data[i]);
     }
-    e = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:s, s:s, s:s, s:s}", "serial", serial, "kind",
-                  kind, "service", service, "subject", subject, "sans", names_json(cert),
-                  "issuer_key_id", aki ? aki : "", "not_before", nb, "not_after", na, "status",
-                  "valid");
+    e = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:s, s:s, s:s, s:s}", "serial", serial, "kind", kind,
+                  "service", service, "subject", subject, "sans", names_json(cert), "issuer_key_id",
+                  aki ? aki : "", "not_before", nb, "not_after", na, "status", "valid");
     OPENSSL_free(subject);
     free(aki);
     return e;
@@ -144,11 +147,12 @@ mesh_err_t ca_index_record(json_t *idx, const char *kind, const char *service, X
         goto out; /* already recorded (e.g. kept by init) */
     }
     /* The previous current certificate of the same role is superseded, unless revoked. */
-    json_array_foreach(certs, i, e) {
+    json_array_foreach(certs, i, e)
+    {
         const char *st = json_string_value(json_object_get(e, "status"));
         if (strcmp(json_string_value(json_object_get(e, "kind")), kind) == 0 &&
-            strcmp(json_string_value(json_object_get(e, "service")), service) == 0 &&
-            st != NULL && strcmp(st, "valid") == 0) {
+            strcmp(json_string_value(json_object_get(e, "service")), service) == 0 && st != NULL &&
+            strcmp(st, "valid") == 0) {
             json_object_set_new(e, "status", json_string("superseded"));
         }
     }

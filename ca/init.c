@@ -19,7 +19,8 @@ static void warn_force_ca(const char *dir)
             "  Every certificate the old CA signed stops verifying: all services here (they are\n"
             "  re-issued now) and any copies elsewhere. Every trust store, TLS_CA_PATH copy or\n"
             "  container image holding the old ca.pem must be updated. The old CA files are kept\n"
-            "  as dated *.bak files in %s.\n", dir, dir);
+            "  as dated *.bak files in %s.\n",
+            dir, dir);
 }
 
 static mesh_err_t commit_signer(struct ca_mesh *m, const char *name, struct ca_signer *s,
@@ -78,9 +79,11 @@ static mesh_err_t ensure_root(struct ca_mesh *m, const struct ca_template *t, bo
         return rc;
     }
     if (it.st != CA_ST_MISSING && !m->o->force_ca) {
-        return ca_fail(MESH_ERR_CERT, "%s; mesh-ca never replaces a root CA on its own: run "
+        return ca_fail(MESH_ERR_CERT,
+                       "%s; mesh-ca never replaces a root CA on its own: run "
                        "`mesh-ca init --force-ca` (every certificate and trust store with the "
-                       "old ca.pem must then be updated)", it.why);
+                       "old ca.pem must then be updated)",
+                       it.why);
     }
     if (it.st != CA_ST_MISSING) {
         warn_force_ca(m->dir);
@@ -259,14 +262,17 @@ static mesh_err_t ensure_leaf(struct ca_mesh *m, const struct ca_template *t,
     if (it.st == CA_ST_OK && !m->o->force) {
         char date[16];
         ca_fmt_date(it.not_after, date, sizeof(date));
-        printf("  kept      %s/%s/cert.pem, key.pem (%s, expires %s)\n", m->dir, svc->name,
-               it.key, date);
+        printf("  kept      %s/%s/cert.pem, key.pem (%s, expires %s)\n", m->dir, svc->name, it.key,
+               date);
         goto out;
     }
     if (it.st != CA_ST_OK && it.st != CA_ST_MISSING) {
-        printf("  note      %s: %s: %s\n", svc->name, it.st == CA_ST_OUTDATED ? "changed" :
-               it.st == CA_ST_REVOKED ? "revoked" : it.st == CA_ST_EXPIRED ? "expired" :
-               "invalid", it.why);
+        printf("  note      %s: %s: %s\n", svc->name,
+               it.st == CA_ST_OUTDATED  ? "changed"
+               : it.st == CA_ST_REVOKED ? "revoked"
+               : it.st == CA_ST_EXPIRED ? "expired"
+                                        : "invalid",
+               it.why);
     }
     rc = ca_leaf_issue(m, &req, svc->key, m->o->keep_key, it.st != CA_ST_MISSING,
                        it.st == CA_ST_MISSING ? "created" : "reissued");
@@ -333,6 +339,47 @@ static mesh_err_t init_leaves(struct ca_mesh *m, const struct ca_template *t)
     return rc;
 }
 
+/* index.json may lag behind the files (a crash before it was saved, or it was deleted): every
+ * current certificate gets its entry, so revoke and list know it. */
+static mesh_err_t index_sync(struct ca_mesh *m)
+{
+    struct ca_strv disk = {0};
+    char cp[CA_PATH_MAX];
+    mesh_err_t rc;
+
+    if ((rc = ca_index_record(m->idx, "root", "", m->root.cert)) != MESH_OK ||
+        (rc = ca_index_record(m->idx, "intermediate", "", m->inter.cert)) != MESH_OK ||
+        (rc = ca_mesh_services(m, &disk)) != MESH_OK) {
+        goto out;
+    }
+    for (size_t i = 0; rc == MESH_OK && i < disk.n; i++) {
+        X509 *cert = NULL;
+        if ((rc = ca_path(cp, sizeof(cp), "%s/%s/cert.pem", m->dir, disk.v[i])) == MESH_OK &&
+            ca_load_cert(cp, &cert) == MESH_OK) {
+            rc = ca_index_record(m->idx, "leaf", disk.v[i], cert);
+        }
+        X509_free(cert);
+    }
+out:
+    ca_strv_free(&disk);
+    return rc;
+}
+
+static bool index_has_revoked(json_t *idx)
+{
+    size_t i;
+    json_t *e;
+
+    json_array_foreach(json_object_get(idx, "certs"), i, e)
+    {
+        const char *st = json_string_value(json_object_get(e, "status"));
+        if (st != NULL && strcmp(st, "revoked") == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static mesh_err_t init_run(struct ca_mesh *m, const struct ca_template *t)
 {
     bool root_new = false, inter_new = false;
@@ -347,16 +394,18 @@ static mesh_err_t init_run(struct ca_mesh *m, const struct ca_template *t)
     if (json_object_set_new(m->idx, "trust_domain", json_string(t->trust_domain)) != 0) {
         return ca_fail(MESH_ERR_NOMEM, "out of memory");
     }
-    if ((rc = init_leaves(m, t)) != MESH_OK || (rc = ca_path(crl, sizeof(crl), "%s/crl.pem",
-                                                             m->dir)) != MESH_OK) {
+    if ((rc = init_leaves(m, t)) != MESH_OK || (rc = index_sync(m)) != MESH_OK ||
+        (rc = ca_path(crl, sizeof(crl), "%s/crl.pem", m->dir)) != MESH_OK) {
         return rc;
     }
-    /* A CRL must come from the CA that issues now; an old one would reject nothing. */
-    if (inter_new && ca_exists(crl)) {
+    /* A CRL must come from the CA that issues now (an old one would reject nothing), and
+     * must exist once index.json has a revocation (a crash may have cut `revoke` short). */
+    if ((inter_new && ca_exists(crl)) || (!ca_exists(crl) && index_has_revoked(m->idx))) {
         if ((rc = ca_crl_write(m->dir, m->idx, &m->inter, m->o->now)) != MESH_OK) {
             return rc;
         }
-        printf("  rewrote   %s (signed by the new intermediate)\n", crl);
+        printf("  wrote     %s (%s)\n", crl,
+               inter_new ? "signed by the new intermediate" : "it was missing");
     }
     return ca_index_save(m->dir, m->idx);
 }
@@ -381,7 +430,7 @@ int ca_cmd_init(const struct ca_opts *o)
         fprintf(stderr, "mesh-ca init: %s\n", ca_detail());
         if (o->template_path == NULL && !ca_exists(tpath)) {
             fprintf(stderr, "  (no certs-templates/mesh.json here either: run from the project "
-                    "directory, or pass --template FILE)\n");
+                            "directory, or pass --template FILE)\n");
         }
         return CA_EXIT_ERR;
     }

@@ -13,8 +13,22 @@
 #endif
 
 enum {
-    OPT_DIR = 256, OPT_TEMPLATE, OPT_NOW, OPT_FORCE, OPT_FORCE_CA, OPT_FIX_PERMS, OPT_KEEP_KEY,
-    OPT_JSON, OPT_NC, OPT_ALL, OPT_JWT_KEY, OPT_KEY, OPT_WITHIN, OPT_DAYS, OPT_SAN, OPT_REASON,
+    OPT_DIR = 256,
+    OPT_TEMPLATE,
+    OPT_NOW,
+    OPT_FORCE,
+    OPT_FORCE_CA,
+    OPT_FIX_PERMS,
+    OPT_KEEP_KEY,
+    OPT_JSON,
+    OPT_NC,
+    OPT_ALL,
+    OPT_JWT_KEY,
+    OPT_KEY,
+    OPT_WITHIN,
+    OPT_DAYS,
+    OPT_SAN,
+    OPT_REASON,
 };
 
 static const struct option long_opts[] = {
@@ -49,8 +63,10 @@ struct verb {
 static int cmd_template(const struct ca_opts *o);
 
 static const struct verb verbs[] = {
-    {"init", ca_cmd_init, "dir template now force force-ca fix-perms keep-key name-constraints "
-     "jwt-key-type", 0, 0,
+    {"init", ca_cmd_init,
+     "dir template now force force-ca fix-perms keep-key name-constraints "
+     "jwt-key-type",
+     0, 0,
      "usage: mesh-ca init [--template FILE] [--dir DIR] [options]\n"
      "Creates (or completes) a mesh: root CA, intermediate CA, the issuer's JWT signing key and\n"
      "one key + certificate per template service. Run again: keeps what is valid, adds what the\n"
@@ -67,13 +83,16 @@ static const struct verb verbs[] = {
      "  --fix-perms          chmod key files to 0600 and key directories to 0700 instead of\n"
      "                       refusing to run\n"
      "  --now EPOCH          pretend the time is EPOCH (tests; also MESH_CA_NOW)\n"},
-    {"issue", ca_cmd_issue, "dir now force fix-perms keep-key key-type days san", 1, 100000,
+    {"issue", ca_cmd_issue, "dir now force fix-perms keep-key key-type days san template", 1,
+     100000,
      "usage: mesh-ca issue SERVICE... [--san NAME|IP]... [--days N] [--key-type T]\n"
      "Issues a key + certificate for each SERVICE (also ones the template does not list) from\n"
      "the existing CA. Many services in one run are minted in one process.\n\n"
      "  --san NAME|IP        extra DNS name or IP address (repeatable; applies to each SERVICE)\n"
      "  --days N             lifetime (default 90; never past the intermediate's expiry)\n"
      "  --key-type T         p256 (default), rsa2048, rsa3072 or ed25519\n"
+     "  --template FILE      take names, lifetime and key type of a SERVICE the template\n"
+     "                       lists from it (and its defaults for the others)\n"
      "  --force              re-issue a service that already has a certificate\n"
      "  --dir DIR, --now EPOCH, --keep-key, --fix-perms  as for init\n"},
     {"renew", ca_cmd_renew, "dir now all within keep-key key-type days fix-perms", 0, 100000,
@@ -168,11 +187,19 @@ static bool set_value_opt(struct ca_opts *o, int id, const char *name, const cha
     long long v;
 
     switch (id) {
-    case OPT_DIR: o->dir = arg; return true;
-    case OPT_TEMPLATE: o->template_path = arg; return true;
-    case OPT_REASON: o->reason = arg; return true;
-    case OPT_JWT_KEY: return set_keytype(name, arg, &o->jwt_key, &o->jwt_key_set);
-    case OPT_KEY: return set_keytype(name, arg, &o->key, &o->key_set);
+    case OPT_DIR:
+        o->dir = arg;
+        return true;
+    case OPT_TEMPLATE:
+        o->template_path = arg;
+        return true;
+    case OPT_REASON:
+        o->reason = arg;
+        return true;
+    case OPT_JWT_KEY:
+        return set_keytype(name, arg, &o->jwt_key, &o->jwt_key_set);
+    case OPT_KEY:
+        return set_keytype(name, arg, &o->key, &o->key_set);
     case OPT_NOW:
         if (!ca_parse_int(arg, 0, 253402300799LL, &v)) {
             return bad_value(name, arg, "must be seconds since 1970 (UTC)");
@@ -195,21 +222,37 @@ static bool set_value_opt(struct ca_opts *o, int id, const char *name, const cha
             return bad_value(name, arg, "too many --san (at most 64)");
         }
         return ca_strv_add(&o->sans, arg) == MESH_OK;
-    default: return false;
+    default:
+        return false;
     }
 }
 
 static bool set_opt(struct ca_opts *o, int id, const char *name, const char *arg)
 {
     switch (id) {
-    case OPT_FORCE: o->force = true; return true;
-    case OPT_FORCE_CA: o->force_ca = o->force = true; return true;
-    case OPT_FIX_PERMS: o->fix_perms = true; return true;
-    case OPT_KEEP_KEY: o->keep_key = true; return true;
-    case OPT_JSON: o->json = true; return true;
-    case OPT_NC: o->name_constraints = true; return true;
-    case OPT_ALL: o->all = true; return true;
-    default: return set_value_opt(o, id, name, arg);
+    case OPT_FORCE:
+        o->force = true;
+        return true;
+    case OPT_FORCE_CA:
+        o->force_ca = o->force = true;
+        return true;
+    case OPT_FIX_PERMS:
+        o->fix_perms = true;
+        return true;
+    case OPT_KEEP_KEY:
+        o->keep_key = true;
+        return true;
+    case OPT_JSON:
+        o->json = true;
+        return true;
+    case OPT_NC:
+        o->name_constraints = true;
+        return true;
+    case OPT_ALL:
+        o->all = true;
+        return true;
+    default:
+        return set_value_opt(o, id, name, arg);
     }
 }
 
@@ -260,7 +303,9 @@ static int parse(const struct verb *v, int argc, char **argv, struct ca_opts *o)
     o->nargs = argc - optind;
     if (o->nargs < v->min_args || o->nargs > v->max_args) {
         fprintf(stderr, "mesh-ca %s: expected %s; see `mesh-ca %s --help`\n", v->name,
-                v->max_args == 0 ? "no arguments" : v->min_args ? "a name" : "names or --all",
+                v->max_args == 0 ? "no arguments"
+                : v->min_args    ? "a name"
+                                 : "names or --all",
                 v->name);
         return CA_EXIT_ERR;
     }

@@ -139,8 +139,8 @@ mesh_err_t ca_mesh_open(struct ca_mesh *m, const struct ca_opts *o, bool create,
         (rc = ca_mesh_services(m, &svcs)) != MESH_OK) {
         goto out;
     }
-    if (write && ((rc = recover_all(m, &svcs)) != MESH_OK ||
-                  (rc = check_modes(m, &svcs)) != MESH_OK)) {
+    if (write &&
+        ((rc = recover_all(m, &svcs)) != MESH_OK || (rc = check_modes(m, &svcs)) != MESH_OK)) {
         goto out;
     }
     if ((rc = ca_index_load(m->dir, &m->idx)) != MESH_OK) {
@@ -169,8 +169,10 @@ static mesh_err_t load_signer(const char *dir, const char *name, struct ca_signe
     }
     if (X509_check_private_key(s->cert, s->key) != 1) {
         ERR_clear_error();
-        return ca_fail(MESH_ERR_CERT_KEY_MISMATCH, "%s does not match %s; restore a backup or "
-                       "run `mesh-ca init --force-ca`", kp, cp);
+        return ca_fail(MESH_ERR_CERT_KEY_MISMATCH,
+                       "%s does not match %s; restore a backup or "
+                       "run `mesh-ca init --force-ca`",
+                       kp, cp);
     }
     return MESH_OK;
 }
@@ -203,7 +205,8 @@ mesh_err_t ca_leaf_names(const char *name, const struct ca_strv *xdns, const str
     mesh_err_t rc;
 
     /* DESIGN.md "Identity": DNS name = service, plus localhost + 127.0.0.1 for development */
-    if ((rc = ca_strv_add(dns, name)) != MESH_OK || (rc = ca_strv_add(dns, "localhost")) != MESH_OK ||
+    if ((rc = ca_strv_add(dns, name)) != MESH_OK ||
+        (rc = ca_strv_add(dns, "localhost")) != MESH_OK ||
         (rc = ca_strv_add(ips, "127.0.0.1")) != MESH_OK) {
         return rc;
     }
@@ -228,7 +231,8 @@ static mesh_err_t leaf_key(const char *keypath, ca_keytype_t kt, bool keep, EVP_
     if (keep && ca_exists(keypath)) {
         mesh_err_t rc = ca_load_key(keypath, false, out);
         ca_keytype_t have;
-        if (rc == MESH_OK && ca_key_type_of(*out, &have)) {
+        /* A key of another type than asked for is replaced, or init would loop on it. */
+        if (rc == MESH_OK && ca_key_type_of(*out, &have) && have == kt) {
             *kept = true;
             return MESH_OK;
         }
@@ -288,12 +292,13 @@ mesh_err_t ca_leaf_issue(struct ca_mesh *m, const struct ca_leaf_req *req, ca_ke
     if ((rc = ca_chain_verify(cert, m->inter.cert, m->root.cert, m->o->now)) != MESH_OK) {
         char why[256];
         (void)snprintf(why, sizeof(why), "%s", ca_detail());
-        rc = ca_fail(MESH_ERR_CERT, "%s: the new certificate would not verify: %s%s", req->name,
-                     why, X509_get_ext_by_NID(m->inter.cert, NID_name_constraints, -1) >= 0
-                              ? " (the intermediate has name constraints: add the names to the "
-                                "template's name_constraints.dns and re-create the CA with "
-                                "`mesh-ca init --force-ca --name-constraints`)"
-                              : "");
+        rc =
+            ca_fail(MESH_ERR_CERT, "%s: the new certificate would not verify: %s%s", req->name, why,
+                    X509_get_ext_by_NID(m->inter.cert, NID_name_constraints, -1) >= 0
+                        ? " (the intermediate has name constraints: add the names to the "
+                          "template's name_constraints.dns and re-create the CA with "
+                          "`mesh-ca init --force-ca --name-constraints`)"
+                        : "");
         goto out;
     }
     if ((rc = leaf_commit(m, sub, cert, key, kept, backup)) != MESH_OK ||

@@ -20,10 +20,18 @@ mesh_err_t ca_key_generate(ca_keytype_t t, EVP_PKEY **out)
     EVP_PKEY *k = NULL;
 
     switch (t) {
-    case CA_KEY_P256: k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"); break;
-    case CA_KEY_RSA2048: k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048); break;
-    case CA_KEY_RSA3072: k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072); break;
-    case CA_KEY_ED25519: k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"); break;
+    case CA_KEY_P256:
+        k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+        break;
+    case CA_KEY_RSA2048:
+        k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+        break;
+    case CA_KEY_RSA3072:
+        k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
+        break;
+    case CA_KEY_ED25519:
+        k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+        break;
     }
     if (k == NULL) {
         return ca_fail_ossl(MESH_ERR_INTERNAL, "key generation failed");
@@ -48,8 +56,7 @@ bool ca_key_type_of(const EVP_PKEY *k, ca_keytype_t *out)
         *out = CA_KEY_ED25519;
         return true;
     }
-    if (EVP_PKEY_is_a(k, "EC") &&
-        EVP_PKEY_get_group_name(k, group, sizeof(group), NULL) == 1 &&
+    if (EVP_PKEY_is_a(k, "EC") && EVP_PKEY_get_group_name(k, group, sizeof(group), NULL) == 1 &&
         strcmp(group, "prime256v1") == 0) {
         *out = CA_KEY_P256;
         return true;
@@ -85,8 +92,8 @@ static mesh_err_t set_name(X509_NAME *n, const char *cn, const char *org)
 {
     if ((org != NULL && X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8,
                                                    (const unsigned char *)org, -1, -1, 0) != 1) ||
-        X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1,
-                                   0) != 1) {
+        X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) !=
+            1) {
         return ca_fail_ossl(MESH_ERR_INTERNAL, "subject name");
     }
     return MESH_OK;
@@ -168,8 +175,7 @@ mesh_err_t ca_mint_root(EVP_PKEY *key, const char *td, int days, time_t now, X50
     mesh_err_t rc;
 
     (void)snprintf(cn, sizeof(cn), "mesh-ca root CA (%s)", td);
-    rc = cert_start(&x, key, cn, "mesh-ca development CA", NULL, now,
-                    now + (time_t)days * 86400);
+    rc = cert_start(&x, key, cn, "mesh-ca development CA", NULL, now, now + (time_t)days * 86400);
     if (rc != MESH_OK ||
         (rc = add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE")) != MESH_OK ||
         (rc = add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign")) != MESH_OK ||
@@ -184,7 +190,7 @@ out:
     return rc;
 }
 
-static mesh_err_t add_subtree(STACK_OF(GENERAL_SUBTREE) *sk, int type, const char *value)
+static mesh_err_t add_subtree(STACK_OF(GENERAL_SUBTREE) * sk, int type, const char *value)
 {
     GENERAL_SUBTREE *st = GENERAL_SUBTREE_new();
     ASN1_IA5STRING *s = ASN1_IA5STRING_new();
@@ -334,8 +340,7 @@ mesh_err_t ca_mint_leaf(const struct ca_leaf_req *req, EVP_PKEY *key,
         (rc = add_ext(x, issuer->cert, NID_key_usage, ku)) != MESH_OK ||
         (rc = add_ext(x, issuer->cert, NID_ext_key_usage, "serverAuth,clientAuth")) != MESH_OK ||
         (rc = add_ext(x, issuer->cert, NID_subject_key_identifier, "hash")) != MESH_OK ||
-        (rc = add_ext(x, issuer->cert, NID_authority_key_identifier, "keyid:always")) !=
-            MESH_OK ||
+        (rc = add_ext(x, issuer->cert, NID_authority_key_identifier, "keyid:always")) != MESH_OK ||
         (rc = add_sans(x, req)) != MESH_OK || (rc = cert_sign(x, issuer->key)) != MESH_OK) {
         goto out;
     }
@@ -396,8 +401,8 @@ static mesh_err_t name_to_str(const GENERAL_NAME *gn, struct ca_strv *out)
         }
         (void)snprintf(buf, sizeof(buf), "IP:%s", text);
     } else if (type == GEN_DNS || type == GEN_URI) {
-        (void)snprintf(buf, sizeof(buf), "%s:%.*s", type == GEN_DNS ? "DNS" : "URI",
-                       s->length, (const char *)s->data);
+        (void)snprintf(buf, sizeof(buf), "%s:%.*s", type == GEN_DNS ? "DNS" : "URI", s->length,
+                       (const char *)s->data);
     } else {
         (void)snprintf(buf, sizeof(buf), "OTHER:%d", type);
     }
@@ -426,8 +431,8 @@ mesh_err_t ca_chain_verify(X509 *leaf, X509 *inter, X509 *root, time_t now)
     STACK_OF(X509) *untrusted = sk_X509_new_null();
     mesh_err_t rc = ca_fail(MESH_ERR_NOMEM, "out of memory");
 
-    if (store == NULL || ctx == NULL || untrusted == NULL || X509_STORE_add_cert(store, root) != 1 ||
-        sk_X509_push(untrusted, inter) <= 0 ||
+    if (store == NULL || ctx == NULL || untrusted == NULL ||
+        X509_STORE_add_cert(store, root) != 1 || sk_X509_push(untrusted, inter) <= 0 ||
         X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1) {
         goto out;
     }

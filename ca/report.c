@@ -13,13 +13,20 @@
 static const char *status_name(enum ca_status st)
 {
     switch (st) {
-    case CA_ST_OK: return "valid";
-    case CA_ST_EXPIRING: return "expiring";
-    case CA_ST_MISSING: return "missing";
-    case CA_ST_OUTDATED: return "outdated";
-    case CA_ST_REVOKED: return "revoked";
-    case CA_ST_EXPIRED: return "expired";
-    case CA_ST_INVALID: return "invalid";
+    case CA_ST_OK:
+        return "valid";
+    case CA_ST_EXPIRING:
+        return "expiring";
+    case CA_ST_MISSING:
+        return "missing";
+    case CA_ST_OUTDATED:
+        return "outdated";
+    case CA_ST_REVOKED:
+        return "revoked";
+    case CA_ST_EXPIRED:
+        return "expired";
+    case CA_ST_INVALID:
+        return "invalid";
     }
     return "?";
 }
@@ -91,8 +98,8 @@ void ca_inspect_ca(struct ca_mesh *m, bool root, struct ca_item *it)
         set_bad(it, CA_ST_INVALID, "%s is not a CA certificate", cp);
     } else if (root && X509_check_issued(cert, cert) != X509_V_OK) {
         set_bad(it, CA_ST_INVALID, "%s is not self-signed", cp);
-    } else if (!root && (m->root.cert == NULL ||
-                         X509_verify(cert, X509_get0_pubkey(m->root.cert)) != 1)) {
+    } else if (!root &&
+               (m->root.cert == NULL || X509_verify(cert, X509_get0_pubkey(m->root.cert)) != 1)) {
         set_bad(it, CA_ST_INVALID, "%s is not signed by ca.pem", cp);
     }
 out:
@@ -173,7 +180,36 @@ out:
     EVP_PKEY_free(key);
 }
 
-/* Everything `list` and `check` look at: root, intermediate, each service directory. */
+/* The issuer's JWT key pair: present, readable, private and public halves matching. */
+static void inspect_jwt(struct ca_mesh *m, struct ca_item *it)
+{
+    char kp[CA_PATH_MAX], pp[CA_PATH_MAX];
+    EVP_PKEY *key = NULL, *pub = NULL;
+    ca_keytype_t kt;
+
+    memset(it, 0, sizeof(*it));
+    it->kind = "jwt";
+    (void)snprintf(it->name, sizeof(it->name), "(JWT signing key)");
+    if (ca_path(kp, sizeof(kp), "%s/jwt-signing.key", m->dir) != MESH_OK ||
+        ca_path(pp, sizeof(pp), "%s/jwt-signing.pub", m->dir) != MESH_OK) {
+        set_bad(it, CA_ST_INVALID, "%s", ca_detail());
+    } else if (!ca_exists(kp) && !ca_exists(pp)) {
+        set_bad(it, CA_ST_MISSING, "%s does not exist; run `mesh-ca init`", kp);
+    } else if (ca_load_key(kp, false, &key) != MESH_OK || ca_load_pubkey(pp, &pub) != MESH_OK) {
+        set_bad(it, CA_ST_INVALID, "%s", ca_detail());
+    } else if (EVP_PKEY_eq(key, pub) != 1) {
+        set_bad(it, CA_ST_INVALID, "%s does not match %s", pp, kp);
+    }
+    if (key != NULL) {
+        (void)snprintf(it->key, sizeof(it->key), "%s",
+                       ca_key_type_of(key, &kt) ? ca_keytype_name(kt) : "other");
+    }
+    ERR_clear_error();
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(pub);
+}
+
+/* Everything `list` and `check` look at: root, intermediate, JWT key, each service. */
 static mesh_err_t inspect_all(struct ca_mesh *m, struct ca_item **items, size_t *n)
 {
     struct ca_strv svcs = {0};
@@ -182,17 +218,18 @@ static mesh_err_t inspect_all(struct ca_mesh *m, struct ca_item **items, size_t 
     if (rc != MESH_OK) {
         return rc;
     }
-    *items = calloc(svcs.n + 2, sizeof(**items));
+    *items = calloc(svcs.n + 3, sizeof(**items));
     if (*items == NULL) {
         ca_strv_free(&svcs);
         return ca_fail(MESH_ERR_NOMEM, "out of memory");
     }
     ca_inspect_ca(m, true, &(*items)[0]);
     ca_inspect_ca(m, false, &(*items)[1]);
+    inspect_jwt(m, &(*items)[2]);
     for (size_t i = 0; i < svcs.n; i++) {
-        ca_inspect_leaf(m, svcs.v[i], NULL, NULL, &(*items)[i + 2]);
+        ca_inspect_leaf(m, svcs.v[i], NULL, NULL, &(*items)[i + 3]);
     }
-    *n = svcs.n + 2;
+    *n = svcs.n + 3;
     ca_strv_free(&svcs);
     return MESH_OK;
 }
@@ -248,10 +285,10 @@ static void print_table(const struct ca_item *items, size_t n, time_t now)
     for (size_t i = 0; i < n; i++) {
         const struct ca_item *it = &items[i];
         ca_fmt_date(it->not_after, date, sizeof(date));
-        printf("%-20s %-40s %-8s %-11s %6lld  %s%s%s\n", it->name,
-               it->spiffe[0] ? it->spiffe : "-", it->key[0] ? it->key : "-",
-               it->not_after ? date : "-", it->not_after ? days_left(it, now) : 0LL,
-               status_name(it->st), it->why[0] ? ": " : "", it->why);
+        printf("%-20s %-40s %-8s %-11s %6lld  %s%s%s\n", it->name, it->spiffe[0] ? it->spiffe : "-",
+               it->key[0] ? it->key : "-", it->not_after ? date : "-",
+               it->not_after ? days_left(it, now) : 0LL, status_name(it->st),
+               it->why[0] ? ": " : "", it->why);
     }
 }
 
@@ -299,15 +336,16 @@ int ca_cmd_check(const struct ca_opts *o)
     for (size_t i = 0; i < n; i++) {
         struct ca_item *it = &items[i];
         char date[16];
-        if (it->st == CA_ST_OK && (long long)it->not_after - (long long)o->now <= within) {
+        if (it->st == CA_ST_OK && it->not_after != 0 &&
+            (long long)it->not_after - (long long)o->now <= within) {
             it->st = CA_ST_EXPIRING;
         }
         ca_fmt_date(it->not_after, date, sizeof(date));
         if (it->st == CA_ST_EXPIRING) {
             soon++;
             if (!o->json) {
-                printf("expiring: %s expires %s (in %lld days); run `mesh-ca renew %s`\n",
-                       it->name, date, days_left(it, o->now),
+                printf("expiring: %s expires %s (in %lld days); run `mesh-ca renew %s`\n", it->name,
+                       date, days_left(it, o->now),
                        strcmp(it->kind, "leaf") == 0 ? it->name : "--all");
             }
         } else if (it->st != CA_ST_OK) {
@@ -321,11 +359,14 @@ int ca_cmd_check(const struct ca_opts *o)
     ret = bad ? CA_EXIT_ERR : soon ? CA_EXIT_WARN : CA_EXIT_OK;
     if (o->json) {
         print_json(json_pack("{s:s, s:I, s:o}", "status",
-                             bad ? "invalid" : soon ? "expiring" : "ok", "within_seconds",
-                             (json_int_t)within, "items", arr));
+                             bad    ? "invalid"
+                             : soon ? "expiring"
+                                    : "ok",
+                             "within_seconds", (json_int_t)within, "items", arr));
         arr = NULL;
     } else if (ret == CA_EXIT_OK) {
-        printf("ok: %zu certificates, none expires within %lld days\n", n, within / 86400);
+        printf("ok: %zu checked (CA, JWT key, services), none expires within %lld days\n", n,
+               within / 86400);
     }
 out:
     json_decref(arr);
@@ -352,5 +393,6 @@ void ca_print_summary(struct ca_mesh *m)
            "  TLS_CA_PATH=%s/ca.pem\n  JWT_PUBLIC_KEY_PATH=%s/jwt-signing.pub\n"
            "  MESH_ISSUER_URL=https://127.0.0.1:<issuer port>\n"
            "The issuer also needs JWT_PRIVATE_KEY_PATH=%s/jwt-signing.key "
-           "(its TLS identity is NAME=issuer).\n", dir, dir, dir, dir, dir, dir);
+           "(its TLS identity is NAME=issuer).\n",
+           dir, dir, dir, dir, dir, dir);
 }

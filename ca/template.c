@@ -49,7 +49,8 @@ static mesh_err_t check_members(const struct ca_template *t, json_t *obj, const 
     json_t *v;
     char msg[512];
 
-    json_object_foreach(obj, key, v) {
+    json_object_foreach(obj, key, v)
+    {
         bool ok = strcmp(key, "comment") == 0;
         for (size_t i = 0; i < nallowed && !ok; i++) {
             ok = strcmp(key, allowed[i]) == 0;
@@ -78,8 +79,7 @@ static mesh_err_t get_days(const struct ca_template *t, json_t *obj, const char 
         return MESH_OK;
     }
     (void)snprintf(path, sizeof(path), "%s%s", where, member);
-    if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-        json_integer_value(v) > CA_MAX_DAYS) {
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > CA_MAX_DAYS) {
         return bad(t, path, "must be a whole number of days from 1 to 36500");
     }
     *out = (int)json_integer_value(v);
@@ -97,10 +97,12 @@ static mesh_err_t get_keytype(const struct ca_template *t, json_t *obj, const ch
     }
     (void)snprintf(path, sizeof(path), "%s%s", where, member);
     if (!json_is_string(v) || !ca_keytype_parse(json_string_value(v), out)) {
-        (void)snprintf(msg, sizeof(msg), "unsupported key type %s%s%s; use p256, rsa2048, "
+        (void)snprintf(msg, sizeof(msg),
+                       "unsupported key type %s%s%s; use p256, rsa2048, "
                        "rsa3072 or ed25519",
-                       json_is_string(v) ? "\"" : "", json_is_string(v) ? json_string_value(v) :
-                       "(not a string)", json_is_string(v) ? "\"" : "");
+                       json_is_string(v) ? "\"" : "",
+                       json_is_string(v) ? json_string_value(v) : "(not a string)",
+                       json_is_string(v) ? "\"" : "");
         return bad(t, path, msg);
     }
     return MESH_OK;
@@ -121,7 +123,8 @@ static mesh_err_t parse_sans(const struct ca_template *t, json_t *arr, const cha
     if (json_array_size(arr) > CA_MAX_SANS) {
         return bad(t, where, "too many entries (at most 64)");
     }
-    json_array_foreach(arr, i, v) {
+    json_array_foreach(arr, i, v)
+    {
         (void)snprintf(path, sizeof(path), "%s[%zu]", where, i);
         if (!json_is_string(v)) {
             return bad(t, path, "must be a string (a DNS name or an IP address)");
@@ -132,8 +135,10 @@ static mesh_err_t parse_sans(const struct ca_template *t, json_t *arr, const cha
         } else if (ca_valid_dns(san, true)) {
             rc = ca_strv_add(&s->dns, san);
         } else {
-            (void)snprintf(msg, sizeof(msg), "\"%.200s\" is neither a DNS name nor an IP "
-                           "address; use lowercase letters, digits, hyphens and dots", san);
+            (void)snprintf(msg, sizeof(msg),
+                           "\"%.200s\" is neither a DNS name nor an IP "
+                           "address; use lowercase letters, digits, hyphens and dots",
+                           san);
             return bad(t, path, msg);
         }
         if (rc != MESH_OK) {
@@ -165,7 +170,8 @@ static mesh_err_t parse_service(struct ca_template *t, json_t *obj, size_t idx,
         return bad(t, path, "missing or not a string; every service needs a name");
     }
     if (!ca_valid_label(json_string_value(name))) {
-        (void)snprintf(msg, sizeof(msg), "\"%.64s\" is not a valid DNS label; use 1-63 "
+        (void)snprintf(msg, sizeof(msg),
+                       "\"%.64s\" is not a valid DNS label; use 1-63 "
                        "lowercase letters, digits or hyphens, no hyphen at either end",
                        json_string_value(name));
         return bad(t, path, msg);
@@ -210,7 +216,8 @@ static mesh_err_t parse_services(struct ca_template *t, json_t *arr)
     if (t->svcs == NULL) {
         return ca_fail(MESH_ERR_NOMEM, "out of memory");
     }
-    json_array_foreach(arr, i, v) {
+    json_array_foreach(arr, i, v)
+    {
         rc = parse_service(t, v, i, &t->svcs[i]);
         t->nsvcs = i + 1; /* counted even on failure, so free releases it */
         if (rc != MESH_OK) {
@@ -241,7 +248,8 @@ static mesh_err_t parse_nc(struct ca_template *t, json_t *obj)
     if (arr != NULL && !json_is_array(arr)) {
         return bad(t, "name_constraints.dns", "must be an array of DNS names");
     }
-    json_array_foreach(arr, i, v) {
+    json_array_foreach(arr, i, v)
+    {
         (void)snprintf(path, sizeof(path), "name_constraints.dns[%zu]", i);
         if (!json_is_string(v) || !ca_valid_dns(json_string_value(v), false)) {
             return bad(t, path, "must be a lowercase DNS name such as \"mesh.local\"");
@@ -275,19 +283,20 @@ static mesh_err_t parse_top(struct ca_template *t, json_t *root)
             return ca_fail(MESH_ERR_NOMEM, "out of memory");
         }
     }
-    if (k != NULL && (!json_is_object(k) ||
-                      (rc = check_members(t, k, "keys", keys, 3)) != MESH_OK)) {
+    if (k != NULL &&
+        (!json_is_object(k) || (rc = check_members(t, k, "keys", keys, 3)) != MESH_OK)) {
         return json_is_object(k) ? rc : bad(t, "keys", "must be an object");
     }
-    if (l != NULL && (!json_is_object(l) ||
-                      (rc = check_members(t, l, "lifetimes", life, 3)) != MESH_OK)) {
+    if (l != NULL &&
+        (!json_is_object(l) || (rc = check_members(t, l, "lifetimes", life, 3)) != MESH_OK)) {
         return json_is_object(l) ? rc : bad(t, "lifetimes", "must be an object");
     }
     if ((rc = get_keytype(t, k, "ca", "keys.", &t->ca_key)) != MESH_OK ||
         (rc = get_keytype(t, k, "leaf", "keys.", &t->leaf_key)) != MESH_OK ||
         (rc = get_keytype(t, k, "jwt", "keys.", &t->jwt_key)) != MESH_OK ||
         (rc = get_days(t, l, "root_days", "lifetimes.", &t->root_days)) != MESH_OK ||
-        (rc = get_days(t, l, "intermediate_days", "lifetimes.", &t->intermediate_days)) != MESH_OK ||
+        (rc = get_days(t, l, "intermediate_days", "lifetimes.", &t->intermediate_days)) !=
+            MESH_OK ||
         (rc = get_days(t, l, "leaf_days", "lifetimes.", &t->leaf_days)) != MESH_OK) {
         return rc;
     }
@@ -320,7 +329,6 @@ mesh_err_t ca_template_defaults(struct ca_template *t)
 
 mesh_err_t ca_template_load(const char *path, struct ca_template *t)
 {
-    json_error_t jerr;
     json_t *root = NULL;
     mesh_err_t rc = ca_template_defaults(t);
 
@@ -332,15 +340,8 @@ mesh_err_t ca_template_load(const char *path, struct ca_template *t)
         rc = ca_fail(MESH_ERR_NOMEM, "out of memory");
         goto out;
     }
-    /* Duplicate members make a document mean two things; jansson refuses them here. */
-    root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL && jerr.line < 1) {
-        rc = ca_fail(MESH_ERR_CONFIG, "%s: %s", path, jerr.text);
-        goto out;
-    }
-    if (root == NULL) {
-        rc = ca_fail(MESH_ERR_CONFIG, "%s: line %d, column %d: %s", path, jerr.line,
-                     jerr.column, jerr.text);
+    if ((rc = ca_load_json(path, CA_MAX_TEMPLATE_BYTES, &root)) != MESH_OK) {
+        rc = MESH_ERR_CONFIG; /* the detail already names the file and what is wrong */
         goto out;
     }
     if (!json_is_object(root)) {

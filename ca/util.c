@@ -70,11 +70,24 @@ bool ca_parse_duration(const char *s, long long *secs)
     }
     memcpy(num, s, len + 1);
     switch (num[len - 1]) {
-    case 'd': unit = 86400; num[len - 1] = '\0'; break;
-    case 'h': unit = 3600; num[len - 1] = '\0'; break;
-    case 'm': unit = 60; num[len - 1] = '\0'; break;
-    case 's': unit = 1; num[len - 1] = '\0'; break;
-    default: break;
+    case 'd':
+        unit = 86400;
+        num[len - 1] = '\0';
+        break;
+    case 'h':
+        unit = 3600;
+        num[len - 1] = '\0';
+        break;
+    case 'm':
+        unit = 60;
+        num[len - 1] = '\0';
+        break;
+    case 's':
+        unit = 1;
+        num[len - 1] = '\0';
+        break;
+    default:
+        break;
     }
     if (!ca_parse_int(num, 0, 100LL * 365 * 86400, &v)) {
         return false;
@@ -189,8 +202,10 @@ bool ca_parse_time(const char *s, time_t *out)
     char z = 0;
 
     memset(&tm, 0, sizeof(tm));
-    if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                            &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &z) != 7 || z != 'Z') {
+    if (s == NULL ||
+        sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &z) != 7 ||
+        z != 'Z') {
         return false;
     }
     tm.tm_year -= 1900;

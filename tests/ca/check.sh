@@ -7,7 +7,7 @@ now=$(date +%s)
 day=86400
 expect 0 init --template "$TEMPLATE" --dir certs --now "$now"
 expect 0 check --dir certs --now "$now"
-has out "ok: 8 certificates, none expires within 30 days"
+has out "ok: 9 checked (CA, JWT key, services), none expires within 30 days"
 expect 1 check --dir certs --now "$now" --within 50d
 has out "expiring: issuer"
 ! grep -q 'expiring: gateway' out || fail "gateway is not expiring within 50d"
@@ -59,3 +59,12 @@ expect 0 check --dir certs --now "$now" --within 12h
 ok "renew --all --within renews only what expires inside the window"
 expect 2 check --dir does-not-exist
 has err "does-not-exist"
+
+# the JWT key pair is checked too
+expect 0 list --dir certs --json
+python3 -c 'import json,sys; d=[i for i in json.load(open(sys.argv[1])) if i["kind"]=="jwt"][0]; assert d["status"]=="valid" and d["key"]=="rsa2048", d' "$WORK/out"
+openssl genpkey -algorithm ed25519 -out other.key 2>/dev/null
+openssl pkey -in other.key -pubout -out certs/jwt-signing.pub
+expect 2 check --dir certs --now "$now" --within 12h
+has out "jwt-signing.pub does not match"
+ok "list/check include the JWT signing key pair"

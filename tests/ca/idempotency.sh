@@ -64,3 +64,12 @@ echo garbage >certs/ca.pem
 expect 2 init --template changed.json --dir certs
 has err "--force-ca"
 ok "an invalid root CA stops init and names --force-ca"
+
+# `issue --template` takes a listed service's names from the template: init then keeps it
+expect 0 init --template "$TEMPLATE" --dir t2
+rm -r t2/gateway
+expect 0 issue gateway --template "$TEMPLATE" --dir t2
+has <(openssl x509 -in t2/gateway/cert.pem -noout -ext subjectAltName) "DNS:gateway.mesh.local"
+expect 0 init --template "$TEMPLATE" --dir t2
+has out "kept      t2/gateway/cert.pem"
+ok "issue --template uses the template's settings for a listed service"

@@ -2,7 +2,10 @@
 # Keys 0600 from the first byte, key directories 0700, certificates 0644; a loose key is refused.
 . "$(dirname "$0")/lib.sh"
 
-umask 000 # mesh-ca must not rely on the umask
+umask 077 # mesh-ca must not rely on the umask (077 first, then 000)
+expect 0 init --template "$TEMPLATE" --dir strict
+[[ $(mode_of strict/gateway/cert.pem) == 644 && $(mode_of strict/ca.pem) == 644 ]] || fail "umask 077 changed a certificate mode"
+umask 000
 expect 0 init --template "$TEMPLATE" --dir certs
 [[ $(mode_of certs) == 700 ]] || fail "certs/ is $(mode_of certs)"
 for k in ca.key intermediate.key jwt-signing.key; do

@@ -69,3 +69,23 @@ has out "web-service: revoked"
 verify_service certs web-service
 expect 0 check --dir certs --within 5d
 ok "init re-issues a revoked service certificate"
+
+# a lost index.json is rebuilt from the certificates by init; revoke works again
+rm certs/index.json
+expect 0 init --template "$TEMPLATE" --dir certs
+python3 - certs/index.json <<'PY'
+import json, sys
+idx = json.load(open(sys.argv[1]))
+kinds = sorted(c["kind"] for c in idx["certs"])
+assert kinds.count("leaf") == 6 and "root" in kinds and "intermediate" in kinds, kinds
+PY
+expect 0 revoke chat-service --dir certs
+has <(openssl crl -in certs/crl.pem -noout -text) "Serial Number: $(openssl x509 -in certs/chat-service/cert.pem -noout -serial | cut -d= -f2)"
+ok "init rebuilds a lost index.json; revoke works on it"
+
+# crl.pem is derived from index.json: a missing one is rewritten by init
+rm certs/crl.pem
+expect 0 init --template "$TEMPLATE" --dir certs
+has out "crl.pem (it was missing)"
+has <(openssl crl -in certs/crl.pem -noout -text) "Serial Number:"
+ok "init rewrites a missing crl.pem from index.json"

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,6 +349,7 @@ fake_t *fake_start(const char *certdir, mesh_key_t *key, int port)
     socklen_t sl = sizeof(sa);
 
     pthread_once(&once, (void (*)(void))evthread_use_pthreads);
+    signal(SIGPIPE, SIG_IGN); /* a client may hang up mid-answer */
     pthread_mutex_init(&f->mu, NULL);
     f->key = mesh_key_ref(key);
     f->ttl = 300;

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Prometheus counters and histograms for /metrics. All functions thread-safe (atomics). */
-#ifndef ISSUER_METRICS_H
-#define ISSUER_METRICS_H
+/*
+ * Prometheus counters and histograms for /metrics. All functions thread-safe
+ * (one mutex) and NULL-safe. Each labelled family keeps at most 256 label sets; later ones
+ * are counted under the label value "other".
+ */
+#ifndef ISSUER_CORE_METRICS_H
+#define ISSUER_CORE_METRICS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -22,4 +26,4 @@ void metrics_svc_token_expiry(metrics_t *m, const char *name, int64_t seconds);
 /* Renders the Prometheus text format into a new string (free()). */
 char *metrics_render(metrics_t *m);
 
-#endif /* ISSUER_METRICS_H */
+#endif /* ISSUER_CORE_METRICS_H */

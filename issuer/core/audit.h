@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* One JSON line per token decision. Never a token, a secret or a key. */
-#ifndef ISSUER_AUDIT_H
-#define ISSUER_AUDIT_H
+#ifndef ISSUER_CORE_AUDIT_H
+#define ISSUER_CORE_AUDIT_H
 
 #include <stdint.h>
 #include <stdio.h>
@@ -22,4 +22,4 @@ typedef struct {
 /* Writes one line to f (stderr by default), atomically with respect to other threads. */
 void audit_log(FILE *f, const audit_event_t *ev);
 
-#endif /* ISSUER_AUDIT_H */
+#endif /* ISSUER_CORE_AUDIT_H */

@@ -5,8 +5,8 @@
  * synchronous=FULL: a write that returned MESH_OK survives kill -9 and power loss.
  * A store handle is used from one thread at a time; each worker opens its own.
  */
-#ifndef ISSUER_STORE_H
-#define ISSUER_STORE_H
+#ifndef ISSUER_CORE_STORE_H
+#define ISSUER_CORE_STORE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,7 +20,7 @@ typedef struct store store_t;
 
 typedef struct {
     char name[64];          /* service-token name: identity is "svc-token:<name>" */
-    char client_id[64];     /* public id, e.g. "mst_<22 base64url chars>" */
+    char client_id[64];     /* public id, e.g. "msi_<22 base64url chars>" */
     char audiences[1024];   /* comma-separated */
     char scopes[1024];      /* space-separated; "" = every scope the audience allows */
     uint8_t hash[SVC_HASH_LEN];
@@ -47,14 +47,21 @@ mesh_err_t store_svc_touch(store_t *s, const char *name, int64_t now); /* last_u
 /* Calls fn for each record in name order; stops early when fn returns false. */
 mesh_err_t store_svc_list(store_t *s, bool (*fn)(void *ctx, const svc_token_rec_t *rec), void *ctx);
 
-/* Revocations: each gets the next sequence number (1, 2, ...). Durable before returning. */
+/*
+ * Revocations: each gets the next sequence number (1, 2, ...). Durable before returning.
+ * Revoking a jti again is not an error and returns its first seq (RFC 7009 §2.2).
+ */
 mesh_err_t store_revoke(store_t *s, const char *jti, int64_t exp, int64_t now, int64_t *seq_out);
 mesh_err_t store_is_revoked(store_t *s, const char *jti, bool *revoked);
-/* Entries with seq > since, in seq order, at most `max`; *last_seq = the highest seq in the store. */
+/*
+ * Entries with seq > since, in seq order, at most `max`; *last_seq = the highest seq ever
+ * assigned (kept after pruning; seqs are never reused), read before the entries. When fn saw
+ * `max` entries more may follow: page on from the last entry's seq, not from *last_seq.
+ */
 mesh_err_t store_revocations_since(store_t *s, int64_t since, size_t max,
                                    bool (*fn)(void *ctx, int64_t seq, const char *jti, int64_t exp),
                                    void *ctx, int64_t *last_seq);
 /* Deletes revocations whose exp is before `now` (the token could not verify anyway). */
 mesh_err_t store_prune(store_t *s, int64_t now, size_t *removed);
 
-#endif /* ISSUER_STORE_H */
+#endif /* ISSUER_CORE_STORE_H */

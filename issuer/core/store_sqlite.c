@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store.h on SQLite. WAL + synchronous=FULL: every autocommitted statement is fsynced to the
+ * WAL before sqlite3_step returns, which is what "durable before returning" means here.
+ * This file opens the database and owns the schema and the SQL; store_sqlite_svc.c and
+ * store_sqlite_rev.c run the statements.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "internal.h"
+#include "store_sqlite.h"
+
+#define STORE_SCHEME          "sqlite:"
+#define STORE_SCHEMA_VERSION  1
+#define STORE_BUSY_TIMEOUT_MS 5000
+
+/* Version 1 is schema_sql below; a change to it bumps the version and adds a migration. */
+_Static_assert(STORE_SCHEMA_VERSION == 1, "schema_sql describes version 1");
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS svc_tokens ("
+    " name TEXT PRIMARY KEY NOT NULL,"
+    " client_id TEXT NOT NULL UNIQUE,"
+    " audiences TEXT NOT NULL,"
+    " scopes TEXT NOT NULL,"
+    " hash BLOB NOT NULL, salt BLOB NOT NULL,"
+    " prev_hash BLOB NOT NULL, prev_salt BLOB NOT NULL,"
+    " prev_valid_until INTEGER NOT NULL,"
+    " created INTEGER NOT NULL, expires INTEGER NOT NULL,"
+    " last_used INTEGER NOT NULL, revoked INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS revocations ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " jti TEXT NOT NULL UNIQUE,"
+    " exp INTEGER NOT NULL,"
+    " revoked_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS revocations_exp ON revocations (exp);";
+
+#define SVC_COLS                                                                                   \
+    "name, client_id, audiences, scopes, hash, salt, prev_hash, prev_salt, "                       \
+    "prev_valid_until, created, expires, last_used, revoked"
+
+static const char *const query_sql[Q_COUNT] = {
+    [Q_SVC_INSERT] = "INSERT INTO svc_tokens (" SVC_COLS ") "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    [Q_SVC_BY_NAME] = "SELECT " SVC_COLS " FROM svc_tokens WHERE name = ?1",
+    [Q_SVC_BY_ID] = "SELECT " SVC_COLS " FROM svc_tokens WHERE client_id = ?1",
+    [Q_SVC_UPDATE] = "UPDATE svc_tokens SET client_id = ?2, audiences = ?3, scopes = ?4, "
+                     "hash = ?5, salt = ?6, prev_hash = ?7, prev_salt = ?8, "
+                     "prev_valid_until = ?9, created = ?10, expires = ?11, last_used = ?12, "
+                     "revoked = ?13 WHERE name = ?1",
+    [Q_SVC_TOUCH] = "UPDATE svc_tokens SET last_used = ?2 WHERE name = ?1 AND last_used <= ?3",
+    [Q_SVC_LIST] = "SELECT " SVC_COLS " FROM svc_tokens ORDER BY name",
+    [Q_REV_INSERT] = "INSERT INTO revocations (jti, exp, revoked_at) VALUES (?1, ?2, ?3)",
+    [Q_REV_SEQ_OF] = "SELECT seq FROM revocations WHERE jti = ?1",
+    [Q_REV_SINCE] = "SELECT seq, jti, exp FROM revocations WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    [Q_REV_LAST] = "SELECT seq FROM sqlite_sequence WHERE name = 'revocations'",
+    [Q_REV_PRUNE] = "DELETE FROM revocations WHERE exp < ?1",
+};
+
+/* What an operator can do about a failed SQLite call. */
+static const char *db_hint(int code)
+{
+    switch (code) {
+    case SQLITE_FULL:
+        return "free disk space on that file system";
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_CANTOPEN:
+        return "make the file, its -wal/-shm files and the directory writable by this user";
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return "another process holds a lock on the database; stop it or raise its speed";
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+        return "not a mesh-issuer database, or damaged; restore a backup or use another path";
+    case SQLITE_IOERR:
+        return "the disk or file system reported an error; check the kernel log";
+    default:
+        return "report this as a mesh-issuer bug";
+    }
+}
+
+mesh_err_t store_db_fail(store_t *s, const char *what)
+{
+    int code = sqlite3_errcode(s->db) & 0xff; /* primary code of an extended one */
+    mesh_err_t rc = (code == SQLITE_CONSTRAINT || code == SQLITE_MISUSE || code == SQLITE_RANGE)
+                        ? MESH_ERR_INTERNAL
+                        : MESH_ERR_IO;
+
+    return mesh_err_set(rc, "store %s: %s: %s; %s", s->path, what, sqlite3_errmsg(s->db),
+                        db_hint(code));
+}
+
+sqlite3_stmt *store_query(store_t *s, int which)
+{
+    sqlite3_stmt *st = s->q[which];
+
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+}
+
+/* The file exists with mode 0600 before SQLite opens it (SQLite gives -wal/-shm the same mode). */
+static mesh_err_t create_file(const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+    if (fd >= 0) {
+        int ok = fchmod(fd, 0600) == 0;
+        close(fd);
+        return ok ? MESH_OK
+                  : mesh_err_set(MESH_ERR_IO, "store %s: cannot set mode 0600: %s", path,
+                                 strerror(errno));
+    }
+    if (errno != EEXIST) {
+        return mesh_err_set(MESH_ERR_IO,
+                            "store %s: cannot create the database file: %s; check that the "
+                            "directory exists and this user may write to it, or point the "
+                            "store setting elsewhere",
+                            path, strerror(errno));
+    }
+    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        return mesh_err_set(MESH_ERR_IO,
+                            "store %s: exists but is not a regular file (symlinks are not "
+                            "followed); point the store setting at a database file",
+                            path);
+    }
+    return MESH_OK;
+}
+
+static mesh_err_t exec_sql(store_t *s, const char *sql, const char *what)
+{
+    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? MESH_OK
+                                                                   : store_db_fail(s, what);
+}
+
+static mesh_err_t set_pragmas(store_t *s)
+{
+    sqlite3_stmt *st = NULL;
+    mesh_err_t rc = MESH_ERR_IO;
+    const unsigned char *mode;
+
+    sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+    if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        rc = store_db_fail(s, "cannot switch to WAL mode");
+        goto out;
+    }
+    mode = sqlite3_column_text(st, 0);
+    if (mode == NULL || strcmp((const char *)mode, "wal") != 0) {
+        rc = mesh_err_set(MESH_ERR_IO,
+                          "store %s: journal mode is %s, not wal; the file system must "
+                          "support shared memory (not NFS)",
+                          s->path, mode ? (const char *)mode : "unknown");
+        goto out;
+    }
+    rc = exec_sql(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", "cannot set pragmas");
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static mesh_err_t read_version(store_t *s, int64_t *version)
+{
+    sqlite3_stmt *st = NULL;
+    mesh_err_t rc = MESH_OK;
+    int step;
+
+    if (sqlite3_prepare_v2(s->db, "SELECT max(version) FROM schema_version", -1, &st, NULL) !=
+        SQLITE_OK) {
+        rc = store_db_fail(s, "cannot read the schema version");
+        goto out;
+    }
+    step = sqlite3_step(st);
+    if (step != SQLITE_ROW) {
+        rc = store_db_fail(s, "cannot read the schema version");
+        goto out;
+    }
+    *version = sqlite3_column_int64(st, 0); /* NULL (empty table) reads as 0 */
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Creates the schema in one transaction, or checks the version of an existing one. */
+static mesh_err_t migrate(store_t *s)
+{
+    int64_t version = 0;
+    mesh_err_t rc = exec_sql(s, "BEGIN IMMEDIATE", "cannot start the schema transaction");
+
+    if (rc != MESH_OK) {
+        return rc;
+    }
+    rc = exec_sql(s, schema_sql, "cannot create the schema");
+    if (rc == MESH_OK) {
+        rc = read_version(s, &version);
+    }
+    if (rc == MESH_OK && version == 0) {
+        rc = exec_sql(s, "INSERT INTO schema_version (version) VALUES (1)",
+                      "cannot record the schema version");
+        version = STORE_SCHEMA_VERSION;
+    }
+    if (rc == MESH_OK && version != STORE_SCHEMA_VERSION) {
+        rc = mesh_err_set(MESH_ERR_CONFIG,
+                          "store %s: schema version %lld, this mesh-issuer knows version %d; "
+                          "run the mesh-issuer that wrote it, or upgrade",
+                          s->path, (long long)version, STORE_SCHEMA_VERSION);
+    }
+    if (rc == MESH_OK) {
+        return exec_sql(s, "COMMIT", "cannot commit the schema");
+    }
+    (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static mesh_err_t prepare_all(store_t *s)
+{
+    for (int i = 0; i < Q_COUNT; i++) {
+        if (sqlite3_prepare_v3(s->db, query_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i],
+                               NULL) != SQLITE_OK) {
+            return store_db_fail(s, "cannot prepare a statement");
+        }
+    }
+    return MESH_OK;
+}
+
+static mesh_err_t parse_url(const char *url, char **path)
+{
+    size_t n = strlen(STORE_SCHEME);
+
+    if (url == NULL || strncmp(url, STORE_SCHEME, n) != 0) {
+        return mesh_err_set(MESH_ERR_CONFIG,
+                            "store URL \"%s\": unsupported scheme; use sqlite:PATH, e.g. "
+                            "sqlite:/var/lib/mesh-issuer/issuer.db",
+                            url ? url : "(null)");
+    }
+    if (url[n] == '\0') {
+        return mesh_err_set(MESH_ERR_CONFIG, "store URL \"%s\": no path; use sqlite:PATH", url);
+    }
+    *path = strdup(url + n);
+    return *path ? MESH_OK : mesh_err_set(MESH_ERR_NOMEM, "store: out of memory");
+}
+
+mesh_err_t store_open(const char *url, store_t **out)
+{
+    store_t *s = NULL;
+    mesh_err_t rc;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW;
+
+    mesh_err_clear();
+    if (out == NULL) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "store_open: out is NULL");
+    }
+    if ((s = calloc(1, sizeof(*s))) == NULL) {
+        return mesh_err_set(MESH_ERR_NOMEM, "store: out of memory");
+    }
+    if ((rc = parse_url(url, &s->path)) != MESH_OK || (rc = create_file(s->path)) != MESH_OK) {
+        goto out;
+    }
+    if (sqlite3_open_v2(s->path, &s->db, flags, NULL) != SQLITE_OK) {
+        rc = s->db ? store_db_fail(s, "cannot open the database; check the file and its directory")
+                   : mesh_err_set(MESH_ERR_NOMEM, "store: out of memory");
+        goto out;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    if ((rc = set_pragmas(s)) != MESH_OK || (rc = migrate(s)) != MESH_OK ||
+        (rc = prepare_all(s)) != MESH_OK) {
+        goto out;
+    }
+    *out = s;
+    s = NULL;
+out:
+    store_close(s);
+    return rc;
+}
+
+void store_close(store_t *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    for (int i = 0; i < Q_COUNT; i++) {
+        sqlite3_finalize(s->q[i]);
+    }
+    sqlite3_close(s->db);
+    free(s->path);
+    free(s);
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mesh-issuer configuration: one JSON file (docs/CONFIG.md). Loading checks every value and
+ * every cross-reference; an error names the key path ("policy[2].audiences[0]") and says what
+ * to change. Relative file paths are resolved against the config file's directory.
+ */
+#ifndef ISSUER_CONFIG_H
+#define ISSUER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <mesh/error.h>
+
+#define CONFIG_MAX_BYTES (1024 * 1024)
+
+typedef struct {
+    char *name;
+    char *description;
+    char **scopes;
+    size_t n_scopes;
+} cfg_audience_t;
+
+typedef struct {
+    char *identity;   /* exact identity, or a prefix ending in "*", e.g. spiffe://mesh.local/x* */
+    char **audiences;
+    size_t n_audiences;
+    char **scopes;    /* allowed scopes; all_scopes = every scope the audience defines */
+    size_t n_scopes;
+    bool all_scopes;
+    int64_t max_ttl;  /* 0 = the global max */
+} cfg_policy_t;
+
+typedef struct {
+    double rate;  /* tokens per second; 0 = unlimited */
+    double burst;
+} cfg_rate_t;
+
+typedef struct config {
+    char *path;
+    char *issuer;       /* https URL, the iss claim */
+    char *listen_host;
+    int listen_port;
+    char *tls_cert, *tls_key, *tls_ca, *tls_crl; /* tls_crl NULL = not configured */
+    char *key_current, *key_next, *key_previous; /* next/previous may be NULL */
+    char *store;        /* "sqlite:PATH" with PATH resolved */
+    int64_t ttl_default, ttl_min, ttl_max, svc_ttl_max, skew;
+    cfg_audience_t *audiences;
+    size_t n_audiences;
+    cfg_policy_t *policy;
+    size_t n_policy;
+    char **admins;
+    size_t n_admins;
+    cfg_rate_t rl_identity, rl_source;
+    int workers;          /* 0 = one per core */
+    int max_connections;  /* per worker */
+    int jwks_max_age;     /* seconds, Cache-Control of the JWKS */
+} config_t;
+
+/*
+ * Loads and checks `path`. On failure returns MESH_ERR_CONFIG (or IO) and writes a message
+ * naming the key path into err.
+ */
+mesh_err_t config_load(const char *path, config_t **out, char *err, size_t errlen);
+void config_free(config_t *cfg);
+
+/* The audience named `name`, or NULL. */
+const cfg_audience_t *config_audience(const config_t *cfg, const char *name);
+
+/* true when `identity` is one of the admins (exact match or '*' prefix). */
+bool config_is_admin(const config_t *cfg, const char *identity);
+
+/* true when a policy identity pattern matches `identity`. */
+bool config_identity_matches(const char *pattern, const char *identity);
+
+/* Human explanation of what the config means, for --check-config. */
+void config_explain(const config_t *cfg, FILE *f);
+
+#endif /* ISSUER_CONFIG_H */

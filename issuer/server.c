@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "server.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+
+#include <openssl/ssl.h>
+
+#include <mesh/limits.h>
+
+#include "log.h"
+
+struct worker {
+    int id;
+    pthread_t thread;
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    struct event *drain_ev;
+    struct event *drain_timer;
+    store_t *store;
+    int conns;
+    int max_conns;
+    bool draining;
+    bool paused;
+    bool failed;
+};
+
+static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
+static issuer_state_t *current;
+static metrics_t *metrics;
+static int listen_fd = -1;
+
+issuer_state_t *server_state_get(void)
+{
+    pthread_mutex_lock(&state_lock);
+    issuer_state_t *st = state_ref(current);
+    pthread_mutex_unlock(&state_lock);
+    return st;
+}
+
+metrics_t *server_metrics(void)
+{
+    return metrics;
+}
+
+store_t *worker_store(worker_t *w)
+{
+    return w->store;
+}
+
+bool worker_draining(worker_t *w)
+{
+    return w->draining;
+}
+
+static void listener_update(worker_t *w)
+{
+    if (w->bound == NULL) {
+        return;
+    }
+    struct evconnlistener *l = evhttp_bound_socket_get_listener(w->bound);
+    if (!w->paused && w->conns >= w->max_conns) {
+        evconnlistener_disable(l); /* other workers, or the backlog, take new connections */
+        w->paused = true;
+    } else if (w->paused && w->conns < w->max_conns) {
+        evconnlistener_enable(l);
+        w->paused = false;
+    }
+}
+
+static void conn_free(void *p)
+{
+    conn_t *c = p;
+    worker_t *w = c->w;
+    if (c->deadline != NULL) {
+        event_free(c->deadline);
+    }
+    tls_peer_clear(&c->peer);
+    free(c);
+    w->conns--;
+    metrics_conn_close(metrics);
+    listener_update(w);
+    if (w->draining && w->conns == 0) {
+        event_base_loopbreak(w->base);
+    }
+}
+
+/* A request that has not fully arrived in time: end the connection (slowloris). */
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    conn_t *c = arg;
+    evutil_socket_t s = bufferevent_getfd(c->bev);
+    if (s >= 0) {
+        log_msg(LOG_DEBUG, "connection deadline", "closing a connection that sent no "
+                "complete request within %d s", MESH_REQUEST_TIMEOUT);
+        shutdown(s, SHUT_RDWR); /* evhttp sees EOF and frees the connection itself */
+    }
+}
+
+void server_conn_rearm(conn_t *c)
+{
+    if (c != NULL && c->deadline != NULL) {
+        struct timeval tv = {MESH_IDLE_TIMEOUT + MESH_REQUEST_TIMEOUT, 0};
+        evtimer_add(c->deadline, &tv);
+    }
+}
+
+conn_t *server_conn_of(struct evhttp_request *req)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+    conn_t *c = ssl ? tls_get_conn(ssl) : NULL;
+    if (c != NULL && !c->peer_loaded) {
+        tls_peer_get(ssl, &c->peer); /* once per connection: the handshake is done */
+        c->peer_loaded = true;
+    }
+    return c;
+}
+
+static struct bufferevent *bev_cb(struct event_base *base, void *arg)
+{
+    worker_t *w = arg;
+    issuer_state_t *st = server_state_get();
+    SSL *ssl = tls_ssl_new(st->tls);
+    state_unref(st);
+    conn_t *c = calloc(1, sizeof(*c));
+    if (ssl == NULL || c == NULL) {
+        free(c);
+        SSL_free(ssl);
+        log_msg(LOG_ERROR, "connection refused", "out of memory for a TLS connection");
+        return NULL;
+    }
+    c->w = w;
+    w->conns++;
+    metrics_conn_open(metrics);
+    tls_set_conn(ssl, c); /* from here conn_free runs when the SSL is freed */
+    c->bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                            BEV_OPT_CLOSE_ON_FREE);
+    if (c->bev == NULL) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+    c->deadline = evtimer_new(base, deadline_cb, c);
+    if (c->deadline != NULL) {
+        struct timeval tv = {MESH_REQUEST_TIMEOUT, 0};
+        evtimer_add(c->deadline, &tv);
+    }
+    listener_update(w);
+    return c->bev;
+}
+
+static void drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+    log_msg(LOG_INFO, "drain timeout", "worker %d closes %d remaining connections", w->id,
+            w->conns);
+    event_base_loopbreak(w->base);
+}
+
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+    w->draining = true;
+    if (w->bound != NULL) {
+        evhttp_del_accept_socket(w->http, w->bound); /* our fd stays open: no CLOSE_ON_FREE */
+        w->bound = NULL;
+    }
+    if (w->conns == 0) {
+        event_base_loopbreak(w->base);
+        return;
+    }
+    struct timeval tv = {MESH_REQUEST_TIMEOUT, 0};
+    evtimer_add(w->drain_timer, &tv);
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    event_base_dispatch(w->base);
+    evhttp_free(w->http); /* closes what is left */
+    w->http = NULL;
+    /* bufferevents are freed by finalizers that run in the loop: let them run here. */
+    event_base_loop(w->base, EVLOOP_NONBLOCK);
+    return NULL;
+}
+
+static bool worker_init(worker_t *w, int id, const config_t *cfg)
+{
+    w->id = id;
+    w->max_conns = cfg->max_connections;
+    mesh_err_t rc = store_open(cfg->store, &w->store);
+    if (rc != MESH_OK) {
+        log_msg(LOG_ERROR, "cannot open store", "%s: %s: %s", cfg->store, mesh_strerror(rc),
+                mesh_err_detail());
+        return false;
+    }
+    w->base = event_base_new();
+    w->http = w->base ? evhttp_new(w->base) : NULL;
+    if (w->http == NULL) {
+        return false;
+    }
+    evhttp_set_max_headers_size(w->http, MESH_MAX_HEADER_BYTES);
+    evhttp_set_max_body_size(w->http, MESH_MAX_REQUEST_BODY);
+    evhttp_set_timeout(w->http, MESH_IDLE_TIMEOUT);
+    evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_default_content_type(w->http, "application/json");
+    evhttp_set_bevcb(w->http, bev_cb, w);
+    evhttp_set_gencb(w->http, http_handle, w);
+    struct evconnlistener *l = evconnlistener_new(w->base, NULL, NULL, LEV_OPT_REUSEABLE, 0,
+                                                  listen_fd);
+    w->bound = l ? evhttp_bind_listener(w->http, l) : NULL;
+    w->drain_ev = event_new(w->base, -1, 0, drain_cb, w);
+    w->drain_timer = evtimer_new(w->base, drain_timeout_cb, w);
+    return w->bound != NULL && w->drain_ev != NULL && w->drain_timer != NULL;
+}
+
+static void worker_destroy(worker_t *w)
+{
+    if (w->http != NULL) {
+        evhttp_free(w->http);
+    }
+    if (w->drain_ev != NULL) {
+        event_free(w->drain_ev);
+    }
+    if (w->drain_timer != NULL) {
+        event_free(w->drain_timer);
+    }
+    if (w->base != NULL) {
+        event_base_free(w->base);
+    }
+    store_close(w->store);
+}
+
+static int open_listener(const config_t *cfg, int *port_out)
+{
+    char port[16];
+    snprintf(port, sizeof(port), "%d", cfg->listen_port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    int rc = getaddrinfo(cfg->listen_host, port, &hints, &ai);
+    if (rc != 0) {
+        log_msg(LOG_ERROR, "cannot listen", "listen %s:%s: %s", cfg->listen_host, port,
+                gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0 ||
+        evutil_make_socket_nonblocking(fd) != 0) {
+        log_msg(LOG_ERROR, "cannot listen", "listen %s:%s: %s", cfg->listen_host, port,
+                strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        freeaddrinfo(ai);
+        return -1;
+    }
+    freeaddrinfo(ai);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    *port_out = cfg->listen_port;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET) {
+            *port_out = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            *port_out = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        }
+    }
+    return fd;
+}
+
+static void reload(const char *config_path)
+{
+    char err[1024];
+    issuer_state_t *old = server_state_get();
+    issuer_state_t *st = NULL;
+    mesh_err_t rc = state_load(config_path, old, &st, err, sizeof(err));
+    if (rc != MESH_OK) {
+        log_msg(LOG_ERROR, "reload failed; keeping the running configuration", "%s", err);
+        state_unref(old);
+        return;
+    }
+    const config_t *a = old->cfg, *b = st->cfg;
+    if (strcmp(a->listen_host, b->listen_host) != 0 || a->listen_port != b->listen_port ||
+        strcmp(a->store, b->store) != 0 || a->workers != b->workers ||
+        a->max_connections != b->max_connections) {
+        log_msg(LOG_WARN, "reload: some changes need a restart",
+                "listen, store, workers and max_connections keep their old values until "
+                "mesh-issuer restarts");
+    }
+    state_unref(old);
+    pthread_mutex_lock(&state_lock);
+    old = current;
+    current = st;
+    pthread_mutex_unlock(&state_lock);
+    state_unref(old);
+    log_json(LOG_INFO, "reloaded", json_pack("{s:s, s:s}", "config", config_path, "kid",
+                                             mesh_key_kid(st->sign_key)));
+}
+
+int server_run(const char *config_path, issuer_state_t *st, int nworkers)
+{
+    current = st;
+    metrics = metrics_new();
+    if (metrics == NULL || evthread_use_pthreads() != 0) {
+        log_msg(LOG_ERROR, "cannot start", "out of memory");
+        return 1;
+    }
+    tls_set_conn_free_hook(conn_free);
+    if (nworkers <= 0) {
+        nworkers = st->cfg->workers > 0 ? st->cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    }
+    if (nworkers <= 0) {
+        nworkers = 1;
+    }
+    int port = 0;
+    listen_fd = open_listener(st->cfg, &port);
+    if (listen_fd < 0) {
+        return 1;
+    }
+    /* Signals go to this thread only, through sigwait(). */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    worker_t *workers = calloc((size_t)nworkers, sizeof(worker_t));
+    int started = 0, status = 0;
+    for (int i = 0; workers != NULL && i < nworkers; i++) {
+        if (!worker_init(&workers[i], i, st->cfg)) {
+            log_msg(LOG_ERROR, "cannot start worker", "worker %d failed to start", i);
+            worker_destroy(&workers[i]);
+            status = 1;
+            break;
+        }
+        if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
+            worker_destroy(&workers[i]);
+            status = 1;
+            break;
+        }
+        started++;
+    }
+    if (status == 0) {
+        log_json(LOG_INFO, "listening",
+                 json_pack("{s:s, s:i, s:i, s:s, s:s, s:i}", "address", st->cfg->listen_host,
+                           "port", port, "workers", nworkers, "issuer", st->cfg->issuer, "kid",
+                           mesh_key_kid(st->sign_key), "pid", (int)getpid()));
+    }
+    while (status == 0) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0) {
+            continue;
+        }
+        if (sig == SIGHUP) {
+            log_msg(LOG_INFO, "SIGHUP", "reloading %s", config_path);
+            reload(config_path);
+            continue;
+        }
+        log_msg(LOG_INFO, "draining", "signal %d: no new connections; finishing requests", sig);
+        break;
+    }
+    for (int i = 0; i < started; i++) {
+        event_active(workers[i].drain_ev, EV_READ, 0);
+    }
+    for (int i = 0; i < started; i++) {
+        pthread_join(workers[i].thread, NULL);
+        worker_destroy(&workers[i]);
+    }
+    free(workers);
+    close(listen_fd);
+    pthread_mutex_lock(&state_lock);
+    state_unref(current);
+    current = NULL;
+    pthread_mutex_unlock(&state_lock);
+    metrics_free(metrics);
+    log_msg(LOG_INFO, "stopped", "mesh-issuer exits with status %d", status);
+    return status;
+}

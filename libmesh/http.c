@@ -368,3 +368,12 @@ mesh_err_t mesh_http_setup_handle(mesh_http_t *h, CURL *easy, const char *bearer
     }
     return MESH_OK;
 }
+
+char *mesh_http_form_escape(const char *s)
+{
+    char *e = curl_easy_escape(NULL, s, 0);
+    char *out = e != NULL ? strdup(e) : NULL;
+
+    curl_free(e);
+    return out;
+}

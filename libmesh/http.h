@@ -62,4 +62,7 @@ void mesh_http_resp_clear(mesh_http_resp_t *resp);
 /* Configures a caller's easy handle with the TLS material, the share handle and a bearer. */
 mesh_err_t mesh_http_setup_handle(mesh_http_t *h, CURL *easy, const char *bearer);
 
+/* application/x-www-form-urlencoded value (new string, free()); NULL when out of memory. */
+char *mesh_http_form_escape(const char *s);
+
 #endif /* MESH_HTTP_H */

@@ -14,6 +14,9 @@ static const cli_verb_t verbs[] = {
     {"decode", "print a token's header and claims, UNVERIFIED", cmd_decode},
     {"verify", "verify a token: signature, claims, binding", cmd_verify},
     {"sign", "sign a claims JSON object (tests and tooling)", cmd_sign},
+    {"token", "get a token for an audience from the issuer", cmd_token},
+    {"curl", "call a peer with this service's certificate and a token", cmd_curl},
+    {"doctor", "check this service's certificates, issuer and token step by step", cmd_doctor},
 };
 
 static void usage(FILE *f)

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,8 @@ struct fake {
     int nrevoked;
     int delay_ms;
     int64_t ttl;
+    bool running;
+    pthread_cond_t started;
 };
 
 static void die(const char *what)
@@ -303,6 +306,18 @@ static int accept_any(int ok, X509_STORE_CTX *ctx)
     return ok;
 }
 
+/* Runs once the loop is up: a loopbreak before the loop starts would be lost. */
+static void on_started(evutil_socket_t fd, short what, void *arg)
+{
+    fake_t *f = arg;
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&f->mu);
+    f->running = true;
+    pthread_cond_broadcast(&f->started);
+    pthread_mutex_unlock(&f->mu);
+}
+
 static void *run(void *arg)
 {
     fake_t *f = arg;
@@ -334,6 +349,7 @@ fake_t *fake_start(const char *certdir, mesh_key_t *key, int port)
     socklen_t sl = sizeof(sa);
 
     pthread_once(&once, (void (*)(void))evthread_use_pthreads);
+    signal(SIGPIPE, SIG_IGN); /* a client may hang up mid-answer */
     pthread_mutex_init(&f->mu, NULL);
     f->key = mesh_key_ref(key);
     f->ttl = 300;
@@ -366,7 +382,15 @@ fake_t *fake_start(const char *certdir, mesh_key_t *key, int port)
     getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&sa, &sl);
     f->port = ntohs(sa.sin_port);
     snprintf(f->url, sizeof(f->url), "https://127.0.0.1:%d", f->port);
+    pthread_cond_init(&f->started, NULL);
+    struct timeval zero = {0, 0};
+    event_base_once(f->base, -1, EV_TIMEOUT, on_started, f, &zero);
     pthread_create(&f->thread, NULL, run, f);
+    pthread_mutex_lock(&f->mu);
+    while (!f->running) {
+        pthread_cond_wait(&f->started, &f->mu);
+    }
+    pthread_mutex_unlock(&f->mu);
     return f;
 }
 
@@ -386,6 +410,7 @@ void fake_stop(fake_t *f)
     }
     free(f->jwks);
     free(f->cache_control);
+    pthread_cond_destroy(&f->started);
     pthread_mutex_destroy(&f->mu);
     free(f);
 }

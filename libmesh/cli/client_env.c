@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "client_env.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct {
+    const char *service, *issuer, *cert, *key, *ca, *dir, *client_id, *client_secret;
+    bool insecure;
+} flags;
+
+bool cli_client_opt(int c, const char *arg)
+{
+    switch (c) {
+    case OPT_SERVICE: flags.service = arg; return true;
+    case OPT_ISSUER: flags.issuer = arg; return true;
+    case OPT_CERT: flags.cert = arg; return true;
+    case OPT_KEY: flags.key = arg; return true;
+    case OPT_CA: flags.ca = arg; return true;
+    case OPT_CERTS_DIR: flags.dir = arg; return true;
+    case OPT_CLIENT_ID: flags.client_id = arg; return true;
+    case OPT_CLIENT_SECRET: flags.client_secret = arg; return true;
+    case OPT_INSECURE: flags.insecure = true; return true;
+    default: return false;
+    }
+}
+
+static const char *pick(const char *flag, const char *var)
+{
+    const char *v;
+
+    if (flag != NULL) {
+        return flag;
+    }
+    v = getenv(var);
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+void cli_identity_resolve(cli_identity_t *id)
+{
+    const char *dir = pick(flags.dir, "MESH_CERTS_DIR");
+
+    memset(id, 0, sizeof(*id));
+    id->service = pick(flags.service, "MESH_SERVICE");
+    id->issuer = pick(flags.issuer, "MESH_ISSUER_URL");
+    id->cert = pick(flags.cert, "TLS_CERT_PATH");
+    id->key = pick(flags.key, "TLS_KEY_PATH");
+    id->ca = pick(flags.ca, "TLS_CA_PATH");
+    id->client_id = pick(flags.client_id, "MESH_CLIENT_ID");
+    id->client_secret = pick(flags.client_secret, "MESH_CLIENT_SECRET");
+    id->insecure = flags.insecure;
+    if (dir != NULL && id->service != NULL) {
+        snprintf(id->cert_buf, sizeof(id->cert_buf), "%s/%s/cert.pem", dir, id->service);
+        snprintf(id->key_buf, sizeof(id->key_buf), "%s/%s/key.pem", dir, id->service);
+        if (id->cert == NULL && id->client_id == NULL) {
+            id->cert = id->cert_buf;
+        }
+        if (id->key == NULL && id->client_id == NULL) {
+            id->key = id->key_buf;
+        }
+    }
+    if (dir != NULL && id->ca == NULL) {
+        snprintf(id->ca_buf, sizeof(id->ca_buf), "%s/ca.pem", dir);
+        id->ca = id->ca_buf;
+    }
+}
+
+mesh_err_t cli_make_client(const cli_identity_t *id, int max_retries, long long ttl,
+                           mesh_client_t **out)
+{
+    mesh_client_opts_t o;
+
+    mesh_client_opts_init(&o);
+    o.issuer_url = id->issuer;
+    o.cert_path = id->cert;
+    o.key_path = id->key;
+    o.ca_path = id->ca;
+    o.client_id = id->client_id;
+    o.client_secret = id->client_secret;
+    o.insecure_skip_hostname = id->insecure;
+    o.token_ttl = ttl;
+    if (max_retries >= 0) {
+        o.max_retries = max_retries;
+    }
+    return mesh_client_new(&o, out);
+}

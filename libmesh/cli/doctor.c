@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mesh doctor [--audience A] : walks a service's setup from its files to a verified token and
+ * stops at the first failure with what to change.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include <mesh/mesh.h>
+
+#include "cli.h"
+#include "client_env.h"
+
+#define DOC_MAX_BODY (256 * 1024)
+
+typedef struct {
+    cli_identity_t id;
+    const char *audience;
+    char note[1024]; /* what the step found, or why it failed */
+    char fix[1024];  /* what to change, on failure */
+    char iss[512], jwks_uri[1024];
+    mesh_jwks_t *jwks;
+    char *token;
+    int passed;
+} doctor_t;
+
+static void say(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(char *buf, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+}
+#define NOTE(...) say(d->note, sizeof(d->note), __VA_ARGS__)
+#define FIX(...) say(d->fix, sizeof(d->fix), __VA_ARGS__)
+
+static bool lib_fail(doctor_t *d, mesh_err_t rc)
+{
+    NOTE("%s: %s", mesh_err_name(rc), mesh_err_detail()[0] ? mesh_err_detail() : mesh_strerror(rc));
+    return false;
+}
+
+static bool step_config(doctor_t *d)
+{
+    cli_identity_t *id = &d->id;
+
+    if (id->issuer == NULL) {
+        NOTE("no issuer URL");
+        FIX("set MESH_ISSUER_URL (or --issuer) to the issuer's https://host:port");
+        return false;
+    }
+    if (id->ca == NULL) {
+        NOTE("no CA file");
+        FIX("set TLS_CA_PATH to the mesh CA (certs/ca.pem), or MESH_CERTS_DIR");
+        return false;
+    }
+    if (id->client_id == NULL && (id->cert == NULL || id->key == NULL)) {
+        NOTE("no certificate/key and no service token");
+        FIX("set TLS_CERT_PATH and TLS_KEY_PATH, or MESH_CERTS_DIR with --service NAME, or "
+            "MESH_CLIENT_ID and MESH_CLIENT_SECRET");
+        return false;
+    }
+    if (id->client_id != NULL && id->client_secret == NULL) {
+        NOTE("a client id without a secret");
+        FIX("set MESH_CLIENT_SECRET");
+        return false;
+    }
+    if (id->cert != NULL) {
+        NOTE("issuer %s, certificate %s, key %s, CA %s", id->issuer, id->cert, id->key, id->ca);
+    } else {
+        NOTE("issuer %s, service token %s, CA %s", id->issuer, id->client_id, id->ca);
+    }
+    return true;
+}
+
+static bool readable(doctor_t *d, const char *what, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        NOTE("%s %s cannot be read", what, path);
+        FIX("check the path and that this user may read it (ls -l %s)", path);
+        return false;
+    }
+    fclose(f);
+    return true;
+}
+
+static bool step_files(doctor_t *d)
+{
+    if (!readable(d, "CA file", d->id.ca) ||
+        (d->id.cert != NULL && (!readable(d, "certificate", d->id.cert) ||
+                                !readable(d, "key", d->id.key)))) {
+        return false;
+    }
+    NOTE("all readable");
+    return true;
+}
+
+static bool step_key(doctor_t *d)
+{
+    mesh_err_t rc = mesh_certfile_check_key(d->id.cert, d->id.key);
+    if (rc != MESH_OK) {
+        FIX("use the key.pem that belongs to this cert.pem (same service directory)");
+        return lib_fail(d, rc);
+    }
+    NOTE("%s is the key of %s", d->id.key, d->id.cert);
+    return true;
+}
+
+static bool step_chain(doctor_t *d)
+{
+    mesh_err_t rc = mesh_certfile_check_chain(d->id.cert, d->id.ca);
+    if (rc != MESH_OK) {
+        FIX("point TLS_CA_PATH at the ca.pem of the mesh-ca run that issued %s, or re-issue "
+            "the certificate from this CA", d->id.cert);
+        return lib_fail(d, rc);
+    }
+    NOTE("chains to %s", d->id.ca);
+    return true;
+}
+
+static bool step_expiry(doctor_t *d)
+{
+    int64_t not_after = 0;
+    mesh_err_t rc = mesh_certfile_check_time(d->id.cert, 0, &not_after);
+    if (rc != MESH_OK) {
+        FIX("re-issue the certificate (mesh-ca issue %s) and restart the service",
+            d->id.service != NULL ? d->id.service : "SERVICE");
+        return lib_fail(d, rc);
+    }
+    NOTE("valid for %lld more days", (long long)(not_after - time(NULL)) / 86400);
+    return true;
+}
+
+static bool step_spiffe(doctor_t *d)
+{
+    uint8_t *der = NULL;
+    size_t len = 0;
+    char *uri = NULL;
+    mesh_err_t rc = mesh_x509_load_der(d->id.cert, &der, &len);
+
+    if (rc == MESH_OK) {
+        rc = mesh_x509_spiffe_id(der, len, &uri);
+    }
+    mesh_free(der);
+    if (rc != MESH_OK) {
+        FIX("issue the certificate with mesh-ca: it carries spiffe://<trust-domain>/<service> "
+            "as its URI SAN");
+        return lib_fail(d, rc);
+    }
+    NOTE("%s", uri);
+    mesh_free(uri);
+    return true;
+}
+
+/* A curl handle with this service's TLS material. */
+static CURL *handle(doctor_t *d, const char *url, char *errbuf)
+{
+    CURL *h = curl_easy_init();
+    if (h == NULL) {
+        return NULL;
+    }
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_CAINFO, d->id.ca);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    if (d->id.insecure) {
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (d->id.cert != NULL) {
+        curl_easy_setopt(h, CURLOPT_SSLCERT, d->id.cert);
+        curl_easy_setopt(h, CURLOPT_SSLKEY, d->id.key);
+    }
+    return h;
+}
+
+static bool step_reachable(doctor_t *d)
+{
+    char errbuf[CURL_ERROR_SIZE] = "", *host = NULL, *port = NULL, url[600];
+    CURLU *u = curl_url();
+    bool ok = false;
+
+    if (u == NULL || curl_url_set(u, CURLUPART_URL, d->id.issuer, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+        NOTE("cannot parse the issuer URL %s", d->id.issuer);
+        FIX("set MESH_ISSUER_URL to https://host:port");
+        goto out;
+    }
+    /* Plain TCP: is anything listening there at all? */
+    snprintf(url, sizeof(url), "http://%s:%s/", host, port);
+    CURL *h = handle(d, url, errbuf);
+    curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+    CURLcode cc = curl_easy_perform(h);
+    curl_easy_cleanup(h);
+    if (cc != CURLE_OK) {
+        NOTE("%s:%s: %s", host, port, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        FIX("start mesh-issuer, or fix the host:port in MESH_ISSUER_URL");
+        goto out;
+    }
+    NOTE("%s:%s accepts connections", host, port);
+    ok = true;
+out:
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return ok;
+}
+
+/* GET url into a new string; false with NOTE/FIX set on failure. */
+static bool get(doctor_t *d, const char *url, char **body, const char *fix)
+{
+    char errbuf[CURL_ERROR_SIZE] = "";
+    FILE *mem;
+    size_t size = 0;
+    long code = 0;
+    CURL *h = handle(d, url, errbuf);
+    CURLcode cc;
+
+    *body = NULL;
+    mem = open_memstream(body, &size);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, mem);
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE, (long)DOC_MAX_BODY);
+    cc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(h);
+    fclose(mem);
+    if (cc != CURLE_OK || code != 200) {
+        if (cc != CURLE_OK) {
+            NOTE("%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        } else {
+            NOTE("%s answered HTTP %ld: %.200s", url, code, *body != NULL ? *body : "");
+        }
+        FIX("%s", fix);
+        free(*body);
+        *body = NULL;
+        return false;
+    }
+    return true;
+}
+
+static bool step_tls(doctor_t *d)
+{
+    char errbuf[CURL_ERROR_SIZE] = "";
+    CURL *h = handle(d, d->id.issuer, errbuf);
+    CURLcode cc;
+
+    curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+    cc = curl_easy_perform(h);
+    curl_easy_cleanup(h);
+    if (cc != CURLE_OK) {
+        NOTE("%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        FIX("the issuer's certificate must chain to TLS_CA_PATH and name the host in "
+            "MESH_ISSUER_URL; an 'alert' above is the issuer refusing this certificate");
+        return false;
+    }
+    NOTE("TLS with %s", d->id.cert != NULL ? "this service's certificate" : "no client "
+                                                                          "certificate");
+    return true;
+}
+
+static bool step_metadata(doctor_t *d)
+{
+    char url[1024], *body = NULL;
+    json_t *doc;
+    const char *iss, *jwks;
+    size_t n = strlen(d->id.issuer);
+
+    while (n > 0 && d->id.issuer[n - 1] == '/') {
+        n--;
+    }
+    snprintf(url, sizeof(url), "%.*s/.well-known/oauth-authorization-server", (int)n,
+             d->id.issuer);
+    if (!get(d, url, &body, "check that MESH_ISSUER_URL is mesh-issuer's URL (an alert "
+             "means the issuer refused this certificate: is it from the mesh CA?)")) {
+        return false;
+    }
+    doc = json_loads(body, 0, NULL);
+    free(body);
+    iss = json_string_value(json_object_get(doc, "issuer"));
+    jwks = json_string_value(json_object_get(doc, "jwks_uri"));
+    if (iss == NULL || jwks == NULL) {
+        NOTE("%s is not RFC 8414 metadata (no issuer or jwks_uri)", url);
+        FIX("MESH_ISSUER_URL must point at mesh-issuer");
+        json_decref(doc);
+        return false;
+    }
+    snprintf(d->iss, sizeof(d->iss), "%s", iss);
+    snprintf(d->jwks_uri, sizeof(d->jwks_uri), "%s", jwks);
+    json_decref(doc);
+    NOTE("issuer %s, jwks_uri %s", d->iss, d->jwks_uri);
+    return true;
+}
+
+static bool step_jwks(doctor_t *d)
+{
+    char *body = NULL;
+    mesh_err_t rc;
+
+    if (!get(d, d->jwks_uri, &body, "the issuer must serve its keys at jwks_uri")) {
+        return false;
+    }
+    rc = mesh_jwks_parse(body, strlen(body), &d->jwks);
+    free(body);
+    if (rc != MESH_OK) {
+        FIX("the issuer publishes an invalid JWKS: check its signing key configuration");
+        return lib_fail(d, rc);
+    }
+    if (mesh_jwks_count(d->jwks) == 0) {
+        NOTE("the JWKS has no usable key");
+        FIX("configure mesh-issuer with a signing key (JWT_PRIVATE_KEY_PATH)");
+        return false;
+    }
+    NOTE("%zu signing key(s)", mesh_jwks_count(d->jwks));
+    return true;
+}
+
+static bool step_token(doctor_t *d)
+{
+    mesh_client_t *c = NULL;
+    int64_t exp = 0;
+    mesh_err_t rc = cli_make_client(&d->id, 0, 0, &c);
+
+    if (rc == MESH_OK) {
+        rc = mesh_client_token(c, d->audience, NULL, &d->token, &exp);
+    }
+    mesh_client_free(c);
+    if (rc != MESH_OK) {
+        FIX(rc == MESH_ERR_ISSUER_ERROR
+                ? "do what the issuer says above: invalid_target lists the registered "
+                  "audiences; access_denied names who may get this audience (issuer policy)"
+                : "see the error above");
+        return lib_fail(d, rc);
+    }
+    NOTE("expires in %lld s", (long long)(exp - time(NULL)));
+    return true;
+}
+
+static bool step_verify(doctor_t *d)
+{
+    mesh_jwt_verify_opts_t o;
+    uint8_t *der = NULL;
+    size_t len = 0;
+    mesh_claims_t *claims = NULL;
+    mesh_err_t rc;
+
+    mesh_jwt_verify_opts_init(&o);
+    o.issuer = d->iss;
+    o.audience = d->audience;
+    o.require_cnf = d->id.cert != NULL && d->id.client_id == NULL;
+    if (o.require_cnf) {
+        rc = mesh_x509_load_der(d->id.cert, &der, &len);
+        if (rc != MESH_OK) {
+            return lib_fail(d, rc);
+        }
+        o.cert_der = der;
+        o.cert_der_len = len;
+    }
+    rc = mesh_jwt_verify(d->jwks, d->token, strlen(d->token), &o, &claims);
+    mesh_free(der);
+    if (rc != MESH_OK) {
+        FIX("the issuer's token does not pass a verifier: compare the issuer's configured "
+            "URL (iss) and keys with what verifiers use");
+        return lib_fail(d, rc);
+    }
+    NOTE("sub %s, scope \"%s\"%s", mesh_claims_sub(claims), mesh_claims_scope(claims),
+         o.require_cnf ? ", bound to this certificate" : "");
+    mesh_claims_free(claims);
+    return true;
+}
+
+typedef struct {
+    const char *name;
+    bool (*run)(doctor_t *d);
+    int needs; /* 1: certificate mode only, 2: --audience only */
+} step_t;
+
+static const step_t steps[] = {
+    {"configuration", step_config, 0},     {"files readable", step_files, 0},
+    {"key matches certificate", step_key, 1}, {"not expired", step_expiry, 1},
+    {"chains to CA", step_chain, 1},       {"SPIFFE ID", step_spiffe, 1},
+    {"issuer reachable", step_reachable, 0}, {"TLS handshake", step_tls, 0},
+    {"issuer metadata", step_metadata, 0}, {"JWKS", step_jwks, 0},
+    {"token request", step_token, 2},      {"token verifies", step_verify, 2},
+};
+
+static void doctor_help(void)
+{
+    printf("usage: mesh doctor [--audience A] [identity]\n\n"
+           "Checks this service's setup step by step and prints each as a check mark or a\n"
+           "cross: configuration, files readable, key matches certificate, chain to the CA,\n"
+           "expiry, SPIFFE ID, issuer reachable, TLS handshake (with the server's own\n"
+           "error), issuer metadata, JWKS, and with --audience a token request for A (with\n"
+           "the issuer's error) and the verification of that token. Stops at the first\n"
+           "failure and says what to change. Exit status 0 when every check passed, 1 when\n"
+           "one failed, 2 for usage errors.\n\n%s", CLI_CLIENT_HELP);
+}
+
+int cmd_doctor(int argc, char **argv)
+{
+    static const struct option opts[] = {{"audience", required_argument, NULL, 'a'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         CLI_CLIENT_OPTIONS,
+                                         {NULL, 0, NULL, 0}};
+    doctor_t d = {0};
+    int c, status = CLI_OK;
+
+    while ((c = getopt_long(argc, argv, "ha:", opts, NULL)) != -1) {
+        if (cli_client_opt(c, optarg)) {
+            continue;
+        }
+        if (c == 'h') {
+            doctor_help();
+            return CLI_OK;
+        }
+        if (c != 'a') {
+            return cli_usage_error("doctor", "unknown option");
+        }
+        d.audience = optarg;
+    }
+    if (optind != argc) {
+        return cli_usage_error("doctor", "takes no arguments");
+    }
+    cli_identity_resolve(&d.id);
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        const step_t *s = &steps[i];
+        if ((s->needs == 1 && d.id.cert == NULL && i > 1) || (s->needs == 2 && !d.audience)) {
+            printf("  -  %-24s skipped (%s)\n", s->name,
+                   s->needs == 1 ? "service token: no certificate" : "give --audience A");
+            continue;
+        }
+        d.note[0] = d.fix[0] = '\0';
+        if (s->run(&d)) {
+            printf("  \u2713  %-24s %s\n", s->name, d.note);
+            d.passed++;
+            continue;
+        }
+        printf("  \u2717  %-24s %s\n", s->name, d.note);
+        if (d.fix[0] != '\0') {
+            printf("     fix: %s\n", d.fix);
+        }
+        status = CLI_FAIL;
+        break;
+    }
+    if (status == CLI_OK) {
+        printf("all %d checks passed\n", d.passed);
+    }
+    mesh_jwks_free(d.jwks);
+    mesh_free(d.token);
+    return status;
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The inside of mesh_client_t, shared by client.c (object, cache) and client_fetch.c. */
+#ifndef MESH_CLIENT_INTERNAL_H
+#define MESH_CLIENT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <mesh/client.h>
+
+#include "http.h"
+
+typedef struct tok_entry {
+    struct tok_entry *next;
+    char *audience, *scope; /* scope "" for the issuer's default */
+    char *token;            /* NULL until the first fetch succeeds; wiped when replaced */
+    int64_t expires_at;     /* wall clock, for callers */
+    long long refresh_ms, expire_ms, last_used_ms; /* monotonic */
+    bool used_since_fetch;  /* refresh ahead only what is in use */
+    bool fetching;          /* single flight: one fetch per entry at a time */
+    int waiters;            /* callers waiting for that fetch: the entry stays */
+    uint64_t gen;           /* completed fetches */
+    mesh_err_t last_err;
+    char last_detail[512];
+    long long backoff_ms;   /* background refresh failures */
+} tok_entry_t;
+
+struct mesh_client {
+    mesh_client_opts_t o;
+    char *issuer_url, *cert_path, *key_path, *ca_path, *client_id, *client_secret;
+    char *token_url;
+    mesh_http_t *http;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* CLOCK_MONOTONIC; fetch completions, refresher wakeups, stop */
+    tok_entry_t *entries;
+    size_t count;
+    bool stop;
+    pthread_t refresher;
+    bool refresher_started;
+
+    atomic_uint_fast64_t issuer_requests, cache_hits, refreshes;
+};
+
+/*
+ * One token request to the issuer with the client's retry policy (connection errors, 5xx and
+ * 429 with Retry-After; never 4xx). *token is new (free()), *expires_in seconds.
+ */
+mesh_err_t mesh_client_fetch(mesh_client_t *c, const char *audience, const char *scope,
+                             char **token, int64_t *expires_in);
+
+/* Sleeps `ms` unless the client is stopping; false when it is. Call without c->mu held. */
+bool mesh_client_sleep(mesh_client_t *c, long long ms);
+
+#endif /* MESH_CLIENT_INTERNAL_H */

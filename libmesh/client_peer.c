@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Calling peers through a client, and building a client from the environment. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_internal.h"
+#include "digest.h"
+#include "internal.h"
+
+#define DEFAULT_MAX_BODY (16 * 1024 * 1024)
+
+static void free_token(char *t)
+{
+    if (t != NULL) {
+        mesh_wipe(t, strlen(t));
+        mesh_free(t);
+    }
+}
+
+MESH_EXPORT mesh_err_t mesh_client_setup_curl(mesh_client_t *c, CURL *handle,
+                                              const char *audience)
+{
+    char *token = NULL;
+    mesh_err_t rc;
+
+    if (c == NULL || handle == NULL) {
+        mesh_err_clear();
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_client_setup_curl: client and handle "
+                            "are required");
+    }
+    rc = mesh_client_token(c, audience, NULL, &token, NULL);
+    if (rc != MESH_OK) {
+        return rc;
+    }
+    rc = mesh_http_setup_handle(c->http, handle, token);
+    free_token(token);
+    return rc;
+}
+
+MESH_EXPORT void mesh_response_clear(mesh_response_t *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    free(r->headers);
+    free(r->body);
+    memset(r, 0, sizeof(*r));
+}
+
+MESH_EXPORT mesh_err_t mesh_client_request(mesh_client_t *c, const char *method,
+                                           const char *url, const char *audience,
+                                           const char *const *headers, const void *body,
+                                           size_t body_len, size_t max_body,
+                                           mesh_response_t *resp)
+{
+    mesh_http_req_t req = {0};
+    mesh_http_resp_t r = {0};
+    char *token = NULL;
+    mesh_err_t rc;
+
+    if (c == NULL || url == NULL || resp == NULL) {
+        mesh_err_clear();
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_client_request: client, url and resp "
+                            "are required");
+    }
+    rc = mesh_client_token(c, audience, NULL, &token, NULL);
+    if (rc != MESH_OK) {
+        return rc;
+    }
+    req.method = method;
+    req.url = url;
+    req.headers = headers;
+    req.body = body;
+    req.body_len = body_len;
+    req.max_body = max_body != 0 ? max_body : DEFAULT_MAX_BODY;
+    req.bearer = token;
+    req.with_cert = true;
+    rc = mesh_http_do(c->http, &req, &r);
+    free_token(token);
+    if (rc != MESH_OK) {
+        return rc;
+    }
+    resp->status = r.status;
+    resp->headers = r.headers;
+    resp->headers_len = r.headers_len;
+    resp->body = r.body;
+    resp->body_len = r.body_len;
+    resp->new_connections = r.new_connections;
+    return MESH_OK;
+}
+
+/* ---- configuration from the environment ---- */
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+MESH_EXPORT mesh_err_t mesh_client_from_env(const char *service_name, mesh_client_t **out)
+{
+    mesh_client_opts_t o;
+    char cert[4096], key[4096], ca[4096];
+    const char *dir = env("MESH_CERTS_DIR");
+
+    mesh_err_clear();
+    mesh_client_opts_init(&o);
+    o.issuer_url = env("MESH_ISSUER_URL");
+    o.cert_path = env("TLS_CERT_PATH");
+    o.key_path = env("TLS_KEY_PATH");
+    o.ca_path = env("TLS_CA_PATH");
+    o.client_id = env("MESH_CLIENT_ID");
+    o.client_secret = env("MESH_CLIENT_SECRET");
+    if (dir != NULL) {
+        /* DESIGN "Files written by mesh-ca": a service X may give only MESH_CERTS_DIR. */
+        if (service_name == NULL || service_name[0] == '\0' || strchr(service_name, '/')) {
+            return mesh_err_set(MESH_ERR_CONFIG, "MESH_CERTS_DIR is set but no valid service "
+                                "name was given to find <dir>/<service>/cert.pem");
+        }
+        snprintf(cert, sizeof(cert), "%s/%s/cert.pem", dir, service_name);
+        snprintf(key, sizeof(key), "%s/%s/key.pem", dir, service_name);
+        snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+        if (o.cert_path == NULL && o.client_id == NULL) {
+            o.cert_path = cert;
+        }
+        if (o.key_path == NULL && o.client_id == NULL) {
+            o.key_path = key;
+        }
+        if (o.ca_path == NULL) {
+            o.ca_path = ca;
+        }
+    }
+    if (o.issuer_url == NULL) {
+        return mesh_err_set(MESH_ERR_CONFIG, "MESH_ISSUER_URL is not set (the issuer's https "
+                            "URL, e.g. https://127.0.0.1:8443)");
+    }
+    if (o.ca_path == NULL) {
+        return mesh_err_set(MESH_ERR_CONFIG, "TLS_CA_PATH is not set (or set MESH_CERTS_DIR)");
+    }
+    if (o.client_id == NULL && (o.cert_path == NULL || o.key_path == NULL)) {
+        return mesh_err_set(MESH_ERR_CONFIG, "%s is not set (or set MESH_CERTS_DIR, or "
+                            "MESH_CLIENT_ID and MESH_CLIENT_SECRET for a service token)",
+                            o.cert_path == NULL ? "TLS_CERT_PATH" : "TLS_KEY_PATH");
+    }
+    if ((o.client_id == NULL) != (o.client_secret == NULL)) {
+        return mesh_err_set(MESH_ERR_CONFIG, "%s is not set (a service token needs both)",
+                            o.client_id == NULL ? "MESH_CLIENT_ID" : "MESH_CLIENT_SECRET");
+    }
+    return mesh_client_new(&o, out);
+}

@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The client: creation checks, token cache, single flight, refresh ahead, retries, service
+ * tokens, curl setup against a TLS peer, and the round trip through a verifier. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include <mesh/mesh.h>
+
+#include "fake_issuer.h"
+#include "testutil.h"
+
+static tu_env_t env;
+static mesh_key_t *key;
+static fake_t *fake;
+static char ca[512], a_cert[512], a_key[512], b_key[512];
+
+static int group_setup(void **state)
+{
+    (void)state;
+    tu_env_init(&env);
+    key = tu_rsa_key();
+    fake = fake_start(env.certs, key, 0);
+    tu_path(&env, "ca.pem", ca, sizeof(ca));
+    tu_path(&env, "svc-a/cert.pem", a_cert, sizeof(a_cert));
+    tu_path(&env, "svc-a/key.pem", a_key, sizeof(a_key));
+    tu_path(&env, "svc-b/key.pem", b_key, sizeof(b_key));
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    fake_stop(fake);
+    mesh_key_free(key);
+    tu_env_cleanup(&env);
+    return 0;
+}
+
+static int per_test(void **state)
+{
+    (void)state;
+    fake_reset_counts(fake);
+    fake_set_delay_ms(fake, 0);
+    fake_set_ttl(fake, 300);
+    return 0;
+}
+
+static void opts_a(mesh_client_opts_t *o)
+{
+    mesh_client_opts_init(o);
+    o->issuer_url = fake_url(fake);
+    o->cert_path = a_cert;
+    o->key_path = a_key;
+    o->ca_path = ca;
+    o->retry_base_ms = 20;
+    o->retry_max_ms = 2000;
+}
+
+static mesh_client_t *client_a(void)
+{
+    mesh_client_opts_t o;
+    mesh_client_t *c = NULL;
+
+    opts_a(&o);
+    assert_int_equal(mesh_client_new(&o, &c), MESH_OK);
+    return c;
+}
+
+static void test_creation_names_the_wrong_file(void **state)
+{
+    mesh_client_opts_t o;
+    mesh_client_t *c = NULL;
+    char p1[512], p2[512];
+    (void)state;
+
+    opts_a(&o);
+    o.key_path = b_key; /* svc-b's key with svc-a's certificate */
+    assert_int_equal(mesh_client_new(&o, &c), MESH_ERR_CERT_KEY_MISMATCH);
+    assert_non_null(strstr(mesh_err_detail(), b_key));
+    opts_a(&o);
+    o.ca_path = tu_path(&env, "other-ca/ca.pem", p1, sizeof(p1));
+    assert_int_equal(mesh_client_new(&o, &c), MESH_ERR_CERT);
+    assert_non_null(strstr(mesh_err_detail(), "does not chain"));
+    assert_non_null(strstr(mesh_err_detail(), p1));
+    opts_a(&o);
+    o.cert_path = tu_path(&env, "expired/cert.pem", p1, sizeof(p1));
+    o.key_path = tu_path(&env, "expired/key.pem", p2, sizeof(p2));
+    assert_int_equal(mesh_client_new(&o, &c), MESH_ERR_CERT);
+    assert_non_null(strstr(mesh_err_detail(), "expired"));
+    opts_a(&o);
+    o.cert_path = "/nonexistent/cert.pem";
+    assert_int_equal(mesh_client_new(&o, &c), MESH_ERR_IO);
+    assert_non_null(strstr(mesh_err_detail(), "/nonexistent/cert.pem"));
+    opts_a(&o);
+    o.cert_path = a_key; /* a key where the certificate belongs */
+    assert_int_equal(mesh_client_new(&o, &c), MESH_ERR_CERT);
+    opts_a(&o);
+    o.issuer_url = "http://127.0.0.1:1";
+    assert_int_equal(mesh_client_new(&o, &c), MESH_ERR_CONFIG);
+    assert_null(c);
+    mesh_client_free(NULL);
+}
+
+static void test_token_cached(void **state)
+{
+    mesh_client_t *c = client_a();
+    char *t1 = NULL, *t2 = NULL;
+    int64_t exp = 0;
+    mesh_client_stats_t st;
+    (void)state;
+
+    assert_int_equal(mesh_client_token(c, "svc-b", "read", &t1, &exp), MESH_OK);
+    assert_true(exp > time(NULL));
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(mesh_client_token(c, "svc-b", "read", &t2, NULL), MESH_OK);
+        assert_string_equal(t1, t2);
+        mesh_free(t2);
+    }
+    assert_int_equal(fake_count(fake, FAKE_TOKEN), 1);
+    /* Another scope is another cache entry. */
+    assert_int_equal(mesh_client_token(c, "svc-b", NULL, &t2, NULL), MESH_OK);
+    assert_int_equal(fake_count(fake, FAKE_TOKEN), 2);
+    mesh_client_stats(c, &st);
+    assert_int_equal(st.issuer_requests, 2);
+    assert_int_equal(st.cache_hits, 100);
+    mesh_free(t1);
+    mesh_free(t2);
+    mesh_client_free(c);
+}
+
+typedef struct {
+    mesh_client_t *c;
+    mesh_err_t rc;
+} th_arg_t;
+
+static void *ask(void *p)
+{
+    th_arg_t *a = p;
+    char *t = NULL;
+    a->rc = mesh_client_token(a->c, "svc-b", "read", &t, NULL);
+    mesh_free(t);
+    return NULL;
+}
+
+static void test_single_flight_100_threads(void **state)
+{
+    enum { N = 100 };
+    mesh_client_t *c = client_a();
+    pthread_t th[N];
+    th_arg_t a[N];
+    (void)state;
+
+    fake_set_delay_ms(fake, 300); /* everyone arrives while the first request is in flight */
+    for (int i = 0; i < N; i++) {
+        a[i].c = c;
+        pthread_create(&th[i], NULL, ask, &a[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(a[i].rc, MESH_OK);
+    }
+    assert_int_equal(fake_count(fake, FAKE_TOKEN), 1);
+    mesh_client_free(c);
+}
+
+static void test_refresh_ahead_in_background(void **state)
+{
+    mesh_client_opts_t o;
+    mesh_client_t *c = NULL;
+    mesh_client_stats_t st;
+    char *t1 = NULL, *t2 = NULL;
+    (void)state;
+
+    opts_a(&o);
+    o.refresh_fraction = 0.05; /* 30 s tokens: refreshed after ~1.5 s */
+    fake_set_ttl(fake, 30);
+    assert_int_equal(mesh_client_new(&o, &c), MESH_OK);
+    assert_int_equal(mesh_client_token(c, "svc-b", NULL, &t1, NULL), MESH_OK);
+    assert_int_equal(mesh_client_token(c, "svc-b", NULL, &t2, NULL), MESH_OK); /* in use */
+    mesh_free(t2);
+    t2 = NULL;
+    for (int i = 0; i < 400 && fake_count(fake, FAKE_TOKEN) < 2; i++) {
+        tu_sleep_ms(50);
+    }
+    assert_true(fake_count(fake, FAKE_TOKEN) >= 2);
+    mesh_client_stats(c, &st);
+    assert_true(st.refreshes >= 1);
+    /* The caller gets the refreshed token straight from the cache. */
+    assert_int_equal(mesh_client_token(c, "svc-b", NULL, &t2, NULL), MESH_OK);
+    assert_string_not_equal(t1, t2);
+    mesh_free(t1);
+    mesh_free(t2);
+    mesh_client_free(c);
+}
+
+static void test_retry_on_503_and_429(void **state)
+{
+    mesh_client_t *c = client_a();
+    char *t = NULL;
+    (void)state;
+
+    fake_push_reply(fake, 503, -1, "{\"error\":\"temporarily_unavailable\"}");
+    fake_push_reply(fake, 429, 1, "{\"error\":\"slow_down\",\"error_description\":\"wait\"}");
+    assert_int_equal(mesh_client_token(c, "svc-b", NULL, &t, NULL), MESH_OK);
+    assert_int_equal(fake_count(fake, FAKE_TOKEN), 3);
+    mesh_free(t);
+    mesh_client_free(c);
+}
+
+static void test_retries_exhausted_keep_issuer_words(void **state)
+{
+    mesh_client_opts_t o;
+    mesh_client_t *c = NULL;
+    char *t = NULL;
+    (void)state;
+
+    opts_a(&o);
+    o.max_retries = 2;
+    assert_int_equal(mesh_client_new(&o, &c), MESH_OK);
+    for (int i = 0; i < 3; i++) {
+        fake_push_reply(fake, 500, -1, "{\"error\":\"server_error\",\"error_description\":"
+                                       "\"store locked\"}");
+    }
+    assert_int_equal(mesh_client_token(c, "svc-b", NULL, &t, NULL), MESH_ERR_ISSUER_ERROR);
+    assert_non_null(strstr(mesh_err_detail(), "server_error"));
+    assert_non_null(strstr(mesh_err_detail(), "store locked"));
+    assert_int_equal(fake_count(fake, FAKE_TOKEN), 3);
+    /* Retry-After longer than the client will wait: give up at once with the reason. */
+    fake_push_reply(fake, 429, 3600, "{\"error\":\"slow_down\"}");
+    assert_int_equal(mesh_client_token(c, "svc-b", NULL, &t, NULL), MESH_ERR_ISSUER_ERROR);
+    assert_non_null(strstr(mesh_err_detail(), "3600"));
+    assert_int_equal(fake_count(fake, FAKE_TOKEN), 4);
+    mesh_client_free(c);
+}
+
+static void test_no_retry_on_4xx(void **state)
+{
+    mesh_client_t *c = client_a();
+    char *t = NULL;
+    (void)state;
+
+    assert_int_equal(mesh_client_token(c, "nope", NULL, &t, NULL), MESH_ERR_ISSUER_ERROR);
+    assert_non_null(strstr(mesh_err_detail(), "invalid_target"));
+    assert_non_null(strstr(mesh_err_detail(), "registered: svc-b"));
+    assert_int_equal(fake_count(fake, FAKE_TOKEN), 1);
+    assert_int_equal(mesh_client_token(c, "forbidden", NULL, &t, NULL), MESH_ERR_ISSUER_ERROR);
+    assert_non_null(strstr(mesh_err_detail(), "access_denied"));
+    assert_int_equal(fake_count(fake, FAKE_TOKEN), 2);
+    mesh_client_free(c);
+}
+
+static void test_connection_refused_is_network_error(void **state)
+{
+    mesh_key_t *k = tu_rsa_key();
+    fake_t *f = fake_start(env.certs, k, 0);
+    char url[64];
+    mesh_client_opts_t o;
+    mesh_client_t *c = NULL;
+    char *t = NULL;
+    (void)state;
+
+    snprintf(url, sizeof(url), "%s", fake_url(f));
+    fake_stop(f); /* a port nobody listens on */
+    opts_a(&o);
+    o.issuer_url = url;
+    o.max_retries = 2;
+    assert_int_equal(mesh_client_new(&o, &c), MESH_OK);
+    assert_int_equal(mesh_client_token(c, "svc-b", NULL, &t, NULL), MESH_ERR_NETWORK);
+    assert_non_null(strstr(mesh_err_detail(), "127.0.0.1"));
+    mesh_client_stats_t st;
+    mesh_client_stats(c, &st);
+    assert_int_equal(st.issuer_requests, 3);
+    mesh_client_free(c);
+    mesh_key_free(k);
+}
+
+static void test_service_token_mode(void **state)
+{
+    mesh_client_opts_t o;
+    mesh_client_t *c = NULL;
+    char *t = NULL, *claims = NULL, *hdr = NULL;
+    (void)state;
+
+    mesh_client_opts_init(&o);
+    o.issuer_url = fake_url(fake);
+    o.ca_path = ca;
+    o.client_id = "ci";
+    o.client_secret = "s3cret";
+    assert_int_equal(mesh_client_new(&o, &c), MESH_OK);
+    assert_int_equal(mesh_client_token(c, "svc-b", NULL, &t, NULL), MESH_OK);
+    assert_int_equal(mesh_jws_decode_unverified(t, strlen(t), &hdr, &claims), MESH_OK);
+    assert_non_null(strstr(claims, "svc-token:ci"));
+    assert_null(strstr(claims, "cnf"));
+    mesh_free(t);
+    mesh_free(hdr);
+    mesh_free(claims);
+    mesh_client_free(c);
+    o.client_secret = "wrong";
+    assert_int_equal(mesh_client_new(&o, &c), MESH_OK);
+    assert_int_equal(mesh_client_token(c, "svc-b", NULL, &t, NULL), MESH_ERR_ISSUER_ERROR);
+    assert_non_null(strstr(mesh_err_detail(), "invalid_client"));
+    assert_null(strstr(mesh_err_detail(), "wrong")); /* the secret never shows */
+    mesh_client_free(c);
+}
+
+static void test_setup_curl_and_request_reuse_connection(void **state)
+{
+    mesh_client_t *c = client_a();
+    char url[128], want[MESH_X5T_LEN + 16];
+    mesh_response_t r1 = {0}, r2 = {0};
+    CURL *h = curl_easy_init();
+    (void)state;
+
+    snprintf(url, sizeof(url), "%s/peer", fake_url(fake));
+    assert_int_equal(mesh_client_setup_curl(c, h, "svc-b"), MESH_OK);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, NULL);
+    FILE *devnull = fopen("/dev/null", "w");
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, devnull);
+    assert_int_equal(curl_easy_perform(h), CURLE_OK);
+    long code = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    assert_int_equal(code, 200);
+    fclose(devnull);
+    curl_easy_cleanup(h);
+
+    assert_int_equal(mesh_client_request(c, "GET", url, "svc-b", NULL, NULL, 0, 0, &r1),
+                     MESH_OK);
+    assert_int_equal(r1.status, 200);
+    assert_non_null(strstr(r1.body, "\"authorization\":\"Bearer ey"));
+    snprintf(want, sizeof(want), "\"x5t\":\"%s\"", env.a_x5t);
+    assert_non_null(strstr(r1.body, want)); /* mTLS with svc-a's certificate */
+    /* Steady state: the connection (and its TLS session) is reused, no new handshake. */
+    assert_int_equal(mesh_client_request(c, NULL, url, "svc-b", NULL, NULL, 0, 0, &r2),
+                     MESH_OK);
+    assert_int_equal(r2.new_connections, 0);
+    mesh_response_clear(&r1);
+    mesh_response_clear(&r2);
+    mesh_client_free(c);
+}
+
+static void test_from_env(void **state)
+{
+    mesh_client_t *c = NULL;
+    char *t = NULL;
+    (void)state;
+
+    unsetenv("TLS_CERT_PATH");
+    unsetenv("TLS_KEY_PATH");
+    unsetenv("TLS_CA_PATH");
+    unsetenv("MESH_CLIENT_ID");
+    unsetenv("MESH_CLIENT_SECRET");
+    unsetenv("MESH_CERTS_DIR");
+    unsetenv("MESH_ISSUER_URL");
+    assert_int_equal(mesh_client_from_env("svc-a", &c), MESH_ERR_CONFIG);
+    assert_non_null(strstr(mesh_err_detail(), "MESH_ISSUER_URL"));
+    setenv("MESH_ISSUER_URL", fake_url(fake), 1);
+    assert_int_equal(mesh_client_from_env("svc-a", &c), MESH_ERR_CONFIG);
+    assert_non_null(strstr(mesh_err_detail(), "TLS_CA_PATH"));
+    setenv("MESH_CERTS_DIR", env.certs, 1);
+    assert_int_equal(mesh_client_from_env("svc-a", &c), MESH_OK);
+    assert_int_equal(mesh_client_token(c, "svc-b", NULL, &t, NULL), MESH_OK);
+    mesh_free(t);
+    mesh_client_free(c);
+    setenv("TLS_KEY_PATH", b_key, 1); /* explicit variables win, and are checked */
+    assert_int_equal(mesh_client_from_env("svc-a", &c), MESH_ERR_CERT_KEY_MISMATCH);
+    unsetenv("TLS_KEY_PATH");
+    unsetenv("MESH_CERTS_DIR");
+    unsetenv("MESH_ISSUER_URL");
+}
+
+static void test_insecure_mode_is_explicit(void **state)
+{
+    mesh_client_opts_t o;
+    mesh_client_t *c = NULL;
+    char *t = NULL;
+    (void)state;
+
+    opts_a(&o);
+    o.insecure_skip_hostname = true; /* warns on stderr */
+    assert_int_equal(mesh_client_new(&o, &c), MESH_OK);
+    assert_int_equal(mesh_client_token(c, "svc-b", NULL, &t, NULL), MESH_OK);
+    mesh_free(t);
+    mesh_client_free(c);
+}
+
+/* The whole path: a token from the issuer, presented with the certificate, verified. */
+static void test_round_trip_through_verifier(void **state)
+{
+    mesh_client_t *c = client_a();
+    mesh_verifier_opts_t vo;
+    mesh_verifier_t *v = NULL;
+    mesh_identity_t *id = NULL;
+    char *t = NULL, auth[MESH_MAX_TOKEN_BYTES + 16];
+    (void)state;
+
+    mesh_verifier_opts_init(&vo);
+    vo.issuer = fake_url(fake);
+    vo.audience = "svc-b";
+    vo.ca_path = ca;
+    assert_int_equal(mesh_verifier_new(&vo, &v), MESH_OK);
+    assert_int_equal(mesh_client_token(c, "svc-b", "read", &t, NULL), MESH_OK);
+    snprintf(auth, sizeof(auth), "Bearer %s", t);
+    assert_int_equal(mesh_verify(v, auth, env.a_der, env.a_len, "read", &id), MESH_OK);
+    assert_string_equal(mesh_identity_subject(id), "spiffe://mesh.local/svc-a");
+    assert_int_equal(mesh_verify(v, auth, env.b_der, env.b_len, "read", NULL),
+                     MESH_ERR_CNF_MISMATCH);
+    mesh_identity_free(id);
+    mesh_free(t);
+    mesh_verifier_free(v);
+    mesh_client_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_creation_names_the_wrong_file, per_test),
+        cmocka_unit_test_setup(test_token_cached, per_test),
+        cmocka_unit_test_setup(test_single_flight_100_threads, per_test),
+        cmocka_unit_test_setup(test_refresh_ahead_in_background, per_test),
+        cmocka_unit_test_setup(test_retry_on_503_and_429, per_test),
+        cmocka_unit_test_setup(test_retries_exhausted_keep_issuer_words, per_test),
+        cmocka_unit_test_setup(test_no_retry_on_4xx, per_test),
+        cmocka_unit_test_setup(test_connection_refused_is_network_error, per_test),
+        cmocka_unit_test_setup(test_service_token_mode, per_test),
+        cmocka_unit_test_setup(test_setup_curl_and_request_reuse_connection, per_test),
+        cmocka_unit_test_setup(test_from_env, per_test),
+        cmocka_unit_test_setup(test_insecure_mode_is_explicit, per_test),
+        cmocka_unit_test_setup(test_round_trip_through_verifier, per_test),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -17,7 +17,7 @@ Starts a demo mesh on 127.0.0.1 and shows each check working:
   5. a route needing a scope web-service lacks                403 insufficient_scope
   6. CI pipeline with a service token (examples/ci-token.sh)  200
   7. the token revoked                                        401 once the feed catches up
-  8. mesh doctor for web-service                              all checks pass
+  8. mesh doctor --service web-service --audience gateway     all checks pass
 
   --keep           leave the mesh running; prints curl lines and the stop command
   --setup-only     start the mesh and leave it running without the checks (tests use this)
@@ -289,7 +289,7 @@ record() { # number, description, expected, got, ok(0/1), explanation
     local mark=PASS
     if (($5)); then mark=FAIL; FAILED=$((FAILED + 1)); fi
     RESULTS+=("$(printf '%s\t%s\t%s\t%s\t%s\t%s' "$1" "$2" "$3" "$4" "$mark" "$6")")
-    printf '    step %s: %s (HTTP %s)\n' "$1" "$mark" "$4" >&2
+    printf '    step %s: %s (got %s)\n' "$1" "$mark" "$4" >&2
 }
 
 # Calls the gateway with curl as SERVICE (cert; "-" for none) and TOKEN ("" for none).
@@ -305,6 +305,7 @@ call() { # service, token, method, path
     } | curl -s -K - "${cert[@]}" --cacert "$CERTS/ca.pem" -X "$method" -D "$hdr" \
         -o "$DIR/last.body" -w '%{http_code}' "$GW$path") || STATUS=000
     WWW=$(sed -n 's/^[Ww][Ww][Ww]-[Aa]uthenticate: *//p' "$hdr" 2>/dev/null | tr -d '\r')
+    DESC=$(sed -n 's/.*error_description="\([^"]*\)".*/\1/p' <<<"$WWW")
     BODY=$(cat "$DIR/last.body" 2>/dev/null || true)
 }
 
@@ -336,7 +337,7 @@ fi
 tok_other=$(token_for web-service chat-service) || tok_other=
 call web-service "$tok_other" GET /assets/42
 if [[ $STATUS == 401 && $WWW == *invalid_token* && $WWW == *audience* ]]; then
-    record 3 "token for another audience" 401 "$STATUS" 0 "invalid_token: aud is chat-service, not gateway"
+    record 3 "token for another audience" 401 "$STATUS" 0 "invalid_token ($DESC): its aud is chat-service, not gateway"
 else
     record 3 "token for another audience" 401 "$STATUS" 1 "WWW-Authenticate: '${WWW}'"
 fi
@@ -345,7 +346,7 @@ fi
 tok_web=$(token_for web-service gateway) || tok_web=
 call chat-service "$tok_web" GET /assets/42
 if [[ $STATUS == 401 && $WWW == *invalid_token* && $WWW == *cnf* ]]; then
-    record 4 "stolen token, other certificate" 401 "$STATUS" 0 "invalid_token: cnf.x5t#S256 is web-service's certificate"
+    record 4 "stolen token, other certificate" 401 "$STATUS" 0 "invalid_token ($DESC): cnf.x5t#S256 names web-service's certificate"
 else
     record 4 "stolen token, other certificate" 401 "$STATUS" 1 "WWW-Authenticate: '${WWW}'"
 fi
@@ -359,7 +360,7 @@ else
 fi
 
 # 6. the CI pipeline: a service token (no certificate) exchanged for a JWT
-out=$(set -a && . "$DIR/ci.env" && TLS_CA_PATH=$CERTS/ca.pem "$CI_TOKEN" --url "$GW/ci/deploy" 2>&1) || true
+out=$(set -a && . "$DIR/ci.env" && TLS_CA_PATH=$CERTS/ca.pem MESH_CLI=$MESH "$CI_TOKEN" --url "$GW/ci/deploy" 2>&1) || true
 st=$(sed -n 's/^HTTP //p' <<<"$out" | head -n 1)
 if [[ $st == 200 && $out == *'"caller":"svc-token:ci"'* ]]; then
     record 6 "CI pipeline, service token" 200 "$st" 0 "POST /ci/deploy as svc-token:ci (unbound tokens only on /ci/)"
@@ -384,37 +385,35 @@ if [[ $before == 200 && $rev == 200 ]]; then
     done
 fi
 if [[ $STATUS == 401 && $WWW == *revoked* ]]; then
-    record 7 "token revoked" 401 "$STATUS" 0 "token_revoked $((SECONDS - t0))s after POST /v1/revoke (feed polled every ${POLL_MS}ms)"
+    record 7 "token revoked" 401 "$STATUS" 0 "invalid_token ($DESC) ~$((SECONDS - t0))s after POST /v1/revoke (feed polled every ${POLL_MS}ms)"
 else
     record 7 "token revoked" 401 "$STATUS" 1 "before: $before, revoke: $rev, WWW-Authenticate: '${WWW}'"
 fi
 
-# 8. mesh doctor for web-service
+# 8. mesh doctor for web-service: files, chain, SPIFFE ID, issuer, JWKS, a token for gateway
 if [[ -x $MESH ]] && "$MESH" doctor --help >/dev/null 2>&1; then
-    if out=$("$MESH" doctor web-service 2>&1); then
-        n=$(grep -c '✓' <<<"$out" || true)
-        bad=$(grep -c '✗' <<<"$out" || true)
-        if ((bad == 0 && n > 0)); then
-            record 8 "mesh doctor web-service" ok ok 0 "$n checks ✓ (certificate, key, chain, issuer, token)"
-        else
-            record 8 "mesh doctor web-service" ok fail 1 "$bad check(s) ✗; see below"
-        fi
-    else
-        record 8 "mesh doctor web-service" ok "exit $?" 1 "${out:0:120}"
-    fi
+    rc=0
+    out=$("$MESH" doctor --service web-service --audience gateway 2>&1) || rc=$?
     printf '%s\n' "$out" >"$DIR/logs/doctor.log"
+    n=$(grep -c '✓' <<<"$out" || true)
+    bad=$(grep -c '✗' <<<"$out" || true)
+    if ((rc == 0 && bad == 0 && n > 0)); then
+        record 8 "mesh doctor --service web-service" "exit 0" "exit 0" 0 "$n checks ✓: files, key, chain, SPIFFE ID, issuer, JWKS, a token"
+    else
+        record 8 "mesh doctor --service web-service" "exit 0" "exit $rc" 1 "$(grep -m1 '✗' <<<"$out" | tr -s ' ')"
+    fi
 else
-    record 8 "mesh doctor web-service" ok none 1 "the mesh CLI has no 'doctor' verb in this build"
+    record 8 "mesh doctor --service web-service" "exit 0" none 1 "the mesh CLI has no 'doctor' verb in this build"
 fi
 
 # ---- the table ----
 
-printf '\n%-2s  %-37s %-6s %-5s %-2s %s\n' '#' 'check' 'expect' 'got' '' 'why'
-printf '%s\n' "---------------------------------------------------------------------------------------------"
+printf '\n%-2s  %-36s %-7s %-7s %-2s  %s\n' '#' 'check' 'expect' 'got' 'ok' 'why'
+printf '%s\n' "-------------------------------------------------------------------------------------------------------"
 for row in "${RESULTS[@]}"; do
     IFS=$'\t' read -r n what exp got mark why <<<"$row"
     [[ $mark == PASS ]] && mark='✓' || mark='✗'
-    printf '%-2s  %-37s %-6s %-5s %-2s %s\n' "$n" "$what" "$exp" "$got" "$mark" "$why"
+    printf '%-2s  %-36s %-7s %-7s %s   %s\n' "$n" "$what" "$exp" "$got" "$mark" "$why"
 done
 printf '\n'
 if ((FAILED > 0)); then

@@ -40,6 +40,15 @@ cleanup() {
         done
         kill -KILL "$pid" 2>/dev/null || true
     done
+    # Under ASan/UBSan a service's report (leaks are found at exit) ends up in its log.
+    local f
+    for f in "$T"/demo/logs/*.log "$T"/*.log; do
+        [[ -f $f ]] || continue
+        if grep -qE 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$f"; then
+            not_ok "sanitizer report in $(basename "$f")"
+            sed 's/^/#   /' "$f" | head -n 60
+        fi
+    done
     if ((rc != 0 || FAILS != 0)); then
         log "logs of $T/demo/logs:"
         for f in "$T"/demo/logs/*.log "$T"/*.log; do

@@ -22,7 +22,7 @@
 #include "../common/https_server.h"
 #include "../common/service_env.h"
 
-#define PROG "asset-service"
+#define PROG     "asset-service"
 #define AUDIENCE "asset-service"
 
 static const char USAGE[] =
@@ -66,15 +66,15 @@ static void handle(struct evhttp_request *req, void *arg)
         return;
     }
     /* Reads need assets:read, everything else assets:write. */
-    const char *scope = (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD) ? "assets:read"
-                                                                           : "assets:write";
+    const char *scope =
+        (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD) ? "assets:read" : "assets:write";
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
     uint8_t *der = NULL;
     size_t len = 0;
     (void)https_peer_cert_der(req, &der, &len);
     mesh_identity_t *id = NULL;
-    mesh_err_t rc = mesh_verify(a->verifier, evhttp_find_header(in, "Authorization"), der, len,
-                                scope, &id);
+    mesh_err_t rc =
+        mesh_verify(a->verifier, evhttp_find_header(in, "Authorization"), der, len, scope, &id);
     free(der);
     if (rc != MESH_OK) {
         char www[512];
@@ -82,9 +82,9 @@ static void handle(struct evhttp_request *req, void *arg)
         fprintf(stderr, PROG ": %d %s: %s (%s)\n", status, path, mesh_err_name(rc),
                 mesh_err_detail());
         reply(req, status, status == 403 ? "Forbidden" : "Unauthorized",
-              json_pack("{s:s, s:s}", "error", status == 403 ? "insufficient_scope"
-                                                             : "invalid_token",
-                        "error_description", mesh_err_name(rc)),
+              json_pack("{s:s, s:s}", "error",
+                        status == 403 ? "insufficient_scope" : "invalid_token", "error_description",
+                        mesh_err_name(rc)),
               www);
         return;
     }
@@ -100,10 +100,10 @@ static void handle(struct evhttp_request *req, void *arg)
         }
     }
     const char *last = strrchr(path, '/');
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "service", PROG,
-                          "method", https_method_name(req), "path", path,
-                          "caller", caller, "caller_scope", caller_scope, "via", via, "asset",
-                          "id", last && last[1] ? last + 1 : "all", "name", "demo asset");
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "service", PROG, "method",
+                          https_method_name(req), "path", path, "caller", caller, "caller_scope",
+                          caller_scope, "via", via, "asset", "id",
+                          last && last[1] ? last + 1 : "all", "name", "demo asset");
     reply(req, 200, "OK", j, NULL);
     mesh_identity_free(id);
 }
@@ -120,11 +120,21 @@ int main(int argc, char **argv)
     int ch;
     while ((ch = getopt_long(argc, argv, "l:p:t:h", longs, NULL)) != -1) {
         switch (ch) {
-        case 'l': listen = optarg; break;
-        case 'p': port_file = optarg; break;
-        case 't': a.forwarder = optarg; break;
-        case 'h': fputs(USAGE, stdout); return 0;
-        default: fputs(USAGE, stderr); return 2;
+        case 'l':
+            listen = optarg;
+            break;
+        case 'p':
+            port_file = optarg;
+            break;
+        case 't':
+            a.forwarder = optarg;
+            break;
+        case 'h':
+            fputs(USAGE, stdout);
+            return 0;
+        default:
+            fputs(USAGE, stderr);
+            return 2;
         }
     }
     if (listen == NULL) {

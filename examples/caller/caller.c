@@ -89,13 +89,17 @@ static int run_repeat(mesh_client_t *c, const char *method, const char *url, con
 
 int main(int argc, char **argv)
 {
-    static const struct option longs[] = {
-        {"service", required_argument, NULL, 's'}, {"audience", required_argument, NULL, 'a'},
-        {"method", required_argument, NULL, 'm'},  {"data", required_argument, NULL, 'd'},
-        {"header", required_argument, NULL, 'H'},  {"print-token", no_argument, NULL, 't'},
-        {"repeat", required_argument, NULL, 'r'},  {"interval-ms", required_argument, NULL, 'i'},
-        {"stop-file", required_argument, NULL, 'S'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {{"service", required_argument, NULL, 's'},
+                                          {"audience", required_argument, NULL, 'a'},
+                                          {"method", required_argument, NULL, 'm'},
+                                          {"data", required_argument, NULL, 'd'},
+                                          {"header", required_argument, NULL, 'H'},
+                                          {"print-token", no_argument, NULL, 't'},
+                                          {"repeat", required_argument, NULL, 'r'},
+                                          {"interval-ms", required_argument, NULL, 'i'},
+                                          {"stop-file", required_argument, NULL, 'S'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
     long repeat = 0, interval_ms = 200;
     const char *stop_file = NULL;
     const char *service = "web-service", *audience = "gateway", *method = "GET", *data = NULL;
@@ -104,10 +108,18 @@ int main(int argc, char **argv)
     int print_token = 0, ch;
     while ((ch = getopt_long(argc, argv, "s:a:m:d:H:th", longs, NULL)) != -1) {
         switch (ch) {
-        case 's': service = optarg; break;
-        case 'a': audience = optarg; break;
-        case 'm': method = optarg; break;
-        case 'd': data = optarg; break;
+        case 's':
+            service = optarg;
+            break;
+        case 'a':
+            audience = optarg;
+            break;
+        case 'm':
+            method = optarg;
+            break;
+        case 'd':
+            data = optarg;
+            break;
         case 'H':
             if (nh >= 8) {
                 fprintf(stderr, PROG ": at most 8 --header options\n");
@@ -115,7 +127,9 @@ int main(int argc, char **argv)
             }
             headers[nh++] = optarg;
             break;
-        case 't': print_token = 1; break;
+        case 't':
+            print_token = 1;
+            break;
         case 'r':
             if (!parse_long(optarg, 1, 1000000, &repeat)) {
                 fprintf(stderr, PROG ": --repeat '%s' must be 1..1000000\n", optarg);
@@ -128,9 +142,15 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'S': stop_file = optarg; break;
-        case 'h': fputs(USAGE, stdout); return 0;
-        default: fputs(USAGE, stderr); return 2;
+        case 'S':
+            stop_file = optarg;
+            break;
+        case 'h':
+            fputs(USAGE, stdout);
+            return 0;
+        default:
+            fputs(USAGE, stderr);
+            return 2;
         }
     }
     if (!print_token && optind != argc - 1) {
@@ -157,8 +177,8 @@ int main(int argc, char **argv)
             status = 0;
         }
     } else if (repeat > 0) {
-        status = run_repeat(c, method, argv[optind], audience, headers, data, repeat,
-                            interval_ms, stop_file);
+        status = run_repeat(c, method, argv[optind], audience, headers, data, repeat, interval_ms,
+                            stop_file);
     } else {
         mesh_response_t resp = {0};
         rc = mesh_client_request(c, method, argv[optind], audience, headers, data,

@@ -24,8 +24,8 @@
 
 /* Bounds on what a peer may send us (the gateway forwards bodies, so they stay small). */
 #define MAX_HEADERS_BYTES (16 * 1024)
-#define MAX_BODY_BYTES (1024 * 1024)
-#define IO_TIMEOUT_S 30
+#define MAX_BODY_BYTES    (1024 * 1024)
+#define IO_TIMEOUT_S      30
 
 struct https_server {
     struct event_base *base;
@@ -181,7 +181,8 @@ https_server_t *https_server_new(const https_server_opts_t *o, https_handler_fn 
     evhttp_set_timeout(s->http, IO_TIMEOUT_S);
     evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                             EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
-    struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(s->http, host, (ev_uint16_t)port);
+    struct evhttp_bound_socket *bound =
+        evhttp_bind_socket_with_handle(s->http, host, (ev_uint16_t)port);
     if (bound == NULL) {
         fprintf(stderr, "%s: cannot listen on %s: %s\n", o->name, o->listen, strerror(errno));
         goto fail;
@@ -269,8 +270,8 @@ bool https_peer_cert_der(struct evhttp_request *req, uint8_t **der, size_t *len)
     return true;
 }
 
-void https_reply_json(struct evhttp_request *req, int status, const char *reason,
-                      const char *json, const char *hdr_name, const char *hdr_value)
+void https_reply_json(struct evhttp_request *req, int status, const char *reason, const char *json,
+                      const char *hdr_name, const char *hdr_value)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
     evhttp_add_header(out, "Content-Type", "application/json");
@@ -292,11 +293,17 @@ void https_reply_json(struct evhttp_request *req, int status, const char *reason
 const char *https_method_name(struct evhttp_request *req)
 {
     switch (evhttp_request_get_command(req)) {
-    case EVHTTP_REQ_GET: return "GET";
-    case EVHTTP_REQ_POST: return "POST";
-    case EVHTTP_REQ_PUT: return "PUT";
-    case EVHTTP_REQ_DELETE: return "DELETE";
-    case EVHTTP_REQ_HEAD: return "HEAD";
-    default: return "OTHER";
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    default:
+        return "OTHER";
     }
 }

@@ -36,8 +36,7 @@ typedef void (*https_handler_fn)(struct evhttp_request *req, void *arg);
  * Loads the TLS files (the error names the file), binds, writes the port file. Returns NULL
  * after printing the reason to stderr.
  */
-https_server_t *https_server_new(const https_server_opts_t *opts, https_handler_fn fn,
-                                 void *arg);
+https_server_t *https_server_new(const https_server_opts_t *opts, https_handler_fn fn, void *arg);
 
 /* Runs until SIGINT or SIGTERM; returns 0 on a clean stop. */
 int https_server_run(https_server_t *s);
@@ -57,7 +56,7 @@ bool https_peer_cert_der(struct evhttp_request *req, uint8_t **der, size_t *len)
 const char *https_method_name(struct evhttp_request *req);
 
 /* Answers `status` with a JSON body (a copy of `json`) and optional extra header. */
-void https_reply_json(struct evhttp_request *req, int status, const char *reason,
-                      const char *json, const char *hdr_name, const char *hdr_value);
+void https_reply_json(struct evhttp_request *req, int status, const char *reason, const char *json,
+                      const char *hdr_name, const char *hdr_value);
 
 #endif /* EXAMPLES_HTTPS_SERVER_H */

@@ -16,8 +16,7 @@ static bool pick(const char *prog, const char *var, const char *dir, const char 
     } else if (dir != NULL) {
         n = snprintf(out, cap, "%s/%s", dir, file);
     } else {
-        fprintf(stderr, "%s: set %s (or MESH_CERTS_DIR, the directory mesh-ca wrote)\n", prog,
-                var);
+        fprintf(stderr, "%s: set %s (or MESH_CERTS_DIR, the directory mesh-ca wrote)\n", prog, var);
         return false;
     }
     if (n < 0 || (size_t)n >= cap) {

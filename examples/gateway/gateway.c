@@ -27,8 +27,8 @@
 #include "../common/service_env.h"
 #include "routes.h"
 
-#define PROG "gateway"
-#define AUDIENCE "gateway"
+#define PROG             "gateway"
+#define AUDIENCE         "gateway"
 #define BACKEND_AUDIENCE "asset-service"
 #define SVC_TOKEN_PREFIX "svc-token:"
 
@@ -81,6 +81,23 @@ static void reply_error(struct evhttp_request *req, int status, const char *erro
     json_decref(j);
 }
 
+/* The JSON body's "error", matching the WWW-Authenticate error (RFC 6750 §3.1). */
+static const char *error_code(int status, mesh_err_t rc)
+{
+    switch (status) {
+    case 400:
+        return "invalid_request";
+    case 403:
+        return "insufficient_scope";
+    case 503:
+        return "temporarily_unavailable";
+    case 401:
+        return rc == MESH_ERR_NO_TOKEN ? "unauthorized" : "invalid_token";
+    default:
+        return "server_error";
+    }
+}
+
 /* The one Authorization header, or NULL; *count says how many there were. */
 static const char *authorization(struct evhttp_request *req, int *count)
 {
@@ -110,8 +127,8 @@ static mesh_err_t verify(gateway_t *g, const route_t *r, const char *auth, const
         return rc;
     }
     rc = mesh_verify(g->unbound, auth, der, len, r->scope, id);
-    if (rc == MESH_OK && strncmp(mesh_identity_subject(*id), SVC_TOKEN_PREFIX,
-                                 strlen(SVC_TOKEN_PREFIX)) != 0) {
+    if (rc == MESH_OK &&
+        strncmp(mesh_identity_subject(*id), SVC_TOKEN_PREFIX, strlen(SVC_TOKEN_PREFIX)) != 0) {
         mesh_identity_free(*id);
         *id = NULL;
         return MESH_ERR_CNF_MISSING; /* an unbound token of a certificate holder: refused */
@@ -187,11 +204,11 @@ static void forward(gateway_t *g, struct evhttp_request *req, const mesh_identit
     const void *body = blen ? evbuffer_pullup(in, -1) : NULL;
 
     mesh_response_t resp = {0};
-    mesh_err_t rc = mesh_client_request(g->client, method, url, BACKEND_AUDIENCE, hdrs, body,
-                                        blen, 0, &resp);
+    mesh_err_t rc =
+        mesh_client_request(g->client, method, url, BACKEND_AUDIENCE, hdrs, body, blen, 0, &resp);
     if (rc != MESH_OK) {
-        fprintf(stderr, PROG ": backend %s %s failed: %s (%s)\n", method, url,
-                mesh_err_name(rc), mesh_err_detail());
+        fprintf(stderr, PROG ": backend %s %s failed: %s (%s)\n", method, url, mesh_err_name(rc),
+                mesh_err_detail());
         reply_error(req, 502, "bad_gateway", "the backend could not be reached", NULL);
         return;
     }
@@ -244,12 +261,7 @@ static void handle(struct evhttp_request *req, void *arg)
         /* The precise reason stays in our log; the peer gets the coarse code. */
         fprintf(stderr, PROG ": %d %s %s: %s (%s)\n", status, method, path, mesh_err_name(rc),
                 mesh_err_detail());
-        const char *error = status == 403   ? "insufficient_scope"
-                            : status == 400 ? "invalid_request"
-                            : status == 503 ? "temporarily_unavailable"
-                            : status == 401 && rc != MESH_ERR_NO_TOKEN ? "invalid_token"
-                                                                       : "unauthorized";
-        reply_error(req, status, error, mesh_err_name(rc), www);
+        reply_error(req, status, error_code(status, rc), mesh_err_name(rc), www);
         return;
     }
     forward(g, req, id);
@@ -266,26 +278,38 @@ static long parse_ms(const char *s)
 
 int main(int argc, char **argv)
 {
-    static const struct option longs[] = {
-        {"listen", required_argument, NULL, 'l'},   {"backend", required_argument, NULL, 'b'},
-        {"port-file", required_argument, NULL, 'p'}, {"revocation-poll-ms", required_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {{"listen", required_argument, NULL, 'l'},
+                                          {"backend", required_argument, NULL, 'b'},
+                                          {"port-file", required_argument, NULL, 'p'},
+                                          {"revocation-poll-ms", required_argument, NULL, 'r'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
     const char *listen = NULL, *backend = NULL, *port_file = NULL;
     long poll_ms = 10000;
     int ch;
     while ((ch = getopt_long(argc, argv, "l:b:p:r:h", longs, NULL)) != -1) {
         switch (ch) {
-        case 'l': listen = optarg; break;
-        case 'b': backend = optarg; break;
-        case 'p': port_file = optarg; break;
+        case 'l':
+            listen = optarg;
+            break;
+        case 'b':
+            backend = optarg;
+            break;
+        case 'p':
+            port_file = optarg;
+            break;
         case 'r':
             if ((poll_ms = parse_ms(optarg)) < 0) {
                 fprintf(stderr, PROG ": --revocation-poll-ms '%s' must be 100..3600000\n", optarg);
                 return 2;
             }
             break;
-        case 'h': fputs(USAGE, stdout); return 0;
-        default: fputs(USAGE, stderr); return 2;
+        case 'h':
+            fputs(USAGE, stdout);
+            return 0;
+        default:
+            fputs(USAGE, stderr);
+            return 2;
         }
     }
     if (listen == NULL || backend == NULL || strncmp(backend, "https://", 8) != 0) {

@@ -58,3 +58,22 @@ for n in 3 7 12 20 26 33 41; do
     converges f "$TEMPLATE"
 done
 ok "SIGKILL during init --force: re-run converges, CA untouched"
+
+# and from outside: SIGKILL at random moments of a long `issue` run, then init converges
+expect 0 init --template "$TEMPLATE" --dir ext
+for i in 1 2 3 4 5; do
+    "$MESH_CA" issue $(seq -f "r$i-%g" 1 60) --dir ext >/dev/null 2>&1 &
+    pid=$!
+    sleep "0.0$((RANDOM % 9 + 1))"
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    consistent ext
+    converges ext "$TEMPLATE"
+    for s in ext/r$i-*/; do
+        s=$(basename "$s")
+        [[ -f ext/$s/cert.pem ]] || continue
+        verify_service ext "$s"
+        [[ $(cert_pub "ext/$s/cert.pem") == $(key_pub "ext/$s/key.pem") ]] || fail "ext/$s pair"
+    done
+done
+ok "SIGKILL at random moments of issue: every issued service verifies after init"

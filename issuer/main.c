@@ -66,12 +66,12 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
     return EXIT_USAGE;
 }
 
-static bool parse_duration(const char *s, int64_t *out)
+static bool parse_duration(const char *s, bool zero_ok, int64_t *out)
 {
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (errno != 0 || end == s || v <= 0 || v > 100LL * 365 * 86400) {
+    if (errno != 0 || end == s || v < (zero_ok ? 0 : 1) || v > 100LL * 365 * 86400) {
         return false;
     }
     int64_t mul;
@@ -86,7 +86,7 @@ static bool parse_duration(const char *s, int64_t *out)
     } else {
         return false;
     }
-    if (v > INT64_MAX / mul || v * mul > 100LL * 365 * 86400) {
+    if (v * mul > 100LL * 365 * 86400) {
         return false;
     }
     *out = v * mul;
@@ -247,7 +247,7 @@ static int token_create(const opts_t *o, const char *name)
         return usage_error("%s", "token create needs --audience A[,B]");
     }
     int64_t lifetime = 365 * 86400;
-    if (o->expires != NULL && !parse_duration(o->expires, &lifetime)) {
+    if (o->expires != NULL && !parse_duration(o->expires, false, &lifetime)) {
         return usage_error("--expires '%s' must be a duration like 8760h or 30d", o->expires);
     }
     config_t *cfg = NULL;
@@ -286,7 +286,7 @@ static int token_create(const opts_t *o, const char *name)
 static int token_rotate(const opts_t *o, const char *name)
 {
     int64_t grace = 86400;
-    if (o->grace != NULL && !parse_duration(o->grace, &grace)) {
+    if (o->grace != NULL && !parse_duration(o->grace, true, &grace)) {
         return usage_error("--grace '%s' must be a duration like 24h", o->grace);
     }
     config_t *cfg = NULL;

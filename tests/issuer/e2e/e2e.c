@@ -549,9 +549,23 @@ static void test_svc_tokens(void **state)
     assert_int_equal(x->status, 200);
     resp_free(x);
 
-    snprintf(cmd, sizeof(cmd), "'%s' token rotate ci-deploy --grace 0s --config '%s'", srv.bin,
+    snprintf(cmd, sizeof(cmd), "'%s' token rotate ci-deploy --grace 1y --config '%s'", srv.bin,
              srv.config);
-    assert_int_not_equal(run_cmd(cmd, NULL), 0); /* 0s is not a duration we accept */
+    assert_int_equal(run_cmd(cmd, NULL), 2); /* not a duration */
+    /* --grace 0: the previous secret stops at once (a leaked secret) */
+    snprintf(cmd, sizeof(cmd), "'%s' token rotate ci-deploy --grace 0 --json --config '%s'",
+             srv.bin, srv.config);
+    assert_int_equal(run_cmd(cmd, &out), 0);
+    j = json_loads(out, 0, NULL);
+    char *secret3 = strdup(json_string_value(json_object_get(j, "client_secret")));
+    json_decref(j);
+    free(out);
+    expect_error(svc_token_basic(id, secret2, TOKEN_FORM), 401, "invalid_client", NULL);
+    x = svc_token_basic(id, secret3, TOKEN_FORM);
+    assert_int_equal(x->status, 200);
+    resp_free(x);
+    free(secret2);
+    secret2 = secret3;
 
     snprintf(cmd, sizeof(cmd), "'%s' token revoke ci-deploy --config '%s'", srv.bin, srv.config);
     assert_int_equal(run_cmd(cmd, NULL), 0);
@@ -739,6 +753,40 @@ static void test_sighup_rotation(void **state)
     free(still);
 }
 
+
+static void test_sighup_crl(void **state)
+{
+    /* admin has no policy entry: 403 while its certificate is good, 401 once it is revoked */
+    resp_t *x = post_token("admin", TOKEN_FORM);
+    assert_int_equal(x->status, 403);
+    resp_free(x);
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && openssl ca -config intermediate.cnf -cert intermediate.pem -keyfile "
+             "intermediate.key -revoke admin/leaf.pem && openssl ca -gencrl -config "
+             "intermediate.cnf -cert intermediate.pem -keyfile intermediate.key -out crl.new "
+             "&& mv crl.new crl.pem",
+             srv.dir);
+    assert_int_equal(run_cmd(cmd, NULL), 0);
+    kill(srv.pid, SIGHUP);
+    long status = 0;
+    for (int i = 0; i < 300 && status != 401; i++) { /* the reload is asynchronous */
+        x = post_token("admin", TOKEN_FORM);
+        status = x->status;
+        if (status == 401) {
+            assert_non_null(strstr(jstr(x, "error_description"), "revoked"));
+        } else {
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        resp_free(x);
+    }
+    assert_int_equal(status, 401);
+    x = post_token("gateway", TOKEN_FORM); /* the others are unaffected */
+    assert_int_equal(x->status, 200);
+    resp_free(x);
+}
+
 static void test_rate_limit(void **state)
 {
     write_config("{\"current\": \"jwt-signing-2.key\", \"previous\": \"jwt-signing.key\"}",
@@ -851,6 +899,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_check_config),
         cmocka_unit_test(test_revocation_durable),
         cmocka_unit_test(test_sighup_rotation),
+        cmocka_unit_test(test_sighup_crl),
         cmocka_unit_test(test_rate_limit),
     };
     /* E2E_ONLY=test_a,test_b runs a subset (in this order) for debugging */

@@ -203,6 +203,7 @@ int main(void)
         t = now();
     }
     double wall = now() - t0, cpu = proc_cpu(srv.pid) - cpu0;
+    double client_cpu = proc_cpu(getpid());
     for (int i = 0; i < conns; i++) {
         curl_multi_remove_handle(multi, easy[i]);
         curl_easy_cleanup(easy[i]);
@@ -216,11 +217,12 @@ int main(void)
     double per_cpu = cpu > 0 ? (double)ok / cpu : 0;
     printf("mesh-issuer bench: %d keep-alive mTLS connections, %.1f s, %ld cores, "
            "RSA-2048 RS256\n", conns, wall, cores);
-    printf("  raw OpenSSL RSA-2048 sign:   %8.0f /CPU-s\n", rate_openssl);
+    printf("  raw OpenSSL RSA-2048 sign:              %8.0f /CPU-s\n", rate_openssl);
     printf("  raw mesh_jwt_sign:                      %8.0f /CPU-s\n", rate_sign);
     printf("  issuer tokens issued:                   %8ld (%ld failed)\n", ok, failed);
     printf("  issuer tokens per wall second:          %8.0f /s\n", (double)ok / wall);
     printf("  issuer CPU time:                        %8.2f s\n", cpu);
+    printf("  load generator CPU time (whole run):    %8.2f s\n", client_cpu);
     printf("  issuer tokens per issuer CPU-second:    %8.0f /CPU-s\n", per_cpu);
     printf("  ratio to raw mesh_jwt_sign:             %8.2f\n",
            rate_sign > 0 ? per_cpu / rate_sign : 0);

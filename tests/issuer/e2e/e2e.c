@@ -398,6 +398,95 @@ static void test_slow_client(void **state)
     assert_true(s.closed_by_server); /* the request deadline ended it */
 }
 
+
+/* ---- TLS: versions, ciphers, resumption with one ticket ---- */
+
+static int tickets;
+
+static int on_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+    tickets++;
+    return 0; /* not kept by OpenSSL's cache; we take SSL_get1_session below */
+}
+
+/* One GET /healthz over a fresh connection; returns 1 when the handshake and request worked. */
+static int tls_get(SSL_CTX *ctx, SSL_SESSION *resume, SSL_SESSION **out, int *reused)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    SSL *ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    SSL_set_tlsext_host_name(ssl, "localhost");
+    if (resume != NULL) {
+        SSL_set_session(ssl, resume);
+    }
+    int ok = 0;
+    if (SSL_connect(ssl) == 1) {
+        const char *req = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+        char buf[2048];
+        int n = 0, r;
+        SSL_write(ssl, req, (int)strlen(req));
+        while ((r = SSL_read(ssl, buf + n, (int)sizeof(buf) - 1 - n)) > 0) {
+            n += r;
+        }
+        buf[n] = '\0';
+        ok = strstr(buf, "200 OK") != NULL;
+        if (reused != NULL) {
+            *reused = SSL_session_reused(ssl);
+        }
+        if (out != NULL) {
+            *out = SSL_get1_session(ssl);
+        }
+        SSL_shutdown(ssl); /* else OpenSSL marks the session not resumable */
+    }
+    SSL_free(ssl);
+    close(fd);
+    return ok;
+}
+
+static void test_tls(void **state)
+{
+    char ca[400];
+    snprintf(ca, sizeof(ca), "%s/ca.pem", srv.dir);
+    /* TLS 1.3 with resumption: one ticket per connection, the second connection resumes */
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_load_verify_locations(ctx, ca, NULL);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+    SSL_CTX_sess_set_new_cb(ctx, on_new_session);
+    /* the server closes after "Connection: close" without close_notify */
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_SESSION *sess = NULL;
+    tickets = 0;
+    assert_int_equal(tls_get(ctx, NULL, &sess, NULL), 1);
+    assert_int_equal(tickets, 1);
+    assert_non_null(sess);
+    int reused = 0;
+    assert_int_equal(tls_get(ctx, sess, NULL, &reused), 1);
+    assert_int_equal(reused, 1);
+    SSL_SESSION_free(sess);
+    SSL_CTX_free(ctx);
+
+    /* TLS 1.2 works, with forward-secret AEAD suites only */
+    ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+    assert_int_equal(tls_get(ctx, NULL, NULL, NULL), 1);
+    SSL_CTX_set_cipher_list(ctx, "AES128-SHA:AES256-SHA:AES128-GCM-SHA256");
+    assert_int_equal(tls_get(ctx, NULL, NULL, NULL), 0);
+    SSL_CTX_free(ctx);
+
+    /* TLS 1.1 is refused by the server even when the client would allow it */
+    ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_security_level(ctx, 0);
+    SSL_CTX_set_cipher_list(ctx, "ALL:@SECLEVEL=0");
+    SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
+    SSL_CTX_set_max_proto_version(ctx, TLS1_1_VERSION);
+    assert_int_equal(tls_get(ctx, NULL, NULL, NULL), 0);
+    SSL_CTX_free(ctx);
+}
+
 /* ---- service tokens ---- */
 
 static resp_t *svc_token_basic(const char *id, const char *secret, const char *body)
@@ -460,9 +549,23 @@ static void test_svc_tokens(void **state)
     assert_int_equal(x->status, 200);
     resp_free(x);
 
-    snprintf(cmd, sizeof(cmd), "'%s' token rotate ci-deploy --grace 0s --config '%s'", srv.bin,
+    snprintf(cmd, sizeof(cmd), "'%s' token rotate ci-deploy --grace 1y --config '%s'", srv.bin,
              srv.config);
-    assert_int_not_equal(run_cmd(cmd, NULL), 0); /* 0s is not a duration we accept */
+    assert_int_equal(run_cmd(cmd, NULL), 2); /* not a duration */
+    /* --grace 0: the previous secret stops at once (a leaked secret) */
+    snprintf(cmd, sizeof(cmd), "'%s' token rotate ci-deploy --grace 0 --json --config '%s'",
+             srv.bin, srv.config);
+    assert_int_equal(run_cmd(cmd, &out), 0);
+    j = json_loads(out, 0, NULL);
+    char *secret3 = strdup(json_string_value(json_object_get(j, "client_secret")));
+    json_decref(j);
+    free(out);
+    expect_error(svc_token_basic(id, secret2, TOKEN_FORM), 401, "invalid_client", NULL);
+    x = svc_token_basic(id, secret3, TOKEN_FORM);
+    assert_int_equal(x->status, 200);
+    resp_free(x);
+    free(secret2);
+    secret2 = secret3;
 
     snprintf(cmd, sizeof(cmd), "'%s' token revoke ci-deploy --config '%s'", srv.bin, srv.config);
     assert_int_equal(run_cmd(cmd, NULL), 0);
@@ -650,6 +753,42 @@ static void test_sighup_rotation(void **state)
     free(still);
 }
 
+
+static void test_sighup_crl(void **state)
+{
+    /* admin has no policy entry: 403 while its certificate is good, 401 once it is revoked */
+    resp_t *x = post_token("admin", TOKEN_FORM);
+    assert_int_equal(x->status, 403);
+    resp_free(x);
+    write_config("{\"current\": \"jwt-signing-2.key\", \"previous\": \"jwt-signing.key\"}",
+                 "{}"); /* the previous test left a broken file behind */
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && openssl ca -config intermediate.cnf -cert intermediate.pem -keyfile "
+             "intermediate.key -revoke admin/leaf.pem && openssl ca -gencrl -config "
+             "intermediate.cnf -cert intermediate.pem -keyfile intermediate.key -out crl.new "
+             "&& mv crl.new crl.pem",
+             srv.dir);
+    assert_int_equal(run_cmd(cmd, NULL), 0);
+    kill(srv.pid, SIGHUP);
+    long status = 0;
+    for (int i = 0; i < 300 && status != 401; i++) { /* the reload is asynchronous */
+        x = post_token("admin", TOKEN_FORM);
+        status = x->status;
+        if (status == 401) {
+            assert_non_null(strstr(jstr(x, "error_description"), "revoked"));
+        } else {
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        resp_free(x);
+    }
+    assert_int_equal(status, 401);
+    x = post_token("gateway", TOKEN_FORM); /* the others are unaffected */
+    assert_int_equal(x->status, 200);
+    resp_free(x);
+}
+
 static void test_rate_limit(void **state)
 {
     write_config("{\"current\": \"jwt-signing-2.key\", \"previous\": \"jwt-signing.key\"}",
@@ -756,11 +895,13 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_request_errors),
         cmocka_unit_test(test_oversized),
         cmocka_unit_test(test_slow_client),
+        cmocka_unit_test(test_tls),
         cmocka_unit_test(test_svc_tokens),
         cmocka_unit_test(test_revoke),
         cmocka_unit_test(test_check_config),
         cmocka_unit_test(test_revocation_durable),
         cmocka_unit_test(test_sighup_rotation),
+        cmocka_unit_test(test_sighup_crl),
         cmocka_unit_test(test_rate_limit),
     };
     /* E2E_ONLY=test_a,test_b runs a subset (in this order) for debugging */

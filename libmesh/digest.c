@@ -7,14 +7,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
-
-void mesh_sha256(const void *data, size_t len, uint8_t out[MESH_SHA256_LEN])
-{
-    /* The one-shot SHA256() avoids a provider fetch per call: the cached verify path is one
-     * hash, and EVP_Digest with an implicit fetch would cost as much as the lookup. */
-    SHA256(data, len, out);
-}
 
 int mesh_random(void *buf, size_t len)
 {

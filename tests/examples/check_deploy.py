@@ -145,6 +145,10 @@ def check_units_systemd(root, units):
         for path in units:
             with open(path, encoding="utf-8") as f:
                 text = f.read()
+            # One directory per unit, so that a unit's findings are not reported against
+            # another one that names it (After=, Wants=).
+            unitdir = os.path.join(tmp, os.path.basename(path) + ".d")
+            os.mkdir(unitdir)
             # The programs are not installed here: point /usr/local/bin at stubs so verify
             # can check that every Exec*= command is an executable file.
             for prog in set(re.findall(r"/usr/local/bin/([A-Za-z0-9._-]+)", text)):
@@ -153,17 +157,19 @@ def check_units_systemd(root, units):
                     f.write("#!/bin/sh\nexit 0\n")
                 os.chmod(stub, 0o755)
             text = text.replace("/usr/local/bin/", bindir + "/")
-            copy = os.path.join(tmp, os.path.basename(path))
+            copy = os.path.join(unitdir, os.path.basename(path))
             with open(copy, "w", encoding="utf-8") as f:
                 f.write(text)
             copies.append((path, copy))
         for path, copy in copies:
             name = rel(root, path)
+            unitdir = os.path.dirname(copy)
             r = subprocess.run([tool, "verify", "--man=no", "--generators=no", copy],
-                               capture_output=True, text=True, cwd=tmp, check=False)
+                               capture_output=True, text=True, cwd=unitdir, check=False)
             # verify exits 0 on unknown keys and bad values (it only warns): any output is
             # a finding.
-            out = (r.stdout + r.stderr).replace(tmp + "/", "").strip()
+            out = (r.stdout + r.stderr).replace(unitdir + "/", "").replace(bindir + "/", "")
+            out = out.strip()
             if r.returncode != 0 or out:
                 fail(name, f"systemd-analyze verify: {out or 'exit status %d' % r.returncode}")
             else:
@@ -171,7 +177,7 @@ def check_units_systemd(root, units):
             # Offline exposure score (0 = best, 10 = worst; --threshold is in tenths).
             r = subprocess.run([tool, "security", "--offline=yes", "--threshold=20",
                                 "--no-pager", copy],
-                               capture_output=True, text=True, cwd=tmp, check=False)
+                               capture_output=True, text=True, cwd=unitdir, check=False)
             m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", r.stdout)
             if r.returncode != 0:
                 fail(name, "systemd-analyze security: exposure above 2.0 "

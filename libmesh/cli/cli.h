@@ -7,11 +7,15 @@
 #include <stddef.h>
 
 #include <mesh/error.h>
+#include <mesh/limits.h>
 
 /* Exit statuses shared by every verb (documented in mesh(1)). */
 #define CLI_OK 0
 #define CLI_FAIL 1  /* the check or operation failed (token rejected, peer refused, ...) */
 #define CLI_USAGE 2 /* bad command line or unreadable input */
+
+/* Most bytes a verb reads from stdin: well past MESH_MAX_TOKEN_BYTES, still bounded. */
+#define CLI_MAX_STDIN (8 * MESH_MAX_TOKEN_BYTES)
 
 typedef struct {
     const char *name;

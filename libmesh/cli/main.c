@@ -101,8 +101,8 @@ mesh_err_t cli_read_token(const char *arg, char **out, size_t *len)
         *len = strlen(arg);
         return *out != NULL ? MESH_OK : MESH_ERR_NOMEM;
     }
-    /* Room for a token at the limit plus its line ending; the verifier rejects larger. */
-    rc = cli_read_input("-", MESH_MAX_TOKEN_BYTES + 2, out, len);
+    /* Read past the token limit so the verifier itself names an oversized token. */
+    rc = cli_read_input("-", CLI_MAX_STDIN, out, len);
     while (rc == MESH_OK && *len > 0 && ((*out)[*len - 1] == '\n' || (*out)[*len - 1] == '\r')) {
         (*out)[--*len] = '\0';
     }

@@ -12,7 +12,8 @@
 #include "cli.h"
 
 typedef struct {
-    const char *token_arg, *jwks_path, *cert_path;
+    const char *token_arg, *jwks_path, *cert_path, *revocations_path;
+    json_t *revoked; /* the feed's "revoked" array */
     mesh_jwt_verify_opts_t vo;
     int json;
 } verify_args_t;
@@ -22,7 +23,7 @@ static void verify_help(void)
     printf(
         "usage: mesh verify TOKEN|- --jwks FILE --issuer ISS --audience AUD\n"
         "                   [--cert PEM] [--scope S] [--skew S] [--max-ttl S] [--now EPOCH]\n"
-        "                   [--typ TYP] [--json]\n\n"
+        "                   [--typ TYP] [--revocations FILE] [--json]\n\n"
         "Verifies a token exactly as a libmesh verifier does: signature with the key its kid\n"
         "selects from the JWKS (the key fixes the algorithm), header rules, iss, aud, exp,\n"
         "nbf, iat, lifetime, and with --cert the RFC 8705 binding cnf.x5t#S256 to that\n"
@@ -34,6 +35,7 @@ static void verify_help(void)
         "  --now EPOCH   verify as of this time instead of the clock\n"
         "  --scope S     a scope the token must carry (insufficient_scope otherwise)\n"
         "  --typ TYP     required header typ (default at+jwt; \"\" skips the check)\n"
+        "  --revocations FILE  a saved GET /v1/revocations answer; its jtis are revoked\n"
         "  --json        print {\"valid\":...,\"claims\"|\"error\",\"detail\"} on stdout\n",
         MESH_DEFAULT_SKEW, MESH_DEFAULT_MAX_LIFETIME);
 }
@@ -47,6 +49,7 @@ static int parse_args(int argc, char **argv, verify_args_t *a, int *help)
         {"skew", required_argument, NULL, 's'},    {"max-ttl", required_argument, NULL, 'm'},
         {"now", required_argument, NULL, 'n'},     {"scope", required_argument, NULL, 'S'},
         {"typ", required_argument, NULL, 't'},     {"json", no_argument, NULL, 'J'},
+        {"revocations", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     long long v;
     int c;
@@ -61,6 +64,7 @@ static int parse_args(int argc, char **argv, verify_args_t *a, int *help)
         case 'S': a->vo.required_scope = optarg; break;
         case 't': a->vo.typ = optarg[0] != '\0' ? optarg : NULL; break;
         case 'J': a->json = 1; break;
+        case 'r': a->revocations_path = optarg; break;
         case 's':
         case 'm':
         case 'n':
@@ -80,6 +84,39 @@ static int parse_args(int argc, char **argv, verify_args_t *a, int *help)
     if (a->jwks_path == NULL || a->vo.issuer == NULL || a->vo.audience == NULL) {
         return cli_usage_error("verify", "--jwks, --issuer and --audience are required");
     }
+    return CLI_OK;
+}
+
+/* mesh_revoked_fn over the feed file's {"revoked":[{"jti":...},...]} entries. */
+static bool feed_revoked(void *ctx, const char *jti)
+{
+    const verify_args_t *a = ctx;
+    size_t i;
+    json_t *e;
+
+    json_array_foreach(a->revoked, i, e) {
+        const char *r = json_string_value(json_object_get(e, "jti"));
+        if (r != NULL && strcmp(r, jti) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int load_revocations(verify_args_t *a)
+{
+    json_error_t err;
+    json_t *feed = json_load_file(a->revocations_path, JSON_REJECT_DUPLICATES, &err);
+
+    if (feed == NULL || !json_is_array(json_object_get(feed, "revoked"))) {
+        json_decref(feed);
+        return cli_usage_error("verify", "%s: not a revocation feed {\"revoked\":[...]}: %s",
+                               a->revocations_path, feed == NULL ? err.text : "no array");
+    }
+    a->revoked = json_incref(json_object_get(feed, "revoked"));
+    json_decref(feed);
+    a->vo.revoked = feed_revoked;
+    a->vo.revoked_ctx = a;
     return CLI_OK;
 }
 
@@ -139,6 +176,9 @@ int cmd_verify(int argc, char **argv)
     if (cli_read_token(a.token_arg, &input, &len) != MESH_OK) {
         return CLI_USAGE;
     }
+    if (a.revocations_path != NULL && (status = load_revocations(&a)) != CLI_OK) {
+        goto out;
+    }
     rc = mesh_jwks_load_file(a.jwks_path, &set);
     if (rc != MESH_OK) {
         status = cli_mesh_error("verify", rc, CLI_USAGE);
@@ -161,6 +201,7 @@ int cmd_verify(int argc, char **argv)
 out:
     mesh_claims_free(claims);
     mesh_jwks_free(set);
+    json_decref(a.revoked);
     mesh_free(der);
     free(input);
     return status;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "digest.h"
+#include "secret.h"
 #include "internal.h"
 #include "stripe.h"
 

@@ -15,7 +15,7 @@
 #include <mesh/verifier.h>
 #include <mesh/x509.h>
 
-#include "digest.h"
+#include "secret.h"
 #include "http.h"
 #include "internal.h"
 #include "jwks_cache.h"

@@ -1,29 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "digest.h"
-
-#include <pthread.h>
-#include <stdlib.h>
-
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-
-int mesh_random(void *buf, size_t len)
-{
-    return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
-}
-
-void mesh_wipe(void *buf, size_t len)
-{
-    if (buf != NULL) {
-        OPENSSL_cleanse(buf, len);
-    }
-}
+#include "stripe.h"
 
 #include <stdatomic.h>
 #include <time.h>
-
-#include "stripe.h"
 
 long long mesh_monotonic_ms(void)
 {

@@ -358,8 +358,13 @@ static void test_revocation_within_a_poll(void **state)
         rc = verify_tok(v, tok, env.a_der, env.a_len, NULL);
     }
     assert_int_equal(rc, MESH_ERR_REVOKED);
+    /* An explicit poll works too; a verifier with the feed off says so. */
+    assert_int_equal(mesh_verifier_poll_revocations(v), MESH_OK);
     mesh_identity_free(id);
     free(tok);
+    mesh_verifier_free(v);
+    v = new_verifier(false, 0);
+    assert_int_equal(mesh_verifier_poll_revocations(v), MESH_ERR_CONFIG);
     mesh_verifier_free(v);
 }
 

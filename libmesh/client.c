@@ -13,7 +13,7 @@
 #include <mesh/limits.h>
 
 #include "client_internal.h"
-#include "digest.h"
+#include "secret.h"
 #include "internal.h"
 #include "stripe.h"
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "client_internal.h"
-#include "digest.h"
+#include "secret.h"
 #include "internal.h"
 
 #define DEFAULT_MAX_BODY (16 * 1024 * 1024)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "secret.h"
 #include "internal.h"
 #include "stripe.h"
 
@@ -14,7 +15,9 @@
 #define TC_STRIPES 64
 
 typedef struct {
-    uint8_t key[MESH_SHA256_LEN];
+    uint64_t h;
+    size_t len;
+    char *tok;           /* a copy of the token */
     mesh_identity_t *id; /* NULL: empty way */
 } tc_way_t;
 
@@ -23,6 +26,7 @@ typedef struct {
 } tc_stripe_t;
 
 struct mesh_tcache {
+    uint64_t seed;
     size_t nsets; /* a power of two */
     tc_way_t *ways; /* nsets * TC_WAYS */
     tc_stripe_t stripes[TC_STRIPES];
@@ -117,6 +121,11 @@ mesh_err_t mesh_tcache_new(size_t entries, mesh_tcache_t **out)
         return mesh_err_set(MESH_ERR_NOMEM, "token cache of %zu entries", entries);
     }
     c->nsets = nsets;
+    if (mesh_random(&c->seed, sizeof(c->seed)) != 0) {
+        free(c->ways);
+        free(c);
+        return mesh_err_set(MESH_ERR_INTERNAL, "no random seed for the token cache");
+    }
     for (int i = 0; i < TC_STRIPES; i++) {
         pthread_rwlock_init(&c->stripes[i].lock, NULL);
     }
@@ -131,6 +140,7 @@ void mesh_tcache_free(mesh_tcache_t *c)
     }
     for (size_t i = 0; i < c->nsets * TC_WAYS; i++) {
         mesh_identity_free(c->ways[i].id);
+        free(c->ways[i].tok);
     }
     for (int i = 0; i < TC_STRIPES; i++) {
         pthread_rwlock_destroy(&c->stripes[i].lock);
@@ -139,24 +149,50 @@ void mesh_tcache_free(mesh_tcache_t *c)
     free(c);
 }
 
-static size_t set_of(const mesh_tcache_t *c, const uint8_t key[MESH_SHA256_LEN])
+static uint64_t mix(uint64_t h)
 {
-    uint64_t h;
-
-    memcpy(&h, key, sizeof(h)); /* SHA-256 output is uniform already */
-    return (size_t)(h & (c->nsets - 1));
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 33);
 }
 
-mesh_identity_t *mesh_tcache_get(mesh_tcache_t *c, const uint8_t key[MESH_SHA256_LEN])
+uint64_t mesh_tcache_hash(const mesh_tcache_t *c, const char *tok, size_t len)
 {
-    size_t set = set_of(c, key);
+    uint64_t h = c->seed ^ (len * 0x9e3779b97f4a7c15ULL);
+    size_t i = 0;
+
+    /* Word-at-a-time multiply-xorshift: an index, not an authenticator (see the header). */
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, tok + i, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+        h ^= h >> 29;
+    }
+    if (i < len) {
+        uint64_t w = 0;
+        memcpy(&w, tok + i, len - i);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+    }
+    return mix(h);
+}
+
+static bool way_is(const tc_way_t *w, uint64_t h, const char *tok, size_t len)
+{
+    return w->id != NULL && w->h == h && w->len == len && memcmp(w->tok, tok, len) == 0;
+}
+
+mesh_identity_t *mesh_tcache_get(mesh_tcache_t *c, uint64_t h, const char *tok, size_t len)
+{
+    size_t set = (size_t)(h & (c->nsets - 1));
     tc_stripe_t *st = &c->stripes[set % TC_STRIPES];
     tc_way_t *w = &c->ways[set * TC_WAYS];
     mesh_identity_t *id = NULL;
 
     pthread_rwlock_rdlock(&st->lock);
     for (int i = 0; i < TC_WAYS; i++) {
-        if (w[i].id != NULL && memcmp(w[i].key, key, MESH_SHA256_LEN) == 0) {
+        if (way_is(&w[i], h, tok, len)) {
             id = mesh_identity_ref(w[i].id);
             break;
         }
@@ -165,17 +201,24 @@ mesh_identity_t *mesh_tcache_get(mesh_tcache_t *c, const uint8_t key[MESH_SHA256
     return id;
 }
 
-void mesh_tcache_put(mesh_tcache_t *c, const uint8_t key[MESH_SHA256_LEN], mesh_identity_t *id)
+void mesh_tcache_put(mesh_tcache_t *c, uint64_t h, const char *tok, size_t len,
+                     mesh_identity_t *id)
 {
-    size_t set = set_of(c, key);
+    size_t set = (size_t)(h & (c->nsets - 1));
     tc_stripe_t *st = &c->stripes[set % TC_STRIPES];
     tc_way_t *w = &c->ways[set * TC_WAYS];
     mesh_identity_t *old = NULL;
+    char *old_tok = NULL;
+    char *copy = malloc(len);
     int victim = 0;
 
+    if (copy == NULL) {
+        return; /* not caching is always correct */
+    }
+    memcpy(copy, tok, len);
     pthread_rwlock_wrlock(&st->lock);
     for (int i = 0; i < TC_WAYS; i++) {
-        if (w[i].id == NULL || memcmp(w[i].key, key, MESH_SHA256_LEN) == 0) {
+        if (w[i].id == NULL || way_is(&w[i], h, tok, len)) {
             victim = i;
             break;
         }
@@ -184,29 +227,37 @@ void mesh_tcache_put(mesh_tcache_t *c, const uint8_t key[MESH_SHA256_LEN], mesh_
         }
     }
     old = w[victim].id;
-    memcpy(w[victim].key, key, MESH_SHA256_LEN);
+    old_tok = w[victim].tok;
+    w[victim].h = h;
+    w[victim].len = len;
+    w[victim].tok = copy;
     w[victim].id = mesh_identity_ref(id);
     pthread_rwlock_unlock(&st->lock);
     mesh_identity_free(old);
+    free(old_tok);
 }
 
-void mesh_tcache_remove(mesh_tcache_t *c, const uint8_t key[MESH_SHA256_LEN])
+void mesh_tcache_remove(mesh_tcache_t *c, uint64_t h, const char *tok, size_t len)
 {
-    size_t set = set_of(c, key);
+    size_t set = (size_t)(h & (c->nsets - 1));
     tc_stripe_t *st = &c->stripes[set % TC_STRIPES];
     tc_way_t *w = &c->ways[set * TC_WAYS];
     mesh_identity_t *old = NULL;
+    char *old_tok = NULL;
 
     pthread_rwlock_wrlock(&st->lock);
     for (int i = 0; i < TC_WAYS; i++) {
-        if (w[i].id != NULL && memcmp(w[i].key, key, MESH_SHA256_LEN) == 0) {
+        if (way_is(&w[i], h, tok, len)) {
             old = w[i].id;
+            old_tok = w[i].tok;
             w[i].id = NULL;
+            w[i].tok = NULL;
             break;
         }
     }
     pthread_rwlock_unlock(&st->lock);
     mesh_identity_free(old);
+    free(old_tok);
 }
 
 void mesh_tcache_purge_kids(mesh_tcache_t *c, const mesh_jwks_t *set)
@@ -220,7 +271,9 @@ void mesh_tcache_purge_kids(mesh_tcache_t *c, const mesh_jwks_t *set)
                 if (w[k].id != NULL &&
                     mesh_jwks_find(set, w[k].id->kid, strlen(w[k].id->kid)) == NULL) {
                     mesh_identity_free(w[k].id);
+                    free(w[k].tok);
                     w[k].id = NULL;
+                    w[k].tok = NULL;
                 }
             }
         }

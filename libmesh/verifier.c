@@ -15,7 +15,7 @@
 #include <mesh/verifier.h>
 #include <mesh/x509.h>
 
-#include "digest.h"
+#include "secret.h"
 #include "http.h"
 #include "internal.h"
 #include "jwks_cache.h"
@@ -358,8 +358,7 @@ static mesh_err_t parse_authorization(const char *h, const char **tok, size_t *l
     }
     for (p = h + 7; *p == ' '; p++) {
     }
-    for (e = p; *e != '\0' && *e != ' ' && *e != ',' && *e != '\t'; e++) {
-    }
+    e = p + strcspn(p, " ,\t");
     if (*e != '\0') {
         const char *rest = e;
         while (*rest == ' ' || *rest == '\t') {
@@ -504,7 +503,7 @@ MESH_EXPORT mesh_err_t mesh_verify(mesh_verifier_t *v, const char *authorization
                                    const char *required_scope, mesh_identity_t **identity)
 {
     stat_stripe_t *st = &v->stats[mesh_thread_slot() % STAT_STRIPES];
-    uint8_t key[MESH_SHA256_LEN];
+    uint64_t h = 0;
     mesh_identity_t *id = NULL;
     const char *tok = NULL;
     size_t len = 0;
@@ -515,19 +514,19 @@ MESH_EXPORT mesh_err_t mesh_verify(mesh_verifier_t *v, const char *authorization
         goto out;
     }
     if (v->cache != NULL) {
-        mesh_sha256(tok, len, key);
-        id = mesh_tcache_get(v->cache, key);
+        h = mesh_tcache_hash(v->cache, tok, len);
+        id = mesh_tcache_get(v->cache, h, tok, len);
     }
     if (id != NULL) {
         atomic_fetch_add_explicit(&st->cache_hits, 1, memory_order_relaxed);
         rc = recheck(v, id, peer_cert_der, peer_cert_len);
         if (rc == MESH_ERR_EXPIRED || rc == MESH_ERR_REVOKED) {
-            mesh_tcache_remove(v->cache, key);
+            mesh_tcache_remove(v->cache, h, tok, len);
         }
     } else {
         rc = verify_full(v, tok, len, peer_cert_der, peer_cert_len, &id);
         if (rc == MESH_OK && v->cache != NULL) {
-            mesh_tcache_put(v->cache, key, id);
+            mesh_tcache_put(v->cache, h, tok, len, id);
         }
     }
     if (rc == MESH_OK && required_scope != NULL && required_scope[0] != '\0' &&

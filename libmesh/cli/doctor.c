@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -27,7 +29,9 @@ typedef struct {
     char iss[512], jwks_uri[1024];
     mesh_jwks_t *jwks;
     char *token;
-    int passed;
+    int passed, warned;
+    bool warn;       /* the step passed with a warning (in note) */
+    time_t date;     /* the issuer's Date header, 0 when unknown */
 } doctor_t;
 
 static void say(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -94,12 +98,19 @@ static bool readable(doctor_t *d, const char *what, const char *path)
 
 static bool step_files(doctor_t *d)
 {
+    struct stat st;
+
     if (!readable(d, "CA file", d->id.ca) ||
         (d->id.cert != NULL && (!readable(d, "certificate", d->id.cert) ||
                                 !readable(d, "key", d->id.key)))) {
         return false;
     }
     NOTE("all readable");
+    if (d->id.key != NULL && stat(d->id.key, &st) == 0 && (st.st_mode & 077) != 0) {
+        NOTE("key %s has mode %04o: other users may read it; chmod 600 %s", d->id.key,
+             (unsigned)(st.st_mode & 07777), d->id.key);
+        d->warn = true;
+    }
     return true;
 }
 
@@ -135,7 +146,13 @@ static bool step_expiry(doctor_t *d)
             d->id.service != NULL ? d->id.service : "SERVICE");
         return lib_fail(d, rc);
     }
-    NOTE("valid for %lld more days", (long long)(not_after - time(NULL)) / 86400);
+    long long days = (long long)(not_after - time(NULL)) / 86400;
+    NOTE("valid for %lld more days", days);
+    if (days < 30) {
+        NOTE("expires in %lld days: renew it soon (mesh-ca renew %s)", days,
+             d->id.service != NULL ? d->id.service : "SERVICE");
+        d->warn = true;
+    }
     return true;
 }
 
@@ -215,6 +232,22 @@ out:
     return ok;
 }
 
+/* Remembers the Date header (RFC 9110 §6.6.1) to compare clocks. */
+static size_t on_header(char *p, size_t size, size_t n, void *ctx)
+{
+    doctor_t *d = ctx;
+    size_t len = size * n;
+    char line[256];
+
+    if (len > 5 && len < sizeof(line) && strncasecmp(p, "Date:", 5) == 0) {
+        memcpy(line, p + 5, len - 5);
+        line[len - 5] = '\0';
+        time_t t = curl_getdate(line, NULL);
+        d->date = t > 0 ? t : 0;
+    }
+    return len;
+}
+
 /* GET url into a new string; false with NOTE/FIX set on failure. */
 static bool get(doctor_t *d, const char *url, char **body, const char *fix)
 {
@@ -229,6 +262,8 @@ static bool get(doctor_t *d, const char *url, char **body, const char *fix)
     mem = open_memstream(body, &size);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, mem);
     curl_easy_setopt(h, CURLOPT_MAXFILESIZE, (long)DOC_MAX_BODY);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, d);
     cc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_cleanup(h);
@@ -297,6 +332,27 @@ static bool step_metadata(doctor_t *d)
     snprintf(d->jwks_uri, sizeof(d->jwks_uri), "%s", jwks);
     json_decref(doc);
     NOTE("issuer %s, jwks_uri %s", d->iss, d->jwks_uri);
+    return true;
+}
+
+/* Tokens carry seconds; beyond the verifiers' skew (30 s) every token fails somewhere. */
+static bool step_clock(doctor_t *d)
+{
+    long long diff;
+
+    if (d->date == 0) {
+        NOTE("the issuer sent no Date header; clock not compared");
+        d->warn = true;
+        return true;
+    }
+    diff = (long long)(time(NULL) - d->date);
+    NOTE("this host's clock is %+lld s from the issuer's", diff);
+    if (llabs(diff) > MESH_DEFAULT_SKEW) {
+        FIX("synchronise this host's clock (NTP, timedatectl): beyond %d s tokens fail with "
+            "token_expired or iat_in_future", MESH_DEFAULT_SKEW);
+        return false;
+    }
+    d->warn = llabs(diff) > 5;
     return true;
 }
 
@@ -388,7 +444,8 @@ static const step_t steps[] = {
     {"key matches certificate", step_key, 1}, {"not expired", step_expiry, 1},
     {"chains to CA", step_chain, 1},       {"SPIFFE ID", step_spiffe, 1},
     {"issuer reachable", step_reachable, 0}, {"TLS handshake", step_tls, 0},
-    {"issuer metadata", step_metadata, 0}, {"JWKS", step_jwks, 0},
+    {"issuer metadata", step_metadata, 0}, {"clock", step_clock, 0},
+    {"JWKS", step_jwks, 0},
     {"token request", step_token, 2},      {"token verifies", step_verify, 2},
 };
 
@@ -396,12 +453,14 @@ static void doctor_help(void)
 {
     printf("usage: mesh doctor [--audience A] [identity]\n\n"
            "Checks this service's setup step by step and prints each as a check mark or a\n"
-           "cross: configuration, files readable, key matches certificate, chain to the CA,\n"
-           "expiry, SPIFFE ID, issuer reachable, TLS handshake (with the server's own\n"
-           "error), issuer metadata, JWKS, and with --audience a token request for A (with\n"
-           "the issuer's error) and the verification of that token. Stops at the first\n"
-           "failure and says what to change. Exit status 0 when every check passed, 1 when\n"
-           "one failed, 2 for usage errors.\n\n%s", CLI_CLIENT_HELP);
+           "cross: configuration, files readable (and the key's mode), key matches\n"
+           "certificate, expiry (a warning within 30 days), chain to the CA, SPIFFE ID,\n"
+           "issuer reachable, TLS handshake (with the server's own error), issuer metadata,\n"
+           "clock against the issuer's Date header, JWKS, and with --audience a token\n"
+           "request for A (with the issuer's error) and the verification of that token.\n"
+           "A '!' marks a check that passed with a warning. Stops at the first failure and\n"
+           "says what to change. Exit status 0 when every check passed (warnings allowed),\n"
+           "1 when one failed, 2 for usage errors.\n\n%s", CLI_CLIENT_HELP);
 }
 
 int cmd_doctor(int argc, char **argv)
@@ -438,9 +497,11 @@ int cmd_doctor(int argc, char **argv)
             continue;
         }
         d.note[0] = d.fix[0] = '\0';
+        d.warn = false;
         if (s->run(&d)) {
-            printf("  \u2713  %-24s %s\n", s->name, d.note);
+            printf("  %s  %-24s %s\n", d.warn ? "!" : "\u2713", s->name, d.note);
             d.passed++;
+            d.warned += d.warn;
             continue;
         }
         printf("  \u2717  %-24s %s\n", s->name, d.note);
@@ -451,7 +512,8 @@ int cmd_doctor(int argc, char **argv)
         break;
     }
     if (status == CLI_OK) {
-        printf("all %d checks passed\n", d.passed);
+        printf("all %d checks passed", d.passed);
+        printf(d.warned > 0 ? " (%d with a warning: see the ! lines)\n" : "\n", d.warned);
     }
     mesh_jwks_free(d.jwks);
     mesh_free(d.token);

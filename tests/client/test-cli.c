@@ -113,7 +113,7 @@ static void test_doctor_all_pass(void **state)
 {
     (void)state;
     assert_int_equal(run("", "doctor --audience svc-b"), 0);
-    assert_non_null(strstr(out, "all 12 checks passed"));
+    assert_non_null(strstr(out, "all 13 checks passed"));
     assert_non_null(strstr(out, "spiffe://mesh.local/svc-a"));
     assert_int_equal(run("", "doctor"), 0);
     assert_non_null(strstr(out, "skipped"));
@@ -147,6 +147,10 @@ static void test_doctor_first_failures(void **state)
     expect_first_failure(e, "doctor", "key matches certificate", "is not the key");
     expect_first_failure("MESH_ISSUER_URL=https://127.0.0.1:1", "doctor", "issuer reachable",
                          "start mesh-issuer");
+    snprintf(e, sizeof(e), "TLS_CERT_PATH=%s/other-ca/stranger/cert.pem "
+             "TLS_KEY_PATH=%s/other-ca/stranger/key.pem TLS_CA_PATH=%s/other-ca/ca.pem",
+             env.certs, env.certs, env.certs);
+    expect_first_failure(e, "doctor", "TLS handshake", "certificate");
     expect_first_failure("", "doctor --audience nope", "token request", "invalid_target");
     expect_first_failure("", "doctor --audience forbidden", "token request", "access_denied");
 }

@@ -347,6 +347,67 @@ static void test_setup_curl_and_request_reuse_connection(void **state)
     mesh_client_free(c);
 }
 
+static void test_certfile_checks_and_bad_arguments(void **state)
+{
+    char p1[512];
+    int64_t not_after = 0;
+    mesh_client_t *c = client_a();
+    char *t = NULL;
+    mesh_response_t r = {0};
+    (void)state;
+
+    assert_int_equal(mesh_certfile_check_key(a_cert, a_key), MESH_OK);
+    assert_int_equal(mesh_certfile_check_chain(a_cert, ca), MESH_OK);
+    assert_int_equal(mesh_certfile_check_time(a_cert, 0, &not_after), MESH_OK);
+    assert_true(not_after > time(NULL) + 86400);
+    /* The same certificate a year from now: expired, and the detail says so. */
+    assert_int_equal(mesh_certfile_check_time(a_cert, time(NULL) + 400 * 86400, NULL),
+                     MESH_ERR_CERT);
+    assert_non_null(strstr(mesh_err_detail(), a_cert));
+    assert_int_equal(mesh_certfile_check_time(a_cert, 1000, NULL), MESH_ERR_CERT);
+    assert_non_null(strstr(mesh_err_detail(), "not valid yet"));
+    assert_int_equal(mesh_certfile_check_key(a_cert, NULL), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_certfile_check_key(a_cert, ca), MESH_ERR_KEY_PARSE);
+    assert_int_equal(mesh_certfile_check_chain(a_cert, tu_path(&env, "svc-a/key.pem", p1,
+                                                               sizeof(p1))), MESH_ERR_CERT);
+    /* Bad arguments are reported, not crashed on. */
+    assert_int_equal(mesh_client_token(c, NULL, NULL, &t, NULL), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_client_token(c, "svc-b", NULL, NULL, NULL), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_client_setup_curl(c, NULL, "svc-b"), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_client_request(c, "GET", NULL, "svc-b", NULL, NULL, 0, 0, &r),
+                     MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_client_new(NULL, &c), MESH_ERR_INVALID_ARG);
+    mesh_response_clear(NULL);
+    mesh_client_free(c);
+}
+
+static void test_request_post_with_headers_and_limit(void **state)
+{
+    mesh_client_t *c = client_a();
+    char url[128];
+    const char *hdrs[] = {"X-Trace: 1", "Content-Type: application/json", NULL};
+    mesh_response_t r = {0};
+    (void)state;
+
+    snprintf(url, sizeof(url), "%s/peer", fake_url(fake));
+    assert_int_equal(mesh_client_request(c, "POST", url, "svc-b", hdrs, "{}", 2, 0, &r),
+                     MESH_OK);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.headers, "HTTP/1.1 200"));
+    mesh_response_clear(&r);
+    assert_null(r.body);
+    /* A body above the caller's limit is refused, not truncated. */
+    assert_int_equal(mesh_client_request(c, NULL, url, "svc-b", NULL, NULL, 0, 10, &r),
+                     MESH_ERR_LIMIT);
+    /* A peer answering 404 is still an answer. */
+    snprintf(url, sizeof(url), "%s/nothing-here", fake_url(fake));
+    assert_int_equal(mesh_client_request(c, NULL, url, "svc-b", NULL, NULL, 0, 0, &r),
+                     MESH_OK);
+    assert_int_equal(r.status, 404);
+    mesh_response_clear(&r);
+    mesh_client_free(c);
+}
+
 static void test_from_env(void **state)
 {
     mesh_client_t *c = NULL;
@@ -432,6 +493,8 @@ int main(void)
         cmocka_unit_test_setup(test_connection_refused_is_network_error, per_test),
         cmocka_unit_test_setup(test_service_token_mode, per_test),
         cmocka_unit_test_setup(test_setup_curl_and_request_reuse_connection, per_test),
+        cmocka_unit_test_setup(test_certfile_checks_and_bad_arguments, per_test),
+        cmocka_unit_test_setup(test_request_post_with_headers_and_limit, per_test),
         cmocka_unit_test_setup(test_from_env, per_test),
         cmocka_unit_test_setup(test_insecure_mode_is_explicit, per_test),
         cmocka_unit_test_setup(test_round_trip_through_verifier, per_test),

@@ -358,8 +358,13 @@ static void test_revocation_within_a_poll(void **state)
         rc = verify_tok(v, tok, env.a_der, env.a_len, NULL);
     }
     assert_int_equal(rc, MESH_ERR_REVOKED);
+    /* An explicit poll works too; a verifier with the feed off says so. */
+    assert_int_equal(mesh_verifier_poll_revocations(v), MESH_OK);
     mesh_identity_free(id);
     free(tok);
+    mesh_verifier_free(v);
+    v = new_verifier(false, 0);
+    assert_int_equal(mesh_verifier_poll_revocations(v), MESH_ERR_CONFIG);
     mesh_verifier_free(v);
 }
 
@@ -401,6 +406,40 @@ static void test_jwks_file_source_reload(void **state)
     mesh_verifier_free(v);
     free(t1);
     free(t2);
+}
+
+/* Cache-Control max-age decides when keys are fetched again (clamped to the configured min). */
+static void test_jwks_max_age_honoured(void **state)
+{
+    mesh_verifier_opts_t o;
+    mesh_verifier_t *v = NULL;
+    mesh_verifier_stats_t st = {0};
+    char *json = tu_jwks_json(&key1, 1);
+    (void)state;
+
+    fake_set_jwks(fake, json, "public, max-age=1");
+    mesh_verifier_opts_init(&o);
+    o.issuer = fake_url(fake);
+    o.audience = "svc-b";
+    o.ca_path = ca;
+    o.revocation_feed = false;
+    o.jwks_max_age_min = 1;
+    assert_int_equal(mesh_verifier_new(&o, &v), MESH_OK);
+    for (int i = 0; i < 200 && st.jwks_fetches < 3; i++) {
+        tu_sleep_ms(50);
+        mesh_verifier_stats(v, &st);
+    }
+    assert_true(st.jwks_fetches >= 3); /* refetched in the background as the age ran out */
+    mesh_verifier_free(v);
+    /* A long max-age: no background fetch while the test runs. */
+    fake_set_jwks(fake, json, "max-age=86400");
+    assert_int_equal(mesh_verifier_new(&o, &v), MESH_OK);
+    tu_sleep_ms(1500);
+    mesh_verifier_stats(v, &st);
+    assert_int_equal(st.jwks_fetches, 1);
+    mesh_verifier_free(v);
+    fake_set_jwks(fake, json, "max-age=300");
+    mesh_free(json);
 }
 
 static void test_options_rejected(void **state)
@@ -507,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_issuer_down_keeps_keys_then_503),
         cmocka_unit_test(test_revocation_within_a_poll),
         cmocka_unit_test(test_jwks_file_source_reload),
+        cmocka_unit_test(test_jwks_max_age_honoured),
         cmocka_unit_test(test_options_rejected),
         cmocka_unit_test(test_concurrent_verification),
     };

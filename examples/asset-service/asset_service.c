@@ -26,14 +26,15 @@
 #define AUDIENCE "asset-service"
 
 static const char USAGE[] =
-    "usage: asset-service --listen HOST:PORT [--port-file FILE]\n"
+    "usage: asset-service [--listen HOST:PORT] [--port-file FILE]\n"
     "                     [--trust-forwarder SPIFFE-ID] [--help]\n"
     "\n"
     "A backend that requires mTLS and a mesh token for audience asset-service, and answers\n"
     "JSON naming the caller: the original subject forwarded by a trusted gateway, and the\n"
     "verified identity of the service that called it.\n"
     "\n"
-    "  --listen HOST:PORT          where to listen; port 0 picks a free port\n"
+    "  --listen HOST:PORT          where to listen (default 127.0.0.1:9443); port 0 picks a\n"
+    "                              free port\n"
     "  --port-file FILE            write the bound port to FILE once listening\n"
     "  --trust-forwarder ID        whose X-Mesh-Subject to believe\n"
     "                              (default spiffe://mesh.local/gateway)\n"
@@ -115,7 +116,7 @@ int main(int argc, char **argv)
                                           {"trust-forwarder", required_argument, NULL, 't'},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
-    const char *listen = NULL, *port_file = NULL;
+    const char *listen = "127.0.0.1:9443", *port_file = NULL;
     asset_service_t a = {.forwarder = "spiffe://mesh.local/gateway"};
     int ch;
     while ((ch = getopt_long(argc, argv, "l:p:t:h", longs, NULL)) != -1) {
@@ -136,10 +137,6 @@ int main(int argc, char **argv)
             fputs(USAGE, stderr);
             return 2;
         }
-    }
-    if (listen == NULL) {
-        fprintf(stderr, PROG ": --listen HOST:PORT is required\n\n%s", USAGE);
-        return 2;
     }
     service_env_t env;
     if (!service_env_load(PROG, PROG, &env)) {

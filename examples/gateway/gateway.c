@@ -33,14 +33,15 @@
 #define SVC_TOKEN_PREFIX "svc-token:"
 
 static const char USAGE[] =
-    "usage: gateway --listen HOST:PORT --backend https://HOST:PORT [--port-file FILE]\n"
+    "usage: gateway [--listen HOST:PORT] --backend https://HOST:PORT [--port-file FILE]\n"
     "               [--revocation-poll-ms N] [--help]\n"
     "\n"
     "An HTTPS gateway that requires mTLS and a certificate-bound mesh token on every route\n"
     "(service tokens without a certificate only on /ci/), and forwards verified requests to\n"
     "the backend (asset-service) with its own certificate and token.\n"
     "\n"
-    "  --listen HOST:PORT       where to listen; port 0 picks a free port\n"
+    "  --listen HOST:PORT       where to listen (default 127.0.0.1:9000); port 0 picks a\n"
+    "                           free port\n"
     "  --backend URL            the backend's base URL, e.g. https://127.0.0.1:9443\n"
     "  --port-file FILE         write the bound port to FILE once listening\n"
     "  --revocation-poll-ms N   how often to poll the issuer's revocation feed (default 10000)\n"
@@ -284,7 +285,7 @@ int main(int argc, char **argv)
                                           {"revocation-poll-ms", required_argument, NULL, 'r'},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
-    const char *listen = NULL, *backend = NULL, *port_file = NULL;
+    const char *listen = "127.0.0.1:9000", *backend = NULL, *port_file = NULL;
     long poll_ms = 10000;
     int ch;
     while ((ch = getopt_long(argc, argv, "l:b:p:r:h", longs, NULL)) != -1) {
@@ -312,9 +313,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (listen == NULL || backend == NULL || strncmp(backend, "https://", 8) != 0) {
-        fprintf(stderr, PROG ": --listen and --backend https://HOST:PORT are required\n\n%s",
-                USAGE);
+    if (backend == NULL || strncmp(backend, "https://", 8) != 0) {
+        fprintf(stderr, PROG ": --backend https://HOST:PORT is required\n\n%s", USAGE);
         return 2;
     }
     service_env_t env;

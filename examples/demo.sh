@@ -408,12 +408,12 @@ fi
 
 # ---- the table ----
 
-printf '\n%-2s  %-36s %-7s %-7s %-2s  %s\n' '#' 'check' 'expect' 'got' 'ok' 'why'
+printf '\n%-2s  %-38s %-7s %-7s %-2s  %s\n' '#' 'check' 'expect' 'got' 'ok' 'why'
 printf '%s\n' "-------------------------------------------------------------------------------------------------------"
 for row in "${RESULTS[@]}"; do
     IFS=$'\t' read -r n what exp got mark why <<<"$row"
     [[ $mark == PASS ]] && mark='✓' || mark='✗'
-    printf '%-2s  %-36s %-7s %-7s %s   %s\n' "$n" "$what" "$exp" "$got" "$mark" "$why"
+    printf '%-2s  %-38s %-7s %-7s %s   %s\n' "$n" "$what" "$exp" "$got" "$mark" "$why"
 done
 printf '\n'
 if ((FAILED > 0)); then

@@ -386,6 +386,56 @@ static void test_threads(void **state)
     mesh_free(tok);
 }
 
+/*
+ * Private keys keep their sign and verify contexts in the key, shared by every thread: eight
+ * threads (more than the key's slots) sign and verify with the same four keys at once, and each
+ * signature must verify and a tampered one must not.
+ */
+static void *sign_verify_many(void *p)
+{
+    const mesh_key_t *keys[] = {rs, ps, es, ed};
+    static const uint8_t msg[] = "shared contexts";
+    uint8_t sig[MESH_SIG_MAX];
+    size_t n = 0;
+    int *failures = p;
+
+    for (int i = 0; i < 40; i++) {
+        const mesh_key_t *k = keys[i % 4];
+        if (mesh_sig_sign(k, msg, sizeof(msg), sig, sizeof(sig), &n) != MESH_OK ||
+            mesh_sig_verify(k, msg, sizeof(msg), sig, n) != MESH_OK) {
+            (*failures)++;
+        }
+        sig[n / 2] ^= 1;
+        if (mesh_sig_verify(k, msg, sizeof(msg), sig, n) != MESH_ERR_SIGNATURE) {
+            (*failures)++;
+        }
+    }
+    return NULL;
+}
+
+static void test_private_key_contexts_shared_by_threads(void **state)
+{
+    pthread_t th[8];
+    int failures[8] = {0};
+    mesh_key_t *tmp = NULL;
+    uint8_t sig[MESH_SIG_MAX];
+    size_t n = 0;
+
+    (void)state;
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(pthread_create(&th[i], NULL, sign_verify_many, &failures[i]), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(failures[i], 0);
+    }
+    /* a key freed with contexts in its slots leaves nothing behind (ASan's leak check) */
+    assert_int_equal(mesh_key_generate(MESH_KEY_P256, &tmp), MESH_OK);
+    assert_int_equal(mesh_sig_sign(tmp, (const uint8_t *)"x", 1, sig, sizeof(sig), &n), MESH_OK);
+    assert_int_equal(mesh_sig_verify(tmp, (const uint8_t *)"x", 1, sig, n), MESH_OK);
+    mesh_key_free(tmp);
+}
+
 static void test_decode_unverified(void **state)
 {
     char *h = NULL, *p = NULL;
@@ -464,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_header_cache_keeps_key_rules),
         cmocka_unit_test(test_verify_cache_eviction),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_private_key_contexts_shared_by_threads),
         cmocka_unit_test(test_decode_unverified),
         cmocka_unit_test(test_sig_primitives),
     };

@@ -58,7 +58,8 @@ MESH_WUR mesh_err_t mesh_jws_sign(const mesh_key_t *key, const char *typ, const 
  * Thread-safe, without locks: each thread remembers the last header it parsed (by its exact
  * bytes) and verify contexts for its last four public keys, so a repeated header costs no JSON
  * parse and no allocation outside OpenSSL. Cached contexts hold a reference to the public key
- * until evicted or the thread exits; private keys are never cached.
+ * until evicted or the thread exits. A private key is never cached per thread: its reusable
+ * sign and verify contexts live inside the key and are freed with it (mesh_key_free()).
  */
 MESH_WUR mesh_err_t mesh_jws_verify(const mesh_key_t *key, const char *jws, size_t len,
                                     mesh_jws_header_t *hdr, uint8_t *payload, size_t cap,

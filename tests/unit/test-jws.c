@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -436,6 +437,43 @@ static void test_private_key_contexts_shared_by_threads(void **state)
     mesh_key_free(tmp);
 }
 
+/*
+ * Identifiers come from a per-thread block of random bytes: every one is different, and a
+ * forked child does not issue the ids its parent is about to issue (regression guard for the
+ * fork handler).
+ */
+static void test_random_id_fresh_and_fork_safe(void **state)
+{
+    uint8_t ids[200][MESH_RANDOM_ID_BYTES];
+    uint8_t child_id[MESH_RANDOM_ID_BYTES], parent_id[MESH_RANDOM_ID_BYTES];
+    int fds[2];
+    pid_t pid;
+    int status = 0;
+
+    (void)state;
+    for (int i = 0; i < 200; i++) { /* spans more than one block */
+        assert_int_equal(mesh_random_id(ids[i]), MESH_OK);
+        for (int j = 0; j < i; j++) {
+            assert_memory_not_equal(ids[i], ids[j], MESH_RANDOM_ID_BYTES);
+        }
+    }
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int ok = mesh_random_id(child_id) == MESH_OK &&
+                 write(fds[1], child_id, sizeof(child_id)) == (ssize_t)sizeof(child_id);
+        _exit(ok ? 0 : 1);
+    }
+    assert_int_equal(mesh_random_id(parent_id), MESH_OK);
+    assert_int_equal(read(fds[0], child_id, sizeof(child_id)), (ssize_t)sizeof(child_id));
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_memory_not_equal(child_id, parent_id, MESH_RANDOM_ID_BYTES);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 static void test_decode_unverified(void **state)
 {
     char *h = NULL, *p = NULL;
@@ -515,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_verify_cache_eviction),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_private_key_contexts_shared_by_threads),
+        cmocka_unit_test(test_random_id_fresh_and_fork_safe),
         cmocka_unit_test(test_decode_unverified),
         cmocka_unit_test(test_sig_primitives),
     };

@@ -16,7 +16,6 @@
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -244,7 +243,60 @@ void mesh_sig_ctx_release(mesh_key_t *key)
     }
 }
 
-/* ---- verify ------------------------------------------------------------------------------ */
+/* ---- ES256 signature form ---------------------------------------------------------------- */
+
+/*
+ * ES256 signatures are r||s, 32 bytes each (RFC 7518 §3.4); OpenSSL speaks DER, the
+ * Ecdsa-Sig-Value SEQUENCE { r INTEGER, s INTEGER } (RFC 3279 §2.2.3). The conversions are
+ * written out here rather than going through ECDSA_SIG and two BIGNUMs each way (five
+ * allocations per signature): with 0 < r, s < n both fit in 33 content bytes, so every length
+ * is a one-byte short form and the whole SEQUENCE is at most 72 bytes.
+ */
+#define ES256_DER_MAX (2 + 2 * (2 + ES256_HALF + 1))
+
+/* An INTEGER holding the unsigned big-endian `v`: minimal, with a 0x00 when the top bit is set. */
+static size_t der_put_uint(const uint8_t v[ES256_HALF], uint8_t *out)
+{
+    size_t skip = 0;
+    size_t pad;
+
+    while (skip < ES256_HALF - 1 && v[skip] == 0) {
+        skip++;
+    }
+    pad = (v[skip] & 0x80) != 0;
+    out[0] = 0x02;
+    out[1] = (uint8_t)(ES256_HALF - skip + pad);
+    out[2] = 0;
+    memcpy(out + 2 + pad, v + skip, ES256_HALF - skip);
+    return 2 + pad + ES256_HALF - skip;
+}
+
+/* Reads an INTEGER of OpenSSL's own output into 32 big-endian bytes; false when it is not one. */
+static bool der_get_uint(const uint8_t **p, const uint8_t *end, uint8_t out[ES256_HALF])
+{
+    const uint8_t *v;
+    size_t n;
+
+    if (end - *p < 2 || (*p)[0] != 0x02 || (*p)[1] == 0 || (*p)[1] > end - *p - 2) {
+        return false;
+    }
+    v = *p + 2;
+    n = (*p)[1];
+    *p = v + n;
+    if ((v[0] & 0x80) != 0) {
+        return false; /* negative */
+    }
+    if (v[0] == 0 && n > 1) {
+        v++;
+        n--;
+    }
+    if (n > ES256_HALF) {
+        return false;
+    }
+    memset(out, 0, ES256_HALF - n);
+    memcpy(out + ES256_HALF - n, v, n);
+    return true;
+}
 
 static bool all_zero(const uint8_t *p, size_t n)
 {
@@ -256,17 +308,11 @@ static bool all_zero(const uint8_t *p, size_t n)
     return acc == 0;
 }
 
-/*
- * RFC 7518 §3.4: an ES256 signature is r||s, 32 bytes each. OpenSSL wants DER. Values 0 and
- * >= n are refused here, before OpenSSL sees them (Wycheproof "RangeCheck" cases).
- */
-static mesh_err_t es256_raw_to_der(const uint8_t *sig, size_t siglen, uint8_t *der, size_t cap,
-                                   size_t *der_len)
+/* Values 0 and >= n are refused here, before OpenSSL sees them (Wycheproof "RangeCheck"). */
+static mesh_err_t es256_raw_to_der(const uint8_t *sig, size_t siglen,
+                                   uint8_t der[ES256_DER_MAX], size_t *der_len)
 {
-    ECDSA_SIG *es = NULL;
-    BIGNUM *r = NULL, *s = NULL;
-    unsigned char *p = der;
-    int n;
+    size_t n = 2;
 
     if (siglen != 2 * ES256_HALF) {
         return mesh_err_set(MESH_ERR_SIGNATURE, "ES256 signature is %zu bytes, expected 64",
@@ -279,27 +325,27 @@ static mesh_err_t es256_raw_to_der(const uint8_t *sig, size_t siglen, uint8_t *d
                                 h == 0 ? "r" : "s");
         }
     }
-    es = ECDSA_SIG_new();
-    r = BN_bin2bn(sig, ES256_HALF, NULL);
-    s = BN_bin2bn(sig + ES256_HALF, ES256_HALF, NULL);
-    if (es == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(es, r, s) != 1) {
-        BN_free(r);
-        BN_free(s);
-        ECDSA_SIG_free(es);
-        return mesh_err_openssl(MESH_ERR_INTERNAL, "ES256 signature conversion");
-    }
-    if (i2d_ECDSA_SIG(es, NULL) > (int)cap) {
-        ECDSA_SIG_free(es);
-        return mesh_err_set(MESH_ERR_INTERNAL, "ES256 DER signature too large");
-    }
-    n = i2d_ECDSA_SIG(es, &p);
-    ECDSA_SIG_free(es);
-    if (n <= 0) {
-        return mesh_err_openssl(MESH_ERR_INTERNAL, "ES256 signature conversion");
-    }
-    *der_len = (size_t)n;
+    n += der_put_uint(sig, der + n);
+    n += der_put_uint(sig + ES256_HALF, der + n);
+    der[0] = 0x30;
+    der[1] = (uint8_t)(n - 2);
+    *der_len = n;
     return MESH_OK;
 }
+
+static mesh_err_t es256_der_to_raw(const uint8_t *der, size_t der_len, uint8_t *sig)
+{
+    const uint8_t *p = der + 2;
+    const uint8_t *end = der + der_len;
+
+    if (der_len < 2 || der_len > ES256_DER_MAX || der[0] != 0x30 || der[1] != der_len - 2 ||
+        !der_get_uint(&p, end, sig) || !der_get_uint(&p, end, sig + ES256_HALF) || p != end) {
+        return mesh_err_set(MESH_ERR_INTERNAL, "ES256 signature conversion: unexpected DER");
+    }
+    return MESH_OK;
+}
+
+/* ---- verify ------------------------------------------------------------------------------ */
 
 static mesh_err_t verify_eddsa(const mesh_key_t *key, const uint8_t *msg, size_t len,
                                const uint8_t *sig, size_t siglen)
@@ -329,7 +375,7 @@ mesh_err_t mesh_sig_verify(const mesh_key_t *key, const uint8_t *msg, size_t len
     mesh_alg_t alg;
     uint8_t digest[EVP_MAX_MD_SIZE];
     unsigned int dlen = 0;
-    uint8_t der[80];
+    uint8_t der[ES256_DER_MAX];
     size_t der_len = 0;
     struct mesh_sig_ctx *c;
     bool cached = false;
@@ -346,7 +392,7 @@ mesh_err_t mesh_sig_verify(const mesh_key_t *key, const uint8_t *msg, size_t len
         return mesh_err_set(MESH_ERR_ALG_NOT_ALLOWED, "key has no usable algorithm");
     }
     if (alg == MESH_ALG_ES256) {
-        mesh_err_t rc = es256_raw_to_der(sig, siglen, der, sizeof(der), &der_len);
+        mesh_err_t rc = es256_raw_to_der(sig, siglen, der, &der_len);
         if (rc != MESH_OK) {
             return rc;
         }
@@ -371,23 +417,6 @@ mesh_err_t mesh_sig_verify(const mesh_key_t *key, const uint8_t *msg, size_t len
 
 /* ---- sign -------------------------------------------------------------------------------- */
 
-static mesh_err_t es256_der_to_raw(const uint8_t *der, size_t der_len, uint8_t *sig)
-{
-    const unsigned char *p = der;
-    ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
-    const BIGNUM *r, *s;
-    int ok;
-
-    if (es == NULL) {
-        return mesh_err_openssl(MESH_ERR_INTERNAL, "ES256 signature conversion");
-    }
-    ECDSA_SIG_get0(es, &r, &s);
-    ok = BN_bn2binpad(r, sig, ES256_HALF) == ES256_HALF &&
-         BN_bn2binpad(s, sig + ES256_HALF, ES256_HALF) == ES256_HALF;
-    ECDSA_SIG_free(es);
-    return ok ? MESH_OK : mesh_err_set(MESH_ERR_INTERNAL, "ES256 signature conversion");
-}
-
 mesh_err_t mesh_sig_sign(const mesh_key_t *key, const uint8_t *msg, size_t len, uint8_t *sig,
                          size_t cap, size_t *siglen)
 {
@@ -396,7 +425,7 @@ mesh_err_t mesh_sig_sign(const mesh_key_t *key, const uint8_t *msg, size_t len, 
     bool cached = false;
     uint8_t digest[EVP_MAX_MD_SIZE];
     unsigned int dlen = 0;
-    uint8_t der[80];
+    uint8_t der[ES256_DER_MAX];
     uint8_t *out = sig;
     size_t n;
     int ok;

@@ -11,9 +11,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 
 #include "jose-test-util.h"
+#include "key_internal.h"
 
 static mesh_key_t *rs, *ps, *es, *ed; /* private, one per alg */
 static mesh_key_t *rs_pub;            /* public half of rs, loaded from PEM */
@@ -474,6 +477,46 @@ static void test_random_id_fresh_and_fork_safe(void **state)
     close(fds[1]);
 }
 
+/*
+ * The ES256 r||s <-> DER conversions against OpenSSL's own: 2000 signatures (so r or s with a
+ * leading zero byte, and with the top bit set, all occur) re-encoded through ECDSA_SIG verify
+ * with plain EVP, and verify through mesh_sig_verify.
+ */
+static void test_es256_form_against_openssl(void **state)
+{
+    static const uint8_t msg[] = "r||s and DER";
+    uint8_t sig[MESH_SIG_MAX];
+    size_t n = 0;
+    int short_r = 0, high_r = 0;
+
+    (void)state;
+    for (int i = 0; i < 2000; i++) {
+        ECDSA_SIG *esig = ECDSA_SIG_new();
+        BIGNUM *r, *s;
+        unsigned char *der = NULL;
+        int der_len;
+        EVP_MD_CTX *m = EVP_MD_CTX_new();
+
+        assert_int_equal(mesh_sig_sign(es, msg, sizeof(msg), sig, sizeof(sig), &n),
+                         MESH_OK);
+        assert_int_equal(n, 64);
+        short_r += sig[0] == 0;
+        high_r += sig[0] >= 0x80;
+        r = BN_bin2bn(sig, 32, NULL);
+        s = BN_bin2bn(sig + 32, 32, NULL);
+        assert_int_equal(ECDSA_SIG_set0(esig, r, s), 1);
+        der_len = i2d_ECDSA_SIG(esig, &der);
+        assert_true(der_len > 0);
+        assert_int_equal(EVP_DigestVerifyInit(m, NULL, EVP_sha256(), NULL, mesh_key_evp(es)), 1);
+        assert_int_equal(EVP_DigestVerify(m, der, (size_t)der_len, msg, sizeof(msg)), 1);
+        assert_int_equal(mesh_sig_verify(es, msg, sizeof(msg), sig, n), MESH_OK);
+        EVP_MD_CTX_free(m);
+        OPENSSL_free(der);
+        ECDSA_SIG_free(esig);
+    }
+    assert_true(short_r > 0 && high_r > 0);
+}
+
 static void test_decode_unverified(void **state)
 {
     char *h = NULL, *p = NULL;
@@ -554,6 +597,7 @@ int main(void)
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_private_key_contexts_shared_by_threads),
         cmocka_unit_test(test_random_id_fresh_and_fork_safe),
+        cmocka_unit_test(test_es256_form_against_openssl),
         cmocka_unit_test(test_decode_unverified),
         cmocka_unit_test(test_sig_primitives),
     };

@@ -309,8 +309,8 @@ static bool all_zero(const uint8_t *p, size_t n)
 }
 
 /* Values 0 and >= n are refused here, before OpenSSL sees them (Wycheproof "RangeCheck"). */
-static mesh_err_t es256_raw_to_der(const uint8_t *sig, size_t siglen,
-                                   uint8_t der[ES256_DER_MAX], size_t *der_len)
+static mesh_err_t es256_raw_to_der(const uint8_t *sig, size_t siglen, uint8_t der[ES256_DER_MAX],
+                                   size_t *der_len)
 {
     size_t n = 2;
 

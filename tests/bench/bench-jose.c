@@ -187,10 +187,14 @@ int main(int argc, char **argv)
         mesh_jwks_t *set = NULL;
         char *token = NULL;
         int64_t now = (int64_t)time(NULL);
-        mesh_jwt_claims_in_t in = {
-            .iss = "https://issuer.mesh.local:8443", .sub = "spiffe://mesh.local/web-service",
-            .aud = "gateway", .scope = "assets:read assets:write", .client_id = "web-service",
-            .x5t_s256 = x5t, .iat = now, .ttl = 300};
+        mesh_jwt_claims_in_t in = {.iss = "https://issuer.mesh.local:8443",
+                                   .sub = "spiffe://mesh.local/web-service",
+                                   .aud = "gateway",
+                                   .scope = "assets:read assets:write",
+                                   .client_id = "web-service",
+                                   .x5t_s256 = x5t,
+                                   .iat = now,
+                                   .ttl = 300};
         mesh_jwt_verify_opts_t vo;
         bench_ctx_t c = {0};
         double raw_v, mesh_v, raw_s, mesh_s;

@@ -56,8 +56,8 @@ static void test_escapes(void **state)
         "\x01\x02\x03\x04\x05\x06\x07\x0b\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a"
         "\x1b\x1c\x1d\x1e\x1f",
         "del \x7f stays",
-        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91",           /* é € and a 4-byte emoji */
-        "\xc2\x80 \xdf\xbf \xe0\xa0\x80 \xef\xbf\xbf",           /* 2- and 3-byte bounds */
+        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91",   /* é € and a 4-byte emoji */
+        "\xc2\x80 \xdf\xbf \xe0\xa0\x80 \xef\xbf\xbf", /* 2- and 3-byte bounds */
         "\xed\x9f\xbf \xee\x80\x80 \xf0\x90\x80\x80 \xf4\x8f\xbf\xbf", /* around surrogates, max */
         "spiffe://mesh.local/web-service",
     };
@@ -84,12 +84,12 @@ static void test_invalid_utf8(void **state)
         "\xf4\x90\x80\x80", /* above U+10FFFF */
         "\xf5\x80\x80\x80", /* never a lead byte */
         "\xff",
-        "\xc3",             /* truncated at the end */
-        "\xe2\x82",         /* truncated at the end */
-        "\xf0\x9f\x94",     /* truncated at the end */
-        "\xc3\x28",         /* bad continuation */
-        "\xe2\x28\xa1",     /* bad continuation */
-        "\xe2\x82\x28",     /* bad continuation */
+        "\xc3",         /* truncated at the end */
+        "\xe2\x82",     /* truncated at the end */
+        "\xf0\x9f\x94", /* truncated at the end */
+        "\xc3\x28",     /* bad continuation */
+        "\xe2\x28\xa1", /* bad continuation */
+        "\xe2\x82\x28", /* bad continuation */
     };
 
     (void)state;
@@ -129,8 +129,8 @@ static void test_exhaustive_short_and_random(void **state)
 
 static void test_integers(void **state)
 {
-    static const int64_t cases[] = {0, 1, -1, 9, 10, 1700000000, INT64_MAX, INT64_MIN,
-                                    INT64_MIN + 1};
+    static const int64_t cases[] = {0,         1,         -1,           9, 10, 1700000000,
+                                    INT64_MAX, INT64_MIN, INT64_MIN + 1};
     char buf[64];
     mesh_jemit_t w;
 

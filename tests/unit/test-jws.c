@@ -190,6 +190,9 @@ static void test_sign_failures(void **state)
     assert_int_equal(mesh_jws_sign(rs, "\xff", "x", 1, &tok), MESH_ERR_INVALID_ARG);
     /* a payload that cannot fit in a token */
     assert_int_equal(mesh_jws_sign(rs, NULL, big, MESH_MAX_TOKEN_BYTES, &tok), MESH_ERR_LIMIT);
+    /* a header no verifier would read (typ past MESH_MAX_HEADER_JSON_BYTES) */
+    memset(big, 'a', MESH_MAX_HEADER_JSON_BYTES);
+    assert_int_equal(mesh_jws_sign(rs, big, "x", 1, &tok), MESH_ERR_LIMIT);
     assert_string_equal(tok, "untouched");
     free(big);
 }
@@ -497,8 +500,7 @@ static void test_es256_form_against_openssl(void **state)
         int der_len;
         EVP_MD_CTX *m = EVP_MD_CTX_new();
 
-        assert_int_equal(mesh_sig_sign(es, msg, sizeof(msg), sig, sizeof(sig), &n),
-                         MESH_OK);
+        assert_int_equal(mesh_sig_sign(es, msg, sizeof(msg), sig, sizeof(sig), &n), MESH_OK);
         assert_int_equal(n, 64);
         short_r += sig[0] == 0;
         high_r += sig[0] >= 0x80;

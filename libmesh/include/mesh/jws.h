@@ -38,8 +38,9 @@ typedef struct {
  * Signs `payload` (`len` bytes; NULL only when len is 0) with a private key. The protected
  * header is {"alg":<key's alg>,"typ":<typ>,"kid":<key's kid>} in that order ("typ" left out when
  * `typ` is NULL). *out is a new NUL-terminated compact JWS to release with mesh_free().
- * Errors: MESH_ERR_KEY_NOT_PRIVATE for a public key, MESH_ERR_LIMIT when the token would exceed
- * MESH_MAX_TOKEN_BYTES, MESH_ERR_INVALID_ARG for NULL arguments or a typ that is not UTF-8.
+ * Errors: MESH_ERR_KEY_NOT_PRIVATE for a public key, MESH_ERR_LIMIT when the header would exceed
+ * MESH_MAX_HEADER_JSON_BYTES or the token MESH_MAX_TOKEN_BYTES, MESH_ERR_INVALID_ARG for NULL
+ * arguments or a typ that is not UTF-8.
  * *out is untouched on failure. Thread-safe.
  */
 MESH_WUR mesh_err_t mesh_jws_sign(const mesh_key_t *key, const char *typ, const void *payload,

@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* mesh-ca helpers: error detail, strict parsing, names, times, string lists. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/asn1.h>
+#include <openssl/err.h>
+
+#include "ca.h"
+
+static char ca_err_detail[1024];
+
+mesh_err_t ca_fail(mesh_err_t code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    /* Truncation is acceptable for a human-readable sentence. */
+    (void)vsnprintf(ca_err_detail, sizeof(ca_err_detail), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+mesh_err_t ca_fail_ossl(mesh_err_t code, const char *what)
+{
+    unsigned long e = ERR_get_error();
+    char reason[256] = "no OpenSSL error recorded";
+
+    if (e != 0) {
+        ERR_error_string_n(e, reason, sizeof(reason));
+    }
+    ERR_clear_error();
+    return ca_fail(code, "%s: %s", what, reason);
+}
+
+const char *ca_detail(void)
+{
+    return ca_err_detail;
+}
+
+bool ca_parse_int(const char *s, long long min, long long max, long long *out)
+{
+    char *end = NULL;
+    long long v;
+
+    if (s == NULL || *s == '\0' || *s == ' ' || *s == '+') {
+        return false;
+    }
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool ca_parse_duration(const char *s, long long *secs)
+{
+    char num[32];
+    size_t len = s ? strlen(s) : 0;
+    long long unit = 86400, v;
+
+    if (len == 0 || len >= sizeof(num)) {
+        return false;
+    }
+    memcpy(num, s, len + 1);
+    switch (num[len - 1]) {
+    case 'd':
+        unit = 86400;
+        num[len - 1] = '\0';
+        break;
+    case 'h':
+        unit = 3600;
+        num[len - 1] = '\0';
+        break;
+    case 'm':
+        unit = 60;
+        num[len - 1] = '\0';
+        break;
+    case 's':
+        unit = 1;
+        num[len - 1] = '\0';
+        break;
+    default:
+        break;
+    }
+    if (!ca_parse_int(num, 0, 100LL * 365 * 86400, &v)) {
+        return false;
+    }
+    *secs = v * unit;
+    return true;
+}
+
+bool ca_valid_label(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-') {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool ca_valid_dns(const char *s, bool wildcard)
+{
+    char label[64];
+    const char *p = s;
+    size_t total = strlen(s);
+
+    if (total == 0 || total > 253) {
+        return false;
+    }
+    if (wildcard && strncmp(p, "*.", 2) == 0) {
+        p += 2;
+    }
+    while (*p != '\0') {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (n == 0 || n >= sizeof(label)) {
+            return false;
+        }
+        memcpy(label, p, n);
+        label[n] = '\0';
+        if (!ca_valid_label(label)) {
+            return false;
+        }
+        p += n;
+        if (*p == '.') {
+            p++;
+            if (*p == '\0') {
+                return false; /* no trailing dot: certificates carry names without it */
+            }
+        }
+    }
+    return true;
+}
+
+bool ca_is_ip(const char *s)
+{
+    unsigned char buf[16];
+
+    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+mesh_err_t ca_path(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= size) {
+        return ca_fail(MESH_ERR_LIMIT, "path too long (over %zu bytes)", size - 1);
+    }
+    return MESH_OK;
+}
+
+void ca_fmt_date(time_t t, char *buf, size_t size)
+{
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL || strftime(buf, size, "%Y-%m-%d", &tm) == 0) {
+        (void)snprintf(buf, size, "?");
+    }
+}
+
+void ca_fmt_time(time_t t, char *buf, size_t size)
+{
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+        (void)snprintf(buf, size, "?");
+    }
+}
+
+bool ca_asn1_to_time(const ASN1_TIME *a, time_t *out)
+{
+    struct tm tm;
+
+    if (a == NULL || ASN1_TIME_to_tm(a, &tm) != 1) {
+        return false;
+    }
+    *out = timegm(&tm);
+    return true;
+}
+
+bool ca_parse_time(const char *s, time_t *out)
+{
+    struct tm tm;
+    char z = 0;
+
+    memset(&tm, 0, sizeof(tm));
+    if (s == NULL ||
+        sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &z) != 7 ||
+        z != 'Z') {
+        return false;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *out = timegm(&tm);
+    return true;
+}
+
+mesh_err_t ca_strv_add(struct ca_strv *sv, const char *s)
+{
+    char **v;
+    char *copy;
+
+    if (ca_strv_has(sv, s)) {
+        return MESH_OK;
+    }
+    copy = strdup(s);
+    if (copy == NULL) {
+        return ca_fail(MESH_ERR_NOMEM, "out of memory");
+    }
+    v = realloc(sv->v, (sv->n + 1) * sizeof(*v));
+    if (v == NULL) {
+        free(copy);
+        return ca_fail(MESH_ERR_NOMEM, "out of memory");
+    }
+    v[sv->n++] = copy;
+    sv->v = v;
+    return MESH_OK;
+}
+
+bool ca_strv_has(const struct ca_strv *sv, const char *s)
+{
+    for (size_t i = 0; i < sv->n; i++) {
+        if (strcmp(sv->v[i], s) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void ca_strv_free(struct ca_strv *sv)
+{
+    for (size_t i = 0; i < sv->n; i++) {
+        free(sv->v[i]);
+    }
+    free(sv->v);
+    sv->v = NULL;
+    sv->n = 0;
+}
+
+static const struct {
+    ca_keytype_t type;
+    const char *name;
+    const char *label;
+} keytypes[] = {
+    {CA_KEY_P256, "p256", "ECDSA P-256"},
+    {CA_KEY_RSA2048, "rsa2048", "RSA-2048"},
+    {CA_KEY_RSA3072, "rsa3072", "RSA-3072"},
+    {CA_KEY_ED25519, "ed25519", "Ed25519"},
+};
+
+bool ca_keytype_parse(const char *s, ca_keytype_t *out)
+{
+    for (size_t i = 0; i < CA_ARRAY_LEN(keytypes); i++) {
+        if (strcmp(s, keytypes[i].name) == 0) {
+            *out = keytypes[i].type;
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *ca_keytype_name(ca_keytype_t t)
+{
+    for (size_t i = 0; i < CA_ARRAY_LEN(keytypes); i++) {
+        if (keytypes[i].type == t) {
+            return keytypes[i].name;
+        }
+    }
+    return "?";
+}
+
+const char *ca_keytype_label(ca_keytype_t t)
+{
+    for (size_t i = 0; i < CA_ARRAY_LEN(keytypes); i++) {
+        if (keytypes[i].type == t) {
+            return keytypes[i].label;
+        }
+    }
+    return "?";
+}

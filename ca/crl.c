@@ -57,10 +57,18 @@ mesh_err_t ca_revoke_entry(json_t *idx, const char *serial, const char *reason, 
                        "with `mesh-ca init --force-ca` instead",
                        serial);
     }
+    /* Revoking again re-signs the CRL but keeps the first revocation date (RFC 5280 §5.3.2
+     * invalidity stays when it was) and the recorded reason unless a new one is given. */
+    if (json_is_string(json_object_get(e, "revoked_at")) &&
+        strcmp(json_string_value(json_object_get(e, "status")), "revoked") == 0) {
+        return reason == NULL || json_object_set_new(e, "reason", json_string(reason)) == 0
+                   ? MESH_OK
+                   : ca_fail(MESH_ERR_NOMEM, "out of memory");
+    }
     ca_fmt_time(now, when, sizeof(when));
     if (json_object_set_new(e, "status", json_string("revoked")) != 0 ||
         json_object_set_new(e, "revoked_at", json_string(when)) != 0 ||
-        json_object_set_new(e, "reason", json_string(reason)) != 0) {
+        json_object_set_new(e, "reason", json_string(reason ? reason : "unspecified")) != 0) {
         return ca_fail(MESH_ERR_NOMEM, "out of memory");
     }
     return MESH_OK;

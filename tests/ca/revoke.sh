@@ -94,6 +94,16 @@ ok "init rewrites a missing crl.pem from index.json"
 # check reports it and init re-signs it when it is within 10 days of its nextUpdate.
 expect 0 init --template "$TEMPLATE" --dir crl-certs
 expect 0 revoke chat-service --dir crl-certs
+# Revoking again re-signs the list but keeps the recorded reason and date.
+expect 0 revoke web-service --reason keyCompromise --dir crl-certs
+first=$(openssl crl -in crl-certs/crl.pem -noout -text | grep -A1 "Revocation Date" | head -2)
+sleep 1
+ws=$(openssl x509 -in crl-certs/web-service/cert.pem -noout -serial | cut -d= -f2)
+expect 0 revoke "$ws" --dir crl-certs
+has out "reason keyCompromise"
+has <(openssl crl -in crl-certs/crl.pem -noout -text) "Key Compromise"
+openssl crl -in crl-certs/crl.pem -noout -text | grep -qF "$(echo "$first" | head -1)" ||
+    fail "revoking again moved the revocation date"
 expect 0 init --template "$TEMPLATE" --dir crl-certs  # re-issues the revoked service
 later=$(($(date +%s) + 31 * 86400))
 expect 2 check --dir crl-certs --now "$later"

@@ -275,7 +275,8 @@ int ca_cmd_revoke(const struct ca_opts *o)
          * crash in between leaves a stale CRL that re-running the command rewrites. */
         (rc = ca_index_save(m.dir, m.idx)) == MESH_OK &&
         (rc = ca_crl_write(m.dir, m.idx, &m.inter, o->now)) == MESH_OK) {
-        const char *kept = json_string_value(json_object_get(ca_index_find(m.idx, serial), "reason"));
+        const char *kept =
+            json_string_value(json_object_get(ca_index_find(m.idx, serial), "reason"));
         printf("  revoked   serial %s (%s, reason %s)\n  wrote     %s/crl.pem\n", serial,
                o->args[0], kept ? kept : reason, m.dir);
     }

@@ -42,7 +42,7 @@ static mesh_err_t jwks_add(mesh_jwks_t *set, mesh_key_t *key, const char *what)
 {
     for (size_t i = 0; i < set->n; i++) {
         if (strcmp(set->keys[i]->kid, key->kid) == 0) {
-            return mesh_err_set(MESH_ERR_JWKS_DUPLICATE_KID, "%s: kid \"%s\" appears twice; "
+            return mesh_err_set(MESH_ERR_JWKS_DUPLICATE_KID, "%s: kid \"%.64s\" appears twice; "
                                 "give every key its own kid", what, key->kid);
         }
     }

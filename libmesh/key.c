@@ -151,7 +151,9 @@ static mesh_err_t check_ec(EVP_PKEY *pkey, const char *what)
         return mesh_err_openssl(MESH_ERR_NOMEM, what);
     }
     if (EVP_PKEY_public_check(ctx) != 1) {
-        rc = mesh_err_openssl(MESH_ERR_KEY_INVALID, "EC public point is not valid");
+        char msg[300];
+        (void)snprintf(msg, sizeof(msg), "%s: EC public point is not valid", what);
+        rc = mesh_err_openssl(MESH_ERR_KEY_INVALID, msg);
     }
     EVP_PKEY_CTX_free(ctx);
     return rc;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* JWK to mesh_key_t: RFC 7517 (common members), RFC 7518 §6 (RSA, EC), RFC 8037 §2 (OKP). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,11 @@ static mesh_err_t get_str(const json_t *jwk, const char *name, const char *what,
     if (!json_is_string(v)) {
         return mesh_err_set(MESH_ERR_KEY_PARSE, "%s: JWK member \"%s\" must be a string", what,
                             name);
+    }
+    /* A NUL inside a member would make two different strings compare equal in C. */
+    if (strlen(json_string_value(v)) != json_string_length(v)) {
+        return mesh_err_set(MESH_ERR_KEY_PARSE, "%s: JWK member \"%s\" contains a NUL "
+                            "character", what, name);
     }
     *out = json_string_value(v);
     return MESH_OK;
@@ -152,9 +158,50 @@ static mesh_err_t rsa_private_count(const json_t *jwk, const char *what, size_t 
     return MESH_OK;
 }
 
+/* For a private JWK, the private members must belong to the public ones beside them. */
+static mesh_err_t pair_check(EVP_PKEY *pkey, const char *what)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    mesh_err_t rc = MESH_OK;
+
+    if (ctx == NULL || EVP_PKEY_pairwise_check(ctx) != 1) {
+        ERR_clear_error();
+        rc = mesh_err_set(MESH_ERR_KEY_INVALID, "%s: JWK private key \"d\" does not match its "
+                          "public key", what);
+    }
+    EVP_PKEY_CTX_free(ctx);
+    return rc;
+}
+
+/*
+ * With "d" alone (RFC 7518 §6.3.2 allows it) OpenSSL has no p and q to check, so check the
+ * defining property instead: (2^e)^d = 2 mod n.
+ */
+static mesh_err_t rsa_d_check(BIGNUM *const *bns, const char *what)
+{
+    BN_CTX *ctx = BN_CTX_secure_new();
+    BIGNUM *x = BN_new();
+    BIGNUM *y = BN_new();
+    mesh_err_t rc = MESH_OK;
+
+    if (ctx == NULL || x == NULL || y == NULL || !BN_set_word(x, 2) ||
+        !BN_mod_exp(y, x, bns[1], bns[0], ctx) ||
+        !BN_mod_exp_mont_consttime(y, y, bns[2], bns[0], ctx, NULL)) {
+        rc = mesh_err_openssl(MESH_ERR_INTERNAL, what);
+    } else if (BN_cmp(x, y) != 0) {
+        rc = mesh_err_set(MESH_ERR_KEY_INVALID, "%s: JWK private key \"d\" does not match its "
+                          "public key", what);
+    }
+    BN_clear_free(y);
+    BN_free(x);
+    BN_CTX_free(ctx);
+    return rc;
+}
+
 static mesh_err_t jwk_rsa(const json_t *jwk, const char *what, EVP_PKEY **out)
 {
     BIGNUM *bns[8] = {NULL};
+    EVP_PKEY *pkey = NULL;
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     size_t npriv = 0;
     mesh_err_t rc = rsa_private_count(jwk, what, &npriv);
@@ -173,10 +220,21 @@ static mesh_err_t jwk_rsa(const json_t *jwk, const char *what, EVP_PKEY **out)
     for (size_t i = 0; i < npriv && rc == MESH_OK; i++) {
         rc = push_bn(bld, jwk, rsa_priv_names[i], rsa_priv_params[i], true, what, &bns[2 + i]);
     }
+    if (rc == MESH_OK && npriv == 1) {
+        rc = rsa_d_check(bns, what);
+    }
     if (rc == MESH_OK) {
-        rc = from_params("RSA", bld, npriv > 0, what, out);
+        rc = from_params("RSA", bld, npriv > 0, what, &pkey);
+    }
+    if (rc == MESH_OK && npriv > 1) {
+        rc = pair_check(pkey, what); /* RFC 8017 §3.2: p, q, dP, dQ, qInv consistent */
+    }
+    if (rc == MESH_OK) {
+        *out = pkey;
+        pkey = NULL;
     }
 out:
+    EVP_PKEY_free(pkey);
     for (size_t i = 0; i < MESH_ARRAY_LEN(bns); i++) {
         BN_clear_free(bns[i]);
     }
@@ -184,25 +242,11 @@ out:
     return rc;
 }
 
-/* For a private JWK, d must belong to the public point given beside it. */
-static mesh_err_t pair_check(EVP_PKEY *pkey, const char *what)
-{
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
-    mesh_err_t rc = MESH_OK;
-
-    if (ctx == NULL || EVP_PKEY_pairwise_check(ctx) != 1) {
-        ERR_clear_error();
-        rc = mesh_err_set(MESH_ERR_KEY_INVALID, "%s: JWK private key \"d\" does not match its "
-                          "public key", what);
-    }
-    EVP_PKEY_CTX_free(ctx);
-    return rc;
-}
-
 static mesh_err_t jwk_ec(const json_t *jwk, const char *what, EVP_PKEY **out)
 {
     uint8_t pub[1 + 2 * FIELD_MAX];
     uint8_t d[FIELD_MAX];
+    char msg[300];
     size_t xl = 0, yl = 0, dl = 0;
     BIGNUM *dbn = NULL;
     EVP_PKEY *pkey = NULL;
@@ -233,7 +277,8 @@ static mesh_err_t jwk_ec(const json_t *jwk, const char *what, EVP_PKEY **out)
         rc = mesh_err_openssl(MESH_ERR_NOMEM, what);
         goto out;
     }
-    rc = from_params("EC", bld, priv, "EC JWK: the point is not on P-256", &pkey);
+    (void)snprintf(msg, sizeof(msg), "%s: EC point (x, y) is not on P-256", what);
+    rc = from_params("EC", bld, priv, msg, &pkey);
     if (rc == MESH_OK && priv) {
         rc = pair_check(pkey, what);
     }
@@ -297,7 +342,7 @@ static mesh_err_t jwk_usage(const json_t *jwk, const char *what)
         return rc;
     }
     if (use != NULL && strcmp(use, "sig") != 0) {
-        return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED, "%s: JWK \"use\" is \"%s\"; only \"sig\" "
+        return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED, "%s: JWK \"use\" is \"%.32s\"; only \"sig\" "
                             "keys are used", what, use);
     }
     if (ops == NULL) {

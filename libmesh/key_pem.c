@@ -168,6 +168,23 @@ static mesh_err_t write_all(int fd, const char *data, size_t len, const char *pa
     return MESH_OK;
 }
 
+/* Gives the temporary file its final mode, its contents, and makes them durable. */
+static mesh_err_t fill_temp(int fd, const char *data, size_t len, mode_t mode, const char *path)
+{
+    mesh_err_t rc;
+
+    /* The mode is set explicitly: never rely on the umask (0600 private, 0644 public). */
+    if (fchmod(fd, mode) != 0) {
+        return mesh_err_set(MESH_ERR_IO, "%s: cannot set the file mode: %s", path,
+                            strerror(errno));
+    }
+    rc = write_all(fd, data, len, path);
+    if (rc == MESH_OK && fsync(fd) != 0) {
+        rc = mesh_err_set(MESH_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
+    }
+    return rc;
+}
+
 /* A new file beside `path`, created 0600 (never through a symlink, never an existing file). */
 static mesh_err_t open_temp(const char *path, char *tmp, size_t cap, int *fd)
 {
@@ -260,15 +277,7 @@ MESH_EXPORT mesh_err_t mesh_key_write_pem_file(const mesh_key_t *key, const char
         goto out;
     }
     created = true;
-    /* The mode is set explicitly: never rely on the umask (0600 private, 0644 public). */
-    if (fchmod(fd, private_part ? 0600 : 0644) != 0) {
-        rc = mesh_err_set(MESH_ERR_IO, "%s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    rc = write_all(fd, data, (size_t)n, path);
-    if (rc == MESH_OK && fsync(fd) != 0) {
-        rc = mesh_err_set(MESH_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
-    }
+    rc = fill_temp(fd, data, (size_t)n, private_part ? 0600 : 0644, path);
     if (rc != MESH_OK) {
         goto out;
     }

@@ -18,26 +18,33 @@ extern "C" {
 typedef struct mesh_jwks mesh_jwks_t;
 
 /*
- * Parses a JWKS document of `len` bytes (at most MESH_MAX_JWKS_BYTES). Keys with an unknown
- * "kty" or "crv", or with "use":"enc", are skipped (not an error); a key of a supported type
- * that is invalid or weak fails the whole set. A repeated kid is MESH_ERR_JWKS_DUPLICATE_KID,
- * public keys mixed with private ones MESH_ERR_KEY_MIXED, more than MESH_MAX_JWKS_KEYS usable
- * keys MESH_ERR_LIMIT. A set with no usable key parses (count 0). *out is new.
+ * Parses a JWKS document of `len` bytes (at most MESH_MAX_JWKS_BYTES, else MESH_ERR_LIMIT): an
+ * object with a "keys" array (else MESH_ERR_JSON). Keys libmesh cannot use are skipped, not an
+ * error (RFC 7517 §5): an unknown "kty" (including "oct": HMAC is not supported) or "crv", an
+ * "alg" libmesh does not implement, "use" other than "sig", "key_ops" without sign/verify. A
+ * key of a supported type that is malformed, invalid or weak fails the whole set with that
+ * key's error (see mesh_key_from_jwk). A kid repeated among the usable keys is
+ * MESH_ERR_JWKS_DUPLICATE_KID; public keys next to secret ones (a "d" or a symmetric "k",
+ * skipped or not) MESH_ERR_KEY_MIXED; more than MESH_MAX_JWKS_KEYS usable keys
+ * MESH_ERR_LIMIT. A set with no usable key parses (count 0). *out is new; untouched on error.
  */
 MESH_WUR mesh_err_t mesh_jwks_parse(const char *json, size_t len, mesh_jwks_t **out);
 
-/* Reads and parses a JWKS file. */
+/* Reads and parses a JWKS file, as mesh_jwks_parse; MESH_ERR_IO when it cannot be read. */
 MESH_WUR mesh_err_t mesh_jwks_load_file(const char *path, mesh_jwks_t **out);
 
 /*
  * Builds a set from `n` keys (each gets one more reference; the caller keeps its own). The
- * published form holds only public halves. Duplicate kids are MESH_ERR_JWKS_DUPLICATE_KID.
+ * published form holds only public halves. Duplicate kids are MESH_ERR_JWKS_DUPLICATE_KID, a
+ * NULL key MESH_ERR_INVALID_ARG, more than MESH_MAX_JWKS_KEYS MESH_ERR_LIMIT. n = 0 gives an
+ * empty set.
  */
 MESH_WUR mesh_err_t mesh_jwks_from_keys(mesh_key_t *const *keys, size_t n, mesh_jwks_t **out);
 
 mesh_jwks_t *mesh_jwks_ref(mesh_jwks_t *set); /* NULL-safe, thread-safe */
 void mesh_jwks_free(mesh_jwks_t *set);        /* drops a reference; NULL-safe */
 
+/* Number of usable keys (0 for NULL). */
 size_t mesh_jwks_count(const mesh_jwks_t *set);
 
 /* The i-th key (borrowed; NULL when out of range). */

@@ -5,6 +5,20 @@
  * marked as PS256; EC P-256 keys are ES256; Ed25519 keys are EdDSA.
  *
  * mesh_key_t is immutable after loading and reference counted: share it across threads freely.
+ *
+ * Checks every loaded key passes (PEM or JWK alike):
+ *   RSA: MESH_MIN_RSA_BITS..MESH_MAX_RSA_BITS bits (below: MESH_ERR_KEY_WEAK, above:
+ *        MESH_ERR_LIMIT); odd modulus; odd public exponent 3 <= e < n (e = 1 or an even e is
+ *        MESH_ERR_KEY_INVALID); moduli with the ROCA fingerprint (CVE-2017-15361) are
+ *        MESH_ERR_KEY_WEAK. e = 3 loads on purpose: verifiers meet such keys (Wycheproof's
+ *        primitive groups use them) and PKCS #1 v1.5 with strict padding checks is sound for
+ *        it. A stricter exponent policy belongs to the layer that decides which keys to
+ *        trust, not to loading. Keys libmesh generates always have e = 65537.
+ *   EC:  curve P-256 only (others MESH_ERR_KEY_UNSUPPORTED); the public point is validated
+ *        (on the curve, not the identity), else MESH_ERR_KEY_INVALID.
+ *   OKP: Ed25519 only. DSA, DH, Ed448, X25519 are MESH_ERR_KEY_UNSUPPORTED.
+ * Failing functions leave their outputs untouched and set mesh_err_detail() to a message
+ * that names the input; key material never appears in it.
  */
 #ifndef MESH_KEY_H
 #define MESH_KEY_H
@@ -42,28 +56,42 @@ const char *mesh_alg_name(mesh_alg_t alg);
 mesh_alg_t mesh_alg_from_name(const char *name, size_t len);
 
 /*
- * Parses one PEM key (SubjectPublicKeyInfo, PKCS#8, or traditional RSA/EC private key) of
- * `len` bytes. `alg` picks PS256 for an RSA key; MESH_ALG_UNSET gives the type's default, and an
- * alg that does not fit the key type is MESH_ERR_KEY_UNSUPPORTED. RSA keys below
- * MESH_MIN_RSA_BITS are MESH_ERR_KEY_WEAK. On success *out is a new key (free with
- * mesh_key_free); on failure *out is untouched.
+ * Parses the first PEM key (SubjectPublicKeyInfo, PKCS#8, or traditional RSA/EC private key)
+ * in `len` bytes (at most MESH_MAX_PEM_BYTES, else MESH_ERR_LIMIT). `alg` picks PS256 for an
+ * RSA key; MESH_ALG_UNSET gives the type's default, and an alg that does not fit the key type
+ * is MESH_ERR_KEY_UNSUPPORTED. Unreadable or encrypted PEM is MESH_ERR_KEY_PARSE (libmesh
+ * never prompts for a passphrase). On success *out is a new key (free with mesh_key_free); on
+ * failure *out is untouched. NULL pem/out: MESH_ERR_INVALID_ARG.
  */
 MESH_WUR mesh_err_t mesh_key_from_pem(const char *pem, size_t len, mesh_alg_t alg,
                                       mesh_key_t **out);
 
-/* Reads and parses a PEM key file (at most MESH_MAX_PEM_BYTES); the detail names the path. */
+/*
+ * Reads and parses a PEM key file (at most MESH_MAX_PEM_BYTES), as mesh_key_from_pem. A file
+ * that cannot be read is MESH_ERR_IO; every detail names the path.
+ */
 MESH_WUR mesh_err_t mesh_key_load_pem_file(const char *path, mesh_alg_t alg, mesh_key_t **out);
 
 /*
- * Parses one JWK (RFC 7517/7518/8037): kty RSA, EC (crv P-256, point validated) or OKP (crv
- * Ed25519), public or private. A JWK "alg" member fixes the key's algorithm (it must fit the
- * type); `alg` does the same from the caller's side, and the two must agree. A "kid" member
- * becomes the key's kid; without one the kid is the RFC 7638 thumbprint.
+ * Parses one JWK (RFC 7517/7518/8037) of at most MESH_MAX_JWK_BYTES: kty RSA, EC (crv P-256,
+ * point validated) or OKP (crv Ed25519), public or private. A JWK "alg" member fixes the key's
+ * algorithm (it must be one libmesh supports and fit the type); `alg` does the same from the
+ * caller's side, and the two must agree, else MESH_ERR_KEY_UNSUPPORTED. A "kid" member (at
+ * most MESH_KID_MAX bytes) becomes the key's kid; without one the kid is the RFC 7638
+ * thumbprint. Strict encoding: JSON with a duplicate member is MESH_ERR_JSON_DUPLICATE;
+ * base64url members must be unpadded (MESH_ERR_B64URL); RSA n and e must be minimal (no
+ * leading zero byte), EC x, y, d exactly 32 bytes, Ed25519 x, d exactly 32 bytes
+ * (MESH_ERR_KEY_INVALID); a private d must match the public part. kty "oct" (HMAC), a "use"
+ * other than "sig", or "key_ops" without "sign"/"verify" is MESH_ERR_KEY_UNSUPPORTED, as are
+ * multi-prime RSA keys ("oth").
  */
 MESH_WUR mesh_err_t mesh_key_from_jwk(const char *json, size_t len, mesh_alg_t alg,
                                       mesh_key_t **out);
 
-/* Generates a new private key (RSA always with e = 65537). */
+/*
+ * Generates a new private key (RSA always with e = 65537); its kid is its thumbprint. An
+ * unknown `type` is MESH_ERR_INVALID_ARG, an OpenSSL failure MESH_ERR_INTERNAL.
+ */
 MESH_WUR mesh_err_t mesh_key_generate(mesh_key_type_t type, mesh_key_t **out);
 
 /* Takes one more reference; returns `key`. NULL-safe. Thread-safe. */
@@ -88,19 +116,23 @@ const char *mesh_key_thumbprint(const mesh_key_t *key);
 int mesh_key_bits(const mesh_key_t *key);
 
 /*
- * The public half as a JWK object in canonical member order, with "kid", "alg" and "use":"sig".
- * *out is a new NUL-terminated string to release with mesh_free(). Never exports private parts.
+ * The public half as a compact JWK object, members sorted by name, with "kid", "alg" and
+ * "use":"sig". *out is a new NUL-terminated string to release with mesh_free(). Never exports
+ * private parts.
  */
 MESH_WUR mesh_err_t mesh_key_to_jwk(const mesh_key_t *key, char **out);
 
-/* The public key as SubjectPublicKeyInfo PEM. *out is released with mesh_free(). */
+/* The public key as SubjectPublicKeyInfo PEM, NUL-terminated. *out is released with mesh_free(). */
 MESH_WUR mesh_err_t mesh_key_public_pem(const mesh_key_t *key, char **out);
 
 /*
  * Writes the key as PEM to `path`: the private key as PKCS#8 with mode 0600 from the first
- * byte (temp file + fchmod + fsync + rename), or the public key with mode 0644 when `private`
- * is false. Never leaves a half-written file. Fails with MESH_ERR_IO when `path` exists
- * unless `overwrite` is true.
+ * byte, or the public key (SubjectPublicKeyInfo) with mode 0644 when `private_part` is false.
+ * The PEM goes to a temporary file beside `path` (O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600, then
+ * fchmod to the final mode regardless of the umask), is fsync'ed, then moved into place:
+ * rename() when `overwrite` is true, else link() + unlink(), which fails atomically when
+ * `path` exists (MESH_ERR_IO, the old file untouched). Never leaves a half-written file or a
+ * temporary behind. A public-only key asked for its private part is MESH_ERR_KEY_NOT_PRIVATE.
  */
 MESH_WUR mesh_err_t mesh_key_write_pem_file(const mesh_key_t *key, const char *path,
                                             bool private_part, bool overwrite);

@@ -17,17 +17,24 @@ extern "C" {
 
 #define MESH_X5T_LEN 43 /* base64url of a SHA-256 digest */
 
-/* RFC 8705 §3.1 x5t#S256: base64url(SHA-256(DER)) into out (NUL-terminated, 44 bytes). */
+/*
+ * RFC 8705 §3.1 x5t#S256: base64url(SHA-256(DER)) into out (NUL-terminated, 44 bytes). The
+ * bytes are hashed as given; MESH_ERR_INVALID_ARG for NULL or empty input.
+ */
 MESH_WUR mesh_err_t mesh_x5t_s256(const uint8_t *der, size_t len, char out[MESH_X5T_LEN + 1]);
 
 /*
- * The one spiffe:// URI SAN of a DER certificate, as a new string (mesh_free()). A certificate
- * with none, or more than one, is MESH_ERR_CERT.
+ * The one spiffe:// URI SAN of a DER certificate (exactly `len` bytes, no trailing data), as a
+ * new string (mesh_free()). A certificate with none, more than one, or one that is not a
+ * well-formed SPIFFE ID (lower-case trust domain, no empty/"."/".." path segment, no query),
+ * is MESH_ERR_CERT, as is DER that does not parse. The certificate is not verified here.
  */
 MESH_WUR mesh_err_t mesh_x509_spiffe_id(const uint8_t *der, size_t len, char **out);
 
 /*
- * Reads the first certificate of a PEM file and returns its DER encoding (*der new, mesh_free()).
+ * Reads the first certificate of a PEM file (at most MESH_MAX_PEM_BYTES) and returns its DER
+ * encoding (*der new, mesh_free()). MESH_ERR_IO when the file cannot be read, MESH_ERR_CERT
+ * when it holds no PEM CERTIFICATE.
  */
 MESH_WUR mesh_err_t mesh_x509_load_der(const char *path, uint8_t **der, size_t *len);
 

@@ -70,8 +70,8 @@ static mesh_err_t b64url_check(const char *in, size_t n, const char *part)
         char c = in[i];
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
               c == '-' || c == '_')) {
-            return mesh_err_set(MESH_ERR_B64URL, "JWS %s: invalid base64url character at %zu",
-                                part, i);
+            return mesh_err_set(MESH_ERR_B64URL, "JWS %s: invalid base64url character at %zu", part,
+                                i);
         }
     }
     /* The last 1-3 characters carry the length and trailing-bit rules: decode just those. */
@@ -98,21 +98,22 @@ static mesh_err_t jws_split(const char *jws, size_t len, jws_parts_t *parts)
         return mesh_err_set(MESH_ERR_TOKEN_JSON_SERIALIZATION,
                             "token is a JWS JSON serialization; only compact form is accepted");
     }
-    for (size_t i = 0; i < len; i++) {
-        if (jws[i] == '.') {
-            if (ndots < MESH_ARRAY_LEN(dot)) {
-                dot[ndots] = jws + i;
-            }
-            ndots++;
+    for (const char *q = jws, *end = jws + len; q < end; q++) {
+        q = memchr(q, '.', (size_t)(end - q));
+        if (q == NULL) {
+            break;
         }
+        if (ndots < MESH_ARRAY_LEN(dot)) {
+            dot[ndots] = q;
+        }
+        ndots++;
     }
     if (ndots == 4) {
         return mesh_err_set(MESH_ERR_TOKEN_JWE,
                             "token has 5 parts: an encrypted JWE, not a signed JWS");
     }
     if (ndots != 2) {
-        return mesh_err_set(MESH_ERR_TOKEN_MALFORMED, "token has %zu parts, expected 3",
-                            ndots + 1);
+        return mesh_err_set(MESH_ERR_TOKEN_MALFORMED, "token has %zu parts, expected 3", ndots + 1);
     }
     parts->h = jws;
     parts->hlen = (size_t)(dot[0] - jws);
@@ -143,8 +144,8 @@ static mesh_err_t header_string(json_t *root, const char *name, size_t max, mesh
     }
     n = json_string_length(v);
     if (n > max || memchr(json_string_value(v), '\0', n) != NULL) {
-        return mesh_err_set(too_long,
-                            "JWS header: %s is %zu bytes, over %zu or with a NUL", name, n, max);
+        return mesh_err_set(too_long, "JWS header: %s is %zu bytes, over %zu or with a NUL", name,
+                            n, max);
     }
     memcpy(out, json_string_value(v), n + 1);
     return MESH_OK;
@@ -194,8 +195,7 @@ static mesh_err_t header_parse(const char *b64, size_t n, mesh_jws_header_t *hdr
     if (rc != MESH_OK) {
         return relabel(rc, "header");
     }
-    rc = mesh_json_parse((const char *)buf, len, MESH_MAX_JSON_DEPTH, "JWS header",
-                         &root);
+    rc = mesh_json_parse((const char *)buf, len, MESH_MAX_JSON_DEPTH, "JWS header", &root);
     if (rc != MESH_OK) {
         return rc;
     }
@@ -267,13 +267,19 @@ static mesh_err_t verify_with_key(const mesh_key_t *key, const jws_parts_t *part
                             mesh_alg_name(h->alg), mesh_key_kid(key),
                             mesh_alg_name(mesh_key_alg(key)));
     }
-    if (mesh_b64url_dec_len(parts->plen) > cap) {
+    /*
+     * The payload is decoded into the caller's buffer before the signature is checked, so a
+     * malformed token costs no public-key operation; on failure the buffer is scratch and
+     * *payload_len is not written.
+     */
+    rc = payload != NULL ? mesh_b64url_decode(parts->p, parts->plen, payload, cap, &plen)
+                         : b64url_check(parts->p, parts->plen, "payload");
+    if (rc == MESH_ERR_LIMIT) {
         return mesh_err_set(MESH_ERR_LIMIT, "JWS payload needs %zu bytes, buffer has %zu",
                             mesh_b64url_dec_len(parts->plen), cap);
     }
-    rc = b64url_check(parts->p, parts->plen, "payload");
     if (rc != MESH_OK) {
-        return rc;
+        return payload != NULL ? relabel(rc, "payload") : rc;
     }
     if (parts->slen == 0) {
         return mesh_err_set(MESH_ERR_SIGNATURE, "JWS signature is empty");
@@ -286,16 +292,10 @@ static mesh_err_t verify_with_key(const mesh_key_t *key, const jws_parts_t *part
         return relabel(rc, "signature");
     }
     /* RFC 7515 §5.2 step 8: the signing input is the ASCII "header.payload". */
-    rc = mesh_sig_verify(key, (const uint8_t *)parts->h, parts->hlen + 1 + parts->plen, sig,
-                         siglen);
+    rc =
+        mesh_sig_verify(key, (const uint8_t *)parts->h, parts->hlen + 1 + parts->plen, sig, siglen);
     if (rc != MESH_OK) {
         return rc;
-    }
-    if (payload != NULL) {
-        rc = mesh_b64url_decode(parts->p, parts->plen, payload, cap, &plen);
-        if (rc != MESH_OK) {
-            return relabel(rc, "payload");
-        }
     }
     if (payload_len != NULL) {
         *payload_len = plen;
@@ -304,8 +304,8 @@ static mesh_err_t verify_with_key(const mesh_key_t *key, const jws_parts_t *part
 }
 
 static mesh_err_t verify_common(const mesh_key_t *key, const mesh_jwks_t *set, const char *jws,
-                                size_t len, mesh_jws_header_t *hdr, uint8_t *payload,
-                                size_t cap, size_t *payload_len, const mesh_key_t **key_out)
+                                size_t len, mesh_jws_header_t *hdr, uint8_t *payload, size_t cap,
+                                size_t *payload_len, const mesh_key_t **key_out)
 {
     jws_parts_t parts;
     mesh_jws_header_t h;
@@ -364,10 +364,9 @@ MESH_EXPORT mesh_err_t mesh_jws_verify(const mesh_key_t *key, const char *jws, s
     return verify_common(key, NULL, jws, len, hdr, payload, cap, payload_len, NULL);
 }
 
-MESH_EXPORT mesh_err_t mesh_jws_verify_jwks(const mesh_jwks_t *set, const char *jws,
-                                            size_t len, mesh_jws_header_t *hdr,
-                                            uint8_t *payload, size_t cap, size_t *payload_len,
-                                            const mesh_key_t **key_out)
+MESH_EXPORT mesh_err_t mesh_jws_verify_jwks(const mesh_jwks_t *set, const char *jws, size_t len,
+                                            mesh_jws_header_t *hdr, uint8_t *payload, size_t cap,
+                                            size_t *payload_len, const mesh_key_t **key_out)
 {
     if (set == NULL) {
         mesh_err_clear();
@@ -422,8 +421,7 @@ MESH_EXPORT mesh_err_t mesh_jws_sign(const mesh_key_t *key, const char *typ, con
     total = hlen + 1 + plen + 1 + mesh_b64url_enc_len(MESH_SIG_MAX);
     if (total > MESH_MAX_TOKEN_BYTES) {
         free(hjson);
-        return mesh_err_set(MESH_ERR_LIMIT, "JWS would be over %d bytes",
-                            MESH_MAX_TOKEN_BYTES);
+        return mesh_err_set(MESH_ERR_LIMIT, "JWS would be over %d bytes", MESH_MAX_TOKEN_BYTES);
     }
     tok = malloc(total + 1);
     if (tok == NULL) {

@@ -65,6 +65,9 @@ static mesh_err_t check_typ(const mesh_jws_header_t *hdr, const char *want)
     if (strncasecmp(typ, "application/", 12) == 0) {
         typ += 12;
     }
+    if (hdr->typ[0] == '\0') {
+        return mesh_err_set(MESH_ERR_TYP, "header has no typ, expected \"%s\"", want);
+    }
     if (strcasecmp(typ, want) != 0) {
         return mesh_err_set(MESH_ERR_TYP, "header typ is \"%s\", expected \"%s\"",
                             show(hdr->typ, buf, sizeof(buf)), want);
@@ -74,17 +77,10 @@ static mesh_err_t check_typ(const mesh_jws_header_t *hdr, const char *want)
 
 /* ---- shape ------------------------------------------------------------------------------- */
 
-static mesh_err_t get_string(json_t *root, const char *name, bool required, const char **out,
-                             size_t *len)
+static mesh_err_t get_string(json_t *v, const char *name, const char **out, size_t *len)
 {
-    json_t *v = json_object_get(root, name);
     size_t n;
 
-    if (v == NULL) {
-        *out = "";
-        return required ? mesh_err_set(MESH_ERR_CLAIM_MISSING, "claim \"%s\" is missing", name)
-                        : MESH_OK;
-    }
     if (!json_is_string(v)) {
         return mesh_err_set(MESH_ERR_CLAIM_TYPE, "claim \"%s\" is not a string", name);
     }
@@ -92,9 +88,6 @@ static mesh_err_t get_string(json_t *root, const char *name, bool required, cons
     if (n > MESH_MAX_CLAIM_STRING) {
         return mesh_err_set(MESH_ERR_LIMIT, "claim \"%s\" is %zu bytes, over %d", name, n,
                             MESH_MAX_CLAIM_STRING);
-    }
-    if (memchr(json_string_value(v), '\0', n) != NULL) {
-        return mesh_err_set(MESH_ERR_CLAIM_TYPE, "claim \"%s\" contains a NUL character", name);
     }
     *out = json_string_value(v);
     if (len != NULL) {
@@ -104,15 +97,8 @@ static mesh_err_t get_string(json_t *root, const char *name, bool required, cons
 }
 
 /* RFC 7519 §2: a NumericDate; we accept JSON integers only (no 1.5, no 1e9, no "17..."). */
-static mesh_err_t get_date(json_t *root, const char *name, bool required, int64_t *out)
+static mesh_err_t get_date(json_t *v, const char *name, int64_t *out)
 {
-    json_t *v = json_object_get(root, name);
-
-    *out = 0;
-    if (v == NULL) {
-        return required ? mesh_err_set(MESH_ERR_CLAIM_MISSING, "claim \"%s\" is missing", name)
-                        : MESH_OK;
-    }
     if (!json_is_integer(v)) {
         return mesh_err_set(MESH_ERR_CLAIM_TYPE, "claim \"%s\" is not an integer NumericDate",
                             name);
@@ -122,9 +108,8 @@ static mesh_err_t get_date(json_t *root, const char *name, bool required, int64_
 }
 
 /* aud: a string or an array of strings (RFC 7519 §4.1.3); the verifier's one must be there. */
-static mesh_err_t check_aud(json_t *root, const char *want, const char **matched)
+static mesh_err_t check_aud(json_t *v, const char *want, const char **matched)
 {
-    json_t *v = json_object_get(root, "aud");
     size_t wlen = strlen(want);
     size_t i;
     json_t *e;
@@ -142,12 +127,14 @@ static mesh_err_t check_aud(json_t *root, const char *want, const char **matched
     if (!json_is_array(v) || json_array_size(v) == 0) {
         return mesh_err_set(MESH_ERR_CLAIM_TYPE, "claim \"aud\" is not a string or string array");
     }
-    json_array_foreach(v, i, e) {
+    json_array_foreach(v, i, e)
+    {
         if (!json_is_string(e)) {
             return mesh_err_set(MESH_ERR_CLAIM_TYPE, "aud[%zu] is not a string", i);
         }
     }
-    json_array_foreach(v, i, e) {
+    json_array_foreach(v, i, e)
+    {
         if (json_string_length(e) == wlen && memcmp(json_string_value(e), want, wlen) == 0) {
             *matched = json_string_value(e);
             return MESH_OK;
@@ -157,15 +144,10 @@ static mesh_err_t check_aud(json_t *root, const char *want, const char **matched
                         json_array_size(v), want);
 }
 
-static mesh_err_t get_cnf(json_t *root, const char **x5t)
+static mesh_err_t get_cnf(json_t *cnf, const char **x5t)
 {
-    json_t *cnf = json_object_get(root, "cnf");
     json_t *v;
 
-    *x5t = "";
-    if (cnf == NULL) {
-        return MESH_OK;
-    }
     if (!json_is_object(cnf)) {
         return mesh_err_set(MESH_ERR_CLAIM_TYPE, "claim \"cnf\" is not an object");
     }
@@ -181,24 +163,100 @@ static mesh_err_t get_cnf(json_t *root, const char **x5t)
     return MESH_OK;
 }
 
+enum { C_ISS, C_SUB, C_AUD, C_EXP, C_IAT, C_NBF, C_JTI, C_SCOPE, C_CLIENT_ID, C_CNF, C_COUNT };
+
+static const struct {
+    const char *name;
+    size_t len;
+    bool required;
+} claim_names[C_COUNT] = {
+    [C_ISS] = {"iss", 3, true},
+    [C_SUB] = {"sub", 3, true},
+    [C_AUD] = {"aud", 3, true},
+    [C_EXP] = {"exp", 3, true},
+    [C_IAT] = {"iat", 3, true},
+    [C_NBF] = {"nbf", 3, false},
+    [C_JTI] = {"jti", 3, true},
+    [C_SCOPE] = {"scope", 5, false},
+    [C_CLIENT_ID] = {"client_id", 9, false},
+    [C_CNF] = {"cnf", 3, false},
+};
+
+static int claim_index(const char *k, size_t klen)
+{
+    for (int i = 0; i < C_COUNT; i++) {
+        if (claim_names[i].len == klen && memcmp(claim_names[i].name, k, klen) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static mesh_err_t claim_read(struct mesh_claims *c, int idx, json_t *v, const char *audience)
+{
+    const char *name = claim_names[idx].name;
+
+    switch (idx) {
+    case C_ISS:
+        return get_string(v, name, &c->iss, NULL);
+    case C_SUB:
+        return get_string(v, name, &c->sub, NULL);
+    case C_AUD:
+        return check_aud(v, audience, &c->aud);
+    case C_EXP:
+        return get_date(v, name, &c->exp);
+    case C_IAT:
+        return get_date(v, name, &c->iat);
+    case C_NBF:
+        return get_date(v, name, &c->nbf);
+    case C_JTI:
+        return get_string(v, name, &c->jti, NULL);
+    case C_SCOPE:
+        return get_string(v, name, &c->scope, &c->scope_len);
+    case C_CLIENT_ID:
+        return get_string(v, name, &c->client_id, NULL);
+    default:
+        return get_cnf(v, &c->x5t);
+    }
+}
+
+/*
+ * One pass over the members (cheaper than a lookup per claim). Type errors come before
+ * "missing" errors, and an audience mismatch only after every claim had the right type.
+ */
 static mesh_err_t claims_read(json_t *root, const mesh_jwt_verify_opts_t *opts,
                               struct mesh_claims *c)
 {
+    json_t *aud = NULL;
+    unsigned seen = 0;
     mesh_err_t rc;
 
     c->root = root;
-    if ((rc = get_string(root, "iss", true, &c->iss, NULL)) != MESH_OK ||
-        (rc = get_string(root, "sub", true, &c->sub, NULL)) != MESH_OK ||
-        (rc = get_date(root, "exp", true, &c->exp)) != MESH_OK ||
-        (rc = get_date(root, "iat", true, &c->iat)) != MESH_OK ||
-        (rc = get_date(root, "nbf", false, &c->nbf)) != MESH_OK ||
-        (rc = get_string(root, "jti", true, &c->jti, NULL)) != MESH_OK ||
-        (rc = get_string(root, "scope", false, &c->scope, &c->scope_len)) != MESH_OK ||
-        (rc = get_string(root, "client_id", false, &c->client_id, NULL)) != MESH_OK ||
-        (rc = get_cnf(root, &c->x5t)) != MESH_OK) {
-        return rc;
+    c->iss = c->sub = c->aud = c->jti = c->scope = c->client_id = c->x5t = "";
+    for (void *it = json_object_iter(root); it != NULL; it = json_object_iter_next(root, it)) {
+        /* jansson refuses NUL in keys and strings unless JSON_ALLOW_NUL: strlen is exact. */
+        const char *k = json_object_iter_key(it);
+        int idx = claim_index(k, strlen(k));
+        if (idx < 0) {
+            continue;
+        }
+        seen |= 1u << idx;
+        if (idx == C_AUD) {
+            aud = json_object_iter_value(it);
+            continue;
+        }
+        rc = claim_read(c, idx, json_object_iter_value(it), opts->audience);
+        if (rc != MESH_OK) {
+            return rc;
+        }
     }
-    return check_aud(root, opts->audience, &c->aud);
+    for (int i = 0; i < C_COUNT; i++) {
+        if (claim_names[i].required && !(seen & (1u << i))) {
+            return mesh_err_set(MESH_ERR_CLAIM_MISSING, "claim \"%s\" is missing",
+                                claim_names[i].name);
+        }
+    }
+    return claim_read(c, C_AUD, aud, opts->audience);
 }
 
 /* ---- rules ------------------------------------------------------------------------------- */
@@ -211,38 +269,84 @@ static int64_t opts_now(const mesh_jwt_verify_opts_t *opts)
     return opts->now != 0 ? opts->now : (int64_t)time(NULL);
 }
 
+/* a - b for a detail message, clamped instead of overflowing on hostile NumericDates */
+static int64_t diff(int64_t a, int64_t b)
+{
+    int64_t d;
+
+    if (__builtin_sub_overflow(a, b, &d)) {
+        return a > b ? INT64_MAX : INT64_MIN;
+    }
+    return d;
+}
+
 static mesh_err_t check_times(const struct mesh_claims *c, const mesh_jwt_verify_opts_t *opts)
 {
     int64_t now = opts_now(opts);
     int64_t skew = opts->skew;
-    int64_t life;
+    int64_t life, lo, hi;
 
+    if (__builtin_sub_overflow(now, skew, &lo)) {
+        lo = INT64_MIN;
+    }
+    if (__builtin_add_overflow(now, skew, &hi)) {
+        hi = INT64_MAX;
+    }
     /* RFC 7519 §4.1.4: expired when now >= exp; the skew gives the issuer's clock a margin. */
-    if (c->exp <= now - skew) {
+    if (c->exp <= lo) {
         return mesh_err_set(MESH_ERR_EXPIRED,
                             "exp %" PRId64 " is %" PRId64 " s before now (skew %" PRId64 " s)",
-                            c->exp, now - c->exp, skew);
+                            c->exp, diff(now, c->exp), skew);
     }
-    if (c->nbf != 0 && c->nbf > now + skew) {
+    if (c->nbf != 0 && c->nbf > hi) {
         return mesh_err_set(MESH_ERR_NOT_YET_VALID,
                             "nbf %" PRId64 " is %" PRId64 " s after now (skew %" PRId64 " s)",
-                            c->nbf, c->nbf - now, skew);
+                            c->nbf, diff(c->nbf, now), skew);
     }
-    if (c->iat > now + skew) {
+    if (c->iat > hi) {
         return mesh_err_set(MESH_ERR_IAT_FUTURE,
                             "iat %" PRId64 " is %" PRId64 " s after now (skew %" PRId64 " s)",
-                            c->iat, c->iat - now, skew);
+                            c->iat, diff(c->iat, now), skew);
     }
-    if (__builtin_sub_overflow(c->exp, c->iat, &life) || life < 0) {
+    if (c->exp < c->iat) {
         return mesh_err_set(MESH_ERR_LIFETIME, "exp %" PRId64 " is before iat %" PRId64, c->exp,
                             c->iat);
     }
-    if (life > opts->max_lifetime) {
+    if (__builtin_sub_overflow(c->exp, c->iat, &life) || life > opts->max_lifetime) {
         return mesh_err_set(MESH_ERR_LIFETIME,
-                            "exp - iat is %" PRId64 " s, above the maximum %" PRId64 " s", life,
-                            opts->max_lifetime);
+                            "exp - iat is %" PRId64 " s, above the maximum %" PRId64 " s",
+                            diff(c->exp, c->iat), opts->max_lifetime);
     }
     return MESH_OK;
+}
+
+/*
+ * A connection presents the same certificate for every request, so the last thumbprint this
+ * thread computed is kept with the exact DER it came from (a memcmp is far cheaper than
+ * SHA-256 over a certificate).
+ */
+#define X5T_CACHE_DER_MAX 4096
+static _Thread_local struct {
+    size_t len;
+    uint8_t der[X5T_CACHE_DER_MAX];
+    char x5t[MESH_X5T_LEN + 1];
+} x5t_cache;
+
+static mesh_err_t cert_x5t(const uint8_t *der, size_t len, char out[MESH_X5T_LEN + 1])
+{
+    mesh_err_t rc;
+
+    if (len > 0 && len == x5t_cache.len && memcmp(der, x5t_cache.der, len) == 0) {
+        memcpy(out, x5t_cache.x5t, sizeof(x5t_cache.x5t));
+        return MESH_OK;
+    }
+    rc = mesh_x5t_s256(der, len, out);
+    if (rc == MESH_OK && len <= X5T_CACHE_DER_MAX) {
+        memcpy(x5t_cache.der, der, len);
+        memcpy(x5t_cache.x5t, out, sizeof(x5t_cache.x5t));
+        x5t_cache.len = len;
+    }
+    return rc;
 }
 
 /* RFC 8705 §3: the token must name the certificate that presents it. */
@@ -263,7 +367,7 @@ static mesh_err_t check_cnf(const struct mesh_claims *c, const mesh_jwt_verify_o
         return mesh_err_set(MESH_ERR_CNF_MISMATCH,
                             "token is bound to a certificate but none was presented");
     }
-    rc = mesh_x5t_s256(opts->cert_der, opts->cert_der_len, want);
+    rc = cert_x5t(opts->cert_der, opts->cert_der_len, want);
     if (rc != MESH_OK) {
         return rc;
     }
@@ -303,8 +407,7 @@ static mesh_err_t check_scopes(const struct mesh_claims *c, const mesh_jwt_verif
         return mesh_err_set(MESH_ERR_LIMIT, "scope has %zu values, over %d", count,
                             MESH_MAX_SCOPES);
     }
-    if (opts->required_scope != NULL &&
-        !scope_has(c->scope, c->scope_len, opts->required_scope)) {
+    if (opts->required_scope != NULL && !scope_has(c->scope, c->scope_len, opts->required_scope)) {
         return mesh_err_set(MESH_ERR_SCOPE, "scope \"%s\" is required but not granted",
                             opts->required_scope);
     }
@@ -418,10 +521,10 @@ MESH_EXPORT void mesh_claims_free(mesh_claims_t *c)
     }
 }
 
-#define CLAIM_STR(name, field)                                                                 \
-    MESH_EXPORT const char *mesh_claims_##name(const mesh_claims_t *c)                         \
-    {                                                                                          \
-        return c != NULL ? c->field : "";                                                      \
+#define CLAIM_STR(name, field)                                                                     \
+    MESH_EXPORT const char *mesh_claims_##name(const mesh_claims_t *c)                             \
+    {                                                                                              \
+        return c != NULL ? c->field : "";                                                          \
     }
 CLAIM_STR(iss, iss)
 CLAIM_STR(sub, sub)

@@ -265,8 +265,7 @@ mesh_err_t mesh_sig_verify(const mesh_key_t *key, const uint8_t *msg, size_t len
     }
     if (ok != 1) {
         ERR_clear_error();
-        return mesh_err_set(MESH_ERR_SIGNATURE, "%s signature does not verify",
-                            mesh_alg_name(alg));
+        return mesh_err_set(MESH_ERR_SIGNATURE, "%s signature does not verify", mesh_alg_name(alg));
     }
     return MESH_OK;
 }
@@ -316,10 +315,9 @@ mesh_err_t mesh_sig_sign(const mesh_key_t *key, const uint8_t *msg, size_t len, 
         rc = mesh_err_openssl(MESH_ERR_INTERNAL, "sign init");
         goto out;
     }
-    if (alg == MESH_ALG_PS256 &&
-        (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-         EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, "SHA256", NULL) != 1 ||
-         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) != 1)) {
+    if (alg == MESH_ALG_PS256 && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+                                  EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, "SHA256", NULL) != 1 ||
+                                  EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) != 1)) {
         rc = mesh_err_openssl(MESH_ERR_INTERNAL, "PS256 parameters");
         goto out;
     }

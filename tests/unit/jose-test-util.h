@@ -61,8 +61,8 @@ static inline char *jt_header(const mesh_key_t *key, const char *typ, const char
         n = snprintf(h, 512, "{\"alg\":\"%s\",\"typ\":\"%s\",\"kid\":\"%s\"%s}",
                      mesh_alg_name(mesh_key_alg(key)), typ, mesh_key_kid(key), extra);
     } else {
-        n = snprintf(h, 512, "{\"alg\":\"%s\",\"kid\":\"%s\"%s}",
-                     mesh_alg_name(mesh_key_alg(key)), mesh_key_kid(key), extra);
+        n = snprintf(h, 512, "{\"alg\":\"%s\",\"kid\":\"%s\"%s}", mesh_alg_name(mesh_key_alg(key)),
+                     mesh_key_kid(key), extra);
     }
     if (n < 0 || n >= 512) {
         abort();

@@ -112,7 +112,8 @@ static void test_rfc_jws(void **state)
 
     (void)state;
     assert_non_null(root);
-    json_array_foreach(json_object_get(root, "jws_vectors"), i, v) {
+    json_array_foreach(json_object_get(root, "jws_vectors"), i, v)
+    {
         one_jws(&c, v);
     }
     vcount_print(&c);
@@ -130,7 +131,8 @@ static void test_rfc_thumbprints(void **state)
 
     (void)state;
     assert_non_null(root);
-    json_array_foreach(json_object_get(root, "jwk_thumbprints"), i, v) {
+    json_array_foreach(json_object_get(root, "jwk_thumbprints"), i, v)
+    {
         mesh_key_t *key = load_jwk(json_object_get(v, "jwk"));
         const char *want = json_string_value(json_object_get(v, "expected_thumbprint_b64url"));
 

@@ -118,7 +118,8 @@ static void run_primitive(const char *file, mesh_alg_t alg, const char *jwk_fiel
     json_t *g, *t;
 
     assert_non_null(root);
-    json_array_foreach(json_object_get(root, "testGroups"), gi, g) {
+    json_array_foreach(json_object_get(root, "testGroups"), gi, g)
+    {
         const char *pem = json_string_value(json_object_get(g, "publicKeyPem"));
         mesh_key_t *kp = NULL;
         mesh_key_t *kj = group_jwk_key(g, jwk_field, alg);
@@ -129,8 +130,7 @@ static void run_primitive(const char *file, mesh_alg_t alg, const char *jwk_fiel
             assert_string_equal(json_string_value(json_object_get(g, "mgfSha")), "SHA-256");
         }
         if (mesh_key_from_pem(pem, strlen(pem), alg, &kp) != MESH_OK) {
-            printf("  FAIL %s group %zu: PEM key did not load: %s\n", file, gi,
-                   mesh_err_detail());
+            printf("  FAIL %s group %zu: PEM key did not load: %s\n", file, gi, mesh_err_detail());
             c.failed += (unsigned)json_array_size(json_object_get(g, "tests"));
             mesh_key_free(kj);
             continue;
@@ -139,7 +139,8 @@ static void run_primitive(const char *file, mesh_alg_t alg, const char *jwk_fiel
             printf("  FAIL %s group %zu: JWK key did not load\n", file, gi);
             c.failed++;
         }
-        json_array_foreach(json_object_get(g, "tests"), ti, t) {
+        json_array_foreach(json_object_get(g, "tests"), ti, t)
+        {
             size_t ml = 0, sl = 0;
             unsigned char *msg = hex_decode(json_string_value(json_object_get(t, "msg")), &ml);
             unsigned char *sig = hex_decode(json_string_value(json_object_get(t, "sig")), &sl);
@@ -215,8 +216,8 @@ static bool alg_supported(const char *alg)
 
 static bool alg_known_unsupported(const char *alg)
 {
-    static const char *const others[] = {"HS256", "HS384", "HS512", "RS384", "RS512", "PS384",
-                                         "PS512", "ES384", "ES512", "ES256K"};
+    static const char *const others[] = {"HS256", "HS384", "HS512", "RS384", "RS512",
+                                         "PS384", "PS512", "ES384", "ES512", "ES256K"};
     for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
         if (strcmp(alg, others[i]) == 0) {
             return true;
@@ -229,8 +230,7 @@ static bool alg_known_unsupported(const char *alg)
  * Common to the two JWS files: decides skip/exception, runs `verify`, checks the label. A test
  * whose alg libmesh does not implement is skipped, but libmesh must still reject it.
  */
-static void jws_case(vcount_t *c, json_t *t, mesh_err_t (*verify)(void *, const char *),
-                     void *ctx)
+static void jws_case(vcount_t *c, json_t *t, mesh_err_t (*verify)(void *, const char *), void *ctx)
 {
     int id = (int)json_integer_value(json_object_get(t, "tcId"));
     const char *result = json_string_value(json_object_get(t, "result"));
@@ -279,7 +279,8 @@ static void test_json_web_signature(void **state)
 
     (void)state;
     assert_non_null(root);
-    json_array_foreach(json_object_get(root, "testGroups"), gi, g) {
+    json_array_foreach(json_object_get(root, "testGroups"), gi, g)
+    {
         json_t *jwk = json_object_get(g, "public");
         mesh_key_t *key = NULL;
         char *s;
@@ -301,12 +302,12 @@ static void test_json_web_signature(void **state)
             key = NULL;
         }
         free(s);
-        json_array_foreach(json_object_get(g, "tests"), ti, t) {
+        json_array_foreach(json_object_get(g, "tests"), ti, t)
+        {
             int id = (int)json_integer_value(json_object_get(t, "tcId"));
             if (unsupported && label_exception(id) == NULL) {
                 /* still run: whatever the label, libmesh must not accept it */
-                if (verify_with_key(key, json_string_value(json_object_get(t, "jws"))) ==
-                    MESH_OK) {
+                if (verify_with_key(key, json_string_value(json_object_get(t, "jws"))) == MESH_OK) {
                     printf("  FAIL %s tcId %d: unsupported key accepted\n", file, id);
                     c.failed++;
                 }
@@ -350,7 +351,8 @@ static void test_json_web_key(void **state)
 
     (void)state;
     assert_non_null(root);
-    json_array_foreach(json_object_get(root, "testGroups"), gi, g) {
+    json_array_foreach(json_object_get(root, "testGroups"), gi, g)
+    {
         json_t *set = json_object_get(g, "public");
         char *s;
 
@@ -358,7 +360,8 @@ static void test_json_web_key(void **state)
             set = json_object_get(g, "private");
         }
         s = json_dumps(set, JSON_COMPACT);
-        json_array_foreach(json_object_get(g, "tests"), ti, t) {
+        json_array_foreach(json_object_get(g, "tests"), ti, t)
+        {
             jws_case(&c, t, verify_with_set, s);
         }
         free(s);
@@ -372,8 +375,8 @@ static void test_json_web_key(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rsa_pkcs1_sha256),  cmocka_unit_test(test_rsa_pss_sha256),
-        cmocka_unit_test(test_ecdsa_p256_p1363),  cmocka_unit_test(test_ed25519),
+        cmocka_unit_test(test_rsa_pkcs1_sha256),   cmocka_unit_test(test_rsa_pss_sha256),
+        cmocka_unit_test(test_ecdsa_p256_p1363),   cmocka_unit_test(test_ed25519),
         cmocka_unit_test(test_json_web_signature), cmocka_unit_test(test_json_web_key),
     };
 

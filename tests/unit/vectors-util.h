@@ -79,8 +79,7 @@ static inline void vcount_print(const vcount_t *c)
 }
 
 /* Compares one outcome with its label; `acceptable` tests pass either way (logged). */
-static inline void vcount_check(vcount_t *c, int tc_id, const char *result, int ok,
-                                const char *why)
+static inline void vcount_check(vcount_t *c, int tc_id, const char *result, int ok, const char *why)
 {
     if (strcmp(result, "acceptable") == 0) {
         c->acceptable++;

@@ -5,8 +5,12 @@
  * What is refused, always (RFC 8725): "none" and every HMAC alg; an alg other than the key's
  * own; the "crit", "jku", "x5u", "jwk" and "x5c" header members (never fetched, never used);
  * JSON serialization; JWE (five parts); duplicate JSON members; tokens over
- * MESH_MAX_TOKEN_BYTES; non-strict base64url; non-UTF-8; ES256 signatures that are not exactly
- * 64 bytes or have r or s = 0.
+ * MESH_MAX_TOKEN_BYTES (checked before anything else is read); more or fewer than three parts;
+ * non-strict base64url; non-UTF-8; a header that is not a JSON object with a string "alg";
+ * JSON nested deeper than MESH_MAX_JSON_DEPTH; ES256 signatures that are not exactly 64 bytes
+ * or have r or s = 0 or >= n; Ed25519 signatures that are not 64 bytes.
+ *
+ * Unknown header members other than those are ignored (RFC 7515 §4).
  */
 #ifndef MESH_JWS_H
 #define MESH_JWS_H
@@ -31,36 +35,48 @@ typedef struct {
 } mesh_jws_header_t;
 
 /*
- * Signs `payload` (`len` bytes) with a private key. The protected header is
- * {"alg":<key's alg>,"typ":<typ>,"kid":<key's kid>} ("typ" left out when `typ` is NULL).
- * *out is a new NUL-terminated compact JWS to release with mesh_free().
+ * Signs `payload` (`len` bytes; NULL only when len is 0) with a private key. The protected
+ * header is {"alg":<key's alg>,"typ":<typ>,"kid":<key's kid>} in that order ("typ" left out when
+ * `typ` is NULL). *out is a new NUL-terminated compact JWS to release with mesh_free().
+ * Errors: MESH_ERR_KEY_NOT_PRIVATE for a public key, MESH_ERR_LIMIT when the token would exceed
+ * MESH_MAX_TOKEN_BYTES, MESH_ERR_INVALID_ARG for NULL arguments or a typ that is not UTF-8.
+ * *out is untouched on failure. Thread-safe.
  */
 MESH_WUR mesh_err_t mesh_jws_sign(const mesh_key_t *key, const char *typ, const void *payload,
                                   size_t len, char **out);
 
 /*
- * Verifies a compact JWS of `len` bytes with `key`. The header's alg must equal the key's alg;
- * a kid, when present, must equal the key's kid. On success the decoded payload is written to
- * `payload` (capacity `cap`; MESH_MAX_TOKEN_BYTES is always enough), its length to
- * *payload_len, and the header to *hdr when `hdr` is not NULL. Nothing is written on failure.
- * Does not allocate on success except inside OpenSSL. Thread-safe.
+ * Verifies a compact JWS of `len` bytes with `key` (borrowed). The header's alg must equal the
+ * key's alg (else MESH_ERR_ALG_NOT_ALLOWED); a kid, when present, must equal the key's kid (else
+ * MESH_ERR_KID_UNKNOWN). On success the decoded payload is in `payload` (capacity `cap`;
+ * MESH_MAX_TOKEN_BYTES is always enough, a smaller one may give MESH_ERR_LIMIT), its length in
+ * *payload_len, and the header in *hdr; `payload` may be NULL (with cap 0) and `hdr` and
+ * `payload_len` may be NULL when not wanted. On failure *hdr and *payload_len are untouched and
+ * the contents of `payload` are unspecified (it is decoded into before the signature check, so
+ * a malformed token costs no public-key operation).
+ *
+ * Thread-safe, without locks: each thread remembers the last header it parsed (by its exact
+ * bytes) and verify contexts for its last four public keys, so a repeated header costs no JSON
+ * parse and no allocation outside OpenSSL. Cached contexts hold a reference to the public key
+ * until evicted or the thread exits; private keys are never cached.
  */
 MESH_WUR mesh_err_t mesh_jws_verify(const mesh_key_t *key, const char *jws, size_t len,
                                     mesh_jws_header_t *hdr, uint8_t *payload, size_t cap,
                                     size_t *payload_len);
 
 /*
- * As mesh_jws_verify, with the key the header's "kid" selects from `set`: no kid is
- * MESH_ERR_KID_MISSING, a kid not in the set MESH_ERR_KID_UNKNOWN. *key_out (optional)
- * receives the borrowed key that verified.
+ * As mesh_jws_verify, with the key the header's "kid" selects from `set` (exact match): no kid
+ * is MESH_ERR_KID_MISSING, a kid not in the set MESH_ERR_KID_UNKNOWN. *key_out (optional)
+ * receives the borrowed key that verified; it lives as long as `set`.
  */
 MESH_WUR mesh_err_t mesh_jws_verify_jwks(const mesh_jwks_t *set, const char *jws, size_t len,
                                          mesh_jws_header_t *hdr, uint8_t *payload, size_t cap,
                                          size_t *payload_len, const mesh_key_t **key_out);
 
 /*
- * Splits and decodes a compact JWS WITHOUT verifying anything but its shape: *header_json and
- * *payload_json are new strings (mesh_free()). For inspection tools only (`mesh decode`).
+ * Splits and decodes a compact JWS WITHOUT verifying anything but its shape (size, three parts,
+ * strict base64url, no NUL byte): *header_json and *payload_json are new strings (mesh_free())
+ * that need not even be JSON. For inspection tools only (`mesh decode`); never trust the result.
  */
 MESH_WUR mesh_err_t mesh_jws_decode_unverified(const char *jws, size_t len, char **header_json,
                                                char **payload_json);

@@ -21,7 +21,7 @@
 extern "C" {
 #endif
 
-#define MESH_JTI_LEN 22 /* base64url of 128 random bits */
+#define MESH_JTI_LEN    22 /* base64url of 128 random bits */
 #define MESH_TYP_AT_JWT "at+jwt"
 
 /* What the issuer puts in a token. Strings are borrowed for the duration of the call. */
@@ -29,16 +29,19 @@ typedef struct {
     const char *iss;
     const char *sub;
     const char *aud;
-    const char *scope;     /* space-separated; NULL or "" leaves the claim out */
+    const char *scope; /* space-separated; NULL or "" leaves the claim out */
     const char *client_id;
-    const char *x5t_s256;  /* cnf.x5t#S256; NULL for tokens not bound to a certificate */
-    int64_t iat;           /* also nbf */
-    int64_t ttl;           /* exp = iat + ttl */
+    const char *x5t_s256; /* cnf.x5t#S256; NULL for tokens not bound to a certificate */
+    int64_t iat;          /* also nbf */
+    int64_t ttl;          /* exp = iat + ttl */
 } mesh_jwt_claims_in_t;
 
 /*
- * Builds the claims (with a fresh 128-bit jti) and signs them with typ "at+jwt". *token is a
- * new string (mesh_free()); the jti is written to `jti` when it is not NULL.
+ * Builds the claims {iss, sub, aud, iat, nbf = iat, exp = iat + ttl, jti, scope, client_id,
+ * cnf} (with a fresh 128-bit jti from the CSPRNG) and signs them with typ "at+jwt" (RFC 9068).
+ * iss, sub and aud must be non-empty UTF-8; ttl must be 1..MESH_TTL_MAX; x5t_s256, when given,
+ * must be MESH_X5T_LEN characters; otherwise MESH_ERR_INVALID_ARG. *token is a new string
+ * (mesh_free()); the jti is written to `jti` when it is not NULL. Thread-safe.
  */
 MESH_WUR mesh_err_t mesh_jwt_sign(const mesh_key_t *key, const mesh_jwt_claims_in_t *in,
                                   char **token, char jti[MESH_JTI_LEN + 1]);
@@ -49,18 +52,18 @@ typedef bool (*mesh_revoked_fn)(void *ctx, const char *jti);
 typedef int64_t (*mesh_clock_fn)(void *ctx);
 
 typedef struct {
-    const char *issuer;       /* required: exact match of iss */
-    const char *audience;     /* required: must be aud, or one element of an aud array */
-    const char *typ;          /* required header typ; default "at+jwt"; NULL = not checked */
-    int64_t skew;             /* default MESH_DEFAULT_SKEW */
-    int64_t max_lifetime;     /* default MESH_DEFAULT_MAX_LIFETIME */
-    mesh_clock_fn clock;      /* default: time(NULL) */
+    const char *issuer;   /* required: exact match of iss */
+    const char *audience; /* required: must be aud, or one element of an aud array */
+    const char *typ;      /* required header typ; default "at+jwt"; NULL = not checked */
+    int64_t skew;         /* default MESH_DEFAULT_SKEW */
+    int64_t max_lifetime; /* default MESH_DEFAULT_MAX_LIFETIME */
+    mesh_clock_fn clock;  /* default: time(NULL) */
     void *clock_ctx;
-    int64_t now;              /* when clock is NULL and now != 0: a fixed time (tests, CLI) */
-    const uint8_t *cert_der;  /* the presenting certificate, or NULL */
+    int64_t now;             /* when clock is NULL and now != 0: a fixed time (tests, CLI) */
+    const uint8_t *cert_der; /* the presenting certificate, or NULL */
     size_t cert_der_len;
-    bool require_cnf;         /* default true: a token without cnf is MESH_ERR_CNF_MISSING */
-    mesh_revoked_fn revoked;  /* optional */
+    bool require_cnf;        /* default true: a token without cnf is MESH_ERR_CNF_MISSING */
+    mesh_revoked_fn revoked; /* optional */
     void *revoked_ctx;
     const char *required_scope; /* optional: one scope that must be among the token's */
 } mesh_jwt_verify_opts_t;
@@ -72,9 +75,16 @@ void mesh_jwt_verify_opts_init(mesh_jwt_verify_opts_t *opts);
 typedef struct mesh_claims mesh_claims_t;
 
 /*
- * Full verification: JWS signature with the key the kid selects from `keys`, then every claim
- * rule against `opts`. On success *out (optional) receives the claims (mesh_claims_free()).
- * Thread-safe.
+ * Full verification: JWS signature with the key the kid selects from `keys` (mesh_jws.h rules),
+ * then every claim rule against `opts`, in this order: typ; claim presence and JSON types
+ * (iss, sub, aud, exp, iat, jti required; NumericDates must be JSON integers); iss; aud; exp,
+ * nbf, iat against now +- skew; exp - iat <= max_lifetime; revoked(jti); certificate binding;
+ * required_scope last (MESH_ERR_SCOPE is the one 403 case). Binding (RFC 8705 §3): a token with
+ * cnf.x5t#S256 needs the presenting certificate and must name it (MESH_ERR_CNF_MISMATCH, also
+ * when no certificate is given); a token without it is MESH_ERR_CNF_MISSING when require_cnf
+ * is set or a certificate was presented. On success *out (optional) receives the claims
+ * (mesh_claims_free()). The detail message names the rule and values, never the token.
+ * Thread-safe; allocates only inside jansson.
  */
 MESH_WUR mesh_err_t mesh_jwt_verify(const mesh_jwks_t *keys, const char *token, size_t len,
                                     const mesh_jwt_verify_opts_t *opts, mesh_claims_t **out);
@@ -93,9 +103,9 @@ void mesh_claims_free(mesh_claims_t *claims); /* NULL-safe */
 
 const char *mesh_claims_iss(const mesh_claims_t *c);
 const char *mesh_claims_sub(const mesh_claims_t *c);
-const char *mesh_claims_aud(const mesh_claims_t *c);    /* the verifier's audience */
-const char *mesh_claims_jti(const mesh_claims_t *c);    /* "" when absent */
-const char *mesh_claims_scope(const mesh_claims_t *c);  /* "" when absent */
+const char *mesh_claims_aud(const mesh_claims_t *c);       /* the verifier's audience */
+const char *mesh_claims_jti(const mesh_claims_t *c);       /* "" when absent */
+const char *mesh_claims_scope(const mesh_claims_t *c);     /* "" when absent */
 const char *mesh_claims_client_id(const mesh_claims_t *c); /* "" when absent */
 const char *mesh_claims_cnf_x5t(const mesh_claims_t *c);   /* "" when unbound */
 int64_t mesh_claims_exp(const mesh_claims_t *c);

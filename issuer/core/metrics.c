@@ -19,6 +19,7 @@
 typedef struct {
     char *a, *b; /* label values; b is NULL for one-label families */
     int64_t v;
+    bool set; /* v was given at least once (for the "other" gauge) */
 } series_t;
 
 typedef struct {
@@ -114,6 +115,7 @@ static series_t *family_add(family_t *f, const char *a, const char *b)
     series_t *s = &f->s[f->n];
 
     s->v = 0;
+    s->set = false;
     s->a = strdup(a);
     s->b = b ? strdup(b) : NULL;
     if (s->a == NULL || (b != NULL && s->b == NULL)) {
@@ -189,8 +191,9 @@ void metrics_svc_token_expiry(metrics_t *m, const char *name, int64_t seconds)
     pthread_mutex_lock(&m->mu);
     s = family_get(&m->expiry, name, NULL, false, &other);
     /* "other" shows the soonest expiry among the tokens past the cap: the one to act on. */
-    if (s != NULL && (!other || s->v == 0 || seconds < s->v)) {
+    if (s != NULL && (!other || !s->set || seconds < s->v)) {
         s->v = seconds;
+        s->set = true;
     }
     pthread_mutex_unlock(&m->mu);
 }

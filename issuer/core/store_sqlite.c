@@ -21,6 +21,9 @@
 #define STORE_SCHEMA_VERSION  1
 #define STORE_BUSY_TIMEOUT_MS 5000
 
+/* Version 1 is schema_sql below; a change to it bumps the version and adds a migration. */
+_Static_assert(STORE_SCHEMA_VERSION == 1, "schema_sql describes version 1");
+
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS svc_tokens ("
@@ -136,15 +139,8 @@ static mesh_err_t create_file(const char *path)
 
 static mesh_err_t exec_sql(store_t *s, const char *sql, const char *what)
 {
-    char *msg = NULL;
-    mesh_err_t rc = MESH_OK;
-
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        rc = mesh_err_set(MESH_ERR_IO, "store %s: %s: %s", s->path, what,
-                          msg ? msg : sqlite3_errmsg(s->db));
-    }
-    sqlite3_free(msg);
-    return rc;
+    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? MESH_OK
+                                                                   : store_db_fail(s, what);
 }
 
 static mesh_err_t set_pragmas(store_t *s)

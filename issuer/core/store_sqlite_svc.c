@@ -113,6 +113,7 @@ static mesh_err_t get_one(store_t *s, int which, const char *key, const char *wh
                           svc_token_rec_t *out)
 {
     sqlite3_stmt *st;
+    svc_token_rec_t rec;
     mesh_err_t rc;
     int step;
 
@@ -125,7 +126,10 @@ static mesh_err_t get_one(store_t *s, int which, const char *key, const char *wh
     }
     step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
-        rc = read_svc(s, st, out);
+        rc = read_svc(s, st, &rec);
+        if (rc == MESH_OK) {
+            *out = rec; /* written only on success */
+        }
     } else if (step == SQLITE_DONE) {
         rc = mesh_err_set(MESH_ERR_NOT_FOUND, "no service token with this %s", what);
     } else {

@@ -155,7 +155,7 @@ mesh_err_t svc_token_create(store_t *s, const char *name, const char *audiences,
         (rc = check_list("scopes", scopes, sizeof(rec.scopes), ' ', true)) != MESH_OK) {
         return rc;
     }
-    if (lifetime_s <= 0 || lifetime_s > INT64_MAX - now) {
+    if (now < 0 || lifetime_s <= 0 || lifetime_s > INT64_MAX - now) {
         return mesh_err_set(MESH_ERR_CONFIG,
                             "service token \"%s\": lifetime must be a positive number of "
                             "seconds",
@@ -187,7 +187,8 @@ mesh_err_t svc_token_rotate(store_t *s, const char *name, int64_t grace_s, int64
     mesh_err_t rc;
 
     mesh_err_clear();
-    if (s == NULL || name == NULL || secret == NULL || grace_s < 0 || grace_s > INT64_MAX - now) {
+    if (s == NULL || name == NULL || secret == NULL || now < 0 || grace_s < 0 ||
+        grace_s > INT64_MAX - now) {
         return mesh_err_set(MESH_ERR_INVALID_ARG,
                             "svc_token_rotate: NULL argument or negative grace period");
     }
@@ -246,7 +247,6 @@ static void match_secret(const svc_token_rec_t *rec, const char *secret, int64_t
                   secret_hash(rec->prev_salt, secret, len, p) == MESH_OK;
     bool format_ok =
         len < SVC_SECRET_MAX && strncmp(secret, SVC_SECRET_PREFIX, strlen(SVC_SECRET_PREFIX)) == 0;
-
     bool cur_eq = CRYPTO_memcmp(h, rec->hash, SVC_HASH_LEN) == 0;
     bool prev_eq = CRYPTO_memcmp(p, rec->prev_hash, SVC_HASH_LEN) == 0;
     bool prev_live = now < rec->prev_valid_until;

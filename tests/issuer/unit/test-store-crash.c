@@ -130,25 +130,36 @@ static void check_all_printed_survived(const char *url)
     store_close(s);
 }
 
+/* In setup/teardown so a failed assertion still removes the scratch directory. */
+static int make_dir(void **state)
+{
+    *state = (void *)testdir_new();
+    return 0;
+}
+
+static int remove_dir(void **state)
+{
+    testdir_remove(*state);
+    return 0;
+}
+
 static void test_revocations_survive_sigkill(void **state)
 {
-    const char *dir = testdir_new();
+    const char *dir = *state;
     char url[4200];
 
-    (void)state;
     testdir_url(url, sizeof(url), dir, "issuer.db");
     printed.n = 0;
     run_and_kill(url, "first");
     check_all_printed_survived(url);
     run_and_kill(url, "second"); /* recovery after a crash, then another crash */
     check_all_printed_survived(url);
-    testdir_remove(dir);
 }
 
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_revocations_survive_sigkill),
+        cmocka_unit_test_setup_teardown(test_revocations_survive_sigkill, make_dir, remove_dir),
     };
 
     if (argc != 2) {

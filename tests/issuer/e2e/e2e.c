@@ -715,6 +715,44 @@ static const char *kid_of(const char *token, char *buf, size_t cap)
     return buf;
 }
 
+
+static size_t sink(char *p, size_t size, size_t n, void *ud)
+{
+    return size * n;
+}
+
+/* A keep-alive connection opened before SIGHUP keeps working after it, on the new rules. */
+static void test_sighup_keeps_connections(void **state)
+{
+    char ca[400], cert[400], key[400], url[128];
+    snprintf(ca, sizeof(ca), "%s/ca.pem", srv.dir);
+    snprintf(cert, sizeof(cert), "%s/gateway/cert.pem", srv.dir);
+    snprintf(key, sizeof(key), "%s/gateway/key.pem", srv.dir);
+    snprintf(url, sizeof(url), "%s/v1/token", srv.url);
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+    curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
+    curl_easy_setopt(c, CURLOPT_SSLKEY, key);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, TOKEN_FORM);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+    long code = 0, connects = -1;
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    assert_int_equal(code, 200);
+    kill(srv.pid, SIGHUP);
+    struct timespec ts = {0, 500 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(curl_easy_perform(c), CURLE_OK);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+        assert_int_equal(code, 200);
+        assert_int_equal(connects, 0); /* the same connection */
+    }
+    curl_easy_cleanup(c);
+}
+
 static void test_sighup_rotation(void **state)
 {
     char *old = get_token("gateway", "asset-service", NULL);
@@ -900,6 +938,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_revoke),
         cmocka_unit_test(test_check_config),
         cmocka_unit_test(test_revocation_durable),
+        cmocka_unit_test(test_sighup_keeps_connections),
         cmocka_unit_test(test_sighup_rotation),
         cmocka_unit_test(test_sighup_crl),
         cmocka_unit_test(test_rate_limit),

@@ -853,6 +853,33 @@ static void test_rate_limit(void **state)
     resp_t *x = post_token("gateway", TOKEN_FORM);
     assert_int_equal(x->status, 200);
     resp_free(x);
+
+    /* per source address, before authentication; /healthz is never limited */
+    write_config("{\"current\": \"jwt-signing-2.key\", \"previous\": \"jwt-signing.key\"}",
+                 "{\"per_source\": {\"rate\": 0.01, \"burst\": 3}}");
+    kill(srv.pid, SIGHUP);
+    limited = false;
+    for (int i = 0; i < 400 && !limited; i++) {
+        req_t r = {.path = "/v1/audiences"};
+        x = do_req(&r);
+        if (x->status == 429) {
+            char h[32];
+            assert_string_equal(jstr(x, "error"), "slow_down");
+            assert_non_null(resp_header(x, "Retry-After", h, sizeof(h)));
+            limited = true;
+        } else {
+            assert_int_equal(x->status, 200);
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        resp_free(x);
+    }
+    assert_true(limited);
+    expect_error(post_token("gateway", TOKEN_FORM), 429, "slow_down", NULL);
+    req_t hz = {.path = "/healthz"};
+    x = do_req(&hz);
+    assert_int_equal(x->status, 200);
+    resp_free(x);
 }
 
 static void test_check_config(void **state)
@@ -904,6 +931,12 @@ static int teardown(void **state)
     char cmd[512];
     snprintf(cmd, sizeof(cmd), "grep -c '\"msg\":\"stopped\"' '%s' >/dev/null", srv.log);
     if (system(cmd) != 0) {
+        return -1;
+    }
+    /* never a token (JWS header prefix), a client secret or key material in the log */
+    snprintf(cmd, sizeof(cmd), "grep -E 'eyJhbGci|mss_|PRIVATE KEY' '%s' >&2", srv.log);
+    if (system(cmd) == 0) {
+        fprintf(stderr, "the issuer log holds a secret (lines above)\n");
         return -1;
     }
     if (getenv("MESH_KEEP_TMP") == NULL) {

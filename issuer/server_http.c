@@ -224,7 +224,13 @@ static bool read_body(hctx_t *h, body_t *b, issuer_resp_t *resp)
         resp_error(resp, 400, "invalid_request", "the body contains a NUL byte");
         ok = false;
     } else if (ct == NULL || strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0) {
-        ok = parse_form(text, b, resp);
+        /* %00 would decode to a NUL that silently cuts the value short */
+        if (strstr(text, "%00") != NULL) {
+            resp_error(resp, 400, "invalid_request", "a parameter contains %%00 (NUL)");
+            ok = false;
+        } else {
+            ok = parse_form(text, b, resp);
+        }
     } else if (strncasecmp(ct, "application/json", 16) == 0) {
         ok = parse_json(text, len, b, resp);
     } else {

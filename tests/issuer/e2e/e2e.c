@@ -289,6 +289,11 @@ static void test_request_errors(void **state)
                  "audience is required");
     expect_error(post_token("gateway", "grant_type=client_credentials&audience=a&audience=b"), 400,
                  "invalid_request", "more than once");
+    expect_error(post_token("gateway", "grant_type=client_credentials&audience=asset-service"
+                                       "%00x"),
+                 400, "invalid_request", "NUL");
+    expect_error(post_token("gateway", "grant_type=client_credentials&audience=%ff%fe"), 400,
+                 "invalid_request", "UTF-8");
     req_t r = {.path = "/v1/token",
                .cert = "gateway",
                .ctype = "application/json",

@@ -83,8 +83,8 @@ static void expect_error(resp_t *x, long status, const char *error, const char *
 {
     if (x->status != status || strcmp(jstr(x, "error"), error) != 0 ||
         (needle && strstr(jstr(x, "error_description"), needle) == NULL)) {
-        fprintf(stderr, "expected %ld %s (~%s), got %ld %s\n", status, error,
-                needle ? needle : "", x->status, x->body);
+        fprintf(stderr, "expected %ld %s (~%s), got %ld %s\n", status, error, needle ? needle : "",
+                x->status, x->body);
         fail();
     }
     resp_free(x);
@@ -93,8 +93,8 @@ static void expect_error(resp_t *x, long status, const char *error, const char *
 static char *svc_create(const char *name, const char *args, char *id, size_t idcap)
 {
     char cmd[1024], *out = NULL;
-    snprintf(cmd, sizeof(cmd), "'%s' token create %s %s --json --config '%s'", srv.bin, name,
-             args, srv.config);
+    snprintf(cmd, sizeof(cmd), "'%s' token create %s %s --json --config '%s'", srv.bin, name, args,
+             srv.config);
     int rc = run_cmd(cmd, &out);
     if (rc != 0) {
         fprintf(stderr, "%s\n", out);
@@ -140,7 +140,8 @@ static void test_discovery(void **state)
     assert_string_equal(jstr(x, "jwks_uri"), want);
     snprintf(want, sizeof(want), "%s/v1/revoke", srv.url);
     assert_string_equal(jstr(x, "revocation_endpoint"), want);
-    assert_true(json_is_true(json_object_get(x->json, "tls_client_certificate_bound_access_tokens")));
+    assert_true(
+        json_is_true(json_object_get(x->json, "tls_client_certificate_bound_access_tokens")));
     json_t *m = json_object_get(x->json, "token_endpoint_auth_methods_supported");
     assert_string_equal(json_string_value(json_array_get(m, 0)), "tls_client_auth");
     assert_string_equal(json_string_value(json_array_get(m, 1)), "client_secret_basic");
@@ -207,7 +208,9 @@ static void test_mtls_token(void **state)
     resp_free(x);
 
     /* JSON body, one scope, explicit ttl */
-    req_t r = {.path = "/v1/token", .cert = "gateway", .ctype = "application/json",
+    req_t r = {.path = "/v1/token",
+               .cert = "gateway",
+               .ctype = "application/json",
                .body = "{\"grant_type\":\"client_credentials\",\"audience\":\"chat-service\","
                        "\"scope\":\"chat:read\",\"ttl\":60}"};
     x = do_req(&r);
@@ -284,9 +287,16 @@ static void test_request_errors(void **state)
                  "unsupported_grant_type", "client_credentials");
     expect_error(post_token("gateway", "grant_type=client_credentials"), 400, "invalid_request",
                  "audience is required");
-    expect_error(post_token("gateway", "grant_type=client_credentials&audience=a&audience=b"),
-                 400, "invalid_request", "more than once");
-    req_t r = {.path = "/v1/token", .cert = "gateway", .ctype = "application/json",
+    expect_error(post_token("gateway", "grant_type=client_credentials&audience=a&audience=b"), 400,
+                 "invalid_request", "more than once");
+    expect_error(post_token("gateway", "grant_type=client_credentials&audience=asset-service"
+                                       "%00x"),
+                 400, "invalid_request", "NUL");
+    expect_error(post_token("gateway", "grant_type=client_credentials&audience=%ff%fe"), 400,
+                 "invalid_request", "UTF-8");
+    req_t r = {.path = "/v1/token",
+               .cert = "gateway",
+               .ctype = "application/json",
                .body = "{\"grant_type\":\"client_credentials\",\"audience\":"};
     expect_error(do_req(&r), 400, "invalid_request", "JSON");
     r.body = "{\"grant_type\":\"client_credentials\",\"audience\":\"a\",\"audience\":\"b\"}";
@@ -298,8 +308,8 @@ static void test_request_errors(void **state)
     r.ctype = "text/plain";
     r.body = "hello";
     expect_error(do_req(&r), 415, "invalid_request", "Content-Type");
-    req_t r2 = {.path = "/v1/token", .cert = "gateway", .body = TOKEN_FORM,
-                .userpwd = "msi_x:mss_y"};
+    req_t r2 = {
+        .path = "/v1/token", .cert = "gateway", .body = TOKEN_FORM, .userpwd = "msi_x:mss_y"};
     expect_error(do_req(&r2), 400, "invalid_request", "more than one");
     req_t r3 = {.path = "/v1/token", .body = TOKEN_FORM, .hdrs = {"Authorization: Bearer x"}};
     expect_error(do_req(&r3), 400, "invalid_request", "Authorization scheme");
@@ -387,7 +397,7 @@ static void test_slow_client(void **state)
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    assert_true(s.bytes >= 1); /* it is connected and trickling */
+    assert_true(s.bytes >= 1);    /* it is connected and trickling */
     for (int i = 0; i < 5; i++) { /* others are served meanwhile */
         resp_t *x = post_token("gateway", TOKEN_FORM);
         assert_int_equal(x->status, 200);
@@ -397,7 +407,6 @@ static void test_slow_client(void **state)
     pthread_join(t, NULL);
     assert_true(s.closed_by_server); /* the request deadline ended it */
 }
-
 
 /* ---- TLS: versions, ciphers, resumption with one ticket ---- */
 
@@ -500,8 +509,10 @@ static resp_t *svc_token_basic(const char *id, const char *secret, const char *b
 static void test_svc_tokens(void **state)
 {
     char id[64];
-    char *secret = svc_create("ci-deploy", "--audience asset-service --scope assets:read "
-                              "--expires 48h", id, sizeof(id));
+    char *secret = svc_create("ci-deploy",
+                              "--audience asset-service --scope assets:read "
+                              "--expires 48h",
+                              id, sizeof(id));
     resp_t *x = svc_token_basic(id, secret, TOKEN_FORM);
     assert_int_equal(x->status, 200);
     assert_string_equal(jstr(x, "scope"), "assets:read");
@@ -522,14 +533,17 @@ static void test_svc_tokens(void **state)
     assert_int_equal(x->status, 200);
     resp_free(x);
 
-    expect_error(svc_token_basic(id, secret, "grant_type=client_credentials&audience="
-                                             "asset-service&ttl=300"),
+    expect_error(svc_token_basic(id, secret,
+                                 "grant_type=client_credentials&audience="
+                                 "asset-service&ttl=300"),
                  400, "invalid_request", "30..120");
-    expect_error(svc_token_basic(id, secret, "grant_type=client_credentials&audience="
-                                             "chat-service"),
+    expect_error(svc_token_basic(id, secret,
+                                 "grant_type=client_credentials&audience="
+                                 "chat-service"),
                  403, "access_denied", "svc-token:ci-deploy");
-    expect_error(svc_token_basic(id, secret, "grant_type=client_credentials&audience="
-                                             "asset-service&scope=assets:write"),
+    expect_error(svc_token_basic(id, secret,
+                                 "grant_type=client_credentials&audience="
+                                 "asset-service&scope=assets:write"),
                  400, "invalid_scope", "assets:read");
 
     /* rotate with grace: old and new both work; revoke: neither does */
@@ -611,7 +625,8 @@ static bool feed_has(json_t *f, const char *jti)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(f, "revoked"), i, v) {
+    json_array_foreach(json_object_get(f, "revoked"), i, v)
+    {
         if (strcmp(json_string_value(json_object_get(v, "jti")), jti) == 0) {
             return true;
         }
@@ -715,6 +730,43 @@ static const char *kid_of(const char *token, char *buf, size_t cap)
     return buf;
 }
 
+static size_t sink(char *p, size_t size, size_t n, void *ud)
+{
+    return size * n;
+}
+
+/* A keep-alive connection opened before SIGHUP keeps working after it, on the new rules. */
+static void test_sighup_keeps_connections(void **state)
+{
+    char ca[400], cert[400], key[400], url[128];
+    snprintf(ca, sizeof(ca), "%s/ca.pem", srv.dir);
+    snprintf(cert, sizeof(cert), "%s/gateway/cert.pem", srv.dir);
+    snprintf(key, sizeof(key), "%s/gateway/key.pem", srv.dir);
+    snprintf(url, sizeof(url), "%s/v1/token", srv.url);
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+    curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
+    curl_easy_setopt(c, CURLOPT_SSLKEY, key);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, TOKEN_FORM);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+    long code = 0, connects = -1;
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    assert_int_equal(code, 200);
+    kill(srv.pid, SIGHUP);
+    struct timespec ts = {0, 500 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(curl_easy_perform(c), CURLE_OK);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+        assert_int_equal(code, 200);
+        assert_int_equal(connects, 0); /* the same connection */
+    }
+    curl_easy_cleanup(c);
+}
+
 static void test_sighup_rotation(void **state)
 {
     char *old = get_token("gateway", "asset-service", NULL);
@@ -752,7 +804,6 @@ static void test_sighup_rotation(void **state)
     assert_non_null(still);
     free(still);
 }
-
 
 static void test_sighup_crl(void **state)
 {
@@ -815,6 +866,33 @@ static void test_rate_limit(void **state)
     resp_t *x = post_token("gateway", TOKEN_FORM);
     assert_int_equal(x->status, 200);
     resp_free(x);
+
+    /* per source address, before authentication; /healthz is never limited */
+    write_config("{\"current\": \"jwt-signing-2.key\", \"previous\": \"jwt-signing.key\"}",
+                 "{\"per_source\": {\"rate\": 0.01, \"burst\": 3}}");
+    kill(srv.pid, SIGHUP);
+    limited = false;
+    for (int i = 0; i < 400 && !limited; i++) {
+        req_t r = {.path = "/v1/audiences"};
+        x = do_req(&r);
+        if (x->status == 429) {
+            char h[32];
+            assert_string_equal(jstr(x, "error"), "slow_down");
+            assert_non_null(resp_header(x, "Retry-After", h, sizeof(h)));
+            limited = true;
+        } else {
+            assert_int_equal(x->status, 200);
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        resp_free(x);
+    }
+    assert_true(limited);
+    expect_error(post_token("gateway", TOKEN_FORM), 429, "slow_down", NULL);
+    req_t hz = {.path = "/healthz"};
+    x = do_req(&hz);
+    assert_int_equal(x->status, 200);
+    resp_free(x);
 }
 
 static void test_check_config(void **state)
@@ -850,8 +928,11 @@ static int setup(void **state)
     return 0;
 }
 
+static bool teardown_failed; /* cmocka 1.1 does not count a failed group teardown */
+
 static int teardown(void **state)
 {
+    teardown_failed = true;
     int st = 0;
     server_stop_signal(SIGTERM, &st); /* drains and exits 0 (and leak-free under ASan) */
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
@@ -868,12 +949,19 @@ static int teardown(void **state)
     if (system(cmd) != 0) {
         return -1;
     }
+    /* never a token (JWS header prefix), a client secret or key material in the log */
+    snprintf(cmd, sizeof(cmd), "grep -E 'eyJhbGci|mss_|PRIVATE KEY' '%s' >&2", srv.log);
+    if (system(cmd) == 0) {
+        fprintf(stderr, "the issuer log holds a secret (lines above)\n");
+        return -1;
+    }
     if (getenv("MESH_KEEP_TMP") == NULL) {
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", srv.dir);
         if (system(cmd) != 0) {
             fprintf(stderr, "cannot run: %s\n", cmd);
         }
     }
+    teardown_failed = false;
     return 0;
 }
 
@@ -900,6 +988,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_revoke),
         cmocka_unit_test(test_check_config),
         cmocka_unit_test(test_revocation_durable),
+        cmocka_unit_test(test_sighup_keeps_connections),
         cmocka_unit_test(test_sighup_rotation),
         cmocka_unit_test(test_sighup_crl),
         cmocka_unit_test(test_rate_limit),
@@ -915,5 +1004,5 @@ int main(int argc, char **argv)
     }
     int rc = _cmocka_run_group_tests("issuer-e2e", chosen, n, setup, teardown);
     curl_global_cleanup();
-    return rc;
+    return rc != 0 || teardown_failed ? 1 : 0;
 }

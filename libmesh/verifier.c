@@ -248,6 +248,7 @@ MESH_EXPORT void mesh_verifier_free(mesh_verifier_t *v)
         v->stop = true;
         pthread_cond_broadcast(&v->cv);
         pthread_mutex_unlock(&v->mu);
+        mesh_http_cancel(v->http); /* a fetch or poll in flight ends now */
         pthread_join(v->thread, NULL);
     }
     mesh_tcache_free(v->cache);

@@ -63,7 +63,8 @@ MESH_WUR mesh_err_t mesh_client_new(const mesh_client_opts_t *opts, mesh_client_
  */
 MESH_WUR mesh_err_t mesh_client_from_env(const char *service_name, mesh_client_t **out);
 
-/* Stops the refresh thread, wipes tokens and secrets, frees. NULL-safe. */
+/* Stops the refresh thread (cancelling a refresh in flight), wipes tokens and the secret,
+ * frees. NULL-safe. No other call on `c` may be running. */
 void mesh_client_free(mesh_client_t *c);
 
 /*

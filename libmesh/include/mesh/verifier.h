@@ -68,7 +68,8 @@ typedef struct mesh_verifier mesh_verifier_t;
  */
 MESH_WUR mesh_err_t mesh_verifier_new(const mesh_verifier_opts_t *opts, mesh_verifier_t **out);
 
-/* Stops the background thread and frees. NULL-safe. No mesh_verify() may be running. */
+/* Stops the background thread (cancelling a fetch in flight) and frees. NULL-safe. No
+ * mesh_verify() may be running. */
 void mesh_verifier_free(mesh_verifier_t *v);
 
 /* A verified caller. Immutable and reference counted; accessors return borrowed strings. */

@@ -459,8 +459,10 @@ static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len,
             if (attempt == 0 && mesh_jwks_cache_fetch_limited(v->keys) == MESH_OK) {
                 continue;
             }
-            return mesh_err_set(MESH_ERR_KEYS_UNAVAILABLE, "no verification keys: the JWKS "
-                                "could not be fetched (check that the issuer is reachable)");
+            char why[512];
+            mesh_jwks_cache_last_error(v->keys, why, sizeof(why));
+            return mesh_err_set(MESH_ERR_KEYS_UNAVAILABLE, "no verification keys (last fetch: "
+                                "%s)", why);
         }
         rc = mesh_jws_verify_jwks(set, tok, len, &hdr, payload, sizeof(payload), &plen, NULL);
         mesh_jwks_free(set);

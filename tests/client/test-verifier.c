@@ -331,6 +331,7 @@ static void test_issuer_down_keeps_keys_then_503(void **state)
     assert_int_equal(mesh_verifier_new(&o, &v2), MESH_OK);
     rc = verify_tok(v2, tok, env.a_der, env.a_len, NULL);
     assert_int_equal(rc, MESH_ERR_KEYS_UNAVAILABLE);
+    assert_non_null(strstr(mesh_err_detail(), "127.0.0.1")); /* why: the fetch's own error */
     assert_int_equal(mesh_verify_http_status(rc, NULL, www, sizeof(www)), 503);
     /* The issuer comes back on the same port: keys arrive on the next attempt. */
     f = fake_start(env.certs, k, port);

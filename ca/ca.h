@@ -160,6 +160,8 @@ mesh_err_t ca_check_key_mode(const char *path, bool fix) CA_WUR;
 mesh_err_t ca_load_cert(const char *path, X509 **out) CA_WUR;
 mesh_err_t ca_load_pubkey(const char *path, EVP_PKEY **out) CA_WUR;
 bool ca_exists(const char *path);
+/* Parses a JSON file of at most `max` bytes, duplicate members rejected. */
+mesh_err_t ca_load_json(const char *path, size_t max, json_t **out) CA_WUR;
 /* PEM encodings in memory; key buffers are wiped by ca_pem_free. */
 struct ca_pem {
     char *data;

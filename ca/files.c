@@ -131,9 +131,12 @@ out:
     return rc;
 }
 
-static mesh_err_t open_checked(const char *path, bool key, bool fix, FILE **out)
+/* Reads a PEM file whole into memory (wiped by ca_pem_free), so no stdio buffer keeps a copy
+ * of a private key. A key file readable by group or others is refused, or fixed. */
+static mesh_err_t read_checked(const char *path, bool key, bool fix, struct ca_pem *out)
 {
     struct stat st;
+    mesh_err_t rc = MESH_OK;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
     if (fd < 0) {
@@ -141,75 +144,144 @@ static mesh_err_t open_checked(const char *path, bool key, bool fix, FILE **out)
                        strerror(errno));
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > CA_MAX_PEM_BYTES) {
-        close(fd);
-        return ca_fail(MESH_ERR_IO, "%s: not a regular file of at most 64 KiB", path);
+        rc = ca_fail(MESH_ERR_IO, "%s: not a regular file of at most 64 KiB", path);
+        goto out;
     }
     if (key && (st.st_mode & 077) != 0) {
         if (!fix || fchmod(fd, 0600) != 0) {
-            close(fd);
-            return ca_fail(MESH_ERR_IO,
-                           "%s: private key has mode %04o, readable by others; "
-                           "run `chmod 600 %s` (and consider the key leaked) or pass --fix-perms",
-                           path, (unsigned)(st.st_mode & 07777), path);
+            rc = ca_fail(MESH_ERR_IO,
+                         "%s: private key has mode %04o, readable by others; "
+                         "run `chmod 600 %s` (and consider the key leaked) or pass --fix-perms",
+                         path, (unsigned)(st.st_mode & 07777), path);
+            goto out;
         }
         printf("  fixed     %s (mode %04o -> 0600)\n", path, (unsigned)(st.st_mode & 07777));
     }
-    *out = fdopen(fd, "r");
-    if (*out == NULL) {
-        close(fd);
-        return ca_fail(MESH_ERR_IO, "%s: %s", path, strerror(errno));
+    if (out == NULL) {
+        goto out; /* a mode check only */
     }
-    return MESH_OK;
+    if ((out->data = malloc((size_t)st.st_size + 1)) == NULL) {
+        rc = ca_fail(MESH_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    while (out->len < (size_t)st.st_size) {
+        ssize_t n = read(fd, out->data + out->len, (size_t)st.st_size - out->len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            rc = ca_fail(MESH_ERR_IO, "%s: read failed", path);
+            goto out;
+        }
+        out->len += (size_t)n;
+    }
+out:
+    close(fd);
+    if (rc != MESH_OK && out != NULL) {
+        ca_pem_free(out);
+    }
+    return rc;
 }
 
 mesh_err_t ca_check_key_mode(const char *path, bool fix)
 {
-    FILE *f = NULL;
-    mesh_err_t rc = open_checked(path, true, fix, &f);
+    mesh_err_t rc = read_checked(path, true, fix, NULL);
 
-    if (f != NULL) {
-        fclose(f);
-    }
     return rc == MESH_ERR_NOT_FOUND ? MESH_OK : rc;
+}
+
+enum pem_kind { PEM_PRIVATE, PEM_CERT, PEM_PUBLIC };
+
+static mesh_err_t load_pem(const char *path, enum pem_kind kind, bool fix, void **out)
+{
+    struct ca_pem pem = {0};
+    BIO *bio = NULL;
+    mesh_err_t rc = read_checked(path, kind == PEM_PRIVATE, fix, &pem);
+
+    if (rc != MESH_OK) {
+        return rc;
+    }
+    if ((bio = BIO_new_mem_buf(pem.data, (int)pem.len)) == NULL) {
+        rc = ca_fail(MESH_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    *out = kind == PEM_PRIVATE ? (void *)PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)
+           : kind == PEM_CERT  ? (void *)PEM_read_bio_X509(bio, NULL, NULL, NULL)
+                               : (void *)PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+    if (*out == NULL) {
+        rc = ca_fail_ossl(kind == PEM_CERT ? MESH_ERR_CERT : MESH_ERR_KEY_PARSE, path);
+    }
+out:
+    BIO_free(bio);
+    ca_pem_free(&pem);
+    return rc;
 }
 
 mesh_err_t ca_load_key(const char *path, bool fix, EVP_PKEY **out)
 {
-    FILE *f = NULL;
-    mesh_err_t rc = open_checked(path, true, fix, &f);
+    void *obj = NULL;
+    mesh_err_t rc = load_pem(path, PEM_PRIVATE, fix, &obj);
 
-    if (rc != MESH_OK) {
-        return rc;
+    if (rc == MESH_OK) {
+        *out = obj;
     }
-    *out = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-    fclose(f);
-    return *out ? MESH_OK : ca_fail_ossl(MESH_ERR_KEY_PARSE, path);
+    return rc;
 }
 
 mesh_err_t ca_load_cert(const char *path, X509 **out)
 {
-    FILE *f = NULL;
-    mesh_err_t rc = open_checked(path, false, false, &f);
+    void *obj = NULL;
+    mesh_err_t rc = load_pem(path, PEM_CERT, false, &obj);
 
-    if (rc != MESH_OK) {
-        return rc;
+    if (rc == MESH_OK) {
+        *out = obj;
     }
-    *out = PEM_read_X509(f, NULL, NULL, NULL);
-    fclose(f);
-    return *out ? MESH_OK : ca_fail_ossl(MESH_ERR_CERT, path);
+    return rc;
 }
 
 mesh_err_t ca_load_pubkey(const char *path, EVP_PKEY **out)
 {
-    FILE *f = NULL;
-    mesh_err_t rc = open_checked(path, false, false, &f);
+    void *obj = NULL;
+    mesh_err_t rc = load_pem(path, PEM_PUBLIC, false, &obj);
 
-    if (rc != MESH_OK) {
-        return rc;
+    if (rc == MESH_OK) {
+        *out = obj;
     }
-    *out = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+    return rc;
+}
+
+mesh_err_t ca_load_json(const char *path, size_t max, json_t **out)
+{
+    struct stat st;
+    json_error_t jerr;
+    FILE *f = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        return ca_fail(errno == ENOENT ? MESH_ERR_NOT_FOUND : MESH_ERR_IO, "%s: %s", path,
+                       strerror(errno));
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return ca_fail(MESH_ERR_IO, "%s: not a regular file", path);
+    }
+    if ((unsigned long long)st.st_size > max) {
+        close(fd);
+        return ca_fail(MESH_ERR_LIMIT, "%s: %lld bytes, over the %zu-byte limit", path,
+                       (long long)st.st_size, max);
+    }
+    if ((f = fdopen(fd, "r")) == NULL) {
+        close(fd);
+        return ca_fail(MESH_ERR_IO, "%s: %s", path, strerror(errno));
+    }
+    /* Duplicate members make a document mean two things; jansson refuses them here. */
+    *out = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
     fclose(f);
-    return *out ? MESH_OK : ca_fail_ossl(MESH_ERR_KEY_PARSE, path);
+    if (*out == NULL) {
+        return ca_fail(MESH_ERR_JSON, "%s: line %d, column %d: %s", path, jerr.line, jerr.column,
+                       jerr.text);
+    }
+    return MESH_OK;
 }
 
 bool ca_exists(const char *path)

@@ -20,7 +20,6 @@
 mesh_err_t ca_index_load(const char *dir, json_t **out)
 {
     char path[CA_PATH_MAX];
-    json_error_t jerr;
     json_t *idx;
     mesh_err_t rc = ca_path(path, sizeof(path), "%s/index.json", dir);
 
@@ -35,12 +34,13 @@ mesh_err_t ca_index_load(const char *dir, json_t **out)
         *out = idx;
         return MESH_OK;
     }
-    idx = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (idx == NULL) {
+    if (ca_load_json(path, CA_MAX_INDEX_BYTES, &idx) != MESH_OK) {
+        char why[512];
+        (void)snprintf(why, sizeof(why), "%s", ca_detail());
         return ca_fail(MESH_ERR_JSON,
-                       "%s: line %d: %s; restore it from a backup or delete it "
-                       "(mesh-ca rebuilds it from the certificates, losing revocations)",
-                       path, jerr.line, jerr.text);
+                       "%s; restore index.json from a backup or delete it (init rebuilds it "
+                       "from the certificates, losing revocations)",
+                       why);
     }
     if (!json_is_object(idx) || !json_is_array(json_object_get(idx, "certs")) ||
         !json_is_integer(json_object_get(idx, "crl_number"))) {

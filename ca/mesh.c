@@ -76,6 +76,10 @@ static mesh_err_t recover_all(struct ca_mesh *m, const struct ca_strv *svcs)
         if ((rc = ca_pair_recover(sub, "key.pem", "cert.pem")) != MESH_OK) {
             return rc;
         }
+        /* An interrupted first issue can leave an empty directory; rmdir only takes empty ones. */
+        if (rmdir(sub) == 0) {
+            printf("  removed   %s (empty, left by an interrupted run)\n", sub);
+        }
     }
     return MESH_OK;
 }
@@ -139,8 +143,12 @@ mesh_err_t ca_mesh_open(struct ca_mesh *m, const struct ca_opts *o, bool create,
         (rc = ca_mesh_services(m, &svcs)) != MESH_OK) {
         goto out;
     }
+    if (write && (rc = recover_all(m, &svcs)) != MESH_OK) {
+        goto out;
+    }
+    ca_strv_free(&svcs); /* recovery may have removed empty directories */
     if (write &&
-        ((rc = recover_all(m, &svcs)) != MESH_OK || (rc = check_modes(m, &svcs)) != MESH_OK)) {
+        ((rc = ca_mesh_services(m, &svcs)) != MESH_OK || (rc = check_modes(m, &svcs)) != MESH_OK)) {
         goto out;
     }
     if ((rc = ca_index_load(m->dir, &m->idx)) != MESH_OK) {

@@ -194,20 +194,22 @@ static mesh_err_t add_subtree(STACK_OF(GENERAL_SUBTREE) * sk, int type, const ch
 {
     GENERAL_SUBTREE *st = GENERAL_SUBTREE_new();
     ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+    mesh_err_t rc = MESH_ERR_NOMEM;
 
     if (st == NULL || s == NULL || ASN1_STRING_set(s, value, -1) != 1) {
-        goto fail;
+        goto out;
     }
     GENERAL_NAME_set0_value(st->base, type, s);
     s = NULL;
     if (sk_GENERAL_SUBTREE_push(sk, st) <= 0) {
-        goto fail;
+        goto out;
     }
-    return MESH_OK;
-fail:
+    st = NULL; /* the stack owns it now */
+    rc = MESH_OK;
+out:
     ASN1_IA5STRING_free(s);
     GENERAL_SUBTREE_free(st);
-    return ca_fail(MESH_ERR_NOMEM, "out of memory");
+    return rc == MESH_OK ? rc : ca_fail(rc, "out of memory");
 }
 
 /* RFC 5280 §4.2.1.10: permitted URI host = the trust domain, permitted DNS = nc_dns. */

@@ -329,7 +329,6 @@ mesh_err_t ca_template_defaults(struct ca_template *t)
 
 mesh_err_t ca_template_load(const char *path, struct ca_template *t)
 {
-    json_error_t jerr;
     json_t *root = NULL;
     mesh_err_t rc = ca_template_defaults(t);
 
@@ -341,15 +340,8 @@ mesh_err_t ca_template_load(const char *path, struct ca_template *t)
         rc = ca_fail(MESH_ERR_NOMEM, "out of memory");
         goto out;
     }
-    /* Duplicate members make a document mean two things; jansson refuses them here. */
-    root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL && jerr.line < 1) {
-        rc = ca_fail(MESH_ERR_CONFIG, "%s: %s", path, jerr.text);
-        goto out;
-    }
-    if (root == NULL) {
-        rc = ca_fail(MESH_ERR_CONFIG, "%s: line %d, column %d: %s", path, jerr.line, jerr.column,
-                     jerr.text);
+    if ((rc = ca_load_json(path, CA_MAX_TEMPLATE_BYTES, &root)) != MESH_OK) {
+        rc = MESH_ERR_CONFIG; /* the detail already names the file and what is wrong */
         goto out;
     }
     if (!json_is_object(root)) {

@@ -66,12 +66,12 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
     return EXIT_USAGE;
 }
 
-static bool parse_duration(const char *s, int64_t *out)
+static bool parse_duration(const char *s, bool zero_ok, int64_t *out)
 {
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (errno != 0 || end == s || v <= 0 || v > 100LL * 365 * 86400) {
+    if (errno != 0 || end == s || v < (zero_ok ? 0 : 1) || v > 100LL * 365 * 86400) {
         return false;
     }
     int64_t mul;
@@ -86,7 +86,7 @@ static bool parse_duration(const char *s, int64_t *out)
     } else {
         return false;
     }
-    if (v > INT64_MAX / mul || v * mul > 100LL * 365 * 86400) {
+    if (v * mul > 100LL * 365 * 86400) {
         return false;
     }
     *out = v * mul;
@@ -197,48 +197,87 @@ static store_t *open_store(const opts_t *o, config_t **cfg)
     return s;
 }
 
+/* Calls fn on each `sep`-separated word of `list` (empty words skipped) until it fails. */
+static bool each_word(const char *list, char sep, bool (*fn)(void *ctx, const char *w), void *ctx)
+{
+    const char *p = list;
+    while (*p != '\0') {
+        const char *end = strchr(p, sep);
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > 0) {
+            char *w = strndup(p, len);
+            bool ok = w != NULL && fn(ctx, w);
+            free(w);
+            if (!ok) {
+                return false;
+            }
+        }
+        if (end == NULL) {
+            break;
+        }
+        p = end + 1;
+    }
+    return true;
+}
+
+typedef struct {
+    const config_t *cfg;
+    const char *audiences;
+} grant_ctx_t;
+
+static bool audience_ok(void *p, const char *a)
+{
+    const grant_ctx_t *g = p;
+    if (config_audience(g->cfg, a) != NULL) {
+        return true;
+    }
+    fprintf(stderr, "mesh-issuer: --audience: '%s' is not registered in %s; registered:", a,
+            g->cfg->path);
+    for (size_t i = 0; i < g->cfg->n_audiences; i++) {
+        fprintf(stderr, " %s", g->cfg->audiences[i].name);
+    }
+    fputc('\n', stderr);
+    return false;
+}
+
+typedef struct {
+    const config_t *cfg;
+    const char *scope;
+} scope_query_t;
+
+/* each_word callback: false ("stop") when audience `a` defines the scope */
+static bool lacks_scope(void *p, const char *a)
+{
+    const scope_query_t *q = p;
+    const cfg_audience_t *au = config_audience(q->cfg, a);
+    for (size_t j = 0; au != NULL && j < au->n_scopes; j++) {
+        if (strcmp(au->scopes[j], q->scope) == 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool scope_ok(void *p, const char *s)
+{
+    const grant_ctx_t *g = p;
+    scope_query_t q = {.cfg = g->cfg, .scope = s};
+    if (!each_word(g->audiences, ',', lacks_scope, &q)) {
+        return true; /* some audience has it */
+    }
+    fprintf(stderr, "mesh-issuer: --scope: '%s' is not a scope of %s\n", s, g->audiences);
+    return false;
+}
+
 /* Every audience must be registered, every scope must belong to one of them. */
 static bool check_grant(const config_t *cfg, const char *audiences, const char *scopes)
 {
-    char *list = strdup(audiences);
-    bool ok = list != NULL && audiences[0] != '\0';
-    for (char *save = NULL, *a = list ? strtok_r(list, ",", &save) : NULL; ok && a != NULL;
-         a = strtok_r(NULL, ",", &save)) {
-        if (config_audience(cfg, a) == NULL) {
-            fprintf(stderr, "mesh-issuer: --audience: '%s' is not registered in %s; "
-                    "registered:", a, cfg->path);
-            for (size_t i = 0; i < cfg->n_audiences; i++) {
-                fprintf(stderr, " %s", cfg->audiences[i].name);
-            }
-            fputc('\n', stderr);
-            ok = false;
-        }
+    grant_ctx_t g = {.cfg = cfg, .audiences = audiences};
+    if (audiences[0] == '\0') {
+        fprintf(stderr, "mesh-issuer: --audience is empty\n");
+        return false;
     }
-    free(list);
-    char *sl = ok ? strdup(scopes) : NULL;
-    for (char *save = NULL, *s = sl ? strtok_r(sl, " ", &save) : NULL; ok && s != NULL;
-         s = strtok_r(NULL, " ", &save)) {
-        bool found = false;
-        for (size_t i = 0; i < cfg->n_audiences && !found; i++) {
-            const cfg_audience_t *au = &cfg->audiences[i];
-            char needle[256];
-            snprintf(needle, sizeof(needle), ",%s,", au->name);
-            char hay[1100];
-            snprintf(hay, sizeof(hay), ",%s,", audiences);
-            if (strstr(hay, needle) == NULL) {
-                continue;
-            }
-            for (size_t j = 0; j < au->n_scopes; j++) {
-                found = found || strcmp(au->scopes[j], s) == 0;
-            }
-        }
-        if (!found) {
-            fprintf(stderr, "mesh-issuer: --scope: '%s' is not a scope of %s\n", s, audiences);
-            ok = false;
-        }
-    }
-    free(sl);
-    return ok;
+    return each_word(audiences, ',', audience_ok, &g) && each_word(scopes, ' ', scope_ok, &g);
 }
 
 static int token_create(const opts_t *o, const char *name)
@@ -247,7 +286,7 @@ static int token_create(const opts_t *o, const char *name)
         return usage_error("%s", "token create needs --audience A[,B]");
     }
     int64_t lifetime = 365 * 86400;
-    if (o->expires != NULL && !parse_duration(o->expires, &lifetime)) {
+    if (o->expires != NULL && !parse_duration(o->expires, false, &lifetime)) {
         return usage_error("--expires '%s' must be a duration like 8760h or 30d", o->expires);
     }
     config_t *cfg = NULL;
@@ -286,7 +325,7 @@ static int token_create(const opts_t *o, const char *name)
 static int token_rotate(const opts_t *o, const char *name)
 {
     int64_t grace = 86400;
-    if (o->grace != NULL && !parse_duration(o->grace, &grace)) {
+    if (o->grace != NULL && !parse_duration(o->grace, true, &grace)) {
         return usage_error("--grace '%s' must be a duration like 24h", o->grace);
     }
     config_t *cfg = NULL;

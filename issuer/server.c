@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -266,7 +268,10 @@ static int open_listener(const config_t *cfg, int *port_out)
     }
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
     int one = 1;
+    /* TCP_NODELAY is inherited by accepted sockets on Linux: without it a response split in
+     * TLS records waits for the client's delayed ACK (Nagle), ~40 ms per request. */
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
         bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0 ||
         evutil_make_socket_nonblocking(fd) != 0) {
         log_msg(LOG_ERROR, "cannot listen", "listen %s:%s: %s", cfg->listen_host, port,

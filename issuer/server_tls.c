@@ -202,6 +202,12 @@ void tls_peer_get(struct ssl_st *ssl, tls_peer_t *out)
                  X509_verify_cert_error_string(vr), vr);
         return;
     }
+    /* A resumed session carries the verdict of its first handshake: re-check expiry. */
+    if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0) {
+        snprintf(out->error, sizeof(out->error), "certificate has expired (X509 error %d)",
+                 X509_V_ERR_CERT_HAS_EXPIRED);
+        return;
+    }
     unsigned char *der = NULL;
     int len = i2d_X509(cert, &der);
     if (len <= 0) {

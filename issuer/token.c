@@ -127,6 +127,7 @@ static bool check_secret(issuer_ctx_t *ctx, const char *id, const char *secret, 
         return false;
     }
     a->svc = true;
+    metrics_svc_token_expiry(ctx->metrics, a->rec.name, a->rec.expires - (int64_t)time(NULL));
     snprintf(a->identity, sizeof(a->identity), "svc-token:%s", a->rec.name);
     snprintf(a->client_id, sizeof(a->client_id), "%s", a->rec.name);
     return true;

@@ -5,6 +5,7 @@
 expect 0 init --template "$TEMPLATE" --dir certs
 expect 0 init --template "$TEMPLATE" --dir other
 
+: >server.log # exists before the server's shell opens it: no race with the poll below
 openssl s_server -accept 127.0.0.1:0 -www -naccept 10 \
     -cert certs/gateway/cert.pem -cert_chain certs/gateway/cert.pem \
     -key certs/gateway/key.pem -CAfile certs/ca.pem \
@@ -12,7 +13,7 @@ openssl s_server -accept 127.0.0.1:0 -www -naccept 10 \
 PIDS+=($!)
 port=
 for _ in $(seq 1 100); do
-    port=$(sed -n 's/^ACCEPT 127.0.0.1:\([0-9]*\)$/\1/p' server.log)
+    port=$(sed -n 's/^ACCEPT 127.0.0.1:\([0-9]*\)$/\1/p' server.log || true)
     [[ -n $port ]] && break
     sleep 0.1
 done

@@ -18,6 +18,7 @@
 #include "b64url.h"
 #include "internal.h"
 #include "json.h"
+#include "json_emit.h"
 #include "jws_internal.h"
 
 typedef struct {
@@ -377,31 +378,41 @@ MESH_EXPORT mesh_err_t mesh_jws_verify_jwks(const mesh_jwks_t *set, const char *
 
 /* ---- sign -------------------------------------------------------------------------------- */
 
-static mesh_err_t header_json(const mesh_key_t *key, const char *typ, char **out)
+/* The protected header {"alg":..,"typ":..,"kid":..} (DESIGN.md "Tokens" order) into `buf`. */
+static mesh_err_t header_json(const mesh_key_t *key, const char *typ, char *buf, size_t cap,
+                              size_t *len)
 {
-    json_t *h = json_object();
-    int bad = h == NULL;
+    mesh_jemit_t w;
 
-    bad = bad || json_object_set_new(h, "alg", json_string(mesh_alg_name(mesh_key_alg(key))));
+    mesh_jemit_init(&w, buf, cap);
+    mesh_jemit_raw(&w, "{\"alg\":");
+    mesh_jemit_str(&w, mesh_alg_name(mesh_key_alg(key)));
     if (typ != NULL) {
-        bad = bad || json_object_set_new(h, "typ", json_string(typ));
+        mesh_jemit_raw(&w, ",\"typ\":");
+        mesh_jemit_str(&w, typ);
     }
-    bad = bad || json_object_set_new(h, "kid", json_string(mesh_key_kid(key)));
-    *out = bad ? NULL : json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(h);
-    if (*out == NULL) {
+    mesh_jemit_raw(&w, ",\"kid\":");
+    mesh_jemit_str(&w, mesh_key_kid(key));
+    mesh_jemit_raw(&w, "}");
+    if (w.err == MESH_ERR_UTF8) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "JWS header: typ or kid is not valid UTF-8");
     }
+    if (w.err != MESH_OK) {
+        /* a verifier would refuse it: header_parse() reads at most this much */
+        return mesh_err_set(MESH_ERR_LIMIT, "JWS header would be over %d bytes",
+                            MESH_MAX_HEADER_JSON_BYTES);
+    }
+    *len = w.len;
     return MESH_OK;
 }
 
 MESH_EXPORT mesh_err_t mesh_jws_sign(const mesh_key_t *key, const char *typ, const void *payload,
                                      size_t len, char **out)
 {
-    char *hjson = NULL;
+    char hjson[MESH_MAX_HEADER_JSON_BYTES];
     char *tok = NULL;
     uint8_t sig[MESH_SIG_MAX];
-    size_t siglen = 0, hlen, plen, total, pos;
+    size_t siglen = 0, hjson_len = 0, total, pos;
     mesh_err_t rc;
 
     mesh_err_clear();
@@ -412,24 +423,24 @@ MESH_EXPORT mesh_err_t mesh_jws_sign(const mesh_key_t *key, const char *typ, con
         return mesh_err_set(MESH_ERR_KEY_NOT_PRIVATE, "JWS sign: key \"%s\" is public only",
                             mesh_key_kid(key));
     }
-    rc = header_json(key, typ, &hjson);
+    rc = header_json(key, typ, hjson, sizeof(hjson), &hjson_len);
     if (rc != MESH_OK) {
         return rc;
     }
-    hlen = mesh_b64url_enc_len(strlen(hjson));
-    plen = mesh_b64url_enc_len(len);
-    total = hlen + 1 + plen + 1 + mesh_b64url_enc_len(MESH_SIG_MAX);
-    if (total > MESH_MAX_TOKEN_BYTES) {
-        free(hjson);
+    if (len > MESH_MAX_TOKEN_BYTES) {
         return mesh_err_set(MESH_ERR_LIMIT, "JWS would be over %d bytes", MESH_MAX_TOKEN_BYTES);
     }
+    total = mesh_b64url_enc_len(hjson_len) + 1 + mesh_b64url_enc_len(len) + 1 +
+            mesh_b64url_enc_len(MESH_SIG_MAX);
+    if (total > MESH_MAX_TOKEN_BYTES) {
+        return mesh_err_set(MESH_ERR_LIMIT, "JWS would be over %d bytes", MESH_MAX_TOKEN_BYTES);
+    }
+    /* One allocation: the token is encoded in place and the signing input is its first part. */
     tok = malloc(total + 1);
     if (tok == NULL) {
-        free(hjson);
         return mesh_err_set(MESH_ERR_NOMEM, "JWS sign: out of memory");
     }
-    pos = mesh_b64url_encode((const uint8_t *)hjson, strlen(hjson), tok);
-    free(hjson);
+    pos = mesh_b64url_encode((const uint8_t *)hjson, hjson_len, tok);
     tok[pos++] = '.';
     pos += mesh_b64url_encode(payload, len, tok + pos);
     rc = mesh_sig_sign(key, (const uint8_t *)tok, pos, sig, sizeof(sig), &siglen);

@@ -33,4 +33,13 @@ mesh_err_t mesh_sig_sign(const mesh_key_t *key, const uint8_t *msg, size_t len, 
 /* Fills `buf` with `n` bytes from the CSPRNG (RAND_bytes). */
 mesh_err_t mesh_random_bytes(uint8_t *buf, size_t n);
 
+/* Bytes in a random identifier (a jti: 128 bits, DESIGN.md "Tokens"). */
+#define MESH_RANDOM_ID_BYTES 16
+
+/*
+ * Fills `id` with MESH_RANDOM_ID_BYTES fresh CSPRNG bytes for an identifier (never for a key or
+ * a secret), drawn from a per-thread block of RAND_bytes output. Thread-safe.
+ */
+mesh_err_t mesh_random_id(uint8_t id[MESH_RANDOM_ID_BYTES]);
+
 #endif /* MESH_JWS_INTERNAL_H */

@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Building access tokens for the issuer: RFC 9068 claims, RFC 8705 cnf, a fresh jti. */
-#include <jansson.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <mesh/jwt.h>
 
 #include "b64url.h"
 #include "internal.h"
+#include "json_emit.h"
 #include "jws_internal.h"
 
 static bool nonempty(const char *s)
@@ -35,43 +34,48 @@ static mesh_err_t check_in(const mesh_jwt_claims_in_t *in)
     return MESH_OK;
 }
 
-/* Claims in the order of DESIGN.md "Tokens"; NULL when a string is not valid UTF-8. */
-static json_t *claims_build(const mesh_jwt_claims_in_t *in, const char *jti)
+/* The claims, in the order of DESIGN.md "Tokens", into w. */
+static void claims_json(mesh_jemit_t *w, const mesh_jwt_claims_in_t *in, const char *jti)
 {
-    json_t *c = json_object();
-    int bad = c == NULL;
-
-    bad = bad || json_object_set_new(c, "iss", json_string(in->iss));
-    bad = bad || json_object_set_new(c, "sub", json_string(in->sub));
-    bad = bad || json_object_set_new(c, "aud", json_string(in->aud));
-    bad = bad || json_object_set_new(c, "iat", json_integer(in->iat));
-    bad = bad || json_object_set_new(c, "nbf", json_integer(in->iat));
-    bad = bad || json_object_set_new(c, "exp", json_integer(in->iat + in->ttl));
-    bad = bad || json_object_set_new(c, "jti", json_string(jti));
+    mesh_jemit_raw(w, "{\"iss\":");
+    mesh_jemit_str(w, in->iss);
+    mesh_jemit_raw(w, ",\"sub\":");
+    mesh_jemit_str(w, in->sub);
+    mesh_jemit_raw(w, ",\"aud\":");
+    mesh_jemit_str(w, in->aud);
+    mesh_jemit_raw(w, ",\"iat\":");
+    mesh_jemit_int(w, in->iat);
+    mesh_jemit_raw(w, ",\"nbf\":");
+    mesh_jemit_int(w, in->iat);
+    mesh_jemit_raw(w, ",\"exp\":");
+    mesh_jemit_int(w, in->iat + in->ttl);
+    mesh_jemit_raw(w, ",\"jti\":");
+    mesh_jemit_str(w, jti);
     if (nonempty(in->scope)) {
-        bad = bad || json_object_set_new(c, "scope", json_string(in->scope));
+        mesh_jemit_raw(w, ",\"scope\":");
+        mesh_jemit_str(w, in->scope);
     }
     if (nonempty(in->client_id)) {
-        bad = bad || json_object_set_new(c, "client_id", json_string(in->client_id));
+        mesh_jemit_raw(w, ",\"client_id\":");
+        mesh_jemit_str(w, in->client_id);
     }
     if (in->x5t_s256 != NULL) {
         /* RFC 8705 §3.1: the token is bound to the certificate with this thumbprint. */
-        bad = bad || json_object_set_new(c, "cnf", json_pack("{s:s}", "x5t#S256", in->x5t_s256));
+        mesh_jemit_raw(w, ",\"cnf\":{\"x5t#S256\":");
+        mesh_jemit_str(w, in->x5t_s256);
+        mesh_jemit_raw(w, "}");
     }
-    if (bad) {
-        json_decref(c);
-        return NULL;
-    }
-    return c;
+    mesh_jemit_raw(w, "}");
 }
 
 MESH_EXPORT mesh_err_t mesh_jwt_sign(const mesh_key_t *key, const mesh_jwt_claims_in_t *in,
                                      char **token, char jti[MESH_JTI_LEN + 1])
 {
-    uint8_t rnd[16];
+    uint8_t rnd[MESH_RANDOM_ID_BYTES];
     char id[MESH_JTI_LEN + 1];
-    json_t *claims;
-    char *payload;
+    /* Claims that do not fit here would make a token over the limit anyway. */
+    char payload[MESH_MAX_TOKEN_BYTES];
+    mesh_jemit_t w;
     mesh_err_t rc;
 
     mesh_err_clear();
@@ -83,22 +87,21 @@ MESH_EXPORT mesh_err_t mesh_jwt_sign(const mesh_key_t *key, const mesh_jwt_claim
         return rc;
     }
     /* DESIGN.md "Tokens": jti is 128 random bits, base64url (22 characters). */
-    rc = mesh_random_bytes(rnd, sizeof(rnd));
+    rc = mesh_random_id(rnd);
     if (rc != MESH_OK) {
         return rc;
     }
     mesh_b64url_encode(rnd, sizeof(rnd), id);
-    claims = claims_build(in, id);
-    if (claims == NULL) {
+    mesh_jemit_init(&w, payload, sizeof(payload));
+    claims_json(&w, in, id);
+    if (w.err == MESH_ERR_UTF8) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT sign: a claim string is not valid UTF-8");
     }
-    payload = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(claims);
-    if (payload == NULL) {
-        return mesh_err_set(MESH_ERR_NOMEM, "JWT sign: out of memory");
+    if (w.err != MESH_OK) {
+        return mesh_err_set(MESH_ERR_LIMIT, "JWT sign: the claims would make a token over %d bytes",
+                            MESH_MAX_TOKEN_BYTES);
     }
-    rc = mesh_jws_sign(key, MESH_TYP_AT_JWT, payload, strlen(payload), token);
-    free(payload);
+    rc = mesh_jws_sign(key, MESH_TYP_AT_JWT, payload, w.len, token);
     if (rc == MESH_OK && jti != NULL) {
         memcpy(jti, id, sizeof(id));
     }

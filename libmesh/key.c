@@ -288,6 +288,7 @@ MESH_EXPORT void mesh_key_free(mesh_key_t *key)
     if (atomic_fetch_sub_explicit(&key->refs, 1, memory_order_acq_rel) != 1) {
         return;
     }
+    mesh_sig_ctx_release(key); /* before the key: the contexts hold references to it */
     EVP_PKEY_free(key->pkey); /* OpenSSL clears private key material as it frees it */
     OPENSSL_cleanse(key, sizeof(*key));
     free(key);

@@ -12,6 +12,11 @@
 #include <mesh/key.h>
 #include <mesh/limits.h>
 
+/* Idle OpenSSL contexts a key keeps for itself, per operation (see sig.c). */
+#define MESH_KEY_CTX_SLOTS 4
+
+struct mesh_sig_ctx; /* sig.c */
+
 struct mesh_key {
     atomic_int refs;
     EVP_PKEY *pkey;       /* owned; public or private */
@@ -20,7 +25,20 @@ struct mesh_key {
     int bits;
     char kid[MESH_KID_MAX + 1];
     char thumbprint[44];  /* RFC 7638, base64url of SHA-256 */
+    /*
+     * Reusable sign (private keys) and verify (private keys only; public keys use sig.c's
+     * per-thread cache) contexts, made on first use. They belong to the key: freed by
+     * mesh_key_free() through mesh_sig_ctx_release(), so no context, and no private key
+     * reference inside one, outlives the key. A thread takes a context out of a slot with an
+     * atomic exchange and puts it back with a compare-and-swap, so no two threads ever use
+     * one context at the same time. Not part of the key's value: mutated through const keys.
+     */
+    _Atomic(struct mesh_sig_ctx *) sign_ctx[MESH_KEY_CTX_SLOTS];
+    _Atomic(struct mesh_sig_ctx *) verify_ctx[MESH_KEY_CTX_SLOTS];
 };
+
+/* Frees the contexts a key keeps (above); for mesh_key_free() once no reference is left. */
+void mesh_sig_ctx_release(mesh_key_t *key);
 
 /* The OpenSSL key behind a mesh key (borrowed). */
 EVP_PKEY *mesh_key_evp(const mesh_key_t *key);

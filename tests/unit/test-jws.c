@@ -7,12 +7,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 
 #include "jose-test-util.h"
+#include "key_internal.h"
 
 static mesh_key_t *rs, *ps, *es, *ed; /* private, one per alg */
 static mesh_key_t *rs_pub;            /* public half of rs, loaded from PEM */
@@ -186,6 +190,9 @@ static void test_sign_failures(void **state)
     assert_int_equal(mesh_jws_sign(rs, "\xff", "x", 1, &tok), MESH_ERR_INVALID_ARG);
     /* a payload that cannot fit in a token */
     assert_int_equal(mesh_jws_sign(rs, NULL, big, MESH_MAX_TOKEN_BYTES, &tok), MESH_ERR_LIMIT);
+    /* a header no verifier would read (typ past MESH_MAX_HEADER_JSON_BYTES) */
+    memset(big, 'a', MESH_MAX_HEADER_JSON_BYTES);
+    assert_int_equal(mesh_jws_sign(rs, big, "x", 1, &tok), MESH_ERR_LIMIT);
     assert_string_equal(tok, "untouched");
     free(big);
 }
@@ -386,6 +393,132 @@ static void test_threads(void **state)
     mesh_free(tok);
 }
 
+/*
+ * Private keys keep their sign and verify contexts in the key, shared by every thread: eight
+ * threads (more than the key's slots) sign and verify with the same four keys at once, and each
+ * signature must verify and a tampered one must not.
+ */
+static void *sign_verify_many(void *p)
+{
+    const mesh_key_t *keys[] = {rs, ps, es, ed};
+    static const uint8_t msg[] = "shared contexts";
+    uint8_t sig[MESH_SIG_MAX];
+    size_t n = 0;
+    int *failures = p;
+
+    for (int i = 0; i < 40; i++) {
+        const mesh_key_t *k = keys[i % 4];
+        if (mesh_sig_sign(k, msg, sizeof(msg), sig, sizeof(sig), &n) != MESH_OK ||
+            mesh_sig_verify(k, msg, sizeof(msg), sig, n) != MESH_OK) {
+            (*failures)++;
+        }
+        sig[n / 2] ^= 1;
+        if (mesh_sig_verify(k, msg, sizeof(msg), sig, n) != MESH_ERR_SIGNATURE) {
+            (*failures)++;
+        }
+    }
+    return NULL;
+}
+
+static void test_private_key_contexts_shared_by_threads(void **state)
+{
+    pthread_t th[8];
+    int failures[8] = {0};
+    mesh_key_t *tmp = NULL;
+    uint8_t sig[MESH_SIG_MAX];
+    size_t n = 0;
+
+    (void)state;
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(pthread_create(&th[i], NULL, sign_verify_many, &failures[i]), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(failures[i], 0);
+    }
+    /* a key freed with contexts in its slots leaves nothing behind (ASan's leak check) */
+    assert_int_equal(mesh_key_generate(MESH_KEY_P256, &tmp), MESH_OK);
+    assert_int_equal(mesh_sig_sign(tmp, (const uint8_t *)"x", 1, sig, sizeof(sig), &n), MESH_OK);
+    assert_int_equal(mesh_sig_verify(tmp, (const uint8_t *)"x", 1, sig, n), MESH_OK);
+    mesh_key_free(tmp);
+}
+
+/*
+ * Identifiers come from a per-thread block of random bytes: every one is different, and a
+ * forked child does not issue the ids its parent is about to issue (regression guard for the
+ * fork handler).
+ */
+static void test_random_id_fresh_and_fork_safe(void **state)
+{
+    uint8_t ids[200][MESH_RANDOM_ID_BYTES];
+    uint8_t child_id[MESH_RANDOM_ID_BYTES], parent_id[MESH_RANDOM_ID_BYTES];
+    int fds[2];
+    pid_t pid;
+    int status = 0;
+
+    (void)state;
+    for (int i = 0; i < 200; i++) { /* spans more than one block */
+        assert_int_equal(mesh_random_id(ids[i]), MESH_OK);
+        for (int j = 0; j < i; j++) {
+            assert_memory_not_equal(ids[i], ids[j], MESH_RANDOM_ID_BYTES);
+        }
+    }
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int ok = mesh_random_id(child_id) == MESH_OK &&
+                 write(fds[1], child_id, sizeof(child_id)) == (ssize_t)sizeof(child_id);
+        _exit(ok ? 0 : 1);
+    }
+    assert_int_equal(mesh_random_id(parent_id), MESH_OK);
+    assert_int_equal(read(fds[0], child_id, sizeof(child_id)), (ssize_t)sizeof(child_id));
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_memory_not_equal(child_id, parent_id, MESH_RANDOM_ID_BYTES);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+/*
+ * The ES256 r||s <-> DER conversions against OpenSSL's own: 2000 signatures (so r or s with a
+ * leading zero byte, and with the top bit set, all occur) re-encoded through ECDSA_SIG verify
+ * with plain EVP, and verify through mesh_sig_verify.
+ */
+static void test_es256_form_against_openssl(void **state)
+{
+    static const uint8_t msg[] = "r||s and DER";
+    uint8_t sig[MESH_SIG_MAX];
+    size_t n = 0;
+    int short_r = 0, high_r = 0;
+
+    (void)state;
+    for (int i = 0; i < 2000; i++) {
+        ECDSA_SIG *esig = ECDSA_SIG_new();
+        BIGNUM *r, *s;
+        unsigned char *der = NULL;
+        int der_len;
+        EVP_MD_CTX *m = EVP_MD_CTX_new();
+
+        assert_int_equal(mesh_sig_sign(es, msg, sizeof(msg), sig, sizeof(sig), &n), MESH_OK);
+        assert_int_equal(n, 64);
+        short_r += sig[0] == 0;
+        high_r += sig[0] >= 0x80;
+        r = BN_bin2bn(sig, 32, NULL);
+        s = BN_bin2bn(sig + 32, 32, NULL);
+        assert_int_equal(ECDSA_SIG_set0(esig, r, s), 1);
+        der_len = i2d_ECDSA_SIG(esig, &der);
+        assert_true(der_len > 0);
+        assert_int_equal(EVP_DigestVerifyInit(m, NULL, EVP_sha256(), NULL, mesh_key_evp(es)), 1);
+        assert_int_equal(EVP_DigestVerify(m, der, (size_t)der_len, msg, sizeof(msg)), 1);
+        assert_int_equal(mesh_sig_verify(es, msg, sizeof(msg), sig, n), MESH_OK);
+        EVP_MD_CTX_free(m);
+        OPENSSL_free(der);
+        ECDSA_SIG_free(esig);
+    }
+    assert_true(short_r > 0 && high_r > 0);
+}
+
 static void test_decode_unverified(void **state)
 {
     char *h = NULL, *p = NULL;
@@ -464,6 +597,9 @@ int main(void)
         cmocka_unit_test(test_header_cache_keeps_key_rules),
         cmocka_unit_test(test_verify_cache_eviction),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_private_key_contexts_shared_by_threads),
+        cmocka_unit_test(test_random_id_fresh_and_fork_safe),
+        cmocka_unit_test(test_es256_form_against_openssl),
         cmocka_unit_test(test_decode_unverified),
         cmocka_unit_test(test_sig_primitives),
     };

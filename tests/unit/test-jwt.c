@@ -237,6 +237,17 @@ static void test_sign_failures(void **state)
     in = claims_in(1700000000);
     in.sub = "spiffe://mesh.local/\xff";
     assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_ERR_INVALID_ARG);
+    /* claims that cannot fit in a token */
+    {
+        char *long_scope = malloc(MESH_MAX_TOKEN_BYTES + 1);
+        assert_non_null(long_scope);
+        memset(long_scope, 's', MESH_MAX_TOKEN_BYTES);
+        long_scope[MESH_MAX_TOKEN_BYTES] = '\0';
+        in = claims_in(1700000000);
+        in.scope = long_scope;
+        assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_ERR_LIMIT);
+        free(long_scope);
+    }
     assert_string_equal(tok, "untouched");
     in = claims_in(1700000000);
     assert_int_equal(mesh_key_public_pem(rs, &pem), MESH_OK);

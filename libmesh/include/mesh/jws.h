@@ -38,8 +38,9 @@ typedef struct {
  * Signs `payload` (`len` bytes; NULL only when len is 0) with a private key. The protected
  * header is {"alg":<key's alg>,"typ":<typ>,"kid":<key's kid>} in that order ("typ" left out when
  * `typ` is NULL). *out is a new NUL-terminated compact JWS to release with mesh_free().
- * Errors: MESH_ERR_KEY_NOT_PRIVATE for a public key, MESH_ERR_LIMIT when the token would exceed
- * MESH_MAX_TOKEN_BYTES, MESH_ERR_INVALID_ARG for NULL arguments or a typ that is not UTF-8.
+ * Errors: MESH_ERR_KEY_NOT_PRIVATE for a public key, MESH_ERR_LIMIT when the header would exceed
+ * MESH_MAX_HEADER_JSON_BYTES or the token MESH_MAX_TOKEN_BYTES, MESH_ERR_INVALID_ARG for NULL
+ * arguments or a typ that is not UTF-8.
  * *out is untouched on failure. Thread-safe.
  */
 MESH_WUR mesh_err_t mesh_jws_sign(const mesh_key_t *key, const char *typ, const void *payload,
@@ -58,7 +59,8 @@ MESH_WUR mesh_err_t mesh_jws_sign(const mesh_key_t *key, const char *typ, const 
  * Thread-safe, without locks: each thread remembers the last header it parsed (by its exact
  * bytes) and verify contexts for its last four public keys, so a repeated header costs no JSON
  * parse and no allocation outside OpenSSL. Cached contexts hold a reference to the public key
- * until evicted or the thread exits; private keys are never cached.
+ * until evicted or the thread exits. A private key is never cached per thread: its reusable
+ * sign and verify contexts live inside the key and are freed with it (mesh_key_free()).
  */
 MESH_WUR mesh_err_t mesh_jws_verify(const mesh_key_t *key, const char *jws, size_t len,
                                     mesh_jws_header_t *hdr, uint8_t *payload, size_t cap,

@@ -40,8 +40,11 @@ typedef struct {
  * Builds the claims {iss, sub, aud, iat, nbf = iat, exp = iat + ttl, jti, scope, client_id,
  * cnf} (with a fresh 128-bit jti from the CSPRNG) and signs them with typ "at+jwt" (RFC 9068).
  * iss, sub and aud must be non-empty UTF-8; ttl must be 1..MESH_TTL_MAX; x5t_s256, when given,
- * must be MESH_X5T_LEN characters; otherwise MESH_ERR_INVALID_ARG. *token is a new string
- * (mesh_free()); the jti is written to `jti` when it is not NULL. Thread-safe.
+ * must be MESH_X5T_LEN characters; otherwise MESH_ERR_INVALID_ARG. Claims that would make a
+ * token over MESH_MAX_TOKEN_BYTES are MESH_ERR_LIMIT. *token is a new string (mesh_free()); the
+ * jti is written to `jti` when it is not NULL. Thread-safe; the key keeps a reusable signing
+ * context (freed with the key) and each thread a block of random bytes for jti values (never
+ * shared with a forked child).
  */
 MESH_WUR mesh_err_t mesh_jwt_sign(const mesh_key_t *key, const mesh_jwt_claims_in_t *in,
                                   char **token, char jti[MESH_JTI_LEN + 1]);

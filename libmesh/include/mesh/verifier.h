@@ -27,7 +27,8 @@ extern "C" {
 #endif
 
 typedef enum {
-    MESH_JWKS_FROM_ISSUER = 0, /* RFC 8414 metadata at <issuer>/.well-known/oauth-authorization-server */
+    /* RFC 8414 metadata at <issuer>/.well-known/oauth-authorization-server names jwks_uri */
+    MESH_JWKS_FROM_ISSUER = 0,
     MESH_JWKS_FROM_URL = 1,    /* jwks_location is an https:// URL */
     MESH_JWKS_FROM_FILE = 2,   /* jwks_location is a JWKS file (reloaded on an unknown kid) */
 } mesh_jwks_source_t;

@@ -179,6 +179,7 @@ MESH_EXPORT void mesh_client_free(mesh_client_t *c)
     c->stop = true;
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
+    mesh_http_cancel(c->http); /* a refresh in flight ends now, not at its timeout */
     if (c->refresher_started) {
         pthread_join(c->refresher, NULL);
     }

@@ -79,16 +79,15 @@ static mesh_err_t issuer_error(const mesh_client_t *c, const mesh_http_resp_t *r
 }
 
 /* RFC 6749 §5.1 success response. */
-static mesh_err_t parse_token(const mesh_client_t *c, const mesh_http_resp_t *r, char **token,
-                              int64_t *expires_in)
+mesh_err_t mesh_client_parse_token(const char *body, size_t len, const char *url, char **token,
+                                   int64_t *expires_in)
 {
     json_t *doc = NULL;
     const char *tok, *type;
     json_t *exp;
     mesh_err_t rc;
 
-    rc = mesh_json_parse_object(r->body, r->body_len, MESH_MAX_JSON_DEPTH, "token response",
-                                &doc);
+    rc = mesh_json_parse_object(body, len, MESH_MAX_JSON_DEPTH, "token response", &doc);
     if (rc != MESH_OK) {
         return rc;
     }
@@ -97,10 +96,10 @@ static mesh_err_t parse_token(const mesh_client_t *c, const mesh_http_resp_t *r,
     exp = json_object_get(doc, "expires_in");
     if (tok == NULL || tok[0] == '\0' || strlen(tok) > MESH_MAX_TOKEN_BYTES ||
         type == NULL || strcasecmp(type, "Bearer") != 0 || !json_is_integer(exp) ||
-        json_integer_value(exp) <= 0) {
+        json_integer_value(exp) <= 0 || json_integer_value(exp) > 86400) {
         rc = mesh_err_set(MESH_ERR_ISSUER_ERROR, "issuer %s: token response lacks a Bearer "
-                          "access_token (at most %d bytes) or a positive integer expires_in",
-                          c->token_url, MESH_MAX_TOKEN_BYTES);
+                          "access_token (at most %d bytes) or an expires_in of 1..86400 s",
+                          url, MESH_MAX_TOKEN_BYTES);
     } else if ((*token = strdup(tok)) == NULL) {
         rc = mesh_err_set(MESH_ERR_NOMEM, "token");
     } else {
@@ -159,7 +158,7 @@ mesh_err_t mesh_client_fetch(mesh_client_t *c, const char *audience, const char 
         atomic_fetch_add(&c->issuer_requests, 1);
         rc = mesh_http_do(c->http, &req, &r);
         if (rc == MESH_OK && r.status == 200) {
-            rc = parse_token(c, &r, token, expires_in);
+            rc = mesh_client_parse_token(r.body, r.body_len, c->token_url, token, expires_in);
             mesh_http_resp_clear(&r);
             break;
         }

@@ -51,6 +51,10 @@ struct mesh_client {
 mesh_err_t mesh_client_fetch(mesh_client_t *c, const char *audience, const char *scope,
                              char **token, int64_t *expires_in);
 
+/* Parses an RFC 6749 §5.1 token response of `len` bytes from `url`. *token new (free()). */
+mesh_err_t mesh_client_parse_token(const char *body, size_t len, const char *url, char **token,
+                                   int64_t *expires_in);
+
 /* Sleeps `ms` unless the client is stopping; false when it is. Call without c->mu held. */
 bool mesh_client_sleep(mesh_client_t *c, long long ms);
 

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -18,6 +19,7 @@ struct mesh_http {
     long timeout_ms;
     CURLSH *share;
     pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+    atomic_bool cancelled;
 };
 
 typedef struct {
@@ -117,6 +119,24 @@ void mesh_http_free(mesh_http_t *h)
     free(h->key_path);
     free(h->ca_path);
     free(h);
+}
+
+void mesh_http_cancel(mesh_http_t *h)
+{
+    if (h != NULL) {
+        atomic_store(&h->cancelled, true);
+    }
+}
+
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    mesh_http_t *h = ctx;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return atomic_load(&h->cancelled) ? 1 : 0; /* non-zero aborts the transfer */
 }
 
 static size_t on_body(char *ptr, size_t size, size_t n, void *ctx)
@@ -279,6 +299,9 @@ mesh_err_t mesh_http_do(mesh_http_t *h, const mesh_http_req_t *req, mesh_http_re
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &hdrs);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "libmesh/0.1");
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, h);
     if (req->bearer != NULL) {
         curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
         curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, req->bearer);
@@ -312,9 +335,12 @@ mesh_err_t mesh_http_do(mesh_http_t *h, const mesh_http_req_t *req, mesh_http_re
             curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
         }
     }
-    cc = curl_easy_perform(c);
+    cc = atomic_load(&h->cancelled) ? CURLE_ABORTED_BY_CALLBACK : curl_easy_perform(c);
     if (cc != CURLE_OK) {
-        if (body.overflow) {
+        if (cc == CURLE_ABORTED_BY_CALLBACK) {
+            rc = mesh_err_set(MESH_ERR_NETWORK, "%s: cancelled (the client or verifier is "
+                              "shutting down)", req->url);
+        } else if (body.overflow) {
             rc = mesh_err_set(MESH_ERR_LIMIT, "%s: response body over %zu bytes", req->url,
                               body.max);
         } else {

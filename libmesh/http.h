@@ -27,6 +27,10 @@ typedef struct mesh_http mesh_http_t;
 mesh_err_t mesh_http_new(const mesh_http_opts_t *opts, mesh_http_t **out);
 void mesh_http_free(mesh_http_t *h);
 
+/* Makes every request in flight through `h` (and every later one) fail at once with
+ * MESH_ERR_NETWORK: lets an owner stop its threads without waiting for a timeout. */
+void mesh_http_cancel(mesh_http_t *h);
+
 typedef struct {
     const char *method;          /* NULL = GET, or POST when body != NULL */
     const char *url;             /* https:// only */

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -41,6 +42,7 @@ struct mesh_jwks_cache {
     long long due_ms;
     long long pending_due_ms; /* written by the fetching thread only */
     long long fail_backoff_ms;
+    char last_error[512]; /* under fetch_mu */
     atomic_uint_fast64_t fetches;
 };
 
@@ -278,6 +280,7 @@ static mesh_err_t fetch_single_flight(mesh_jwks_cache_t *c, bool limited)
     pthread_mutex_lock(&c->fetch_mu);
     c->fetching = false;
     c->due_ms = c->pending_due_ms;
+    snprintf(c->last_error, sizeof(c->last_error), "%s", rc == MESH_OK ? "" : detail);
     c->fetch_gen++;
     pthread_cond_broadcast(&c->fetch_cv);
     pthread_mutex_unlock(&c->fetch_mu);
@@ -305,6 +308,14 @@ long long mesh_jwks_cache_due_ms(mesh_jwks_cache_t *c)
     due = c->due_ms;
     pthread_mutex_unlock(&c->fetch_mu);
     return due;
+}
+
+void mesh_jwks_cache_last_error(mesh_jwks_cache_t *c, char *buf, size_t cap)
+{
+    pthread_mutex_lock(&c->fetch_mu);
+    snprintf(buf, cap, "%s", c->last_error[0] != '\0' ? c->last_error : "no fetch has "
+             "succeeded yet");
+    pthread_mutex_unlock(&c->fetch_mu);
 }
 
 uint64_t mesh_jwks_cache_fetches(mesh_jwks_cache_t *c)

@@ -54,6 +54,9 @@ mesh_err_t mesh_jwks_cache_fetch_limited(mesh_jwks_cache_t *c);
 /* Monotonic ms at which the background thread should fetch again. */
 long long mesh_jwks_cache_due_ms(mesh_jwks_cache_t *c);
 
+/* The last fetch's error detail ("" after a success), copied into buf. */
+void mesh_jwks_cache_last_error(mesh_jwks_cache_t *c, char *buf, size_t cap);
+
 /* Fetches attempted so far. */
 uint64_t mesh_jwks_cache_fetches(mesh_jwks_cache_t *c);
 

@@ -162,12 +162,12 @@ size_t mesh_revset_count(mesh_revset_t *s)
     return atomic_load(&s->count);
 }
 
-static mesh_err_t apply_feed(mesh_revset_t *s, const mesh_http_resp_t *r, const char *url,
+mesh_err_t mesh_revset_apply(mesh_revset_t *s, const char *body, size_t len, const char *url,
                              int64_t *since)
 {
     json_t *doc = NULL, *list, *item;
     size_t i;
-    mesh_err_t rc = mesh_json_parse_object(r->body, r->body_len, MESH_MAX_JSON_DEPTH, url, &doc);
+    mesh_err_t rc = mesh_json_parse_object(body, len, MESH_MAX_JSON_DEPTH, url, &doc);
 
     if (rc != MESH_OK) {
         return rc;
@@ -219,7 +219,7 @@ mesh_err_t mesh_revset_poll(mesh_revset_t *s, mesh_http_t *http, const char *url
     if (r.status != 200) {
         rc = mesh_err_set(MESH_ERR_NETWORK, "%s answered HTTP %ld", url, r.status);
     } else {
-        rc = apply_feed(s, &r, url, since);
+        rc = mesh_revset_apply(s, r.body, r.body_len, url, since);
         if (rc == MESH_OK && *since < before) {
             *since = 0; /* the issuer's sequence went back: read the whole feed again */
         }

@@ -33,6 +33,10 @@ void mesh_revset_prune(mesh_revset_t *s, int64_t before);
 
 size_t mesh_revset_count(mesh_revset_t *s);
 
+/* Applies one feed document ({"seq":N,"revoked":[...]}) of `len` bytes; `what` names it. */
+mesh_err_t mesh_revset_apply(mesh_revset_t *s, const char *body, size_t len, const char *what,
+                             int64_t *since);
+
 /*
  * One poll of the feed at `url` (…/v1/revocations) from *since; on success the new jtis are
  * in the set and *since is the feed's seq. A seq lower than ours (the issuer's store was

@@ -1,63 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * mesh_verify(): the composition of the key cache (jwks_cache.c), the JOSE core (jws.c,
- * jwt.c), the revocation set (revocations.c) and the verified-token cache (token_cache.c),
- * plus the background thread that keeps keys and revocations fresh.
+ * mesh_verifier_t: options, the parts it composes (key cache, revocation set, token cache,
+ * HTTP), and the background thread that keeps keys and revocations fresh. The per-request
+ * path, mesh_verify(), is in verify.c.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
-#include <mesh/verifier.h>
-#include <mesh/x509.h>
-
-#include "secret.h"
-#include "http.h"
 #include "internal.h"
-#include "jwks_cache.h"
-#include "revocations.h"
-#include "stripe.h"
-#include "token_cache.h"
-
-#define STAT_STRIPES 16
-#define CERT_MEMO_MAX 4096
-
-typedef struct {
-    alignas(MESH_CACHELINE) atomic_uint_fast64_t verified;
-    atomic_uint_fast64_t rejected;
-    atomic_uint_fast64_t cache_hits;
-} stat_stripe_t;
-
-struct mesh_verifier {
-    mesh_verifier_opts_t o;
-    char *issuer, *audience, *location, *ca_path, *cert_path, *key_path;
-    char *feed_url;
-    mesh_http_t *http;
-    mesh_jwks_cache_t *keys;
-    mesh_revset_t *revoked;
-    mesh_tcache_t *cache;
-    stat_stripe_t stats[STAT_STRIPES];
-
-    pthread_t thread;
-    bool thread_started;
-    pthread_mutex_t mu; /* background thread state below */
-    pthread_cond_t cv;
-    bool stop;
-    int64_t since;
-    atomic_uint_fast64_t polls;
-};
-
-/* The presenting certificate's thumbprint, memoised per thread: a connection presents the
- * same certificate for many requests, and a memcmp is cheaper than a SHA-256. */
-static _Thread_local struct {
-    size_t len;
-    uint8_t der[CERT_MEMO_MAX];
-    char x5t[MESH_X5T_LEN + 1];
-} cert_memo;
+#include "verifier_internal.h"
 
 MESH_EXPORT void mesh_verifier_opts_init(mesh_verifier_opts_t *o)
 {
@@ -75,12 +30,12 @@ MESH_EXPORT void mesh_verifier_opts_init(mesh_verifier_opts_t *o)
     o->cache_entries = 16384;
 }
 
-static int64_t now_s(const mesh_verifier_t *v)
+int64_t mesh_verifier_now(const mesh_verifier_t *v)
 {
     return v->o.clock != NULL ? v->o.clock(v->o.clock_ctx) : (int64_t)time(NULL);
 }
 
-static bool is_revoked(void *ctx, const char *jti)
+bool mesh_verifier_is_revoked(void *ctx, const char *jti)
 {
     mesh_verifier_t *v = ctx;
     return v->revoked != NULL && mesh_revset_contains(v->revoked, jti);
@@ -248,6 +203,7 @@ MESH_EXPORT void mesh_verifier_free(mesh_verifier_t *v)
         v->stop = true;
         pthread_cond_broadcast(&v->cv);
         pthread_mutex_unlock(&v->mu);
+        mesh_http_cancel(v->http); /* a fetch or poll in flight ends now */
         pthread_join(v->thread, NULL);
     }
     mesh_tcache_free(v->cache);
@@ -290,7 +246,7 @@ static mesh_err_t poll_revocations(mesh_verifier_t *v)
         v->since = since;
         pthread_mutex_unlock(&v->mu);
         /* A revoked token that has expired is rejected anyway. */
-        mesh_revset_prune(v->revoked, now_s(v) - v->o.skew - 1);
+        mesh_revset_prune(v->revoked, mesh_verifier_now(v) - v->o.skew - 1);
     }
     return rc;
 }
@@ -343,255 +299,6 @@ static void *background(void *arg)
     }
     pthread_mutex_unlock(&v->mu);
     return NULL;
-}
-
-/* "Bearer <token68>" (RFC 6750 §2.1); the scheme is case-insensitive (RFC 9110 §11.1). */
-static mesh_err_t parse_authorization(const char *h, const char **tok, size_t *len)
-{
-    const char *p, *e;
-
-    if (h == NULL || h[0] == '\0') {
-        return mesh_err_set(MESH_ERR_NO_TOKEN, "no Authorization header");
-    }
-    if (strncasecmp(h, "Bearer ", 7) != 0) {
-        return mesh_err_set(MESH_ERR_NO_TOKEN, "Authorization is not a Bearer credential");
-    }
-    for (p = h + 7; *p == ' '; p++) {
-    }
-    e = p + strcspn(p, " ,\t");
-    if (*e != '\0') {
-        const char *rest = e;
-        while (*rest == ' ' || *rest == '\t') {
-            rest++;
-        }
-        if (*rest != '\0') {
-            /* "Bearer a, Bearer b" (two headers folded into one) or "Bearer a b". */
-            return mesh_err_set(MESH_ERR_TWO_CREDENTIALS,
-                                "Authorization carries more than one credential");
-        }
-    }
-    if (e == p) {
-        return mesh_err_set(MESH_ERR_NO_TOKEN, "Authorization: Bearer with an empty token");
-    }
-    if ((size_t)(e - p) > MESH_MAX_TOKEN_BYTES) {
-        return mesh_err_set(MESH_ERR_TOKEN_TOO_LARGE, "token of %zu bytes, over the %d-byte "
-                            "limit", (size_t)(e - p), MESH_MAX_TOKEN_BYTES);
-    }
-    *tok = p;
-    *len = (size_t)(e - p);
-    return MESH_OK;
-}
-
-/* RFC 8705 §3.1: the token is bound to the certificate that presented it. */
-static mesh_err_t check_binding(const mesh_verifier_t *v, const mesh_identity_t *id,
-                                const uint8_t *der, size_t len)
-{
-    const char *cnf = mesh_claims_cnf_x5t(id->claims);
-
-    if (cnf[0] == '\0') {
-        return v->o.require_binding
-                   ? mesh_err_set(MESH_ERR_CNF_MISSING, "token has no cnf.x5t#S256 and this "
-                                  "verifier requires certificate-bound tokens")
-                   : MESH_OK;
-    }
-    if (der == NULL || len == 0) {
-        return mesh_err_set(MESH_ERR_CNF_MISMATCH, "token is bound to a certificate but the "
-                            "caller presented none");
-    }
-    if (cert_memo.len != len || memcmp(cert_memo.der, der, len) != 0) {
-        char x5t[MESH_X5T_LEN + 1];
-        if (mesh_x5t_s256(der, len, x5t) != MESH_OK) {
-            return MESH_ERR_INTERNAL;
-        }
-        if (len <= CERT_MEMO_MAX) {
-            memcpy(cert_memo.der, der, len);
-            memcpy(cert_memo.x5t, x5t, sizeof(x5t));
-            cert_memo.len = len;
-        } else {
-            cert_memo.len = 0;
-            return strcmp(x5t, cnf) == 0
-                       ? MESH_OK
-                       : mesh_err_set(MESH_ERR_CNF_MISMATCH, "token is bound to another "
-                                      "certificate");
-        }
-    }
-    if (strcmp(cert_memo.x5t, cnf) != 0) {
-        return mesh_err_set(MESH_ERR_CNF_MISMATCH, "token is bound to another certificate "
-                            "than the one presented");
-    }
-    return MESH_OK;
-}
-
-/* What still has to hold when a token comes from the cache: time, revocation, binding. */
-static mesh_err_t recheck(mesh_verifier_t *v, const mesh_identity_t *id, const uint8_t *der,
-                          size_t len)
-{
-    int64_t now = now_s(v);
-
-    if (now >= id->exp + v->o.skew) {
-        return mesh_err_set(MESH_ERR_EXPIRED, "exp %lld is %lld s before now (skew %lld s)",
-                            (long long)id->exp, (long long)(now - id->exp),
-                            (long long)v->o.skew);
-    }
-    if (is_revoked(v, mesh_claims_jti(id->claims))) {
-        return mesh_err_set(MESH_ERR_REVOKED, "jti %s is revoked", mesh_claims_jti(id->claims));
-    }
-    return check_binding(v, id, der, len);
-}
-
-/* Signature and claims with the current keys; one limited refetch on an unknown kid. */
-static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len,
-                              const uint8_t *der, size_t der_len, mesh_identity_t **out)
-{
-    uint8_t payload[MESH_MAX_TOKEN_BYTES];
-    size_t plen = 0;
-    mesh_jws_header_t hdr;
-    mesh_jwt_verify_opts_t jo;
-    mesh_claims_t *claims = NULL;
-    mesh_jwks_t *set;
-    mesh_err_t rc;
-
-    for (int attempt = 0;; attempt++) {
-        set = mesh_jwks_cache_get(v->keys);
-        if (set == NULL || mesh_jwks_count(set) == 0) {
-            mesh_jwks_free(set);
-            if (attempt == 0 && mesh_jwks_cache_fetch_limited(v->keys) == MESH_OK) {
-                continue;
-            }
-            return mesh_err_set(MESH_ERR_KEYS_UNAVAILABLE, "no verification keys: the JWKS "
-                                "could not be fetched (check that the issuer is reachable)");
-        }
-        rc = mesh_jws_verify_jwks(set, tok, len, &hdr, payload, sizeof(payload), &plen, NULL);
-        mesh_jwks_free(set);
-        if (rc == MESH_ERR_KID_UNKNOWN && attempt == 0 &&
-            mesh_jwks_cache_fetch_limited(v->keys) == MESH_OK) {
-            continue; /* DESIGN: an unknown kid earns at most one rate-limited refresh */
-        }
-        break;
-    }
-    if (rc != MESH_OK) {
-        return rc;
-    }
-    mesh_jwt_verify_opts_init(&jo);
-    jo.issuer = v->issuer;
-    jo.audience = v->audience;
-    jo.skew = v->o.skew;
-    jo.max_lifetime = v->o.max_lifetime;
-    jo.clock = v->o.clock;
-    jo.clock_ctx = v->o.clock_ctx;
-    jo.cert_der = der;
-    jo.cert_der_len = der_len;
-    jo.require_cnf = v->o.require_binding;
-    jo.revoked = is_revoked;
-    jo.revoked_ctx = v;
-    rc = mesh_jwt_validate_claims(payload, plen, &hdr, &jo, &claims);
-    if (rc == MESH_ERR_CNF_MISSING && !v->o.require_binding) {
-        /* jwt.c treats a presented certificate as a demand for binding; this verifier
-         * accepts unbound tokens (service tokens), so look again without it. */
-        jo.cert_der = NULL;
-        jo.cert_der_len = 0;
-        rc = mesh_jwt_validate_claims(payload, plen, &hdr, &jo, &claims);
-    }
-    if (rc != MESH_OK) {
-        return rc;
-    }
-    return mesh_identity_new(claims, hdr.kid, out);
-}
-
-MESH_EXPORT mesh_err_t mesh_verify(mesh_verifier_t *v, const char *authorization,
-                                   const uint8_t *peer_cert_der, size_t peer_cert_len,
-                                   const char *required_scope, mesh_identity_t **identity)
-{
-    stat_stripe_t *st = &v->stats[mesh_thread_slot() % STAT_STRIPES];
-    uint64_t h = 0;
-    mesh_identity_t *id = NULL;
-    const char *tok = NULL;
-    size_t len = 0;
-    mesh_err_t rc;
-
-    rc = parse_authorization(authorization, &tok, &len);
-    if (rc != MESH_OK) {
-        goto out;
-    }
-    if (v->cache != NULL) {
-        h = mesh_tcache_hash(v->cache, tok, len);
-        id = mesh_tcache_get(v->cache, h, tok, len);
-    }
-    if (id != NULL) {
-        atomic_fetch_add_explicit(&st->cache_hits, 1, memory_order_relaxed);
-        rc = recheck(v, id, peer_cert_der, peer_cert_len);
-        if (rc == MESH_ERR_EXPIRED || rc == MESH_ERR_REVOKED) {
-            mesh_tcache_remove(v->cache, h, tok, len);
-        }
-    } else {
-        rc = verify_full(v, tok, len, peer_cert_der, peer_cert_len, &id);
-        if (rc == MESH_OK && v->cache != NULL) {
-            mesh_tcache_put(v->cache, h, tok, len, id);
-        }
-    }
-    if (rc == MESH_OK && required_scope != NULL && required_scope[0] != '\0' &&
-        !mesh_claims_has_scope(id->claims, required_scope)) {
-        rc = mesh_err_set(MESH_ERR_SCOPE, "token lacks scope \"%s\" (has \"%s\")",
-                          required_scope, mesh_claims_scope(id->claims));
-    }
-out:
-    if (rc == MESH_OK) {
-        atomic_fetch_add_explicit(&st->verified, 1, memory_order_relaxed);
-        if (identity != NULL) {
-            *identity = id;
-            id = NULL;
-        }
-    } else {
-        atomic_fetch_add_explicit(&st->rejected, 1, memory_order_relaxed);
-    }
-    mesh_identity_free(id);
-    return rc;
-}
-
-MESH_EXPORT int mesh_verify_http_status(mesh_err_t result, const char *required_scope,
-                                        char *www, size_t cap)
-{
-    int status;
-
-    if (www != NULL && cap > 0) {
-        www[0] = '\0';
-    }
-    switch (result) {
-    case MESH_OK:
-        return 200;
-    case MESH_ERR_NO_TOKEN:
-        /* RFC 6750 §3.1: no error code when the request had no credential at all. */
-        status = 401;
-        if (www != NULL) {
-            snprintf(www, cap, "Bearer realm=\"mesh\"");
-        }
-        return status;
-    case MESH_ERR_SCOPE:
-        if (www != NULL) {
-            snprintf(www, cap, "Bearer realm=\"mesh\", error=\"insufficient_scope\", "
-                     "scope=\"%s\"", required_scope != NULL ? required_scope : "");
-        }
-        return 403;
-    case MESH_ERR_TWO_CREDENTIALS:
-        if (www != NULL) {
-            snprintf(www, cap, "Bearer realm=\"mesh\", error=\"invalid_request\", "
-                     "error_description=\"%s\"", mesh_err_name(result));
-        }
-        return 400;
-    case MESH_ERR_KEYS_UNAVAILABLE:
-        return 503;
-    case MESH_ERR_NOMEM:
-    case MESH_ERR_INTERNAL:
-    case MESH_ERR_INVALID_ARG:
-        return 500;
-    default:
-        /* To the peer the reason stays coarse: invalid_token plus a short reason code. */
-        if (www != NULL) {
-            snprintf(www, cap, "Bearer realm=\"mesh\", error=\"invalid_token\", "
-                     "error_description=\"%s\"", mesh_err_name(result));
-        }
-        return 401;
-    }
 }
 
 MESH_EXPORT void mesh_verifier_stats(mesh_verifier_t *v, mesh_verifier_stats_t *out)

@@ -171,6 +171,53 @@ static void test_single_flight_100_threads(void **state)
     mesh_client_free(c);
 }
 
+/* Many threads, more audiences than cache entries: eviction under load stays correct. */
+typedef struct {
+    mesh_client_t *c;
+    int id, errors;
+} churn_t;
+
+static void *churn(void *p)
+{
+    churn_t *a = p;
+    for (int i = 0; i < 150; i++) {
+        char aud[16], *t = NULL, *h = NULL, *claims = NULL;
+        snprintf(aud, sizeof(aud), "aud-%d", (i * 7 + a->id) % 10);
+        if (mesh_client_token(a->c, aud, NULL, &t, NULL) != MESH_OK ||
+            mesh_jws_decode_unverified(t, strlen(t), &h, &claims) != MESH_OK ||
+            strstr(claims, aud) == NULL) {
+            a->errors++;
+        }
+        mesh_free(t);
+        mesh_free(h);
+        mesh_free(claims);
+    }
+    return NULL;
+}
+
+static void test_bounded_cache_under_concurrency(void **state)
+{
+    enum { N = 8 };
+    mesh_client_opts_t o;
+    mesh_client_t *c = NULL;
+    pthread_t th[N];
+    churn_t a[N];
+    (void)state;
+
+    opts_a(&o);
+    o.cache_entries = 4;
+    assert_int_equal(mesh_client_new(&o, &c), MESH_OK);
+    for (int i = 0; i < N; i++) {
+        a[i] = (churn_t){c, i, 0};
+        pthread_create(&th[i], NULL, churn, &a[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(a[i].errors, 0);
+    }
+    mesh_client_free(c);
+}
+
 static void test_refresh_ahead_in_background(void **state)
 {
     mesh_client_opts_t o;
@@ -486,6 +533,7 @@ int main(void)
         cmocka_unit_test_setup(test_creation_names_the_wrong_file, per_test),
         cmocka_unit_test_setup(test_token_cached, per_test),
         cmocka_unit_test_setup(test_single_flight_100_threads, per_test),
+        cmocka_unit_test_setup(test_bounded_cache_under_concurrency, per_test),
         cmocka_unit_test_setup(test_refresh_ahead_in_background, per_test),
         cmocka_unit_test_setup(test_retry_on_503_and_429, per_test),
         cmocka_unit_test_setup(test_retries_exhausted_keep_issuer_words, per_test),

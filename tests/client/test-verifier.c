@@ -138,31 +138,99 @@ static char *build(const hostile_t *h, const mesh_key_t *key, int64_t now)
 }
 #pragma GCC diagnostic pop
 
-#define OKC "{\"iss\":\"%s\",\"sub\":\"spiffe://mesh.local/svc-a\",\"aud\":\"svc-b\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld,\"jti\":\"j1\",\"scope\":\"read\",\"cnf\":{\"x5t#S256\":\"X5T\"}}"
+#define OKC                                                                                    \
+    "{\"iss\":\"%s\",\"sub\":\"spiffe://mesh.local/svc-a\",\"aud\":\"svc-b\",\"iat\":%lld,"     \
+    "\"nbf\":%lld,\"exp\":%lld,\"jti\":\"j1\",\"scope\":\"read\",\"cnf\":{\"x5t#S256\":\"X5T\"}}"
 
 static void test_every_hostile_class(void **state)
 {
     static const hostile_t cases[] = {
-        {"alg none", "{\"alg\":\"none\",\"typ\":\"at+jwt\",\"kid\":\"%s\"}", OKC, MESH_ERR_ALG_NOT_ALLOWED},
-        {"HMAC with the public key", "{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\"}", OKC, MESH_ERR_ALG_NOT_ALLOWED},
-        {"alg not the key's", "{\"alg\":\"PS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\"}", OKC, MESH_ERR_ALG_NOT_ALLOWED},
+        {"alg none",
+         "{\"alg\":\"none\",\"typ\":\"at+jwt\",\"kid\":\"%s\"}",
+         OKC,
+         MESH_ERR_ALG_NOT_ALLOWED},
+        {"HMAC with the public key",
+         "{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\"}",
+         OKC,
+         MESH_ERR_ALG_NOT_ALLOWED},
+        {"alg not the key's",
+         "{\"alg\":\"PS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\"}",
+         OKC,
+         MESH_ERR_ALG_NOT_ALLOWED},
         {"kid missing", "{\"alg\":\"RS256\",\"typ\":\"at+jwt\"%.0s}", OKC, MESH_ERR_KID_MISSING},
-        {"kid unknown", "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"nope%.0s\"}", OKC, MESH_ERR_KID_UNKNOWN},
-        {"crit", "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\",\"crit\":[\"x\"],\"x\":1}", OKC, MESH_ERR_HEADER_FORBIDDEN},
-        {"jku", "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\",\"jku\":\"https://evil/\"}", OKC, MESH_ERR_HEADER_FORBIDDEN},
-        {"x5u", "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\",\"x5u\":\"https://evil/\"}", OKC, MESH_ERR_HEADER_FORBIDDEN},
-        {"jwk", "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\",\"jwk\":{}}", OKC, MESH_ERR_HEADER_FORBIDDEN},
-        {"x5c", "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\",\"x5c\":[]}", OKC, MESH_ERR_HEADER_FORBIDDEN},
-        {"duplicate header member", "{\"alg\":\"RS256\",\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\"}", OKC, MESH_ERR_JSON_DUPLICATE},
-        {"duplicate claim", NULL, "{\"iss\":\"%s\",\"aud\":\"svc-b\",\"aud\":\"svc-b\",\"sub\":\"s\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld,\"jti\":\"j\"}", MESH_ERR_JSON_DUPLICATE},
-        {"deep JSON", NULL, "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-b\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld,\"x\":[[[[[[[[[[1]]]]]]]]]]}", MESH_ERR_JSON_DEPTH},
-        {"exp not an integer", NULL, "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-b\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld.5,\"jti\":\"j\"}", MESH_ERR_CLAIM_TYPE},
-        {"wrong iss", NULL, "{\"iss\":\"https://evil%.0s\",\"sub\":\"s\",\"aud\":\"svc-b\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld,\"jti\":\"j\"}", MESH_ERR_ISSUER},
-        {"wrong aud", NULL, "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-c\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld,\"jti\":\"j\"}", MESH_ERR_AUDIENCE},
-        {"expired", NULL, "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-b\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld,\"jti\":\"j\",\"x\":\"EXPIRED\"}", MESH_ERR_EXPIRED},
-        {"nbf in the future", NULL, "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-b\",\"iat\":%lld,\"nbf\":%lld000,\"exp\":%lld,\"jti\":\"j\"}", MESH_ERR_NOT_YET_VALID},
-        {"lifetime above max", NULL, "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-b\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld00,\"jti\":\"j\"}", MESH_ERR_LIFETIME},
-        {"no cnf where binding is required", NULL, "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-b\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld,\"jti\":\"j\"}", MESH_ERR_CNF_MISSING},
+        {"kid unknown",
+         "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"nope%.0s\"}",
+         OKC,
+         MESH_ERR_KID_UNKNOWN},
+        {"crit",
+         "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\",\"crit\":[\"x\"],\"x\":1}",
+         OKC,
+         MESH_ERR_HEADER_FORBIDDEN},
+        {"jku",
+         "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\",\"jku\":\"https://evil/\"}",
+         OKC,
+         MESH_ERR_HEADER_FORBIDDEN},
+        {"x5u",
+         "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\",\"x5u\":\"https://evil/\"}",
+         OKC,
+         MESH_ERR_HEADER_FORBIDDEN},
+        {"jwk",
+         "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\",\"jwk\":{}}",
+         OKC,
+         MESH_ERR_HEADER_FORBIDDEN},
+        {"x5c",
+         "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\",\"x5c\":[]}",
+         OKC,
+         MESH_ERR_HEADER_FORBIDDEN},
+        {"duplicate header member",
+         "{\"alg\":\"RS256\",\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\"}",
+         OKC,
+         MESH_ERR_JSON_DUPLICATE},
+        {"duplicate claim",
+         NULL,
+         "{\"iss\":\"%s\",\"aud\":\"svc-b\",\"aud\":\"svc-b\",\"sub\":\"s\",\"iat\":%lld,\"nbf"
+         "\":%lld,\"exp\":%lld,\"jti\":\"j\"}",
+         MESH_ERR_JSON_DUPLICATE},
+        {"deep JSON",
+         NULL,
+         "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-b\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%l"
+         "ld,\"x\":[[[[[[[[[[1]]]]]]]]]]}",
+         MESH_ERR_JSON_DEPTH},
+        {"exp not an integer",
+         NULL,
+         "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-b\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%l"
+         "ld.5,\"jti\":\"j\"}",
+         MESH_ERR_CLAIM_TYPE},
+        {"wrong iss",
+         NULL,
+         "{\"iss\":\"https://evil%.0s\",\"sub\":\"s\",\"aud\":\"svc-b\",\"iat\":%lld,\"nbf\":%"
+         "lld,\"exp\":%lld,\"jti\":\"j\"}",
+         MESH_ERR_ISSUER},
+        {"wrong aud",
+         NULL,
+         "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-c\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%l"
+         "ld,\"jti\":\"j\"}",
+         MESH_ERR_AUDIENCE},
+        {"expired",
+         NULL,
+         "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-b\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%l"
+         "ld,\"jti\":\"j\",\"x\":\"EXPIRED\"}",
+         MESH_ERR_EXPIRED},
+        {"nbf in the future",
+         NULL,
+         "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-b\",\"iat\":%lld,\"nbf\":%lld000,\"exp\""
+         ":%lld,\"jti\":\"j\"}",
+         MESH_ERR_NOT_YET_VALID},
+        {"lifetime above max",
+         NULL,
+         "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-b\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%l"
+         "ld00,\"jti\":\"j\"}",
+         MESH_ERR_LIFETIME},
+        {"no cnf where binding is required",
+         NULL,
+         "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-b\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%l"
+         "ld,\"jti\":\"j\"}",
+         MESH_ERR_CNF_MISSING},
     };
     mesh_verifier_t *v = new_verifier(false, 3600000);
     int64_t now = time(NULL);
@@ -331,6 +399,7 @@ static void test_issuer_down_keeps_keys_then_503(void **state)
     assert_int_equal(mesh_verifier_new(&o, &v2), MESH_OK);
     rc = verify_tok(v2, tok, env.a_der, env.a_len, NULL);
     assert_int_equal(rc, MESH_ERR_KEYS_UNAVAILABLE);
+    assert_non_null(strstr(mesh_err_detail(), "127.0.0.1")); /* why: the fetch's own error */
     assert_int_equal(mesh_verify_http_status(rc, NULL, www, sizeof(www)), 503);
     /* The issuer comes back on the same port: keys arrive on the next attempt. */
     f = fake_start(env.certs, k, port);

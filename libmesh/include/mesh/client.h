@@ -63,7 +63,8 @@ MESH_WUR mesh_err_t mesh_client_new(const mesh_client_opts_t *opts, mesh_client_
  */
 MESH_WUR mesh_err_t mesh_client_from_env(const char *service_name, mesh_client_t **out);
 
-/* Stops the refresh thread, wipes tokens and secrets, frees. NULL-safe. */
+/* Stops the refresh thread (cancelling a refresh in flight), wipes tokens and the secret,
+ * frees. NULL-safe. No other call on `c` may be running. */
 void mesh_client_free(mesh_client_t *c);
 
 /*
@@ -81,7 +82,8 @@ MESH_WUR mesh_err_t mesh_client_token(mesh_client_t *c, const char *audience, co
  * Configures a caller's curl easy handle to call a peer as this service: client certificate
  * and key, the mesh CA, the client's shared connection/TLS-session cache, and
  * "Authorization: Bearer <token for audience>" (CURLAUTH_BEARER; curl sends it only to the
- * URL's host). The client must outlive every transfer made with the handle. Thread-safe
+ * URL's host). The handle joins the client's connection cache: curl_easy_cleanup() it (or
+ * set CURLOPT_SHARE to NULL) before mesh_client_free(). Thread-safe
  * (a handle itself is used by one thread at a time, as libcurl requires).
  */
 MESH_WUR mesh_err_t mesh_client_setup_curl(mesh_client_t *c, CURL *handle, const char *audience);

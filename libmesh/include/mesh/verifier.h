@@ -27,7 +27,8 @@ extern "C" {
 #endif
 
 typedef enum {
-    MESH_JWKS_FROM_ISSUER = 0, /* RFC 8414 metadata at <issuer>/.well-known/oauth-authorization-server */
+    /* RFC 8414 metadata at <issuer>/.well-known/oauth-authorization-server names jwks_uri */
+    MESH_JWKS_FROM_ISSUER = 0,
     MESH_JWKS_FROM_URL = 1,    /* jwks_location is an https:// URL */
     MESH_JWKS_FROM_FILE = 2,   /* jwks_location is a JWKS file (reloaded on an unknown kid) */
 } mesh_jwks_source_t;
@@ -68,7 +69,8 @@ typedef struct mesh_verifier mesh_verifier_t;
  */
 MESH_WUR mesh_err_t mesh_verifier_new(const mesh_verifier_opts_t *opts, mesh_verifier_t **out);
 
-/* Stops the background thread and frees. NULL-safe. No mesh_verify() may be running. */
+/* Stops the background thread (cancelling a fetch in flight) and frees. NULL-safe. No
+ * mesh_verify() may be running. */
 void mesh_verifier_free(mesh_verifier_t *v);
 
 /* A verified caller. Immutable and reference counted; accessors return borrowed strings. */

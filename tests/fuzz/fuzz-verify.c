@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The network side's parsers of untrusted bytes. The first byte picks one:
+ *   0: an Authorization header value through mesh_verify() (a verifier with a fixed key),
+ *   1: a revocation feed document ({"seq":N,"revoked":[...]}),
+ *   2: an issuer's token response (RFC 6749 §5.1).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <mesh/mesh.h>
+
+#include "client_internal.h"
+#include "revocations.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* An EC P-256 public key (RFC 7515 A.3) as the verifier's only key. */
+static const char jwks[] =
+    "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"k1\","
+    "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
+    "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}]}";
+
+static mesh_verifier_t *verifier(void)
+{
+    static mesh_verifier_t *v;
+    static char path[] = "/tmp/mesh-fuzz-jwks-XXXXXX";
+    mesh_verifier_opts_t o;
+    int fd;
+
+    if (v != NULL) {
+        return v;
+    }
+    fd = mkstemp(path);
+    if (fd < 0 || write(fd, jwks, sizeof(jwks) - 1) != (ssize_t)(sizeof(jwks) - 1)) {
+        abort();
+    }
+    close(fd);
+    mesh_verifier_opts_init(&o);
+    o.issuer = "https://issuer.mesh.local";
+    o.audience = "gateway";
+    o.jwks_source = MESH_JWKS_FROM_FILE;
+    o.jwks_location = path;
+    o.revocation_feed = false;
+    o.jwks_cooldown_ms = 3600000;
+    if (mesh_verifier_new(&o, &v) != MESH_OK) {
+        abort();
+    }
+    unlink(path);
+    return v;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const uint8_t cert[] = {0x30, 0x03, 0x02, 0x01, 0x01};
+    char *s;
+
+    if (size < 1) {
+        return 0;
+    }
+    s = malloc(size);
+    if (s == NULL) {
+        return 0;
+    }
+    memcpy(s, data + 1, size - 1);
+    s[size - 1] = '\0';
+    if (data[0] % 3 == 0) {
+        char www[256];
+        mesh_identity_t *id = NULL;
+        mesh_err_t rc = mesh_verify(verifier(), s, cert, sizeof(cert), "read", &id);
+        if (mesh_verify_http_status(rc, "read", www, sizeof(www)) == 200 && id == NULL) {
+            abort();
+        }
+        mesh_identity_free(id);
+    } else if (data[0] % 3 == 1) {
+        mesh_revset_t *set = NULL;
+        int64_t since = 0;
+        if (mesh_revset_new(&set) == MESH_OK) {
+            (void)mesh_revset_apply(set, s, size - 1, "fuzz", &since);
+            mesh_revset_prune(set, 1700000000);
+            mesh_revset_free(set);
+        }
+    } else {
+        char *tok = NULL;
+        int64_t exp = 0;
+        if (mesh_client_parse_token(s, size - 1, "fuzz", &tok, &exp) == MESH_OK &&
+            (tok == NULL || exp <= 0)) {
+            abort();
+        }
+        free(tok);
+    }
+    free(s);
+    return 0;
+}

@@ -26,7 +26,7 @@ static const uint8_t dec_table[256] = {
     255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
 };
 
-size_t mesh_b64url_encode(const uint8_t *in, size_t n, char *out)
+MESH_EXPORT size_t mesh_b64url_encode(const uint8_t *in, size_t n, char *out)
 {
     size_t o = 0;
     size_t i = 0;
@@ -52,7 +52,7 @@ size_t mesh_b64url_encode(const uint8_t *in, size_t n, char *out)
     return o;
 }
 
-mesh_err_t mesh_b64url_decode(const char *in, size_t n, uint8_t *out, size_t cap,
+MESH_EXPORT mesh_err_t mesh_b64url_decode(const char *in, size_t n, uint8_t *out, size_t cap,
                               size_t *out_len)
 {
     size_t rem = n % 4;

@@ -103,12 +103,12 @@ MESH_EXPORT const char *mesh_err_detail(void)
     return err_detail;
 }
 
-void mesh_err_clear(void)
+MESH_EXPORT void mesh_err_clear(void)
 {
     err_detail[0] = '\0';
 }
 
-mesh_err_t mesh_err_set(mesh_err_t code, const char *fmt, ...)
+MESH_EXPORT mesh_err_t mesh_err_set(mesh_err_t code, const char *fmt, ...)
 {
     va_list ap;
 
@@ -119,7 +119,7 @@ mesh_err_t mesh_err_set(mesh_err_t code, const char *fmt, ...)
     return code;
 }
 
-mesh_err_t mesh_err_openssl(mesh_err_t code, const char *what)
+MESH_EXPORT mesh_err_t mesh_err_openssl(mesh_err_t code, const char *what)
 {
     unsigned long e = ERR_get_error();
     char reason[256] = "no OpenSSL error recorded";

@@ -14,7 +14,7 @@
 
 #include <sqlite3.h>
 
-#include "internal.h"
+#include <mesh/error.h>
 #include "store_sqlite.h"
 
 #define STORE_SCHEME          "sqlite:"

@@ -5,7 +5,7 @@
  */
 #include <stdint.h>
 
-#include "internal.h"
+#include <mesh/error.h>
 #include "store_sqlite.h"
 
 static mesh_err_t seq_of(store_t *s, const char *jti, int64_t *seq, bool *found)

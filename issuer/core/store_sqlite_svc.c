@@ -2,7 +2,7 @@
 /* store.h service tokens on SQLite: one row per token, blobs for hashes and salts. */
 #include <string.h>
 
-#include "internal.h"
+#include <mesh/error.h>
 #include "store_sqlite.h"
 
 /* store_svc_touch writes at most once a minute per token: last_used is for humans. */

@@ -10,8 +10,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "b64url.h"
-#include "internal.h"
+#include <mesh/b64url.h>
+#include <mesh/error.h>
 #include "svc_tokens.h"
 
 #define SVC_SECRET_PREFIX "mss_"

@@ -98,6 +98,20 @@ const char *mesh_err_name(mesh_err_t err);
  */
 const char *mesh_err_detail(void);
 
+/*
+ * For programs built on libmesh (mesh-issuer, services) that report their own failures
+ * through the same channel, so one mesh_err_detail() call serves every layer.
+ *
+ * mesh_err_set records `code` with a printf-style detail and returns `code`:
+ *     return mesh_err_set(MESH_ERR_CONFIG, "%s: listen: not host:port", path);
+ * Never put a key, secret or token in a detail. mesh_err_openssl appends OpenSSL's most recent
+ * error reason to `what` (and clears OpenSSL's error queue). mesh_err_clear empties the detail.
+ */
+mesh_err_t mesh_err_set(mesh_err_t code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+mesh_err_t mesh_err_openssl(mesh_err_t code, const char *what);
+void mesh_err_clear(void);
+
 /* Releases memory libmesh returned (strings, buffers). NULL-safe. */
 void mesh_free(void *ptr);
 

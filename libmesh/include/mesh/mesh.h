@@ -4,6 +4,7 @@
 #define MESH_MESH_H
 
 #include <mesh/error.h>
+#include <mesh/b64url.h>
 #include <mesh/limits.h>
 #include <mesh/key.h>
 #include <mesh/jwks.h>

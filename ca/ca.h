@@ -104,6 +104,9 @@ struct ca_template {
 mesh_err_t ca_template_defaults(struct ca_template *t) CA_WUR;
 /* Reads and validates a template file; errors name the file and the key path. */
 mesh_err_t ca_template_load(const char *path, struct ca_template *t) CA_WUR;
+/* The same from memory (`name` labels errors); used by the template fuzz target. */
+mesh_err_t ca_template_parse(const char *name, const char *buf, size_t len,
+                             struct ca_template *t) CA_WUR;
 void ca_template_free(struct ca_template *t);
 const struct ca_service *ca_template_find(const struct ca_template *t, const char *name);
 /* The template format, for `mesh-ca template --help`. */

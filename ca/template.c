@@ -327,33 +327,60 @@ mesh_err_t ca_template_defaults(struct ca_template *t)
     return MESH_OK;
 }
 
-mesh_err_t ca_template_load(const char *path, struct ca_template *t)
+/* Validates an already-parsed document; on failure *t is freed. */
+static mesh_err_t template_from_json(const char *name, json_t *root, struct ca_template *t)
 {
-    json_t *root = NULL;
     mesh_err_t rc = ca_template_defaults(t);
 
     if (rc != MESH_OK) {
         return rc;
     }
     free(t->path);
-    if ((t->path = strdup(path)) == NULL) {
+    if ((t->path = strdup(name)) == NULL) {
         rc = ca_fail(MESH_ERR_NOMEM, "out of memory");
-        goto out;
+    } else if (!json_is_object(root)) {
+        rc = ca_fail(MESH_ERR_CONFIG, "%s: the template must be a JSON object", name);
+    } else {
+        rc = parse_top(t, root);
     }
-    if ((rc = ca_load_json(path, CA_MAX_TEMPLATE_BYTES, &root)) != MESH_OK) {
-        rc = MESH_ERR_CONFIG; /* the detail already names the file and what is wrong */
-        goto out;
-    }
-    if (!json_is_object(root)) {
-        rc = ca_fail(MESH_ERR_CONFIG, "%s: the template must be a JSON object", path);
-        goto out;
-    }
-    rc = parse_top(t, root);
-out:
-    json_decref(root);
     if (rc != MESH_OK) {
         ca_template_free(t);
     }
+    return rc;
+}
+
+mesh_err_t ca_template_load(const char *path, struct ca_template *t)
+{
+    json_t *root = NULL;
+    mesh_err_t rc = ca_load_json(path, CA_MAX_TEMPLATE_BYTES, &root);
+
+    if (rc != MESH_OK) {
+        memset(t, 0, sizeof(*t)); /* as after any failure: nothing held, safe to free */
+        return MESH_ERR_CONFIG; /* the detail already names the file and what is wrong */
+    }
+    rc = template_from_json(path, root, t);
+    json_decref(root);
+    return rc;
+}
+
+mesh_err_t ca_template_parse(const char *name, const char *buf, size_t len,
+                             struct ca_template *t)
+{
+    json_error_t jerr;
+    json_t *root;
+    mesh_err_t rc;
+
+    if (len > CA_MAX_TEMPLATE_BYTES) {
+        return ca_fail(MESH_ERR_CONFIG, "%s: %zu bytes, over the %d-byte limit", name, len,
+                       (int)CA_MAX_TEMPLATE_BYTES);
+    }
+    root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        return ca_fail(MESH_ERR_CONFIG, "%s: line %d, column %d: %s", name, jerr.line,
+                       jerr.column, jerr.text);
+    }
+    rc = template_from_json(name, root, t);
+    json_decref(root);
     return rc;
 }
 

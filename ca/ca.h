@@ -238,7 +238,7 @@ enum ca_status {
 
 struct ca_item {
     char name[80];
-    const char *kind; /* "root", "intermediate", "leaf", "jwt" */
+    const char *kind; /* "root", "intermediate", "leaf", "jwt", "crl" */
     enum ca_status st;
     char why[400];
     time_t not_after;
@@ -270,6 +270,11 @@ void ca_inspect_leaf(struct ca_mesh *m, const char *svc, const struct ca_leaf_re
                      const ca_keytype_t *want_key, struct ca_item *it);
 void ca_inspect_ca(struct ca_mesh *m, bool root, struct ca_item *it);
 void ca_print_summary(struct ca_mesh *m);
+
+/* crl.c: nextUpdate of DIR/crl.pem (*exists false when there is none). */
+mesh_err_t ca_crl_next_update(const char *dir, bool *exists, time_t *next) CA_WUR;
+/* true when DIR/crl.pem exists and is unreadable, expired or close to its nextUpdate. */
+bool ca_crl_due(const char *dir, time_t now);
 
 int ca_cmd_init(const struct ca_opts *o);
 int ca_cmd_issue(const struct ca_opts *o);

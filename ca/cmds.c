@@ -270,13 +270,15 @@ int ca_cmd_revoke(const struct ca_opts *o)
     }
     rc = open_with_ca(&m, o);
     if (rc == MESH_OK && (rc = revoke_target(&m, o->args[0], serial, sizeof(serial))) == MESH_OK &&
-        (rc = ca_revoke_entry(m.idx, serial, reason, o->now)) == MESH_OK &&
+        (rc = ca_revoke_entry(m.idx, serial, o->reason, o->now)) == MESH_OK &&
         /* index.json is the truth and crl.pem is derived from it, so it is saved first: a
          * crash in between leaves a stale CRL that re-running the command rewrites. */
         (rc = ca_index_save(m.dir, m.idx)) == MESH_OK &&
         (rc = ca_crl_write(m.dir, m.idx, &m.inter, o->now)) == MESH_OK) {
+        const char *kept =
+            json_string_value(json_object_get(ca_index_find(m.idx, serial), "reason"));
         printf("  revoked   serial %s (%s, reason %s)\n  wrote     %s/crl.pem\n", serial,
-               o->args[0], reason, m.dir);
+               o->args[0], kept ? kept : reason, m.dir);
     }
     return finish(&m, rc, "revoke");
 }

@@ -4,12 +4,16 @@
 #include <string.h>
 
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "ca.h"
 
 #define CA_CRL_DAYS 30 /* nextUpdate; `mesh-ca revoke` or `init` re-signs the list */
+/* `init` re-signs a CRL this close to its nextUpdate, so a daily or weekly `init` (or cron)
+ * keeps it fresh: servers that check CRLs refuse every client once it has expired. */
+#define CA_CRL_RESIGN_DAYS 10
 
 /* RFC 5280 §5.3.1 reason codes by their ASN.1 names. */
 static const struct {
@@ -53,10 +57,18 @@ mesh_err_t ca_revoke_entry(json_t *idx, const char *serial, const char *reason, 
                        "with `mesh-ca init --force-ca` instead",
                        serial);
     }
+    /* Revoking again re-signs the CRL but keeps the first revocation date (RFC 5280 §5.3.2
+     * invalidity stays when it was) and the recorded reason unless a new one is given. */
+    if (json_is_string(json_object_get(e, "revoked_at")) &&
+        strcmp(json_string_value(json_object_get(e, "status")), "revoked") == 0) {
+        return reason == NULL || json_object_set_new(e, "reason", json_string(reason)) == 0
+                   ? MESH_OK
+                   : ca_fail(MESH_ERR_NOMEM, "out of memory");
+    }
     ca_fmt_time(now, when, sizeof(when));
     if (json_object_set_new(e, "status", json_string("revoked")) != 0 ||
         json_object_set_new(e, "revoked_at", json_string(when)) != 0 ||
-        json_object_set_new(e, "reason", json_string(reason)) != 0) {
+        json_object_set_new(e, "reason", json_string(reason ? reason : "unspecified")) != 0) {
         return ca_fail(MESH_ERR_NOMEM, "out of memory");
     }
     return MESH_OK;
@@ -188,4 +200,41 @@ out:
     ASN1_TIME_free(next);
     X509_CRL_free(crl);
     return rc;
+}
+
+mesh_err_t ca_crl_next_update(const char *dir, bool *exists, time_t *next)
+{
+    char path[CA_PATH_MAX];
+    X509_CRL *crl = NULL;
+    BIO *bio = NULL;
+    const ASN1_TIME *nu;
+    mesh_err_t rc = ca_path(path, sizeof(path), "%s/crl.pem", dir);
+
+    if (rc != MESH_OK) {
+        return rc;
+    }
+    *exists = ca_exists(path);
+    if (!*exists) {
+        return MESH_OK;
+    }
+    if ((bio = BIO_new_file(path, "r")) == NULL ||
+        (crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) == NULL ||
+        (nu = X509_CRL_get0_nextUpdate(crl)) == NULL || !ca_asn1_to_time(nu, next)) {
+        rc = ca_fail_ossl(MESH_ERR_CERT, path);
+    }
+    X509_CRL_free(crl);
+    BIO_free(bio);
+    return rc;
+}
+
+bool ca_crl_due(const char *dir, time_t now)
+{
+    bool exists = false;
+    time_t next = 0;
+
+    if (ca_crl_next_update(dir, &exists, &next) != MESH_OK) {
+        ERR_clear_error();
+        return true; /* unreadable: write it again from index.json */
+    }
+    return exists && next - now < (time_t)CA_CRL_RESIGN_DAYS * 86400;
 }

@@ -400,12 +400,17 @@ static mesh_err_t init_run(struct ca_mesh *m, const struct ca_template *t)
     }
     /* A CRL must come from the CA that issues now (an old one would reject nothing), and
      * must exist once index.json has a revocation (a crash may have cut `revoke` short). */
-    if ((inter_new && ca_exists(crl)) || (!ca_exists(crl) && index_has_revoked(m->idx))) {
+    /* And it must not lapse: an expired CRL makes CRL-checking servers refuse everyone. */
+    bool due = !inter_new && ca_crl_due(m->dir, m->o->now);
+    if ((inter_new && ca_exists(crl)) || due ||
+        (!ca_exists(crl) && index_has_revoked(m->idx))) {
         if ((rc = ca_crl_write(m->dir, m->idx, &m->inter, m->o->now)) != MESH_OK) {
             return rc;
         }
         printf("  wrote     %s (%s)\n", crl,
-               inter_new ? "signed by the new intermediate" : "it was missing");
+               inter_new ? "signed by the new intermediate"
+               : due     ? "re-signed: it was close to its nextUpdate"
+                         : "it was missing");
     }
     return ca_index_save(m->dir, m->idx);
 }

@@ -209,7 +209,32 @@ static void inspect_jwt(struct ca_mesh *m, struct ca_item *it)
     EVP_PKEY_free(pub);
 }
 
-/* Everything `list` and `check` look at: root, intermediate, JWT key, each service. */
+/* crl.pem, when there is one: its nextUpdate is an expiry like any other. */
+static bool inspect_crl(struct ca_mesh *m, struct ca_item *it)
+{
+    bool exists = false;
+
+    memset(it, 0, sizeof(*it));
+    snprintf(it->name, sizeof(it->name), "crl.pem");
+    it->kind = "crl";
+    if (ca_crl_next_update(m->dir, &exists, &it->not_after) != MESH_OK) {
+        it->st = CA_ST_INVALID;
+        snprintf(it->why, sizeof(it->why), "%s", ca_detail());
+        ERR_clear_error();
+        return true;
+    }
+    if (!exists) {
+        return false;
+    }
+    if (it->not_after <= m->o->now) {
+        it->st = CA_ST_EXPIRED;
+        snprintf(it->why, sizeof(it->why), "nextUpdate has passed: servers that check the CRL "
+                 "(mesh-issuer) refuse every client certificate; run `mesh-ca init` to re-sign it");
+    }
+    return true;
+}
+
+/* Everything `list` and `check` look at: root, intermediate, JWT key, each service, the CRL. */
 static mesh_err_t inspect_all(struct ca_mesh *m, struct ca_item **items, size_t *n)
 {
     struct ca_strv svcs = {0};
@@ -218,7 +243,7 @@ static mesh_err_t inspect_all(struct ca_mesh *m, struct ca_item **items, size_t 
     if (rc != MESH_OK) {
         return rc;
     }
-    *items = calloc(svcs.n + 3, sizeof(**items));
+    *items = calloc(svcs.n + 4, sizeof(**items));
     if (*items == NULL) {
         ca_strv_free(&svcs);
         return ca_fail(MESH_ERR_NOMEM, "out of memory");
@@ -230,6 +255,9 @@ static mesh_err_t inspect_all(struct ca_mesh *m, struct ca_item **items, size_t 
         ca_inspect_leaf(m, svcs.v[i], NULL, NULL, &(*items)[i + 3]);
     }
     *n = svcs.n + 3;
+    if (inspect_crl(m, &(*items)[*n])) {
+        (*n)++;
+    }
     ca_strv_free(&svcs);
     return MESH_OK;
 }
@@ -344,9 +372,12 @@ int ca_cmd_check(const struct ca_opts *o)
         if (it->st == CA_ST_EXPIRING) {
             soon++;
             if (!o->json) {
-                printf("expiring: %s expires %s (in %lld days); run `mesh-ca renew %s`\n", it->name,
+                printf("expiring: %s expires %s (in %lld days); run `mesh-ca %s%s`\n", it->name,
                        date, days_left(it, o->now),
-                       strcmp(it->kind, "leaf") == 0 ? it->name : "--all");
+                       strcmp(it->kind, "crl") == 0 ? "init" : "renew ",
+                       strcmp(it->kind, "crl") == 0   ? ""
+                       : strcmp(it->kind, "leaf") == 0 ? it->name
+                                                       : "--all");
             }
         } else if (it->st != CA_ST_OK) {
             bad++;

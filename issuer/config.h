@@ -24,28 +24,28 @@ typedef struct {
 } cfg_audience_t;
 
 typedef struct {
-    char *identity;   /* exact identity, or a prefix ending in "*", e.g. spiffe://mesh.local/x* */
+    char *identity; /* exact identity, or a prefix ending in "*", e.g. spiffe://mesh.local/x* */
     char **audiences;
     size_t n_audiences;
-    char **scopes;    /* allowed scopes; all_scopes = every scope the audience defines */
+    char **scopes; /* allowed scopes; all_scopes = every scope the audience defines */
     size_t n_scopes;
     bool all_scopes;
-    int64_t max_ttl;  /* 0 = the global max */
+    int64_t max_ttl; /* 0 = the global max */
 } cfg_policy_t;
 
 typedef struct {
-    double rate;  /* tokens per second; 0 = unlimited */
+    double rate; /* tokens per second; 0 = unlimited */
     double burst;
 } cfg_rate_t;
 
 typedef struct config {
     char *path;
-    char *issuer;       /* https URL, the iss claim */
+    char *issuer; /* https URL, the iss claim */
     char *listen_host;
     int listen_port;
     char *tls_cert, *tls_key, *tls_ca, *tls_crl; /* tls_crl NULL = not configured */
     char *key_current, *key_next, *key_previous; /* next/previous may be NULL */
-    char *store;        /* "sqlite:PATH" with PATH resolved */
+    char *store;                                 /* "sqlite:PATH" with PATH resolved */
     int64_t ttl_default, ttl_min, ttl_max, svc_ttl_max, skew;
     cfg_audience_t *audiences;
     size_t n_audiences;
@@ -54,9 +54,9 @@ typedef struct config {
     char **admins;
     size_t n_admins;
     cfg_rate_t rl_identity, rl_source;
-    int workers;          /* 0 = one per core */
-    int max_connections;  /* per worker */
-    int jwks_max_age;     /* seconds, Cache-Control of the JWKS */
+    int workers;         /* 0 = one per core */
+    int max_connections; /* per worker */
+    int jwks_max_age;    /* seconds, Cache-Control of the JWKS */
 } config_t;
 
 /*

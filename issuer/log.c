@@ -41,8 +41,7 @@ void log_json(log_level_t level, const char *msg, json_t *fields)
     gmtime_r(&ts.tv_sec, &tm);
     char when[64];
     snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             ts.tv_nsec / 1000000L);
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L);
 
     json_t *line = json_object();
     if (line == NULL) {

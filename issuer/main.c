@@ -106,14 +106,30 @@ static int parse_opts(int argc, char **argv, opts_t *o)
     opterr = 0;
     while ((ch = getopt_long(argc, argv, "c:a:s:e:g:w:jkdhV", longs, NULL)) != -1) {
         switch (ch) {
-        case 'c': o->config = optarg; break;
-        case 'a': o->audience = optarg; break;
-        case 's': o->scope = optarg; break;
-        case 'e': o->expires = optarg; break;
-        case 'g': o->grace = optarg; break;
-        case 'j': o->json = true; break;
-        case 'k': o->check = true; break;
-        case 'd': o->debug = true; break;
+        case 'c':
+            o->config = optarg;
+            break;
+        case 'a':
+            o->audience = optarg;
+            break;
+        case 's':
+            o->scope = optarg;
+            break;
+        case 'e':
+            o->expires = optarg;
+            break;
+        case 'g':
+            o->grace = optarg;
+            break;
+        case 'j':
+            o->json = true;
+            break;
+        case 'k':
+            o->check = true;
+            break;
+        case 'd':
+            o->debug = true;
+            break;
         case 'w': {
             char *end;
             long n = strtol(optarg, &end, 10);
@@ -123,8 +139,12 @@ static int parse_opts(int argc, char **argv, opts_t *o)
             o->workers = (int)n;
             break;
         }
-        case 'h': fputs(USAGE, stdout); exit(0);
-        case 'V': printf("mesh-issuer %s\n", MESH_VERSION); exit(0);
+        case 'h':
+            fputs(USAGE, stdout);
+            exit(0);
+        case 'V':
+            printf("mesh-issuer %s\n", MESH_VERSION);
+            exit(0);
         default:
             return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -168,8 +188,8 @@ static int serve(const opts_t *o)
     store_t *store = NULL; /* create the schema once, before the workers open it */
     mesh_err_t rc = store_open(st->cfg->store, &store);
     if (rc != MESH_OK) {
-        log_msg(LOG_ERROR, "cannot open store", "%s: %s: %s", st->cfg->store,
-                mesh_strerror(rc), mesh_err_detail());
+        log_msg(LOG_ERROR, "cannot open store", "%s: %s: %s", st->cfg->store, mesh_strerror(rc),
+                mesh_err_detail());
         state_unref(st);
         return 1;
     }
@@ -308,7 +328,8 @@ static int token_create(const opts_t *o, const char *name)
             status = 1;
         } else if (o->json) {
             printf("{\"name\":\"%s\",\"client_id\":\"%s\",\"client_secret\":\"%s\","
-                   "\"identity\":\"svc-token:%s\"}\n", name, id, secret, name);
+                   "\"identity\":\"svc-token:%s\"}\n",
+                   name, id, secret, name);
         } else {
             printf("service token '%s' created (identity svc-token:%s)\n", name, name);
             printf("client id:     %s\n", id);
@@ -342,8 +363,8 @@ static int token_rotate(const opts_t *o, const char *name)
                                          : mesh_strerror(rc));
         status = 1;
     } else if (o->json) {
-        printf("{\"name\":\"%s\",\"client_secret\":\"%s\",\"previous_valid_for\":%lld}\n",
-               name, secret, (long long)grace);
+        printf("{\"name\":\"%s\",\"client_secret\":\"%s\",\"previous_valid_for\":%lld}\n", name,
+               secret, (long long)grace);
     } else {
         printf("new client secret for '%s': %s\n", name, secret);
         printf("The old secret keeps working for %lld s; shown only now.\n", (long long)grace);
@@ -370,7 +391,8 @@ static int token_revoke(const opts_t *o, const char *name)
         status = 1;
     } else {
         printf("service token '%s' revoked; tokens it already obtained expire within their "
-               "lifetime\n", name);
+               "lifetime\n",
+               name);
     }
     store_close(s);
     config_free(cfg);
@@ -405,8 +427,7 @@ static bool list_cb(void *p, const svc_token_rec_t *r)
                               "client_id", r->client_id, "audiences", r->audiences, "scopes",
                               r->scopes, "created", (json_int_t)r->created, "expires",
                               (json_int_t)r->expires, "last_used", (json_int_t)r->last_used,
-                              "status", status, "rotation_grace",
-                              r->prev_valid_until > c->now));
+                              "status", status, "rotation_grace", r->prev_valid_until > c->now));
         return true;
     }
     char exp[32], used[32];

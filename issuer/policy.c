@@ -78,15 +78,14 @@ static bool list_has(const char *list, char sep, const char *item)
     return false;
 }
 
-static bool allowed_svc(const config_t *cfg, const policy_request_t *req,
-                        const cfg_audience_t *au, set_t *allowed, int64_t *max_ttl,
-                        policy_result_t *res)
+static bool allowed_svc(const config_t *cfg, const policy_request_t *req, const cfg_audience_t *au,
+                        set_t *allowed, int64_t *max_ttl, policy_result_t *res)
 {
     if (!list_has(req->svc_audiences, ',', au->name)) {
         return deny(res, "access_denied", 403,
                     "%s may not get tokens for audience '%s': it was created for '%s'; create "
-                    "a service token with --audience %s", req->identity, au->name,
-                    req->svc_audiences, au->name);
+                    "a service token with --audience %s",
+                    req->identity, au->name, req->svc_audiences, au->name);
     }
     for (size_t i = 0; i < au->n_scopes; i++) {
         if (req->svc_scopes[0] == '\0' || list_has(req->svc_scopes, ' ', au->scopes[i])) {
@@ -97,9 +96,8 @@ static bool allowed_svc(const config_t *cfg, const policy_request_t *req,
     return true;
 }
 
-static bool allowed_mtls(const config_t *cfg, const policy_request_t *req,
-                         const cfg_audience_t *au, set_t *allowed, int64_t *max_ttl,
-                         policy_result_t *res)
+static bool allowed_mtls(const config_t *cfg, const policy_request_t *req, const cfg_audience_t *au,
+                         set_t *allowed, int64_t *max_ttl, policy_result_t *res)
 {
     bool matched = false;
     *max_ttl = 0;
@@ -210,8 +208,8 @@ bool policy_decide(const config_t *cfg, const policy_request_t *req, policy_resu
         char list[700] = "";
         set_join(&names, ", ", list, sizeof(list));
         return deny(res, "invalid_target", 400,
-                    "audience '%.200s' is not registered; registered audiences: %s",
-                    req->audience, list);
+                    "audience '%.200s' is not registered; registered audiences: %s", req->audience,
+                    list);
     }
     set_t allowed = {.n = 0};
     int64_t max_ttl = 0;

@@ -23,11 +23,11 @@ typedef struct {
 } policy_request_t;
 
 typedef struct {
-    const char *error;       /* NULL when granted, else the OAuth error code */
-    int status;              /* HTTP status for the error */
-    char description[1024];  /* error_description: what to change */
-    char scope[1024];        /* granted scopes, space-separated */
-    int64_t ttl;             /* granted lifetime */
+    const char *error;      /* NULL when granted, else the OAuth error code */
+    int status;             /* HTTP status for the error */
+    char description[1024]; /* error_description: what to change */
+    char scope[1024];       /* granted scopes, space-separated */
+    int64_t ttl;            /* granted lifetime */
 } policy_result_t;
 
 /* Decides a request. Returns true when granted; *res is always filled. */

@@ -109,8 +109,10 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     conn_t *c = arg;
     evutil_socket_t s = bufferevent_getfd(c->bev);
     if (s >= 0) {
-        log_msg(LOG_DEBUG, "connection deadline", "closing a connection that sent no "
-                "complete request within %d s", MESH_REQUEST_TIMEOUT);
+        log_msg(LOG_DEBUG, "connection deadline",
+                "closing a connection that sent no "
+                "complete request within %d s",
+                MESH_REQUEST_TIMEOUT);
         shutdown(s, SHUT_RDWR); /* evhttp sees EOF and frees the connection itself */
     }
 }
@@ -132,6 +134,9 @@ conn_t *server_conn_of(struct evhttp_request *req)
     if (c != NULL && !c->peer_loaded) {
         tls_peer_get(ssl, &c->peer); /* once per connection: the handshake is done */
         c->peer_loaded = true;
+        if (c->peer.presented && !c->peer.verified) {
+            metrics_tls_failure(metrics);
+        }
     }
     return c;
 }
@@ -228,8 +233,8 @@ static bool worker_init(worker_t *w, int id, const config_t *cfg)
     evhttp_set_default_content_type(w->http, "application/json");
     evhttp_set_bevcb(w->http, bev_cb, w);
     evhttp_set_gencb(w->http, http_handle, w);
-    struct evconnlistener *l = evconnlistener_new(w->base, NULL, NULL, LEV_OPT_REUSEABLE, 0,
-                                                  listen_fd);
+    struct evconnlistener *l =
+        evconnlistener_new(w->base, NULL, NULL, LEV_OPT_REUSEABLE, 0, listen_fd);
     w->bound = l ? evhttp_bind_listener(w->http, l) : NULL;
     w->drain_ev = event_new(w->base, -1, 0, drain_cb, w);
     w->drain_timer = evtimer_new(w->base, drain_timeout_cb, w);
@@ -257,7 +262,8 @@ static int open_listener(const config_t *cfg, int *port_out)
 {
     char port[16];
     snprintf(port, sizeof(port), "%d", cfg->listen_port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     int rc = getaddrinfo(cfg->listen_host, port, &hints, &ai);
@@ -321,8 +327,8 @@ static void reload(const char *config_path)
     current = st;
     pthread_mutex_unlock(&state_lock);
     state_unref(old);
-    log_json(LOG_INFO, "reloaded", json_pack("{s:s, s:s}", "config", config_path, "kid",
-                                             mesh_key_kid(st->sign_key)));
+    log_json(LOG_INFO, "reloaded",
+             json_pack("{s:s, s:s}", "config", config_path, "kid", mesh_key_kid(st->sign_key)));
 }
 
 int server_run(const char *config_path, issuer_state_t *st, int nworkers)

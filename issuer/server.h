@@ -32,7 +32,7 @@ typedef struct conn {
 int server_run(const char *config_path, issuer_state_t *st, int workers);
 
 /* For server_http.c */
-issuer_state_t *server_state_get(void);   /* a new reference to the current snapshot */
+issuer_state_t *server_state_get(void); /* a new reference to the current snapshot */
 metrics_t *server_metrics(void);
 store_t *worker_store(worker_t *w);
 bool worker_draining(worker_t *w);

@@ -112,8 +112,10 @@ static bool body_add(body_t *b, const char *name, const char *value, issuer_resp
     for (size_t i = 0; i < b->n; i++) {
         if (strcmp(b->names[i], name) == 0) {
             /* RFC 6749 §3.2: parameters MUST NOT be included more than once */
-            resp_error(resp, 400, "invalid_request", "parameter '%.64s' is sent more than "
-                       "once; send it once", name);
+            resp_error(resp, 400, "invalid_request",
+                       "parameter '%.64s' is sent more than "
+                       "once; send it once",
+                       name);
             return false;
         }
     }
@@ -145,7 +147,8 @@ static bool parse_form(char *text, body_t *b, issuer_resp_t *resp)
     TAILQ_INIT(&kv);
     if (evhttp_parse_query_str(text, &kv) != 0) {
         evhttp_clear_headers(&kv);
-        resp_error(resp, 400, "invalid_request", "the form body is malformed; send "
+        resp_error(resp, 400, "invalid_request",
+                   "the form body is malformed; send "
                    "application/x-www-form-urlencoded key=value pairs joined by &");
         return false;
     }
@@ -162,15 +165,18 @@ static bool parse_json(const char *text, size_t len, body_t *b, issuer_resp_t *r
     json_error_t je;
     json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (o == NULL || !json_is_object(o)) {
-        resp_error(resp, 400, "invalid_request", "the JSON body is malformed (%s); send one "
-                   "object of string members", o ? "not an object" : je.text);
+        resp_error(resp, 400, "invalid_request",
+                   "the JSON body is malformed (%s); send one "
+                   "object of string members",
+                   o ? "not an object" : je.text);
         json_decref(o);
         return false;
     }
     const char *key;
     json_t *v;
     bool ok = true;
-    json_object_foreach(o, key, v) {
+    json_object_foreach(o, key, v)
+    {
         char num[32];
         const char *s = NULL;
         if (json_is_string(v)) {
@@ -212,19 +218,26 @@ static bool read_body(hctx_t *h, body_t *b, issuer_resp_t *resp)
     }
     evbuffer_copyout(in, text, len);
     text[len] = '\0';
-    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(h->req),
-                                        "Content-Type");
+    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(h->req), "Content-Type");
     bool ok;
     if (memchr(text, '\0', len) != NULL) {
         resp_error(resp, 400, "invalid_request", "the body contains a NUL byte");
         ok = false;
     } else if (ct == NULL || strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0) {
-        ok = parse_form(text, b, resp);
+        /* %00 would decode to a NUL that silently cuts the value short */
+        if (strstr(text, "%00") != NULL) {
+            resp_error(resp, 400, "invalid_request", "a parameter contains %%00 (NUL)");
+            ok = false;
+        } else {
+            ok = parse_form(text, b, resp);
+        }
     } else if (strncasecmp(ct, "application/json", 16) == 0) {
         ok = parse_json(text, len, b, resp);
     } else {
-        resp_error(resp, 415, "invalid_request", "Content-Type '%.80s' is not accepted; send "
-                   "application/x-www-form-urlencoded or application/json", ct);
+        resp_error(resp, 415, "invalid_request",
+                   "Content-Type '%.80s' is not accepted; send "
+                   "application/x-www-form-urlencoded or application/json",
+                   ct);
         ok = false;
     }
     memset(text, 0, len);
@@ -378,13 +391,13 @@ void http_handle(struct evhttp_request *req, void *arg)
         resp_error(&resp, 431, "invalid_request", "more than %d request headers",
                    MESH_MAX_HEADER_COUNT);
     } else if (route == NULL) {
-        resp_error(&resp, 404, "not_found", "no endpoint at this path; endpoints: POST "
+        resp_error(&resp, 404, "not_found",
+                   "no endpoint at this path; endpoints: POST "
                    "/v1/token, POST /v1/revoke, GET /v1/revocations, /v1/audiences, "
                    "/.well-known/jwks.json, /.well-known/oauth-authorization-server, "
                    "/healthz, /metrics");
     } else if ((route->methods & method) == 0) {
-        resp_error(&resp, 405, "invalid_request", "%s accepts only %s", route->path,
-                   route->allow);
+        resp_error(&resp, 405, "invalid_request", "%s accepts only %s", route->path, route->allow);
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", route->allow);
     } else {
         int retry = 1;

@@ -24,10 +24,9 @@ struct tls_ctx {
 };
 
 /* Mozilla "intermediate" TLS 1.2 suites: forward secrecy and AEAD only. */
-static const char TLS12_CIPHERS[] =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+static const char TLS12_CIPHERS[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                                    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
 static int conn_idx = -1;
 static void (*conn_free_hook)(void *conn);
@@ -127,8 +126,7 @@ mesh_err_t tls_ctx_new(const config_t *cfg, tls_ctx_t **out, char *err, size_t e
         goto out;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
-        snprintf(err, errlen, "tls.key %s does not match tls.cert %s", cfg->tls_key,
-                 cfg->tls_cert);
+        snprintf(err, errlen, "tls.key %s does not match tls.cert %s", cfg->tls_key, cfg->tls_cert);
         goto out;
     }
     X509_STORE *store = SSL_CTX_get_cert_store(ctx);
@@ -217,8 +215,8 @@ void tls_peer_get(struct ssl_st *ssl, tls_peer_t *out)
     if (mesh_x5t_s256(der, (size_t)len, out->x5t) != MESH_OK) {
         snprintf(out->error, sizeof(out->error), "cannot compute x5t#S256");
     } else if (mesh_x509_spiffe_id(der, (size_t)len, &out->identity) != MESH_OK) {
-        snprintf(out->error, sizeof(out->error),
-                 "certificate has no single spiffe:// URI SAN (%s)", mesh_err_detail());
+        snprintf(out->error, sizeof(out->error), "certificate has no single spiffe:// URI SAN (%s)",
+                 mesh_err_detail());
         out->identity = NULL;
     } else {
         out->verified = true;

@@ -34,10 +34,10 @@ void *tls_get_conn(struct ssl_st *ssl);
 void tls_set_conn_free_hook(void (*fn)(void *conn));
 
 typedef struct {
-    bool presented;          /* the client sent a certificate */
-    bool verified;           /* ... and it chains to the mesh CA, is current, not revoked */
-    char error[256];         /* why not, when presented && !verified */
-    char *identity;          /* its spiffe:// URI SAN (new string), NULL when none */
+    bool presented;  /* the client sent a certificate */
+    bool verified;   /* ... and it chains to the mesh CA, is current, not revoked */
+    char error[256]; /* why not, when presented && !verified */
+    char *identity;  /* its spiffe:// URI SAN (new string), NULL when none */
     char x5t[MESH_X5T_LEN + 1];
 } tls_peer_t;
 

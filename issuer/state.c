@@ -97,7 +97,8 @@ static char *build_metadata(const config_t *cfg)
             bool dup = false;
             size_t k;
             json_t *v;
-            json_array_foreach(scopes, k, v) {
+            json_array_foreach(scopes, k, v)
+            {
                 dup = dup || strcmp(json_string_value(v), cfg->audiences[i].scopes[j]) == 0;
             }
             if (!dup) {
@@ -107,14 +108,13 @@ static char *build_metadata(const config_t *cfg)
     }
     /* RFC 8414 §2 and RFC 8705 §3.3 */
     json_t *m = json_pack(
-        "{s:s, s:o, s:o, s:o, s:[s], s:[s,s], s:[s,s], s:b, s:[], s:o, s:o, s:o, s:[s]}",
-        "issuer", cfg->issuer, "token_endpoint", jurl(cfg, "/v1/token"), "jwks_uri",
+        "{s:s, s:o, s:o, s:o, s:[s], s:[s,s], s:[s,s], s:b, s:[], s:o, s:o, s:o, s:[s]}", "issuer",
+        cfg->issuer, "token_endpoint", jurl(cfg, "/v1/token"), "jwks_uri",
         jurl(cfg, "/.well-known/jwks.json"), "revocation_endpoint", jurl(cfg, "/v1/revoke"),
         "grant_types_supported", "client_credentials", "token_endpoint_auth_methods_supported",
         "tls_client_auth", "client_secret_basic", "revocation_endpoint_auth_methods_supported",
-        "tls_client_auth", "client_secret_basic",
-        "tls_client_certificate_bound_access_tokens", 1, "response_types_supported",
-        "scopes_supported", scopes, "mesh_revocations_endpoint",
+        "tls_client_auth", "client_secret_basic", "tls_client_certificate_bound_access_tokens", 1,
+        "response_types_supported", "scopes_supported", scopes, "mesh_revocations_endpoint",
         jurl(cfg, "/v1/revocations"), "mesh_audiences_endpoint", jurl(cfg, "/v1/audiences"),
         "access_token_types_supported", "at+jwt");
     if (m == NULL) {
@@ -153,19 +153,21 @@ static mesh_err_t load_keys(issuer_state_t *st, char *err, size_t errlen)
         return rc;
     }
     if (!mesh_key_is_private(keys[0])) {
-        snprintf(err, errlen, "signing_keys.current: %s is a public key; the issuer needs the "
-                 "private key to sign", cfg->key_current);
+        snprintf(err, errlen,
+                 "signing_keys.current: %s is a public key; the issuer needs the "
+                 "private key to sign",
+                 cfg->key_current);
         mesh_key_free(keys[0]);
         return MESH_ERR_KEY_NOT_PRIVATE;
     }
     n++;
-    if (cfg->key_next != NULL && (rc = load_key("next", cfg->key_next, &keys[n++], err,
-                                                errlen)) != MESH_OK) {
+    if (cfg->key_next != NULL &&
+        (rc = load_key("next", cfg->key_next, &keys[n++], err, errlen)) != MESH_OK) {
         n--;
         goto out;
     }
-    if (cfg->key_previous != NULL && (rc = load_key("previous", cfg->key_previous, &keys[n++],
-                                                    err, errlen)) != MESH_OK) {
+    if (cfg->key_previous != NULL &&
+        (rc = load_key("previous", cfg->key_previous, &keys[n++], err, errlen)) != MESH_OK) {
         n--;
         goto out;
     }
@@ -188,8 +190,8 @@ out:
     return rc;
 }
 
-mesh_err_t state_load(const char *config_path, const issuer_state_t *prev,
-                      issuer_state_t **out, char *err, size_t errlen)
+mesh_err_t state_load(const char *config_path, const issuer_state_t *prev, issuer_state_t **out,
+                      char *err, size_t errlen)
 {
     issuer_state_t *st = calloc(1, sizeof(*st));
     if (st == NULL) {

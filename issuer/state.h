@@ -22,10 +22,10 @@ typedef struct shared_rl shared_rl_t;
 typedef struct issuer_state {
     atomic_int refs;
     config_t *cfg;
-    mesh_key_t *sign_key;     /* signing_keys.current */
-    mesh_jwks_t *jwks;        /* current, next, previous (public halves published) */
+    mesh_key_t *sign_key; /* signing_keys.current */
+    mesh_jwks_t *jwks;    /* current, next, previous (public halves published) */
     char *jwks_json;
-    char *metadata_json;      /* RFC 8414 */
+    char *metadata_json; /* RFC 8414 */
     char *audiences_json;
     tls_ctx_t *tls;
     shared_rl_t *rl_identity; /* kept across reloads while the rates stay the same */
@@ -36,8 +36,8 @@ typedef struct issuer_state {
  * Loads config, keys and TLS from `config_path`. `prev` (may be NULL) lends rate limiters
  * whose settings did not change. On failure writes a message to err.
  */
-mesh_err_t state_load(const char *config_path, const issuer_state_t *prev,
-                      issuer_state_t **out, char *err, size_t errlen);
+mesh_err_t state_load(const char *config_path, const issuer_state_t *prev, issuer_state_t **out,
+                      char *err, size_t errlen);
 issuer_state_t *state_ref(issuer_state_t *st);
 void state_unref(issuer_state_t *st);
 

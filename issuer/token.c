@@ -55,9 +55,9 @@ static const char *param(const issuer_req_t *req, const char *name)
     return NULL;
 }
 
-static void audit(issuer_ctx_t *ctx, const issuer_req_t *req, const auth_t *a,
-                  const char *audience, const char *scope, const char *jti, int64_t lifetime,
-                  const char *outcome, const char *reason)
+static void audit(issuer_ctx_t *ctx, const issuer_req_t *req, const auth_t *a, const char *audience,
+                  const char *scope, const char *jti, int64_t lifetime, const char *outcome,
+                  const char *reason)
 {
     audit_event_t ev = {
         .time = (int64_t)time(NULL),
@@ -74,8 +74,8 @@ static void audit(issuer_ctx_t *ctx, const issuer_req_t *req, const auth_t *a,
     audit_log(stderr, &ev);
 }
 
-static void deny(issuer_ctx_t *ctx, const issuer_req_t *req, const auth_t *a,
-                 const char *audience, issuer_resp_t *resp)
+static void deny(issuer_ctx_t *ctx, const issuer_req_t *req, const auth_t *a, const char *audience,
+                 issuer_resp_t *resp)
 {
     const char *err = json_string_value(json_object_get(resp->body, "error"));
     metrics_denied(ctx->metrics, err ? err : "server_error");
@@ -122,8 +122,8 @@ static bool check_secret(issuer_ctx_t *ctx, const char *id, const char *secret, 
     if (rc != MESH_OK) {
         log_msg(LOG_INFO, "service token rejected", "%s", why ? why : "");
         invalid_client(resp, "client authentication failed: unknown client id or wrong "
-                       "secret, or the service token is revoked or expired; check the "
-                       "credentials with `mesh-issuer token list`");
+                             "secret, or the service token is revoked or expired; check the "
+                             "credentials with `mesh-issuer token list`");
         return false;
     }
     a->svc = true;
@@ -162,8 +162,7 @@ static bool auth_basic(issuer_ctx_t *ctx, const char *hdr, auth_t *a, issuer_res
 }
 
 /* Exactly one client authentication method (RFC 6749 §2.3: "MUST NOT use more than one"). */
-static bool authenticate(issuer_ctx_t *ctx, const issuer_req_t *req, auth_t *a,
-                         issuer_resp_t *resp)
+static bool authenticate(issuer_ctx_t *ctx, const issuer_req_t *req, auth_t *a, issuer_resp_t *resp)
 {
     memset(a, 0, sizeof(*a));
     const char *authz = req->authorization;
@@ -171,13 +170,15 @@ static bool authenticate(issuer_ctx_t *ctx, const issuer_req_t *req, auth_t *a,
     bool headers = req->mesh_client_id != NULL || req->mesh_client_secret != NULL;
     bool cert = req->peer != NULL && req->peer->presented;
     if (authz != NULL && !basic) {
-        resp_error(resp, 400, "invalid_request", "Authorization scheme is not accepted here; "
+        resp_error(resp, 400, "invalid_request",
+                   "Authorization scheme is not accepted here; "
                    "authenticate with a client certificate, Authorization: Basic, or "
                    "Mesh-Client-Id + Mesh-Client-Secret");
         return false;
     }
     if (param(req, "client_secret") != NULL) {
-        resp_error(resp, 400, "invalid_request", "client_secret in the body "
+        resp_error(resp, 400, "invalid_request",
+                   "client_secret in the body "
                    "(client_secret_post) is not accepted; send it with Authorization: Basic");
         return false;
     }
@@ -193,15 +194,17 @@ static bool authenticate(issuer_ctx_t *ctx, const issuer_req_t *req, auth_t *a,
     }
     if (methods == 0) {
         invalid_client(resp, "no client authentication: present a client certificate "
-                       "issued by the mesh CA (tls_client_auth), or a service token with "
-                       "Authorization: Basic or Mesh-Client-Id + Mesh-Client-Secret");
+                             "issued by the mesh CA (tls_client_auth), or a service token with "
+                             "Authorization: Basic or Mesh-Client-Id + Mesh-Client-Secret");
         return false;
     }
     if (cert) {
         if (!req->peer->verified) {
             char desc[512];
-            snprintf(desc, sizeof(desc), "client certificate rejected: %s; use a current "
-                     "certificate issued by the mesh CA that is not revoked", req->peer->error);
+            snprintf(desc, sizeof(desc),
+                     "client certificate rejected: %s; use a current "
+                     "certificate issued by the mesh CA that is not revoked",
+                     req->peer->error);
             invalid_client(resp, desc);
             return false;
         }
@@ -233,8 +236,10 @@ static bool rate_ok(issuer_ctx_t *ctx, const auth_t *a, issuer_resp_t *resp)
     if (state_rl_take(ctx->st->rl_identity, a->identity, &retry)) {
         return true;
     }
-    resp_error(resp, 429, "slow_down", "too many requests from %s; retry after %d s, and cache "
-               "tokens until shortly before they expire", a->identity, retry);
+    resp_error(resp, 429, "slow_down",
+               "too many requests from %s; retry after %d s, and cache "
+               "tokens until shortly before they expire",
+               a->identity, retry);
     resp->retry_after = retry;
     return false;
 }
@@ -257,18 +262,22 @@ static bool token_params(const issuer_req_t *req, policy_request_t *pr, issuer_r
 {
     const char *gt = param(req, "grant_type");
     if (gt == NULL) {
-        resp_error(resp, 400, "invalid_request", "grant_type is required; send "
+        resp_error(resp, 400, "invalid_request",
+                   "grant_type is required; send "
                    "grant_type=client_credentials");
         return false;
     }
     if (strcmp(gt, "client_credentials") != 0) {
-        resp_error(resp, 400, "unsupported_grant_type", "grant_type '%.100s' is not supported; "
-                   "this issuer only grants client_credentials", gt);
+        resp_error(resp, 400, "unsupported_grant_type",
+                   "grant_type '%.100s' is not supported; "
+                   "this issuer only grants client_credentials",
+                   gt);
         return false;
     }
     pr->audience = param(req, "audience");
     if (pr->audience == NULL || pr->audience[0] == '\0') {
-        resp_error(resp, 400, "invalid_request", "audience is required: name the service the "
+        resp_error(resp, 400, "invalid_request",
+                   "audience is required: name the service the "
                    "token is for (GET /v1/audiences lists them)");
         return false;
     }
@@ -276,8 +285,10 @@ static bool token_params(const issuer_req_t *req, policy_request_t *pr, issuer_r
     const char *ttl = param(req, "ttl");
     if (ttl != NULL) {
         if (!parse_ttl(ttl, &pr->ttl)) {
-            resp_error(resp, 400, "invalid_request", "ttl '%.40s' must be a whole number of "
-                       "seconds", ttl);
+            resp_error(resp, 400, "invalid_request",
+                       "ttl '%.40s' must be a whole number of "
+                       "seconds",
+                       ttl);
             return false;
         }
         pr->has_ttl = true;
@@ -328,7 +339,8 @@ void token_endpoint(issuer_ctx_t *ctx, const issuer_req_t *req, issuer_resp_t *r
     mesh_err_t rc = mesh_jwt_sign(ctx->st->sign_key, &in, &jwt, jti);
     if (rc != MESH_OK) {
         log_msg(LOG_ERROR, "signing failed", "%s: %s", mesh_strerror(rc), mesh_err_detail());
-        resp_error(resp, 500, "server_error", "the issuer could not sign the token; see its "
+        resp_error(resp, 500, "server_error",
+                   "the issuer could not sign the token; see its "
                    "log");
         deny(ctx, req, &a, pr.audience, resp);
         return;
@@ -371,12 +383,12 @@ static bool read_own_token(issuer_ctx_t *ctx, const char *token, char *sub, size
     json_t *claims = NULL;
     if (rc != MESH_OK) {
         *why = mesh_err_name(rc);
-    } else if ((claims = json_loadb((const char *)payload, plen, JSON_REJECT_DUPLICATES,
-                                    NULL)) == NULL) {
+    } else if ((claims = json_loadb((const char *)payload, plen, JSON_REJECT_DUPLICATES, NULL)) ==
+               NULL) {
         *why = "claims are not JSON";
     } else if (!json_is_string(json_object_get(claims, "iss")) ||
-               strcmp(json_string_value(json_object_get(claims, "iss")),
-                      ctx->st->cfg->issuer) != 0) {
+               strcmp(json_string_value(json_object_get(claims, "iss")), ctx->st->cfg->issuer) !=
+                   0) {
         *why = "token was issued by another issuer";
     } else if (!json_is_string(json_object_get(claims, "sub")) ||
                !json_is_string(json_object_get(claims, "jti")) ||
@@ -408,7 +420,8 @@ void revoke_endpoint(issuer_ctx_t *ctx, const issuer_req_t *req, issuer_resp_t *
     const char *token = param(req, "token");
     const char *jti_param = param(req, "jti");
     if ((token == NULL) == (jti_param == NULL)) {
-        resp_error(resp, 400, "invalid_request", "send exactly one of token (the access "
+        resp_error(resp, 400, "invalid_request",
+                   "send exactly one of token (the access "
                    "token) or jti (admins only)");
         deny(ctx, req, &a, NULL, resp);
         return;
@@ -428,22 +441,27 @@ void revoke_endpoint(issuer_ctx_t *ctx, const issuer_req_t *req, issuer_resp_t *
             return;
         }
         if (strcmp(sub, a.identity) != 0 && !admin) {
-            resp_error(resp, 403, "access_denied", "the token belongs to %s; only %s or an "
-                       "admin may revoke it", sub, sub);
+            resp_error(resp, 403, "access_denied",
+                       "the token belongs to %s; only %s or an "
+                       "admin may revoke it",
+                       sub, sub);
             deny(ctx, req, &a, NULL, resp);
             return;
         }
     } else {
         if (!admin) {
-            resp_error(resp, 403, "access_denied", "revoking by jti needs an admin identity "
+            resp_error(resp, 403, "access_denied",
+                       "revoking by jti needs an admin identity "
                        "(config admins[]); %s is not one: send the token itself instead",
                        a.identity);
             deny(ctx, req, &a, NULL, resp);
             return;
         }
         if (strlen(jti_param) != MESH_JTI_LEN) {
-            resp_error(resp, 400, "invalid_request", "jti must be the %d-character jti claim "
-                       "of the token", MESH_JTI_LEN);
+            resp_error(resp, 400, "invalid_request",
+                       "jti must be the %d-character jti claim "
+                       "of the token",
+                       MESH_JTI_LEN);
             deny(ctx, req, &a, NULL, resp);
             return;
         }
@@ -453,9 +471,9 @@ void revoke_endpoint(issuer_ctx_t *ctx, const issuer_req_t *req, issuer_resp_t *
     int64_t seq = 0;
     mesh_err_t rc = store_revoke(ctx->store, jti, exp, now, &seq);
     if (rc != MESH_OK) {
-        log_msg(LOG_ERROR, "revocation not stored", "%s: %s", mesh_strerror(rc),
-                mesh_err_detail());
-        resp_error(resp, 503, "temporarily_unavailable", "the revocation could not be stored; "
+        log_msg(LOG_ERROR, "revocation not stored", "%s: %s", mesh_strerror(rc), mesh_err_detail());
+        resp_error(resp, 503, "temporarily_unavailable",
+                   "the revocation could not be stored; "
                    "retry");
         deny(ctx, req, &a, NULL, resp);
         return;
@@ -464,8 +482,8 @@ void revoke_endpoint(issuer_ctx_t *ctx, const issuer_req_t *req, issuer_resp_t *
     audit(ctx, req, &a, NULL, NULL, jti, 0, "revoked", NULL);
     resp->status = 200;
     resp->no_store = true;
-    resp->body = json_pack("{s:b, s:s, s:I, s:I}", "revoked", 1, "jti", jti, "exp",
-                           (json_int_t)exp, "seq", (json_int_t)seq);
+    resp->body = json_pack("{s:b, s:s, s:I, s:I}", "revoked", 1, "jti", jti, "exp", (json_int_t)exp,
+                           "seq", (json_int_t)seq);
 }
 
 typedef struct {
@@ -487,14 +505,14 @@ void revocations_endpoint(issuer_ctx_t *ctx, const char *since, issuer_resp_t *r
 {
     int64_t from = 0;
     if (since != NULL && !parse_ttl(since, &from)) {
-        resp_error(resp, 400, "invalid_request", "since must be a whole number (the seq of "
+        resp_error(resp, 400, "invalid_request",
+                   "since must be a whole number (the seq of "
                    "the last answer, or 0)");
         return;
     }
     feed_t f = {.arr = json_array(), .last = from};
     int64_t last = 0;
-    mesh_err_t rc = store_revocations_since(ctx->store, from, REVOCATIONS_PAGE, feed_cb, &f,
-                                            &last);
+    mesh_err_t rc = store_revocations_since(ctx->store, from, REVOCATIONS_PAGE, feed_cb, &f, &last);
     if (rc != MESH_OK) {
         json_decref(f.arr);
         resp_error(resp, 503, "temporarily_unavailable", "revocations cannot be read; retry");

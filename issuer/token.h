@@ -26,10 +26,10 @@ typedef struct {
 } req_param_t;
 
 typedef struct {
-    const char *source;            /* peer address, for rate limits and audit */
-    const tls_peer_t *peer;        /* the connection's client certificate */
-    const char *authorization;     /* Authorization header or NULL */
-    const char *mesh_client_id;    /* Mesh-Client-Id header or NULL */
+    const char *source;         /* peer address, for rate limits and audit */
+    const tls_peer_t *peer;     /* the connection's client certificate */
+    const char *authorization;  /* Authorization header or NULL */
+    const char *mesh_client_id; /* Mesh-Client-Id header or NULL */
     const char *mesh_client_secret;
     req_param_t params[REQ_MAX_PARAMS]; /* body parameters, names unique */
     size_t n_params;
@@ -37,15 +37,15 @@ typedef struct {
 
 typedef struct {
     int status;
-    json_t *body;                 /* owned */
-    char www_authenticate[160];   /* "" = none */
-    int retry_after;              /* 0 = none */
-    bool no_store;                /* Cache-Control: no-store */
+    json_t *body;               /* owned */
+    char www_authenticate[160]; /* "" = none */
+    int retry_after;            /* 0 = none */
+    bool no_store;              /* Cache-Control: no-store */
 } issuer_resp_t;
 
 typedef struct {
-    issuer_state_t *st;  /* borrowed for the request */
-    store_t *store;      /* this worker's store handle */
+    issuer_state_t *st; /* borrowed for the request */
+    store_t *store;     /* this worker's store handle */
     metrics_t *metrics;
 } issuer_ctx_t;
 

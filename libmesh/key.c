@@ -63,10 +63,9 @@ MESH_EXPORT mesh_alg_t mesh_alg_from_name(const char *name, size_t len)
  */
 static bool rsa_is_roca(const BIGNUM *n)
 {
-    static const unsigned primes[] = {3,   5,   7,   11,  13,  17,  19,  23,  29,  31,
-                                      37,  41,  43,  47,  53,  59,  61,  67,  71,  73,
-                                      79,  83,  89,  97,  101, 103, 107, 109, 113, 127,
-                                      131, 137, 139, 149, 151, 157, 163, 167};
+    static const unsigned primes[] = {
+        3,  5,  7,  11, 13, 17,  19,  23,  29,  31,  37,  41,  43,  47,  53,  59,  61,  67,  71,
+        73, 79, 83, 89, 97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167};
 
     for (size_t i = 0; i < MESH_ARRAY_LEN(primes); i++) {
         unsigned p = primes[i];
@@ -98,12 +97,14 @@ static mesh_err_t check_rsa(const EVP_PKEY *pkey, const char *what)
 
     /* RFC 8725 §3.5 / NIST SP 800-131A: at least 2048 bits. */
     if (bits < MESH_MIN_RSA_BITS) {
-        return mesh_err_set(MESH_ERR_KEY_WEAK, "%s: RSA key of %d bits, need at least %d; "
-                            "generate a new key", what, bits, MESH_MIN_RSA_BITS);
+        return mesh_err_set(MESH_ERR_KEY_WEAK,
+                            "%s: RSA key of %d bits, need at least %d; "
+                            "generate a new key",
+                            what, bits, MESH_MIN_RSA_BITS);
     }
     if (bits > MESH_MAX_RSA_BITS) {
-        return mesh_err_set(MESH_ERR_LIMIT, "%s: RSA key of %d bits, above the %d-bit limit",
-                            what, bits, MESH_MAX_RSA_BITS);
+        return mesh_err_set(MESH_ERR_LIMIT, "%s: RSA key of %d bits, above the %d-bit limit", what,
+                            bits, MESH_MAX_RSA_BITS);
     }
     if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) ||
         !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e)) {
@@ -116,13 +117,17 @@ static mesh_err_t check_rsa(const EVP_PKEY *pkey, const char *what)
         goto out;
     }
     if (!BN_is_odd(e) || BN_is_one(e) || BN_cmp(e, n) >= 0) {
-        rc = mesh_err_set(MESH_ERR_KEY_INVALID, "%s: RSA public exponent must be odd and "
-                          "between 3 and n (65537 is usual)", what);
+        rc = mesh_err_set(MESH_ERR_KEY_INVALID,
+                          "%s: RSA public exponent must be odd and "
+                          "between 3 and n (65537 is usual)",
+                          what);
         goto out;
     }
     if (rsa_is_roca(n)) {
-        rc = mesh_err_set(MESH_ERR_KEY_WEAK, "%s: RSA modulus has the ROCA fingerprint "
-                          "(CVE-2017-15361); replace the key", what);
+        rc = mesh_err_set(MESH_ERR_KEY_WEAK,
+                          "%s: RSA modulus has the ROCA fingerprint "
+                          "(CVE-2017-15361); replace the key",
+                          what);
         goto out;
     }
     rc = MESH_OK;
@@ -138,12 +143,14 @@ static mesh_err_t check_ec(EVP_PKEY *pkey, const char *what)
     EVP_PKEY_CTX *ctx = NULL;
     mesh_err_t rc = MESH_OK;
 
-    if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group,
-                                        sizeof(group), NULL) ||
+    if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                        NULL) ||
         strcmp(group, "prime256v1") != 0) {
         ERR_clear_error();
-        return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED, "%s: EC curve '%s' is not supported; "
-                            "use P-256", what, group[0] ? group : "explicit parameters");
+        return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED,
+                            "%s: EC curve '%s' is not supported; "
+                            "use P-256",
+                            what, group[0] ? group : "explicit parameters");
     }
     /* SEC 1 §3.2.2.1: the public point must be on the curve and not the identity. */
     ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
@@ -162,15 +169,17 @@ static mesh_err_t check_ec(EVP_PKEY *pkey, const char *what)
 /* The type's own algorithm, or `alg` when it fits the key type (RFC 8725 §3.1). */
 static mesh_err_t key_alg(int id, mesh_alg_t alg, const char *what, mesh_alg_t *out)
 {
-    mesh_alg_t def = id == EVP_PKEY_RSA ? MESH_ALG_RS256
+    mesh_alg_t def = id == EVP_PKEY_RSA  ? MESH_ALG_RS256
                      : id == EVP_PKEY_EC ? MESH_ALG_ES256
                                          : MESH_ALG_EDDSA;
-    bool fits = alg == MESH_ALG_UNSET || alg == def ||
-                (id == EVP_PKEY_RSA && alg == MESH_ALG_PS256);
+    bool fits =
+        alg == MESH_ALG_UNSET || alg == def || (id == EVP_PKEY_RSA && alg == MESH_ALG_PS256);
 
     if (!fits) {
-        return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED, "%s: algorithm %s does not fit this key "
-                            "type (%s)", what, mesh_alg_name(alg), mesh_alg_name(def));
+        return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED,
+                            "%s: algorithm %s does not fit this key "
+                            "type (%s)",
+                            what, mesh_alg_name(alg), mesh_alg_name(def));
     }
     *out = alg == MESH_ALG_UNSET ? def : alg;
     return MESH_OK;
@@ -185,8 +194,8 @@ static bool key_has_private(const EVP_PKEY *pkey, int id)
     if (id == EVP_PKEY_ED25519) {
         has = EVP_PKEY_get_raw_private_key(pkey, NULL, &len) == 1 && len > 0;
     } else {
-        has = EVP_PKEY_get_bn_param(pkey, id == EVP_PKEY_RSA ? OSSL_PKEY_PARAM_RSA_D
-                                                              : OSSL_PKEY_PARAM_PRIV_KEY, &d);
+        has = EVP_PKEY_get_bn_param(
+            pkey, id == EVP_PKEY_RSA ? OSSL_PKEY_PARAM_RSA_D : OSSL_PKEY_PARAM_PRIV_KEY, &d);
         BN_clear_free(d);
     }
     ERR_clear_error();
@@ -227,8 +236,10 @@ static mesh_err_t key_check_type(EVP_PKEY *pkey, const char *what)
     case EVP_PKEY_ED25519:
         return MESH_OK;
     default:
-        return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED, "%s: key type %s is not supported; use "
-                            "RSA, EC P-256 or Ed25519", what, EVP_PKEY_get0_type_name(pkey));
+        return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED,
+                            "%s: key type %s is not supported; use "
+                            "RSA, EC P-256 or Ed25519",
+                            what, EVP_PKEY_get0_type_name(pkey));
     }
 }
 
@@ -289,7 +300,7 @@ MESH_EXPORT void mesh_key_free(mesh_key_t *key)
         return;
     }
     mesh_sig_ctx_release(key); /* before the key: the contexts hold references to it */
-    EVP_PKEY_free(key->pkey); /* OpenSSL clears private key material as it frees it */
+    EVP_PKEY_free(key->pkey);  /* OpenSSL clears private key material as it frees it */
     OPENSSL_cleanse(key, sizeof(*key));
     free(key);
 }
@@ -347,8 +358,8 @@ static EVP_PKEY *generate_pkey(mesh_key_type_t type)
     params[1] = OSSL_PARAM_construct_uint(OSSL_PKEY_PARAM_RSA_E, &e);
     params[2] = OSSL_PARAM_construct_end();
     ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-    if (ctx == NULL || EVP_PKEY_keygen_init(ctx) != 1 || EVP_PKEY_CTX_set_params(ctx, params) != 1 ||
-        EVP_PKEY_generate(ctx, &pkey) != 1) {
+    if (ctx == NULL || EVP_PKEY_keygen_init(ctx) != 1 ||
+        EVP_PKEY_CTX_set_params(ctx, params) != 1 || EVP_PKEY_generate(ctx, &pkey) != 1) {
         pkey = NULL;
     }
     EVP_PKEY_CTX_free(ctx);
@@ -361,8 +372,10 @@ MESH_EXPORT mesh_err_t mesh_key_generate(mesh_key_type_t type, mesh_key_t **out)
 
     mesh_err_clear();
     if (out == NULL || type < MESH_KEY_RSA2048 || type > MESH_KEY_ED25519) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_key_generate: unknown key type %d "
-                            "or NULL out", (int)type);
+        return mesh_err_set(MESH_ERR_INVALID_ARG,
+                            "mesh_key_generate: unknown key type %d "
+                            "or NULL out",
+                            (int)type);
     }
     pkey = generate_pkey(type);
     if (pkey == NULL) {

@@ -76,11 +76,14 @@ static double raw_jwt_sign_rate(const char *keypath, double secs)
     if (mesh_key_load_pem_file(keypath, MESH_ALG_UNSET, &key) != MESH_OK) {
         return 0;
     }
-    mesh_jwt_claims_in_t in = {.iss = srv.url, .sub = "spiffe://mesh.local/gateway",
-                               .aud = "asset-service", .scope = "assets:read assets:write",
+    mesh_jwt_claims_in_t in = {.iss = srv.url,
+                               .sub = "spiffe://mesh.local/gateway",
+                               .aud = "asset-service",
+                               .scope = "assets:read assets:write",
                                .client_id = "gateway",
                                .x5t_s256 = "cpvrlwgw5tzTQjLIWfSD9GuOxeOPBnezIfY_Hh4Ju0c",
-                               .iat = time(NULL), .ttl = 300};
+                               .iat = time(NULL),
+                               .ttl = 300};
     long n = 0;
     double t0 = now(), c0 = cpu_now();
     do {
@@ -134,8 +137,7 @@ static CURL *make_easy(const char *cert, const char *key, const char *ca, const 
     curl_easy_setopt(c, CURLOPT_CAINFO, ca);
     curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
     curl_easy_setopt(c, CURLOPT_SSLKEY, key);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS,
-                     "grant_type=client_credentials&audience=asset-service");
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "grant_type=client_credentials&audience=asset-service");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     return c;
@@ -216,7 +218,8 @@ int main(void)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     double per_cpu = cpu > 0 ? (double)ok / cpu : 0;
     printf("mesh-issuer bench: %d keep-alive mTLS connections, %.1f s, %ld cores, "
-           "RSA-2048 RS256\n", conns, wall, cores);
+           "RSA-2048 RS256\n",
+           conns, wall, cores);
     printf("  raw OpenSSL RSA-2048 sign:              %8.0f /CPU-s\n", rate_openssl);
     printf("  raw mesh_jwt_sign:                      %8.0f /CPU-s\n", rate_sign);
     printf("  issuer tokens issued:                   %8ld (%ld failed)\n", ok, failed);

@@ -89,3 +89,31 @@ expect 0 init --template "$TEMPLATE" --dir certs
 has out "crl.pem (it was missing)"
 has <(openssl crl -in certs/crl.pem -noout -text) "Serial Number:"
 ok "init rewrites a missing crl.pem from index.json"
+
+# crl.pem lapses after 30 days; an expired CRL makes CRL-checking servers refuse everyone, so
+# check reports it and init re-signs it when it is within 10 days of its nextUpdate.
+expect 0 init --template "$TEMPLATE" --dir crl-certs
+expect 0 revoke chat-service --dir crl-certs
+# Revoking again re-signs the list but keeps the recorded reason and date.
+expect 0 revoke web-service --reason keyCompromise --dir crl-certs
+first=$(openssl crl -in crl-certs/crl.pem -noout -text | grep -A1 "Revocation Date" | head -2)
+sleep 1
+ws=$(openssl x509 -in crl-certs/web-service/cert.pem -noout -serial | cut -d= -f2)
+expect 0 revoke "$ws" --dir crl-certs
+has out "reason keyCompromise"
+has <(openssl crl -in crl-certs/crl.pem -noout -text) "Key Compromise"
+openssl crl -in crl-certs/crl.pem -noout -text | grep -qF "$(echo "$first" | head -1)" ||
+    fail "revoking again moved the revocation date"
+expect 0 init --template "$TEMPLATE" --dir crl-certs  # re-issues the revoked service
+later=$(($(date +%s) + 31 * 86400))
+expect 2 check --dir crl-certs --now "$later"
+has out "expired: crl.pem: nextUpdate has passed"
+expect 1 check --dir crl-certs --now $(($(date +%s) + 25 * 86400)) --json
+grep -q '"name": "crl.pem"' out || fail "check --json does not list crl.pem"
+expect 0 init --template "$TEMPLATE" --dir crl-certs --now $(($(date +%s) + 21 * 86400))
+has out "crl.pem (re-signed: it was close to its nextUpdate)"
+expect 1 check --dir crl-certs --now "$later"  # only the 45-day issuer cert is expiring
+grep -q "expired: crl.pem" out && fail "a re-signed crl.pem is still reported expired: $(cat out)"
+expect 0 init --template "$TEMPLATE" --dir crl-certs --now $(($(date +%s) + 21 * 86400))
+grep -q "re-signed" out && fail "init re-signed a fresh crl.pem again"
+ok "check reports an expired crl.pem; init re-signs one close to its nextUpdate"

@@ -83,8 +83,8 @@ static void expect_error(resp_t *x, long status, const char *error, const char *
 {
     if (x->status != status || strcmp(jstr(x, "error"), error) != 0 ||
         (needle && strstr(jstr(x, "error_description"), needle) == NULL)) {
-        fprintf(stderr, "expected %ld %s (~%s), got %ld %s\n", status, error,
-                needle ? needle : "", x->status, x->body);
+        fprintf(stderr, "expected %ld %s (~%s), got %ld %s\n", status, error, needle ? needle : "",
+                x->status, x->body);
         fail();
     }
     resp_free(x);
@@ -93,8 +93,8 @@ static void expect_error(resp_t *x, long status, const char *error, const char *
 static char *svc_create(const char *name, const char *args, char *id, size_t idcap)
 {
     char cmd[1024], *out = NULL;
-    snprintf(cmd, sizeof(cmd), "'%s' token create %s %s --json --config '%s'", srv.bin, name,
-             args, srv.config);
+    snprintf(cmd, sizeof(cmd), "'%s' token create %s %s --json --config '%s'", srv.bin, name, args,
+             srv.config);
     int rc = run_cmd(cmd, &out);
     if (rc != 0) {
         fprintf(stderr, "%s\n", out);
@@ -140,7 +140,8 @@ static void test_discovery(void **state)
     assert_string_equal(jstr(x, "jwks_uri"), want);
     snprintf(want, sizeof(want), "%s/v1/revoke", srv.url);
     assert_string_equal(jstr(x, "revocation_endpoint"), want);
-    assert_true(json_is_true(json_object_get(x->json, "tls_client_certificate_bound_access_tokens")));
+    assert_true(
+        json_is_true(json_object_get(x->json, "tls_client_certificate_bound_access_tokens")));
     json_t *m = json_object_get(x->json, "token_endpoint_auth_methods_supported");
     assert_string_equal(json_string_value(json_array_get(m, 0)), "tls_client_auth");
     assert_string_equal(json_string_value(json_array_get(m, 1)), "client_secret_basic");
@@ -207,7 +208,9 @@ static void test_mtls_token(void **state)
     resp_free(x);
 
     /* JSON body, one scope, explicit ttl */
-    req_t r = {.path = "/v1/token", .cert = "gateway", .ctype = "application/json",
+    req_t r = {.path = "/v1/token",
+               .cert = "gateway",
+               .ctype = "application/json",
                .body = "{\"grant_type\":\"client_credentials\",\"audience\":\"chat-service\","
                        "\"scope\":\"chat:read\",\"ttl\":60}"};
     x = do_req(&r);
@@ -284,9 +287,16 @@ static void test_request_errors(void **state)
                  "unsupported_grant_type", "client_credentials");
     expect_error(post_token("gateway", "grant_type=client_credentials"), 400, "invalid_request",
                  "audience is required");
-    expect_error(post_token("gateway", "grant_type=client_credentials&audience=a&audience=b"),
-                 400, "invalid_request", "more than once");
-    req_t r = {.path = "/v1/token", .cert = "gateway", .ctype = "application/json",
+    expect_error(post_token("gateway", "grant_type=client_credentials&audience=a&audience=b"), 400,
+                 "invalid_request", "more than once");
+    expect_error(post_token("gateway", "grant_type=client_credentials&audience=asset-service"
+                                       "%00x"),
+                 400, "invalid_request", "NUL");
+    expect_error(post_token("gateway", "grant_type=client_credentials&audience=%ff%fe"), 400,
+                 "invalid_request", "UTF-8");
+    req_t r = {.path = "/v1/token",
+               .cert = "gateway",
+               .ctype = "application/json",
                .body = "{\"grant_type\":\"client_credentials\",\"audience\":"};
     expect_error(do_req(&r), 400, "invalid_request", "JSON");
     r.body = "{\"grant_type\":\"client_credentials\",\"audience\":\"a\",\"audience\":\"b\"}";
@@ -298,8 +308,8 @@ static void test_request_errors(void **state)
     r.ctype = "text/plain";
     r.body = "hello";
     expect_error(do_req(&r), 415, "invalid_request", "Content-Type");
-    req_t r2 = {.path = "/v1/token", .cert = "gateway", .body = TOKEN_FORM,
-                .userpwd = "msi_x:mss_y"};
+    req_t r2 = {
+        .path = "/v1/token", .cert = "gateway", .body = TOKEN_FORM, .userpwd = "msi_x:mss_y"};
     expect_error(do_req(&r2), 400, "invalid_request", "more than one");
     req_t r3 = {.path = "/v1/token", .body = TOKEN_FORM, .hdrs = {"Authorization: Bearer x"}};
     expect_error(do_req(&r3), 400, "invalid_request", "Authorization scheme");
@@ -387,7 +397,7 @@ static void test_slow_client(void **state)
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    assert_true(s.bytes >= 1); /* it is connected and trickling */
+    assert_true(s.bytes >= 1);    /* it is connected and trickling */
     for (int i = 0; i < 5; i++) { /* others are served meanwhile */
         resp_t *x = post_token("gateway", TOKEN_FORM);
         assert_int_equal(x->status, 200);
@@ -397,7 +407,6 @@ static void test_slow_client(void **state)
     pthread_join(t, NULL);
     assert_true(s.closed_by_server); /* the request deadline ended it */
 }
-
 
 /* ---- TLS: versions, ciphers, resumption with one ticket ---- */
 
@@ -500,8 +509,10 @@ static resp_t *svc_token_basic(const char *id, const char *secret, const char *b
 static void test_svc_tokens(void **state)
 {
     char id[64];
-    char *secret = svc_create("ci-deploy", "--audience asset-service --scope assets:read "
-                              "--expires 48h", id, sizeof(id));
+    char *secret = svc_create("ci-deploy",
+                              "--audience asset-service --scope assets:read "
+                              "--expires 48h",
+                              id, sizeof(id));
     resp_t *x = svc_token_basic(id, secret, TOKEN_FORM);
     assert_int_equal(x->status, 200);
     assert_string_equal(jstr(x, "scope"), "assets:read");
@@ -522,14 +533,17 @@ static void test_svc_tokens(void **state)
     assert_int_equal(x->status, 200);
     resp_free(x);
 
-    expect_error(svc_token_basic(id, secret, "grant_type=client_credentials&audience="
-                                             "asset-service&ttl=300"),
+    expect_error(svc_token_basic(id, secret,
+                                 "grant_type=client_credentials&audience="
+                                 "asset-service&ttl=300"),
                  400, "invalid_request", "30..120");
-    expect_error(svc_token_basic(id, secret, "grant_type=client_credentials&audience="
-                                             "chat-service"),
+    expect_error(svc_token_basic(id, secret,
+                                 "grant_type=client_credentials&audience="
+                                 "chat-service"),
                  403, "access_denied", "svc-token:ci-deploy");
-    expect_error(svc_token_basic(id, secret, "grant_type=client_credentials&audience="
-                                             "asset-service&scope=assets:write"),
+    expect_error(svc_token_basic(id, secret,
+                                 "grant_type=client_credentials&audience="
+                                 "asset-service&scope=assets:write"),
                  400, "invalid_scope", "assets:read");
 
     /* rotate with grace: old and new both work; revoke: neither does */
@@ -611,7 +625,8 @@ static bool feed_has(json_t *f, const char *jti)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(f, "revoked"), i, v) {
+    json_array_foreach(json_object_get(f, "revoked"), i, v)
+    {
         if (strcmp(json_string_value(json_object_get(v, "jti")), jti) == 0) {
             return true;
         }
@@ -715,7 +730,6 @@ static const char *kid_of(const char *token, char *buf, size_t cap)
     return buf;
 }
 
-
 static size_t sink(char *p, size_t size, size_t n, void *ud)
 {
     return size * n;
@@ -790,7 +804,6 @@ static void test_sighup_rotation(void **state)
     assert_non_null(still);
     free(still);
 }
-
 
 static void test_sighup_crl(void **state)
 {

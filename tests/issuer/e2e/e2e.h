@@ -10,10 +10,10 @@
 #include <jansson.h>
 
 typedef struct {
-    char dir[256];      /* temp dir with certs/ and issuer.json */
-    char bin[512];      /* mesh-issuer */
+    char dir[256]; /* temp dir with certs/ and issuer.json */
+    char bin[512]; /* mesh-issuer */
     char config[320];
-    char url[64];       /* https://localhost:PORT */
+    char url[64]; /* https://localhost:PORT */
     int port;
     pid_t pid;
     char log[320];
@@ -23,19 +23,19 @@ extern server_t srv;
 
 typedef struct {
     long status;
-    char *body;       /* NUL-terminated */
-    char *headers;    /* raw response headers */
-    json_t *json;     /* parsed body when it is JSON, else NULL */
+    char *body;    /* NUL-terminated */
+    char *headers; /* raw response headers */
+    json_t *json;  /* parsed body when it is JSON, else NULL */
 } resp_t;
 
 typedef struct {
-    const char *method;    /* default GET, or POST when body is set */
+    const char *method; /* default GET, or POST when body is set */
     const char *path;
-    const char *cert;      /* leaf name under dir ("gateway"), or NULL */
+    const char *cert; /* leaf name under dir ("gateway"), or NULL */
     const char *body;
-    const char *ctype;     /* default application/x-www-form-urlencoded for POST */
-    const char *hdrs[6];   /* extra "Name: value" headers, NULL-terminated */
-    const char *userpwd;   /* client_secret_basic "id:secret" */
+    const char *ctype;   /* default application/x-www-form-urlencoded for POST */
+    const char *hdrs[6]; /* extra "Name: value" headers, NULL-terminated */
+    const char *userpwd; /* client_secret_basic "id:secret" */
 } req_t;
 
 resp_t *do_req(const req_t *r);

@@ -22,9 +22,8 @@ static const char BASE[] =
     "\"tls\": {\"cert\": \"c.pem\", \"key\": \"k.pem\", \"ca\": \"ca.pem\"},"
     "\"signing_keys\": {\"current\": \"jwt.key\"}, \"store\": \"sqlite:x.db\"";
 
-static const char AUDS[] =
-    "\"audiences\": [{\"name\": \"a\", \"scopes\": [\"a:r\", \"a:w\"]},"
-    "{\"name\": \"b\", \"scopes\": [\"b:r\"]}]";
+static const char AUDS[] = "\"audiences\": [{\"name\": \"a\", \"scopes\": [\"a:r\", \"a:w\"]},"
+                           "{\"name\": \"b\", \"scopes\": [\"b:r\"]}]";
 
 /* Loads {BASE, AUDS?, extra}; returns the error text ("" on success). */
 static mesh_err_t load(const char *extra, bool auds, config_t **cfg, char *err, size_t cap)
@@ -33,8 +32,7 @@ static mesh_err_t load(const char *extra, bool auds, config_t **cfg, char *err, 
     snprintf(path, sizeof(path), "%s/c.json", tmpdir);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    fprintf(f, "{%s%s%s%s%s}", BASE, auds ? "," : "", auds ? AUDS : "", extra[0] ? "," : "",
-            extra);
+    fprintf(f, "{%s%s%s%s%s}", BASE, auds ? "," : "", auds ? AUDS : "", extra[0] ? "," : "", extra);
     fclose(f);
     *cfg = NULL;
     return config_load(path, cfg, err, cap);
@@ -46,8 +44,8 @@ static void expect_err(const char *extra, bool auds, const char *needle)
     char err[1024];
     mesh_err_t rc = load(extra, auds, &cfg, err, sizeof(err));
     if (rc == MESH_OK || strstr(err, needle) == NULL) {
-        fprintf(stderr, "config {%s}: want error with '%s', got rc %d '%s'\n", extra, needle,
-                rc, err);
+        fprintf(stderr, "config {%s}: want error with '%s', got rc %d '%s'\n", extra, needle, rc,
+                err);
         fail();
     }
     assert_null(cfg);
@@ -84,7 +82,8 @@ static void test_config_errors(void **state)
     expect_err("\"policy\": [{\"identity\": \"spiffe://m/*x\", \"audiences\": [\"a\"]}]", true,
                "'*' may only end");
     expect_err("\"policy\": [{\"identity\": \"spiffe://m/x\", \"audiences\": [\"a\"], "
-               "\"max_ttl\": 900}]", true, "policy[0].max_ttl: 900 is out of range");
+               "\"max_ttl\": 900}]",
+               true, "policy[0].max_ttl: 900 is out of range");
     expect_err("\"tokens\": {\"max_ttl\": 900}", true, "tokens.max_ttl: 900 is out of range");
     expect_err("\"tokens\": {\"default_ttl\": 500, \"max_ttl\": 400}", true,
                "tokens.default_ttl: 500 must lie within");
@@ -131,13 +130,13 @@ static config_t *policy_cfg(void)
 {
     config_t *cfg;
     char err[1024];
-    mesh_err_t rc = load(
-        "\"policy\": [{\"identity\": \"spiffe://m/web\", \"audiences\": [\"a\"],"
-        "\"scopes\": [\"a:r\"], \"max_ttl\": 60},"
-        "{\"identity\": \"spiffe://m/*\", \"audiences\": [\"b\"]},"
-        "{\"identity\": \"spiffe://m/web\", \"audiences\": [\"a\"], \"scopes\": [\"a:w\"]}],"
-        "\"admins\": [\"spiffe://m/admin\"]",
-        true, &cfg, err, sizeof(err));
+    mesh_err_t rc =
+        load("\"policy\": [{\"identity\": \"spiffe://m/web\", \"audiences\": [\"a\"],"
+             "\"scopes\": [\"a:r\"], \"max_ttl\": 60},"
+             "{\"identity\": \"spiffe://m/*\", \"audiences\": [\"b\"]},"
+             "{\"identity\": \"spiffe://m/web\", \"audiences\": [\"a\"], \"scopes\": [\"a:w\"]}],"
+             "\"admins\": [\"spiffe://m/admin\"]",
+             true, &cfg, err, sizeof(err));
     if (rc != MESH_OK) {
         fprintf(stderr, "%s\n", err);
     }
@@ -179,8 +178,11 @@ static void test_policy(void **state)
     assert_false(policy_decide(cfg, &bad, &r));
     assert_string_equal(r.error, "invalid_scope");
     /* service tokens: their own audiences and scopes, the separate lifetime cap */
-    policy_request_t s = {.identity = "svc-token:ci", .svc_token = true,
-                          .svc_audiences = "b,a", .svc_scopes = "a:r", .audience = "a"};
+    policy_request_t s = {.identity = "svc-token:ci",
+                          .svc_token = true,
+                          .svc_audiences = "b,a",
+                          .svc_scopes = "a:r",
+                          .audience = "a"};
     assert_true(policy_decide(cfg, &s, &r));
     assert_string_equal(r.scope, "a:r");
     assert_int_equal(r.ttl, 300);

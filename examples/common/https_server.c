@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* evhttp over bufferevent_openssl with client certificates: see https_server.h. */
+#include "https_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+/* Bounds on what a peer may send us (the gateway forwards bodies, so they stay small). */
+#define MAX_HEADERS_BYTES (16 * 1024)
+#define MAX_BODY_BYTES    (1024 * 1024)
+#define IO_TIMEOUT_S      30
+
+struct https_server {
+    struct event_base *base;
+    struct evhttp *http;
+    struct event *sigint, *sigterm;
+    SSL_CTX *ctx;
+    int port;
+    const char *name;
+    https_handler_fn fn;
+    void *arg;
+};
+
+static void tls_error(const char *name, const char *what, const char *path)
+{
+    unsigned long e = ERR_get_error();
+    char buf[256] = "";
+    if (e != 0) {
+        ERR_error_string_n(e, buf, sizeof(buf));
+    }
+    fprintf(stderr, "%s: %s %s: %s\n", name, what, path, buf[0] ? buf : "unreadable");
+    ERR_clear_error();
+}
+
+static SSL_CTX *make_ctx(const https_server_opts_t *o)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL) {
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, o->cert_path) != 1) {
+        tls_error(o->name, "cannot load certificate", o->cert_path);
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, o->key_path, SSL_FILETYPE_PEM) != 1) {
+        tls_error(o->name, "cannot load key", o->key_path);
+        goto fail;
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        tls_error(o->name, "key does not match the certificate", o->key_path);
+        goto fail;
+    }
+    if (SSL_CTX_load_verify_locations(ctx, o->ca_path, NULL) != 1) {
+        tls_error(o->name, "cannot load CA", o->ca_path);
+        goto fail;
+    }
+    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(o->ca_path);
+    if (names != NULL) {
+        SSL_CTX_set_client_CA_list(ctx, names);
+    }
+    /* A presented certificate must always chain to the mesh CA; whether one is required at
+     * all is either the TLS layer's call or, for the gateway, the route's. */
+    int mode = SSL_VERIFY_PEER;
+    if (o->require_client_cert) {
+        mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    }
+    SSL_CTX_set_verify(ctx, mode, NULL);
+    SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"mesh-example", 12);
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+static struct bufferevent *on_accept(struct event_base *base, void *arg)
+{
+    https_server_t *s = arg;
+    SSL *ssl = SSL_new(s->ctx);
+    if (ssl == NULL) {
+        return NULL;
+    }
+    struct bufferevent *bev = bufferevent_openssl_socket_new(
+        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (bev != NULL) {
+        /* Clients that close without close_notify are normal HTTP/1.1 behaviour. */
+        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    }
+    return bev;
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    https_server_t *s = arg;
+    s->fn(req, s->arg);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    https_server_t *s = arg;
+    fprintf(stderr, "%s: signal %d, stopping\n", s->name, (int)sig);
+    event_base_loopexit(s->base, NULL);
+}
+
+static bool split_listen(const char *listen, char *host, size_t cap, int *port)
+{
+    const char *colon = strrchr(listen, ':');
+    if (colon == NULL || (size_t)(colon - listen) >= cap || colon == listen) {
+        return false;
+    }
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    char *end;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (errno != 0 || *end != '\0' || end == colon + 1 || p < 0 || p > 65535) {
+        return false;
+    }
+    *port = (int)p;
+    return true;
+}
+
+static bool write_port_file(const char *path, int port)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+        return false;
+    }
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL) {
+        return false;
+    }
+    bool ok = fprintf(f, "%d\n", port) > 0;
+    ok = (fclose(f) == 0) && ok;
+    return ok && rename(tmp, path) == 0; /* readers never see a half-written port */
+}
+
+https_server_t *https_server_new(const https_server_opts_t *o, https_handler_fn fn, void *arg)
+{
+    char host[256];
+    int port;
+    if (!split_listen(o->listen, host, sizeof(host), &port)) {
+        fprintf(stderr, "%s: --listen '%s' must be HOST:PORT, e.g. 127.0.0.1:8080\n", o->name,
+                o->listen);
+        return NULL;
+    }
+    https_server_t *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        return NULL;
+    }
+    s->name = o->name;
+    s->fn = fn;
+    s->arg = arg;
+    s->ctx = make_ctx(o);
+    s->base = event_base_new();
+    s->http = s->base ? evhttp_new(s->base) : NULL;
+    if (s->ctx == NULL || s->http == NULL) {
+        goto fail;
+    }
+    evhttp_set_bevcb(s->http, on_accept, s);
+    evhttp_set_gencb(s->http, on_request, s);
+    evhttp_set_max_headers_size(s->http, MAX_HEADERS_BYTES);
+    evhttp_set_max_body_size(s->http, MAX_BODY_BYTES);
+    evhttp_set_timeout(s->http, IO_TIMEOUT_S);
+    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+    struct evhttp_bound_socket *bound =
+        evhttp_bind_socket_with_handle(s->http, host, (ev_uint16_t)port);
+    if (bound == NULL) {
+        fprintf(stderr, "%s: cannot listen on %s: %s\n", o->name, o->listen, strerror(errno));
+        goto fail;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &sl) != 0) {
+        goto fail;
+    }
+    s->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                       : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    s->sigint = evsignal_new(s->base, SIGINT, on_signal, s);
+    s->sigterm = evsignal_new(s->base, SIGTERM, on_signal, s);
+    if (s->sigint == NULL || s->sigterm == NULL || evsignal_add(s->sigint, NULL) != 0 ||
+        evsignal_add(s->sigterm, NULL) != 0) {
+        goto fail;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (o->port_file != NULL && !write_port_file(o->port_file, s->port)) {
+        fprintf(stderr, "%s: cannot write port file %s: %s\n", o->name, o->port_file,
+                strerror(errno));
+        goto fail;
+    }
+    fprintf(stderr, "%s: listening on https://%s:%d (client certificates %s)\n", o->name, host,
+            s->port, o->require_client_cert ? "required" : "requested");
+    return s;
+fail:
+    https_server_free(s);
+    return NULL;
+}
+
+int https_server_run(https_server_t *s)
+{
+    return event_base_dispatch(s->base) < 0 ? 1 : 0;
+}
+
+int https_server_port(const https_server_t *s)
+{
+    return s->port;
+}
+
+void https_server_free(https_server_t *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    if (s->sigint != NULL) {
+        event_free(s->sigint);
+    }
+    if (s->sigterm != NULL) {
+        event_free(s->sigterm);
+    }
+    if (s->http != NULL) {
+        evhttp_free(s->http);
+    }
+    if (s->base != NULL) {
+        event_base_free(s->base);
+    }
+    SSL_CTX_free(s->ctx);
+    free(s);
+}
+
+bool https_peer_cert_der(struct evhttp_request *req, uint8_t **der, size_t *len)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+    SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+    X509 *peer = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
+    if (peer == NULL || SSL_get_verify_result(ssl) != X509_V_OK) {
+        return false;
+    }
+    unsigned char *buf = NULL;
+    int n = i2d_X509(peer, &buf);
+    if (n <= 0) {
+        return false;
+    }
+    *der = malloc((size_t)n);
+    if (*der == NULL) {
+        OPENSSL_free(buf);
+        return false;
+    }
+    memcpy(*der, buf, (size_t)n);
+    *len = (size_t)n;
+    OPENSSL_free(buf);
+    return true;
+}
+
+void https_reply_json(struct evhttp_request *req, int status, const char *reason, const char *json,
+                      const char *hdr_name, const char *hdr_value)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    evhttp_add_header(out, "Content-Type", "application/json");
+    evhttp_add_header(out, "Cache-Control", "no-store");
+    if (hdr_name != NULL && hdr_value != NULL && hdr_value[0] != '\0') {
+        evhttp_add_header(out, hdr_name, hdr_value);
+    }
+    struct evbuffer *body = evbuffer_new();
+    if (body != NULL) {
+        evbuffer_add(body, json, strlen(json));
+        evbuffer_add(body, "\n", 1);
+    }
+    evhttp_send_reply(req, status, reason, body);
+    if (body != NULL) {
+        evbuffer_free(body);
+    }
+}
+
+const char *https_method_name(struct evhttp_request *req)
+{
+    switch (evhttp_request_get_command(req)) {
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    default:
+        return "OTHER";
+    }
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A small HTTPS server for the example services: libevent's evhttp over OpenSSL
+ * bufferevents, asking every client for a certificate that chains to the mesh CA (mTLS).
+ * This file and https_server.c are the examples' only libevent and TLS-server code; the
+ * services themselves only see requests and the peer's DER certificate.
+ *
+ * One event loop, one thread: requests are handled one after another. That keeps the
+ * examples short; a production gateway would hand the upstream call to a worker.
+ */
+#ifndef EXAMPLES_HTTPS_SERVER_H
+#define EXAMPLES_HTTPS_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/http.h>
+
+typedef struct {
+    const char *listen;       /* "HOST:PORT"; port 0 picks a free one (see port_file) */
+    const char *cert_path;    /* the service's certificate chain (leaf first) */
+    const char *key_path;     /* its key */
+    const char *ca_path;      /* the mesh trust anchor: client certificates must chain to it */
+    bool require_client_cert; /* false: ask for a certificate but let the route decide */
+    const char *port_file;    /* optional: the bound port is written here once listening */
+    const char *name;         /* for log lines: "gateway", "asset-service" */
+} https_server_opts_t;
+
+typedef struct https_server https_server_t;
+
+/* Called for every request; the handler must answer it (evhttp_send_reply...). */
+typedef void (*https_handler_fn)(struct evhttp_request *req, void *arg);
+
+/*
+ * Loads the TLS files (the error names the file), binds, writes the port file. Returns NULL
+ * after printing the reason to stderr.
+ */
+https_server_t *https_server_new(const https_server_opts_t *opts, https_handler_fn fn, void *arg);
+
+/* Runs until SIGINT or SIGTERM; returns 0 on a clean stop. */
+int https_server_run(https_server_t *s);
+
+void https_server_free(https_server_t *s);
+
+/* The port the server is bound to. */
+int https_server_port(const https_server_t *s);
+
+/*
+ * The client certificate of the connection `req` arrived on, DER-encoded, into *der (a new
+ * buffer, free()) and *len. Returns false when the peer presented none.
+ */
+bool https_peer_cert_der(struct evhttp_request *req, uint8_t **der, size_t *len);
+
+/* "GET", "POST", ... for the request's method. */
+const char *https_method_name(struct evhttp_request *req);
+
+/* Answers `status` with a JSON body (a copy of `json`) and optional extra header. */
+void https_reply_json(struct evhttp_request *req, int status, const char *reason, const char *json,
+                      const char *hdr_name, const char *hdr_value);
+
+#endif /* EXAMPLES_HTTPS_SERVER_H */

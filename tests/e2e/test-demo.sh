@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The demo's eight steps as assertions: run examples/demo.sh against this build in a temp
+# dir, check its exit status, each row of its table, and that it left no process behind.
+. "$(dirname "$0")/lib.sh"
+
+DEMO=$MESH_SOURCE_ROOT/examples/demo.sh
+check "demo.sh --help" quiet "$DEMO" --help
+check "ci-token.sh --help" quiet "$MESH_SOURCE_ROOT/examples/ci-token.sh" --help
+for b in gateway asset-service caller; do
+    check "$b --help" quiet "$B/examples/$b" --help
+done
+
+rc=0
+"$DEMO" --build-dir "$B" --dir "$T/demo" >"$T/table.txt" 2>"$T/progress.log" || rc=$?
+sed 's/^/# /' "$T/table.txt"
+
+row() { grep -E "^$1 " "$T/table.txt" || true; }
+passed() { [[ $(row "$1") == *"✓"* ]]; }
+check "step 1: web-service -> gateway with cert + token is 200, names web-service" \
+    eval 'passed 1 && [[ $(row 1) == *" 200 "*"spiffe://mesh.local/web-service"* ]]'
+check "step 2: no token is 401 with WWW-Authenticate" \
+    eval 'passed 2 && [[ $(row 2) == *" 401 "*"WWW-Authenticate: Bearer"* ]]'
+check "step 3: token for another audience is 401 invalid_token" \
+    eval 'passed 3 && [[ $(row 3) == *" 401 "*invalid_token* ]]'
+check "step 4: token replayed with another certificate is 401" \
+    eval 'passed 4 && [[ $(row 4) == *" 401 "*cnf* ]]'
+check "step 5: missing scope is 403 insufficient_scope" \
+    eval 'passed 5 && [[ $(row 5) == *" 403 "*insufficient_scope* ]]'
+check "step 6: CI pipeline with a service token is 200" \
+    eval 'passed 6 && [[ $(row 6) == *" 200 "*svc-token:ci* ]]'
+check "step 7: revoked token is 401 after the feed catches up" \
+    eval 'passed 7 && [[ $(row 7) == *" 401 "*token_revoked* ]]'
+
+check "step 8: mesh doctor --service web-service, every check ✓" \
+    eval 'passed 8 && [[ $(row 8) == *"exit 0"*"exit 0"* ]]'
+check "demo exits 0" test "$rc" = 0
+check "the table says all 8 steps behaved" grep -q "all 8 steps behaved as stated" "$T/table.txt"
+
+alive=0
+while read -r pid name; do
+    if kill -0 "$pid" 2>/dev/null; then
+        log "still running after the demo: $name ($pid)"
+        alive=1
+    fi
+done <"$T/demo/demo.pids.stopped"
+check "the demo stopped every process it started" test "$alive" = 0

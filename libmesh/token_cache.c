@@ -68,32 +68,32 @@ MESH_EXPORT void mesh_identity_free(mesh_identity_t *id)
 
 MESH_EXPORT const char *mesh_identity_subject(const mesh_identity_t *id)
 {
-    return mesh_claims_sub(id->claims);
+    return id != NULL ? mesh_claims_sub(id->claims) : "";
 }
 
 MESH_EXPORT const char *mesh_identity_client_id(const mesh_identity_t *id)
 {
-    return mesh_claims_client_id(id->claims);
+    return id != NULL ? mesh_claims_client_id(id->claims) : "";
 }
 
 MESH_EXPORT const char *mesh_identity_audience(const mesh_identity_t *id)
 {
-    return mesh_claims_aud(id->claims);
+    return id != NULL ? mesh_claims_aud(id->claims) : "";
 }
 
 MESH_EXPORT const char *mesh_identity_scopes(const mesh_identity_t *id)
 {
-    return mesh_claims_scope(id->claims);
+    return id != NULL ? mesh_claims_scope(id->claims) : "";
 }
 
 MESH_EXPORT const char *mesh_identity_jti(const mesh_identity_t *id)
 {
-    return mesh_claims_jti(id->claims);
+    return id != NULL ? mesh_claims_jti(id->claims) : "";
 }
 
 MESH_EXPORT int64_t mesh_identity_expiry(const mesh_identity_t *id)
 {
-    return id->exp;
+    return id != NULL ? id->exp : 0;
 }
 
 MESH_EXPORT bool mesh_identity_has_scope(const mesh_identity_t *id, const char *scope)

@@ -451,7 +451,7 @@ static const step_t steps[] = {
 
 static void doctor_help(void)
 {
-    printf("usage: mesh doctor [--audience A] [identity]\n\n"
+    printf("usage: mesh doctor [--audience A] [--json] [identity]\n\n"
            "Checks this service's setup step by step and prints each as a check mark or a\n"
            "cross: configuration, files readable (and the key's mode), key matches\n"
            "certificate, expiry (a warning within 30 days), chain to the CA, SPIFFE ID,\n"
@@ -459,17 +459,39 @@ static void doctor_help(void)
            "clock against the issuer's Date header, JWKS, and with --audience a token\n"
            "request for A (with the issuer's error) and the verification of that token.\n"
            "A '!' marks a check that passed with a warning. Stops at the first failure and\n"
-           "says what to change. Exit status 0 when every check passed (warnings allowed),\n"
+           "says what to change. --json prints {\"ok\":...,\"checks\":[{\"check\",\"status\"\n"
+           "(ok|warn|fail|skipped),\"detail\",\"fix\"}]} instead, for monitoring.\n"
+           "Exit status 0 when every check passed (warnings allowed),\n"
            "1 when one failed, 2 for usage errors.\n\n%s", CLI_CLIENT_HELP);
+}
+
+/* One line of the report: text for people, or an element of the --json array. */
+static void report(json_t *arr, const char *status, const char *mark, const char *name,
+                   const char *note, const char *fix)
+{
+    if (arr != NULL) {
+        json_t *o = json_pack("{s:s, s:s, s:s}", "check", name, "status", status, "detail", note);
+        if (o != NULL && fix != NULL && fix[0] != '\0') {
+            json_object_set_new(o, "fix", json_string(fix));
+        }
+        json_array_append_new(arr, o);
+        return;
+    }
+    printf("  %s  %-24s %s\n", mark, name, note);
+    if (fix != NULL && fix[0] != '\0') {
+        printf("     fix: %s\n", fix);
+    }
 }
 
 int cmd_doctor(int argc, char **argv)
 {
     static const struct option opts[] = {{"audience", required_argument, NULL, 'a'},
+                                         {"json", no_argument, NULL, 'J'},
                                          {"help", no_argument, NULL, 'h'},
                                          CLI_CLIENT_OPTIONS,
                                          {NULL, 0, NULL, 0}};
     doctor_t d = {0};
+    json_t *arr = NULL;
     int c, status = CLI_OK;
 
     while ((c = getopt_long(argc, argv, "ha:", opts, NULL)) != -1) {
@@ -480,38 +502,48 @@ int cmd_doctor(int argc, char **argv)
             doctor_help();
             return CLI_OK;
         }
+        if (c == 'J') {
+            arr = arr != NULL ? arr : json_array();
+            continue;
+        }
         if (c != 'a') {
+            json_decref(arr);
             return cli_usage_error("doctor", "unknown option");
         }
         d.audience = optarg;
     }
     if (optind != argc) {
+        json_decref(arr);
         return cli_usage_error("doctor", "takes no arguments");
     }
     cli_identity_resolve(&d.id);
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
         const step_t *s = &steps[i];
         if ((s->needs == 1 && d.id.cert == NULL && i > 1) || (s->needs == 2 && !d.audience)) {
-            printf("  -  %-24s skipped (%s)\n", s->name,
-                   s->needs == 1 ? "service token: no certificate" : "give --audience A");
+            report(arr, "skipped", "-", s->name,
+                   s->needs == 1 ? "skipped (service token: no certificate)"
+                                 : "skipped (give --audience A)", NULL);
             continue;
         }
         d.note[0] = d.fix[0] = '\0';
         d.warn = false;
         if (s->run(&d)) {
-            printf("  %s  %-24s %s\n", d.warn ? "!" : "\u2713", s->name, d.note);
+            report(arr, d.warn ? "warn" : "ok", d.warn ? "!" : "\u2713", s->name, d.note, NULL);
             d.passed++;
             d.warned += d.warn;
             continue;
         }
-        printf("  \u2717  %-24s %s\n", s->name, d.note);
-        if (d.fix[0] != '\0') {
-            printf("     fix: %s\n", d.fix);
-        }
+        report(arr, "fail", "\u2717", s->name, d.note, d.fix);
         status = CLI_FAIL;
         break;
     }
-    if (status == CLI_OK) {
+    if (arr != NULL) {
+        json_t *top = json_pack("{s:b, s:o}", "ok", status == CLI_OK, "checks", arr);
+        char *text = top != NULL ? json_dumps(top, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+        printf("%s\n", text != NULL ? text : "{}");
+        free(text);
+        json_decref(top);
+    } else if (status == CLI_OK) {
         printf("all %d checks passed", d.passed);
         printf(d.warned > 0 ? " (%d with a warning: see the ! lines)\n" : "\n", d.warned);
     }

@@ -46,6 +46,64 @@ const char *ri_path(const real_issuer_t *ri, const char *rel, char *out, size_t 
     return out;
 }
 
+static long get(const real_issuer_t *ri, const char *path, char **body);
+
+/* The issuer config: svc-a and svc-token:ci may get svc-b; rate limits out of the way. */
+static void write_config(const real_issuer_t *ri, const char *current, const char *previous)
+{
+    char tmp[400];
+    FILE *f;
+
+    snprintf(tmp, sizeof(tmp), "%s.tmp", ri->config);
+    f = fopen(tmp, "w");
+    if (f == NULL) {
+        abort();
+    }
+    fprintf(f,
+            "{\"issuer\":\"%s\",\"listen\":\"127.0.0.1:%d\",\n"
+            " \"tls\":{\"cert\":\"certs/issuer/cert.pem\",\"key\":\"certs/issuer/key.pem\","
+            "\"ca\":\"certs/ca.pem\"},\n"
+            " \"signing_keys\":{\"current\":\"%s\"%s%s%s},\n"
+            " \"store\":\"sqlite:issuer.db\",\n"
+            " \"audiences\":[{\"name\":\"svc-b\",\"scopes\":[\"read\",\"write\"]},"
+            "{\"name\":\"admin-api\"}],\n"
+            " \"policy\":[{\"identity\":\"spiffe://mesh.local/svc-a\",\"audiences\":[\"svc-b\"]},"
+            "{\"identity\":\"svc-token:ci\",\"audiences\":[\"svc-b\"]}],\n"
+            " \"rate_limits\":{\"per_identity\":{\"rate\":1000,\"burst\":1000},"
+            "\"per_source\":{\"rate\":1000,\"burst\":1000}},\n"
+            " \"jwks_max_age\":60}\n",
+            ri->url, ri->port, current, previous != NULL ? ",\"previous\":\"" : "",
+            previous != NULL ? previous : "", previous != NULL ? "\"" : "");
+    if (fclose(f) != 0 || rename(tmp, ri->config) != 0) {
+        abort();
+    }
+}
+
+bool ri_rotate(real_issuer_t *ri)
+{
+    char cmd[1024], *body = NULL;
+
+    snprintf(cmd, sizeof(cmd), "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 "
+             "-out %s/jwt-2.key >/dev/null 2>&1 && chmod 600 %s/jwt-2.key", ri->dir, ri->dir);
+    if (system(cmd) != 0) {
+        return false;
+    }
+    write_config(ri, "jwt-2.key", "certs/jwt-signing.key");
+    kill(ri->pid, SIGHUP);
+    for (int i = 0; i < 200; i++) {
+        long code = get(ri, "/.well-known/jwks.json", &body);
+        /* Two keys published: the new current and the previous one. */
+        char *second = body != NULL ? strstr(body, "\"kid\"") : NULL;
+        bool two = code == 200 && second != NULL && strstr(second + 1, "\"kid\"") != NULL;
+        free(body);
+        if (two) {
+            return true;
+        }
+        tu_sleep_ms(50);
+    }
+    return false;
+}
+
 bool ri_setup(real_issuer_t *ri)
 {
     char cmd[2048], bin[512];
@@ -79,21 +137,7 @@ bool ri_setup(real_issuer_t *ri)
     ri->port = free_port();
     snprintf(ri->url, sizeof(ri->url), "https://127.0.0.1:%d", ri->port);
     snprintf(ri->config, sizeof(ri->config), "%s/issuer.json", ri->dir);
-    f = fopen(ri->config, "w");
-    fprintf(f,
-            "{\"issuer\":\"%s\",\"listen\":\"127.0.0.1:%d\",\n"
-            " \"tls\":{\"cert\":\"certs/issuer/cert.pem\",\"key\":\"certs/issuer/key.pem\","
-            "\"ca\":\"certs/ca.pem\"},\n"
-            " \"signing_keys\":{\"current\":\"certs/jwt-signing.key\"},\n"
-            " \"store\":\"sqlite:issuer.db\",\n"
-            " \"audiences\":[{\"name\":\"svc-b\",\"scopes\":[\"read\",\"write\"]},"
-            "{\"name\":\"admin-api\"}],\n"
-            " \"policy\":[{\"identity\":\"spiffe://mesh.local/svc-a\",\"audiences\":[\"svc-b\"]},"
-            "{\"identity\":\"svc-token:ci\",\"audiences\":[\"svc-b\"]}],\n"
-            " \"rate_limits\":{\"per_identity\":{\"rate\":1000,\"burst\":1000},"
-            "\"per_source\":{\"rate\":1000,\"burst\":1000}},\n"
-            " \"jwks_max_age\":60}\n", ri->url, ri->port);
-    fclose(f);
+    write_config(ri, "certs/jwt-signing.key", NULL);
     return true;
 }
 

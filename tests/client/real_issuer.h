@@ -20,7 +20,11 @@ typedef struct {
  * too); returns false (test skipped) when the binaries are not built. */
 bool ri_setup(real_issuer_t *ri);
 bool ri_start(real_issuer_t *ri); /* waits until /healthz answers */
-void ri_stop(real_issuer_t *ri);  /* SIGTERM by PID, waitpid */
+void ri_stop(real_issuer_t *ri);
+
+/* Key rotation: a new RSA key becomes current, the old one previous; SIGHUP; waits until
+ * the JWKS publishes both. */
+bool ri_rotate(real_issuer_t *ri);  /* SIGTERM by PID, waitpid */
 void ri_cleanup(real_issuer_t *ri);
 
 /* Sum of mesh_issuer_tokens_issued_total over its labels (-1 on error). */

@@ -117,6 +117,12 @@ static void test_doctor_all_pass(void **state)
     assert_non_null(strstr(out, "spiffe://mesh.local/svc-a"));
     assert_int_equal(run("", "doctor"), 0);
     assert_non_null(strstr(out, "skipped"));
+    assert_int_equal(run("", "doctor --json --audience svc-b"), 0);
+    assert_non_null(strstr(out, "\"ok\": true"));
+    assert_non_null(strstr(out, "\"check\": \"token verifies\""));
+    assert_int_equal(run("", "doctor --json --audience nope"), 1);
+    assert_non_null(strstr(out, "\"status\": \"fail\""));
+    assert_non_null(strstr(out, "\"fix\""));
 }
 
 /* The first cross is on `step`, and the output says what to change. */

@@ -220,6 +220,39 @@ static void test_service_token_and_issuer_errors(void **state)
     mesh_client_free(c);
 }
 
+/* Rotation at the issuer: a token signed with the new key is accepted after one refetch. */
+static void test_key_rotation_picked_up(void **state)
+{
+    mesh_client_t *c1, *c2;
+    mesh_verifier_t *v;
+    mesh_verifier_stats_t before, after;
+    char *t1 = NULL, *t2 = NULL, auth[MESH_MAX_TOKEN_BYTES + 16];
+    (void)state;
+    NEED_ISSUER();
+
+    c1 = client_a(0.8, 0);
+    v = verifier(10000);
+    assert_int_equal(mesh_client_token(c1, "svc-b", NULL, &t1, NULL), MESH_OK);
+    snprintf(auth, sizeof(auth), "Bearer %s", t1);
+    assert_int_equal(mesh_verify(v, auth, a_der, a_len, NULL, NULL), MESH_OK);
+    assert_true(ri_rotate(&ri));
+    c2 = client_a(0.8, 0); /* a fresh cache: its token is signed with the new key */
+    assert_int_equal(mesh_client_token(c2, "svc-b", NULL, &t2, NULL), MESH_OK);
+    mesh_verifier_stats(v, &before);
+    snprintf(auth, sizeof(auth), "Bearer %s", t2);
+    assert_int_equal(mesh_verify(v, auth, a_der, a_len, NULL, NULL), MESH_OK);
+    mesh_verifier_stats(v, &after);
+    assert_int_equal(after.jwks_fetches - before.jwks_fetches, 1);
+    /* The old token still verifies: its key is published as "previous". */
+    snprintf(auth, sizeof(auth), "Bearer %s", t1);
+    assert_int_equal(mesh_verify(v, auth, a_der, a_len, NULL, NULL), MESH_OK);
+    mesh_free(t1);
+    mesh_free(t2);
+    mesh_verifier_free(v);
+    mesh_client_free(c1);
+    mesh_client_free(c2);
+}
+
 /* Last: stops the issuer. Known keys keep verifying; doctor names the failing step. */
 static void test_issuer_down(void **state)
 {
@@ -266,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_refresh_ahead_against_issuer),
         cmocka_unit_test(test_verifier_binding_and_revocation),
         cmocka_unit_test(test_service_token_and_issuer_errors),
+        cmocka_unit_test(test_key_rotation_picked_up),
         cmocka_unit_test(test_issuer_down),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -528,6 +528,9 @@ static void test_options_rejected(void **state)
     assert_null(v);
     mesh_verifier_free(NULL);
     mesh_identity_free(NULL);
+    assert_string_equal(mesh_identity_subject(NULL), "");
+    assert_int_equal(mesh_identity_expiry(NULL), 0);
+    assert_false(mesh_identity_has_scope(NULL, "read"));
 }
 
 /* Concurrency: many threads verifying good, stolen and expired tokens while keys refresh. */

@@ -120,7 +120,7 @@ typedef struct {
     uint64_t refreshes;       /* background refreshes */
 } mesh_client_stats_t;
 
-void mesh_client_stats(mesh_client_t *c, mesh_client_stats_t *out);
+void mesh_client_stats(mesh_client_t *c, mesh_client_stats_t *out); /* thread-safe */
 
 /*
  * Identity file checks (used by mesh_client_new and `mesh doctor`); each detail names the

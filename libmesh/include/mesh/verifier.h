@@ -106,7 +106,7 @@ typedef struct {
     uint64_t revocation_polls;
 } mesh_verifier_stats_t;
 
-void mesh_verifier_stats(mesh_verifier_t *v, mesh_verifier_stats_t *out);
+void mesh_verifier_stats(mesh_verifier_t *v, mesh_verifier_stats_t *out); /* *out filled */
 
 /*
  * Fetches keys now (the background thread does this on its own; for tools and tests).
@@ -114,12 +114,17 @@ void mesh_verifier_stats(mesh_verifier_t *v, mesh_verifier_stats_t *out);
  */
 MESH_WUR mesh_err_t mesh_verifier_refresh_keys(mesh_verifier_t *v);
 
-/* Polls the revocation feed once now (tests, tools). */
+/* Polls the revocation feed once now (tests, tools); MESH_ERR_CONFIG when the feed is off.
+ * Thread-safe, like mesh_verifier_refresh_keys. */
 MESH_WUR mesh_err_t mesh_verifier_poll_revocations(mesh_verifier_t *v);
 
 mesh_identity_t *mesh_identity_ref(mesh_identity_t *id); /* NULL-safe, thread-safe */
 void mesh_identity_free(mesh_identity_t *id);           /* drops a reference; NULL-safe */
 
+/*
+ * What a verified token said. Strings are borrowed from `id` and valid while a reference is
+ * held; a NULL `id` gives "" (0, false). Identities are immutable: thread-safe.
+ */
 const char *mesh_identity_subject(const mesh_identity_t *id);   /* sub */
 const char *mesh_identity_client_id(const mesh_identity_t *id); /* "" when absent */
 const char *mesh_identity_audience(const mesh_identity_t *id);

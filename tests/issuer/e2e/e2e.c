@@ -735,6 +735,8 @@ static size_t sink(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+static CURL *idle_handle;
+
 /* A keep-alive connection opened before SIGHUP keeps working after it, on the new rules. */
 static void test_sighup_keeps_connections(void **state)
 {
@@ -764,7 +766,7 @@ static void test_sighup_keeps_connections(void **state)
         assert_int_equal(code, 200);
         assert_int_equal(connects, 0); /* the same connection */
     }
-    curl_easy_cleanup(c);
+    idle_handle = c; /* left open and idle: SIGTERM must close it at once, see teardown */
 }
 
 static void test_sighup_rotation(void **state)
@@ -949,6 +951,14 @@ static int teardown(void **state)
     if (system(cmd) != 0) {
         return -1;
     }
+    /* an idle keep-alive connection does not hold up the drain */
+    snprintf(cmd, sizeof(cmd), "grep 'drain timeout' '%s' >&2", srv.log);
+    if (idle_handle != NULL && system(cmd) == 0) {
+        fprintf(stderr, "SIGTERM waited for an idle keep-alive connection\n");
+        return -1;
+    }
+    curl_easy_cleanup(idle_handle);
+    idle_handle = NULL;
     /* never a token (JWS header prefix), a client secret or key material in the log */
     snprintf(cmd, sizeof(cmd), "grep -E 'eyJhbGci|mss_|PRIVATE KEY' '%s' >&2", srv.log);
     if (system(cmd) == 0) {

@@ -897,6 +897,25 @@ static void test_rate_limit(void **state)
     resp_free(x);
 }
 
+static void test_metrics(void **state)
+{
+    req_t r = {.path = "/metrics"};
+    resp_t *x = do_req(&r);
+    char h[128];
+    assert_int_equal(x->status, 200);
+    assert_non_null(resp_header(x, "Content-Type", h, sizeof(h)));
+    assert_non_null(strstr(h, "text/plain"));
+    /* the earlier tests issued, denied, revoked and refused certificates */
+    assert_non_null(strstr(x->body, "mesh_issuer_tokens_issued_total{audience=\"asset-service\","
+                                    "auth_method=\"tls_client_auth\"}"));
+    assert_non_null(strstr(x->body, "auth_method=\"client_secret_basic\""));
+    assert_non_null(strstr(x->body, "mesh_issuer_denials_total{reason=\"invalid_scope\"}"));
+    assert_null(strstr(x->body, "mesh_issuer_revocations_total 0"));
+    assert_null(strstr(x->body, "mesh_issuer_tls_handshake_failures_total 0"));
+    assert_null(strstr(x->body, "mss_")); /* no secret, ever */
+    resp_free(x);
+}
+
 static void test_check_config(void **state)
 {
     char cmd[1024], *out = NULL;
@@ -996,6 +1015,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_svc_tokens),
         cmocka_unit_test(test_revoke),
+        cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_check_config),
         cmocka_unit_test(test_revocation_durable),
         cmocka_unit_test(test_sighup_keeps_connections),

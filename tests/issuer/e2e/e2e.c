@@ -292,6 +292,12 @@ static void test_request_errors(void **state)
     expect_error(post_token("gateway", "grant_type=client_credentials&audience=asset-service"
                                        "%00x"),
                  400, "invalid_request", "NUL");
+    char longaud[1200];
+    int used = snprintf(longaud, sizeof(longaud), "grant_type=client_credentials&audience=");
+    for (int i = 0; i < 150; i++) { /* é x150: the quoted audience is cut mid-character */
+        used += snprintf(longaud + used, sizeof(longaud) - (size_t)used, "%%C3%%A9");
+    }
+    expect_error(post_token("gateway", longaud), 400, "invalid_target", "is not registered");
     expect_error(post_token("gateway", "grant_type=client_credentials&audience=%ff%fe"), 400,
                  "invalid_request", "UTF-8");
     req_t r = {.path = "/v1/token",

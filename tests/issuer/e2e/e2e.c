@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -396,6 +397,11 @@ static void *slow_client(void *arg)
 
 static void test_slow_client(void **state)
 {
+    /* a silent connection that never even starts the TLS handshake */
+    int silent = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    assert_int_equal(connect(silent, (struct sockaddr *)&a, sizeof(a)), 0);
     slow_t s = {0};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, slow_client, &s), 0);
@@ -412,6 +418,12 @@ static void test_slow_client(void **state)
     assert_false(s.closed_by_server);
     pthread_join(t, NULL);
     assert_true(s.closed_by_server); /* the request deadline ended it */
+    struct timeval tv = {60, 0};     /* generous: only "it ends", not "how fast" */
+    setsockopt(silent, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char byte;
+    ssize_t r = read(silent, &byte, 1);
+    assert_true(r == 0 || (r < 0 && errno == ECONNRESET)); /* closed by the server */
+    close(silent);
 }
 
 /* ---- TLS: versions, ciphers, resumption with one ticket ---- */

@@ -327,26 +327,19 @@ static bool parse_root(ctx_t *c, config_t *cfg, const json_t *root)
     return true;
 }
 
-mesh_err_t config_load(const char *path, config_t **out, char *err, size_t errlen)
+mesh_err_t config_parse(const char *buf, size_t len, const char *path, config_t **out, char *err,
+                        size_t errlen)
 {
     err[0] = '\0';
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return MESH_ERR_IO;
+    if (len > CONFIG_MAX_BYTES) {
+        snprintf(err, errlen, "%s: larger than %d bytes", path, CONFIG_MAX_BYTES);
+        return MESH_ERR_LIMIT;
     }
     json_error_t je;
-    json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
-    long size = ftell(f);
-    fclose(f);
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
     if (root == NULL) {
         snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
         return MESH_ERR_CONFIG;
-    }
-    if (size > CONFIG_MAX_BYTES) {
-        json_decref(root);
-        snprintf(err, errlen, "%s: larger than %d bytes", path, CONFIG_MAX_BYTES);
-        return MESH_ERR_LIMIT;
     }
     if (!json_is_object(root)) {
         json_decref(root);
@@ -355,9 +348,11 @@ mesh_err_t config_load(const char *path, config_t **out, char *err, size_t errle
     }
     config_t *cfg = calloc(1, sizeof(*cfg));
     char *dir = strdup(path);
-    if (cfg == NULL || dir == NULL) {
+    char *msg = malloc(errlen);
+    if (cfg == NULL || dir == NULL || msg == NULL) {
         free(cfg);
         free(dir);
+        free(msg);
         json_decref(root);
         return MESH_ERR_NOMEM;
     }
@@ -367,14 +362,14 @@ mesh_err_t config_load(const char *path, config_t **out, char *err, size_t errle
     } else {
         dir[0] = '\0';
     }
-    char *msg = malloc(errlen);
+    msg[0] = '\0';
     ctx_t c = {.msg = msg, .len = errlen, .dir = dir};
     cfg->path = strdup(path);
-    bool ok = msg != NULL && cfg->path != NULL && parse_root(&c, cfg, root);
+    bool ok = cfg->path != NULL && parse_root(&c, cfg, root);
     json_decref(root);
     free(dir);
     if (!ok) {
-        snprintf(err, errlen, "%s: %s", path, msg != NULL ? msg : "out of memory");
+        snprintf(err, errlen, "%s: %s", path, msg[0] ? msg : "out of memory");
         free(msg);
         config_free(cfg);
         return MESH_ERR_CONFIG;
@@ -382,6 +377,28 @@ mesh_err_t config_load(const char *path, config_t **out, char *err, size_t errle
     free(msg);
     *out = cfg;
     return MESH_OK;
+}
+
+mesh_err_t config_load(const char *path, config_t **out, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return MESH_ERR_IO;
+    }
+    /* read at most one byte past the limit, so a huge file is refused unparsed */
+    char *buf = malloc(CONFIG_MAX_BYTES + 1);
+    size_t len = buf ? fread(buf, 1, CONFIG_MAX_BYTES + 1, f) : 0;
+    bool failed = ferror(f) != 0;
+    fclose(f);
+    if (buf == NULL || failed) {
+        free(buf);
+        snprintf(err, errlen, "%s: cannot read", path);
+        return buf == NULL ? MESH_ERR_NOMEM : MESH_ERR_IO;
+    }
+    mesh_err_t rc = config_parse(buf, len, path, out, err, errlen);
+    free(buf);
+    return rc;
 }
 
 void config_free(config_t *cfg)

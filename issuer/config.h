@@ -64,6 +64,10 @@ typedef struct config {
  * naming the key path into err.
  */
 mesh_err_t config_load(const char *path, config_t **out, char *err, size_t errlen);
+
+/* As config_load, from `len` bytes in memory; `path` names it and anchors relative paths. */
+mesh_err_t config_parse(const char *buf, size_t len, const char *path, config_t **out, char *err,
+                        size_t errlen);
 void config_free(config_t *cfg);
 
 /* The audience named `name`, or NULL. */

@@ -41,6 +41,7 @@ struct worker {
     bool draining;
     bool paused;
     bool failed;
+    conn_t *list;
 };
 
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -90,6 +91,14 @@ static void conn_free(void *p)
 {
     conn_t *c = p;
     worker_t *w = c->w;
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        w->list = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
     if (c->deadline != NULL) {
         event_free(c->deadline);
     }
@@ -117,9 +126,27 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-void server_conn_rearm(conn_t *c)
+static void on_answer_sent(struct evhttp_request *req, void *arg)
 {
-    if (c != NULL && c->deadline != NULL) {
+    conn_t *c = arg;
+    c->idle = true;
+}
+
+/* Decrypted request bytes arrived: the connection is busy until its answer is out. */
+static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    if (info->n_added > 0) {
+        ((conn_t *)arg)->idle = false;
+    }
+}
+
+void server_conn_answering(conn_t *c, struct evhttp_request *req)
+{
+    if (c == NULL) {
+        return;
+    }
+    evhttp_request_set_on_complete_cb(req, on_answer_sent, c);
+    if (c->deadline != NULL) {
         struct timeval tv = {MESH_IDLE_TIMEOUT + MESH_REQUEST_TIMEOUT, 0};
         evtimer_add(c->deadline, &tv);
     }
@@ -155,6 +182,12 @@ static struct bufferevent *bev_cb(struct event_base *base, void *arg)
         return NULL;
     }
     c->w = w;
+    c->idle = true;    /* nothing asked yet */
+    c->next = w->list; /* linked first: conn_free unlinks on every path */
+    if (w->list != NULL) {
+        w->list->prev = c;
+    }
+    w->list = c;
     w->conns++;
     metrics_conn_open(metrics);
     tls_set_conn(ssl, c); /* from here conn_free runs when the SSL is freed */
@@ -165,6 +198,7 @@ static struct bufferevent *bev_cb(struct event_base *base, void *arg)
         return NULL;
     }
     bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+    evbuffer_add_cb(bufferevent_get_input(c->bev), on_input, c);
     c->deadline = evtimer_new(base, deadline_cb, c);
     if (c->deadline != NULL) {
         struct timeval tv = {MESH_REQUEST_TIMEOUT, 0};
@@ -193,6 +227,14 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
     if (w->conns == 0) {
         event_base_loopbreak(w->base);
         return;
+    }
+    /* Idle keep-alive connections end now (clients retry on a fresh one, RFC 9112 §9.3.1);
+     * busy ones get their answer, with Connection: close, within the drain timeout. */
+    for (conn_t *c = w->list; c != NULL; c = c->next) {
+        evutil_socket_t s = c->idle ? bufferevent_getfd(c->bev) : -1;
+        if (s >= 0) {
+            shutdown(s, SHUT_RDWR);
+        }
     }
     struct timeval tv = {MESH_REQUEST_TIMEOUT, 0};
     evtimer_add(w->drain_timer, &tv);

@@ -22,8 +22,10 @@ typedef struct worker worker_t;
 /* One accepted connection (lives as long as its SSL object). */
 typedef struct conn {
     worker_t *w;
+    struct conn *prev, *next; /* the worker's open connections */
     struct bufferevent *bev;
     struct event *deadline;
+    bool idle; /* last answer fully sent, no request bytes since: safe to close on drain */
     bool peer_loaded;
     tls_peer_t peer;
 } conn_t;
@@ -37,7 +39,8 @@ metrics_t *server_metrics(void);
 store_t *worker_store(worker_t *w);
 bool worker_draining(worker_t *w);
 conn_t *server_conn_of(struct evhttp_request *req);
-void server_conn_rearm(conn_t *c);
+/* Called as a request starts being answered: rearms the deadline, marks idle when sent. */
+void server_conn_answering(conn_t *c, struct evhttp_request *req);
 
 /* The request handler (server_http.c); arg is the worker. */
 void http_handle(struct evhttp_request *req, void *arg);

@@ -367,7 +367,7 @@ void http_handle(struct evhttp_request *req, void *arg)
 {
     double t0 = now_s();
     hctx_t h = {.w = arg, .req = req, .conn = server_conn_of(req)};
-    server_conn_rearm(h.conn);
+    server_conn_answering(h.conn, req);
     if (h.conn == NULL) {
         evhttp_send_error(req, 500, NULL);
         return;

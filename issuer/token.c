@@ -42,6 +42,15 @@ void resp_error(issuer_resp_t *resp, int status, const char *error, const char *
     json_decref(resp->body);
     resp->status = status;
     resp->body = json_pack("{s:s, s:s}", "error", error, "error_description", desc);
+    if (resp->body == NULL) {
+        /* a quoted input cut mid-character is not UTF-8: fall back to ASCII */
+        for (char *p = desc; *p != '\0'; p++) {
+            if ((unsigned char)*p >= 0x80) {
+                *p = '?';
+            }
+        }
+        resp->body = json_pack("{s:s, s:s}", "error", error, "error_description", desc);
+    }
     resp->no_store = true;
 }
 

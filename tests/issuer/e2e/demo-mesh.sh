@@ -23,7 +23,7 @@ cd "$tmp"
 "$issuer_bin" --check-config --config certs-templates/issuer.json >check.txt 2>&1 || fail "check-config"
 grep -q "config OK" check.txt || fail "check-config says: $(cat check.txt)"
 
-"$issuer_bin" serve --config certs-templates/issuer.json 2>issuer.log &
+"$issuer_bin" serve --workers 1 --config certs-templates/issuer.json 2>issuer.log &
 pid=$!
 url=https://localhost:$port
 for _ in $(seq 1 300); do
@@ -36,6 +36,7 @@ token() { # service audience [extra curl args]
     curl -s --cacert certs/ca.pem --cert "certs/$svc/cert.pem" --key "certs/$svc/key.pem" \
         "$url/v1/token" -d grant_type=client_credentials -d "audience=$aud" "$@"
 }
+grep -q '"workers":1' issuer.log || fail "--workers 1 not honoured"
 out=$(token gateway asset-service)
 [[ $(jq -r .token_type <<<"$out") == Bearer ]] || fail "gateway -> asset-service: $out"
 out=$(token web-service chat-service)

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -292,6 +293,12 @@ static void test_request_errors(void **state)
     expect_error(post_token("gateway", "grant_type=client_credentials&audience=asset-service"
                                        "%00x"),
                  400, "invalid_request", "NUL");
+    char longaud[1200];
+    int used = snprintf(longaud, sizeof(longaud), "grant_type=client_credentials&audience=");
+    for (int i = 0; i < 150; i++) { /* é x150: the quoted audience is cut mid-character */
+        used += snprintf(longaud + used, sizeof(longaud) - (size_t)used, "%%C3%%A9");
+    }
+    expect_error(post_token("gateway", longaud), 400, "invalid_target", "is not registered");
     expect_error(post_token("gateway", "grant_type=client_credentials&audience=%ff%fe"), 400,
                  "invalid_request", "UTF-8");
     req_t r = {.path = "/v1/token",
@@ -390,6 +397,11 @@ static void *slow_client(void *arg)
 
 static void test_slow_client(void **state)
 {
+    /* a silent connection that never even starts the TLS handshake */
+    int silent = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    assert_int_equal(connect(silent, (struct sockaddr *)&a, sizeof(a)), 0);
     slow_t s = {0};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, slow_client, &s), 0);
@@ -406,6 +418,12 @@ static void test_slow_client(void **state)
     assert_false(s.closed_by_server);
     pthread_join(t, NULL);
     assert_true(s.closed_by_server); /* the request deadline ended it */
+    struct timeval tv = {60, 0};     /* generous: only "it ends", not "how fast" */
+    setsockopt(silent, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char byte;
+    ssize_t r = read(silent, &byte, 1);
+    assert_true(r == 0 || (r < 0 && errno == ECONNRESET)); /* closed by the server */
+    close(silent);
 }
 
 /* ---- TLS: versions, ciphers, resumption with one ticket ---- */
@@ -735,6 +753,8 @@ static size_t sink(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+static CURL *idle_handle;
+
 /* A keep-alive connection opened before SIGHUP keeps working after it, on the new rules. */
 static void test_sighup_keeps_connections(void **state)
 {
@@ -764,7 +784,7 @@ static void test_sighup_keeps_connections(void **state)
         assert_int_equal(code, 200);
         assert_int_equal(connects, 0); /* the same connection */
     }
-    curl_easy_cleanup(c);
+    idle_handle = c; /* left open and idle: SIGTERM must close it at once, see teardown */
 }
 
 static void test_sighup_rotation(void **state)
@@ -895,6 +915,25 @@ static void test_rate_limit(void **state)
     resp_free(x);
 }
 
+static void test_metrics(void **state)
+{
+    req_t r = {.path = "/metrics"};
+    resp_t *x = do_req(&r);
+    char h[128];
+    assert_int_equal(x->status, 200);
+    assert_non_null(resp_header(x, "Content-Type", h, sizeof(h)));
+    assert_non_null(strstr(h, "text/plain"));
+    /* the earlier tests issued, denied, revoked and refused certificates */
+    assert_non_null(strstr(x->body, "mesh_issuer_tokens_issued_total{audience=\"asset-service\","
+                                    "auth_method=\"tls_client_auth\"}"));
+    assert_non_null(strstr(x->body, "auth_method=\"client_secret_basic\""));
+    assert_non_null(strstr(x->body, "mesh_issuer_denials_total{reason=\"invalid_scope\"}"));
+    assert_null(strstr(x->body, "mesh_issuer_revocations_total 0"));
+    assert_null(strstr(x->body, "mesh_issuer_tls_handshake_failures_total 0"));
+    assert_null(strstr(x->body, "mss_")); /* no secret, ever */
+    resp_free(x);
+}
+
 static void test_check_config(void **state)
 {
     char cmd[1024], *out = NULL;
@@ -949,6 +988,14 @@ static int teardown(void **state)
     if (system(cmd) != 0) {
         return -1;
     }
+    /* an idle keep-alive connection does not hold up the drain */
+    snprintf(cmd, sizeof(cmd), "grep 'drain timeout' '%s' >&2", srv.log);
+    if (idle_handle != NULL && system(cmd) == 0) {
+        fprintf(stderr, "SIGTERM waited for an idle keep-alive connection\n");
+        return -1;
+    }
+    curl_easy_cleanup(idle_handle);
+    idle_handle = NULL;
     /* never a token (JWS header prefix), a client secret or key material in the log */
     snprintf(cmd, sizeof(cmd), "grep -E 'eyJhbGci|mss_|PRIVATE KEY' '%s' >&2", srv.log);
     if (system(cmd) == 0) {
@@ -986,6 +1033,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_svc_tokens),
         cmocka_unit_test(test_revoke),
+        cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_check_config),
         cmocka_unit_test(test_revocation_durable),
         cmocka_unit_test(test_sighup_keeps_connections),

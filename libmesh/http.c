@@ -269,6 +269,12 @@ static mesh_err_t map_curl_error(CURLcode cc, const char *url, const char *errbu
     case CURLE_SSL_CRL_BADFILE:
         return mesh_err_set(MESH_ERR_TLS, "%s: TLS: %s", url, why);
     case CURLE_UNSUPPORTED_PROTOCOL:
+        /* An https:// URL gets this code when the peer answers garbage ("Received HTTP/0.9",
+         * e.g. a connection to a server that just died): the peer's fault, not the caller's. */
+        if (strncmp(url, "https://", 8) == 0) {
+            return mesh_err_set(MESH_ERR_NETWORK, "%s: %s", url, why);
+        }
+        return mesh_err_set(MESH_ERR_CONFIG, "%s: %s (libmesh speaks https:// only)", url, why);
     case CURLE_URL_MALFORMAT:
         return mesh_err_set(MESH_ERR_CONFIG, "%s: %s (libmesh speaks https:// only)", url, why);
     default:

@@ -204,17 +204,6 @@ MESH_EXPORT void mesh_client_free(mesh_client_t *c)
     free(c);
 }
 
-static void deadline_in(struct timespec *ts, long long ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
-}
-
 bool mesh_client_sleep(mesh_client_t *c, long long ms)
 {
     long long until = mesh_monotonic_ms() + ms;
@@ -223,7 +212,7 @@ bool mesh_client_sleep(mesh_client_t *c, long long ms)
     pthread_mutex_lock(&c->mu);
     while (!c->stop && mesh_monotonic_ms() < until) {
         struct timespec ts;
-        deadline_in(&ts, until - mesh_monotonic_ms());
+        mesh_monotonic_deadline(&ts, until - mesh_monotonic_ms());
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);
     }
     go_on = !c->stop;
@@ -433,12 +422,14 @@ static void *refresher(void *arg)
         }
         if (next == NULL || next->refresh_ms > now) {
             struct timespec ts;
-            deadline_in(&ts, next != NULL ? next->refresh_ms - now : REFRESH_IDLE_WAIT_MS);
+            mesh_monotonic_deadline(&ts,
+                                    next != NULL ? next->refresh_ms - now : REFRESH_IDLE_WAIT_MS);
             pthread_cond_timedwait(&c->cv, &c->mu, &ts);
             continue;
         }
-        atomic_fetch_add(&c->refreshes, 1);
-        if (fetch_entry(c, next) != MESH_OK) {
+        if (fetch_entry(c, next) == MESH_OK) {
+            atomic_fetch_add(&c->refreshes, 1); /* counted once the new token is in the cache */
+        } else {
             /* Keep the current token (still valid) and try again later, not in a loop. */
             next->backoff_ms = next->backoff_ms == 0 ? c->o.retry_base_ms : next->backoff_ms * 2;
             if (next->backoff_ms > c->o.retry_max_ms) {

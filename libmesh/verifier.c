@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "stripe.h"
 #include "verifier_internal.h"
 
 MESH_EXPORT void mesh_verifier_opts_init(mesh_verifier_opts_t *o)
@@ -257,17 +258,6 @@ MESH_EXPORT mesh_err_t mesh_verifier_poll_revocations(mesh_verifier_t *v)
     return poll_revocations(v);
 }
 
-static void add_ms(struct timespec *ts, long long ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
-}
-
 static void *background(void *arg)
 {
     mesh_verifier_t *v = arg;
@@ -283,7 +273,7 @@ static void *background(void *arg)
         }
         if (wake > now) {
             struct timespec ts;
-            add_ms(&ts, wake - now);
+            mesh_monotonic_deadline(&ts, wake - now);
             pthread_cond_timedwait(&v->cv, &v->mu, &ts);
             continue;
         }

@@ -117,7 +117,7 @@ MESH_WUR mesh_err_t mesh_client_request(mesh_client_t *c, const char *method, co
 typedef struct {
     uint64_t issuer_requests; /* token requests sent (retries included) */
     uint64_t cache_hits;
-    uint64_t refreshes;       /* background refreshes */
+    uint64_t refreshes;       /* background refreshes that put a new token in the cache */
 } mesh_client_stats_t;
 
 void mesh_client_stats(mesh_client_t *c, mesh_client_stats_t *out); /* thread-safe */

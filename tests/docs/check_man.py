@@ -10,7 +10,8 @@
   its --help lists (lines "VERB  description" or "VERB SUBVERB  description", indented at
   most 4 spaces), and for a two-word verb the first word alone ("token --help").
 - An installed program has an installed man page, lists at least one verb, and its page
-  names each verb as "PROGRAM VERB".
+  names each verb as "PROGRAM VERB". A program that is not installed (the examples) has no
+  page; its --help must then give the exit status.
 
 usage: check_man.py SOURCE_ROOT BUILD_ROOT PROGRAM...   (exit 0 all good, 1 a check failed)
 """
@@ -117,7 +118,10 @@ def main():
             help_of([prog] + v.split())
         page = next((p for p in texts if p.rsplit(".", 1)[0] == name), None)
         if name not in installed_programs:
-            print("ok   %s --help and %d verb(s) (not installed, no man page needed)"
+            # Examples are copied, not installed: their --help (and README) is the manual.
+            if not re.search(r"exit status", out, re.I):
+                fail("'%s --help' does not give the exit status (it has no man page)" % name)
+            print("ok   %s --help and %d verb(s) (not installed: --help is its manual)"
                   % (name, len(verbs)))
             continue
         if page is None:

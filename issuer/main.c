@@ -474,6 +474,10 @@ static int token_cmd(int argc, char **argv)
         return usage_error("%s", "token needs a verb: create, list, rotate or revoke");
     }
     const char *verb = argv[2];
+    if (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0) {
+        fputs(USAGE, stdout); /* parse_opts would take it for argv[0] and skip it */
+        return 0;
+    }
     opts_t o = {0};
     int rc = parse_opts(argc - 2, argv + 2, &o);
     if (rc != 0) {

@@ -40,7 +40,9 @@ static const char USAGE[] =
     "                              (default spiffe://mesh.local/gateway)\n"
     "\n"
     "Identity: MESH_CERTS_DIR (uses <dir>/asset-service/ and <dir>/ca.pem) or TLS_CERT_PATH,\n"
-    "TLS_KEY_PATH, TLS_CA_PATH; and MESH_ISSUER_URL.\n";
+    "TLS_KEY_PATH, TLS_CA_PATH; and MESH_ISSUER_URL.\n"
+    "SIGINT or SIGTERM stops it. Exit status: 0 stopped by a signal, 1 could not start or\n"
+    "serve (keys, issuer, listen address), 2 usage or incomplete identity environment.\n";
 
 typedef struct {
     mesh_verifier_t *verifier;

@@ -19,7 +19,8 @@
 
 static const char USAGE[] =
     "usage: caller [--service NAME] [--audience AUD] [--method M] [--data BODY]\n"
-    "              [--header 'Name: value'] [--print-token] URL\n"
+    "              [--header 'Name: value'] [--print-token]\n"
+    "              [--repeat N [--interval-ms MS] [--stop-file FILE]] URL\n"
     "\n"
     "Calls URL as service NAME (default web-service) with its certificate and a mesh token\n"
     "for AUD (default gateway). Prints 'HTTP <status>' and the body.\n"

@@ -47,7 +47,9 @@ static const char USAGE[] =
     "  --revocation-poll-ms N   how often to poll the issuer's revocation feed (default 10000)\n"
     "\n"
     "Identity (as every mesh service): MESH_CERTS_DIR (uses <dir>/gateway/ and <dir>/ca.pem)\n"
-    "or TLS_CERT_PATH, TLS_KEY_PATH, TLS_CA_PATH; and MESH_ISSUER_URL.\n";
+    "or TLS_CERT_PATH, TLS_KEY_PATH, TLS_CA_PATH; and MESH_ISSUER_URL.\n"
+    "SIGINT or SIGTERM stops it. Exit status: 0 stopped by a signal, 1 could not start or\n"
+    "serve (keys, issuer, listen address), 2 usage or incomplete identity environment.\n";
 
 typedef struct {
     mesh_verifier_t *bound;   /* default rules: tokens bound to the client certificate */

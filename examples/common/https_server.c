@@ -184,7 +184,11 @@ https_server_t *https_server_new(const https_server_opts_t *o, https_handler_fn 
     struct evhttp_bound_socket *bound =
         evhttp_bind_socket_with_handle(s->http, host, (ev_uint16_t)port);
     if (bound == NULL) {
-        fprintf(stderr, "%s: cannot listen on %s: %s\n", o->name, o->listen, strerror(errno));
+        /* libevent closes the socket on failure, so errno no longer says why. */
+        fprintf(stderr,
+                "%s: cannot listen on %s: the port is in use or the address is not local; "
+                "pick another --listen HOST:PORT\n",
+                o->name, o->listen);
         goto fail;
     }
     struct sockaddr_storage ss;

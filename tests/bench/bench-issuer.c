@@ -175,6 +175,8 @@ typedef struct {
     double svc_p50, svc_p99; /* curl's own time per transfer: without the wait for a connection */
     long ok, failed, late;
     double t_last; /* when the last answer came */
+    long issuer_nvcsw, gen_nvcsw; /* involuntary context switches (preempted) during the run */
+    double issuer_cpu; /* issuer CPU seconds during the run */
 } paced_t;
 
 static int idle_slot(bool *busy)
@@ -274,6 +276,8 @@ static paced_t run_paced(double rate, double secs, const char *cert, const char 
         }
         wait_for(multi, 0.01);
     }
+    long nv0 = bench_proc_nvcsw(srv.pid), gnv0 = bench_proc_nvcsw(getpid());
+    double cpu0 = bench_proc_cpu(srv.pid);
     double t0 = bench_now();
     for (long i = 0; i < n; i++) {
         sched[i] = t0 + (double)i / rate;
@@ -299,6 +303,9 @@ static paced_t run_paced(double rate, double secs, const char *cert, const char 
         wait_for(multi, until);
     }
     double span = r.t_last - t0;
+    r.issuer_nvcsw = bench_proc_nvcsw(srv.pid) - nv0;
+    r.gen_nvcsw = bench_proc_nvcsw(getpid()) - gnv0;
+    r.issuer_cpu = bench_proc_cpu(srv.pid) - cpu0;
     r.achieved = span > 0 ? (double)r.ok / span : 0;
     bench_median(lat, (size_t)r.ok); /* sorts */
     r.p50 = bench_percentile(lat, (size_t)r.ok, 0.50) * 1e3;
@@ -375,6 +382,8 @@ static int bench_key(const char *alg, const char *keyfile, bool fresh_too, doubl
            "p99 <= 2 ms %s)\n", pc.p50, pc.p90, pc.p99, pc.max, verdict(pc.p99 <= 2.0));
     printf("    curl's time per transfer p50 / p99:   %8.2f / %.2f ms (from its start, without "
            "waiting for a free connection)\n", pc.svc_p50, pc.svc_p99);
+    printf("    issuer CPU %.2f s; preempted (involuntary context switches): issuer %ld, "
+           "load generator %ld\n", pc.issuer_cpu, pc.issuer_nvcsw, pc.gen_nvcsw);
     if (fresh_too) {
         printf("  a new TLS connection per token (full handshake, no resumption):\n");
         printf("    tokens per wall second:               %8.0f /s (%ld failed)\n",

@@ -15,5 +15,6 @@ double bench_env(const char *name, double def);
 double bench_median(double *v, size_t n); /* sorts v */
 double bench_percentile(double *v, size_t n, double p); /* v sorted; p in 0..1 */
 double bench_loadavg(void);           /* 1-minute load average */
+long bench_proc_nvcsw(pid_t pid);     /* involuntary context switches, all threads; -1 on error */
 
 #endif /* BENCH_UTIL_H */

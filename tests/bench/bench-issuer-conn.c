@@ -8,7 +8,8 @@
  *      alternating rounds; the ratio is the median of the per-round ratios. Two modes:
  *      the handshake alone (until the client has the server's session ticket, which the
  *      server sends once it has checked the client's certificate and Finished), and the
- *      handshake plus one tiny request (issuer: GET /healthz; s_server: GET of a 3-byte file).
+ *      handshake plus one tiny request (issuer: GET /healthz; s_server: GET of a 2-byte file).
+ *      A second s_server also checks the CRL (-CRL crl.pem -crl_check), as the issuer does.
  *   2. the issuer's VmRSS with BENCH_IDLE (default 1000) idle keep-alive mTLS connections
  *      open, each having made one request.
  *
@@ -157,7 +158,7 @@ static int free_port(void)
     return ntohs(a.sin_port);
 }
 
-static pid_t start_s_server(int port)
+static pid_t start_s_server(int port, bool crl)
 {
     char accept[64];
     snprintf(accept, sizeof(accept), "127.0.0.1:%d", port);
@@ -176,7 +177,8 @@ static pid_t start_s_server(int port)
         execlp("openssl", "openssl", "s_server", "-quiet", "-accept", accept, "-cert",
                "mesh-issuer/leaf.pem", "-cert_chain", "intermediate.pem", "-key",
                "mesh-issuer/key.pem", "-CAfile", "ca.pem", "-verify", "4", "-num_tickets", "1",
-               "-WWW", (char *)NULL);
+               "-WWW", /* without crl the list ends here */ crl ? "-CRL" : NULL, "crl.pem",
+               "-crl_check", (char *)NULL);
         _exit(127);
     }
     return pid;
@@ -184,24 +186,30 @@ static pid_t start_s_server(int port)
 
 typedef struct {
     double issuer_ms, s_server_ms, ratio;
+    double crl_ms, crl_ratio; /* s_server also checking the CRL, as the issuer does */
     int failed;
 } hs_t;
 
-static hs_t handshakes(SSL_CTX *ctx, pid_t sp, int sport, const char *req_i, const char *req_s,
-                       int n, int rounds)
+static hs_t handshakes(SSL_CTX *ctx, const pid_t *sp, const int *sport, const char *req_i,
+                       const char *req_s, int n, int rounds)
 {
     hs_t h = {0};
-    double ri[16], rs[16], ratio[16];
+    double ri[16], rs[16], rc[16], ratio[16], ratio_c[16];
     for (int r = 0; r < rounds; r++) {
         double a = conns_cpu(ctx, srv.pid, srv.port, req_i, n, &h.failed);
-        double b = conns_cpu(ctx, sp, sport, req_s, n, &h.failed);
+        double b = conns_cpu(ctx, sp[0], sport[0], req_s, n, &h.failed);
+        double c = conns_cpu(ctx, sp[1], sport[1], req_s, n, &h.failed);
         ri[r] = a / n * 1e3;
         rs[r] = b / n * 1e3;
+        rc[r] = c / n * 1e3;
         ratio[r] = b > 0 ? a / b : 0;
+        ratio_c[r] = c > 0 ? a / c : 0;
     }
     h.issuer_ms = bench_median(ri, (size_t)rounds);
     h.s_server_ms = bench_median(rs, (size_t)rounds);
+    h.crl_ms = bench_median(rc, (size_t)rounds);
     h.ratio = bench_median(ratio, (size_t)rounds);
+    h.crl_ratio = bench_median(ratio_c, (size_t)rounds);
     return h;
 }
 
@@ -276,8 +284,10 @@ int main(void)
         return 1;
     }
     server_start();
-    int sport = free_port();
-    pid_t sp = start_s_server(sport);
+    int sport[2] = {free_port(), 0};
+    pid_t sp[2] = {start_s_server(sport[0], false), 0};
+    sport[1] = free_port();
+    sp[1] = start_s_server(sport[1], true);
     SSL_CTX *ctx = client_ctx(srv.dir);
 
     printf("mesh-issuer connections (load average %.2f; %d rounds of %d per server; issuer "
@@ -289,6 +299,8 @@ int main(void)
     printf("    ratio issuer / s_server:            %7.2f   (median of rounds; target <= 1.15 "
            "%s)%s\n", a.ratio, a.ratio <= 1.15 ? "met" : "NOT met",
            a.failed ? "  FAILED HANDSHAKES" : "");
+    printf("    s_server with -CRL crl.pem -crl_check: %5.3f ms; issuer / that: %.2f\n",
+           a.crl_ms, a.crl_ratio);
     hs_t b = handshakes(ctx, sp, sport,
                         "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
                         "GET /ok.txt HTTP/1.0\r\n\r\n", n, rounds);
@@ -298,9 +310,13 @@ int main(void)
     printf("    openssl s_server CPU per connection:%7.3f ms\n", b.s_server_ms);
     printf("    ratio issuer / s_server:            %7.2f%s\n", b.ratio,
            b.failed ? "  FAILED CONNECTIONS" : "");
+    printf("    s_server with the CRL check:        %7.3f ms; issuer / that: %.2f\n", b.crl_ms,
+           b.crl_ratio);
     fflush(stdout);
-    kill(sp, SIGKILL);
-    waitpid(sp, NULL, 0);
+    for (int i = 0; i < 2; i++) {
+        kill(sp[i], SIGKILL);
+        waitpid(sp[i], NULL, 0);
+    }
 
     long before = 0, after = 0;
     int opened = idle_rss(ctx, idle, &before, &after);

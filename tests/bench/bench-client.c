@@ -247,17 +247,19 @@ int main(void)
                               : strcmp(only, "request") == 0    ? call_request
                                                                 : call_plain;
         cost_t c = timed(fn, &x, calls * rounds);
-        printf("%s: %.1f us CPU, %.1f us wall per call (%ld failed)\n", only, c.cpu_us,
-               c.wall_us, x.failed);
+        printf("%s: %.1f us CPU, %.1f us wall per call (%ld failed)\n", only, c.cpu_us, c.wall_us,
+               x.failed);
         calls = 0;
     }
     /* ways measured in alternating rounds; [0] is plain curl, the reference */
     enum { PLAIN, PAD, BEARER, OWN_SHARE, SHARED, SETUP, REQUEST, WAYS };
-    static const char *const names[WAYS] = {
-        "plain curl", "plain curl + X-Pad header, token-sized",
-        "plain curl + the same Authorization: Bearer", "  the same, in a CURLSH sharing conns",
-        "a handle set up once by setup_curl, reused", "mesh_client_setup_curl + perform",
-        "mesh_client_request"};
+    static const char *const names[WAYS] = {"plain curl",
+                                            "plain curl + X-Pad header, token-sized",
+                                            "plain curl + the same Authorization: Bearer",
+                                            "  the same, in a CURLSH sharing conns",
+                                            "a handle set up once by setup_curl, reused",
+                                            "mesh_client_setup_curl + perform",
+                                            "mesh_client_request"};
     void (*const fns[WAYS])(ctx_t *) = {call_plain,  call_pad,        call_bearer, call_own_share,
                                         call_shared, call_setup_curl, call_request};
     double cpu[WAYS][32], wall[WAYS][32], ratio[WAYS][32], ratio_b[WAYS][32];
@@ -287,7 +289,8 @@ int main(void)
     size_t n = (size_t)rounds;
     printf("authenticated call vs plain curl, GET /healthz of mesh-issuer over a reused mTLS "
            "connection\n(load average %.2f; %d rounds of %d calls per way, alternating; medians; "
-           "CPU = getrusage of the client process)\n", bench_loadavg(), rounds, calls);
+           "CPU = getrusage of the client process)\n",
+           bench_loadavg(), rounds, calls);
     printf("  %-45s %9s %9s %8s %10s\n", "", "CPU/call", "wall/call", "CPU", "CPU ratio to");
     printf("  %-45s %9s %9s %8s %10s\n", "", "", "", "ratio", "same header");
     for (int w = 0; w < WAYS; w++) {
@@ -299,7 +302,8 @@ int main(void)
         printf("  %-45s %6.1f us %6.1f us %8.3f %10.3f%s\n", names[w], bench_median(cpu[w], n),
                bench_median(wall[w], n), r, bench_median(ratio_b[w], n), target);
     }
-    printf("  pieces alone (client CPU per call, medians of as many rounds, run after the above):\n");
+    printf(
+        "  pieces alone (client CPU per call, medians of as many rounds, run after the above):\n");
     printf("    mesh_client_setup_curl alone                     %7.2f us\n",
            bench_median(so_cpu, n));
     printf("    mesh_client_token alone (cache hit)              %7.2f us\n",

@@ -75,7 +75,8 @@ static SSL_CTX *client_ctx(const char *dir)
 
 static int tcp_connect(int port)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int one = 1;
     for (int i = 0; i < 50; i++) {
@@ -291,16 +292,17 @@ int main(void)
     SSL_CTX *ctx = client_ctx(srv.dir);
 
     printf("mesh-issuer connections (load average %.2f; %d rounds of %d per server; issuer "
-           "with 2 workers)\n", bench_loadavg(), rounds, n);
+           "with 2 workers)\n",
+           bench_loadavg(), rounds, n);
     hs_t a = handshakes(ctx, sp, sport, NULL, NULL, n, rounds);
     printf("  full TLS 1.3 handshake, P-256 client certificate, no resumption:\n");
     printf("    issuer CPU per handshake:           %7.3f ms\n", a.issuer_ms);
     printf("    openssl s_server CPU per handshake: %7.3f ms\n", a.s_server_ms);
     printf("    ratio issuer / s_server:            %7.2f   (median of rounds; target <= 1.15 "
-           "%s)%s\n", a.ratio, a.ratio <= 1.15 ? "met" : "NOT met",
-           a.failed ? "  FAILED HANDSHAKES" : "");
-    printf("    s_server with -CRL crl.pem -crl_check: %5.3f ms; issuer / that: %.2f\n",
-           a.crl_ms, a.crl_ratio);
+           "%s)%s\n",
+           a.ratio, a.ratio <= 1.15 ? "met" : "NOT met", a.failed ? "  FAILED HANDSHAKES" : "");
+    printf("    s_server with -CRL crl.pem -crl_check: %5.3f ms; issuer / that: %.2f\n", a.crl_ms,
+           a.crl_ratio);
     hs_t b = handshakes(ctx, sp, sport,
                         "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
                         "GET /ok.txt HTTP/1.0\r\n\r\n", n, rounds);
@@ -323,7 +325,8 @@ int main(void)
     printf("  issuer VmRSS, %d idle keep-alive mTLS connections (RLIMIT_NOFILE %ld):\n", opened,
            (long)rl.rlim_cur);
     printf("    before: %.1f MiB  with them open: %.1f MiB  (%.1f KiB per connection; target "
-           "<= 64 MiB %s)\n", (double)before / 1024, (double)after / 1024,
+           "<= 64 MiB %s)\n",
+           (double)before / 1024, (double)after / 1024,
            opened > 0 ? (double)(after - before) / opened : 0,
            after <= 64 * 1024 && opened == idle ? "met" : "NOT met");
     int st = 0;

@@ -178,10 +178,10 @@ typedef struct {
     double target, achieved, p50, p90, p99, max;
     double svc_p50, svc_p99; /* curl's own time per transfer: without the wait for a connection */
     long ok, failed, late;
-    double t_last; /* when the last answer came */
+    double t_last;                /* when the last answer came */
     long issuer_nvcsw, gen_nvcsw; /* involuntary context switches (preempted) during the run */
     hist_t hist;                  /* the issuer's own request-duration counts during the run */
-    double issuer_cpu; /* issuer CPU seconds during the run */
+    double issuer_cpu;            /* issuer CPU seconds during the run */
 } paced_t;
 
 /* The issuer's own histogram (request received to response queued): counts <= 1 ms,
@@ -395,29 +395,32 @@ static int bench_key(const char *alg, const char *keyfile, bool fresh_too, doubl
     printf("%s signing key (load average %.2f)\n", alg, bench_loadavg());
     printf("  raw OpenSSL %s sign:                 %8.0f /CPU-s\n", alg, rate_openssl);
     printf("  raw mesh_jwt_sign:                      %8.0f /CPU-s\n", rate_sign);
-    printf("  keep-alive, %d connections, closed loop: %ld tokens (%ld failed) in %.1f s\n",
-           conns, ka.ok, ka.failed, ka.wall);
+    printf("  keep-alive, %d connections, closed loop: %ld tokens (%ld failed) in %.1f s\n", conns,
+           ka.ok, ka.failed, ka.wall);
     printf("    tokens per wall second (max rate):    %8.0f /s\n", max_rate);
-    printf("    tokens per issuer CPU-second:         %8.0f /CPU-s (issuer CPU %.2f s)\n",
-           per_cpu, ka.cpu);
+    printf("    tokens per issuer CPU-second:         %8.0f /CPU-s (issuer CPU %.2f s)\n", per_cpu,
+           ka.cpu);
     printf("    ratio to raw mesh_jwt_sign:           %8.2f%s\n", r_sign,
-           rsa ? (r_sign >= 0.80 ? "  (target >= 0.80 met)" : "  (target >= 0.80 NOT met)")
-               : "");
+           rsa ? (r_sign >= 0.80 ? "  (target >= 0.80 met)" : "  (target >= 0.80 NOT met)") : "");
     printf("    ratio to raw OpenSSL sign:            %8.2f%s%s%s\n", r_ossl,
            rsa ? "" : "  (target >= 0.40 ", rsa ? "" : verdict(r_ossl >= 0.40), rsa ? "" : ")");
     printf("  paced open loop at half the max rate, %d keep-alive connections:\n", PACED_POOL);
     printf("    rate asked / served:                  %8.0f / %.0f /s (%ld failed, %ld sent "
-           "> 1 ms late)\n", pc.target, pc.achieved, pc.failed, pc.late);
+           "> 1 ms late)\n",
+           pc.target, pc.achieved, pc.failed, pc.late);
     printf("    latency p50 / p90 / p99 / max:        %8.2f / %.2f / %.2f / %.2f ms  (target "
-           "p99 <= 2 ms %s)\n", pc.p50, pc.p90, pc.p99, pc.max, verdict(pc.p99 <= 2.0));
+           "p99 <= 2 ms %s)\n",
+           pc.p50, pc.p90, pc.p99, pc.max, verdict(pc.p99 <= 2.0));
     printf("    curl's time per transfer p50 / p99:   %8.2f / %.2f ms (from its start, without "
-           "waiting for a free connection)\n", pc.svc_p50, pc.svc_p99);
+           "waiting for a free connection)\n",
+           pc.svc_p50, pc.svc_p99);
     printf("    issuer CPU %.2f s; preempted (involuntary context switches): issuer %ld, "
-           "load generator %ld\n", pc.issuer_cpu, pc.issuer_nvcsw, pc.gen_nvcsw);
+           "load generator %ld\n",
+           pc.issuer_cpu, pc.issuer_nvcsw, pc.gen_nvcsw);
     if (pc.hist.count > 0) {
         printf("    issuer's own histogram (request received to answer queued): %.2f %% within "
-               "1 ms, %.3f %% within 2.5 ms\n", 100 * pc.hist.le1 / pc.hist.count,
-               100 * pc.hist.le25 / pc.hist.count);
+               "1 ms, %.3f %% within 2.5 ms\n",
+               100 * pc.hist.le1 / pc.hist.count, 100 * pc.hist.le25 / pc.hist.count);
     }
     if (fresh_too) {
         printf("  a new TLS connection per token (full handshake, no resumption):\n");
@@ -446,14 +449,17 @@ int main(void)
     snprintf(gen, sizeof(gen), "%s/tests/issuer/e2e/gen-certs.sh", root);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     e2e_init(bin, gen);
-    snprintf(cmd, sizeof(cmd), "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 "
-             "-out '%s/jwt-es256.key'", srv.dir);
+    snprintf(cmd, sizeof(cmd),
+             "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 "
+             "-out '%s/jwt-es256.key'",
+             srv.dir);
     if (run_cmd(cmd, NULL) != 0) {
         fprintf(stderr, "bench-issuer: cannot make a P-256 key\n");
         return 1;
     }
     printf("mesh-issuer bench: %.0f s per load, %ld cores, release build, 127.0.0.1, "
-           "the load generator on the same cores\n", secs, sysconf(_SC_NPROCESSORS_ONLN));
+           "the load generator on the same cores\n",
+           secs, sysconf(_SC_NPROCESSORS_ONLN));
     const char *algs = getenv("BENCH_ALGS"); /* e.g. "ES256" to run one key only */
     int rc = 0;
     if (algs == NULL || strstr(algs, "RS256") != NULL) {

@@ -397,6 +397,25 @@ static void test_setup_curl_and_request_reuse_connection(void **state)
     mesh_client_free(c);
 }
 
+/* An issuer answering a "token" with a line break must not inject headers into peer calls. */
+static void test_token_with_crlf_is_never_sent(void **state)
+{
+    mesh_client_t *c = client_a();
+    mesh_response_t r = {0};
+    char url[128];
+    (void)state;
+
+    fake_push_reply(fake, 200, -1,
+                    "{\"access_token\":\"a.b.c\\r\\nX-Evil: 1\",\"token_type\":\"Bearer\","
+                    "\"expires_in\":300}");
+    snprintf(url, sizeof(url), "%s/peer", fake_url(fake));
+    assert_int_not_equal(mesh_client_request(c, "GET", url, "svc-b", NULL, NULL, 0, 0, &r),
+                         MESH_OK);
+    assert_int_equal(fake_count(fake, FAKE_PEER), 0); /* nothing reached the peer */
+    mesh_response_clear(&r);
+    mesh_client_free(c);
+}
+
 static void test_certfile_checks_and_bad_arguments(void **state)
 {
     char p1[512];
@@ -544,6 +563,7 @@ int main(void)
         cmocka_unit_test_setup(test_connection_refused_is_network_error, per_test),
         cmocka_unit_test_setup(test_service_token_mode, per_test),
         cmocka_unit_test_setup(test_setup_curl_and_request_reuse_connection, per_test),
+        cmocka_unit_test_setup(test_token_with_crlf_is_never_sent, per_test),
         cmocka_unit_test_setup(test_certfile_checks_and_bad_arguments, per_test),
         cmocka_unit_test_setup(test_request_post_with_headers_and_limit, per_test),
         cmocka_unit_test_setup(test_from_env, per_test),

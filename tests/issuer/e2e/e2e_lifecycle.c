@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mesh-issuer end to end, the server's lifecycle: revocations durable across kill -9, SIGHUP
+ * (connections kept, key rotation, CRL, rate limits). Same fixture as e2e.c (e2e_fixture.c).
+ * usage: test-issuer-e2e-lifecycle MESH_ISSUER GEN_CERTS_SH
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include <mesh/mesh.h>
+
+#include "e2e.h"
+
+static const char *ROTATED_KEYS =
+    "{\"current\": \"jwt-signing-2.key\", \"previous\": \"jwt-signing.key\"}";
+
+/* ---- revocation survives kill -9 ---- */
+
+static void test_revocation_durable(void **state)
+{
+    char *tok = get_token("gateway", "chat-service", NULL);
+    char *jti = jti_of(tok);
+    char body[9000];
+    snprintf(body, sizeof(body), "token=%s", tok);
+    resp_t *x = do_revoke("gateway", body);
+    assert_int_equal(x->status, 200); /* answered only after the store write is durable */
+    resp_free(x);
+    server_kill9();
+    server_start();
+    json_t *f = feed(0);
+    assert_true(feed_has(f, jti));
+    json_decref(f);
+    free(jti);
+    free(tok);
+}
+
+/* ---- SIGHUP: key rotation and rate limits ---- */
+
+static const char *kid_of(const char *token, char *buf, size_t cap)
+{
+    char *hdr = NULL, *payload = NULL;
+    assert_int_equal(mesh_jws_decode_unverified(token, strlen(token), &hdr, &payload), MESH_OK);
+    json_t *j = json_loads(hdr, 0, NULL);
+    snprintf(buf, cap, "%s", json_string_value(json_object_get(j, "kid")));
+    json_decref(j);
+    mesh_free(hdr);
+    mesh_free(payload);
+    return buf;
+}
+
+static size_t sink(char *p, size_t size, size_t n, void *ud)
+{
+    return size * n;
+}
+
+static CURL *idle_handle;
+
+/* A keep-alive connection opened before SIGHUP keeps working after it, on the new rules. */
+static void test_sighup_keeps_connections(void **state)
+{
+    char ca[400], cert[400], key[400], url[128];
+    snprintf(ca, sizeof(ca), "%s/ca.pem", srv.dir);
+    snprintf(cert, sizeof(cert), "%s/gateway/cert.pem", srv.dir);
+    snprintf(key, sizeof(key), "%s/gateway/key.pem", srv.dir);
+    snprintf(url, sizeof(url), "%s/v1/token", srv.url);
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+    curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
+    curl_easy_setopt(c, CURLOPT_SSLKEY, key);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, TOKEN_FORM);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+    long code = 0, connects = -1;
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    assert_int_equal(code, 200);
+    kill(srv.pid, SIGHUP);
+    struct timespec ts = {0, 500 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(curl_easy_perform(c), CURLE_OK);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+        assert_int_equal(code, 200);
+        assert_int_equal(connects, 0); /* the same connection */
+    }
+    idle_handle = c; /* left open and idle: SIGTERM must close it at once, see teardown */
+    e2e_idle_conn_open = true;
+}
+
+static void test_sighup_rotation(void **state)
+{
+    char *old = get_token("gateway", "asset-service", NULL);
+    char kid_old[64], kid_new[64];
+    kid_of(old, kid_old, sizeof(kid_old));
+    write_config(ROTATED_KEYS, "{}");
+    kill(srv.pid, SIGHUP);
+    size_t n = 0;
+    for (int i = 0; i < 300 && n != 2; i++) { /* the reload is asynchronous */
+        mesh_jwks_t *set = served_jwks();
+        n = mesh_jwks_count(set);
+        mesh_jwks_free(set);
+        if (n != 2) {
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    assert_int_equal(n, 2);
+    char *fresh = get_token("gateway", "asset-service", NULL);
+    kid_of(fresh, kid_new, sizeof(kid_new));
+    assert_string_not_equal(kid_old, kid_new);
+    assert_int_equal(verify(fresh, "asset-service", "gateway", NULL), MESH_OK);
+    assert_int_equal(verify(old, "asset-service", "gateway", NULL), MESH_OK);
+    free(old);
+    free(fresh);
+
+    /* a broken config on SIGHUP keeps the running one */
+    FILE *f = fopen(srv.config, "w");
+    fputs("{\"issuer\": ", f);
+    fclose(f);
+    kill(srv.pid, SIGHUP);
+    struct timespec ts = {0, 500 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    char *still = get_token("gateway", "asset-service", NULL);
+    assert_non_null(still);
+    free(still);
+}
+
+static void test_sighup_crl(void **state)
+{
+    /* admin has no policy entry: 403 while its certificate is good, 401 once it is revoked */
+    resp_t *x = post_token("admin", TOKEN_FORM);
+    assert_int_equal(x->status, 403);
+    resp_free(x);
+    write_config(ROTATED_KEYS, "{}"); /* the previous test left a broken file behind */
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && openssl ca -config intermediate.cnf -cert intermediate.pem -keyfile "
+             "intermediate.key -revoke admin/leaf.pem && openssl ca -gencrl -config "
+             "intermediate.cnf -cert intermediate.pem -keyfile intermediate.key -out crl.new "
+             "&& mv crl.new crl.pem",
+             srv.dir);
+    assert_int_equal(run_cmd(cmd, NULL), 0);
+    kill(srv.pid, SIGHUP);
+    long status = 0;
+    for (int i = 0; i < 300 && status != 401; i++) { /* the reload is asynchronous */
+        x = post_token("admin", TOKEN_FORM);
+        status = x->status;
+        if (status == 401) {
+            assert_non_null(strstr(jstr(x, "error_description"), "revoked"));
+        } else {
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        resp_free(x);
+    }
+    assert_int_equal(status, 401);
+    x = post_token("gateway", TOKEN_FORM); /* the others are unaffected */
+    assert_int_equal(x->status, 200);
+    resp_free(x);
+}
+
+static void test_rate_limit(void **state)
+{
+    write_config(ROTATED_KEYS, "{\"per_identity\": {\"rate\": 0.01, \"burst\": 3}}");
+    kill(srv.pid, SIGHUP);
+    bool limited = false;
+    for (int i = 0; i < 400 && !limited; i++) { /* until the reload lands and the bucket empties */
+        resp_t *x = post_token("asset-service", "grant_type=client_credentials&audience=gateway");
+        if (x->status == 429) {
+            char h[32];
+            assert_string_equal(jstr(x, "error"), "slow_down");
+            assert_non_null(resp_header(x, "Retry-After", h, sizeof(h)));
+            assert_true(atoi(h) >= 1);
+            limited = true;
+        } else {
+            assert_int_equal(x->status, 200);
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        resp_free(x);
+    }
+    assert_true(limited);
+    /* another identity has its own bucket */
+    resp_t *x = post_token("gateway", TOKEN_FORM);
+    assert_int_equal(x->status, 200);
+    resp_free(x);
+
+    /* per source address, before authentication; /healthz is never limited */
+    write_config(ROTATED_KEYS, "{\"per_source\": {\"rate\": 0.01, \"burst\": 3}}");
+    kill(srv.pid, SIGHUP);
+    limited = false;
+    for (int i = 0; i < 400 && !limited; i++) {
+        req_t r = {.path = "/v1/audiences"};
+        x = do_req(&r);
+        if (x->status == 429) {
+            char h[32];
+            assert_string_equal(jstr(x, "error"), "slow_down");
+            assert_non_null(resp_header(x, "Retry-After", h, sizeof(h)));
+            limited = true;
+        } else {
+            assert_int_equal(x->status, 200);
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        resp_free(x);
+    }
+    assert_true(limited);
+    expect_error(post_token("gateway", TOKEN_FORM), 429, "slow_down", NULL);
+    req_t hz = {.path = "/healthz"};
+    x = do_req(&hz);
+    assert_int_equal(x->status, 200);
+    resp_free(x);
+}
+static int teardown(void **state)
+{
+    int rc = e2e_teardown(state);
+    curl_easy_cleanup(idle_handle);
+    idle_handle = NULL;
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_revocation_durable), cmocka_unit_test(test_sighup_keeps_connections),
+        cmocka_unit_test(test_sighup_rotation),    cmocka_unit_test(test_sighup_crl),
+        cmocka_unit_test(test_rate_limit),
+    };
+    return e2e_run("issuer-e2e-lifecycle", tests, sizeof(tests) / sizeof(tests[0]), teardown, argc,
+                   argv);
+}

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mesh-issuer end to end, the server's lifecycle: revocations durable across kill -9, SIGHUP
- * (connections kept, key rotation, CRL, rate limits) and the per-worker connection limit.
- * Same fixture as e2e.c (e2e_fixture.c).
+ * (connections kept, key rotation, CRL, rate limits), the per-worker connection limit, and
+ * SIGTERM with requests in flight. Same fixture as e2e.c (e2e_fixture.c).
  * usage: test-issuer-e2e-lifecycle MESH_ISSUER GEN_CERTS_SH
  */
 #include <setjmp.h>
@@ -371,6 +371,48 @@ static void test_worker_connection_limit(void **state)
     SSL_CTX_free(ctx);
 }
 
+/* ---- SIGTERM with one request complete and one half received ---- */
+
+static void test_sigterm_mid_request(void **state)
+{
+    SSL_CTX *ctx = client_ctx("gateway");
+    char head[256], buf[8192];
+    size_t len = strlen(TOKEN_FORM);
+    snprintf(head, sizeof(head),
+             "POST /v1/token HTTP/1.1\r\nHost: localhost\r\n"
+             "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %zu\r\n\r\n",
+             len);
+    SSL *partial = tls_begin(ctx); /* the headers and half the body; the rest never comes */
+    assert_true(tls_finish(partial, 60));
+    tls_send(partial, head, strlen(head));
+    tls_send(partial, TOKEN_FORM, len / 2);
+    SSL *whole = tls_begin(ctx); /* a complete request */
+    assert_true(tls_finish(whole, 60));
+    tls_send(whole, head, strlen(head));
+    tls_send(whole, TOKEN_FORM, len);
+
+    kill(srv.pid, SIGTERM);
+    /* the complete request gets its whole answer */
+    assert_int_equal(read_answer(whole, 60, buf, sizeof(buf)), 200);
+    assert_non_null(strstr(buf, "\"access_token\""));
+    /* the half-received one is ended without an answer (its request deadline, or the drain
+     * timeout): it never holds the server */
+    int r = read_answer(partial, 60, buf, sizeof(buf));
+    if (r != ANSWER_ENDED) {
+        fprintf(stderr, "mid-request connection after SIGTERM: %d\n%s\n", r, buf);
+    }
+    assert_int_equal(r, ANSWER_ENDED);
+    int st = 0;
+    assert_true(server_wait_exit(120, &st)); /* generous: "it ends", not "how fast" */
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_true(server_log_has("\"msg\":\"stopped\""));
+    tls_close(partial);
+    tls_close(whole);
+    SSL_CTX_free(ctx);
+    server_start(); /* for the group teardown */
+}
+
 static int teardown(void **state)
 {
     int rc = e2e_teardown(state);
@@ -382,9 +424,10 @@ static int teardown(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_revocation_durable), cmocka_unit_test(test_sighup_keeps_connections),
-        cmocka_unit_test(test_sighup_rotation),    cmocka_unit_test(test_sighup_crl),
-        cmocka_unit_test(test_rate_limit),         cmocka_unit_test(test_worker_connection_limit),
+        cmocka_unit_test(test_revocation_durable),  cmocka_unit_test(test_sighup_keeps_connections),
+        cmocka_unit_test(test_sighup_rotation),     cmocka_unit_test(test_sighup_crl),
+        cmocka_unit_test(test_rate_limit),          cmocka_unit_test(test_worker_connection_limit),
+        cmocka_unit_test(test_sigterm_mid_request),
     };
     return e2e_run("issuer-e2e-lifecycle", tests, sizeof(tests) / sizeof(tests[0]), teardown, argc,
                    argv);

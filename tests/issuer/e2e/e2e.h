@@ -3,14 +3,11 @@
 #ifndef E2E_H
 #define E2E_H
 
-#include <setjmp.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <cmocka.h>
 #include <jansson.h>
 
 #include <mesh/mesh.h>
@@ -65,7 +62,10 @@ int run_cmd(const char *cmd, char **out); /* shell command; stdout+stderr into *
 /* Token helpers */
 char *get_token(const char *cert, const char *audience, const char *extra); /* NULL on failure */
 
-/* ---- e2e_fixture.c: helpers that assert with cmocka, and the group fixture ---- */
+/* ---- e2e_fixture.c: helpers that assert with cmocka, and the group fixture ----
+ * (cmocka's header is not needed here: bench-issuer uses e2e_util.c without cmocka) */
+
+struct CMUnitTest;
 
 extern const char *const TOKEN_FORM; /* client_credentials for asset-service */
 
@@ -89,6 +89,6 @@ int e2e_setup(void **state);    /* starts the server */
 int e2e_teardown(void **state); /* server_stop_clean, no secret in the log, removes the dir */
 /* main() of a test program: usage check, e2e_init, E2E_ONLY=test_a,test_b, the group run. */
 int e2e_run(const char *group, const struct CMUnitTest *tests, size_t count,
-            CMFixtureFunction teardown, int argc, char **argv);
+            int (*teardown)(void **state), int argc, char **argv);
 
 #endif /* E2E_H */

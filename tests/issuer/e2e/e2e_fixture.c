@@ -4,6 +4,13 @@
  * (JWKS, verification, token and revocation requests), the group setup and teardown (clean
  * SIGTERM exit, no secret in the log) and the runner with E2E_ONLY.
  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
 #include "e2e.h"
 
 #include <signal.h>
@@ -206,7 +213,7 @@ int e2e_teardown(void **state)
 }
 
 int e2e_run(const char *group, const struct CMUnitTest *tests, size_t count,
-            CMFixtureFunction teardown, int argc, char **argv)
+            int (*teardown)(void **state), int argc, char **argv)
 {
     if (argc != 3) {
         fprintf(stderr, "usage: %s MESH_ISSUER GEN_CERTS_SH\n", argv[0]);

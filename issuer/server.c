@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -216,6 +217,22 @@ static void drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
     event_base_loopbreak(w->base);
 }
 
+/* Idle, and nothing waiting to be read. Bytes in the socket or in OpenSSL's buffers are a
+ * request the client sent before the drain began: closing then would drop it unanswered. */
+static bool conn_quiet(conn_t *c)
+{
+    if (!c->idle) {
+        return false;
+    }
+    SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+    if (ssl != NULL && SSL_has_pending(ssl)) {
+        return false;
+    }
+    int unread = 0;
+    evutil_socket_t s = bufferevent_getfd(c->bev);
+    return s < 0 || ioctl(s, FIONREAD, &unread) != 0 || unread == 0;
+}
+
 static void drain_cb(evutil_socket_t fd, short what, void *arg)
 {
     worker_t *w = arg;
@@ -231,7 +248,7 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
     /* Idle keep-alive connections end now (clients retry on a fresh one, RFC 9112 §9.3.1);
      * busy ones get their answer, with Connection: close, within the drain timeout. */
     for (conn_t *c = w->list; c != NULL; c = c->next) {
-        evutil_socket_t s = c->idle ? bufferevent_getfd(c->bev) : -1;
+        evutil_socket_t s = conn_quiet(c) ? bufferevent_getfd(c->bev) : -1;
         if (s >= 0) {
             shutdown(s, SHUT_RDWR);
         }

@@ -2,7 +2,9 @@
 /*
  * mesh-issuer end to end: a real server process on 127.0.0.1 with a test PKI from the openssl
  * CLI (gen-certs.sh), driven with libcurl; tokens are checked with libmesh's verifier against
- * the JWKS the server publishes. usage: test-issuer-e2e MESH_ISSUER GEN_CERTS_SH
+ * the JWKS the server publishes. The endpoints and their errors; the server's lifecycle
+ * (restarts, signals, connection limits) is e2e_lifecycle.c.
+ * usage: test-issuer-e2e MESH_ISSUER GEN_CERTS_SH
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,100 +17,18 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <openssl/ssl.h>
 
 #include <mesh/mesh.h>
 
 #include "e2e.h"
-
-void e2e_init(const char *bin, const char *gen);
-
-static const char *TOKEN_FORM = "grant_type=client_credentials&audience=asset-service";
-
-/* ---- helpers ---- */
-
-static mesh_jwks_t *served_jwks(void)
-{
-    req_t r = {.path = "/.well-known/jwks.json"};
-    resp_t *x = do_req(&r);
-    assert_int_equal(x->status, 200);
-    mesh_jwks_t *set = NULL;
-    assert_int_equal(mesh_jwks_parse(x->body, strlen(x->body), &set), MESH_OK);
-    resp_free(x);
-    return set;
-}
-
-/* Verifies with libmesh against the served JWKS; `leaf` binds to that certificate. */
-static mesh_err_t verify(const char *token, const char *aud, const char *leaf,
-                         mesh_claims_t **claims)
-{
-    mesh_jwks_t *set = served_jwks();
-    mesh_jwt_verify_opts_t o;
-    mesh_jwt_verify_opts_init(&o);
-    o.issuer = srv.url;
-    o.audience = aud;
-    uint8_t *der = NULL;
-    size_t der_len = 0;
-    if (leaf != NULL) {
-        char path[400];
-        snprintf(path, sizeof(path), "%s/%s/cert.pem", srv.dir, leaf);
-        assert_int_equal(mesh_x509_load_der(path, &der, &der_len), MESH_OK);
-        o.cert_der = der;
-        o.cert_der_len = der_len;
-    } else {
-        o.require_cnf = false;
-    }
-    mesh_err_t rc = mesh_jwt_verify(set, token, strlen(token), &o, claims);
-    mesh_free(der);
-    mesh_jwks_free(set);
-    return rc;
-}
-
-static resp_t *post_token(const char *cert, const char *body)
-{
-    req_t r = {.path = "/v1/token", .cert = cert, .body = body};
-    return do_req(&r);
-}
-
-static void expect_error(resp_t *x, long status, const char *error, const char *needle)
-{
-    if (x->status != status || strcmp(jstr(x, "error"), error) != 0 ||
-        (needle && strstr(jstr(x, "error_description"), needle) == NULL)) {
-        fprintf(stderr, "expected %ld %s (~%s), got %ld %s\n", status, error, needle ? needle : "",
-                x->status, x->body);
-        fail();
-    }
-    resp_free(x);
-}
-
-static char *svc_create(const char *name, const char *args, char *id, size_t idcap)
-{
-    char cmd[1024], *out = NULL;
-    snprintf(cmd, sizeof(cmd), "'%s' token create %s %s --json --config '%s'", srv.bin, name, args,
-             srv.config);
-    int rc = run_cmd(cmd, &out);
-    if (rc != 0) {
-        fprintf(stderr, "%s\n", out);
-    }
-    assert_int_equal(rc, 0);
-    json_t *j = json_loads(out, 0, NULL);
-    assert_non_null(j);
-    snprintf(id, idcap, "%s", json_string_value(json_object_get(j, "client_id")));
-    char *secret = strdup(json_string_value(json_object_get(j, "client_secret")));
-    json_decref(j);
-    free(out);
-    return secret;
-}
 
 /* ---- discovery endpoints ---- */
 
@@ -621,49 +541,6 @@ static void test_svc_tokens(void **state)
 
 /* ---- revocation ---- */
 
-static resp_t *do_revoke(const char *cert, const char *body)
-{
-    req_t r = {.path = "/v1/revoke", .cert = cert, .body = body};
-    return do_req(&r);
-}
-
-static json_t *feed(int64_t since)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/v1/revocations?since=%lld", (long long)since);
-    req_t r = {.path = path};
-    resp_t *x = do_req(&r);
-    assert_int_equal(x->status, 200);
-    json_t *j = json_incref(x->json);
-    resp_free(x);
-    return j;
-}
-
-static bool feed_has(json_t *f, const char *jti)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(json_object_get(f, "revoked"), i, v)
-    {
-        if (strcmp(json_string_value(json_object_get(v, "jti")), jti) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static char *jti_of(const char *token)
-{
-    char *hdr = NULL, *payload = NULL;
-    assert_int_equal(mesh_jws_decode_unverified(token, strlen(token), &hdr, &payload), MESH_OK);
-    json_t *j = json_loads(payload, 0, NULL);
-    char *jti = strdup(json_string_value(json_object_get(j, "jti")));
-    json_decref(j);
-    mesh_free(hdr);
-    mesh_free(payload);
-    return jti;
-}
-
 static void test_revoke(void **state)
 {
     char *tok = get_token("gateway", "asset-service", NULL);
@@ -716,205 +593,6 @@ static void test_revoke(void **state)
     free(tok2);
 }
 
-static void test_revocation_durable(void **state)
-{
-    char *tok = get_token("gateway", "chat-service", NULL);
-    char *jti = jti_of(tok);
-    char body[9000];
-    snprintf(body, sizeof(body), "token=%s", tok);
-    resp_t *x = do_revoke("gateway", body);
-    assert_int_equal(x->status, 200); /* answered only after the store write is durable */
-    resp_free(x);
-    server_kill9();
-    server_start();
-    json_t *f = feed(0);
-    assert_true(feed_has(f, jti));
-    json_decref(f);
-    free(jti);
-    free(tok);
-}
-
-/* ---- SIGHUP: key rotation and rate limits ---- */
-
-static const char *kid_of(const char *token, char *buf, size_t cap)
-{
-    char *hdr = NULL, *payload = NULL;
-    assert_int_equal(mesh_jws_decode_unverified(token, strlen(token), &hdr, &payload), MESH_OK);
-    json_t *j = json_loads(hdr, 0, NULL);
-    snprintf(buf, cap, "%s", json_string_value(json_object_get(j, "kid")));
-    json_decref(j);
-    mesh_free(hdr);
-    mesh_free(payload);
-    return buf;
-}
-
-static size_t sink(char *p, size_t size, size_t n, void *ud)
-{
-    return size * n;
-}
-
-static CURL *idle_handle;
-
-/* A keep-alive connection opened before SIGHUP keeps working after it, on the new rules. */
-static void test_sighup_keeps_connections(void **state)
-{
-    char ca[400], cert[400], key[400], url[128];
-    snprintf(ca, sizeof(ca), "%s/ca.pem", srv.dir);
-    snprintf(cert, sizeof(cert), "%s/gateway/cert.pem", srv.dir);
-    snprintf(key, sizeof(key), "%s/gateway/key.pem", srv.dir);
-    snprintf(url, sizeof(url), "%s/v1/token", srv.url);
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-    curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
-    curl_easy_setopt(c, CURLOPT_SSLKEY, key);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, TOKEN_FORM);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-    long code = 0, connects = -1;
-    assert_int_equal(curl_easy_perform(c), CURLE_OK);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    assert_int_equal(code, 200);
-    kill(srv.pid, SIGHUP);
-    struct timespec ts = {0, 500 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-    for (int i = 0; i < 3; i++) {
-        assert_int_equal(curl_easy_perform(c), CURLE_OK);
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-        curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
-        assert_int_equal(code, 200);
-        assert_int_equal(connects, 0); /* the same connection */
-    }
-    idle_handle = c; /* left open and idle: SIGTERM must close it at once, see teardown */
-}
-
-static void test_sighup_rotation(void **state)
-{
-    char *old = get_token("gateway", "asset-service", NULL);
-    char kid_old[64], kid_new[64];
-    kid_of(old, kid_old, sizeof(kid_old));
-    write_config("{\"current\": \"jwt-signing-2.key\", \"previous\": \"jwt-signing.key\"}", "{}");
-    kill(srv.pid, SIGHUP);
-    size_t n = 0;
-    for (int i = 0; i < 300 && n != 2; i++) { /* the reload is asynchronous */
-        mesh_jwks_t *set = served_jwks();
-        n = mesh_jwks_count(set);
-        mesh_jwks_free(set);
-        if (n != 2) {
-            struct timespec ts = {0, 100 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
-    }
-    assert_int_equal(n, 2);
-    char *fresh = get_token("gateway", "asset-service", NULL);
-    kid_of(fresh, kid_new, sizeof(kid_new));
-    assert_string_not_equal(kid_old, kid_new);
-    assert_int_equal(verify(fresh, "asset-service", "gateway", NULL), MESH_OK);
-    assert_int_equal(verify(old, "asset-service", "gateway", NULL), MESH_OK);
-    free(old);
-    free(fresh);
-
-    /* a broken config on SIGHUP keeps the running one */
-    FILE *f = fopen(srv.config, "w");
-    fputs("{\"issuer\": ", f);
-    fclose(f);
-    kill(srv.pid, SIGHUP);
-    struct timespec ts = {0, 500 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-    char *still = get_token("gateway", "asset-service", NULL);
-    assert_non_null(still);
-    free(still);
-}
-
-static void test_sighup_crl(void **state)
-{
-    /* admin has no policy entry: 403 while its certificate is good, 401 once it is revoked */
-    resp_t *x = post_token("admin", TOKEN_FORM);
-    assert_int_equal(x->status, 403);
-    resp_free(x);
-    write_config("{\"current\": \"jwt-signing-2.key\", \"previous\": \"jwt-signing.key\"}",
-                 "{}"); /* the previous test left a broken file behind */
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd),
-             "cd '%s' && openssl ca -config intermediate.cnf -cert intermediate.pem -keyfile "
-             "intermediate.key -revoke admin/leaf.pem && openssl ca -gencrl -config "
-             "intermediate.cnf -cert intermediate.pem -keyfile intermediate.key -out crl.new "
-             "&& mv crl.new crl.pem",
-             srv.dir);
-    assert_int_equal(run_cmd(cmd, NULL), 0);
-    kill(srv.pid, SIGHUP);
-    long status = 0;
-    for (int i = 0; i < 300 && status != 401; i++) { /* the reload is asynchronous */
-        x = post_token("admin", TOKEN_FORM);
-        status = x->status;
-        if (status == 401) {
-            assert_non_null(strstr(jstr(x, "error_description"), "revoked"));
-        } else {
-            struct timespec ts = {0, 100 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
-        resp_free(x);
-    }
-    assert_int_equal(status, 401);
-    x = post_token("gateway", TOKEN_FORM); /* the others are unaffected */
-    assert_int_equal(x->status, 200);
-    resp_free(x);
-}
-
-static void test_rate_limit(void **state)
-{
-    write_config("{\"current\": \"jwt-signing-2.key\", \"previous\": \"jwt-signing.key\"}",
-                 "{\"per_identity\": {\"rate\": 0.01, \"burst\": 3}}");
-    kill(srv.pid, SIGHUP);
-    bool limited = false;
-    for (int i = 0; i < 400 && !limited; i++) { /* until the reload lands and the bucket empties */
-        resp_t *x = post_token("asset-service", "grant_type=client_credentials&audience=gateway");
-        if (x->status == 429) {
-            char h[32];
-            assert_string_equal(jstr(x, "error"), "slow_down");
-            assert_non_null(resp_header(x, "Retry-After", h, sizeof(h)));
-            assert_true(atoi(h) >= 1);
-            limited = true;
-        } else {
-            assert_int_equal(x->status, 200);
-            struct timespec ts = {0, 20 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
-        resp_free(x);
-    }
-    assert_true(limited);
-    /* another identity has its own bucket */
-    resp_t *x = post_token("gateway", TOKEN_FORM);
-    assert_int_equal(x->status, 200);
-    resp_free(x);
-
-    /* per source address, before authentication; /healthz is never limited */
-    write_config("{\"current\": \"jwt-signing-2.key\", \"previous\": \"jwt-signing.key\"}",
-                 "{\"per_source\": {\"rate\": 0.01, \"burst\": 3}}");
-    kill(srv.pid, SIGHUP);
-    limited = false;
-    for (int i = 0; i < 400 && !limited; i++) {
-        req_t r = {.path = "/v1/audiences"};
-        x = do_req(&r);
-        if (x->status == 429) {
-            char h[32];
-            assert_string_equal(jstr(x, "error"), "slow_down");
-            assert_non_null(resp_header(x, "Retry-After", h, sizeof(h)));
-            limited = true;
-        } else {
-            assert_int_equal(x->status, 200);
-            struct timespec ts = {0, 20 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
-        resp_free(x);
-    }
-    assert_true(limited);
-    expect_error(post_token("gateway", TOKEN_FORM), 429, "slow_down", NULL);
-    req_t hz = {.path = "/healthz"};
-    x = do_req(&hz);
-    assert_int_equal(x->status, 200);
-    resp_free(x);
-}
-
 static void test_metrics(void **state)
 {
     req_t r = {.path = "/metrics"};
@@ -961,96 +639,16 @@ static void test_check_config(void **state)
     free(out);
 }
 
-static int setup(void **state)
-{
-    server_start();
-    return 0;
-}
-
-static bool teardown_failed; /* cmocka 1.1 does not count a failed group teardown */
-
-static int teardown(void **state)
-{
-    teardown_failed = true;
-    int st = 0;
-    server_stop_signal(SIGTERM, &st); /* drains and exits 0 (and leak-free under ASan) */
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        fprintf(stderr, "mesh-issuer did not exit cleanly (status %d); log %s\n", st, srv.log);
-        char cmd[512];
-        snprintf(cmd, sizeof(cmd), "tail -n 40 '%s' >&2", srv.log);
-        if (system(cmd) != 0) {
-            fprintf(stderr, "cannot run: %s\n", cmd);
-        }
-        return -1;
-    }
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "grep -c '\"msg\":\"stopped\"' '%s' >/dev/null", srv.log);
-    if (system(cmd) != 0) {
-        return -1;
-    }
-    /* an idle keep-alive connection does not hold up the drain */
-    snprintf(cmd, sizeof(cmd), "grep 'drain timeout' '%s' >&2", srv.log);
-    if (idle_handle != NULL && system(cmd) == 0) {
-        fprintf(stderr, "SIGTERM waited for an idle keep-alive connection\n");
-        return -1;
-    }
-    curl_easy_cleanup(idle_handle);
-    idle_handle = NULL;
-    /* never a token (JWS header prefix), a client secret or key material in the log */
-    snprintf(cmd, sizeof(cmd), "grep -E 'eyJhbGci|mss_|PRIVATE KEY' '%s' >&2", srv.log);
-    if (system(cmd) == 0) {
-        fprintf(stderr, "the issuer log holds a secret (lines above)\n");
-        return -1;
-    }
-    if (getenv("MESH_KEEP_TMP") == NULL) {
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", srv.dir);
-        if (system(cmd) != 0) {
-            fprintf(stderr, "cannot run: %s\n", cmd);
-        }
-    }
-    teardown_failed = false;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s MESH_ISSUER GEN_CERTS_SH\n", argv[0]);
-        return 2;
-    }
-    signal(SIGPIPE, SIG_IGN); /* the slow client writes to a socket the server closed */
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    e2e_init(argv[1], argv[2]);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_discovery),
-        cmocka_unit_test(test_routes),
-        cmocka_unit_test(test_mtls_token),
-        cmocka_unit_test(test_mtls_bad_certs),
-        cmocka_unit_test(test_policy_errors),
-        cmocka_unit_test(test_request_errors),
-        cmocka_unit_test(test_oversized),
-        cmocka_unit_test(test_slow_client),
-        cmocka_unit_test(test_tls),
-        cmocka_unit_test(test_svc_tokens),
-        cmocka_unit_test(test_revoke),
-        cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_discovery),     cmocka_unit_test(test_routes),
+        cmocka_unit_test(test_mtls_token),    cmocka_unit_test(test_mtls_bad_certs),
+        cmocka_unit_test(test_policy_errors), cmocka_unit_test(test_request_errors),
+        cmocka_unit_test(test_oversized),     cmocka_unit_test(test_slow_client),
+        cmocka_unit_test(test_tls),           cmocka_unit_test(test_svc_tokens),
+        cmocka_unit_test(test_revoke),        cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_check_config),
-        cmocka_unit_test(test_revocation_durable),
-        cmocka_unit_test(test_sighup_keeps_connections),
-        cmocka_unit_test(test_sighup_rotation),
-        cmocka_unit_test(test_sighup_crl),
-        cmocka_unit_test(test_rate_limit),
     };
-    /* E2E_ONLY=test_a,test_b runs a subset (in this order) for debugging */
-    struct CMUnitTest chosen[sizeof(tests) / sizeof(tests[0])];
-    size_t n = 0;
-    const char *only = getenv("E2E_ONLY");
-    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (only == NULL || strstr(only, tests[i].name) != NULL) {
-            chosen[n++] = tests[i];
-        }
-    }
-    int rc = _cmocka_run_group_tests("issuer-e2e", chosen, n, setup, teardown);
-    curl_global_cleanup();
-    return rc != 0 || teardown_failed ? 1 : 0;
+    return e2e_run("issuer-e2e", tests, sizeof(tests) / sizeof(tests[0]), e2e_teardown, argc, argv);
 }

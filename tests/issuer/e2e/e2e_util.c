@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -167,6 +168,10 @@ static int free_port(void)
 
 void write_config(const char *keys, const char *rates)
 {
+    char maxc[16] = "";
+    if (srv.max_connections > 0) {
+        snprintf(maxc, sizeof(maxc), "%d", srv.max_connections);
+    }
     FILE *f = fopen(srv.config, "w");
     if (f == NULL) {
         abort();
@@ -198,9 +203,10 @@ void write_config(const char *keys, const char *rates)
             "  ],\n"
             "  \"admins\": [\"spiffe://mesh.local/admin\"],\n"
             "  \"rate_limits\": %s,\n"
-            "  \"workers\": 2\n"
+            "  \"workers\": %d%s%s\n"
             "}\n",
-            srv.url, srv.port, keys, rates);
+            srv.url, srv.port, keys, rates, srv.workers > 0 ? srv.workers : 2,
+            srv.max_connections > 0 ? ",\n  \"max_connections\": " : "", maxc);
     fclose(f);
 }
 
@@ -215,6 +221,8 @@ static bool healthy(void)
 
 void server_start(void)
 {
+    struct stat sb;
+    srv.log_start = stat(srv.log, &sb) == 0 ? (long)sb.st_size : 0;
     srv.pid = fork();
     if (srv.pid == 0) {
         /* If the test dies, so does its server: never an orphan holding meson's pipes. */
@@ -254,6 +262,38 @@ void server_stop_signal(int sig, int *status)
     srv.pid = 0;
 }
 
+bool server_wait_exit(int timeout_s, int *status)
+{
+    for (int i = 0; i < timeout_s * 10; i++) {
+        if (waitpid(srv.pid, status, WNOHANG) == srv.pid) {
+            srv.pid = 0;
+            return true;
+        }
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    server_kill9();
+    return false;
+}
+
+bool server_log_has(const char *needle)
+{
+    FILE *f = fopen(srv.log, "r");
+    if (f == NULL || fseek(f, srv.log_start, SEEK_SET) != 0) {
+        if (f != NULL) {
+            fclose(f);
+        }
+        return false;
+    }
+    bool found = false;
+    char line[8192];
+    while (!found && fgets(line, sizeof(line), f) != NULL) {
+        found = strstr(line, needle) != NULL;
+    }
+    fclose(f);
+    return found;
+}
+
 void server_kill9(void)
 {
     int st;
@@ -262,7 +302,6 @@ void server_kill9(void)
     srv.pid = 0;
 }
 
-void e2e_init(const char *bin, const char *gen);
 void e2e_init(const char *bin, const char *gen)
 {
     char *abs = realpath(bin, NULL); /* the server runs in its temp dir */

@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mesh-issuer end to end, the server's lifecycle: revocations durable across kill -9, SIGHUP
+ * (connections kept, key rotation, CRL, rate limits), the per-worker connection limit, and
+ * SIGTERM with requests in flight. Same fixture as e2e.c (e2e_fixture.c).
+ * usage: test-issuer-e2e-lifecycle MESH_ISSUER GEN_CERTS_SH
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <openssl/ssl.h>
+
+#include <mesh/mesh.h>
+
+#include "e2e.h"
+
+static const char *ROTATED_KEYS =
+    "{\"current\": \"jwt-signing-2.key\", \"previous\": \"jwt-signing.key\"}";
+
+/* ---- revocation survives kill -9 ---- */
+
+static void test_revocation_durable(void **state)
+{
+    char *tok = get_token("gateway", "chat-service", NULL);
+    char *jti = jti_of(tok);
+    char body[9000];
+    snprintf(body, sizeof(body), "token=%s", tok);
+    resp_t *x = do_revoke("gateway", body);
+    assert_int_equal(x->status, 200); /* answered only after the store write is durable */
+    resp_free(x);
+    server_kill9();
+    server_start();
+    json_t *f = feed(0);
+    assert_true(feed_has(f, jti));
+    json_decref(f);
+    free(jti);
+    free(tok);
+}
+
+/* ---- SIGHUP: key rotation and rate limits ---- */
+
+static const char *kid_of(const char *token, char *buf, size_t cap)
+{
+    char *hdr = NULL, *payload = NULL;
+    assert_int_equal(mesh_jws_decode_unverified(token, strlen(token), &hdr, &payload), MESH_OK);
+    json_t *j = json_loads(hdr, 0, NULL);
+    snprintf(buf, cap, "%s", json_string_value(json_object_get(j, "kid")));
+    json_decref(j);
+    mesh_free(hdr);
+    mesh_free(payload);
+    return buf;
+}
+
+static size_t sink(char *p, size_t size, size_t n, void *ud)
+{
+    return size * n;
+}
+
+static CURL *idle_handle;
+
+/* A keep-alive connection opened before SIGHUP keeps working after it, on the new rules. */
+static void test_sighup_keeps_connections(void **state)
+{
+    char ca[400], cert[400], key[400], url[128];
+    snprintf(ca, sizeof(ca), "%s/ca.pem", srv.dir);
+    snprintf(cert, sizeof(cert), "%s/gateway/cert.pem", srv.dir);
+    snprintf(key, sizeof(key), "%s/gateway/key.pem", srv.dir);
+    snprintf(url, sizeof(url), "%s/v1/token", srv.url);
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+    curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
+    curl_easy_setopt(c, CURLOPT_SSLKEY, key);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, TOKEN_FORM);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+    long code = 0, connects = -1;
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    assert_int_equal(code, 200);
+    kill(srv.pid, SIGHUP);
+    struct timespec ts = {0, 500 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(curl_easy_perform(c), CURLE_OK);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+        assert_int_equal(code, 200);
+        assert_int_equal(connects, 0); /* the same connection */
+    }
+    idle_handle = c; /* left open and idle: SIGTERM must close it at once, see teardown */
+    e2e_idle_conn_open = true;
+}
+
+static void test_sighup_rotation(void **state)
+{
+    char *old = get_token("gateway", "asset-service", NULL);
+    char kid_old[64], kid_new[64];
+    kid_of(old, kid_old, sizeof(kid_old));
+    write_config(ROTATED_KEYS, "{}");
+    kill(srv.pid, SIGHUP);
+    size_t n = 0;
+    for (int i = 0; i < 300 && n != 2; i++) { /* the reload is asynchronous */
+        mesh_jwks_t *set = served_jwks();
+        n = mesh_jwks_count(set);
+        mesh_jwks_free(set);
+        if (n != 2) {
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    assert_int_equal(n, 2);
+    char *fresh = get_token("gateway", "asset-service", NULL);
+    kid_of(fresh, kid_new, sizeof(kid_new));
+    assert_string_not_equal(kid_old, kid_new);
+    assert_int_equal(verify(fresh, "asset-service", "gateway", NULL), MESH_OK);
+    assert_int_equal(verify(old, "asset-service", "gateway", NULL), MESH_OK);
+    free(old);
+    free(fresh);
+
+    /* a broken config on SIGHUP keeps the running one */
+    FILE *f = fopen(srv.config, "w");
+    fputs("{\"issuer\": ", f);
+    fclose(f);
+    kill(srv.pid, SIGHUP);
+    struct timespec ts = {0, 500 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    char *still = get_token("gateway", "asset-service", NULL);
+    assert_non_null(still);
+    free(still);
+}
+
+static void test_sighup_crl(void **state)
+{
+    /* admin has no policy entry: 403 while its certificate is good, 401 once it is revoked */
+    resp_t *x = post_token("admin", TOKEN_FORM);
+    assert_int_equal(x->status, 403);
+    resp_free(x);
+    write_config(ROTATED_KEYS, "{}"); /* the previous test left a broken file behind */
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && openssl ca -config intermediate.cnf -cert intermediate.pem -keyfile "
+             "intermediate.key -revoke admin/leaf.pem && openssl ca -gencrl -config "
+             "intermediate.cnf -cert intermediate.pem -keyfile intermediate.key -out crl.new "
+             "&& mv crl.new crl.pem",
+             srv.dir);
+    assert_int_equal(run_cmd(cmd, NULL), 0);
+    kill(srv.pid, SIGHUP);
+    long status = 0;
+    for (int i = 0; i < 300 && status != 401; i++) { /* the reload is asynchronous */
+        x = post_token("admin", TOKEN_FORM);
+        status = x->status;
+        if (status == 401) {
+            assert_non_null(strstr(jstr(x, "error_description"), "revoked"));
+        } else {
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        resp_free(x);
+    }
+    assert_int_equal(status, 401);
+    x = post_token("gateway", TOKEN_FORM); /* the others are unaffected */
+    assert_int_equal(x->status, 200);
+    resp_free(x);
+}
+
+static void test_rate_limit(void **state)
+{
+    write_config(ROTATED_KEYS, "{\"per_identity\": {\"rate\": 0.01, \"burst\": 3}}");
+    kill(srv.pid, SIGHUP);
+    bool limited = false;
+    for (int i = 0; i < 400 && !limited; i++) { /* until the reload lands and the bucket empties */
+        resp_t *x = post_token("asset-service", "grant_type=client_credentials&audience=gateway");
+        if (x->status == 429) {
+            char h[32];
+            assert_string_equal(jstr(x, "error"), "slow_down");
+            assert_non_null(resp_header(x, "Retry-After", h, sizeof(h)));
+            assert_true(atoi(h) >= 1);
+            limited = true;
+        } else {
+            assert_int_equal(x->status, 200);
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        resp_free(x);
+    }
+    assert_true(limited);
+    /* another identity has its own bucket */
+    resp_t *x = post_token("gateway", TOKEN_FORM);
+    assert_int_equal(x->status, 200);
+    resp_free(x);
+
+    /* per source address, before authentication; /healthz is never limited */
+    write_config(ROTATED_KEYS, "{\"per_source\": {\"rate\": 0.01, \"burst\": 3}}");
+    kill(srv.pid, SIGHUP);
+    limited = false;
+    for (int i = 0; i < 400 && !limited; i++) {
+        req_t r = {.path = "/v1/audiences"};
+        x = do_req(&r);
+        if (x->status == 429) {
+            char h[32];
+            assert_string_equal(jstr(x, "error"), "slow_down");
+            assert_non_null(resp_header(x, "Retry-After", h, sizeof(h)));
+            limited = true;
+        } else {
+            assert_int_equal(x->status, 200);
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        resp_free(x);
+    }
+    assert_true(limited);
+    expect_error(post_token("gateway", TOKEN_FORM), 429, "slow_down", NULL);
+    req_t hz = {.path = "/healthz"};
+    x = do_req(&hz);
+    assert_int_equal(x->status, 200);
+    resp_free(x);
+}
+/* ---- raw TLS connections: states curl does not keep (idle, half sent, still waiting) ---- */
+
+static const char *HEALTHZ = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+static SSL_CTX *client_ctx(const char *leaf)
+{
+    char ca[400], cert[400], key[400];
+    snprintf(ca, sizeof(ca), "%s/ca.pem", srv.dir);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    assert_non_null(ctx);
+    assert_int_equal(SSL_CTX_load_verify_locations(ctx, ca, NULL), 1);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF); /* closes come without close_notify */
+    if (leaf != NULL) {
+        snprintf(cert, sizeof(cert), "%s/%s/cert.pem", srv.dir, leaf);
+        snprintf(key, sizeof(key), "%s/%s/key.pem", srv.dir, leaf);
+        assert_int_equal(SSL_CTX_use_certificate_chain_file(ctx, cert), 1);
+        assert_int_equal(SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM), 1);
+    }
+    return ctx;
+}
+
+static void set_wait(SSL *ssl, int seconds)
+{
+    struct timeval tv = {seconds, 0};
+    int fd = SSL_get_fd(ssl);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* Connects and sends the ClientHello; tls_finish() completes the handshake. */
+static SSL *tls_begin(SSL_CTX *ctx)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0); /* the backlog takes it */
+    SSL *ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    SSL_set_tlsext_host_name(ssl, "localhost");
+    return ssl;
+}
+
+/* true once the handshake is complete; false when wait_s passed without it (or it failed). */
+static bool tls_finish(SSL *ssl, int wait_s)
+{
+    set_wait(ssl, wait_s);
+    return SSL_is_init_finished(ssl) || SSL_connect(ssl) == 1;
+}
+
+static void tls_send(SSL *ssl, const char *data, size_t len)
+{
+    set_wait(ssl, 60);
+    assert_int_equal(SSL_write(ssl, data, (int)len), (int)len);
+}
+
+static void tls_close(SSL *ssl)
+{
+    int fd = SSL_get_fd(ssl);
+    SSL_free(ssl);
+    close(fd);
+}
+
+enum { ANSWER_ENDED = -1, ANSWER_WAIT_OVER = -2 };
+
+/* Reads one whole HTTP answer (headers, Content-Length body) into buf: its status, or
+ * ANSWER_ENDED when the connection ended first, ANSWER_WAIT_OVER when wait_s ran out first. */
+static int read_answer(SSL *ssl, int wait_s, char *buf, size_t cap)
+{
+    set_wait(ssl, wait_s);
+    size_t n = 0;
+    for (;;) {
+        buf[n] = '\0';
+        const char *end = strstr(buf, "\r\n\r\n");
+        const char *cl = strstr(buf, "\r\nContent-Length:");
+        if (end != NULL && cl != NULL && cl < end) {
+            size_t body = (size_t)strtoul(cl + 17, NULL, 10);
+            if ((size_t)(end + 4 - buf) + body <= n) {
+                return (int)strtol(buf + 9, NULL, 10); /* "HTTP/1.1 200 OK" */
+            }
+        }
+        if (n + 1 >= cap) {
+            return ANSWER_ENDED;
+        }
+        int r = SSL_read(ssl, buf + n, (int)(cap - 1 - n));
+        if (r <= 0) {
+            return SSL_get_error(ssl, r) == SSL_ERROR_WANT_READ ? ANSWER_WAIT_OVER : ANSWER_ENDED;
+        }
+        n += (size_t)r;
+    }
+}
+
+static int get_healthz(SSL *ssl)
+{
+    char buf[4096];
+    tls_send(ssl, HEALTHZ, strlen(HEALTHZ));
+    return read_answer(ssl, 60, buf, sizeof(buf));
+}
+
+/* ---- max_connections: a full worker leaves new connections in the backlog ---- */
+
+static void test_worker_connection_limit(void **state)
+{
+    srv.workers = 1; /* one worker with room for three connections */
+    srv.max_connections = 3;
+    write_config(ROTATED_KEYS, "{}");
+    assert_true(server_stop_clean(idle_handle != NULL));
+    curl_easy_cleanup(idle_handle);
+    idle_handle = NULL;
+    e2e_idle_conn_open = false;
+    server_start();
+
+    SSL_CTX *ctx = client_ctx(NULL);
+    SSL *held[3];
+    for (int i = 0; i < 3; i++) { /* served, then kept open and idle */
+        held[i] = tls_begin(ctx);
+        assert_true(tls_finish(held[i], 60)); /* the last /healthz poll may still be closing */
+        assert_int_equal(get_healthz(held[i]), 200);
+    }
+    /* Full: a fourth connection is not accepted, its handshake does not even start. (A slow
+     * machine can only make this pass, never fail.) */
+    SSL *waiting = tls_begin(ctx);
+    assert_false(tls_finish(waiting, 3));
+    for (int i = 0; i < 3; i++) { /* the connections it holds are still answered */
+        assert_int_equal(get_healthz(held[i]), 200);
+    }
+    assert_false(tls_finish(waiting, 1));
+    /* one leaves: the waiting connection is accepted and served */
+    tls_close(held[1]);
+    assert_true(tls_finish(waiting, 60));
+    assert_int_equal(get_healthz(waiting), 200);
+    assert_int_equal(get_healthz(held[0]), 200);
+    tls_close(waiting);
+    tls_close(held[0]);
+    tls_close(held[2]);
+    SSL_CTX_free(ctx);
+}
+
+/* ---- SIGTERM with one request complete and one half received ---- */
+
+static void test_sigterm_mid_request(void **state)
+{
+    SSL_CTX *ctx = client_ctx("gateway");
+    char head[256], buf[8192];
+    size_t len = strlen(TOKEN_FORM);
+    snprintf(head, sizeof(head),
+             "POST /v1/token HTTP/1.1\r\nHost: localhost\r\n"
+             "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %zu\r\n\r\n",
+             len);
+    SSL *partial = tls_begin(ctx); /* the headers and half the body; the rest never comes */
+    assert_true(tls_finish(partial, 60));
+    tls_send(partial, head, strlen(head));
+    tls_send(partial, TOKEN_FORM, len / 2);
+    SSL *whole = tls_begin(ctx); /* a complete request */
+    assert_true(tls_finish(whole, 60));
+    tls_send(whole, head, strlen(head));
+    tls_send(whole, TOKEN_FORM, len);
+
+    kill(srv.pid, SIGTERM);
+    /* the complete request gets its whole answer */
+    assert_int_equal(read_answer(whole, 60, buf, sizeof(buf)), 200);
+    assert_non_null(strstr(buf, "\"access_token\""));
+    /* the half-received one is ended without an answer (its request deadline, or the drain
+     * timeout): it never holds the server */
+    int r = read_answer(partial, 60, buf, sizeof(buf));
+    if (r != ANSWER_ENDED) {
+        fprintf(stderr, "mid-request connection after SIGTERM: %d\n%s\n", r, buf);
+    }
+    assert_int_equal(r, ANSWER_ENDED);
+    int st = 0;
+    assert_true(server_wait_exit(120, &st)); /* generous: "it ends", not "how fast" */
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_true(server_log_has("\"msg\":\"stopped\""));
+    tls_close(partial);
+    tls_close(whole);
+    SSL_CTX_free(ctx);
+    server_start(); /* for the group teardown */
+}
+
+static int teardown(void **state)
+{
+    int rc = e2e_teardown(state);
+    curl_easy_cleanup(idle_handle);
+    idle_handle = NULL;
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_revocation_durable),  cmocka_unit_test(test_sighup_keeps_connections),
+        cmocka_unit_test(test_sighup_rotation),     cmocka_unit_test(test_sighup_crl),
+        cmocka_unit_test(test_rate_limit),          cmocka_unit_test(test_worker_connection_limit),
+        cmocka_unit_test(test_sigterm_mid_request),
+    };
+    return e2e_run("issuer-e2e-lifecycle", tests, sizeof(tests) / sizeof(tests[0]), teardown, argc,
+                   argv);
+}

@@ -259,14 +259,12 @@ static void set_tls(mesh_http_t *h, CURL *c, bool with_cert)
 }
 
 /*
- * "Authorization: Bearer <token>" (RFC 6750 §2.1) into a new string, wiped and freed by the
- * caller. A token is compact JWS: base64url and dots only, so nothing in it can end the
- * header line (an issuer answering "\r\n..." must not inject headers).
+ * A bearer token is compact JWS: base64url and dots only (RFC 6750 §2.1 b64token), so nothing
+ * in it can end a header line. An issuer answering "\r\nX-Evil: ..." must not inject headers.
  */
-static mesh_err_t bearer_header(const char *token, char **out)
+static mesh_err_t bearer_check(const char *token)
 {
     size_t n = strlen(token);
-    char *h;
 
     if (n == 0 || n > MESH_MAX_TOKEN_BYTES) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "bearer token: %zu bytes (1..%d allowed)", n,
@@ -280,12 +278,26 @@ static mesh_err_t bearer_header(const char *token, char **out)
                                 "bearer token: byte %zu is not base64url or '.'", i);
         }
     }
-    h = malloc(n + sizeof("Authorization: Bearer "));
+    return MESH_OK;
+}
+
+/* "Authorization: Bearer <token>" into a new string, wiped and freed by the caller. */
+static mesh_err_t bearer_header(const char *token, char **out)
+{
+    static const char prefix[] = "Authorization: Bearer ";
+    size_t n = strlen(token);
+    mesh_err_t rc = bearer_check(token);
+    char *h;
+
+    if (rc != MESH_OK) {
+        return rc;
+    }
+    h = malloc(sizeof(prefix) + n);
     if (h == NULL) {
         return mesh_err_set(MESH_ERR_NOMEM, "bearer header");
     }
-    memcpy(h, "Authorization: Bearer ", sizeof("Authorization: Bearer ") - 1);
-    memcpy(h + sizeof("Authorization: Bearer ") - 1, token, n + 1);
+    memcpy(h, prefix, sizeof(prefix) - 1);
+    memcpy(h + sizeof(prefix) - 1, token, n + 1);
     *out = h;
     return MESH_OK;
 }
@@ -437,6 +449,9 @@ mesh_err_t mesh_http_setup_handle(mesh_http_t *h, CURL *easy, const char *bearer
 {
     if (easy == NULL) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "curl handle is NULL");
+    }
+    if (bearer != NULL && bearer_check(bearer) != MESH_OK) {
+        return MESH_ERR_INVALID_ARG;
     }
     set_tls(h, easy, true);
     if (bearer != NULL) {

@@ -411,6 +411,10 @@ static void test_token_with_crlf_is_never_sent(void **state)
     snprintf(url, sizeof(url), "%s/peer", fake_url(fake));
     assert_int_not_equal(mesh_client_request(c, "GET", url, "svc-b", NULL, NULL, 0, 0, &r),
                          MESH_OK);
+    /* The caller's own curl handle is refused the same token (it is cached by now). */
+    CURL *h = curl_easy_init();
+    assert_int_equal(mesh_client_setup_curl(c, h, "svc-b"), MESH_ERR_INVALID_ARG);
+    curl_easy_cleanup(h);
     assert_int_equal(fake_count(fake, FAKE_PEER), 0); /* nothing reached the peer */
     mesh_response_clear(&r);
     mesh_client_free(c);

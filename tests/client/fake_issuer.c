@@ -153,7 +153,7 @@ static void on_revocations(struct evhttp_request *req, void *arg)
     }
     evhttp_parse_query(evhttp_request_get_uri(req), &q);
     since_s = evhttp_find_header(&q, "since");
-    since = since_s != NULL ? atoi(since_s) : 0;
+    since = since_s != NULL ? (int)strtol(since_s, NULL, 10) : 0;
     evhttp_clear_headers(&q);
     pthread_mutex_lock(&f->mu);
     off = (size_t)snprintf(body, sizeof(body), "{\"seq\":%d,\"revoked\":[", f->nrevoked);

@@ -192,7 +192,7 @@ static void test_rate_limit(void **state)
             char h[32];
             assert_string_equal(jstr(x, "error"), "slow_down");
             assert_non_null(resp_header(x, "Retry-After", h, sizeof(h)));
-            assert_true(atoi(h) >= 1);
+            assert_true(strtol(h, NULL, 10) >= 1);
             limited = true;
         } else {
             assert_int_equal(x->status, 200);

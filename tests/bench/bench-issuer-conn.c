@@ -41,7 +41,6 @@
 #include "bench_util.h"
 #include "e2e.h"
 
-void e2e_init(const char *bin, const char *gen);
 
 static int got_ticket;
 
@@ -144,19 +143,6 @@ static double conns_cpu(SSL_CTX *ctx, pid_t pid, int port, const char *req, int 
     struct timespec ts = {0, 50 * 1000 * 1000}; /* let the server finish closing */
     nanosleep(&ts, NULL);
     return bench_proc_cpu(pid) - c0;
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof(a);
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &l) != 0) {
-        abort();
-    }
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 static pid_t start_s_server(int port, bool crl)
@@ -273,11 +259,9 @@ int main(void)
     }
     getrlimit(RLIMIT_NOFILE, &rl);
 
-    char bin[512], gen[512], cmd[600];
-    snprintf(bin, sizeof(bin), "%s/issuer/mesh-issuer", build);
-    snprintf(gen, sizeof(gen), "%s/tests/issuer/e2e/gen-certs.sh", root);
+    char cmd[600];
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    e2e_init(bin, gen);
+    e2e_init_roots(root, build);
     write_config("{\"current\": \"jwt-signing.key\"}",
                  "{\"per_identity\": {\"rate\": 0}, \"per_source\": {\"rate\": 0}}");
     snprintf(cmd, sizeof(cmd), "printf ok > '%s/ok.txt'", srv.dir);
@@ -285,9 +269,9 @@ int main(void)
         return 1;
     }
     server_start();
-    int sport[2] = {free_port(), 0};
+    int sport[2] = {e2e_free_port(), 0};
     pid_t sp[2] = {start_s_server(sport[0], false), 0};
-    sport[1] = free_port();
+    sport[1] = e2e_free_port();
     sp[1] = start_s_server(sport[1], true);
     SSL_CTX *ctx = client_ctx(srv.dir);
 

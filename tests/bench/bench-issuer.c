@@ -30,7 +30,6 @@
 #include "bench_util.h"
 #include "e2e.h"
 
-void e2e_init(const char *bin, const char *gen);
 
 static double raw_jwt_sign_rate(const char *keypath, double secs)
 {
@@ -444,11 +443,9 @@ int main(void)
     }
     double secs = bench_env("BENCH_SECONDS", 5);
     int conns = (int)bench_env("BENCH_CONNECTIONS", 16);
-    char bin[512], gen[512], cmd[1024];
-    snprintf(bin, sizeof(bin), "%s/issuer/mesh-issuer", build);
-    snprintf(gen, sizeof(gen), "%s/tests/issuer/e2e/gen-certs.sh", root);
+    char cmd[1024];
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    e2e_init(bin, gen);
+    e2e_init_roots(root, build);
     snprintf(cmd, sizeof(cmd),
              "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 "
              "-out '%s/jwt-es256.key'",

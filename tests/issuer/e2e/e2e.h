@@ -50,6 +50,9 @@ const char *resp_header(const resp_t *r, const char *name, char *buf, size_t cap
 const char *jstr(const resp_t *r, const char *key); /* "" when absent */
 
 void e2e_init(const char *bin, const char *gen); /* test PKI, free port, first config */
+/* e2e_init with mesh-issuer and gen-certs.sh found under the build and source roots. */
+void e2e_init_roots(const char *source_root, const char *build_root);
+int e2e_free_port(void); /* a port on 127.0.0.1 that was free a moment ago */
 void server_start(void);
 void server_stop_signal(int sig, int *status); /* waits for exit */
 /* Waits up to timeout_s for the server to exit; on timeout kills it (SIGKILL), returns false. */

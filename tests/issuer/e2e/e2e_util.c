@@ -153,7 +153,7 @@ int run_cmd(const char *cmd, char **out)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static int free_port(void)
+int e2e_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -320,7 +320,7 @@ void e2e_init(const char *bin, const char *gen)
         abort();
     }
     free(out);
-    srv.port = free_port();
+    srv.port = e2e_free_port();
     snprintf(srv.url, sizeof(srv.url), "https://localhost:%d", srv.port);
     snprintf(srv.config, sizeof(srv.config), "%s/issuer.json", srv.dir);
     snprintf(srv.log, sizeof(srv.log), "%s/issuer.log", srv.dir);
@@ -342,4 +342,13 @@ char *get_token(const char *cert, const char *audience, const char *extra)
     }
     resp_free(x);
     return t;
+}
+
+void e2e_init_roots(const char *source_root, const char *build_root)
+{
+    char bin[512], gen[512];
+
+    snprintf(bin, sizeof(bin), "%s/issuer/mesh-issuer", build_root);
+    snprintf(gen, sizeof(gen), "%s/tests/issuer/e2e/gen-certs.sh", source_root);
+    e2e_init(bin, gen);
 }

@@ -23,6 +23,7 @@
 #include "key_internal.h"
 #include "fake_issuer.h"
 #include "testutil.h"
+#include "../test-tmp.h"
 
 #define RUNS 9
 
@@ -219,8 +220,9 @@ static double client_lookups(mesh_client_t *c, int threads, long per_thread)
 int main(void)
 {
     bench_t b = {0};
-    char x5t[MESH_X5T_LEN + 1], jwks_path[] = "/tmp/mesh-bench-jwks-XXXXXX";
-    int fd = mkstemp(jwks_path);
+    char x5t[MESH_X5T_LEN + 1], jwks_path[512];
+    int fd = test_tmp_template(jwks_path, sizeof(jwks_path), "mesh-bench-jwks") ? mkstemp(jwks_path)
+                                                                               : -1;
     double raw, unc, cac, l1, l2;
     tu_env_t env;
 

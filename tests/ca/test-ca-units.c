@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "ca.h"
+#include "../test-tmp.h"
 
 static void test_parse_int_strict(void **state)
 {
@@ -73,8 +74,7 @@ static char tmpdir[64];
 static int make_tmpdir(void **state)
 {
     (void)state;
-    (void)snprintf(tmpdir, sizeof(tmpdir), "/tmp/mesh-ca-unit.XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return test_tmp_template(tmpdir, sizeof(tmpdir), "mesh-ca-unit") && mkdtemp(tmpdir) ? 0 : -1;
 }
 
 static int remove_tmpdir(void **state)

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "testutil.h"
+#include "../test-tmp.h"
 
 static const char *build_root(void)
 {
@@ -118,8 +119,8 @@ bool ri_setup(real_issuer_t *ri)
     if (access(bin, X_OK) != 0) {
         return false;
     }
-    snprintf(ri->dir, sizeof(ri->dir), "/tmp/mesh-e2e-XXXXXX");
-    if (mkdtemp(ri->dir) == NULL) {
+    if (test_tmp_template(ri->dir, sizeof(ri->dir), "mesh-e2e") == NULL ||
+        mkdtemp(ri->dir) == NULL) {
         abort();
     }
     snprintf(ri->certs, sizeof(ri->certs), "%s/certs", ri->dir);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "../test-tmp.h"
 #include "testutil.h"
 
 #include <stdio.h>
@@ -19,8 +20,8 @@ void tu_env_init(tu_env_t *e)
     char cmd[1024], p[512];
 
     memset(e, 0, sizeof(*e));
-    snprintf(e->dir, sizeof(e->dir), "/tmp/mesh-client-test-XXXXXX");
-    if (mkdtemp(e->dir) == NULL) {
+    if (test_tmp_template(e->dir, sizeof(e->dir), "mesh-client-test") == NULL ||
+        mkdtemp(e->dir) == NULL) {
         fail("mkdtemp");
     }
     snprintf(e->certs, sizeof(e->certs), "%s/certs", e->dir);

@@ -15,6 +15,7 @@
 
 #include "client_internal.h"
 #include "revocations.h"
+#include "../test-tmp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,14 +28,14 @@ static const char jwks[] =
 static mesh_verifier_t *verifier(void)
 {
     static mesh_verifier_t *v;
-    static char path[] = "/tmp/mesh-fuzz-jwks-XXXXXX";
+    static char path[512];
     mesh_verifier_opts_t o;
     int fd;
 
     if (v != NULL) {
         return v;
     }
-    fd = mkstemp(path);
+    fd = test_tmp_template(path, sizeof(path), "mesh-fuzz-jwks") ? mkstemp(path) : -1;
     if (fd < 0 || write(fd, jwks, sizeof(jwks) - 1) != (ssize_t)(sizeof(jwks) - 1)) {
         abort();
     }

@@ -13,6 +13,7 @@
 
 #include <mesh/jwks.h>
 #include <mesh/limits.h>
+#include "../test-tmp.h"
 
 #define EC_X "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU"
 #define EC_Y "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"
@@ -210,9 +211,9 @@ static void test_from_keys_failures(void **state)
 static void test_load_file(void **state)
 {
     static const char doc[] = SET(EC_KEY("ec-1", ""));
-    char path[] = "/tmp/mesh-test-jwks-XXXXXX";
+    char path[512];
     mesh_jwks_t *set = SENTINEL;
-    int fd = mkstemp(path);
+    int fd = test_tmp_template(path, sizeof(path), "mesh-test-jwks") ? mkstemp(path) : -1;
 
     (void)state;
     assert_true(fd >= 0);

@@ -17,6 +17,7 @@
 
 #include "jose-test-util.h"
 #include "key_internal.h"
+#include "../test-tmp.h"
 
 static mesh_key_t *rs, *ps, *es, *ed; /* private, one per alg */
 static mesh_key_t *rs_pub;            /* public half of rs, loaded from PEM */
@@ -37,8 +38,8 @@ static mesh_key_t *public_of(const mesh_key_t *key)
 /* An RSA key marked PS256: written as PKCS#8 and read back with the alg. */
 static mesh_key_t *make_ps256(void)
 {
-    char path[] = "/tmp/mesh-test-ps256-XXXXXX";
-    int fd = mkstemp(path);
+    char path[512];
+    int fd = test_tmp_template(path, sizeof(path), "mesh-test-ps256") ? mkstemp(path) : -1;
     mesh_key_t *rsa = NULL, *key = NULL;
 
     if (fd < 0) {

@@ -21,6 +21,7 @@
 
 #include "key_internal.h"
 #include "key-test-util.h"
+#include "../test-tmp.h"
 
 static void test_alg_names(void **state)
 {
@@ -224,8 +225,9 @@ static char tmpdir[64];
 static int setup_dir(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/mesh-test-key-XXXXXX");
-    return mkdtemp(tmpdir) != NULL ? 0 : -1;
+    return test_tmp_template(tmpdir, sizeof(tmpdir), "mesh-test-key") && mkdtemp(tmpdir) != NULL
+               ? 0
+               : -1;
 }
 
 static int teardown_dir(void **state)

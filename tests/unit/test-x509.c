@@ -17,6 +17,7 @@
 #include <openssl/x509v3.h>
 
 #include <mesh/x509.h>
+#include "../test-tmp.h"
 
 /* A self-signed Ed25519 certificate; `san` is a subjectAltName value or NULL. */
 static X509 *make_cert(const char *san)
@@ -152,8 +153,8 @@ static void test_load_der(void **state)
     size_t want_len = der_of(x, &want);
     uint8_t *der = NULL;
     size_t len = 0;
-    char path[] = "/tmp/mesh-test-x509-XXXXXX";
-    int fd = mkstemp(path);
+    char path[512];
+    int fd = test_tmp_template(path, sizeof(path), "mesh-test-x509") ? mkstemp(path) : -1;
     FILE *f = fdopen(fd, "w");
 
     (void)state;

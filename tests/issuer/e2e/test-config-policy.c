@@ -14,8 +14,9 @@
 
 #include "config.h"
 #include "policy.h"
+#include "../../test-tmp.h"
 
-static char tmpdir[] = "/tmp/issuer-config-XXXXXX";
+static char tmpdir[96]; /* $TMPDIR/issuer-config-XXXXXX; the paths below append to it */
 
 static const char BASE[] =
     "\"issuer\": \"https://issuer.mesh.local\", \"listen\": \"127.0.0.1:8443\","
@@ -200,7 +201,8 @@ static void test_policy(void **state)
 
 int main(void)
 {
-    if (mkdtemp(tmpdir) == NULL) {
+    if (test_tmp_template(tmpdir, sizeof(tmpdir), "issuer-config") == NULL ||
+        mkdtemp(tmpdir) == NULL) {
         return 1;
     }
     const struct CMUnitTest tests[] = {

@@ -61,6 +61,10 @@ bool ca_parse_int(const char *s, long long min, long long max, long long *out)
 
 bool ca_parse_duration(const char *s, long long *secs)
 {
+    static const struct {
+        char suffix;
+        long long secs;
+    } units[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
     char num[32];
     size_t len = s ? strlen(s) : 0;
     long long unit = 86400, v;
@@ -69,25 +73,12 @@ bool ca_parse_duration(const char *s, long long *secs)
         return false;
     }
     memcpy(num, s, len + 1);
-    switch (num[len - 1]) {
-    case 'd':
-        unit = 86400;
-        num[len - 1] = '\0';
-        break;
-    case 'h':
-        unit = 3600;
-        num[len - 1] = '\0';
-        break;
-    case 'm':
-        unit = 60;
-        num[len - 1] = '\0';
-        break;
-    case 's':
-        unit = 1;
-        num[len - 1] = '\0';
-        break;
-    default:
-        break;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (num[len - 1] == units[i].suffix) {
+            unit = units[i].secs;
+            num[len - 1] = '\0';
+            break;
+        }
     }
     if (!ca_parse_int(num, 0, 100LL * 365 * 86400, &v)) {
         return false;

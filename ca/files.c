@@ -370,34 +370,50 @@ static mesh_err_t sync_dir(const char *dir)
     return ok ? MESH_OK : ca_fail(MESH_ERR_IO, "%s: fsync: %s", dir, strerror(errno));
 }
 
+/* The four names of a staged pair: each file and its ".new" stage. */
+struct pair_paths {
+    char kpath[CA_PATH_MAX], knew[CA_PATH_MAX], ppath[CA_PATH_MAX], pnew[CA_PATH_MAX];
+};
+
+static mesh_err_t pair_paths(const char *dir, const char *keyname, const char *pubname,
+                             struct pair_paths *p)
+{
+    mesh_err_t rc;
+
+    if ((rc = ca_path(p->kpath, sizeof(p->kpath), "%s/%s", dir, keyname)) != MESH_OK ||
+        (rc = ca_path(p->knew, sizeof(p->knew), "%s/%s.new", dir, keyname)) != MESH_OK ||
+        (rc = ca_path(p->ppath, sizeof(p->ppath), "%s/%s", dir, pubname)) != MESH_OK ||
+        (rc = ca_path(p->pnew, sizeof(p->pnew), "%s/%s.new", dir, pubname)) != MESH_OK) {
+        return rc;
+    }
+    return MESH_OK;
+}
+
 mesh_err_t ca_pair_commit(const char *dir, const char *keyname, const struct ca_pem *key,
                           const char *pubname, const struct ca_pem *pub)
 {
-    char kpath[CA_PATH_MAX], knew[CA_PATH_MAX], ppath[CA_PATH_MAX], pnew[CA_PATH_MAX];
-    mesh_err_t rc;
+    struct pair_paths p;
+    mesh_err_t rc = pair_paths(dir, keyname, pubname, &p);
 
-    if ((rc = ca_path(kpath, sizeof(kpath), "%s/%s", dir, keyname)) != MESH_OK ||
-        (rc = ca_path(knew, sizeof(knew), "%s/%s.new", dir, keyname)) != MESH_OK ||
-        (rc = ca_path(ppath, sizeof(ppath), "%s/%s", dir, pubname)) != MESH_OK ||
-        (rc = ca_path(pnew, sizeof(pnew), "%s/%s.new", dir, pubname)) != MESH_OK) {
+    if (rc != MESH_OK) {
         return rc;
     }
     /* Order matters for recovery: pub.new, then key.new, then rename key, then pub. */
-    if ((rc = ca_write_atomic(pnew, pub->data, pub->len, 0644)) != MESH_OK) {
+    if ((rc = ca_write_atomic(p.pnew, pub->data, pub->len, 0644)) != MESH_OK) {
         return rc;
     }
     if (key != NULL) {
-        if ((rc = ca_write_atomic(knew, key->data, key->len, 0600)) != MESH_OK) {
-            unlink(pnew);
+        if ((rc = ca_write_atomic(p.knew, key->data, key->len, 0600)) != MESH_OK) {
+            unlink(p.pnew);
             return rc;
         }
-        if (rename(knew, kpath) != 0) {
-            return ca_fail(MESH_ERR_IO, "%s: rename: %s", kpath, strerror(errno));
+        if (rename(p.knew, p.kpath) != 0) {
+            return ca_fail(MESH_ERR_IO, "%s: rename: %s", p.kpath, strerror(errno));
         }
         ca_crash_point();
     }
-    if (rename(pnew, ppath) != 0) {
-        return ca_fail(MESH_ERR_IO, "%s: rename: %s", ppath, strerror(errno));
+    if (rename(p.pnew, p.ppath) != 0) {
+        return ca_fail(MESH_ERR_IO, "%s: rename: %s", p.ppath, strerror(errno));
     }
     ca_crash_point();
     return sync_dir(dir);
@@ -428,28 +444,25 @@ out:
 
 mesh_err_t ca_pair_recover(const char *dir, const char *keyname, const char *pubname)
 {
-    char kpath[CA_PATH_MAX], knew[CA_PATH_MAX], ppath[CA_PATH_MAX], pnew[CA_PATH_MAX];
-    mesh_err_t rc;
+    struct pair_paths p;
+    mesh_err_t rc = pair_paths(dir, keyname, pubname, &p);
 
-    if ((rc = ca_path(kpath, sizeof(kpath), "%s/%s", dir, keyname)) != MESH_OK ||
-        (rc = ca_path(knew, sizeof(knew), "%s/%s.new", dir, keyname)) != MESH_OK ||
-        (rc = ca_path(ppath, sizeof(ppath), "%s/%s", dir, pubname)) != MESH_OK ||
-        (rc = ca_path(pnew, sizeof(pnew), "%s/%s.new", dir, pubname)) != MESH_OK) {
+    if (rc != MESH_OK) {
         return rc;
     }
-    if (ca_exists(knew)) {
+    if (ca_exists(p.knew)) {
         /* key.new is written after pub.new: both complete, the commit only needs renaming. */
-        if (ca_exists(pnew) ? rename(knew, kpath) != 0 : unlink(knew) != 0) {
-            return ca_fail(MESH_ERR_IO, "%s: cannot recover: %s", knew, strerror(errno));
+        if (ca_exists(p.pnew) ? rename(p.knew, p.kpath) != 0 : unlink(p.knew) != 0) {
+            return ca_fail(MESH_ERR_IO, "%s: cannot recover: %s", p.knew, strerror(errno));
         }
     }
-    if (ca_exists(pnew)) {
+    if (ca_exists(p.pnew)) {
         /* Roll forward when the staged file belongs to the current key, else roll back. */
-        bool fwd = pair_matches(kpath, pnew);
-        if (fwd ? rename(pnew, ppath) != 0 : unlink(pnew) != 0) {
-            return ca_fail(MESH_ERR_IO, "%s: cannot recover: %s", pnew, strerror(errno));
+        bool fwd = pair_matches(p.kpath, p.pnew);
+        if (fwd ? rename(p.pnew, p.ppath) != 0 : unlink(p.pnew) != 0) {
+            return ca_fail(MESH_ERR_IO, "%s: cannot recover: %s", p.pnew, strerror(errno));
         }
-        printf("  recovered %s (%s an interrupted run)\n", ppath, fwd ? "finished" : "undid");
+        printf("  recovered %s (%s an interrupted run)\n", p.ppath, fwd ? "finished" : "undid");
     }
     return MESH_OK;
 }

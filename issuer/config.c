@@ -258,10 +258,21 @@ static bool parse_rate(ctx_t *c, const json_t *rl, const char *key, cfg_rate_t *
 
 static bool parse_root(ctx_t *c, config_t *cfg, const json_t *root)
 {
-    static const char *const known[] = {
-        "issuer",       "listen", "tls",    "signing_keys", "store",   "tokens",
-        "audiences",    "policy", "admins", "rate_limits",  "workers", "max_connections",
-        "jwks_max_age", NULL};
+    static const char *const known[] = {"issuer",
+                                        "listen",
+                                        "tls",
+                                        "signing_keys",
+                                        "store",
+                                        "tokens",
+                                        "audiences",
+                                        "policy",
+                                        "admins",
+                                        "rate_limits",
+                                        "workers",
+                                        "max_connections",
+                                        "jwks_max_age",
+                                        "max_connection_age",
+                                        NULL};
     if (!cfg_only_known(c, root, "", known)) {
         return false;
     }
@@ -315,15 +326,17 @@ static bool parse_root(ctx_t *c, config_t *cfg, const json_t *root)
         !parse_rate(c, rl, "per_source", &cfg->rl_source, 50, 100)) {
         return false;
     }
-    int64_t workers, maxc, maxage;
+    int64_t workers, maxc, maxage, connage;
     if (!cfg_get_int(c, root, "", "workers", 0, 0, 256, &workers) ||
         !cfg_get_int(c, root, "", "max_connections", 1024, 1, 65536, &maxc) ||
+        !cfg_get_int(c, root, "", "max_connection_age", 600, 1, 86400, &connage) ||
         !cfg_get_int(c, root, "", "jwks_max_age", 300, 0, 86400, &maxage)) {
         return false;
     }
     cfg->workers = (int)workers;
     cfg->max_connections = (int)maxc;
     cfg->jwks_max_age = (int)maxage;
+    cfg->max_connection_age = (int)connage;
     return true;
 }
 

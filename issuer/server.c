@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -158,15 +159,32 @@ conn_t *server_conn_of(struct evhttp_request *req)
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
     SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
-    conn_t *c = ssl ? tls_get_conn(ssl) : NULL;
-    if (c != NULL && !c->peer_loaded) {
-        tls_peer_get(ssl, &c->peer); /* once per connection: the handshake is done */
+    return ssl ? tls_get_conn(ssl) : NULL;
+}
+
+bool server_conn_too_old(const conn_t *c, const config_t *cfg)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return c != NULL && now.tv_sec - c->opened.tv_sec >= cfg->max_connection_age;
+}
+
+const tls_peer_t *server_conn_peer(conn_t *c, const issuer_state_t *st)
+{
+    /* Judged once per connection, and again when the trust material changed (SIGHUP: a new
+     * CRL or CA) or the verdict ran out (a certificate in the chain expired, a CRL is due). */
+    bool stale = !c->peer_loaded ||
+                 (c->peer.presented && (c->peer.gen != tls_ctx_gen(st->tls) ||
+                                        (c->peer.verified && time(NULL) >= c->peer.until)));
+    SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+    if (stale && ssl != NULL) {
+        tls_peer_judge(ssl, st->tls, &c->peer);
         c->peer_loaded = true;
         if (c->peer.presented && !c->peer.verified) {
             metrics_tls_failure(metrics);
         }
     }
-    return c;
+    return &c->peer;
 }
 
 static struct bufferevent *bev_cb(struct event_base *base, void *arg)
@@ -183,6 +201,7 @@ static struct bufferevent *bev_cb(struct event_base *base, void *arg)
         return NULL;
     }
     c->w = w;
+    clock_gettime(CLOCK_MONOTONIC, &c->opened);
     c->idle = true;    /* nothing asked yet */
     c->next = w->list; /* linked first: conn_free unlinks on every path */
     if (w->list != NULL) {

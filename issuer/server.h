@@ -9,6 +9,7 @@
 #define ISSUER_SERVER_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include "metrics.h"
 #include "server_tls.h"
@@ -28,6 +29,7 @@ typedef struct conn {
     bool idle; /* last answer fully sent, no request bytes since: safe to close on drain */
     bool peer_loaded;
     tls_peer_t peer;
+    struct timespec opened; /* CLOCK_MONOTONIC */
 } conn_t;
 
 /* Runs the server until SIGTERM/SIGINT. Takes `st`. Returns the process exit status. */
@@ -38,7 +40,11 @@ issuer_state_t *server_state_get(void); /* a new reference to the current snapsh
 metrics_t *server_metrics(void);
 store_t *worker_store(worker_t *w);
 bool worker_draining(worker_t *w);
+/* true when `c` is older than max_connection_age: its next answer says Connection: close. */
+bool server_conn_too_old(const conn_t *c, const config_t *cfg);
 conn_t *server_conn_of(struct evhttp_request *req);
+/* The connection's client certificate as judged now (see tls_peer_judge); borrowed. */
+const tls_peer_t *server_conn_peer(conn_t *c, const issuer_state_t *st);
 /* Called as a request starts being answered: rearms the deadline, marks idle when sent. */
 void server_conn_answering(conn_t *c, struct evhttp_request *req);
 

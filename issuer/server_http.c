@@ -40,7 +40,9 @@ static void send_text(hctx_t *h, int status, const char *ctype, const char *text
     struct evkeyvalq *out = evhttp_request_get_output_headers(h->req);
     evhttp_add_header(out, "Content-Type", ctype);
     evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
-    if (worker_draining(h->w)) {
+    /* A connection ends after its maximum age: clients reconnect, and a new handshake is a
+     * new look at the certificate and the trust material (RFC 9112 §9.6). */
+    if (worker_draining(h->w) || (h->st != NULL && server_conn_too_old(h->conn, h->st->cfg))) {
         evhttp_add_header(out, "Connection", "close");
     }
     struct evbuffer *buf = evbuffer_new();
@@ -258,7 +260,7 @@ static void oauth_post(hctx_t *h, issuer_resp_t *resp,
     struct evkeyvalq *hdrs = evhttp_request_get_input_headers(h->req);
     issuer_req_t r = {
         .source = h->source,
-        .peer = &h->conn->peer,
+        .peer = server_conn_peer(h->conn, h->st),
         .authorization = evhttp_find_header(hdrs, "Authorization"),
         .mesh_client_id = evhttp_find_header(hdrs, "Mesh-Client-Id"),
         .mesh_client_secret = evhttp_find_header(hdrs, "Mesh-Client-Secret"),

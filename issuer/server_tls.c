@@ -2,17 +2,20 @@
 #include "server_tls.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <openssl/x509_vfy.h>
 
 #include <mesh/limits.h>
@@ -21,7 +24,19 @@
 
 struct tls_ctx {
     SSL_CTX *ctx;
+    uint64_t gen; /* which trust material: a new one on every reload */
 };
+
+/* What the verify callback needs to know about the trust material, owned by the X509_STORE
+ * (a handshake can outlive the state that made its SSL_CTX). */
+typedef struct {
+    STACK_OF(X509_NAME) * crl_issuers; /* CAs with a configured CRL */
+    time_t crl_next_update;            /* earliest nextUpdate; 0 = none */
+} trust_info_t;
+
+static atomic_uint_fast64_t tls_generation;
+static int store_idx = -1;     /* X509_STORE -> trust_info_t */
+static int first_err_idx = -1; /* X509_STORE_CTX -> the first error (intptr_t) */
 
 /* Mozilla "intermediate" TLS 1.2 suites: forward secrecy and AEAD only. */
 static const char TLS12_CIPHERS[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
@@ -34,6 +49,14 @@ static void (*conn_free_hook)(void *conn);
 static void conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
                          void *argp)
 {
+    SSL *ssl = parent;
+    /* evhttp ends connections without close_notify, and OpenSSL drops the session of such
+     * a connection from the cache as it frees it. A clean end of ours is not a truncation
+     * (RFC 8446 §6.1 no longer asks for this): keep the session resumable. Fatal alerts
+     * remove their session themselves. */
+    if (ssl != NULL && SSL_is_init_finished(ssl)) {
+        SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_SENT_SHUTDOWN);
+    }
     if (ptr != NULL && conn_free_hook != NULL) {
         conn_free_hook(ptr);
     }
@@ -55,20 +78,56 @@ static void ssl_err(char *err, size_t errlen, const char *what, const char *path
     snprintf(err, errlen, "%s %s: %s", what, path, reason);
 }
 
+static void trust_info_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+                            void *argp)
+{
+    trust_info_t *ti = ptr;
+    if (ti != NULL) {
+        sk_X509_NAME_pop_free(ti->crl_issuers, X509_NAME_free);
+        free(ti);
+    }
+}
+
+/* A missing CRL is not an error for a CA that has none configured: mesh-ca writes
+ * certs/crl.pem only after the first revocation, and a CA may have no CRL at all. */
+static bool crl_optional(X509_STORE_CTX *x)
+{
+    const trust_info_t *ti = X509_STORE_get_ex_data(X509_STORE_CTX_get0_store(x), store_idx);
+    X509 *cert = X509_STORE_CTX_get_current_cert(x);
+    if (ti == NULL || cert == NULL) {
+        return false;
+    }
+    const X509_NAME *issuer = X509_get_issuer_name(cert);
+    for (int i = 0; i < sk_X509_NAME_num(ti->crl_issuers); i++) {
+        if (X509_NAME_cmp(sk_X509_NAME_value(ti->crl_issuers, i), issuer) == 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /*
- * Keep going on every error so the handshake completes and the caller gets a JSON answer;
- * SSL_get_verify_result() keeps the verdict. A missing CRL for a CA is not an error: mesh-ca
- * writes certs/crl.pem only after the first revocation.
+ * Keep going on every error so the handshake completes and the caller gets a JSON answer,
+ * but the first error is the verdict and nothing lowers it: every call puts it back, so the
+ * result OpenSSL keeps (SSL_get_verify_result, the session a resumption reuses) is that first
+ * error. OpenSSL checks CRLs before signatures, so a tolerated missing CRL must not hide an
+ * error that comes later either: it is simply not recorded.
  */
 static int verify_cb(int ok, X509_STORE_CTX *x)
 {
-    if (!ok && X509_STORE_CTX_get_error(x) == X509_V_ERR_UNABLE_TO_GET_CRL) {
-        X509_STORE_CTX_set_error(x, X509_V_OK);
+    intptr_t first = (intptr_t)X509_STORE_CTX_get_ex_data(x, first_err_idx);
+    int err = X509_STORE_CTX_get_error(x);
+    if (!ok && first == X509_V_OK && err != X509_V_OK &&
+        !(err == X509_V_ERR_UNABLE_TO_GET_CRL && crl_optional(x))) {
+        first = err;
+        X509_STORE_CTX_set_ex_data(x, first_err_idx, (void *)first);
     }
+    X509_STORE_CTX_set_error(x, (int)first);
     return 1;
 }
 
-static mesh_err_t load_crl(X509_STORE *store, const char *path, char *err, size_t errlen)
+static mesh_err_t load_crl(X509_STORE *store, trust_info_t *ti, const char *path, char *err,
+                           size_t errlen)
 {
     struct stat sb;
     if (stat(path, &sb) != 0 && errno == ENOENT) {
@@ -82,13 +141,31 @@ static mesh_err_t load_crl(X509_STORE *store, const char *path, char *err, size_
     }
     int n = 0;
     X509_CRL *crl;
-    while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
+    mesh_err_t rc = MESH_OK;
+    while (rc == MESH_OK && (crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
+        X509_NAME *name = X509_NAME_dup(X509_CRL_get_issuer(crl));
+        if (name == NULL || sk_X509_NAME_push(ti->crl_issuers, name) <= 0) {
+            X509_NAME_free(name);
+            rc = MESH_ERR_NOMEM;
+        }
+        const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+        struct tm tm;
+        if (next != NULL && ASN1_TIME_to_tm(next, &tm) == 1) {
+            time_t t = timegm(&tm);
+            if (ti->crl_next_update == 0 || t < ti->crl_next_update) {
+                ti->crl_next_update = t;
+            }
+        }
         X509_STORE_add_crl(store, crl);
         X509_CRL_free(crl);
         n++;
     }
     BIO_free(bio);
     ERR_clear_error();
+    if (rc != MESH_OK) {
+        snprintf(err, errlen, "CRL %s: out of memory", path);
+        return rc;
+    }
     if (n == 0) {
         snprintf(err, errlen, "CRL %s holds no PEM X509 CRL", path);
         return MESH_ERR_CONFIG;
@@ -102,6 +179,8 @@ mesh_err_t tls_ctx_new(const config_t *cfg, tls_ctx_t **out, char *err, size_t e
 {
     if (conn_idx < 0) {
         conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_ex_free);
+        store_idx = X509_STORE_get_ex_new_index(0, NULL, NULL, NULL, trust_info_free);
+        first_err_idx = X509_STORE_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
     }
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == NULL) {
@@ -130,6 +209,16 @@ mesh_err_t tls_ctx_new(const config_t *cfg, tls_ctx_t **out, char *err, size_t e
         goto out;
     }
     X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+    trust_info_t *ti = calloc(1, sizeof(*ti));
+    if (ti != NULL && (ti->crl_issuers = sk_X509_NAME_new_null()) == NULL) {
+        free(ti);
+        ti = NULL;
+    }
+    if (ti == NULL || X509_STORE_set_ex_data(store, store_idx, ti) != 1) {
+        trust_info_free(NULL, ti, NULL, 0, 0, NULL);
+        rc = MESH_ERR_NOMEM;
+        goto out;
+    }
     if (X509_STORE_load_file(store, cfg->tls_ca) != 1) {
         ssl_err(err, errlen, "tls.ca: cannot load CA certificates from", cfg->tls_ca);
         goto out;
@@ -139,7 +228,7 @@ mesh_err_t tls_ctx_new(const config_t *cfg, tls_ctx_t **out, char *err, size_t e
         SSL_CTX_set_client_CA_list(ctx, names);
     }
     ERR_clear_error();
-    if (cfg->tls_crl != NULL && (rc = load_crl(store, cfg->tls_crl, err, errlen)) != MESH_OK) {
+    if (cfg->tls_crl != NULL && (rc = load_crl(store, ti, cfg->tls_crl, err, errlen)) != MESH_OK) {
         goto out;
     }
     rc = MESH_ERR_CONFIG;
@@ -148,6 +237,10 @@ mesh_err_t tls_ctx_new(const config_t *cfg, tls_ctx_t **out, char *err, size_t e
     SSL_CTX_set_verify_depth(ctx, MESH_MAX_CHAIN_DEPTH);
     static const unsigned char sid_ctx[] = "mesh-issuer";
     SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+    /* Resumption from the server's own cache only (stateful tickets in TLS 1.3): a session
+     * there keeps the peer's whole chain, which a per-request re-check needs; a stateless
+     * ticket would bring back the leaf alone. */
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     SSL_CTX_set_num_tickets(ctx, 1);
     SSL_CTX_set_timeout(ctx, 3600);
     tls_ctx_t *t = calloc(1, sizeof(*t));
@@ -156,6 +249,7 @@ mesh_err_t tls_ctx_new(const config_t *cfg, tls_ctx_t **out, char *err, size_t e
         goto out;
     }
     t->ctx = ctx;
+    t->gen = atomic_fetch_add(&tls_generation, 1) + 1;
     *out = t;
     return MESH_OK;
 out:
@@ -186,24 +280,109 @@ void *tls_get_conn(struct ssl_st *ssl)
     return SSL_get_ex_data(ssl, conn_idx);
 }
 
-void tls_peer_get(struct ssl_st *ssl, tls_peer_t *out)
+uint64_t tls_ctx_gen(const tls_ctx_t *t)
 {
+    return t->gen;
+}
+
+static time_t asn1_time(const ASN1_TIME *t)
+{
+    struct tm tm;
+    return t != NULL && ASN1_TIME_to_tm(t, &tm) == 1 ? timegm(&tm) : 0;
+}
+
+/* The verdict on a chain holds until its first certificate expires or a CRL is due. */
+static time_t verdict_until(STACK_OF(X509) * chain, X509 *leaf, const trust_info_t *ti)
+{
+    time_t until = asn1_time(X509_get0_notAfter(leaf));
+    for (int i = 0; i < sk_X509_num(chain); i++) {
+        time_t t = asn1_time(X509_get0_notAfter(sk_X509_value(chain, i)));
+        if (t < until) {
+            until = t;
+        }
+    }
+    if (ti != NULL && ti->crl_next_update != 0 && ti->crl_next_update < until) {
+        until = ti->crl_next_update;
+    }
+    return until;
+}
+
+/* The chain judged again against `store` and the time now, as a handshake would judge it. */
+static long verify_now(X509_STORE *store, X509 *leaf, STACK_OF(X509) * untrusted, time_t *until)
+{
+    X509_STORE_CTX *x = X509_STORE_CTX_new();
+    long vr = X509_V_ERR_OUT_OF_MEM;
+    if (x != NULL && X509_STORE_CTX_init(x, store, leaf, untrusted) == 1 &&
+        X509_STORE_CTX_set_default(x, "ssl_client") == 1) {
+        X509_VERIFY_PARAM_set_depth(X509_STORE_CTX_get0_param(x), MESH_MAX_CHAIN_DEPTH);
+        X509_STORE_CTX_set_verify_cb(x, verify_cb);
+        int r = X509_verify_cert(x);
+        vr = X509_STORE_CTX_get_error(x);
+        if (r <= 0 && vr == X509_V_OK) {
+            vr = X509_V_ERR_UNSPECIFIED; /* failed without saying why: still a failure */
+        }
+        if (vr == X509_V_OK) {
+            *until = verdict_until(X509_STORE_CTX_get0_chain(x), leaf,
+                                   X509_STORE_get_ex_data(store, store_idx));
+        }
+    }
+    X509_STORE_CTX_free(x);
+    ERR_clear_error();
+    return vr;
+}
+
+/* SPIFFE X.509-SVID §4.1, §4.3: a leaf is not a CA, may not sign certificates, and here
+ * must say it is for TLS clients. */
+static bool leaf_rules(X509 *cert, char *why, size_t cap)
+{
+    uint32_t flags = X509_get_extension_flags(cert);
+    if (flags & EXFLAG_INVALID) {
+        snprintf(why, cap, "certificate has invalid extensions");
+    } else if (X509_check_ca(cert) != 0) {
+        snprintf(why, cap, "a CA certificate is not a client identity");
+    } else if ((flags & EXFLAG_KUSAGE) && (X509_get_key_usage(cert) & KU_KEY_CERT_SIGN)) {
+        snprintf(why, cap, "a certificate with keyCertSign is not a client identity");
+    } else if (!(flags & EXFLAG_XKUSAGE) || !(X509_get_extended_key_usage(cert) & XKU_SSL_CLIENT)) {
+        snprintf(why, cap, "certificate lacks extendedKeyUsage clientAuth");
+    } else {
+        return true;
+    }
+    return false;
+}
+
+void tls_peer_judge(struct ssl_st *ssl, const tls_ctx_t *now, tls_peer_t *out)
+{
+    tls_peer_clear(out);
     memset(out, 0, sizeof(*out));
+    out->gen = now->gen;
     X509 *cert = SSL_get0_peer_certificate(ssl);
     if (cert == NULL) {
         return;
     }
     out->presented = true;
-    long vr = SSL_get_verify_result(ssl);
+    time_t until = 0;
+    long vr;
+    if (SSL_get_SSL_CTX(ssl) == now->ctx && !SSL_session_reused(ssl)) {
+        /* This handshake judged it against the trust material in force now. */
+        vr = SSL_get_verify_result(ssl);
+        STACK_OF(X509) *chain = SSL_get0_verified_chain(ssl);
+        until = verdict_until(chain, cert,
+                              X509_STORE_get_ex_data(SSL_CTX_get_cert_store(now->ctx), store_idx));
+    } else {
+        /* Another trust material (a reload since the handshake) or an earlier handshake's
+         * verdict (a resumed session): judge the chain now. */
+        vr = verify_now(SSL_CTX_get_cert_store(now->ctx), cert, SSL_get_peer_cert_chain(ssl),
+                        &until);
+    }
+    if (vr == X509_V_OK && time(NULL) >= until) {
+        vr = X509_V_ERR_CERT_HAS_EXPIRED; /* since the handshake */
+    }
     if (vr != X509_V_OK) {
         snprintf(out->error, sizeof(out->error), "%s (X509 error %ld)",
                  X509_verify_cert_error_string(vr), vr);
         return;
     }
-    /* A resumed session carries the verdict of its first handshake: re-check expiry. */
-    if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0) {
-        snprintf(out->error, sizeof(out->error), "certificate has expired (X509 error %d)",
-                 X509_V_ERR_CERT_HAS_EXPIRED);
+    if (!leaf_rules(cert, out->error, sizeof(out->error))) {
         return;
     }
     unsigned char *der = NULL;
@@ -220,6 +399,7 @@ void tls_peer_get(struct ssl_st *ssl, tls_peer_t *out)
         out->identity = NULL;
     } else {
         out->verified = true;
+        out->until = (int64_t)until;
     }
     OPENSSL_free(der);
 }

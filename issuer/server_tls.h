@@ -39,10 +39,21 @@ typedef struct {
     char error[256]; /* why not, when presented && !verified */
     char *identity;  /* its spiffe:// URI SAN (new string), NULL when none */
     char x5t[MESH_X5T_LEN + 1];
+    int64_t until; /* when verified: the verdict holds until then (first notAfter, CRL due) */
+    uint64_t gen;  /* the trust material it was judged against (tls_ctx_gen) */
 } tls_peer_t;
 
-/* Reads the peer certificate of a finished handshake into *out (tls_peer_clear() after). */
-void tls_peer_get(struct ssl_st *ssl, tls_peer_t *out);
+/* Which trust material `t` is: a new number for every context made (every reload). */
+uint64_t tls_ctx_gen(const tls_ctx_t *t);
+
+/*
+ * Judges the peer certificate of a finished handshake against the trust material `now` and
+ * the time now, into *out (which may hold an earlier verdict; tls_peer_clear() after). The
+ * first verification error is the verdict; a leaf must be no CA, have EKU clientAuth and one
+ * spiffe:// URI SAN. Uses the handshake's verdict when that was made with `now`, else
+ * verifies the chain again.
+ */
+void tls_peer_judge(struct ssl_st *ssl, const tls_ctx_t *now, tls_peer_t *out);
 void tls_peer_clear(tls_peer_t *p);
 
 /* Standard base64 (RFC 4648 §4) decode for HTTP Basic; false when malformed or too long. */

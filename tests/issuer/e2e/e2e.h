@@ -15,6 +15,7 @@
 typedef struct {
     char dir[256]; /* temp dir with certs/ and issuer.json */
     char bin[512]; /* mesh-issuer */
+    char gen[512]; /* gen-certs.sh */
     char config[320];
     char url[64]; /* https://localhost:PORT */
     int port;
@@ -23,15 +24,18 @@ typedef struct {
     long log_start;      /* size of the log when the running server started */
     int workers;         /* written by write_config: 0 = 2 */
     int max_connections; /* written by write_config: 0 = absent (the default) */
+    bool no_crl;         /* written by write_config: no tls.crl */
+    const char *extra;   /* written by write_config: more top-level members ("\"a\": 1"), or NULL */
 } server_t;
 
 extern server_t srv;
 
 typedef struct {
     long status;
-    char *body;    /* NUL-terminated */
-    char *headers; /* raw response headers */
-    json_t *json;  /* parsed body when it is JSON, else NULL */
+    char *body;     /* NUL-terminated */
+    char *headers;  /* raw response headers */
+    json_t *json;   /* parsed body when it is JSON, else NULL */
+    long new_conns; /* connections curl opened for it (0: an existing one was reused) */
 } resp_t;
 
 typedef struct {
@@ -42,6 +46,7 @@ typedef struct {
     const char *ctype;   /* default application/x-www-form-urlencoded for POST */
     const char *hdrs[6]; /* extra "Name: value" headers, NULL-terminated */
     const char *userpwd; /* client_secret_basic "id:secret" */
+    void *curl;          /* a CURL handle to reuse (keep-alive), or NULL for a new one */
 } req_t;
 
 resp_t *do_req(const req_t *r);

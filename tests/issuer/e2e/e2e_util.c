@@ -42,7 +42,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 
 resp_t *do_req(const req_t *r)
 {
-    CURL *c = curl_easy_init();
+    CURL *c = r->curl != NULL ? r->curl : curl_easy_init();
     char url[512], cert[400], key[400], ca[400];
     snprintf(url, sizeof(url), "%s%s", srv.url, r->path);
     snprintf(ca, sizeof(ca), "%s/ca.pem", srv.dir);
@@ -83,12 +83,16 @@ resp_t *do_req(const req_t *r)
     CURLcode rc = curl_easy_perform(c);
     if (rc == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+        curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &out->new_conns);
     } else {
         out->status = -1;
         fprintf(stderr, "curl %s: %s\n", r->path, curl_easy_strerror(rc));
     }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+    if (r->curl == NULL) {
+        curl_easy_cleanup(c);
+    }
     out->body = body.p ? body.p : strdup("");
     out->headers = hdr.p ? hdr.p : strdup("");
     out->json = json_loads(out->body, 0, NULL);
@@ -181,7 +185,7 @@ void write_config(const char *keys, const char *rates)
             "  \"issuer\": \"%s\",\n"
             "  \"listen\": \"127.0.0.1:%d\",\n"
             "  \"tls\": {\"cert\": \"mesh-issuer/cert.pem\", \"key\": \"mesh-issuer/key.pem\",\n"
-            "          \"ca\": \"ca.pem\", \"crl\": \"crl.pem\"},\n"
+            "          \"ca\": \"ca.pem\"%s},\n"
             "  \"signing_keys\": %s,\n"
             "  \"store\": \"sqlite:issuer.db\",\n"
             "  \"tokens\": {\"default_ttl\": 300, \"min_ttl\": 30, \"max_ttl\": 600,\n"
@@ -203,10 +207,12 @@ void write_config(const char *keys, const char *rates)
             "  ],\n"
             "  \"admins\": [\"spiffe://mesh.local/admin\"],\n"
             "  \"rate_limits\": %s,\n"
-            "  \"workers\": %d%s%s\n"
+            "  \"workers\": %d%s%s%s%s\n"
             "}\n",
-            srv.url, srv.port, keys, rates, srv.workers > 0 ? srv.workers : 2,
-            srv.max_connections > 0 ? ",\n  \"max_connections\": " : "", maxc);
+            srv.url, srv.port, srv.no_crl ? "" : ", \"crl\": \"crl.pem\"", keys, rates,
+            srv.workers > 0 ? srv.workers : 2,
+            srv.max_connections > 0 ? ",\n  \"max_connections\": " : "", maxc,
+            srv.extra != NULL ? ",\n  " : "", srv.extra != NULL ? srv.extra : "");
     fclose(f);
 }
 
@@ -306,6 +312,9 @@ void e2e_init(const char *bin, const char *gen)
 {
     char *abs = realpath(bin, NULL); /* the server runs in its temp dir */
     snprintf(srv.bin, sizeof(srv.bin), "%s", abs ? abs : bin);
+    free(abs);
+    abs = realpath(gen, NULL);
+    snprintf(srv.gen, sizeof(srv.gen), "%s", abs ? abs : gen);
     free(abs);
     const char *tmp = getenv("TMPDIR");
     snprintf(srv.dir, sizeof(srv.dir), "%s/mesh-issuer-e2e-XXXXXX", tmp ? tmp : "/tmp");

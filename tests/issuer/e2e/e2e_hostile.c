@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mesh-issuer against hostile client certificates: each claims a mesh identity (gen-certs.sh
+ * makes them) and each must get 401 invalid_client or a failed handshake, never a token,
+ * with a CRL configured and without. Then the two keep-alive cases: a certificate revoked,
+ * and one that expires, while its connection stays open; and the connection age limit.
+ * usage: test-issuer-e2e-hostile MESH_ISSUER GEN_CERTS_SH
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "e2e.h"
+
+static const char *const HOSTILE[] = {
+    "hostile-self",              /* self-signed, URI spiffe://mesh.local/web-service */
+    "hostile-foreign-root",      /* leaf + the attacker's own root in the chain */
+    "hostile-foreign-int",       /* foreign root + intermediate */
+    "hostile-same-names",        /* CAs whose names equal the mesh CAs' names */
+    "hostile-same-names-noroot", /* ... without the forged root: chains by name to ours */
+    "expired-svc",               /* expired */
+    "hostile-not-yet",           /* not yet valid */
+    "hostile-server-only",       /* EKU serverAuth only */
+    "hostile-two-uris",          /* two SPIFFE URIs */
+    "hostile-no-uri",            /* no URI SAN */
+    "hostile-intermediate",      /* the mesh intermediate CA's own certificate as a client */
+    "gateway-foreign",           /* a foreign CA's leaf for the gateway's identity */
+};
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* 401 invalid_client, or no answer at all (a failed handshake): never a token. */
+static void expect_refused(const char *cert, const char *body)
+{
+    resp_t *x = post_token(cert, body);
+    if (x->status != -1 && (x->status != 401 || strcmp(jstr(x, "error"), "invalid_client") != 0)) {
+        fail_msg("%s got %ld %s", cert, x->status, x->body);
+    }
+    resp_free(x);
+}
+
+/* A SIGHUP has landed once revoked-svc (no policy entry) is judged as `expect_status`. */
+static void reload_until(long expect_status)
+{
+    kill(srv.pid, SIGHUP);
+    long status = 0;
+    for (int i = 0; i < 300 && status != expect_status; i++) {
+        resp_t *x = post_token("revoked-svc", TOKEN_FORM);
+        status = x->status;
+        resp_free(x);
+        if (status != expect_status) {
+            sleep_ms(100);
+        }
+    }
+    assert_int_equal(status, expect_status);
+}
+
+static void all_refused(void)
+{
+    for (size_t i = 0; i < sizeof(HOSTILE) / sizeof(HOSTILE[0]); i++) {
+        expect_refused(HOSTILE[i], TOKEN_FORM);
+        /* an admin identity's revocation is refused as well */
+        resp_t *x = do_revoke(HOSTILE[i], "token=anything");
+        if (x->status != -1 && x->status != 401) {
+            fail_msg("%s revoked with %ld %s", HOSTILE[i], x->status, x->body);
+        }
+        resp_free(x);
+    }
+}
+
+/* The critical defect: with a CRL configured, an earlier real verification error was lowered
+ * to "verified" by a missing CRL for the attacker's CA. */
+static void test_hostile_certs_with_crl(void **state)
+{
+    all_refused();
+    expect_refused("revoked-svc", TOKEN_FORM);
+    char *t = get_token("gateway", "asset-service", NULL); /* the real ones still work */
+    assert_non_null(t);
+    free(t);
+}
+
+static void test_hostile_certs_without_crl(void **state)
+{
+    srv.no_crl = true;
+    write_config("{\"current\": \"jwt-signing.key\"}", "{}");
+    reload_until(403); /* revoked-svc is no longer known to be revoked: policy answers */
+    all_refused();
+    srv.no_crl = false;
+    write_config("{\"current\": \"jwt-signing.key\"}", "{}");
+    reload_until(401);
+}
+
+static resp_t *keepalive_token(CURL *c, const char *cert)
+{
+    /* asset-service's policy allows the gateway audience; the others are gateways */
+    const char *body = strcmp(cert, "asset-service") == 0
+                           ? "grant_type=client_credentials&audience=gateway"
+                           : TOKEN_FORM;
+    req_t r = {.path = "/v1/token", .cert = cert, .body = body, .curl = c};
+    return do_req(&r);
+}
+
+/* Asks on one connection until the answer is `status`; every answer on that connection. */
+static void same_conn_until(CURL *c, const char *cert, long status, const char *needle)
+{
+    long got = 0;
+    for (int i = 0; i < 300 && got != status; i++) {
+        resp_t *x = keepalive_token(c, cert);
+        got = x->status;
+        assert_int_equal(x->new_conns, 0);
+        if (got == status && needle != NULL) {
+            assert_non_null(strstr(jstr(x, "error_description"), needle));
+        }
+        resp_free(x);
+        if (got != status) {
+            sleep_ms(100);
+        }
+    }
+    assert_int_equal(got, status);
+}
+
+static void test_keepalive_revoked_cert(void **state)
+{
+    CURL *c = curl_easy_init();
+    resp_t *x = keepalive_token(c, "asset-service");
+    assert_int_equal(x->status, 200);
+    assert_int_equal(x->new_conns, 1);
+    resp_free(x);
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && openssl ca -config intermediate.cnf -cert intermediate.pem -keyfile "
+             "intermediate.key -revoke asset-service/leaf.pem && openssl ca -gencrl -config "
+             "intermediate.cnf -cert intermediate.pem -keyfile intermediate.key -out crl.new "
+             "&& mv crl.new crl.pem",
+             srv.dir);
+    assert_int_equal(run_cmd(cmd, NULL), 0);
+    kill(srv.pid, SIGHUP);
+    /* the connection opened before the revocation is judged by the new CRL */
+    same_conn_until(c, "asset-service", 401, "revoked");
+    curl_easy_cleanup(c);
+}
+
+static void test_keepalive_expiring_cert(void **state)
+{
+    /* a leaf that expires a few seconds from now */
+    time_t now = time(NULL);
+    char start[32], end[32], cmd[1200];
+    time_t from = now - 60, to = now + 4;
+    strftime(start, sizeof(start), "%Y%m%d%H%M%SZ", gmtime(&from));
+    strftime(end, sizeof(end), "%Y%m%d%H%M%SZ", gmtime(&to));
+    snprintf(cmd, sizeof(cmd), "cd '%s' && ID=gateway bash '%s' . leaf short-lived %s %s", srv.dir,
+             srv.gen, start, end);
+    char *out = NULL;
+    if (run_cmd(cmd, &out) != 0) {
+        fail_msg("%s: %s", cmd, out);
+    }
+    free(out);
+    CURL *c = curl_easy_init();
+    resp_t *x = keepalive_token(c, "short-lived");
+    long first = x->status;
+    resp_free(x);
+    if (first != 200) {
+        /* the machine was slower than the certificate's life: nothing left to check */
+        curl_easy_cleanup(c);
+        skip();
+    }
+    same_conn_until(c, "short-lived", 401, "expired");
+    curl_easy_cleanup(c);
+}
+
+static void test_connection_max_age(void **state)
+{
+    srv.extra = "\"max_connection_age\": 1";
+    write_config("{\"current\": \"jwt-signing.key\"}", "{}");
+    reload_until(401);
+    sleep_ms(1500); /* the reload is in: new connections have the new rule */
+    CURL *c = curl_easy_init();
+    req_t r = {.path = "/healthz", .curl = c};
+    resp_t *x = do_req(&r);
+    assert_int_equal(x->status, 200);
+    assert_int_equal(x->new_conns, 1);
+    resp_free(x);
+    sleep_ms(1500);
+    x = do_req(&r); /* past its age: answered, and told to close */
+    assert_int_equal(x->status, 200);
+    assert_int_equal(x->new_conns, 0);
+    char h[32];
+    assert_non_null(resp_header(x, "Connection", h, sizeof(h)));
+    assert_string_equal(h, "close");
+    resp_free(x);
+    x = do_req(&r);
+    assert_int_equal(x->status, 200);
+    assert_int_equal(x->new_conns, 1);
+    resp_free(x);
+    curl_easy_cleanup(c);
+    srv.extra = NULL;
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hostile_certs_with_crl),
+        cmocka_unit_test(test_hostile_certs_without_crl),
+        cmocka_unit_test(test_keepalive_expiring_cert),
+        cmocka_unit_test(test_keepalive_revoked_cert),
+        cmocka_unit_test(test_connection_max_age),
+    };
+    return e2e_run("issuer-e2e-hostile", tests, sizeof(tests) / sizeof(tests[0]), e2e_teardown,
+                   argc, argv);
+}

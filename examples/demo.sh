@@ -180,8 +180,7 @@ write_issuer_config() { # port
      "scopes": ["assets:read", "chat:read"]},
     {"identity": "spiffe://mesh.local/chat-service", "audiences": ["gateway"],
      "scopes": ["assets:read"]},
-    {"identity": "spiffe://mesh.local/gateway", "audiences": ["asset-service"]},
-    {"identity": "svc-token:ci", "audiences": ["gateway"], "scopes": ["ci:deploy"]}
+    {"identity": "spiffe://mesh.local/gateway", "audiences": ["asset-service"]}
   ],
   "jwks_max_age": $JWKS_MAX_AGE,
   "workers": 2

@@ -186,10 +186,17 @@ static bool parse_policy(ctx_t *c, config_t *cfg, const json_t *root)
             return false;
         }
         po->all_scopes = !have_scopes;
-        if (strncmp(po->identity, "spiffe://", 9) != 0 &&
-            strncmp(po->identity, "svc-token:", 10) != 0) {
+        if (strncmp(po->identity, "svc-token:", 10) == 0) {
+            /* A service token carries its own audiences and scopes: an entry here would be
+             * explained and then ignored, so it is refused. */
             return cfg_fail(c, p,
-                            "identity '%s' must start with spiffe:// or svc-token:", po->identity);
+                            "identity '%s': service tokens take their audiences and scopes from "
+                            "`mesh-issuer token create --audience ... --scope ...`, not from "
+                            "policy; remove this entry",
+                            po->identity);
+        }
+        if (strncmp(po->identity, "spiffe://", 9) != 0) {
+            return cfg_fail(c, p, "identity '%s' must start with spiffe://", po->identity);
         }
         char *star = strchr(po->identity, '*');
         if (star != NULL && star[1] != '\0') {

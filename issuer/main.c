@@ -382,7 +382,10 @@ static int token_revoke(const opts_t *o, const char *name)
     if (s == NULL) {
         return 1;
     }
-    mesh_err_t rc = svc_token_revoke(s, name);
+    int64_t now = (int64_t)time(NULL);
+    int64_t longest =
+        (cfg->ttl_max > cfg->svc_ttl_max ? cfg->ttl_max : cfg->svc_ttl_max) + cfg->skew;
+    mesh_err_t rc = svc_token_revoke(s, name, now, longest);
     int status = 0;
     if (rc != MESH_OK) {
         fprintf(stderr, "mesh-issuer: cannot revoke '%s': %s\n", name,
@@ -390,8 +393,8 @@ static int token_revoke(const opts_t *o, const char *name)
                                          : mesh_strerror(rc));
         status = 1;
     } else {
-        printf("service token '%s' revoked; tokens it already obtained expire within their "
-               "lifetime\n",
+        printf("service token '%s' revoked, and the tokens it obtained: verifiers refuse them "
+               "from their next revocation poll\n",
                name);
     }
     store_close(s);

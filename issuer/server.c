@@ -380,6 +380,52 @@ static int open_listener(const config_t *cfg, int *port_out)
     return fd;
 }
 
+/*
+ * Housekeeping on the main thread's own store handle, at start, after every reload and every
+ * MAINTENANCE_INTERVAL: revocations of certificates the CRLs now list (each certificate that
+ * ever got a token becomes a feed entry for its x5t#S256, so its tokens die at every verifier),
+ * and pruning of entries no token can need any more.
+ */
+#define MAINTENANCE_INTERVAL 60
+
+static void maintenance(store_t *s, const issuer_state_t *st)
+{
+    if (s == NULL) {
+        return;
+    }
+    const config_t *cfg = st->cfg;
+    int64_t now = (int64_t)time(NULL);
+    int64_t longest = (cfg->ttl_max > cfg->svc_ttl_max ? cfg->ttl_max : cfg->svc_ttl_max);
+    const char *const *keys = NULL;
+    size_t n = tls_ctx_revoked(st->tls, &keys), added = 0;
+    for (size_t i = 0; i < n; i++) {
+        char x5t[MESH_X5T_LEN + 1];
+        mesh_err_t rc = store_cert_x5t(s, keys[i], x5t, sizeof(x5t));
+        if (rc == MESH_ERR_NOT_FOUND) {
+            continue; /* never got a token here, or expired: nothing to revoke */
+        }
+        int64_t seq = 0;
+        if (rc == MESH_OK) {
+            rc = store_revoke_cert(s, x5t, now + longest + cfg->skew + 1, now, &seq);
+        }
+        if (rc != MESH_OK) {
+            log_msg(LOG_ERROR, "cannot revoke a certificate's tokens", "%s; retried in %d s",
+                    mesh_err_detail(), MAINTENANCE_INTERVAL);
+            break;
+        }
+        added++;
+    }
+    size_t removed = 0;
+    if (store_prune(s, now - cfg->skew - 1, &removed) != MESH_OK) {
+        log_msg(LOG_WARN, "cannot prune revocations", "%s", mesh_err_detail());
+    }
+    if (added > 0 || removed > 0) {
+        log_json(LOG_INFO, "revocations maintained",
+                 json_pack("{s:I, s:I}", "revoked_certificates", (json_int_t)added, "pruned",
+                           (json_int_t)removed));
+    }
+}
+
 static void reload(const char *config_path)
 {
     char err[1024];
@@ -407,6 +453,13 @@ static void reload(const char *config_path)
     state_unref(old);
     log_json(LOG_INFO, "reloaded",
              json_pack("{s:s, s:s}", "config", config_path, "kid", mesh_key_kid(st->sign_key)));
+}
+
+static void maintain_current(store_t *s)
+{
+    issuer_state_t *st = server_state_get();
+    maintenance(s, st);
+    state_unref(st);
 }
 
 int server_run(const char *config_path, issuer_state_t *st, int nworkers)
@@ -454,20 +507,31 @@ int server_run(const char *config_path, issuer_state_t *st, int nworkers)
         }
         started++;
     }
+    store_t *house = NULL;
+    if (status == 0 && store_open(st->cfg->store, &house) != MESH_OK) {
+        log_msg(LOG_ERROR, "cannot open store", "%s: %s", st->cfg->store, mesh_err_detail());
+        status = 1;
+    }
     if (status == 0) {
+        maintain_current(house);
         log_json(LOG_INFO, "listening",
                  json_pack("{s:s, s:i, s:i, s:s, s:s, s:i}", "address", st->cfg->listen_host,
                            "port", port, "workers", nworkers, "issuer", st->cfg->issuer, "kid",
                            mesh_key_kid(st->sign_key), "pid", (int)getpid()));
     }
     while (status == 0) {
-        int sig = 0;
-        if (sigwait(&set, &sig) != 0) {
+        struct timespec every = {MAINTENANCE_INTERVAL, 0};
+        int sig = sigtimedwait(&set, NULL, &every);
+        if (sig < 0) {
+            if (errno == EAGAIN) {
+                maintain_current(house);
+            }
             continue;
         }
         if (sig == SIGHUP) {
             log_msg(LOG_INFO, "SIGHUP", "reloading %s", config_path);
             reload(config_path);
+            maintain_current(house);
             continue;
         }
         log_msg(LOG_INFO, "draining", "signal %d: no new connections; finishing requests", sig);
@@ -481,6 +545,7 @@ int server_run(const char *config_path, issuer_state_t *st, int nworkers)
         worker_destroy(&workers[i]);
     }
     free(workers);
+    store_close(house);
     close(listen_fd);
     pthread_mutex_lock(&state_lock);
     state_unref(current);

@@ -32,8 +32,14 @@ typedef struct {
     int methods;
     const char *allow;
     route_fn fn;
-    bool limited; /* per-source rate limit */
+    int limit; /* the per-source rate limit: RL_* */
 } route_t;
+
+enum {
+    RL_NONE,   /* cheap, unauthenticated: /healthz, /metrics */
+    RL_SOURCE, /* every request takes from its source's bucket */
+    RL_AUTH,   /* authenticating routes: an empty bucket refuses; failures take (token.c) */
+};
 
 static void send_text(hctx_t *h, int status, const char *ctype, const char *text, size_t len)
 {
@@ -338,14 +344,14 @@ static void r_metrics(hctx_t *h, issuer_resp_t *resp)
 #define GETS (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
 
 static const route_t routes[] = {
-    {"/v1/token", EVHTTP_REQ_POST, "POST", r_token, true},
-    {"/v1/revoke", EVHTTP_REQ_POST, "POST", r_revoke, true},
-    {"/v1/revocations", GETS, "GET, HEAD", r_revocations, true},
-    {"/.well-known/jwks.json", GETS, "GET, HEAD", r_jwks, true},
-    {"/.well-known/oauth-authorization-server", GETS, "GET, HEAD", r_metadata, true},
-    {"/v1/audiences", GETS, "GET, HEAD", r_audiences, true},
-    {"/healthz", GETS, "GET, HEAD", r_healthz, false},
-    {"/metrics", GETS, "GET, HEAD", r_metrics, false},
+    {"/v1/token", EVHTTP_REQ_POST, "POST", r_token, RL_AUTH},
+    {"/v1/revoke", EVHTTP_REQ_POST, "POST", r_revoke, RL_AUTH},
+    {"/v1/revocations", GETS, "GET, HEAD", r_revocations, RL_SOURCE},
+    {"/.well-known/jwks.json", GETS, "GET, HEAD", r_jwks, RL_SOURCE},
+    {"/.well-known/oauth-authorization-server", GETS, "GET, HEAD", r_metadata, RL_SOURCE},
+    {"/v1/audiences", GETS, "GET, HEAD", r_audiences, RL_SOURCE},
+    {"/healthz", GETS, "GET, HEAD", r_healthz, RL_NONE},
+    {"/metrics", GETS, "GET, HEAD", r_metrics, RL_NONE},
 };
 
 static double now_s(void)
@@ -363,6 +369,20 @@ static bool too_many_headers(struct evhttp_request *req)
         n++;
     }
     return n > MESH_MAX_HEADER_COUNT;
+}
+
+/*
+ * Whether the source address still has budget. A connection whose client certificate verified
+ * is limited by identity instead (token.c), so a busy service never spends the budget of the
+ * others behind the same address (one node, one NAT).
+ */
+static bool source_ok(hctx_t *h, int limit, int *retry)
+{
+    if (limit == RL_NONE || server_conn_peer(h->conn, h->st)->verified) {
+        return true;
+    }
+    return limit == RL_AUTH ? state_rl_peek(h->st->rl_source, h->source, retry)
+                            : state_rl_take(h->st->rl_source, h->source, retry);
 }
 
 void http_handle(struct evhttp_request *req, void *arg)
@@ -403,7 +423,7 @@ void http_handle(struct evhttp_request *req, void *arg)
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", route->allow);
     } else {
         int retry = 1;
-        if (route->limited && !state_rl_take(h.st->rl_source, h.source, &retry)) {
+        if (!source_ok(&h, route->limit, &retry)) {
             resp_error(&resp, 429, "slow_down", "too many requests from %s; retry after %d s",
                        h.source, retry);
             resp.retry_after = retry;

@@ -24,7 +24,9 @@
 
 struct tls_ctx {
     SSL_CTX *ctx;
-    uint64_t gen; /* which trust material: a new one on every reload */
+    uint64_t gen;   /* which trust material: a new one on every reload */
+    char **revoked; /* cert keys (see cert_key) the configured CRLs list */
+    size_t n_revoked;
 };
 
 /* What the verify callback needs to know about the trust material, owned by the X509_STORE
@@ -126,8 +128,58 @@ static int verify_cb(int ok, X509_STORE_CTX *x)
     return 1;
 }
 
-static mesh_err_t load_crl(X509_STORE *store, trust_info_t *ti, const char *path, char *err,
-                           size_t errlen)
+static time_t asn1_time(const ASN1_TIME *t)
+{
+    struct tm tm;
+    return t != NULL && ASN1_TIME_to_tm(t, &tm) == 1 ? timegm(&tm) : 0;
+}
+
+/* "<SHA-256 of the issuer name, hex>:<serial, hex>": which certificate a CRL entry names. */
+static bool cert_key(const X509_NAME *issuer, const ASN1_INTEGER *serial, char *out, size_t cap)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
+    char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+    bool ok = hex != NULL && X509_NAME_digest(issuer, EVP_sha256(), md, &mdlen) == 1 &&
+              (size_t)mdlen * 2 + strlen(hex) + 2 <= cap;
+    if (ok) {
+        for (unsigned int i = 0; i < mdlen; i++) {
+            snprintf(out + 2 * i, 3, "%02x", md[i]);
+        }
+        snprintf(out + 2 * mdlen, cap - 2 * mdlen, ":%s", hex);
+    }
+    OPENSSL_free(hex);
+    BN_free(bn);
+    ERR_clear_error();
+    return ok;
+}
+
+static mesh_err_t add_revoked(tls_ctx_t *t, const X509_CRL *crl)
+{
+    STACK_OF(X509_REVOKED) *list = X509_CRL_get_REVOKED((X509_CRL *)crl);
+    for (int i = 0; i < sk_X509_REVOKED_num(list); i++) {
+        char key[TLS_CERT_KEY_LEN + 1];
+        if (!cert_key(X509_CRL_get_issuer(crl),
+                      X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(list, i)), key,
+                      sizeof(key))) {
+            continue; /* a serial too long to be ours */
+        }
+        char **grown = realloc(t->revoked, (t->n_revoked + 1) * sizeof(*grown));
+        if (grown == NULL) {
+            return MESH_ERR_NOMEM;
+        }
+        t->revoked = grown;
+        if ((t->revoked[t->n_revoked] = strdup(key)) == NULL) {
+            return MESH_ERR_NOMEM;
+        }
+        t->n_revoked++;
+    }
+    return MESH_OK;
+}
+
+static mesh_err_t load_crl(X509_STORE *store, trust_info_t *ti, tls_ctx_t *t, const char *path,
+                           char *err, size_t errlen)
 {
     struct stat sb;
     if (stat(path, &sb) != 0 && errno == ENOENT) {
@@ -148,13 +200,12 @@ static mesh_err_t load_crl(X509_STORE *store, trust_info_t *ti, const char *path
             X509_NAME_free(name);
             rc = MESH_ERR_NOMEM;
         }
-        const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
-        struct tm tm;
-        if (next != NULL && ASN1_TIME_to_tm(next, &tm) == 1) {
-            time_t t = timegm(&tm);
-            if (ti->crl_next_update == 0 || t < ti->crl_next_update) {
-                ti->crl_next_update = t;
-            }
+        time_t next = asn1_time(X509_CRL_get0_nextUpdate(crl));
+        if (next != 0 && (ti->crl_next_update == 0 || next < ti->crl_next_update)) {
+            ti->crl_next_update = next;
+        }
+        if (rc == MESH_OK) {
+            rc = add_revoked(t, crl);
         }
         X509_STORE_add_crl(store, crl);
         X509_CRL_free(crl);
@@ -182,8 +233,10 @@ mesh_err_t tls_ctx_new(const config_t *cfg, tls_ctx_t **out, char *err, size_t e
         store_idx = X509_STORE_get_ex_new_index(0, NULL, NULL, NULL, trust_info_free);
         first_err_idx = X509_STORE_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
     }
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    tls_ctx_t *t = calloc(1, sizeof(*t));
+    SSL_CTX *ctx = t != NULL ? SSL_CTX_new(TLS_server_method()) : NULL;
     if (ctx == NULL) {
+        free(t);
         ssl_err(err, errlen, "cannot create", "TLS context");
         return MESH_ERR_INTERNAL;
     }
@@ -228,7 +281,8 @@ mesh_err_t tls_ctx_new(const config_t *cfg, tls_ctx_t **out, char *err, size_t e
         SSL_CTX_set_client_CA_list(ctx, names);
     }
     ERR_clear_error();
-    if (cfg->tls_crl != NULL && (rc = load_crl(store, ti, cfg->tls_crl, err, errlen)) != MESH_OK) {
+    if (cfg->tls_crl != NULL &&
+        (rc = load_crl(store, ti, t, cfg->tls_crl, err, errlen)) != MESH_OK) {
         goto out;
     }
     rc = MESH_ERR_CONFIG;
@@ -243,17 +297,13 @@ mesh_err_t tls_ctx_new(const config_t *cfg, tls_ctx_t **out, char *err, size_t e
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     SSL_CTX_set_num_tickets(ctx, 1);
     SSL_CTX_set_timeout(ctx, 3600);
-    tls_ctx_t *t = calloc(1, sizeof(*t));
-    if (t == NULL) {
-        rc = MESH_ERR_NOMEM;
-        goto out;
-    }
     t->ctx = ctx;
     t->gen = atomic_fetch_add(&tls_generation, 1) + 1;
     *out = t;
     return MESH_OK;
 out:
-    SSL_CTX_free(ctx);
+    t->ctx = ctx;
+    tls_ctx_free(t);
     return rc;
 }
 
@@ -261,8 +311,18 @@ void tls_ctx_free(tls_ctx_t *t)
 {
     if (t != NULL) {
         SSL_CTX_free(t->ctx); /* live connections hold their own reference */
+        for (size_t i = 0; i < t->n_revoked; i++) {
+            free(t->revoked[i]);
+        }
+        free(t->revoked);
         free(t);
     }
+}
+
+size_t tls_ctx_revoked(const tls_ctx_t *t, const char *const **keys)
+{
+    *keys = (const char *const *)t->revoked;
+    return t->n_revoked;
 }
 
 struct ssl_st *tls_ssl_new(tls_ctx_t *t)
@@ -283,12 +343,6 @@ void *tls_get_conn(struct ssl_st *ssl)
 uint64_t tls_ctx_gen(const tls_ctx_t *t)
 {
     return t->gen;
-}
-
-static time_t asn1_time(const ASN1_TIME *t)
-{
-    struct tm tm;
-    return t != NULL && ASN1_TIME_to_tm(t, &tm) == 1 ? timegm(&tm) : 0;
 }
 
 /* The verdict on a chain holds until its first certificate expires or a CRL is due. */
@@ -397,9 +451,13 @@ void tls_peer_judge(struct ssl_st *ssl, const tls_ctx_t *now, tls_peer_t *out)
         snprintf(out->error, sizeof(out->error), "certificate has no single spiffe:// URI SAN (%s)",
                  mesh_err_detail());
         out->identity = NULL;
+    } else if (!cert_key(X509_get_issuer_name(cert), X509_get0_serialNumber(cert), out->cert_key,
+                         sizeof(out->cert_key))) {
+        snprintf(out->error, sizeof(out->error), "certificate serial number is too long");
     } else {
         out->verified = true;
         out->until = (int64_t)until;
+        out->not_after = (int64_t)asn1_time(X509_get0_notAfter(cert));
     }
     OPENSSL_free(der);
 }

@@ -20,6 +20,9 @@
 #include "config.h"
 
 typedef struct tls_ctx tls_ctx_t;
+
+/* A certificate's issuer-name hash and serial, hex: 64 + ':' + up to 40 (RFC 5280 §4.1.2.2). */
+#define TLS_CERT_KEY_LEN 105
 struct ssl_st;
 
 mesh_err_t tls_ctx_new(const config_t *cfg, tls_ctx_t **out, char *err, size_t errlen);
@@ -39,12 +42,17 @@ typedef struct {
     char error[256]; /* why not, when presented && !verified */
     char *identity;  /* its spiffe:// URI SAN (new string), NULL when none */
     char x5t[MESH_X5T_LEN + 1];
+    char cert_key[TLS_CERT_KEY_LEN + 1]; /* issuer + serial, as CRL entries name it */
+    int64_t not_after;
     int64_t until; /* when verified: the verdict holds until then (first notAfter, CRL due) */
     uint64_t gen;  /* the trust material it was judged against (tls_ctx_gen) */
 } tls_peer_t;
 
 /* Which trust material `t` is: a new number for every context made (every reload). */
 uint64_t tls_ctx_gen(const tls_ctx_t *t);
+
+/* The certificates the configured CRLs revoke, as cert keys (borrowed, as long as `t`). */
+size_t tls_ctx_revoked(const tls_ctx_t *t, const char *const **keys);
 
 /*
  * Judges the peer certificate of a finished handshake against the trust material `now` and

@@ -49,15 +49,21 @@ static void rl_put(shared_rl_t *s)
     }
 }
 
-bool state_rl_take(shared_rl_t *rl, const char *key, int *retry_after)
+static int64_t mono_ms(void)
 {
-    if (rl == NULL || rl->rl == NULL) {
-        return true;
-    }
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    return ratelimit_take(rl->rl, key, now_ms, retry_after);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool state_rl_take(shared_rl_t *rl, const char *key, int *retry_after)
+{
+    return rl == NULL || rl->rl == NULL || ratelimit_take(rl->rl, key, mono_ms(), retry_after);
+}
+
+bool state_rl_peek(shared_rl_t *rl, const char *key, int *retry_after)
+{
+    return rl == NULL || rl->rl == NULL || ratelimit_peek(rl->rl, key, mono_ms(), retry_after);
 }
 
 static mesh_err_t load_key(const char *what, const char *path, mesh_key_t **out, char *err,

@@ -43,5 +43,7 @@ void state_unref(issuer_state_t *st);
 
 /* Rate limit check; true = go ahead. rate 0 means unlimited. */
 bool state_rl_take(shared_rl_t *rl, const char *key, int *retry_after);
+/* As state_rl_take, without taking a token. */
+bool state_rl_peek(shared_rl_t *rl, const char *key, int *retry_after);
 
 #endif /* ISSUER_STATE_H */

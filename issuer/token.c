@@ -2,6 +2,7 @@
 #include "token.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -305,10 +306,74 @@ static bool token_params(const issuer_req_t *req, policy_request_t *pr, issuer_r
     return true;
 }
 
+/*
+ * A failed authentication is what the per-source limit is for (guessing secrets, replaying
+ * bad certificates): it is charged here, not on every request, so that one service's load
+ * never spends its neighbours' budget behind the same address (server_http.c only checks
+ * that the source still has budget).
+ */
+static bool authenticate_charged(issuer_ctx_t *ctx, const issuer_req_t *req, auth_t *a,
+                                 issuer_resp_t *resp)
+{
+    if (authenticate(ctx, req, a, resp)) {
+        return true;
+    }
+    int retry = 1;
+    (void)state_rl_take(ctx->st->rl_source, req->source != NULL ? req->source : "", &retry);
+    return false;
+}
+
+/* Certificates that got a token are recorded once per process, so a later CRL entry for one
+ * can revoke its tokens (certificate_revocations in state.c). */
+#define SEEN_MAX 65536
+static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *seen[SEEN_MAX];
+static size_t seen_n;
+
+static bool cert_recorded(issuer_ctx_t *ctx, const tls_peer_t *peer)
+{
+    uint32_t h = 2166136261u; /* FNV-1a over a SHA-256 and a serial: spread enough */
+    for (const char *p = peer->cert_key; *p != '\0'; p++) {
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    }
+    pthread_mutex_lock(&seen_lock);
+    size_t i = h % SEEN_MAX;
+    for (size_t probes = 0; seen[i] != NULL && probes < SEEN_MAX; probes++) {
+        if (strcmp(seen[i], peer->cert_key) == 0) {
+            pthread_mutex_unlock(&seen_lock);
+            return true;
+        }
+        i = (i + 1) % SEEN_MAX;
+    }
+    pthread_mutex_unlock(&seen_lock);
+    mesh_err_t rc = store_cert_seen(ctx->store, peer->cert_key, peer->x5t, peer->not_after);
+    if (rc != MESH_OK) {
+        log_msg(LOG_ERROR, "cannot record a certificate", "%s", mesh_err_detail());
+        return false;
+    }
+    pthread_mutex_lock(&seen_lock);
+    if (seen_n >= SEEN_MAX / 2) { /* a fresh table: records are idempotent */
+        for (size_t k = 0; k < SEEN_MAX; k++) {
+            free(seen[k]);
+            seen[k] = NULL;
+        }
+        seen_n = 0;
+    }
+    i = h % SEEN_MAX;
+    while (seen[i] != NULL && strcmp(seen[i], peer->cert_key) != 0) {
+        i = (i + 1) % SEEN_MAX;
+    }
+    if (seen[i] == NULL && (seen[i] = strdup(peer->cert_key)) != NULL) {
+        seen_n++;
+    }
+    pthread_mutex_unlock(&seen_lock);
+    return true;
+}
+
 void token_endpoint(issuer_ctx_t *ctx, const issuer_req_t *req, issuer_resp_t *resp)
 {
     auth_t a;
-    if (!authenticate(ctx, req, &a, resp)) {
+    if (!authenticate_charged(ctx, req, &a, resp)) {
         deny(ctx, req, NULL, param(req, "audience"), resp);
         return;
     }
@@ -330,6 +395,12 @@ void token_endpoint(issuer_ctx_t *ctx, const issuer_req_t *req, issuer_resp_t *r
     policy_result_t res;
     if (!policy_decide(cfg, &pr, &res)) {
         resp_error(resp, res.status, res.error, "%s", res.description);
+        deny(ctx, req, &a, pr.audience, resp);
+        return;
+    }
+    if (!a.svc && !cert_recorded(ctx, req->peer)) {
+        resp_error(resp, 503, "temporarily_unavailable",
+                   "the issuer cannot write its store; retry");
         deny(ctx, req, &a, pr.audience, resp);
         return;
     }
@@ -417,7 +488,7 @@ static bool read_own_token(issuer_ctx_t *ctx, const char *token, char *sub, size
 void revoke_endpoint(issuer_ctx_t *ctx, const issuer_req_t *req, issuer_resp_t *resp)
 {
     auth_t a;
-    if (!authenticate(ctx, req, &a, resp)) {
+    if (!authenticate_charged(ctx, req, &a, resp)) {
         deny(ctx, req, NULL, NULL, resp);
         return;
     }
@@ -501,10 +572,25 @@ typedef struct {
     size_t n;
 } feed_t;
 
-static bool feed_cb(void *p, int64_t seq, const char *jti, int64_t exp)
+static bool feed_cb(void *p, int64_t seq, const char *key, int64_t exp)
 {
     feed_t *f = p;
-    json_array_append_new(f->arr, json_pack("{s:s, s:I}", "jti", jti, "exp", (json_int_t)exp));
+    int64_t iat_before = 0;
+    const char *value = NULL;
+    json_t *e = NULL;
+    switch (store_rev_key_parse(key, &iat_before, &value)) {
+    case REV_SUBJECT: /* a revoked credential: every token it obtained before then */
+        e = json_pack("{s:s, s:I, s:I}", "sub", value, "iat_before", (json_int_t)iat_before, "exp",
+                      (json_int_t)exp);
+        break;
+    case REV_CERT: /* a revoked certificate: every token bound to it */
+        e = json_pack("{s:s, s:I}", "x5t#S256", value, "exp", (json_int_t)exp);
+        break;
+    case REV_JTI:
+        e = json_pack("{s:s, s:I}", "jti", value, "exp", (json_int_t)exp);
+        break;
+    }
+    json_array_append_new(f->arr, e);
     f->last = seq;
     f->n++;
     return true;

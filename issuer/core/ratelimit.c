@@ -179,7 +179,8 @@ static void refill(const ratelimit_t *rl, struct bucket *b, int64_t now_ms)
     }
 }
 
-bool ratelimit_take(ratelimit_t *rl, const char *key, int64_t now_ms, int *retry_after_s)
+static bool take_or_peek(ratelimit_t *rl, const char *key, int64_t now_ms, int *retry_after_s,
+                         bool take)
 {
     struct bucket *b;
     bool ok = false;
@@ -195,7 +196,7 @@ bool ratelimit_take(ratelimit_t *rl, const char *key, int64_t now_ms, int *retry
     }
     refill(rl, b, now_ms);
     if (b->tokens >= 1.0) {
-        b->tokens -= 1.0;
+        b->tokens -= take ? 1.0 : 0.0;
         ok = true;
         goto out;
     }
@@ -207,6 +208,16 @@ out:
         *retry_after_s = wait_s < 1 ? 1 : wait_s > RL_RETRY_MAX_S ? RL_RETRY_MAX_S : (int)wait_s;
     }
     return ok;
+}
+
+bool ratelimit_take(ratelimit_t *rl, const char *key, int64_t now_ms, int *retry_after_s)
+{
+    return take_or_peek(rl, key, now_ms, retry_after_s, true);
+}
+
+bool ratelimit_peek(ratelimit_t *rl, const char *key, int64_t now_ms, int *retry_after_s)
+{
+    return take_or_peek(rl, key, now_ms, retry_after_s, false);
 }
 
 size_t ratelimit_count(ratelimit_t *rl)

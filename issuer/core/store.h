@@ -19,18 +19,18 @@ typedef struct store store_t;
 #define SVC_HASH_LEN 32 /* SHA-256 of the secret (see svc_tokens.h) */
 
 typedef struct {
-    char name[64];          /* service-token name: identity is "svc-token:<name>" */
-    char client_id[64];     /* public id, e.g. "msi_<22 base64url chars>" */
-    char audiences[1024];   /* comma-separated */
-    char scopes[1024];      /* space-separated; "" = every scope the audience allows */
+    char name[64];        /* service-token name: identity is "svc-token:<name>" */
+    char client_id[64];   /* public id, e.g. "msi_<22 base64url chars>" */
+    char audiences[1024]; /* comma-separated */
+    char scopes[1024];    /* space-separated; "" = every scope the audience allows */
     uint8_t hash[SVC_HASH_LEN];
     uint8_t salt[16];
     uint8_t prev_hash[SVC_HASH_LEN]; /* previous secret during a rotation grace */
     uint8_t prev_salt[16];
-    int64_t prev_valid_until;       /* 0 = no previous secret */
+    int64_t prev_valid_until; /* 0 = no previous secret */
     int64_t created;
     int64_t expires;
-    int64_t last_used;              /* 0 = never */
+    int64_t last_used; /* 0 = never */
     bool revoked;
 } svc_token_rec_t;
 
@@ -39,10 +39,12 @@ mesh_err_t store_open(const char *url, store_t **out);
 void store_close(store_t *s);
 
 /* Service tokens. Names are unique; client ids are unique. */
-mesh_err_t store_svc_insert(store_t *s, const svc_token_rec_t *rec); /* MESH_ERR_CONFIG if name exists */
-mesh_err_t store_svc_get_by_name(store_t *s, const char *name, svc_token_rec_t *out);  /* MESH_ERR_NOT_FOUND */
+mesh_err_t store_svc_insert(store_t *s,
+                            const svc_token_rec_t *rec); /* MESH_ERR_CONFIG if name exists */
+mesh_err_t store_svc_get_by_name(store_t *s, const char *name,
+                                 svc_token_rec_t *out); /* MESH_ERR_NOT_FOUND */
 mesh_err_t store_svc_get_by_id(store_t *s, const char *client_id, svc_token_rec_t *out);
-mesh_err_t store_svc_update(store_t *s, const svc_token_rec_t *rec); /* by name */
+mesh_err_t store_svc_update(store_t *s, const svc_token_rec_t *rec);   /* by name */
 mesh_err_t store_svc_touch(store_t *s, const char *name, int64_t now); /* last_used; may be lazy */
 /* Calls fn for each record in name order; stops early when fn returns false. */
 mesh_err_t store_svc_list(store_t *s, bool (*fn)(void *ctx, const svc_token_rec_t *rec), void *ctx);
@@ -61,7 +63,34 @@ mesh_err_t store_is_revoked(store_t *s, const char *jti, bool *revoked);
 mesh_err_t store_revocations_since(store_t *s, int64_t since, size_t max,
                                    bool (*fn)(void *ctx, int64_t seq, const char *jti, int64_t exp),
                                    void *ctx, int64_t *last_seq);
-/* Deletes revocations whose exp is before `now` (the token could not verify anyway). */
+/* Deletes revocations whose exp is before `now` (the token could not verify anyway), and
+ * certificate records whose certificate has expired. *removed counts both. */
 mesh_err_t store_prune(store_t *s, int64_t now, size_t *removed);
+
+/*
+ * Credential revocations share the feed and its seqs with jti revocations. They are kept under
+ * keys a jti cannot have (jtis are base64url, without ':'), which store_rev_key_parse reads back:
+ *   "sub:<iat_before>:<subject>"  every token of `subject` issued before iat_before
+ *   "x5t:<x5t#S256>"              every token bound to that certificate
+ * Revoking the same credential again returns its first seq.
+ */
+mesh_err_t store_revoke_subject(store_t *s, const char *subject, int64_t iat_before, int64_t exp,
+                                int64_t now, int64_t *seq_out);
+mesh_err_t store_revoke_cert(store_t *s, const char *x5t, int64_t exp, int64_t now,
+                             int64_t *seq_out);
+
+typedef enum { REV_JTI, REV_SUBJECT, REV_CERT } rev_kind_t;
+
+/* What a feed key revokes: *value points into `key` (the jti, subject or x5t). */
+rev_kind_t store_rev_key_parse(const char *key, int64_t *iat_before, const char **value);
+
+/*
+ * Certificates that got tokens, so a CRL entry (issuer + serial) can be turned into the
+ * certificate's x5t#S256 and its tokens revoked. `cert_key` names issuer and serial
+ * (tls_peer_t.cert_key); a record stays until the certificate's notAfter.
+ */
+mesh_err_t store_cert_seen(store_t *s, const char *cert_key, const char *x5t, int64_t not_after);
+/* *x5t (cap bytes) of a recorded certificate; MESH_ERR_NOT_FOUND when it never got a token. */
+mesh_err_t store_cert_x5t(store_t *s, const char *cert_key, char *x5t, size_t cap);
 
 #endif /* ISSUER_CORE_STORE_H */

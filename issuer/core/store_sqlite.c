@@ -18,11 +18,12 @@
 #include "store_sqlite.h"
 
 #define STORE_SCHEME          "sqlite:"
-#define STORE_SCHEMA_VERSION  1
+#define STORE_SCHEMA_VERSION  2
 #define STORE_BUSY_TIMEOUT_MS 5000
 
-/* Version 1 is schema_sql below; a change to it bumps the version and adds a migration. */
-_Static_assert(STORE_SCHEMA_VERSION == 1, "schema_sql describes version 1");
+/* Version 2 is schema_sql below; a change to it bumps the version and adds a migration.
+ * 1 -> 2 added the certs table, which schema_sql creates where it is missing. */
+_Static_assert(STORE_SCHEMA_VERSION == 2, "schema_sql describes version 2");
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
@@ -41,7 +42,11 @@ static const char schema_sql[] =
     " jti TEXT NOT NULL UNIQUE,"
     " exp INTEGER NOT NULL,"
     " revoked_at INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS revocations_exp ON revocations (exp);";
+    "CREATE INDEX IF NOT EXISTS revocations_exp ON revocations (exp);"
+    "CREATE TABLE IF NOT EXISTS certs ("
+    " cert_key TEXT PRIMARY KEY NOT NULL,"
+    " x5t TEXT NOT NULL,"
+    " not_after INTEGER NOT NULL);";
 
 #define SVC_COLS                                                                                   \
     "name, client_id, audiences, scopes, hash, salt, prev_hash, prev_salt, "                       \
@@ -63,6 +68,10 @@ static const char *const query_sql[Q_COUNT] = {
     [Q_REV_SINCE] = "SELECT seq, jti, exp FROM revocations WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     [Q_REV_LAST] = "SELECT seq FROM sqlite_sequence WHERE name = 'revocations'",
     [Q_REV_PRUNE] = "DELETE FROM revocations WHERE exp < ?1",
+    [Q_CERT_UPSERT] = "INSERT INTO certs (cert_key, x5t, not_after) VALUES (?1, ?2, ?3) "
+                      "ON CONFLICT (cert_key) DO UPDATE SET x5t = ?2, not_after = ?3",
+    [Q_CERT_X5T] = "SELECT x5t FROM certs WHERE cert_key = ?1",
+    [Q_CERT_PRUNE] = "DELETE FROM certs WHERE not_after < ?1",
 };
 
 /* What an operator can do about a failed SQLite call. */
@@ -205,8 +214,12 @@ static mesh_err_t migrate(store_t *s)
         rc = read_version(s, &version);
     }
     if (rc == MESH_OK && version == 0) {
-        rc = exec_sql(s, "INSERT INTO schema_version (version) VALUES (1)",
+        rc = exec_sql(s, "INSERT INTO schema_version (version) VALUES (2)",
                       "cannot record the schema version");
+        version = STORE_SCHEMA_VERSION;
+    }
+    if (rc == MESH_OK && version == 1) { /* schema_sql has just added the certs table */
+        rc = exec_sql(s, "UPDATE schema_version SET version = 2", "cannot migrate to version 2");
         version = STORE_SCHEMA_VERSION;
     }
     if (rc == MESH_OK && version != STORE_SCHEMA_VERSION) {

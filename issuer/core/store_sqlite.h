@@ -20,6 +20,9 @@ enum {
     Q_REV_SINCE,
     Q_REV_LAST,
     Q_REV_PRUNE,
+    Q_CERT_UPSERT,
+    Q_CERT_X5T,
+    Q_CERT_PRUNE,
     Q_COUNT
 };
 

@@ -3,7 +3,11 @@
  * store.h revocations on SQLite. seq is an AUTOINCREMENT key: SQLite keeps the high-water mark
  * in sqlite_sequence, so a seq is never reused, even after prune deletes the newest rows.
  */
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <mesh/error.h>
 #include "store_sqlite.h"
@@ -140,15 +144,11 @@ mesh_err_t store_revocations_since(store_t *s, int64_t since, size_t max,
     return rc;
 }
 
-mesh_err_t store_prune(store_t *s, int64_t now, size_t *removed)
+static mesh_err_t prune_one(store_t *s, int which, int64_t now, size_t *removed)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = store_query(s, which);
     int step;
 
-    if (s == NULL) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "store_prune: NULL store");
-    }
-    st = store_query(s, Q_REV_PRUNE);
     if (sqlite3_bind_int64(st, 1, now) != SQLITE_OK) {
         return store_db_fail(s, "cannot bind the prune time");
     }
@@ -157,8 +157,115 @@ mesh_err_t store_prune(store_t *s, int64_t now, size_t *removed)
     if (step != SQLITE_DONE) {
         return store_db_fail(s, "cannot prune revocations");
     }
-    if (removed != NULL) {
-        *removed = (size_t)sqlite3_changes(s->db);
-    }
+    *removed += (size_t)sqlite3_changes(s->db);
     return MESH_OK;
+}
+
+mesh_err_t store_prune(store_t *s, int64_t now, size_t *removed)
+{
+    size_t n = 0;
+    mesh_err_t rc;
+
+    if (s == NULL) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "store_prune: NULL store");
+    }
+    if ((rc = prune_one(s, Q_REV_PRUNE, now, &n)) == MESH_OK) {
+        rc = prune_one(s, Q_CERT_PRUNE, now, &n);
+    }
+    if (removed != NULL) {
+        *removed = n;
+    }
+    return rc;
+}
+
+mesh_err_t store_revoke_subject(store_t *s, const char *subject, int64_t iat_before, int64_t exp,
+                                int64_t now, int64_t *seq_out)
+{
+    char key[512];
+
+    if (subject == NULL || subject[0] == '\0' ||
+        (size_t)snprintf(key, sizeof(key), "sub:%" PRId64 ":%s", iat_before, subject) >=
+            sizeof(key)) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "store_revoke_subject: empty or long subject");
+    }
+    return store_revoke(s, key, exp, now, seq_out);
+}
+
+mesh_err_t store_revoke_cert(store_t *s, const char *x5t, int64_t exp, int64_t now,
+                             int64_t *seq_out)
+{
+    char key[128];
+
+    if (x5t == NULL || x5t[0] == '\0' ||
+        (size_t)snprintf(key, sizeof(key), "x5t:%s", x5t) >= sizeof(key)) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "store_revoke_cert: empty or long x5t");
+    }
+    return store_revoke(s, key, exp, now, seq_out);
+}
+
+rev_kind_t store_rev_key_parse(const char *key, int64_t *iat_before, const char **value)
+{
+    *value = key;
+    *iat_before = 0;
+    if (strncmp(key, "x5t:", 4) == 0) {
+        *value = key + 4;
+        return REV_CERT;
+    }
+    if (strncmp(key, "sub:", 4) == 0) {
+        char *end = NULL;
+        long long t = strtoll(key + 4, &end, 10);
+        if (end != NULL && *end == ':') {
+            *iat_before = (int64_t)t;
+            *value = end + 1;
+            return REV_SUBJECT;
+        }
+    }
+    return REV_JTI;
+}
+
+mesh_err_t store_cert_seen(store_t *s, const char *cert_key, const char *x5t, int64_t not_after)
+{
+    sqlite3_stmt *st;
+    int step;
+
+    if (s == NULL || cert_key == NULL || x5t == NULL) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "store_cert_seen: NULL argument");
+    }
+    st = store_query(s, Q_CERT_UPSERT);
+    if (sqlite3_bind_text(st, 1, cert_key, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 2, x5t, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 3, not_after) != SQLITE_OK) {
+        return store_db_fail(s, "cannot bind a certificate record");
+    }
+    step = sqlite3_step(st);
+    sqlite3_reset(st);
+    return step == SQLITE_DONE ? MESH_OK : store_db_fail(s, "cannot record a certificate");
+}
+
+mesh_err_t store_cert_x5t(store_t *s, const char *cert_key, char *x5t, size_t cap)
+{
+    sqlite3_stmt *st;
+    mesh_err_t rc = MESH_OK;
+    int step;
+
+    if (s == NULL || cert_key == NULL || x5t == NULL) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "store_cert_x5t: NULL argument");
+    }
+    st = store_query(s, Q_CERT_X5T);
+    if (sqlite3_bind_text(st, 1, cert_key, -1, SQLITE_STATIC) != SQLITE_OK) {
+        return store_db_fail(s, "cannot bind a certificate key");
+    }
+    step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        if (v == NULL || (size_t)snprintf(x5t, cap, "%s", v) >= cap) {
+            rc = mesh_err_set(MESH_ERR_INTERNAL, "a certificate record holds a bad x5t");
+        }
+    } else if (step == SQLITE_DONE) {
+        rc = MESH_ERR_NOT_FOUND;
+    } else {
+        rc = store_db_fail(s, "cannot look up a certificate");
+    }
+    sqlite3_reset(st);
+    return rc;
 }

@@ -213,7 +213,7 @@ out:
     return rc;
 }
 
-mesh_err_t svc_token_revoke(store_t *s, const char *name)
+mesh_err_t svc_token_revoke(store_t *s, const char *name, int64_t now, int64_t max_lifetime)
 {
     svc_token_rec_t rec;
     mesh_err_t rc;
@@ -230,7 +230,13 @@ mesh_err_t svc_token_revoke(store_t *s, const char *name)
     rec.prev_valid_until = 0;
     rc = store_svc_update(s, &rec);
     OPENSSL_cleanse(&rec, sizeof(rec));
-    return rc;
+    if (rc != MESH_OK) {
+        return rc;
+    }
+    /* The credential leaked, so must its tokens: verifiers refuse them within one poll. */
+    char subject[80];
+    snprintf(subject, sizeof(subject), "svc-token:%s", name);
+    return store_revoke_subject(s, subject, now + 1, now + 1 + max_lifetime, now, NULL);
 }
 
 /*

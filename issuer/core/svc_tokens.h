@@ -22,13 +22,18 @@
  * allows); lifetime_s > 0. Writes the new client id ("msi_...") and secret ("mss_...",
  * NUL-terminated) for printing once; MESH_ERR_CONFIG when the name exists.
  */
-mesh_err_t svc_token_create(store_t *s, const char *name, const char *audiences,
-                            const char *scopes, int64_t lifetime_s, int64_t now,
-                            char client_id[64], char secret[SVC_SECRET_MAX]);
+mesh_err_t svc_token_create(store_t *s, const char *name, const char *audiences, const char *scopes,
+                            int64_t lifetime_s, int64_t now, char client_id[64],
+                            char secret[SVC_SECRET_MAX]);
 /* New secret; the old one stays valid for grace_s seconds (0: at once invalid). */
 mesh_err_t svc_token_rotate(store_t *s, const char *name, int64_t grace_s, int64_t now,
                             char secret[SVC_SECRET_MAX]);
-mesh_err_t svc_token_revoke(store_t *s, const char *name);
+/*
+ * Revokes the service token `name`, and every access token it obtained: a feed entry for
+ * subject svc-token:<name> issued before now + 1, kept for `max_lifetime` (the longest a
+ * token lives, plus clock skew). Revoking again writes a new entry (harmless).
+ */
+mesh_err_t svc_token_revoke(store_t *s, const char *name, int64_t now, int64_t max_lifetime);
 /*
  * Authenticates client_id + secret. On success fills *rec. Unknown id, wrong secret, revoked
  * and expired all return MESH_ERR_ISSUER_ERROR with the same caller-visible outcome; the

@@ -86,6 +86,8 @@ char *svc_create(const char *name, const char *args, char *id, size_t idcap);   
 resp_t *do_revoke(const char *cert, const char *body);
 json_t *feed(int64_t since); /* GET /v1/revocations */
 bool feed_has(json_t *f, const char *jti);
+/* The feed entry whose `member` is `value` ("jti", "sub", "x5t#S256"), borrowed; or NULL. */
+json_t *feed_entry(json_t *f, const char *member, const char *value);
 char *jti_of(const char *token);
 
 /* SIGTERM, then: exits within a generous bound, status 0, "stopped" logged; with

@@ -117,17 +117,23 @@ json_t *feed(int64_t since)
     return j;
 }
 
-bool feed_has(json_t *f, const char *jti)
+json_t *feed_entry(json_t *f, const char *member, const char *value)
 {
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(f, "revoked"), i, v)
     {
-        if (strcmp(json_string_value(json_object_get(v, "jti")), jti) == 0) {
-            return true;
+        const char *s = json_string_value(json_object_get(v, member));
+        if (s != NULL && strcmp(s, value) == 0) {
+            return v;
         }
     }
-    return false;
+    return NULL;
+}
+
+bool feed_has(json_t *f, const char *jti)
+{
+    return feed_entry(f, "jti", jti) != NULL;
 }
 
 char *jti_of(const char *token)

@@ -134,12 +134,37 @@ static void same_conn_until(CURL *c, const char *cert, long status, const char *
     assert_int_equal(got, status);
 }
 
+/* The feed entry whose `member` is `value`, once it is there (written after a reload). */
+static json_t *feed_until(const char *member, const char *value)
+{
+    for (int i = 0; i < 300; i++) {
+        json_t *f = feed(0);
+        json_t *e = feed_entry(f, member, value);
+        if (e != NULL) {
+            json_incref(e);
+            json_decref(f);
+            return e;
+        }
+        json_decref(f);
+        sleep_ms(100);
+    }
+    fail_msg("no feed entry with %s = %s", member, value);
+    return NULL;
+}
+
+/* A revoked certificate: the connection it holds is refused, and the tokens it obtained are
+ * revoked in the feed by its x5t#S256. */
 static void test_keepalive_revoked_cert(void **state)
 {
     CURL *c = curl_easy_init();
     resp_t *x = keepalive_token(c, "asset-service");
     assert_int_equal(x->status, 200);
     assert_int_equal(x->new_conns, 1);
+    mesh_claims_t *claims = NULL;
+    assert_int_equal(verify(jstr(x, "access_token"), "gateway", "asset-service", &claims), MESH_OK);
+    char x5t[64];
+    snprintf(x5t, sizeof(x5t), "%s", mesh_claims_cnf_x5t(claims));
+    mesh_claims_free(claims);
     resp_free(x);
     char cmd[1024];
     snprintf(cmd, sizeof(cmd),
@@ -153,6 +178,36 @@ static void test_keepalive_revoked_cert(void **state)
     /* the connection opened before the revocation is judged by the new CRL */
     same_conn_until(c, "asset-service", 401, "revoked");
     curl_easy_cleanup(c);
+    json_t *e = feed_until("x5t#S256", x5t);
+    int64_t exp = json_integer_value(json_object_get(e, "exp"));
+    assert_true(exp >= (int64_t)time(NULL) + 600); /* outlives every token of the certificate */
+    json_decref(e);
+}
+
+/* A revoked service token: its tokens are revoked in the feed by subject and issue time. */
+static void test_svc_token_revocation_feed(void **state)
+{
+    char id[64], up[300], cmd[1024];
+    char *secret = svc_create("leaky", "--audience asset-service", id, sizeof(id));
+    snprintf(up, sizeof(up), "%s:%s", id, secret);
+    req_t r = {.path = "/v1/token", .body = TOKEN_FORM, .userpwd = up};
+    resp_t *x = do_req(&r);
+    assert_int_equal(x->status, 200);
+    mesh_claims_t *claims = NULL;
+    assert_int_equal(verify(jstr(x, "access_token"), "asset-service", NULL, &claims), MESH_OK);
+    int64_t iat = mesh_claims_iat(claims);
+    mesh_claims_free(claims);
+    resp_free(x);
+    snprintf(cmd, sizeof(cmd), "'%s' token revoke leaky --config '%s'", srv.bin, srv.config);
+    assert_int_equal(run_cmd(cmd, NULL), 0);
+    json_t *e = feed_until("sub", "svc-token:leaky");
+    assert_true(json_integer_value(json_object_get(e, "iat_before")) > iat);
+    assert_true(json_integer_value(json_object_get(e, "exp")) >= iat + 120);
+    json_decref(e);
+    x = do_req(&r);
+    assert_int_equal(x->status, 401);
+    resp_free(x);
+    free(secret);
 }
 
 static void test_keepalive_expiring_cert(void **state)
@@ -211,13 +266,53 @@ static void test_connection_max_age(void **state)
     srv.extra = NULL;
 }
 
+/* One noisy service behind an address never spends the budget of the others behind it. */
+static void test_quiet_neighbour_not_starved(void **state)
+{
+    write_config("{\"current\": \"jwt-signing.key\"}",
+                 "{\"per_identity\": {\"rate\": 0.01, \"burst\": 2},"
+                 " \"per_source\": {\"rate\": 0.01, \"burst\": 5}}");
+    kill(srv.pid, SIGHUP);
+    int limited = 0;
+    for (int i = 0; i < 300 && limited < 20; i++) { /* until the reload lands, then more */
+        resp_t *x = post_token("gateway", TOKEN_FORM);
+        limited += x->status == 429;
+        resp_free(x);
+    }
+    assert_int_equal(limited, 20);
+    resp_t *x = post_token("chat-service", "grant_type=client_credentials&audience=asset-service"
+                                           "&scope=assets:read");
+    assert_int_equal(x->status, 200);
+    resp_free(x);
+    /* failed authentications are what spends the source's budget */
+    for (int i = 0; i < 6; i++) {
+        resp_free(post_token(NULL, TOKEN_FORM));
+    }
+    expect_error(post_token(NULL, TOKEN_FORM), 429, "slow_down", NULL);
+    x = post_token("asset-service", "grant_type=client_credentials&audience=gateway");
+    assert_int_equal(x->status, 200); /* a verified certificate is limited by identity only */
+    resp_free(x);
+    write_config("{\"current\": \"jwt-signing.key\"}", "{}");
+    kill(srv.pid, SIGHUP);
+    long status = 0;
+    for (int i = 0; i < 300 && status != 200; i++) { /* the limits are gone once it lands */
+        x = post_token("gateway", TOKEN_FORM);
+        status = x->status;
+        resp_free(x);
+        sleep_ms(status == 200 ? 0 : 100);
+    }
+    assert_int_equal(status, 200);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hostile_certs_with_crl),
         cmocka_unit_test(test_hostile_certs_without_crl),
+        cmocka_unit_test(test_quiet_neighbour_not_starved),
         cmocka_unit_test(test_keepalive_expiring_cert),
         cmocka_unit_test(test_keepalive_revoked_cert),
+        cmocka_unit_test(test_svc_token_revocation_feed),
         cmocka_unit_test(test_connection_max_age),
     };
     return e2e_run("issuer-e2e-hostile", tests, sizeof(tests) / sizeof(tests[0]), e2e_teardown,

@@ -80,6 +80,11 @@ static void test_config_errors(void **state)
                true, "policy[1].scopes[0]: 'a:r' is not a scope");
     expect_err("\"policy\": [{\"identity\": \"alice\", \"audiences\": [\"a\"]}]", true,
                "policy[0]: identity 'alice' must start with spiffe://");
+    /* regression: svc-token: entries were accepted, explained, then ignored */
+    expect_err("\"policy\": [{\"identity\": \"svc-token:ci\", \"audiences\": [\"a\"], "
+               "\"max_ttl\": 60}]",
+               true, "policy[0]: identity 'svc-token:ci': service tokens take their audiences");
+    expect_err("\"max_connection_age\": 0", true, "max_connection_age: 0 is out of range");
     expect_err("\"policy\": [{\"identity\": \"spiffe://m/*x\", \"audiences\": [\"a\"]}]", true,
                "'*' may only end");
     expect_err("\"policy\": [{\"identity\": \"spiffe://m/x\", \"audiences\": [\"a\"], "

@@ -175,6 +175,35 @@ static void test_newer_schema_refused(void **state)
     assert_null(s);
 }
 
+/* A version-1 store (before the certs table) opens, and is version 2 afterwards. */
+static void test_schema_v1_migrates(void **state)
+{
+    struct fixture *fx = *state;
+    char path[4200];
+    sqlite3 *db = NULL;
+    store_t *s = NULL;
+
+    store_close(fx->s);
+    fx->s = NULL;
+    testdir_path(path, sizeof(path), fx->dir, "issuer.db");
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DROP TABLE certs; UPDATE schema_version SET version = 1",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_open(fx->url, &s), MESH_OK);
+    assert_int_equal(store_cert_seen(s, "k:01", "x5t-a", 1000), MESH_OK);
+    store_close(s);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 2);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 /* ---- service tokens ---- */
 
 static void test_svc_insert_get(void **state)
@@ -383,6 +412,49 @@ static void test_seq_monotonic_after_prune(void **state)
     assert_int_equal(removed, 0);
 }
 
+/* Credential revocations ride the same feed, under keys no jti can have. */
+static void test_credential_revocations(void **state)
+{
+    struct fixture *fx = *state;
+    int64_t seq = 0, last = 0, iat_before = 0;
+    struct feed f = {.n = 0};
+    const char *value = NULL;
+    char x5t[64];
+
+    assert_int_equal(store_revoke(fx->s, "j1", 500, 100, &seq), MESH_OK);
+    assert_int_equal(store_revoke_subject(fx->s, "svc-token:ci", 101, 800, 100, &seq), MESH_OK);
+    assert_int_equal(seq, 2);
+    assert_int_equal(store_revoke_cert(fx->s, "abc_DEF", 900, 100, &seq), MESH_OK);
+    assert_int_equal(seq, 3);
+    assert_int_equal(store_revoke_cert(fx->s, "abc_DEF", 950, 120, &seq), MESH_OK);
+    assert_int_equal(seq, 3); /* again: its first seq */
+    assert_int_equal(store_revoke_subject(fx->s, "", 1, 2, 3, &seq), MESH_ERR_INVALID_ARG);
+    assert_int_equal(store_revoke_cert(fx->s, "", 2, 3, &seq), MESH_ERR_INVALID_ARG);
+    assert_int_equal(store_revocations_since(fx->s, 0, 10, feed_add, &f, &last), MESH_OK);
+    assert_int_equal(f.n, 3);
+    assert_int_equal(store_rev_key_parse(f.jti[0], &iat_before, &value), REV_JTI);
+    assert_string_equal(value, "j1");
+    assert_int_equal(store_rev_key_parse(f.jti[1], &iat_before, &value), REV_SUBJECT);
+    assert_string_equal(value, "svc-token:ci");
+    assert_int_equal(iat_before, 101);
+    assert_int_equal(store_rev_key_parse(f.jti[2], &iat_before, &value), REV_CERT);
+    assert_string_equal(value, "abc_DEF");
+
+    /* certificates that got tokens: looked up by issuer + serial, gone once expired */
+    assert_int_equal(store_cert_x5t(fx->s, "k:01", x5t, sizeof(x5t)), MESH_ERR_NOT_FOUND);
+    assert_int_equal(store_cert_seen(fx->s, "k:01", "x5t-a", 1000), MESH_OK);
+    assert_int_equal(store_cert_seen(fx->s, "k:01", "x5t-a", 1000), MESH_OK); /* idempotent */
+    assert_int_equal(store_cert_seen(fx->s, "k:02", "x5t-b", 5000), MESH_OK);
+    assert_int_equal(store_cert_x5t(fx->s, "k:01", x5t, sizeof(x5t)), MESH_OK);
+    assert_string_equal(x5t, "x5t-a");
+    assert_int_equal(store_cert_x5t(fx->s, "k:01", x5t, 3), MESH_ERR_INTERNAL); /* too small */
+    size_t removed = 0;
+    assert_int_equal(store_prune(fx->s, 2000, &removed), MESH_OK);
+    assert_int_equal(removed, 4); /* three revocations and k:01 */
+    assert_int_equal(store_cert_x5t(fx->s, "k:01", x5t, sizeof(x5t)), MESH_ERR_NOT_FOUND);
+    assert_int_equal(store_cert_x5t(fx->s, "k:02", x5t, sizeof(x5t)), MESH_OK);
+}
+
 static void test_null_arguments(void **state)
 {
     struct fixture *fx = *state;
@@ -414,6 +486,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_revoke_and_feed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revocations_durable_across_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seq_monotonic_after_prune, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credential_revocations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_v1_migrates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_null_arguments, setup, teardown),
     };
 

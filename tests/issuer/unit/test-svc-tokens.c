@@ -189,13 +189,13 @@ static void test_revoke(void **state)
     const char *why = NULL;
 
     assert_int_equal(svc_token_rotate(fx->s, "ci-deploy", 3600, T0, fresh), MESH_OK);
-    assert_int_equal(svc_token_revoke(fx->s, "ci-deploy"), MESH_OK);
+    assert_int_equal(svc_token_revoke(fx->s, "ci-deploy", T0, 630), MESH_OK);
     assert_int_equal(check(fx, fx->id, fresh, T0 + 1, &why), MESH_ERR_ISSUER_ERROR);
     assert_string_equal(why, "revoked");
     assert_int_equal(check(fx, fx->id, fx->secret, T0 + 1, &why), MESH_ERR_ISSUER_ERROR);
     assert_int_equal(svc_token_rotate(fx->s, "ci-deploy", 0, T0, fresh), MESH_ERR_CONFIG);
     assert_non_null(strstr(mesh_err_detail(), "revoked"));
-    assert_int_equal(svc_token_revoke(fx->s, "nope"), MESH_ERR_NOT_FOUND);
+    assert_int_equal(svc_token_revoke(fx->s, "nope", T0, 630), MESH_ERR_NOT_FOUND);
 }
 
 static void test_names_validated(void **state)

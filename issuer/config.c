@@ -279,6 +279,7 @@ static bool parse_root(ctx_t *c, config_t *cfg, const json_t *root)
                                         "max_connections",
                                         "jwks_max_age",
                                         "max_connection_age",
+                                        "max_connections_per_source",
                                         NULL};
     if (!cfg_only_known(c, root, "", known)) {
         return false;
@@ -333,10 +334,11 @@ static bool parse_root(ctx_t *c, config_t *cfg, const json_t *root)
         !parse_rate(c, rl, "per_source", &cfg->rl_source, 50, 100)) {
         return false;
     }
-    int64_t workers, maxc, maxage, connage;
+    int64_t workers, maxc, maxage, connage, persrc;
     if (!cfg_get_int(c, root, "", "workers", 0, 0, 256, &workers) ||
         !cfg_get_int(c, root, "", "max_connections", 1024, 1, 65536, &maxc) ||
         !cfg_get_int(c, root, "", "max_connection_age", 600, 1, 86400, &connage) ||
+        !cfg_get_int(c, root, "", "max_connections_per_source", 128, 1, 1048576, &persrc) ||
         !cfg_get_int(c, root, "", "jwks_max_age", 300, 0, 86400, &maxage)) {
         return false;
     }
@@ -344,6 +346,7 @@ static bool parse_root(ctx_t *c, config_t *cfg, const json_t *root)
     cfg->max_connections = (int)maxc;
     cfg->jwks_max_age = (int)maxage;
     cfg->max_connection_age = (int)connage;
+    cfg->max_connections_per_source = (int)persrc;
     return true;
 }
 

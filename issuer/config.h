@@ -54,10 +54,11 @@ typedef struct config {
     char **admins;
     size_t n_admins;
     cfg_rate_t rl_identity, rl_source;
-    int workers;            /* 0 = one per core */
-    int max_connections;    /* per worker */
-    int jwks_max_age;       /* seconds, Cache-Control of the JWKS */
-    int max_connection_age; /* seconds; an older connection is closed after its answer */
+    int workers;                    /* 0 = one per core */
+    int max_connections;            /* per worker */
+    int jwks_max_age;               /* seconds, Cache-Control of the JWKS */
+    int max_connection_age;         /* seconds; an older connection is closed after its answer */
+    int max_connections_per_source; /* open connections one address may hold, all workers */
 } config_t;
 
 /*

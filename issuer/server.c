@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,9 +44,31 @@ struct worker {
     int max_conns;
     bool draining;
     bool paused;
+    bool fd_paused; /* out of file descriptors: accepting again after MESH_ACCEPT_PAUSE_MS */
     bool failed;
+    struct event *fd_timer;
+    unsigned long fd_refusals; /* accept() failures in this episode, for the one log line */
+    struct timespec fd_last;   /* the last of them (CLOCK_MONOTONIC) */
     conn_t *list;
 };
+
+/*
+ * Open connections per source address, over all workers: one host must not take every slot.
+ * A small open-addressing table under one lock (taken once per connection, not per request).
+ */
+#define SOURCES_MAX 16384
+typedef struct {
+    char addr[64];
+    int n; /* open connections; -1 = a tombstone (a deleted key probing goes past) */
+} source_slot_t;
+static pthread_mutex_t sources_lock = PTHREAD_MUTEX_INITIALIZER;
+static source_slot_t sources[SOURCES_MAX], sources_tmp[SOURCES_MAX];
+static size_t sources_tombstones;
+static int max_per_source = 1;
+
+static worker_t *all_workers; /* the listener's error callback gets the evhttp, not the worker */
+static int n_workers;
+static int worker_max_conns; /* max_connections, or less when descriptors are short */
 
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
 static issuer_state_t *current;
@@ -80,13 +104,88 @@ static void listener_update(worker_t *w)
         return;
     }
     struct evconnlistener *l = evhttp_bound_socket_get_listener(w->bound);
-    if (!w->paused && w->conns >= w->max_conns) {
+    bool stop = w->conns >= w->max_conns || w->fd_paused;
+    if (!w->paused && stop) {
         evconnlistener_disable(l); /* other workers, or the backlog, take new connections */
         w->paused = true;
-    } else if (w->paused && w->conns < w->max_conns) {
+    } else if (w->paused && !stop) {
         evconnlistener_enable(l);
         w->paused = false;
     }
+}
+
+static source_slot_t *source_slot(const char *addr, bool add);
+
+/* Too many tombstones make every probe long: insert the live entries again. */
+static void sources_rebuild(void)
+{
+    memcpy(sources_tmp, sources, sizeof(sources));
+    memset(sources, 0, sizeof(sources));
+    sources_tombstones = 0;
+    for (size_t i = 0; i < SOURCES_MAX; i++) {
+        if (sources_tmp[i].n > 0) {
+            source_slot(sources_tmp[i].addr, true)->n = sources_tmp[i].n;
+        }
+    }
+}
+
+static source_slot_t *source_slot(const char *addr, bool add)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = addr; *p != '\0'; p++) {
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    }
+    source_slot_t *free_slot = NULL;
+    for (size_t i = 0, k = h % SOURCES_MAX; i < SOURCES_MAX; i++, k = (k + 1) % SOURCES_MAX) {
+        source_slot_t *s = &sources[k];
+        if (s->addr[0] != '\0' && strcmp(s->addr, addr) == 0) {
+            return s;
+        }
+        if (s->addr[0] == '\0') {
+            if (free_slot == NULL) {
+                free_slot = s;
+            }
+            if (s->n == 0) { /* never used: the key is not further on */
+                break;
+            }
+        }
+    }
+    if (!add || free_slot == NULL) {
+        return NULL;
+    }
+    if (free_slot->n < 0) {
+        sources_tombstones--;
+    }
+    snprintf(free_slot->addr, sizeof(free_slot->addr), "%s", addr);
+    free_slot->n = 0;
+    return free_slot;
+}
+
+/* false when `addr` already holds max_connections_per_source connections. */
+static bool source_take(const char *addr)
+{
+    pthread_mutex_lock(&sources_lock);
+    source_slot_t *s = source_slot(addr, true);
+    bool ok = s != NULL && s->n < max_per_source;
+    if (ok) {
+        s->n++;
+    }
+    pthread_mutex_unlock(&sources_lock);
+    return ok;
+}
+
+static void source_release(const char *addr)
+{
+    pthread_mutex_lock(&sources_lock);
+    source_slot_t *s = source_slot(addr, false);
+    if (s != NULL && --s->n <= 0) {
+        s->addr[0] = '\0';
+        s->n = -1;
+        if (++sources_tombstones > SOURCES_MAX / 4) {
+            sources_rebuild();
+        }
+    }
+    pthread_mutex_unlock(&sources_lock);
 }
 
 static void conn_free(void *p)
@@ -103,6 +202,12 @@ static void conn_free(void *p)
     }
     if (c->deadline != NULL) {
         event_free(c->deadline);
+    }
+    if (c->accepted != NULL) {
+        event_free(c->accepted);
+    }
+    if (c->counted) {
+        source_release(c->source);
     }
     tls_peer_clear(&c->peer);
     free(c);
@@ -142,14 +247,19 @@ static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
     }
 }
 
-void server_conn_answering(conn_t *c, struct evhttp_request *req)
+void server_conn_answering(conn_t *c, const issuer_state_t *st, struct evhttp_request *req)
 {
     if (c == NULL) {
         return;
     }
     evhttp_request_set_on_complete_cb(req, on_answer_sent, c);
     if (c->deadline != NULL) {
-        struct timeval tv = {MESH_IDLE_TIMEOUT + MESH_REQUEST_TIMEOUT, 0};
+        /* A connection nobody has authenticated on (a /healthz poller, a scanner) gets a short
+         * idle deadline, so idle sockets cannot hold the slots others need. */
+        bool authenticated = server_conn_peer(c, st)->verified;
+        struct timeval tv = {authenticated ? MESH_IDLE_TIMEOUT + MESH_REQUEST_TIMEOUT
+                                           : MESH_UNAUTH_IDLE_TIMEOUT + MESH_REQUEST_TIMEOUT,
+                             0};
         evtimer_add(c->deadline, &tv);
     }
 }
@@ -187,6 +297,32 @@ const tls_peer_t *server_conn_peer(conn_t *c, const issuer_state_t *st)
     return &c->peer;
 }
 
+/* The socket is set by now (evhttp calls bev_cb before it has one): count it by source. */
+static void accepted_cb(evutil_socket_t unused, short what, void *arg)
+{
+    conn_t *c = arg;
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        return;
+    }
+    const void *a = ss.ss_family == AF_INET6
+                        ? (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
+                        : (const void *)&((struct sockaddr_in *)&ss)->sin_addr;
+    if (inet_ntop(ss.ss_family, a, c->source, sizeof(c->source)) == NULL) {
+        return;
+    }
+    if (source_take(c->source)) {
+        c->counted = true;
+        return;
+    }
+    metrics_denied(metrics, "too_many_connections");
+    log_msg(LOG_DEBUG, "connection refused",
+            "%s already holds max_connections_per_source connections", c->source);
+    shutdown(fd, SHUT_RDWR); /* evhttp sees EOF and frees the connection itself */
+}
+
 static struct bufferevent *bev_cb(struct event_base *base, void *arg)
 {
     worker_t *w = arg;
@@ -199,6 +335,14 @@ static struct bufferevent *bev_cb(struct event_base *base, void *arg)
         SSL_free(ssl);
         log_msg(LOG_ERROR, "connection refused", "out of memory for a TLS connection");
         return NULL;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (w->fd_refusals > 0 && now.tv_sec - w->fd_last.tv_sec > 5) { /* the episode is over */
+        log_msg(LOG_INFO, "accepting again",
+                "worker %d: %lu accept() calls failed for lack of file descriptors", w->id,
+                w->fd_refusals);
+        w->fd_refusals = 0;
     }
     c->w = w;
     clock_gettime(CLOCK_MONOTONIC, &c->opened);
@@ -224,8 +368,49 @@ static struct bufferevent *bev_cb(struct event_base *base, void *arg)
         struct timeval tv = {MESH_REQUEST_TIMEOUT, 0};
         evtimer_add(c->deadline, &tv);
     }
+    c->accepted = evtimer_new(base, accepted_cb, c);
+    if (c->accepted != NULL) {
+        struct timeval at_once = {0, 0};
+        evtimer_add(c->accepted, &at_once);
+    }
     listener_update(w);
     return c->bev;
+}
+
+static void fd_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+    w->fd_paused = false;
+    listener_update(w); /* a new failure pauses again, without a new log line */
+}
+
+/* accept() failed. Out of descriptors (EMFILE/ENFILE) the listening socket stays readable, so
+ * retrying at once spins and logs without end: pause, say so once per episode. */
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+    int e = EVUTIL_SOCKET_ERROR();
+    worker_t *w = NULL;
+    for (int i = 0; i < n_workers && w == NULL; i++) {
+        w = all_workers[i].http == arg ? &all_workers[i] : NULL;
+    }
+    if (w == NULL) {
+        return;
+    }
+    if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM) {
+        log_msg(LOG_WARN, "accept failed", "%s", strerror(e));
+        return;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &w->fd_last);
+    if (w->fd_refusals++ == 0) {
+        log_msg(LOG_ERROR, "out of file descriptors",
+                "worker %d: accept(): %s; pausing new connections for %d ms at a time until "
+                "some close (raise LimitNOFILE / ulimit -n, or lower max_connections)",
+                w->id, strerror(e), MESH_ACCEPT_PAUSE_MS);
+    }
+    w->fd_paused = true;
+    listener_update(w);
+    struct timeval tv = {MESH_ACCEPT_PAUSE_MS / 1000, (MESH_ACCEPT_PAUSE_MS % 1000) * 1000};
+    evtimer_add(w->fd_timer, &tv);
 }
 
 static void drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -290,7 +475,7 @@ static void *worker_main(void *arg)
 static bool worker_init(worker_t *w, int id, const config_t *cfg)
 {
     w->id = id;
-    w->max_conns = cfg->max_connections;
+    w->max_conns = worker_max_conns;
     mesh_err_t rc = store_open(cfg->store, &w->store);
     if (rc != MESH_OK) {
         log_msg(LOG_ERROR, "cannot open store", "%s: %s: %s", cfg->store, mesh_strerror(rc),
@@ -314,9 +499,13 @@ static bool worker_init(worker_t *w, int id, const config_t *cfg)
     struct evconnlistener *l =
         evconnlistener_new(w->base, NULL, NULL, LEV_OPT_REUSEABLE, 0, listen_fd);
     w->bound = l ? evhttp_bind_listener(w->http, l) : NULL;
+    if (l != NULL) {
+        evconnlistener_set_error_cb(l, accept_error_cb);
+    }
     w->drain_ev = event_new(w->base, -1, 0, drain_cb, w);
     w->drain_timer = evtimer_new(w->base, drain_timeout_cb, w);
-    return w->bound != NULL && w->drain_ev != NULL && w->drain_timer != NULL;
+    w->fd_timer = evtimer_new(w->base, fd_resume_cb, w);
+    return w->bound != NULL && w->drain_ev != NULL && w->drain_timer != NULL && w->fd_timer != NULL;
 }
 
 static void worker_destroy(worker_t *w)
@@ -329,6 +518,9 @@ static void worker_destroy(worker_t *w)
     }
     if (w->drain_timer != NULL) {
         event_free(w->drain_timer);
+    }
+    if (w->fd_timer != NULL) {
+        event_free(w->fd_timer);
     }
     if (w->base != NULL) {
         event_base_free(w->base);
@@ -440,10 +632,11 @@ static void reload(const char *config_path)
     const config_t *a = old->cfg, *b = st->cfg;
     if (strcmp(a->listen_host, b->listen_host) != 0 || a->listen_port != b->listen_port ||
         strcmp(a->store, b->store) != 0 || a->workers != b->workers ||
-        a->max_connections != b->max_connections) {
+        a->max_connections != b->max_connections ||
+        a->max_connections_per_source != b->max_connections_per_source) {
         log_msg(LOG_WARN, "reload: some changes need a restart",
-                "listen, store, workers and max_connections keep their old values until "
-                "mesh-issuer restarts");
+                "listen, store, workers, max_connections and max_connections_per_source keep "
+                "their old values until mesh-issuer restarts");
     }
     state_unref(old);
     pthread_mutex_lock(&state_lock);
@@ -460,6 +653,39 @@ static void maintain_current(store_t *s)
     issuer_state_t *st = server_state_get();
     maintenance(s, st);
     state_unref(st);
+}
+
+/*
+ * Every connection is a descriptor: workers x max_connections must fit RLIMIT_NOFILE, with
+ * room for the listener, stores, logs and libevent's own. Raise the soft limit as far as the
+ * hard one allows; what still does not fit lowers max_connections, loudly.
+ */
+#define FD_RESERVE 32
+
+static void fit_descriptors(const config_t *cfg, int nworkers)
+{
+    worker_max_conns = cfg->max_connections;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return;
+    }
+    rlim_t need = (rlim_t)nworkers * (rlim_t)cfg->max_connections + FD_RESERVE;
+    if (rl.rlim_cur < need) {
+        struct rlimit want = {need < rl.rlim_max ? need : rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0) {
+            rl.rlim_cur = want.rlim_cur;
+        }
+    }
+    if (rl.rlim_cur >= need) {
+        return;
+    }
+    long fit = rl.rlim_cur > FD_RESERVE ? (long)((rl.rlim_cur - FD_RESERVE) / (rlim_t)nworkers) : 1;
+    worker_max_conns = fit > 0 ? (int)fit : 1;
+    log_msg(LOG_WARN, "file descriptor limit",
+            "RLIMIT_NOFILE is %llu (hard %llu): %d workers x max_connections %d need %llu; "
+            "serving at most %d connections per worker (raise LimitNOFILE / ulimit -n)",
+            (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, nworkers,
+            cfg->max_connections, (unsigned long long)need, worker_max_conns);
 }
 
 int server_run(const char *config_path, issuer_state_t *st, int nworkers)
@@ -491,7 +717,11 @@ int server_run(const char *config_path, issuer_state_t *st, int nworkers)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    fit_descriptors(st->cfg, nworkers);
+    max_per_source = st->cfg->max_connections_per_source;
     worker_t *workers = calloc((size_t)nworkers, sizeof(worker_t));
+    all_workers = workers;
+    n_workers = workers != NULL ? nworkers : 0;
     int started = 0, status = 0;
     for (int i = 0; workers != NULL && i < nworkers; i++) {
         if (!worker_init(&workers[i], i, st->cfg)) {

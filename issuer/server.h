@@ -30,6 +30,9 @@ typedef struct conn {
     bool peer_loaded;
     tls_peer_t peer;
     struct timespec opened; /* CLOCK_MONOTONIC */
+    struct event *accepted; /* runs once the socket is set: counts it against its source */
+    bool counted;           /* in the per-source table under `source` */
+    char source[64];
 } conn_t;
 
 /* Runs the server until SIGTERM/SIGINT. Takes `st`. Returns the process exit status. */
@@ -46,7 +49,7 @@ conn_t *server_conn_of(struct evhttp_request *req);
 /* The connection's client certificate as judged now (see tls_peer_judge); borrowed. */
 const tls_peer_t *server_conn_peer(conn_t *c, const issuer_state_t *st);
 /* Called as a request starts being answered: rearms the deadline, marks idle when sent. */
-void server_conn_answering(conn_t *c, struct evhttp_request *req);
+void server_conn_answering(conn_t *c, const issuer_state_t *st, struct evhttp_request *req);
 
 /* The request handler (server_http.c); arg is the worker. */
 void http_handle(struct evhttp_request *req, void *arg);

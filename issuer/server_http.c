@@ -389,11 +389,12 @@ void http_handle(struct evhttp_request *req, void *arg)
 {
     double t0 = now_s();
     hctx_t h = {.w = arg, .req = req, .conn = server_conn_of(req)};
-    server_conn_answering(h.conn, req);
     if (h.conn == NULL) {
         evhttp_send_error(req, 500, NULL);
         return;
     }
+    h.st = server_state_get();
+    server_conn_answering(h.conn, h.st, req);
     char *addr = NULL;
     ev_uint16_t port = 0;
     evhttp_connection_get_peer(evhttp_request_get_connection(req), &addr, &port);
@@ -408,7 +409,6 @@ void http_handle(struct evhttp_request *req, void *arg)
         }
     }
     int method = (int)evhttp_request_get_command(req);
-    h.st = server_state_get();
     if (too_many_headers(req)) {
         resp_error(&resp, 431, "invalid_request", "more than %d request headers",
                    MESH_MAX_HEADER_COUNT);

@@ -25,6 +25,8 @@ typedef struct {
     int workers;         /* written by write_config: 0 = 2 */
     int max_connections; /* written by write_config: 0 = absent (the default) */
     bool no_crl;         /* written by write_config: no tls.crl */
+    int nofile;          /* server_start: RLIMIT_NOFILE for the server, 0 = inherited */
+    int inherit_fds;     /* server_start: descriptors the server inherits already open */
     const char *extra;   /* written by write_config: more top-level members ("\"a\": 1"), or NULL */
 } server_t;
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -374,6 +375,128 @@ static void test_worker_connection_limit(void **state)
     SSL_CTX_free(ctx);
 }
 
+/* ---- one host cannot take every slot ---- */
+
+/* true when the server ended the connection (EOF or reset) within wait_s */
+static bool ended_by_server(SSL *ssl, int wait_s)
+{
+    char buf[256];
+    set_wait(ssl, wait_s);
+    if (!SSL_is_init_finished(ssl) && SSL_connect(ssl) != 1) {
+        return true; /* closed during the handshake */
+    }
+    int r = SSL_read(ssl, buf, sizeof(buf));
+    return r <= 0 && SSL_get_error(ssl, r) != SSL_ERROR_WANT_READ;
+}
+
+static void restart_with(const char *extra)
+{
+    srv.extra = extra;
+    write_config(ROTATED_KEYS, "{}");
+    assert_true(server_stop_clean(false));
+    server_start();
+}
+
+static void test_per_source_connection_limit(void **state)
+{
+    srv.workers = 2;
+    srv.max_connections = 0;
+    restart_with("\"max_connections_per_source\": 3");
+    SSL_CTX *ctx = client_ctx(NULL);
+    SSL *held[3];
+    for (int i = 0; i < 3; i++) {
+        held[i] = tls_begin(ctx);
+        assert_true(tls_finish(held[i], 60));
+        assert_int_equal(get_healthz(held[i]), 200);
+    }
+    /* a fourth from the same address is accepted and closed at once */
+    SSL *extra = tls_begin(ctx);
+    assert_true(ended_by_server(extra, 30));
+    tls_close(extra);
+    for (int i = 0; i < 3; i++) { /* the ones it holds are still served */
+        assert_int_equal(get_healthz(held[i]), 200);
+    }
+    tls_close(held[0]); /* one leaves: room for one more */
+    SSL *next = NULL;
+    for (int i = 0; i < 100 && next == NULL; i++) { /* its close reaches the server first */
+        next = tls_begin(ctx);
+        if (!tls_finish(next, 30) || get_healthz(next) != 200) {
+            tls_close(next);
+            next = NULL;
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    assert_non_null(next);
+    tls_close(next);
+    tls_close(held[1]);
+    tls_close(held[2]);
+    SSL_CTX_free(ctx);
+}
+
+/* An idle connection nobody authenticated on is closed long before the keep-alive timeout;
+ * one whose certificate verified keeps the long one. */
+static void test_unauthenticated_idle_deadline(void **state)
+{
+    restart_with(NULL);
+    SSL_CTX *anon = client_ctx(NULL), *gw = client_ctx("gateway");
+    SSL *a = tls_begin(anon), *g = tls_begin(gw);
+    assert_true(tls_finish(a, 60));
+    assert_true(tls_finish(g, 60));
+    assert_int_equal(get_healthz(a), 200);
+    assert_int_equal(get_healthz(g), 200);
+    /* bound: MESH_UNAUTH_IDLE_TIMEOUT + MESH_REQUEST_TIMEOUT (15 s), far below 60 s */
+    assert_true(ended_by_server(a, 40));
+    assert_int_equal(get_healthz(g), 200);
+    tls_close(a);
+    tls_close(g);
+    SSL_CTX_free(anon);
+    SSL_CTX_free(gw);
+}
+
+/* Out of file descriptors: accepting pauses and says so once, instead of spinning and
+ * writing a log line per accept() (5 million lines in 16 s, before). */
+static void test_out_of_descriptors(void **state)
+{
+    srv.workers = 1;
+    srv.nofile = 64;
+    srv.inherit_fds = 30; /* descriptors the limit check at start cannot know about */
+    restart_with(NULL);
+    assert_true(server_log_has("file descriptor limit")); /* 1024 connections do not fit */
+    int fds[80];
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    for (int i = 0; i < 80; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_int_equal(connect(fds[i], (struct sockaddr *)&a, sizeof(a)), 0); /* backlog */
+    }
+    struct timespec ts = {3, 0};
+    nanosleep(&ts, NULL);
+    assert_true(server_log_has("out of file descriptors"));
+    assert_false(server_log_has("Error from accept() call"));
+    struct stat sb;
+    assert_int_equal(stat(srv.log, &sb), 0);
+    assert_true(sb.st_size - srv.log_start < 64 * 1024);
+    for (int i = 0; i < 80; i++) {
+        close(fds[i]);
+    }
+    /* served again once descriptors are free */
+    bool ok = false;
+    for (int i = 0; i < 300 && !ok; i++) {
+        req_t r = {.path = "/healthz"};
+        resp_t *x = do_req(&r);
+        ok = x->status == 200;
+        resp_free(x);
+        struct timespec w = {0, 100 * 1000 * 1000};
+        nanosleep(&w, NULL);
+    }
+    assert_true(ok);
+    srv.nofile = 0;
+    srv.inherit_fds = 0;
+    srv.workers = 0;
+    restart_with(NULL);
+}
+
 /* ---- SIGTERM with one request complete and one half received ---- */
 
 static void test_sigterm_mid_request(void **state)
@@ -427,9 +550,15 @@ static int teardown(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_revocation_durable),  cmocka_unit_test(test_sighup_keeps_connections),
-        cmocka_unit_test(test_sighup_rotation),     cmocka_unit_test(test_sighup_crl),
-        cmocka_unit_test(test_rate_limit),          cmocka_unit_test(test_worker_connection_limit),
+        cmocka_unit_test(test_revocation_durable),
+        cmocka_unit_test(test_sighup_keeps_connections),
+        cmocka_unit_test(test_sighup_rotation),
+        cmocka_unit_test(test_sighup_crl),
+        cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_worker_connection_limit),
+        cmocka_unit_test(test_per_source_connection_limit),
+        cmocka_unit_test(test_unauthenticated_idle_deadline),
+        cmocka_unit_test(test_out_of_descriptors),
         cmocka_unit_test(test_sigterm_mid_request),
     };
     return e2e_run("issuer-e2e-lifecycle", tests, sizeof(tests) / sizeof(tests[0]), teardown, argc,

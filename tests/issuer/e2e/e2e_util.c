@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -238,6 +239,15 @@ void server_start(void)
         dup2(fd, 2);
         if (chdir(srv.dir) != 0) {
             _exit(127);
+        }
+        for (int i = 0; i < srv.inherit_fds; i++) {
+            (void)open("/dev/null", O_RDONLY); /* descriptors used by something else */
+        }
+        if (srv.nofile > 0) {
+            struct rlimit rl = {(rlim_t)srv.nofile, (rlim_t)srv.nofile};
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+                _exit(127);
+            }
         }
         execl(srv.bin, srv.bin, "serve", "--config", srv.config, (char *)NULL);
         _exit(127);

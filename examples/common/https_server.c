@@ -84,6 +84,13 @@ void https_server_log_refusal(https_server_t *s, const char *fmt, ...)
     va_start(ap, fmt);
     (void)vsnprintf(line, sizeof(line), fmt, ap); /* a cut-off log line is fine */
     va_end(ap);
+    /* The path and reasons come from the peer: no control bytes (terminal escapes, fake
+     * line breaks) reach the log. */
+    for (char *p = line; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f) {
+            *p = '?';
+        }
+    }
     if (!log_limit_printf(&s->refusals, s->clock(), "%s: %s", s->name, line) &&
         s->log_timer != NULL && !event_pending(s->log_timer, EV_TIMEOUT, NULL)) {
         struct timeval tv = {LOG_LIMIT_INTERVAL_S, 0};

@@ -327,6 +327,35 @@ static void test_refusal_flood_log_is_bounded(void **state)
     fclose(log);
 }
 
+/* A refusal line carries peer-chosen bytes (the path): control bytes never reach the log. */
+static void test_refusal_log_strips_control_bytes(void **state)
+{
+    char path[320], last[2048] = "";
+    server_t t = {.fake_now = 5};
+    https_server_opts_t so = {.listen = "127.0.0.1:0",
+                              .cert_path = cert_path,
+                              .key_path = key_path,
+                              .ca_path = cert_path,
+                              .name = "test-server",
+                              .clock = fake_clock};
+    FILE *log;
+
+    (void)state;
+    (void)snprintf(path, sizeof(path), "%s/ctl.log", tmpdir);
+    log = fopen(path, "w+");
+    assert_non_null(log);
+    so.log = log;
+    current = &t;
+    t.srv = https_server_new(&so, handler, &t);
+    assert_non_null(t.srv);
+    https_server_log_refusal(t.srv, "401 GET %s: bad", "/a\x1b[2J\nfake: line\r");
+    https_server_free(t.srv);
+    (void)fflush(log);
+    assert_int_equal(count_lines(log, NULL, last, sizeof(last)), 1);
+    assert_string_equal(last, "test-server: 401 GET /a?[2J?fake: line?: bad\n");
+    fclose(log);
+}
+
 /* ---- log_limit on its own, with explicit time ---- */
 
 static FILE *mem_log(void)
@@ -418,6 +447,7 @@ int main(void)
         cmocka_unit_test(test_set_nodelay_sets_the_option),
         cmocka_unit_test(test_accepted_socket_has_tcp_nodelay),
         cmocka_unit_test(test_refusal_flood_log_is_bounded),
+        cmocka_unit_test(test_refusal_log_strips_control_bytes),
         cmocka_unit_test(test_log_limit_burst_then_summary_when_interval_ends),
         cmocka_unit_test(test_log_limit_summary_precedes_next_interval),
         cmocka_unit_test(test_log_limit_quiet_and_flush),

@@ -93,6 +93,9 @@ struct ca_service {
 struct ca_template {
     char *path;
     char *trust_domain;
+    /* "development": leaves also get DNS:localhost and IP:127.0.0.1 (any mesh service can then
+     * answer as any other on loopback). Absent: true, as every template before the member. */
+    bool development;
     ca_keytype_t ca_key, leaf_key, jwt_key;
     int root_days, intermediate_days, leaf_days;
     struct ca_strv nc_dns; /* name_constraints.dns; empty: derived from the services */
@@ -248,6 +251,7 @@ struct ca_item {
     char key[16];
     char serial[48];
     char spiffe[320];
+    bool loopback; /* leaf: carries DNS:localhost, a 127/8 or ::1 IP SAN */
 };
 
 /* mesh.c */
@@ -260,9 +264,15 @@ mesh_err_t ca_mesh_services(const struct ca_mesh *m, struct ca_strv *out) CA_WUR
 /* Mints key (unless kept) + leaf, verifies the chain, commits, records in the index. */
 mesh_err_t ca_leaf_issue(struct ca_mesh *m, const struct ca_leaf_req *req, ca_keytype_t kt,
                          bool keep_key, bool backup, const char *verb) CA_WUR;
-/* Full SAN lists for a service: defaults (name, localhost, 127.0.0.1) plus extras. */
-mesh_err_t ca_leaf_names(const char *name, const struct ca_strv *xdns, const struct ca_strv *xips,
-                         struct ca_strv *dns, struct ca_strv *ips) CA_WUR;
+/* Full SAN lists for a service: its name, the loopback names (localhost, 127.0.0.1) when
+ * `development`, plus the extras. */
+mesh_err_t ca_leaf_names(const char *name, bool development, const struct ca_strv *xdns,
+                         const struct ca_strv *xips, struct ca_strv *dns,
+                         struct ca_strv *ips) CA_WUR;
+/* The mesh's mode as init recorded it in index.json; a mesh from before the member: true. */
+bool ca_mesh_development(const struct ca_mesh *m);
+/* The one-line notice init and issue print for a development mesh. */
+void ca_say_development(void);
 
 /* The DNS/IP SANs and lifetime (days) of an existing leaf, to issue it again (init.c). */
 mesh_err_t ca_leaf_from_cert(const char *certpath, struct ca_strv *dns, struct ca_strv *ips,

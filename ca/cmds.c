@@ -36,8 +36,9 @@ static int finish(struct ca_mesh *m, mesh_err_t rc, const char *verb)
 /* Names, lifetime and key type: the command line, else the template (when given), else the
  * defaults (90 days, P-256). */
 static mesh_err_t issue_settings(const struct ca_opts *o, const struct ca_template *t,
-                                 const struct ca_item *it, struct ca_leaf_req *req,
-                                 struct ca_strv *dns, struct ca_strv *ips, ca_keytype_t *kt)
+                                 bool development, const struct ca_item *it,
+                                 struct ca_leaf_req *req, struct ca_strv *dns, struct ca_strv *ips,
+                                 ca_keytype_t *kt)
 {
     const struct ca_service *svc = t ? ca_template_find(t, req->name) : NULL;
     struct ca_strv xdns = {0}, xips = {0};
@@ -54,7 +55,7 @@ static mesh_err_t issue_settings(const struct ca_opts *o, const struct ca_templa
         rc = ca_strv_add(&xips, svc->ips.v[i]);
     }
     if (rc == MESH_OK) {
-        rc = ca_leaf_names(req->name, &xdns, &xips, dns, ips);
+        rc = ca_leaf_names(req->name, development, &xdns, &xips, dns, ips);
     }
     req->days = o->days ? o->days : svc && svc->days ? svc->days : t ? t->leaf_days : 90;
     if (o->key_set) {
@@ -84,7 +85,9 @@ static mesh_err_t issue_one(struct ca_mesh *m, const struct ca_opts *o, const st
                      m->dir, name, it.st == CA_ST_OK ? "valid" : it.why, name);
         goto out;
     }
-    if ((rc = issue_settings(o, t, &it, &req, &dns, &ips, &kt)) != MESH_OK) {
+    /* --template decides development or not; else the mode `init` recorded */
+    if ((rc = issue_settings(o, t, t ? t->development : ca_mesh_development(m), &it, &req, &dns,
+                             &ips, &kt)) != MESH_OK) {
         goto out;
     }
     rc = ca_leaf_issue(m, &req, kt, o->keep_key, it.st != CA_ST_MISSING,
@@ -134,6 +137,9 @@ int ca_cmd_issue(const struct ca_opts *o)
     rc = open_with_ca(&m, o);
     if (rc == MESH_OK && o->nargs > 1) {
         printf("mesh-ca issue: %d services in %s\n", o->nargs, m.dir);
+    }
+    if (rc == MESH_OK && (o->template_path ? t.development : ca_mesh_development(&m))) {
+        ca_say_development();
     }
     for (int i = 0; rc == MESH_OK && i < o->nargs; i++) {
         rc = issue_one(&m, o, o->template_path ? &t : NULL, o->args[i]);

@@ -115,7 +115,9 @@ static mesh_err_t nc_names(const struct ca_template *t, struct ca_strv *out)
     if (t->nc_dns.n > 0) {
         return rc;
     }
-    rc = ca_strv_add(out, "localhost");
+    if (t->development) {
+        rc = ca_strv_add(out, "localhost"); /* every development leaf has it */
+    }
     for (size_t i = 0; rc == MESH_OK && i < t->nsvcs; i++) {
         rc = ca_strv_add(out, t->svcs[i].name);
         for (size_t j = 0; rc == MESH_OK && j < t->svcs[i].dns.n; j++) {
@@ -253,7 +255,7 @@ static mesh_err_t ensure_leaf(struct ca_mesh *m, const struct ca_template *t,
     struct ca_leaf_req req = {svc->name, t->trust_domain, &dns, &ips,
                               svc->days ? svc->days : t->leaf_days};
     struct ca_item it;
-    mesh_err_t rc = ca_leaf_names(svc->name, &svc->dns, &svc->ips, &dns, &ips);
+    mesh_err_t rc = ca_leaf_names(svc->name, t->development, &svc->dns, &svc->ips, &dns, &ips);
 
     if (rc != MESH_OK) {
         goto out;
@@ -284,10 +286,10 @@ out:
 
 /* Services issued with `mesh-ca issue` that the template does not list: kept, or re-issued
  * with their own names when they no longer chain (after --force-ca) or have expired. */
-static mesh_err_t ensure_extra(struct ca_mesh *m, const char *td, const char *name)
+static mesh_err_t ensure_extra(struct ca_mesh *m, const struct ca_template *t, const char *name)
 {
     struct ca_strv dns = {0}, ips = {0};
-    struct ca_leaf_req req = {name, td, &dns, &ips, 90};
+    struct ca_leaf_req req = {name, t->trust_domain, &dns, &ips, 90};
     struct ca_item it;
     char cp[CA_PATH_MAX];
     ca_keytype_t kt = CA_KEY_P256;
@@ -297,6 +299,12 @@ static mesh_err_t ensure_extra(struct ca_mesh *m, const char *td, const char *na
     if (it.st == CA_ST_MISSING || (it.st == CA_ST_OK && !m->o->force)) {
         if (it.st == CA_ST_OK) {
             printf("  kept      %s/%s/cert.pem, key.pem (not in the template)\n", m->dir, name);
+        }
+        if (it.st == CA_ST_OK && it.loopback && !t->development) {
+            /* its names are its own (from `issue`), so they are not rewritten here */
+            printf("  note      %s still has loopback SANs; `mesh-ca issue %s --force` re-issues "
+                   "it without them\n",
+                   name, name);
         }
         goto out;
     }
@@ -332,7 +340,7 @@ static mesh_err_t init_leaves(struct ca_mesh *m, const struct ca_template *t)
     }
     for (size_t i = 0; rc == MESH_OK && i < disk.n; i++) {
         if (ca_template_find(t, disk.v[i]) == NULL) {
-            rc = ensure_extra(m, t->trust_domain, disk.v[i]);
+            rc = ensure_extra(m, t, disk.v[i]);
         }
     }
     ca_strv_free(&disk);
@@ -391,7 +399,8 @@ static mesh_err_t init_run(struct ca_mesh *m, const struct ca_template *t)
         (rc = ensure_jwt(m, t)) != MESH_OK) {
         return rc;
     }
-    if (json_object_set_new(m->idx, "trust_domain", json_string(t->trust_domain)) != 0) {
+    if (json_object_set_new(m->idx, "trust_domain", json_string(t->trust_domain)) != 0 ||
+        json_object_set_new(m->idx, "development", json_boolean(t->development)) != 0) {
         return ca_fail(MESH_ERR_NOMEM, "out of memory");
     }
     if ((rc = init_leaves(m, t)) != MESH_OK || (rc = index_sync(m)) != MESH_OK ||
@@ -444,6 +453,9 @@ int ca_cmd_init(const struct ca_opts *o)
     }
     printf("mesh-ca init: %s (template %s, trust domain %s, %zu services)\n", m.dir, t.path,
            t.trust_domain, t.nsvcs);
+    if (t.development) {
+        ca_say_development();
+    }
     rc = init_run(&m, &t);
     if (rc == MESH_OK) {
         ca_print_summary(&m);

@@ -149,8 +149,9 @@ static int cmd_template(const struct ca_opts *o)
         fprintf(stderr, "mesh-ca template: %s\n", ca_detail());
         return CA_EXIT_ERR;
     }
-    printf("%s: valid (trust domain %s, %zu services)\n", o->template_path, t.trust_domain,
-           t.nsvcs);
+    printf(
+        "%s: valid (trust domain %s, %zu services)%s\n", o->template_path, t.trust_domain, t.nsvcs,
+        t.development ? "; development: every leaf is also valid for localhost and 127.0.0.1" : "");
     ca_template_free(&t);
     return CA_EXIT_OK;
 }

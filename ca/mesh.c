@@ -207,15 +207,19 @@ void ca_mesh_close(struct ca_mesh *m)
     memset(m, 0, sizeof(*m));
 }
 
-mesh_err_t ca_leaf_names(const char *name, const struct ca_strv *xdns, const struct ca_strv *xips,
-                         struct ca_strv *dns, struct ca_strv *ips)
+mesh_err_t ca_leaf_names(const char *name, bool development, const struct ca_strv *xdns,
+                         const struct ca_strv *xips, struct ca_strv *dns, struct ca_strv *ips)
 {
     mesh_err_t rc;
 
-    /* DESIGN.md "Identity": DNS name = service, plus localhost + 127.0.0.1 for development */
-    if ((rc = ca_strv_add(dns, name)) != MESH_OK ||
-        (rc = ca_strv_add(dns, "localhost")) != MESH_OK ||
-        (rc = ca_strv_add(ips, "127.0.0.1")) != MESH_OK) {
+    /* DESIGN.md "Identity": DNS name = service, plus localhost + 127.0.0.1 for development
+     * certificates only: a loopback SAN on every leaf lets any service of the mesh answer as
+     * any other on a shared host, so outside development a leaf names only itself. */
+    if ((rc = ca_strv_add(dns, name)) != MESH_OK) {
+        return rc;
+    }
+    if (development && ((rc = ca_strv_add(dns, "localhost")) != MESH_OK ||
+                        (rc = ca_strv_add(ips, "127.0.0.1")) != MESH_OK)) {
         return rc;
     }
     for (size_t i = 0; xdns != NULL && i < xdns->n; i++) {
@@ -229,6 +233,19 @@ mesh_err_t ca_leaf_names(const char *name, const struct ca_strv *xdns, const str
         }
     }
     return MESH_OK;
+}
+
+bool ca_mesh_development(const struct ca_mesh *m)
+{
+    json_t *v = json_object_get(m->idx, "development");
+
+    return !json_is_false(v); /* absent: a mesh from before the member, all development */
+}
+
+void ca_say_development(void)
+{
+    printf("  note      development mesh: every service certificate is also valid for localhost "
+           "and 127.0.0.1 (template \"development\": false for a mesh beyond one machine)\n");
 }
 
 /* The key to certify: the existing one when asked to keep it, else a new one. */

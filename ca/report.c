@@ -133,7 +133,19 @@ out:
     ca_strv_free(&exp);
 }
 
-static void spiffe_of(struct ca_item *it, X509 *cert)
+/* RFC 6761 §6.3 (localhost names) and RFC 1122 / RFC 4291 (loopback addresses). */
+static bool is_loopback_name(const char *n)
+{
+    size_t len = strlen(n);
+
+    return strcmp(n, "DNS:localhost") == 0 ||
+           (strncmp(n, "DNS:", 4) == 0 && len > 14 && strcmp(n + len - 10, ".localhost") == 0) ||
+           strncmp(n, "IP:127.", 7) == 0 || strcmp(n, "IP:::1") == 0 ||
+           strncmp(n, "IP:::ffff:127.", 14) == 0;
+}
+
+/* The SPIFFE ID of a leaf, and whether it is valid for loopback names. */
+static void leaf_names_of(struct ca_item *it, X509 *cert)
 {
     struct ca_strv names = {0};
 
@@ -142,6 +154,7 @@ static void spiffe_of(struct ca_item *it, X509 *cert)
             if (strncmp(names.v[i], "URI:", 4) == 0) {
                 (void)snprintf(it->spiffe, sizeof(it->spiffe), "%s", names.v[i] + 4);
             }
+            it->loopback = it->loopback || is_loopback_name(names.v[i]);
         }
     }
     ca_strv_free(&names);
@@ -163,7 +176,7 @@ void ca_inspect_leaf(struct ca_mesh *m, const char *svc, const struct ca_leaf_re
         !inspect_pair(it, kp, cp, &cert, &key, m->o->now)) {
         goto out;
     }
-    spiffe_of(it, cert);
+    leaf_names_of(it, cert);
     if (m->inter.cert == NULL || m->root.cert == NULL ||
         ca_chain_verify(cert, m->inter.cert, m->root.cert, m->o->now) != MESH_OK) {
         set_bad(it, CA_ST_INVALID, "does not chain to this CA: %s",
@@ -272,13 +285,19 @@ static long long days_left(const struct ca_item *it, time_t now)
 static json_t *item_json(const struct ca_item *it, time_t now)
 {
     char na[32];
+    json_t *o;
 
     ca_fmt_time(it->not_after, na, sizeof(na));
-    return json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:I, s:s, s:s}", "name", it->name, "kind",
-                     it->kind, "spiffe_id", it->spiffe[0] ? it->spiffe : NULL, "key", it->key,
-                     "serial", it->serial, "not_after", it->not_after ? na : "", "days_left",
-                     (json_int_t)(it->not_after ? days_left(it, now) : 0), "status",
-                     status_name(it->st), "detail", it->why);
+    o = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:I, s:s, s:s}", "name", it->name, "kind",
+                  it->kind, "spiffe_id", it->spiffe[0] ? it->spiffe : NULL, "key", it->key,
+                  "serial", it->serial, "not_after", it->not_after ? na : "", "days_left",
+                  (json_int_t)(it->not_after ? days_left(it, now) : 0), "status",
+                  status_name(it->st), "detail", it->why);
+    /* a leaf that answers for localhost / 127.0.0.1: a development certificate */
+    if (o != NULL && strcmp(it->kind, "leaf") == 0 && it->spiffe[0] != '\0') {
+        (void)json_object_set_new(o, "loopback_sans", json_boolean(it->loopback));
+    }
+    return o;
 }
 
 static void print_json(json_t *v)
@@ -389,11 +408,12 @@ int ca_cmd_check(const struct ca_opts *o)
     }
     ret = bad ? CA_EXIT_ERR : soon ? CA_EXIT_WARN : CA_EXIT_OK;
     if (o->json) {
-        print_json(json_pack("{s:s, s:I, s:o}", "status",
+        print_json(json_pack("{s:s, s:b, s:I, s:o}", "status",
                              bad    ? "invalid"
                              : soon ? "expiring"
                                     : "ok",
-                             "within_seconds", (json_int_t)within, "items", arr));
+                             "development", ca_mesh_development(&m), "within_seconds",
+                             (json_int_t)within, "items", arr));
         arr = NULL;
     } else if (ret == CA_EXIT_OK) {
         printf("ok: %zu checked (CA, JWT key, services), none expires within %lld days\n", n,

@@ -15,6 +15,9 @@ const char ca_template_help[] =
     "  {\n"
     "    \"comment\": \"any object may carry a comment string\",\n"
     "    \"trust_domain\": \"mesh.local\",           SPIFFE trust domain (a DNS name)\n"
+    "    \"development\": true,                    true (default): every leaf also gets\n"
+    "                                            DNS:localhost and IP:127.0.0.1;\n"
+    "                                            false: only the names listed here\n"
     "    \"keys\": {                               key type per role:\n"
     "      \"ca\": \"p256\",                          root + intermediate\n"
     "      \"leaf\": \"p256\",                        service keys (default for services)\n"
@@ -32,8 +35,10 @@ const char ca_template_help[] =
     "    ]\n"
     "  }\n"
     "\n"
-    "Every service also gets DNS:<name>, DNS:localhost, IP:127.0.0.1 and the URI SAN\n"
-    "spiffe://<trust_domain>/<name>. Errors name the file and the key path, e.g.\n"
+    "Every service also gets DNS:<name> and the URI SAN spiffe://<trust_domain>/<name>;\n"
+    "with \"development\": true also DNS:localhost and IP:127.0.0.1, so on one machine any\n"
+    "service can answer as any other: set it to false for a mesh that spans hosts.\n"
+    "Errors name the file and the key path, e.g.\n"
     "  mesh.json: services[3].sans[1]: \"a_b\" is neither a DNS name nor an IP address\n";
 
 static mesh_err_t bad(const struct ca_template *t, const char *where, const char *what)
@@ -263,11 +268,12 @@ static mesh_err_t parse_nc(struct ca_template *t, json_t *obj)
 
 static mesh_err_t parse_top(struct ca_template *t, json_t *root)
 {
-    static const char *const top[] = {"trust_domain", "keys", "lifetimes", "name_constraints",
-                                      "services"};
+    static const char *const top[] = {
+        "trust_domain", "development", "keys", "lifetimes", "name_constraints", "services",
+    };
     static const char *const keys[] = {"ca", "leaf", "jwt"};
     static const char *const life[] = {"root_days", "intermediate_days", "leaf_days"};
-    json_t *td = json_object_get(root, "trust_domain");
+    json_t *td = json_object_get(root, "trust_domain"), *dev = json_object_get(root, "development");
     json_t *k = json_object_get(root, "keys"), *l = json_object_get(root, "lifetimes");
     mesh_err_t rc;
 
@@ -282,6 +288,14 @@ static mesh_err_t parse_top(struct ca_template *t, json_t *root)
         if ((t->trust_domain = strdup(json_string_value(td))) == NULL) {
             return ca_fail(MESH_ERR_NOMEM, "out of memory");
         }
+    }
+    if (dev != NULL) {
+        if (!json_is_boolean(dev)) {
+            return bad(t, "development",
+                       "must be true or false (true: leaves also get DNS:localhost and "
+                       "IP:127.0.0.1; false: only the names the template lists)");
+        }
+        t->development = json_is_true(dev);
     }
     if (k != NULL &&
         (!json_is_object(k) || (rc = check_members(t, k, "keys", keys, 3)) != MESH_OK)) {
@@ -318,6 +332,7 @@ mesh_err_t ca_template_defaults(struct ca_template *t)
         ca_template_free(t);
         return ca_fail(MESH_ERR_NOMEM, "out of memory");
     }
+    t->development = true; /* what every template meant before the member existed */
     t->ca_key = CA_KEY_P256;
     t->leaf_key = CA_KEY_P256;
     t->jwt_key = CA_KEY_RSA2048;

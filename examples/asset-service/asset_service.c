@@ -47,6 +47,7 @@ static const char USAGE[] =
 typedef struct {
     mesh_verifier_t *verifier;
     const char *forwarder;
+    https_server_t *srv; /* for its rate-limited refusal log */
 } asset_service_t;
 
 static void reply(struct evhttp_request *req, int status, const char *reason, json_t *j,
@@ -82,8 +83,8 @@ static void handle(struct evhttp_request *req, void *arg)
     if (rc != MESH_OK) {
         char www[512];
         int status = mesh_verify_http_status(rc, scope, www, sizeof(www));
-        fprintf(stderr, PROG ": %d %s: %s (%s)\n", status, path, mesh_err_name(rc),
-                mesh_err_detail());
+        https_server_log_refusal(a->srv, "%d %s: %s (%s)", status, path, mesh_err_name(rc),
+                                 mesh_err_detail());
         reply(req, status, status == 403 ? "Forbidden" : "Unauthorized",
               json_pack("{s:s, s:s}", "error",
                         status == 403 ? "insufficient_scope" : "invalid_token", "error_description",
@@ -164,10 +165,10 @@ int main(int argc, char **argv)
                               .port_file = port_file,
                               .name = PROG};
     int status = 1;
-    https_server_t *srv = https_server_new(&so, handle, &a);
-    if (srv != NULL) {
-        status = https_server_run(srv);
-        https_server_free(srv);
+    a.srv = https_server_new(&so, handle, &a);
+    if (a.srv != NULL) {
+        status = https_server_run(a.srv);
+        https_server_free(a.srv);
     }
     mesh_verifier_free(a.verifier);
     return status;

@@ -14,8 +14,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <event2/http.h>
+#include <event2/util.h>
 
 typedef struct {
     const char *listen;       /* "HOST:PORT"; port 0 picks a free one (see port_file) */
@@ -25,6 +27,8 @@ typedef struct {
     bool require_client_cert; /* false: ask for a certificate but let the route decide */
     const char *port_file;    /* optional: the bound port is written here once listening */
     const char *name;         /* for log lines: "gateway", "asset-service" */
+    FILE *log;                /* refusal log (https_server_log_refusal); NULL: stderr */
+    long long (*clock)(void); /* test hook: seconds for the log rate limit; NULL: monotonic */
 } https_server_opts_t;
 
 typedef struct https_server https_server_t;
@@ -38,8 +42,12 @@ typedef void (*https_handler_fn)(struct evhttp_request *req, void *arg);
  */
 https_server_t *https_server_new(const https_server_opts_t *opts, https_handler_fn fn, void *arg);
 
-/* Runs until SIGINT or SIGTERM; returns 0 on a clean stop. */
+/* Runs until SIGINT, SIGTERM or https_server_stop(); returns 0 on a clean stop. */
 int https_server_run(https_server_t *s);
+
+/* Makes https_server_run() return once the current callback is done. From another thread
+ * only when libevent threading was enabled (evthread_use_pthreads) before https_server_new. */
+void https_server_stop(https_server_t *s);
 
 void https_server_free(https_server_t *s);
 
@@ -51,6 +59,23 @@ int https_server_port(const https_server_t *s);
  * buffer, free()) and *len. Returns false when the peer presented none.
  */
 bool https_peer_cert_der(struct evhttp_request *req, uint8_t **der, size_t *len);
+
+/*
+ * Logs one line about a refused request (401, 403, ...) to the server's log, rate-limited
+ * (log_limit.h): at most LOG_LIMIT_BURST lines per LOG_LIMIT_INTERVAL_S, then one
+ * "suppressed K similar lines" summary per interval, so a flood of bad requests cannot fill
+ * the disk. The line is prefixed with the server's name.
+ */
+void https_server_log_refusal(https_server_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * Sets TCP_NODELAY on a TCP socket: a response is sent as soon as it is written instead of
+ * waiting (Nagle) for the ACK of the previous segment, which a peer delays by up to ~40 ms.
+ * The server sets it on its listening socket; Linux copies it to every accepted socket.
+ * Returns false (errno set) when setsockopt fails.
+ */
+bool https_socket_set_nodelay(evutil_socket_t fd);
 
 /* "GET", "POST", ... for the request's method. */
 const char *https_method_name(struct evhttp_request *req);

@@ -56,6 +56,7 @@ typedef struct {
     mesh_verifier_t *unbound; /* for service_tokens routes: tokens without cnf accepted */
     mesh_client_t *client;    /* the gateway's own identity towards the backend */
     const char *backend;
+    https_server_t *srv; /* for its rate-limited refusal log */
 } gateway_t;
 
 /* Client headers passed on to the backend; everything else (Authorization, X-Mesh-*,
@@ -210,8 +211,8 @@ static void forward(gateway_t *g, struct evhttp_request *req, const mesh_identit
     mesh_err_t rc =
         mesh_client_request(g->client, method, url, BACKEND_AUDIENCE, hdrs, body, blen, 0, &resp);
     if (rc != MESH_OK) {
-        fprintf(stderr, PROG ": backend %s %s failed: %s (%s)\n", method, url, mesh_err_name(rc),
-                mesh_err_detail());
+        https_server_log_refusal(g->srv, "backend %s %s failed: %s (%s)", method, url,
+                                 mesh_err_name(rc), mesh_err_detail());
         reply_error(req, 502, "bad_gateway", "the backend could not be reached", NULL);
         return;
     }
@@ -261,9 +262,10 @@ static void handle(struct evhttp_request *req, void *arg)
     if (rc != MESH_OK) {
         char www[512];
         int status = mesh_verify_http_status(rc, r->scope, www, sizeof(www));
-        /* The precise reason stays in our log; the peer gets the coarse code. */
-        fprintf(stderr, PROG ": %d %s %s: %s (%s)\n", status, method, path, mesh_err_name(rc),
-                mesh_err_detail());
+        /* The precise reason stays in our log (rate-limited: a flood of bad tokens costs a
+         * few lines a second); the peer gets the coarse code. */
+        https_server_log_refusal(g->srv, "%d %s %s: %s (%s)", status, method, path,
+                                 mesh_err_name(rc), mesh_err_detail());
         reply_error(req, status, error_code(status, rc), mesh_err_name(rc), www);
         return;
     }
@@ -353,10 +355,10 @@ int main(int argc, char **argv)
                               .require_client_cert = false, /* routes decide: see routes.c */
                               .port_file = port_file,
                               .name = PROG};
-    https_server_t *srv = https_server_new(&so, handle, &g);
-    if (srv != NULL) {
-        status = https_server_run(srv);
-        https_server_free(srv);
+    g.srv = https_server_new(&so, handle, &g);
+    if (g.srv != NULL) {
+        status = https_server_run(g.srv);
+        https_server_free(g.srv);
     }
 out:
     mesh_client_free(g.client);

@@ -78,14 +78,19 @@ has <(openssl x509 -in rsa/gateway/cert.pem -noout -text) "URI:spiffe://staging.
 has <(openssl x509 -in rsa/gateway/cert.pem -noout -text) "Public-Key: (2048 bit)"
 has <(openssl x509 -in rsa/gateway/cert.pem -noout -text) "IP Address:0:0:0:0:0:0:0:1"
 has <(openssl x509 -in rsa/auth-service/cert.pem -noout -text) "prime256v1"
-ok "second template (trust domain, RSA leaves, IPv6 SAN)"
+# not a development template: no loopback names beyond the ::1 the gateway lists itself
+[[ $(openssl x509 -in rsa/auth-service/cert.pem -noout -ext subjectAltName | tail -n +2 | tr -d ' ') == \
+   "URI:spiffe://staging.example.internal/auth-service,DNS:auth-service" ]] ||
+    fail "rsa/auth-service: SANs beyond its own name and SPIFFE ID"
+ok "second template (trust domain, RSA leaves, IPv6 SAN, no development SANs)"
 
 # --name-constraints: permitted URI host = trust domain, DNS from the template
 expect 0 init --template "$SRC/certs-templates/mesh-rsa.json" --dir nc --name-constraints
 openssl x509 -in nc/intermediate.pem -noout -text >text
 has text "X509v3 Name Constraints: critical"
 has text "URI:staging.example.internal"
-has text "DNS:localhost"
+has text "DNS:gateway"
+! grep -q "DNS:localhost" text || fail "name constraints permit localhost outside development"
 for s in $SERVICES; do verify_service nc "$s"; done
 tree_sum nc >before
 expect 2 issue outsider --dir nc

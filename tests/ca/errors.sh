@@ -22,6 +22,8 @@ bad_template member '{"services": [{"name": "a", "san": ["x"]}]}' 'services[0]: 
 bad_template days '{"lifetimes": {"leaf_days": 0}}' "lifetimes.leaf_days"
 bad_template td '{"trust_domain": "Mesh Local"}' "trust_domain"
 bad_template notobj '[1, 2]' "must be a JSON object"
+bad_template devtype '{"development": "false"}' "devtype.json: development: must be true or false"
+bad_template devnum '{"development": 0}' "development: must be true or false"
 head -c 2000000 /dev/zero | tr '\0' ' ' >huge.json
 expect 2 init --template huge.json --dir out-huge
 has err "huge.json: 2000000 bytes, over the 1048576-byte limit"

@@ -147,6 +147,63 @@ static void test_template_errors_name_key_path(void **state)
     }
 }
 
+/* "development": a boolean, true when absent (the templates from before the member). */
+static void test_template_development_flag(void **state)
+{
+    static const char *const bad_values[] = {"\"false\"", "0", "1", "null", "[]", "{}"};
+    struct ca_template t;
+    char json[128];
+
+    (void)state;
+    assert_int_equal(load_text("{\"services\":[{\"name\":\"a\"}]}", &t), MESH_OK);
+    assert_true(t.development);
+    ca_template_free(&t);
+    assert_int_equal(load_text("{\"development\":true}", &t), MESH_OK);
+    assert_true(t.development);
+    ca_template_free(&t);
+    assert_int_equal(load_text("{\"development\":false}", &t), MESH_OK);
+    assert_false(t.development);
+    ca_template_free(&t);
+    for (size_t i = 0; i < CA_ARRAY_LEN(bad_values); i++) {
+        (void)snprintf(json, sizeof(json), "{\"development\":%s}", bad_values[i]);
+        assert_int_equal(load_text(json, &t), MESH_ERR_CONFIG);
+        if (strstr(ca_detail(), "t.json: development: must be true or false") == NULL) {
+            fail_msg("%s: \"%s\" does not name the key", json, ca_detail());
+        }
+    }
+}
+
+/* Outside development a leaf names only itself (plus what the template lists): no loopback
+ * SAN lets one service answer as another on a shared host. */
+static void test_leaf_names_no_loopback_outside_development(void **state)
+{
+    struct ca_strv dns = {0}, ips = {0}, xdns = {0}, xips = {0};
+
+    (void)state;
+    assert_int_equal(ca_leaf_names("svc", false, NULL, NULL, &dns, &ips), MESH_OK);
+    assert_int_equal(dns.n, 1);
+    assert_string_equal(dns.v[0], "svc");
+    assert_int_equal(ips.n, 0);
+    ca_strv_free(&dns);
+    /* listed explicitly, loopback names are kept */
+    assert_int_equal(ca_strv_add(&xdns, "localhost"), MESH_OK);
+    assert_int_equal(ca_strv_add(&xips, "::1"), MESH_OK);
+    assert_int_equal(ca_leaf_names("svc", false, &xdns, &xips, &dns, &ips), MESH_OK);
+    assert_true(ca_strv_has(&dns, "localhost"));
+    assert_false(ca_strv_has(&ips, "127.0.0.1"));
+    assert_true(ca_strv_has(&ips, "::1"));
+    ca_strv_free(&dns);
+    ca_strv_free(&ips);
+    /* development: the loopback names come without listing them */
+    assert_int_equal(ca_leaf_names("svc", true, NULL, NULL, &dns, &ips), MESH_OK);
+    assert_true(ca_strv_has(&dns, "localhost"));
+    assert_true(ca_strv_has(&ips, "127.0.0.1"));
+    ca_strv_free(&dns);
+    ca_strv_free(&ips);
+    ca_strv_free(&xdns);
+    ca_strv_free(&xips);
+}
+
 static void test_leaf_profile(void **state)
 {
     struct ca_signer root = {0}, inter = {0};
@@ -162,7 +219,7 @@ static void test_leaf_profile(void **state)
     assert_int_equal(ca_key_generate(CA_KEY_P256, &inter.key), MESH_OK);
     assert_int_equal(
         ca_mint_intermediate(inter.key, &root, "mesh.local", 10, NULL, now, &inter.cert), MESH_OK);
-    assert_int_equal(ca_leaf_names("svc", NULL, NULL, &dns, &ips), MESH_OK);
+    assert_int_equal(ca_leaf_names("svc", true, NULL, NULL, &dns, &ips), MESH_OK);
     assert_int_equal(ca_key_generate(CA_KEY_ED25519, &key), MESH_OK);
     assert_int_equal(ca_mint_leaf(&req, key, &inter, now, &leaf), MESH_OK);
     assert_int_equal(ca_chain_verify(leaf, inter.cert, root.cert, now), MESH_OK);
@@ -290,6 +347,8 @@ int main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_template_valid),
         cmocka_unit_test(test_template_errors_name_key_path),
+        cmocka_unit_test(test_template_development_flag),
+        cmocka_unit_test(test_leaf_names_no_loopback_outside_development),
         cmocka_unit_test(test_leaf_profile),
         cmocka_unit_test(test_pair_recovery),
         cmocka_unit_test(test_loose_key_refused),

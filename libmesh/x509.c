@@ -111,6 +111,11 @@ static mesh_err_t spiffe_from_names(const GENERAL_NAMES *names, const char **id,
     return MESH_OK;
 }
 
+bool mesh_spiffe_id_valid(const char *s)
+{
+    return s != NULL && spiffe_valid(s, strlen(s));
+}
+
 mesh_err_t mesh_x509_cert_spiffe_id(const X509 *cert, char **out)
 {
     GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);

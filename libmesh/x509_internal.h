@@ -16,6 +16,9 @@
 
 #define MESH_SHA256_LEN 32
 
+/* A well-formed SPIFFE ID (spiffe://trust-domain/path, SPIFFE ID spec §2). */
+bool mesh_spiffe_id_valid(const char *s);
+
 /* The one spiffe:// URI SAN of `cert` (new string, free()); MESH_ERR_CERT as for
  * mesh_x509_spiffe_id. */
 mesh_err_t mesh_x509_cert_spiffe_id(const X509 *cert, char **out);

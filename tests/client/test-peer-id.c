@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -323,6 +324,54 @@ static void test_issuer_id_must_be_a_spiffe_id(void **state)
     assert_null(c);
 }
 
+/* `mesh ARGS` as svc-a of the real issuer's certs; exit status, stderr into err. */
+static int mesh_cli(const char *args, char *err, size_t cap)
+{
+    const char *b = getenv("MESH_BUILD_ROOT");
+    char cmd[4096], errpath[400];
+    FILE *f;
+    size_t n = 0;
+    int st;
+
+    snprintf(errpath, sizeof(errpath), "%s/cli-err.txt", ri.dir);
+    snprintf(cmd, sizeof(cmd), "env -u MESH_ISSUER_ID -u MESH_CLIENT_ID MESH_CERTS_DIR=%s "
+             "MESH_SERVICE=svc-a %s/libmesh/cli/mesh %s >/dev/null 2>%s", ri.certs,
+             b != NULL ? b : "build", args, errpath);
+    st = system(cmd);
+    f = fopen(errpath, "r");
+    if (f != NULL) {
+        n = fread(err, 1, cap - 1, f);
+        fclose(f);
+    }
+    err[n] = '\0';
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_cli_issuer_id_and_peer_id_flags(void **state)
+{
+    char args[1024], err[4096];
+    (void)state;
+    NEED_ISSUER();
+
+    snprintf(args, sizeof(args), "token --audience svc-b --issuer %s --issuer-id " ISSUER_ID,
+             ri.url);
+    assert_int_equal(mesh_cli(args, err, sizeof(err)), 0);
+    snprintf(args, sizeof(args), "token --audience svc-b --issuer %s --issuer-id " ISSUER_ID,
+             fake_url(impostor));
+    assert_int_equal(mesh_cli(args, err, sizeof(err)), 1);
+    assert_non_null(strstr(err, "peer_id_mismatch"));
+    snprintf(args, sizeof(args), "curl %s/peer --audience svc-b --issuer %s --peer-id "
+             "spiffe://mesh.local/svc-c", fake_url(impostor), ri.url);
+    assert_int_equal(mesh_cli(args, err, sizeof(err)), 1);
+    assert_non_null(strstr(err, "peer_id_mismatch"));
+    assert_non_null(strstr(err, SVC_B_ID));
+    snprintf(args, sizeof(args), "curl %s/peer --audience svc-b --issuer %s --peer-id " SVC_B_ID,
+             fake_url(impostor), ri.url);
+    assert_int_equal(mesh_cli(args, err, sizeof(err)), 0);
+    assert_int_equal(fake_count(impostor, FAKE_TOKEN), 0);
+    assert_int_equal(fake_count(impostor, FAKE_PEER), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,6 +383,7 @@ int main(void)
         cmocka_unit_test_setup(test_mesh_call_pinned_to_peer, per_test),
         cmocka_unit_test_setup(test_setup_curl_peer_pins_callers_handle, per_test),
         cmocka_unit_test_setup(test_issuer_id_must_be_a_spiffe_id, per_test),
+        cmocka_unit_test_setup(test_cli_issuer_id_and_peer_id_flags, per_test),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -142,8 +142,8 @@ static mesh_err_t add_crl(mesh_trust_t *t, X509_CRL *crl, const char *path,
      * the revocations an operator expects are not in force: refuse it now. */
     if (crl_signer(crl, cas) == NULL) {
         return mesh_err_set(MESH_ERR_CONFIG, "CRL file %s: the CRL of %s is not signed by a CA "
-                            "of the trust bundle; give the crl.pem of this mesh's CA", path,
-                            name);
+                            "of the trust bundle; put its issuer in the bundle (mesh-ca's CRL: "
+                            "certs/intermediate.pem), or give this mesh's crl.pem", path, name);
     }
     issuer = X509_NAME_dup(X509_CRL_get_issuer(crl));
     if (issuer == NULL || !sk_X509_NAME_push(t->crl_issuers, issuer) ||

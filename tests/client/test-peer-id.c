@@ -372,6 +372,79 @@ static void test_cli_issuer_id_and_peer_id_flags(void **state)
     assert_int_equal(fake_count(impostor, FAKE_PEER), 1);
 }
 
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = calloc(1, 65536);
+
+    assert_non_null(f);
+    assert_non_null(buf);
+    *len = fread(buf, 1, 65535, f);
+    fclose(f);
+    return buf;
+}
+
+static mesh_verifier_t *trusting_verifier(const char *bundle, const char *crl)
+{
+    mesh_verifier_opts_t o;
+    mesh_verifier_t *v = NULL;
+
+    mesh_verifier_opts_init(&o);
+    o.issuer = ri.url;
+    o.audience = "svc-b";
+    o.ca_path = ca;
+    o.revocation_feed = false;
+    o.trust_bundle_path = bundle;
+    o.crl_path = crl;
+    assert_int_equal(mesh_verifier_new(&o, &v), MESH_OK);
+    return v;
+}
+
+/* mesh-ca's own files as a verifier's trust material: ca.pem as the bundle, a service's
+ * cert.pem (leaf + intermediate) as a proxy forwards it, crl.pem after `mesh-ca revoke`. */
+static void test_trust_bundle_from_mesh_ca_files(void **state)
+{
+    char bundle[600], crl[600], cmd[2048], path[600], *tok = NULL, *pem;
+    const char *b = getenv("MESH_BUILD_ROOT");
+    mesh_client_t *c;
+    mesh_verifier_t *v;
+    mesh_identity_t *id = NULL;
+    size_t len = 0;
+    (void)state;
+    NEED_ISSUER();
+
+    c = client_a(ri.url, ISSUER_ID);
+    assert_int_equal(mesh_client_token(c, "svc-b", NULL, &tok, NULL), MESH_OK);
+    v = trusting_verifier(ca, NULL);
+    pem = slurp(a_cert, &len);
+    assert_int_equal(mesh_verify_pem(v, tu_bearer(tok), pem, len, NULL, &id), MESH_OK);
+    assert_string_equal(mesh_identity_subject(id), "spiffe://mesh.local/svc-a");
+    mesh_identity_free(id);
+    free(pem);
+    mesh_verifier_free(v);
+
+    /* Revoke svc-b (the impostor's certificate, used by nothing else here). */
+    snprintf(cmd, sizeof(cmd), "%s/ca/mesh-ca revoke svc-b --dir %s >/dev/null 2>&1",
+             b != NULL ? b : "build", ri.certs);
+    assert_int_equal(system(cmd), 0);
+    snprintf(bundle, sizeof(bundle), "%s/bundle.pem", ri.dir);
+    snprintf(cmd, sizeof(cmd), "cat '%s' '%s/intermediate.pem' >'%s'", ca, ri.certs, bundle);
+    assert_int_equal(system(cmd), 0);
+    ri_path(&ri, "crl.pem", crl, sizeof(crl));
+    v = trusting_verifier(bundle, crl);
+    pem = slurp(ri_path(&ri, "svc-b/cert.pem", path, sizeof(path)), &len);
+    assert_int_equal(mesh_verify_pem(v, tu_bearer(tok), pem, len, NULL, NULL),
+                     MESH_ERR_PEER_CERT);
+    assert_non_null(strstr(mesh_err_detail(), "revoked"));
+    free(pem);
+    pem = slurp(a_cert, &len);
+    assert_int_equal(mesh_verify_pem(v, tu_bearer(tok), pem, len, NULL, NULL), MESH_OK);
+    free(pem);
+    mesh_verifier_free(v);
+    mesh_free(tok);
+    mesh_client_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -384,6 +457,7 @@ int main(void)
         cmocka_unit_test_setup(test_setup_curl_peer_pins_callers_handle, per_test),
         cmocka_unit_test_setup(test_issuer_id_must_be_a_spiffe_id, per_test),
         cmocka_unit_test_setup(test_cli_issuer_id_and_peer_id_flags, per_test),
+        cmocka_unit_test_setup(test_trust_bundle_from_mesh_ca_files, per_test), /* last */
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -16,6 +16,7 @@
 #include "secret.h"
 #include "internal.h"
 #include "stripe.h"
+#include "x509_internal.h"
 
 #define REFRESH_IDLE_WAIT_MS 60000
 
@@ -53,6 +54,11 @@ static mesh_err_t check_opts(const mesh_client_opts_t *o)
     if ((o->cert_path == NULL) != (o->key_path == NULL)) {
         return mesh_err_set(MESH_ERR_CONFIG, "give both a certificate and its key, or neither");
     }
+    if (o->issuer_id != NULL && !mesh_spiffe_id_valid(o->issuer_id)) {
+        return mesh_err_set(MESH_ERR_CONFIG, "issuer ID \"%s\" is not a SPIFFE ID (set "
+                            "MESH_ISSUER_ID to the issuer's, e.g. spiffe://mesh.local/issuer)",
+                            o->issuer_id);
+    }
     if (o->refresh_fraction <= 0.0 || o->refresh_fraction >= 1.0 || o->max_retries < 0 ||
         o->retry_base_ms <= 0 || o->retry_max_ms < o->retry_base_ms || o->timeout_ms <= 0 ||
         o->cache_entries == 0 || o->token_ttl < 0) {
@@ -86,9 +92,9 @@ static mesh_err_t check_files(const mesh_client_opts_t *o)
 static mesh_err_t copy_opts(mesh_client_t *c, const mesh_client_opts_t *o)
 {
     const char *src[] = {o->issuer_url, o->cert_path, o->key_path, o->ca_path, o->client_id,
-                         o->client_secret};
+                         o->client_secret, o->issuer_id};
     char **dst[] = {&c->issuer_url, &c->cert_path, &c->key_path, &c->ca_path, &c->client_id,
-                    &c->client_secret};
+                    &c->client_secret, &c->issuer_id};
     size_t n;
 
     for (size_t i = 0; i < MESH_ARRAY_LEN(src); i++) {
@@ -98,6 +104,7 @@ static mesh_err_t copy_opts(mesh_client_t *c, const mesh_client_opts_t *o)
     }
     c->o = *o;
     c->o.client_secret = NULL; /* only c->client_secret holds it */
+    c->o.issuer_id = c->issuer_id;
     n = strlen(c->issuer_url);
     while (n > 0 && c->issuer_url[n - 1] == '/') {
         c->issuer_url[--n] = '\0';
@@ -198,6 +205,7 @@ MESH_EXPORT void mesh_client_free(mesh_client_t *c)
     free(c->ca_path);
     free(c->client_id);
     free(c->client_secret);
+    free(c->issuer_id);
     free(c->token_url);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);

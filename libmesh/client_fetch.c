@@ -151,6 +151,7 @@ mesh_err_t mesh_client_fetch(mesh_client_t *c, const char *audience, const char 
     req.body_len = strlen(body);
     req.max_body = TOKEN_RESPONSE_MAX;
     req.with_cert = c->client_id == NULL; /* RFC 8705 tls_client_auth */
+    req.peer_id = c->issuer_id; /* checked before the secret or any byte is sent */
     for (int attempt = 0;; attempt++) {
         mesh_http_resp_t r = {0};
         long long wait;

@@ -30,6 +30,7 @@ typedef struct tok_entry {
 struct mesh_client {
     mesh_client_opts_t o;
     char *issuer_url, *cert_path, *key_path, *ca_path, *client_id, *client_secret;
+    char *issuer_id; /* the issuer's SPIFFE ID, checked before each token request; or NULL */
     char *token_url;
     mesh_http_t *http;
 

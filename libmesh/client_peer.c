@@ -7,6 +7,7 @@
 #include "client_internal.h"
 #include "secret.h"
 #include "internal.h"
+#include "x509_internal.h"
 
 #define DEFAULT_MAX_BODY (16 * 1024 * 1024)
 
@@ -38,6 +39,58 @@ MESH_EXPORT mesh_err_t mesh_client_setup_curl(mesh_client_t *c, CURL *handle,
     return rc;
 }
 
+static mesh_err_t check_peer_id(const char *fn, const char *peer_id)
+{
+    if (peer_id != NULL && !mesh_spiffe_id_valid(peer_id)) {
+        mesh_err_clear();
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "%s: peer ID \"%s\" is not a SPIFFE ID "
+                            "(spiffe://trust-domain/service)", fn, peer_id);
+    }
+    return MESH_OK;
+}
+
+MESH_EXPORT mesh_err_t mesh_client_setup_curl_peer(mesh_client_t *c, CURL *handle,
+                                                   const char *audience, const char *peer_id,
+                                                   mesh_peer_pin_t **pin)
+{
+    mesh_peer_pin_t *p = NULL;
+    mesh_err_t rc;
+
+    if (c == NULL || handle == NULL || peer_id == NULL || pin == NULL) {
+        mesh_err_clear();
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_client_setup_curl_peer: client, "
+                            "handle, peer_id and pin are required");
+    }
+    if ((rc = check_peer_id("mesh_client_setup_curl_peer", peer_id)) != MESH_OK) {
+        return rc;
+    }
+    /* The pin goes on before the bearer, so the token is never on an unpinned handle. */
+    rc = mesh_http_pin_handle(handle, peer_id, &p);
+    if (rc == MESH_OK) {
+        rc = mesh_client_setup_curl(c, handle, audience);
+    }
+    if (rc != MESH_OK) {
+        if (p != NULL) {
+            curl_easy_setopt(handle, CURLOPT_PREREQFUNCTION, NULL);
+            curl_easy_setopt(handle, CURLOPT_PREREQDATA, NULL);
+        }
+        mesh_http_pin_free(p);
+        return rc;
+    }
+    *pin = p;
+    return MESH_OK;
+}
+
+MESH_EXPORT mesh_err_t mesh_peer_pin_result(const mesh_peer_pin_t *pin)
+{
+    return mesh_http_pin_result(pin);
+}
+
+MESH_EXPORT void mesh_peer_pin_free(mesh_peer_pin_t *pin)
+{
+    mesh_http_pin_free(pin);
+}
+
 MESH_EXPORT void mesh_response_clear(mesh_response_t *r)
 {
     if (r == NULL) {
@@ -54,6 +107,17 @@ MESH_EXPORT mesh_err_t mesh_client_request(mesh_client_t *c, const char *method,
                                            size_t body_len, size_t max_body,
                                            mesh_response_t *resp)
 {
+    return mesh_client_request_peer(c, NULL, method, url, audience, headers, body, body_len,
+                                    max_body, resp);
+}
+
+MESH_EXPORT mesh_err_t mesh_client_request_peer(mesh_client_t *c, const char *peer_id,
+                                                const char *method, const char *url,
+                                                const char *audience,
+                                                const char *const *headers, const void *body,
+                                                size_t body_len, size_t max_body,
+                                                mesh_response_t *resp)
+{
     mesh_http_req_t req = {0};
     mesh_http_resp_t r = {0};
     char *token = NULL;
@@ -63,6 +127,9 @@ MESH_EXPORT mesh_err_t mesh_client_request(mesh_client_t *c, const char *method,
         mesh_err_clear();
         return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_client_request: client, url and resp "
                             "are required");
+    }
+    if ((rc = check_peer_id("mesh_client_request_peer", peer_id)) != MESH_OK) {
+        return rc;
     }
     rc = mesh_client_token(c, audience, NULL, &token, NULL);
     if (rc != MESH_OK) {
@@ -76,6 +143,7 @@ MESH_EXPORT mesh_err_t mesh_client_request(mesh_client_t *c, const char *method,
     req.max_body = max_body != 0 ? max_body : DEFAULT_MAX_BODY;
     req.bearer = token;
     req.with_cert = true;
+    req.peer_id = peer_id;
     rc = mesh_http_do(c->http, &req, &r);
     free_token(token);
     if (rc != MESH_OK) {
@@ -112,6 +180,7 @@ MESH_EXPORT mesh_err_t mesh_client_from_env(const char *service_name, mesh_clien
     o.ca_path = env("TLS_CA_PATH");
     o.client_id = env("MESH_CLIENT_ID");
     o.client_secret = env("MESH_CLIENT_SECRET");
+    o.issuer_id = env("MESH_ISSUER_ID");
     if (dir != NULL) {
         /* DESIGN "Files written by mesh-ca": a service X may give only MESH_CERTS_DIR. */
         if (service_name == NULL || service_name[0] == '\0' || strchr(service_name, '/')) {

@@ -72,6 +72,9 @@ static const struct err_info err_table[] = {
     {MESH_ERR_TWO_CREDENTIALS, "multiple_credentials", "more than one credential"},
     {MESH_ERR_CONFIG, "config_invalid", "invalid configuration"},
     {MESH_ERR_NOT_FOUND, "not_found", "not found"},
+    {MESH_ERR_PEER_CERT, "peer_certificate_invalid",
+     "peer certificate not trusted by the verifier's trust bundle"},
+    {MESH_ERR_PEER_ID, "peer_id_mismatch", "server is not the expected SPIFFE ID"},
 };
 
 static _Thread_local char err_detail[512];

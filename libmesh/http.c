@@ -12,6 +12,7 @@
 #include <mesh/limits.h>
 
 #include "internal.h"
+#include "x509_internal.h"
 
 #define HTTP_DEFAULT_MAX_BODY (1024 * 1024)
 #define HTTP_MAX_HEADER_BLOCK 32768
@@ -240,6 +241,93 @@ static void parse_headers(mesh_http_resp_t *r)
     }
 }
 
+/* ---- peer pinning (go-spiffe's tlsconfig.AuthorizeID) ---- */
+
+struct mesh_peer_pin {
+    CURL *easy;
+    char *want;   /* the expected SPIFFE ID */
+    bool own;     /* want is ours to free (a handle's pin, not a request's) */
+    mesh_err_t rc; /* the last verdict */
+};
+
+/*
+ * CURLOPT_PREREQFUNCTION runs after the handshake (and curl's chain and host checks) on a new
+ * connection, and again on a reused one, before the request is written: so the check sees
+ * every request, resumed sessions too (the session keeps the peer certificate). A verify
+ * callback installed with CURLOPT_SSL_CTX_FUNCTION would run only on full handshakes and miss
+ * the connections and sessions the share handle pools for other requests.
+ */
+static int on_prereq(void *ctx, char *primary_ip, char *local_ip, int primary_port,
+                     int local_port)
+{
+    struct mesh_peer_pin *p = ctx;
+    struct curl_tlssessioninfo *info = NULL;
+    char *got = NULL, why[256];
+    (void)local_ip;
+    (void)local_port;
+
+    if (curl_easy_getinfo(p->easy, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK || info == NULL ||
+        info->backend != CURLSSLBACKEND_OPENSSL || info->internals == NULL) {
+        p->rc = mesh_err_set(MESH_ERR_PEER_ID, "server %s:%d: no OpenSSL session to read its "
+                             "certificate from; expected %s", primary_ip, primary_port,
+                             p->want);
+    } else if (mesh_x509_tls_peer_id(info->internals, &got) != MESH_OK) {
+        snprintf(why, sizeof(why), "%s", mesh_err_detail());
+        p->rc = mesh_err_set(MESH_ERR_PEER_ID, "server %s:%d is not %s: %s", primary_ip,
+                             primary_port, p->want, why);
+    } else if (strcmp(got, p->want) != 0) {
+        p->rc = mesh_err_set(MESH_ERR_PEER_ID, "server %s:%d is %s, not the expected %s",
+                             primary_ip, primary_port, got, p->want);
+    } else {
+        p->rc = MESH_OK;
+    }
+    free(got);
+    return p->rc == MESH_OK ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
+}
+
+static mesh_err_t pin_install(CURL *easy, struct mesh_peer_pin *p)
+{
+    if (curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, on_prereq) != CURLE_OK ||
+        curl_easy_setopt(easy, CURLOPT_PREREQDATA, p) != CURLE_OK) {
+        return mesh_err_set(MESH_ERR_INTERNAL, "this libcurl has no CURLOPT_PREREQFUNCTION "
+                            "(7.80.0 or later needed to pin a peer)");
+    }
+    return MESH_OK;
+}
+
+mesh_err_t mesh_http_pin_handle(CURL *easy, const char *peer_id, struct mesh_peer_pin **out)
+{
+    struct mesh_peer_pin *p = calloc(1, sizeof(*p));
+    mesh_err_t rc;
+
+    if (p == NULL || (p->want = strdup(peer_id)) == NULL) {
+        free(p);
+        return mesh_err_set(MESH_ERR_NOMEM, "peer pin");
+    }
+    p->easy = easy;
+    p->own = true;
+    rc = pin_install(easy, p);
+    if (rc != MESH_OK) {
+        mesh_http_pin_free(p);
+        return rc;
+    }
+    *out = p;
+    return MESH_OK;
+}
+
+void mesh_http_pin_free(struct mesh_peer_pin *p)
+{
+    if (p != NULL && p->own) {
+        free(p->want);
+        free(p);
+    }
+}
+
+mesh_err_t mesh_http_pin_result(const struct mesh_peer_pin *p)
+{
+    return p != NULL ? p->rc : MESH_OK;
+}
+
 /* The TLS and sharing options every handle gets. */
 static void set_tls(mesh_http_t *h, CURL *c, bool with_cert)
 {
@@ -339,11 +427,15 @@ mesh_err_t mesh_http_do(mesh_http_t *h, const mesh_http_req_t *req, mesh_http_re
     mesh_err_t rc = MESH_OK;
     CURLcode cc;
     CURL *c = curl_easy_init();
+    struct mesh_peer_pin pin = {.easy = c, .want = (char *)req->peer_id};
 
     if (c == NULL) {
         return mesh_err_set(MESH_ERR_NOMEM, "curl_easy_init");
     }
     set_tls(h, c, req->with_cert);
+    if (req->peer_id != NULL && (rc = pin_install(c, &pin)) != MESH_OK) {
+        goto out;
+    }
     curl_easy_setopt(c, CURLOPT_URL, req->url);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
@@ -400,7 +492,12 @@ mesh_err_t mesh_http_do(mesh_http_t *h, const mesh_http_req_t *req, mesh_http_re
     }
     cc = atomic_load(&h->cancelled) ? CURLE_ABORTED_BY_CALLBACK : curl_easy_perform(c);
     if (cc != CURLE_OK) {
-        if (cc == CURLE_ABORTED_BY_CALLBACK) {
+        if (cc == CURLE_ABORTED_BY_CALLBACK && pin.rc != MESH_OK) {
+            char why[400];
+            snprintf(why, sizeof(why), "%s", mesh_err_detail());
+            rc = mesh_err_set(MESH_ERR_PEER_ID, "%s: %s; the request was not sent", req->url,
+                              why);
+        } else if (cc == CURLE_ABORTED_BY_CALLBACK) {
             rc = mesh_err_set(MESH_ERR_NETWORK, "%s: cancelled (the client or verifier is "
                               "shutting down)", req->url);
         } else if (body.overflow) {

@@ -40,6 +40,7 @@ typedef struct {
     size_t max_body;             /* response body limit; 0 = 1 MiB */
     const char *bearer;          /* Authorization: Bearer (optional; copied by curl) */
     bool with_cert;              /* present the client certificate */
+    const char *peer_id;         /* the server's SPIFFE ID must be this (optional, see below) */
 } mesh_http_req_t;
 
 typedef struct {
@@ -57,7 +58,9 @@ typedef struct {
 /*
  * Performs one request. Any HTTP status is MESH_OK; transport failures are MESH_ERR_NETWORK
  * (connect, DNS, timeout, reset: worth a retry) or MESH_ERR_TLS (handshake, certificate), with
- * curl's reason, which carries the server's TLS alert, in the detail. Thread-safe.
+ * curl's reason, which carries the server's TLS alert, in the detail. With req->peer_id a
+ * server whose certificate does not carry exactly that spiffe:// URI SAN is MESH_ERR_PEER_ID,
+ * found before any byte of the request is sent (see mesh_http_pin_handle). Thread-safe.
  */
 mesh_err_t mesh_http_do(mesh_http_t *h, const mesh_http_req_t *req, mesh_http_resp_t *resp);
 
@@ -65,6 +68,21 @@ void mesh_http_resp_clear(mesh_http_resp_t *resp);
 
 /* Configures a caller's easy handle with the TLS material, the share handle and a bearer. */
 mesh_err_t mesh_http_setup_handle(mesh_http_t *h, CURL *easy, const char *bearer);
+
+/*
+ * Pins a caller's easy handle to a peer: before every request on it (a new connection, a
+ * reused one, a resumed TLS session) curl calls back (CURLOPT_PREREQFUNCTION, once the
+ * handshake and its chain check are done, before the request is written) and the transfer
+ * fails with CURLE_ABORTED_BY_CALLBACK unless the server's certificate carries exactly the
+ * SPIFFE ID `peer_id`; the reason is left in mesh_err_detail() of the thread that ran the
+ * transfer. *out (new) is the callback's state: free it after the handle. The public type is
+ * mesh_peer_pin_t (client.h).
+ */
+struct mesh_peer_pin;
+mesh_err_t mesh_http_pin_handle(CURL *easy, const char *peer_id, struct mesh_peer_pin **out);
+void mesh_http_pin_free(struct mesh_peer_pin *pin); /* NULL-safe */
+/* MESH_OK, or MESH_ERR_PEER_ID once the pin has stopped a transfer (until one passes). */
+mesh_err_t mesh_http_pin_result(const struct mesh_peer_pin *pin);
 
 /* application/x-www-form-urlencoded value (new string, free()); NULL when out of memory. */
 char *mesh_http_form_escape(const char *s);

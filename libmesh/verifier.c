@@ -175,6 +175,9 @@ MESH_EXPORT mesh_err_t mesh_verifier_new(const mesh_verifier_opts_t *opts, mesh_
     if (rc == MESH_OK) {
         rc = setup_parts(v);
     }
+    if (rc == MESH_OK) {
+        rc = mesh_verifier_peer_setup(v, opts); /* trust bundle: verify_peer.c */
+    }
     if (rc != MESH_OK) {
         mesh_verifier_free(v);
         return rc;
@@ -207,6 +210,7 @@ MESH_EXPORT void mesh_verifier_free(mesh_verifier_t *v)
         mesh_http_cancel(v->http); /* a fetch or poll in flight ends now */
         pthread_join(v->thread, NULL);
     }
+    mesh_verifier_peer_free(v);
     mesh_tcache_free(v->cache);
     mesh_jwks_cache_free(v->keys);
     mesh_revset_free(v->revoked);

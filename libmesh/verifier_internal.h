@@ -26,6 +26,8 @@ typedef struct {
     atomic_uint_fast64_t cache_hits;
 } stat_stripe_t;
 
+typedef struct mesh_peer_trust mesh_peer_trust_t; /* verify_peer.c */
+
 struct mesh_verifier {
     mesh_verifier_opts_t o;
     char *issuer, *audience, *location, *ca_path, *cert_path, *key_path;
@@ -43,6 +45,7 @@ struct mesh_verifier {
     bool stop;
     int64_t since;
     atomic_uint_fast64_t polls;
+    mesh_peer_trust_t *peer; /* trust bundle + verdict memo; NULL: the TLS layer checks */
 };
 
 /* The verifier's clock (seconds). */
@@ -50,5 +53,19 @@ int64_t mesh_verifier_now(const mesh_verifier_t *v);
 
 /* The revocation callback handed to jwt.c (ctx is the verifier). */
 bool mesh_verifier_is_revoked(void *ctx, const char *jti);
+
+/*
+ * verify.c: one request. `peer_rc` is the verdict on the presenting certificate from
+ * verify_peer.c (MESH_OK when the verifier has no trust bundle); a failure is the answer.
+ */
+mesh_err_t mesh_verify_core(mesh_verifier_t *v, const char *authorization,
+                            const uint8_t *peer_cert_der, size_t peer_cert_len,
+                            const char *required_scope, mesh_identity_t **identity,
+                            mesh_err_t peer_rc);
+
+/* verify_peer.c: the trust bundle options into v->peer (MESH_OK and NULL without them). */
+mesh_err_t mesh_verifier_peer_setup(mesh_verifier_t *v, const mesh_verifier_opts_t *o);
+void mesh_verifier_peer_free(mesh_verifier_t *v);
+uint64_t mesh_verifier_peer_checks(const mesh_verifier_t *v); /* full checks, for tests */
 
 #endif /* MESH_VERIFIER_INTERNAL_H */

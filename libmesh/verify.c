@@ -176,9 +176,10 @@ static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len,
     return mesh_identity_new(claims, hdr.kid, out);
 }
 
-MESH_EXPORT mesh_err_t mesh_verify(mesh_verifier_t *v, const char *authorization,
-                                   const uint8_t *peer_cert_der, size_t peer_cert_len,
-                                   const char *required_scope, mesh_identity_t **identity)
+mesh_err_t mesh_verify_core(mesh_verifier_t *v, const char *authorization,
+                            const uint8_t *peer_cert_der, size_t peer_cert_len,
+                            const char *required_scope, mesh_identity_t **identity,
+                            mesh_err_t peer_rc)
 {
     stat_stripe_t *st = &v->stats[mesh_thread_slot() % STAT_STRIPES];
     uint64_t h = 0;
@@ -187,7 +188,7 @@ MESH_EXPORT mesh_err_t mesh_verify(mesh_verifier_t *v, const char *authorization
     size_t len = 0;
     mesh_err_t rc;
 
-    rc = parse_authorization(authorization, &tok, &len);
+    rc = peer_rc != MESH_OK ? peer_rc : parse_authorization(authorization, &tok, &len);
     if (rc != MESH_OK) {
         goto out;
     }
@@ -261,6 +262,7 @@ MESH_EXPORT int mesh_verify_http_status(mesh_err_t result, const char *required_
     case MESH_ERR_NOMEM:
     case MESH_ERR_INTERNAL:
     case MESH_ERR_INVALID_ARG:
+    case MESH_ERR_CONFIG: /* this verifier's own setup, not the caller's fault */
         return 500;
     default:
         /* To the peer the reason stays coarse: invalid_token plus a short reason code. */

@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -16,6 +17,7 @@
 
 #include "b64url.h"
 #include "internal.h"
+#include "x509_internal.h"
 
 #define SPIFFE_PREFIX "spiffe://"
 #define SPIFFE_MAX 2048 /* SPIFFE ID spec §2.3: URIs up to 2048 bytes */
@@ -109,14 +111,43 @@ static mesh_err_t spiffe_from_names(const GENERAL_NAMES *names, const char **id,
     return MESH_OK;
 }
 
+bool mesh_spiffe_id_valid(const char *s)
+{
+    return s != NULL && spiffe_valid(s, strlen(s));
+}
+
+mesh_err_t mesh_x509_cert_spiffe_id(const X509 *cert, char **out)
+{
+    GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    const char *id = NULL;
+    size_t id_len = 0;
+    char *s;
+    mesh_err_t rc;
+
+    if (names == NULL) {
+        ERR_clear_error();
+        return mesh_err_set(MESH_ERR_CERT, "certificate has no subjectAltName; reissue it with "
+                            "a spiffe:// URI SAN");
+    }
+    rc = spiffe_from_names(names, &id, &id_len);
+    if (rc == MESH_OK) {
+        s = malloc(id_len + 1);
+        if (s == NULL) {
+            rc = mesh_err_set(MESH_ERR_NOMEM, "SPIFFE ID: out of memory");
+        } else {
+            memcpy(s, id, id_len);
+            s[id_len] = '\0';
+            *out = s;
+        }
+    }
+    GENERAL_NAMES_free(names);
+    return rc;
+}
+
 MESH_EXPORT mesh_err_t mesh_x509_spiffe_id(const uint8_t *der, size_t len, char **out)
 {
     const unsigned char *p = der;
     X509 *cert = NULL;
-    GENERAL_NAMES *names = NULL;
-    const char *id = NULL;
-    size_t id_len = 0;
-    char *s;
     mesh_err_t rc;
 
     mesh_err_clear();
@@ -128,30 +159,27 @@ MESH_EXPORT mesh_err_t mesh_x509_spiffe_id(const uint8_t *der, size_t len, char 
     if (cert == NULL || p != der + len) {
         ERR_clear_error();
         rc = mesh_err_set(MESH_ERR_CERT, "certificate: not one DER X.509 certificate");
-        goto out;
+    } else {
+        rc = mesh_x509_cert_spiffe_id(cert, out);
     }
-    names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-    if (names == NULL) {
-        rc = mesh_err_set(MESH_ERR_CERT, "certificate has no subjectAltName; reissue it with "
-                          "a spiffe:// URI SAN");
-        goto out;
-    }
-    rc = spiffe_from_names(names, &id, &id_len);
-    if (rc != MESH_OK) {
-        goto out;
-    }
-    s = malloc(id_len + 1);
-    if (s == NULL) {
-        rc = mesh_err_set(MESH_ERR_NOMEM, "SPIFFE ID: out of memory");
-        goto out;
-    }
-    memcpy(s, id, id_len);
-    s[id_len] = '\0';
-    *out = s;
-out:
-    GENERAL_NAMES_free(names);
     X509_free(cert);
     return rc;
+}
+
+mesh_err_t mesh_x509_tls_peer_id(void *ssl, char **out)
+{
+    /* The session keeps the peer's certificate, so a resumed session answers too. */
+    X509 *peer = ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
+
+    if (peer == NULL) {
+        return mesh_err_set(MESH_ERR_CERT, "the server presented no certificate");
+    }
+    return mesh_x509_cert_spiffe_id(peer, out);
+}
+
+void mesh_sha256(const void *data, size_t len, uint8_t out[MESH_SHA256_LEN])
+{
+    SHA256(data, len, out);
 }
 
 MESH_EXPORT mesh_err_t mesh_x509_load_der(const char *path, uint8_t **der, size_t *len)

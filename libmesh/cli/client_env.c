@@ -7,6 +7,7 @@
 
 static struct {
     const char *service, *issuer, *cert, *key, *ca, *dir, *client_id, *client_secret;
+    const char *issuer_id;
     bool insecure;
 } flags;
 
@@ -22,6 +23,7 @@ bool cli_client_opt(int c, const char *arg)
     case OPT_CLIENT_ID: flags.client_id = arg; return true;
     case OPT_CLIENT_SECRET: flags.client_secret = arg; return true;
     case OPT_INSECURE: flags.insecure = true; return true;
+    case OPT_ISSUER_ID: flags.issuer_id = arg; return true;
     default: return false;
     }
 }
@@ -49,6 +51,7 @@ void cli_identity_resolve(cli_identity_t *id)
     id->ca = pick(flags.ca, "TLS_CA_PATH");
     id->client_id = pick(flags.client_id, "MESH_CLIENT_ID");
     id->client_secret = pick(flags.client_secret, "MESH_CLIENT_SECRET");
+    id->issuer_id = pick(flags.issuer_id, "MESH_ISSUER_ID");
     id->insecure = flags.insecure;
     if (dir != NULL && id->service != NULL) {
         snprintf(id->cert_buf, sizeof(id->cert_buf), "%s/%s/cert.pem", dir, id->service);
@@ -79,6 +82,7 @@ mesh_err_t cli_make_client(const cli_identity_t *id, int max_retries, long long 
     o.client_id = id->client_id;
     o.client_secret = id->client_secret;
     o.insecure_skip_hostname = id->insecure;
+    o.issuer_id = id->issuer_id;
     o.token_ttl = ttl;
     if (max_retries >= 0) {
         o.max_retries = max_retries;

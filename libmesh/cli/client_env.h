@@ -17,6 +17,7 @@ enum {
     OPT_CLIENT_ID,
     OPT_CLIENT_SECRET,
     OPT_INSECURE,
+    OPT_ISSUER_ID,
 };
 
 #define CLI_CLIENT_OPTIONS                                                                     \
@@ -27,11 +28,14 @@ enum {
         {"certs-dir", required_argument, NULL, OPT_CERTS_DIR},                                 \
         {"client-id", required_argument, NULL, OPT_CLIENT_ID},                                 \
         {"client-secret", required_argument, NULL, OPT_CLIENT_SECRET},                         \
-        {"insecure-skip-hostname", no_argument, NULL, OPT_INSECURE}
+        {"insecure-skip-hostname", no_argument, NULL, OPT_INSECURE},                          \
+        {"issuer-id", required_argument, NULL, OPT_ISSUER_ID}
 
 #define CLI_CLIENT_HELP                                                                        \
     "Identity (flags override the environment):\n"                                             \
     "  --issuer URL         MESH_ISSUER_URL   the issuer, https://host:port\n"                  \
+    "  --issuer-id ID       MESH_ISSUER_ID    the issuer's SPIFFE ID; another server fails\n"  \
+    "                                         before anything is sent to it\n"                \
     "  --cert PEM           TLS_CERT_PATH     this service's certificate\n"                     \
     "  --key PEM            TLS_KEY_PATH      its private key\n"                                \
     "  --ca PEM             TLS_CA_PATH       the mesh CA (certs/ca.pem)\n"                     \
@@ -46,7 +50,7 @@ bool cli_client_opt(int c, const char *arg);
 
 /* The resolved identity settings (after flags and environment). */
 typedef struct {
-    const char *service, *issuer, *cert, *key, *ca, *client_id, *client_secret;
+    const char *service, *issuer, *cert, *key, *ca, *client_id, *client_secret, *issuer_id;
     char cert_buf[4096], key_buf[4096], ca_buf[4096];
     bool insecure;
 } cli_identity_t;

@@ -18,19 +18,21 @@
 static void curl_help(void)
 {
     printf("usage: mesh curl URL --audience A [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE]\n"
-           "                [-i] [-o FILE] [identity]\n\n"
+           "                [-i] [-o FILE] [--peer-id ID] [identity]\n\n"
            "Calls a peer as this service: presents the service certificate (mTLS), trusts\n"
            "the mesh CA, and sends Authorization: Bearer <token for audience A> (fetched\n"
            "from the issuer). -X sets the method (default GET, or POST with -d), -H adds a\n"
            "header, -d sends DATA (or the contents of FILE with @FILE), -i prints the\n"
-           "response headers too, -o writes the body to FILE.\n"
+           "response headers too, -o writes the body to FILE. --peer-id ID (a SPIFFE ID,\n"
+           "spiffe://mesh.local/svc-b) pins the peer: a server with another ID fails before\n"
+           "the request (and the token) is sent.\n"
            "Exits 0 when the peer answered below 400, 1 for an HTTP error status or a\n"
            "failed transfer (with the reason, e.g. the TLS alert), 2 for usage errors.\n\n%s",
            CLI_CLIENT_HELP);
 }
 
 typedef struct {
-    const char *url, *audience, *method, *data, *out;
+    const char *url, *audience, *method, *data, *out, *peer_id;
     const char *headers[CURL_MAX_HEADERS];
     int nheaders, include;
 } curl_args_t;
@@ -41,7 +43,8 @@ static int parse(int argc, char **argv, curl_args_t *a)
         {"audience", required_argument, NULL, 'a'}, {"request", required_argument, NULL, 'X'},
         {"header", required_argument, NULL, 'H'},   {"data", required_argument, NULL, 'd'},
         {"include", no_argument, NULL, 'i'},        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},           CLI_CLIENT_OPTIONS,
+        {"help", no_argument, NULL, 'h'},           {"peer-id", required_argument, NULL, 'P'},
+        CLI_CLIENT_OPTIONS,
         {NULL, 0, NULL, 0}};
     int c;
 
@@ -56,6 +59,7 @@ static int parse(int argc, char **argv, curl_args_t *a)
         case 'd': a->data = optarg; break;
         case 'i': a->include = 1; break;
         case 'o': a->out = optarg; break;
+        case 'P': a->peer_id = optarg; break;
         case 'H':
             if (a->nheaders >= CURL_MAX_HEADERS - 1 || strchr(optarg, ':') == NULL) {
                 return cli_usage_error("curl", "-H needs 'Name: value' (at most %d)",
@@ -87,6 +91,7 @@ int cmd_curl(int argc, char **argv)
     curl_args_t a = {0};
     cli_identity_t id;
     mesh_client_t *client = NULL;
+    mesh_peer_pin_t *pin = NULL;
     struct curl_slist *list = NULL;
     char errbuf[CURL_ERROR_SIZE] = "", *body = NULL;
     size_t body_len = 0;
@@ -118,9 +123,10 @@ int cmd_curl(int argc, char **argv)
         status = cli_mesh_error("curl", MESH_ERR_NOMEM, CLI_FAIL);
         goto out;
     }
-    rc = mesh_client_setup_curl(client, h, a.audience);
+    rc = a.peer_id != NULL ? mesh_client_setup_curl_peer(client, h, a.audience, a.peer_id, &pin)
+                           : mesh_client_setup_curl(client, h, a.audience);
     if (rc != MESH_OK) {
-        status = cli_mesh_error("curl", rc, CLI_FAIL);
+        status = cli_mesh_error("curl", rc, rc == MESH_ERR_INVALID_ARG ? CLI_USAGE : CLI_FAIL);
         goto out;
     }
     if (a.out != NULL && (out = fopen(a.out, "wb")) == NULL) {
@@ -146,6 +152,10 @@ int cmd_curl(int argc, char **argv)
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, a.method);
     }
     cc = curl_easy_perform(h);
+    if (cc != CURLE_OK && mesh_peer_pin_result(pin) != MESH_OK) {
+        status = cli_mesh_error("curl", mesh_peer_pin_result(pin), CLI_FAIL);
+        goto out;
+    }
     if (cc != CURLE_OK) {
         fprintf(stderr, "mesh curl: %s: %s\n", a.url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
         status = CLI_FAIL;
@@ -162,6 +172,7 @@ out:
     }
     curl_slist_free_all(list);
     curl_easy_cleanup(h);
+    mesh_peer_pin_free(pin);
     mesh_client_free(client);
     free(body);
     return status;

@@ -38,6 +38,15 @@ typedef struct {
     int64_t retry_base_ms;  /* first backoff; doubles with jitter; default 200 */
     int64_t retry_max_ms;   /* longest wait, also caps Retry-After; default 5000 */
     int64_t timeout_ms;     /* whole request to the issuer; default 10000 */
+    /*
+     * Optional: the SPIFFE ID the issuer's certificate must carry, e.g.
+     * "spiffe://mesh.local/issuer" (go-spiffe's tlsconfig.AuthorizeID). Every development
+     * certificate is valid for localhost and 127.0.0.1, so the CA check alone lets any mesh
+     * service answer for the issuer there; with this set, a server with another ID fails
+     * with MESH_ERR_PEER_ID before any byte of the token request (and so the client secret)
+     * is sent. NULL: any certificate of the mesh CA with a matching host name.
+     */
+    const char *issuer_id;
 } mesh_client_opts_t;
 
 /* Fills `opts` with the defaults above. */
@@ -49,8 +58,8 @@ typedef struct mesh_client mesh_client_t;
  * Creates a client. Checks now, naming the wrong file in the detail: the files are readable,
  * the certificate matches the key (MESH_ERR_CERT_KEY_MISMATCH), chains to the CA and is
  * within its validity period (MESH_ERR_CERT). MESH_ERR_INVALID_ARG/MESH_ERR_CONFIG for
- * missing options. Does not contact the issuer. `opts` is copied. With
- * insecure_skip_hostname a warning is written to stderr every time.
+ * missing options or an issuer_id that is not a SPIFFE ID. Does not contact the issuer.
+ * `opts` is copied. With insecure_skip_hostname a warning is written to stderr every time.
  */
 MESH_WUR mesh_err_t mesh_client_new(const mesh_client_opts_t *opts, mesh_client_t **out);
 
@@ -58,8 +67,8 @@ MESH_WUR mesh_err_t mesh_client_new(const mesh_client_opts_t *opts, mesh_client_
  * As mesh_client_new, configured from the environment: TLS_CERT_PATH, TLS_KEY_PATH,
  * TLS_CA_PATH, MESH_ISSUER_URL; or MESH_CERTS_DIR with `service_name` giving
  * <dir>/<service>/cert.pem, <dir>/<service>/key.pem and <dir>/ca.pem (explicit TLS_* win);
- * MESH_CLIENT_ID + MESH_CLIENT_SECRET select service-token mode. The detail names the
- * variable that is missing.
+ * MESH_CLIENT_ID + MESH_CLIENT_SECRET select service-token mode; MESH_ISSUER_ID sets
+ * issuer_id. The detail names the variable that is missing.
  */
 MESH_WUR mesh_err_t mesh_client_from_env(const char *service_name, mesh_client_t **out);
 
@@ -112,6 +121,40 @@ MESH_WUR mesh_err_t mesh_client_request(mesh_client_t *c, const char *method, co
                                         const char *audience, const char *const *headers,
                                         const void *body, size_t body_len, size_t max_body,
                                         mesh_response_t *resp);
+
+/*
+ * As mesh_client_request, to the peer whose certificate carries the SPIFFE ID `peer_id`
+ * ("spiffe://mesh.local/svc-b"; NULL: no pin). After the TLS handshake, on a new or a reused
+ * connection, the server's spiffe:// URI SAN must equal peer_id, else MESH_ERR_PEER_ID with
+ * both IDs in the detail, before any byte of the request (token, headers, body) is sent.
+ * MESH_ERR_INVALID_ARG when peer_id is not a SPIFFE ID. Thread-safe.
+ */
+MESH_WUR mesh_err_t mesh_client_request_peer(mesh_client_t *c, const char *peer_id,
+                                             const char *method, const char *url,
+                                             const char *audience, const char *const *headers,
+                                             const void *body, size_t body_len,
+                                             size_t max_body, mesh_response_t *resp);
+
+/* The pin mesh_client_setup_curl_peer() puts on a caller's handle. */
+typedef struct mesh_peer_pin mesh_peer_pin_t;
+
+/*
+ * As mesh_client_setup_curl, and pins `handle` to the peer `peer_id`: before every request
+ * on the handle (new or reused connection, resumed session) the server's spiffe:// URI SAN
+ * must equal peer_id, else the transfer fails with CURLE_ABORTED_BY_CALLBACK before any byte
+ * of the request is written; mesh_peer_pin_result() is then MESH_ERR_PEER_ID and
+ * mesh_err_detail(), on the thread that ran the transfer, names both IDs. The pin uses the
+ * handle's CURLOPT_PREREQFUNCTION and CURLOPT_PREREQDATA (do not set them). *pin is new: free
+ * it with mesh_peer_pin_free() after curl_easy_cleanup(handle) (or after setting
+ * CURLOPT_PREREQFUNCTION to NULL). On failure the handle has no pin and no bearer.
+ */
+MESH_WUR mesh_err_t mesh_client_setup_curl_peer(mesh_client_t *c, CURL *handle,
+                                                const char *audience, const char *peer_id,
+                                                mesh_peer_pin_t **pin);
+
+/* MESH_OK, or MESH_ERR_PEER_ID when the pin stopped the handle's last transfer. NULL: OK. */
+mesh_err_t mesh_peer_pin_result(const mesh_peer_pin_t *pin);
+void mesh_peer_pin_free(mesh_peer_pin_t *pin); /* NULL-safe */
 
 /* Counters since creation (tests, metrics). */
 typedef struct {

@@ -83,6 +83,9 @@ typedef enum {
     MESH_ERR_TWO_CREDENTIALS = 67,  /* more than one credential in a request (HTTP 400) */
     MESH_ERR_CONFIG = 68,           /* a configuration or template value is wrong */
     MESH_ERR_NOT_FOUND = 69,
+    /* 75-79: peer trust (the verifier's own certificate check, the client's peer pin) */
+    MESH_ERR_PEER_CERT = 75, /* the presenting certificate fails the verifier's trust bundle */
+    MESH_ERR_PEER_ID = 76,   /* the server is not the SPIFFE ID the client pinned */
 } mesh_err_t;
 
 /* Short human sentence for an error code ("token expired"). Never NULL; static storage. */

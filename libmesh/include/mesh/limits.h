@@ -32,6 +32,8 @@
 
 /* Certificates */
 #define MESH_MAX_CHAIN_DEPTH 4        /* leaf + intermediate + root, plus one spare */
+#define MESH_MAX_TRUST_CERTS 64       /* CA certificates in a verifier's trust bundle */
+#define MESH_MAX_CRL_BYTES 1048576    /* a verifier's CRL file (PEM, all CRLs together) */
 
 /* HTTP (issuer and gateway) */
 #define MESH_MAX_REQUEST_BODY 16384

@@ -6,7 +6,9 @@
  * to the TLS client certificate that presented it.
  *
  * The TLS layer that accepted the connection checks the peer's certificate chain; the
- * verifier checks that the token belongs to that certificate.
+ * verifier checks that the token belongs to that certificate. A verifier given a trust bundle
+ * (trust_bundle_path, and crl_path) checks the presenting certificate itself as well: for a
+ * certificate forwarded by a proxy (mesh_verify_pem), which no TLS layer has seen.
  *
  * A verifier is thread-safe: any number of threads may call mesh_verify() at once. Its hot
  * path takes no global lock (a striped verified-token cache, a striped revocation set and a
@@ -53,6 +55,20 @@ typedef struct {
     size_t cache_entries;       /* verified-token cache size; default 16384; 0 disables it */
     mesh_clock_fn clock;        /* default time(NULL); tests may fix the time */
     void *clock_ctx;
+    /*
+     * Optional: PEM CA certificates (the mesh root, and intermediates if wanted). When set,
+     * mesh_verify() checks the presenting certificate itself, and mesh_verify_pem() is
+     * available: the chain reaches a root of the bundle (intermediates from the presented
+     * chain or the bundle), every certificate is valid at the verifier's clock, the leaf is
+     * not a CA, carries EKU clientAuth and exactly one spiffe:// URI SAN, and nothing in the
+     * chain is revoked by a CRL of crl_path. Read once, at mesh_verifier_new (and
+     * mesh_verifier_reload_trust). Default NULL: the TLS layer is trusted to have checked.
+     */
+    const char *trust_bundle_path;
+    /* Optional, with trust_bundle_path: PEM CRLs, each signed by a CA of the bundle. A
+     * certificate whose issuer has a CRL here must be in date with it (a CRL past nextUpdate
+     * refuses all its certificates); one whose issuer has none is not revocation-checked. */
+    const char *crl_path;
 } mesh_verifier_opts_t;
 
 /* Fills `opts` with the defaults above (issuer, audience and locations NULL). */
@@ -65,7 +81,9 @@ typedef struct mesh_verifier mesh_verifier_t;
  * first key fetch happens here; when it fails the verifier is still created (a gateway may
  * start before its issuer) and mesh_verify() answers MESH_ERR_KEYS_UNAVAILABLE until keys
  * arrive. `opts` is copied. Errors: MESH_ERR_INVALID_ARG (issuer/audience missing),
- * MESH_ERR_CONFIG (a location missing or not https://), MESH_ERR_NOMEM.
+ * MESH_ERR_CONFIG (a location missing or not https://; a trust bundle or CRL file that is
+ * unreadable as PEM, holds a non-CA certificate or no root, or a CRL no bundle CA signed:
+ * the detail names the file), MESH_ERR_IO, MESH_ERR_NOMEM.
  */
 MESH_WUR mesh_err_t mesh_verifier_new(const mesh_verifier_opts_t *opts, mesh_verifier_t **out);
 
@@ -80,7 +98,9 @@ typedef struct mesh_identity mesh_identity_t;
  * Verifies one request. `authorization` is the Authorization header value ("Bearer <jwt>";
  * NULL when the request had none: MESH_ERR_NO_TOKEN; a value with two credentials:
  * MESH_ERR_TWO_CREDENTIALS). `peer_cert_der` is the TLS client certificate (NULL when the
- * caller presented none: bound tokens then fail with MESH_ERR_CNF_MISMATCH).
+ * caller presented none: bound tokens then fail with MESH_ERR_CNF_MISMATCH). With a trust
+ * bundle the certificate is checked first (see trust_bundle_path; intermediates come from the
+ * bundle): MESH_ERR_PEER_CERT with the first failure in the detail.
  * `required_scope` (optional) must be among the token's scopes (MESH_ERR_SCOPE otherwise).
  * On success *identity (optional) is a new reference (mesh_identity_free()). Thread-safe.
  */
@@ -89,11 +109,35 @@ MESH_WUR mesh_err_t mesh_verify(mesh_verifier_t *v, const char *authorization,
                                 const char *required_scope, mesh_identity_t **identity);
 
 /*
+ * As mesh_verify, for a caller whose certificate a proxy forwarded: `pem_chain` (`pem_len`
+ * bytes, need not be NUL-terminated) is the PEM chain, leaf first, intermediates after, as
+ * nginx's $ssl_client_escaped_cert or Envoy's XFCC Chain= carry it once URL-decoded (the
+ * caller decodes; believe such a header only from an authenticated proxy). NULL or empty: the
+ * caller presented no certificate. Requires a trust bundle (MESH_ERR_CONFIG otherwise); a
+ * chain that fails it is MESH_ERR_PEER_CERT, one over MESH_MAX_PEM_BYTES MESH_ERR_LIMIT. The
+ * token must be bound to the leaf. Verdicts are remembered per chain until its earliest
+ * notAfter and the CRLs' nextUpdate, so a repeated chain costs a hash. Thread-safe.
+ */
+MESH_WUR mesh_err_t mesh_verify_pem(mesh_verifier_t *v, const char *authorization,
+                                    const char *pem_chain, size_t pem_len,
+                                    const char *required_scope, mesh_identity_t **identity);
+
+/*
+ * Reads trust_bundle_path and crl_path again (a fresh CRL before its nextUpdate, a new
+ * intermediate) and forgets every remembered certificate verdict. On failure the old material
+ * stays in force and the error names the file (as mesh_verifier_new); MESH_ERR_CONFIG when
+ * the verifier has no trust bundle. Thread-safe, also while mesh_verify() runs.
+ */
+MESH_WUR mesh_err_t mesh_verifier_reload_trust(mesh_verifier_t *v);
+
+/*
  * Maps a mesh_verify() result to an HTTP status and the RFC 6750 WWW-Authenticate value
  * written to `www` (capacity `cap`; "" when the status needs none): 200; 401 with
  * error="invalid_token" and the coarse reason code; 401 without an error for a missing token
  * (RFC 6750 §3.1); 403 insufficient_scope naming `required_scope`; 400 invalid_request for
- * two credentials; 503 when no keys are available; 500 for internal failures.
+ * two credentials; 503 when no keys are available; 500 for internal failures and for a
+ * verifier misconfiguration (MESH_ERR_CONFIG). MESH_ERR_PEER_CERT is 401 invalid_token
+ * (RFC 8705 §3: the token is not usable with the certificate that presented it).
  */
 int mesh_verify_http_status(mesh_err_t result, const char *required_scope, char *www, size_t cap);
 

@@ -72,6 +72,9 @@ static const struct err_info err_table[] = {
     {MESH_ERR_TWO_CREDENTIALS, "multiple_credentials", "more than one credential"},
     {MESH_ERR_CONFIG, "config_invalid", "invalid configuration"},
     {MESH_ERR_NOT_FOUND, "not_found", "not found"},
+    {MESH_ERR_REVOCATIONS_INCOMPLETE, "revocations_incomplete",
+     "revocation list incomplete: every token refused"},
+    {MESH_ERR_CNF_UNSUPPORTED, "cnf_unsupported", "token uses an unsupported confirmation method"},
 };
 
 static _Thread_local char err_detail[512];

@@ -41,7 +41,6 @@ struct mesh_verifier {
     pthread_mutex_t mu; /* background thread state below */
     pthread_cond_t cv;
     bool stop;
-    int64_t since;
     atomic_uint_fast64_t polls;
 };
 

@@ -221,6 +221,27 @@ static void test_prune_before_apply_makes_room(void **state)
     fake_stop(f);
 }
 
+/* regression: pruning ran only after a successful poll; an issuer that stays down must not
+ * keep expired entries (and a full set) forever */
+static void test_prune_runs_even_when_the_poll_fails(void **state)
+{
+    fake_t *f = fake_start(env.certs, key, 0);
+    mesh_verifier_t *v = new_verifier(f);
+    (void)state;
+
+    revoke_jtis(f, 0, 3, now() + 50);
+    revoke_jtis(f, 3, 1, now() + 1000);
+    assert_int_equal(mesh_verifier_poll_revocations(v), MESH_OK);
+    assert_int_equal(mesh_revset_count(v->revoked), 4);
+    fake_set_down(f, FAKE_REVOCATIONS, true);
+    atomic_store(&clock_offset, 100);
+    assert_int_equal(mesh_verifier_poll_revocations(v), MESH_ERR_NETWORK);
+    assert_int_equal(mesh_revset_count(v->revoked), 1);
+    assert_jtis_revoked(v, 3, 1);
+    mesh_verifier_free(v);
+    fake_stop(f);
+}
+
 /* regression: a full set stopped advancing for good and kept accepting every later revoked
  * token; now every token is refused (503) until a poll fits */
 static void test_full_revocation_set_fails_closed_until_a_poll_fits(void **state)
@@ -409,6 +430,7 @@ int main(void)
         cmocka_unit_test_setup(test_one_poll_follows_more_pages, test_setup),
         cmocka_unit_test_setup(test_feed_page_bound_fails_closed_until_the_next_poll, test_setup),
         cmocka_unit_test_setup(test_prune_before_apply_makes_room, test_setup),
+        cmocka_unit_test_setup(test_prune_runs_even_when_the_poll_fails, test_setup),
         cmocka_unit_test_setup(test_full_revocation_set_fails_closed_until_a_poll_fits, test_setup),
         cmocka_unit_test_setup(test_malformed_feed_entry_named_and_fails_closed, test_setup),
         cmocka_unit_test_setup(test_sub_revocation_refuses_fresh_and_cached_tokens, test_setup),

@@ -129,15 +129,14 @@ static mesh_err_t check_credential(mesh_verifier_t *v, const mesh_claims_t *c)
     }
     if (mesh_revset_sub_revoked(v->revoked, mesh_claims_sub(c), mesh_claims_iat(c))) {
         return mesh_err_set(MESH_ERR_REVOKED,
-                            "the credential of sub %s was revoked after this "
-                            "token was issued (iat %lld)",
+                            "the credential of sub %s was revoked after this token was issued "
+                            "(iat %lld)",
                             shown(mesh_claims_sub(c)), (long long)mesh_claims_iat(c));
     }
     if (x5t[0] != '\0' && mesh_revset_x5t_revoked(v->revoked, x5t)) {
         return mesh_err_set(MESH_ERR_REVOKED,
-                            "the certificate this token is bound to "
-                            "(x5t#S256 %s) is revoked",
-                            x5t);
+                            "the certificate this token is bound to (x5t#S256 %s) is revoked",
+                            shown(x5t));
     }
     return MESH_OK;
 }
@@ -146,9 +145,8 @@ static mesh_err_t check_credential(mesh_verifier_t *v, const mesh_claims_t *c)
 static mesh_err_t recheck(mesh_verifier_t *v, const mesh_identity_t *id, const uint8_t *der,
                           size_t len)
 {
-    mesh_err_t rc;
-
     int64_t now = mesh_verifier_now(v);
+    mesh_err_t rc;
 
     if (now >= id->exp + v->o.skew) {
         return mesh_err_set(MESH_ERR_EXPIRED, "exp %lld is %lld s before now (skew %lld s)",

@@ -24,6 +24,7 @@
 typedef struct {
     alignas(MESH_CACHELINE) pthread_mutex_t mu;
     mesh_jwks_t *set;
+    uint64_t gen; /* set's generation */
 } snap_stripe_t;
 
 struct mesh_jwks_cache {
@@ -33,6 +34,7 @@ struct mesh_jwks_cache {
 
     snap_stripe_t snap[SNAP_STRIPES];
     _Atomic int64_t usable_until; /* clock seconds; past it the keys are too stale to use */
+    atomic_uint_fast64_t generation; /* bumped before each install */
 
     pthread_mutex_t fetch_mu; /* single flight */
     pthread_cond_t fetch_cv;
@@ -94,7 +96,7 @@ void mesh_jwks_cache_free(mesh_jwks_cache_t *c)
     free(c);
 }
 
-mesh_jwks_t *mesh_jwks_cache_get(mesh_jwks_cache_t *c)
+mesh_jwks_t *mesh_jwks_cache_get(mesh_jwks_cache_t *c, uint64_t *generation)
 {
     snap_stripe_t *s = &c->snap[mesh_thread_slot() % SNAP_STRIPES];
     mesh_jwks_t *set;
@@ -104,25 +106,40 @@ mesh_jwks_t *mesh_jwks_cache_get(mesh_jwks_cache_t *c)
     }
     pthread_mutex_lock(&s->mu);
     set = mesh_jwks_ref(s->set);
+    if (generation != NULL) {
+        *generation = s->gen;
+    }
     pthread_mutex_unlock(&s->mu);
     return set;
 }
 
-/* Installs `set` (taking its reference) in every stripe, then drops the old references. */
+uint64_t mesh_jwks_cache_generation(mesh_jwks_cache_t *c)
+{
+    return atomic_load_explicit(&c->generation, memory_order_acquire);
+}
+
+/*
+ * Installs `set` (taking its reference) in every stripe, then drops the old references. The
+ * generation moves first: a verification still running on the old set carries the old number,
+ * so what it caches is a miss, even when a key was replaced under the same kid.
+ */
 static void install(mesh_jwks_cache_t *c, mesh_jwks_t *set, int64_t usable_until)
 {
+    uint64_t gen = atomic_fetch_add_explicit(&c->generation, 1, memory_order_acq_rel) + 1;
+
     for (int i = 0; i < SNAP_STRIPES; i++) {
         mesh_jwks_t *old;
         mesh_jwks_t *mine = i == 0 ? set : mesh_jwks_ref(set);
         pthread_mutex_lock(&c->snap[i].mu);
         old = c->snap[i].set;
         c->snap[i].set = mine;
+        c->snap[i].gen = gen;
         pthread_mutex_unlock(&c->snap[i].mu);
         mesh_jwks_free(old);
     }
     atomic_store_explicit(&c->usable_until, usable_until, memory_order_release);
     if (c->o.on_swap != NULL) {
-        c->o.on_swap(c->o.swap_ctx, set);
+        c->o.on_swap(c->o.swap_ctx, set, gen);
     }
 }
 

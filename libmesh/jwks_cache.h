@@ -17,7 +17,8 @@
 
 #include "http.h"
 
-typedef void (*mesh_jwks_swap_fn)(void *ctx, const mesh_jwks_t *new_set);
+/* Called after `new_set` is installed as key-set generation `generation`. */
+typedef void (*mesh_jwks_swap_fn)(void *ctx, const mesh_jwks_t *new_set, uint64_t generation);
 
 typedef struct {
     mesh_jwks_source_t source;
@@ -38,8 +39,16 @@ mesh_err_t mesh_jwks_cache_new(const mesh_jwks_cache_opts_t *opts, mesh_jwks_cac
 void mesh_jwks_cache_free(mesh_jwks_cache_t *c);
 
 /* The current set (a new reference; mesh_jwks_free()), or NULL when there are no usable
- * keys: never fetched, or stale beyond the stale-if-error window. Thread-safe, no global lock. */
-mesh_jwks_t *mesh_jwks_cache_get(mesh_jwks_cache_t *c);
+ * keys: never fetched, or stale beyond the stale-if-error window. *generation (optional) gets
+ * the set's generation, read with it. Thread-safe, no global lock. */
+mesh_jwks_t *mesh_jwks_cache_get(mesh_jwks_cache_t *c, uint64_t *generation);
+
+/*
+ * The key-set generation: 0 before any set, then bumped on every install (every successful
+ * fetch, same keys or not), before the new set is visible. Whatever was verified with a set of
+ * generation g may be trusted only while this is still g. One atomic load.
+ */
+uint64_t mesh_jwks_cache_generation(mesh_jwks_cache_t *c);
 
 /* Fetches now (single-flight: a caller arriving during a fetch waits for it instead). */
 mesh_err_t mesh_jwks_cache_fetch(mesh_jwks_cache_t *c);

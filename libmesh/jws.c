@@ -30,8 +30,11 @@ typedef struct {
     size_t slen;
 } jws_parts_t;
 
-/* Header members RFC 8725 §3.10 and DESIGN.md "Verification rules" say to refuse, never use. */
-static const char *const forbidden_members[] = {"crit", "jku", "x5u", "jwk", "x5c"};
+/*
+ * Header members RFC 8725 §3.10 and DESIGN.md "Verification rules" say to refuse, never use;
+ * and b64 (RFC 7797 §3: an unencoded payload changes what the signature covers; like crit).
+ */
+static const char *const forbidden_members[] = {"crit", "jku", "x5u", "jwk", "x5c", "b64"};
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 

@@ -144,16 +144,32 @@ static mesh_err_t check_aud(json_t *v, const char *want, const char **matched)
                         json_array_size(v), want);
 }
 
+/*
+ * RFC 7800 §3: cnf names how the presenter proves possession. This verifier can confirm only
+ * x5t#S256 (RFC 8705 §3.1); a token bound by any other method (jwk, jkt, kid, ...) cannot be
+ * confirmed and is refused, even where binding is not required: never treated as unbound.
+ */
 static mesh_err_t get_cnf(json_t *cnf, const char **x5t)
 {
+    const char *k;
     json_t *v;
+    char buf[64];
 
     if (!json_is_object(cnf)) {
         return mesh_err_set(MESH_ERR_CLAIM_TYPE, "claim \"cnf\" is not an object");
     }
+    json_object_foreach(cnf, k, v)
+    {
+        if (strcmp(k, "x5t#S256") != 0) {
+            return mesh_err_set(MESH_ERR_CNF_UNSUPPORTED,
+                                "cnf uses the confirmation method "
+                                "\"%s\"; this verifier confirms only x5t#S256",
+                                show(k, buf, sizeof(buf)));
+        }
+    }
     v = json_object_get(cnf, "x5t#S256");
     if (v == NULL) {
-        return MESH_OK; /* bound by a method we do not know: treated as unbound below */
+        return mesh_err_set(MESH_ERR_CNF_UNSUPPORTED, "cnf names no confirmation method");
     }
     if (!json_is_string(v) || json_string_length(v) != MESH_X5T_LEN) {
         return mesh_err_set(MESH_ERR_CLAIM_TYPE, "cnf.x5t#S256 is not a %d-character string",
@@ -199,8 +215,15 @@ static mesh_err_t claim_read(struct mesh_claims *c, int idx, json_t *v, const ch
     switch (idx) {
     case C_ISS:
         return get_string(v, name, &c->iss, NULL);
-    case C_SUB:
-        return get_string(v, name, &c->sub, NULL);
+    case C_SUB: {
+        size_t n = 0;
+        mesh_err_t rc = get_string(v, name, &c->sub, &n);
+        /* RFC 9068 §2.2: sub identifies the principal; an empty one identifies nobody. */
+        if (rc == MESH_OK && n == 0) {
+            rc = mesh_err_set(MESH_ERR_CLAIM_MISSING, "claim \"sub\" is empty");
+        }
+        return rc;
+    }
     case C_AUD:
         return check_aud(v, audience, &c->aud);
     case C_EXP:

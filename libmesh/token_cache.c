@@ -16,6 +16,7 @@
 
 typedef struct {
     uint64_t h;
+    uint64_t gen; /* key-set generation it was verified under */
     size_t len;
     char *tok;           /* a copy of the token */
     mesh_identity_t *id; /* NULL: empty way */
@@ -183,7 +184,8 @@ static bool way_is(const tc_way_t *w, uint64_t h, const char *tok, size_t len)
     return w->id != NULL && w->h == h && w->len == len && memcmp(w->tok, tok, len) == 0;
 }
 
-mesh_identity_t *mesh_tcache_get(mesh_tcache_t *c, uint64_t h, const char *tok, size_t len)
+mesh_identity_t *mesh_tcache_get(mesh_tcache_t *c, uint64_t h, const char *tok, size_t len,
+                                 uint64_t generation)
 {
     size_t set = (size_t)(h & (c->nsets - 1));
     tc_stripe_t *st = &c->stripes[set % TC_STRIPES];
@@ -193,7 +195,8 @@ mesh_identity_t *mesh_tcache_get(mesh_tcache_t *c, uint64_t h, const char *tok, 
     pthread_rwlock_rdlock(&st->lock);
     for (int i = 0; i < TC_WAYS; i++) {
         if (way_is(&w[i], h, tok, len)) {
-            id = mesh_identity_ref(w[i].id);
+            /* Verified with another key set than the current one: verify again. */
+            id = w[i].gen == generation ? mesh_identity_ref(w[i].id) : NULL;
             break;
         }
     }
@@ -201,8 +204,26 @@ mesh_identity_t *mesh_tcache_get(mesh_tcache_t *c, uint64_t h, const char *tok, 
     return id;
 }
 
-void mesh_tcache_put(mesh_tcache_t *c, uint64_t h, const char *tok, size_t len,
-                     mesh_identity_t *id)
+/* The token's own way (one entry per token), else an empty one, else the entry that expires
+ * first (worth least). */
+static int pick_way(const tc_way_t *w, uint64_t h, const char *tok, size_t len)
+{
+    int victim = -1;
+
+    for (int i = 0; i < TC_WAYS; i++) {
+        if (way_is(&w[i], h, tok, len)) {
+            return i;
+        }
+        if (victim < 0 ||
+            (w[victim].id != NULL && (w[i].id == NULL || w[i].id->exp < w[victim].id->exp))) {
+            victim = i;
+        }
+    }
+    return victim;
+}
+
+void mesh_tcache_put(mesh_tcache_t *c, uint64_t h, const char *tok, size_t len, mesh_identity_t *id,
+                     uint64_t generation)
 {
     size_t set = (size_t)(h & (c->nsets - 1));
     tc_stripe_t *st = &c->stripes[set % TC_STRIPES];
@@ -210,25 +231,23 @@ void mesh_tcache_put(mesh_tcache_t *c, uint64_t h, const char *tok, size_t len,
     mesh_identity_t *old = NULL;
     char *old_tok = NULL;
     char *copy = malloc(len);
-    int victim = 0;
+    int victim;
 
     if (copy == NULL) {
         return; /* not caching is always correct */
     }
     memcpy(copy, tok, len);
     pthread_rwlock_wrlock(&st->lock);
-    for (int i = 0; i < TC_WAYS; i++) {
-        if (w[i].id == NULL || way_is(&w[i], h, tok, len)) {
-            victim = i;
-            break;
-        }
-        if (w[i].id->exp < w[victim].id->exp) {
-            victim = i; /* the entry that expires first is worth least */
-        }
+    victim = pick_way(w, h, tok, len);
+    if (w[victim].id != NULL && w[victim].gen > generation && way_is(&w[victim], h, tok, len)) {
+        pthread_rwlock_unlock(&st->lock); /* a slower put of an older verification */
+        free(copy);
+        return;
     }
     old = w[victim].id;
     old_tok = w[victim].tok;
     w[victim].h = h;
+    w[victim].gen = generation;
     w[victim].len = len;
     w[victim].tok = copy;
     w[victim].id = mesh_identity_ref(id);
@@ -260,7 +279,7 @@ void mesh_tcache_remove(mesh_tcache_t *c, uint64_t h, const char *tok, size_t le
     free(old_tok);
 }
 
-void mesh_tcache_purge_kids(mesh_tcache_t *c, const mesh_jwks_t *set)
+void mesh_tcache_purge_before(mesh_tcache_t *c, uint64_t generation)
 {
     for (int s = 0; s < TC_STRIPES; s++) {
         tc_stripe_t *st = &c->stripes[s];
@@ -268,8 +287,7 @@ void mesh_tcache_purge_kids(mesh_tcache_t *c, const mesh_jwks_t *set)
         for (size_t i = (size_t)s; i < c->nsets; i += TC_STRIPES) {
             tc_way_t *w = &c->ways[i * TC_WAYS];
             for (int k = 0; k < TC_WAYS; k++) {
-                if (w[k].id != NULL &&
-                    mesh_jwks_find(set, w[k].id->kid, strlen(w[k].id->kid)) == NULL) {
+                if (w[k].id != NULL && w[k].gen < generation) {
                     mesh_identity_free(w[k].id);
                     free(w[k].tok);
                     w[k].id = NULL;

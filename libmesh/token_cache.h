@@ -2,8 +2,12 @@
 /*
  * The verifier's cache of verified tokens, so a repeated token costs a hash and a lookup
  * instead of a signature check. Set-associative (4 ways) with one read-write lock per stripe
- * of sets; bounded; entries signed by a key that left the JWKS are purged. Also the
- * mesh_identity_t a verification returns. Internal.
+ * of sets; bounded. Also the mesh_identity_t a verification returns. Internal.
+ *
+ * Every entry carries the key-set generation it was verified under (jwks_cache.h); a lookup
+ * with another generation is a miss. So no entry outlives the key set that verified it: not
+ * when a key leaves, not when a key is replaced under the same kid, and not when a put of a
+ * verification that began before a swap lands after the swap's purge.
  *
  * Keyed by the whole token, not by its SHA-256: an entry holds a copy of the token and a hit
  * is an exact comparison, found through a fast seeded 64-bit hash. SHA-256 of an 800-byte
@@ -40,17 +44,22 @@ void mesh_tcache_free(mesh_tcache_t *c);
 /* The cache's hash of a token (seeded per cache). */
 uint64_t mesh_tcache_hash(const mesh_tcache_t *c, const char *tok, size_t len);
 
-/* The identity cached for the token (a new reference), or NULL. Thread-safe. */
-mesh_identity_t *mesh_tcache_get(mesh_tcache_t *c, uint64_t h, const char *tok, size_t len);
+/* The identity cached for the token under key-set `generation` (a new reference), or NULL.
+ * Thread-safe. */
+mesh_identity_t *mesh_tcache_get(mesh_tcache_t *c, uint64_t h, const char *tok, size_t len,
+                                 uint64_t generation);
 
-/* Caches `id` (the cache takes its own reference), evicting the entry that expires first. */
-void mesh_tcache_put(mesh_tcache_t *c, uint64_t h, const char *tok, size_t len,
-                     mesh_identity_t *id);
+/* Caches `id` (the cache takes its own reference), verified under key-set `generation`,
+ * evicting the entry that expires first. Never replaces the token's entry of a newer
+ * generation. */
+void mesh_tcache_put(mesh_tcache_t *c, uint64_t h, const char *tok, size_t len, mesh_identity_t *id,
+                     uint64_t generation);
 
 /* Drops the entry for the token, if any. */
 void mesh_tcache_remove(mesh_tcache_t *c, uint64_t h, const char *tok, size_t len);
 
-/* Drops every entry whose kid is not in `set` (after a JWKS change). */
-void mesh_tcache_purge_kids(mesh_tcache_t *c, const mesh_jwks_t *set);
+/* Drops every entry verified under a generation before `generation` (after a JWKS swap: they
+ * are misses already, this frees them). */
+void mesh_tcache_purge_before(mesh_tcache_t *c, uint64_t generation);
 
 #endif /* MESH_TOKEN_CACHE_H */

@@ -42,11 +42,14 @@ bool mesh_verifier_is_revoked(void *ctx, const char *jti)
     return v->revoked != NULL && mesh_revset_contains(v->revoked, jti);
 }
 
-static void on_swap(void *ctx, const mesh_jwks_t *set)
+/* A new key set: cached verifications of an older one are misses from now on (token_cache.h);
+ * this only frees them early. */
+static void on_swap(void *ctx, const mesh_jwks_t *set, uint64_t generation)
 {
     mesh_verifier_t *v = ctx;
+    (void)set;
     if (v->cache != NULL) {
-        mesh_tcache_purge_kids(v->cache, set);
+        mesh_tcache_purge_before(v->cache, generation);
     }
 }
 
@@ -182,7 +185,9 @@ MESH_EXPORT mesh_err_t mesh_verifier_new(const mesh_verifier_opts_t *opts, mesh_
         mesh_verifier_free(v);
         return rc;
     }
-    /* First keys and revocations now; failures are not fatal (see the header). */
+    /* First keys and the whole revocation feed (every page) now; failures are not fatal (see
+     * the header), but a feed that could not be loaded whole leaves the verifier refusing
+     * tokens (MESH_ERR_REVOCATIONS_INCOMPLETE) until a poll completes. */
     (void)mesh_jwks_cache_fetch(v->keys);
     if (v->revoked != NULL) {
         (void)poll_revocations(v);
@@ -235,24 +240,15 @@ MESH_EXPORT mesh_err_t mesh_verifier_refresh_keys(mesh_verifier_t *v)
 
 static mesh_err_t poll_revocations(mesh_verifier_t *v)
 {
-    int64_t since;
     mesh_err_t rc;
 
     if (v->revoked == NULL) {
         return mesh_err_set(MESH_ERR_CONFIG, "this verifier has the revocation feed off");
     }
-    pthread_mutex_lock(&v->mu);
-    since = v->since;
-    pthread_mutex_unlock(&v->mu);
-    rc = mesh_revset_poll(v->revoked, v->http, v->feed_url, &since);
+    /* Every page the issuer has, up to MESH_MAX_FEED_PAGES_PER_POLL; entries whose tokens
+     * have expired (a revoked token that has expired is rejected anyway) leave first. */
+    rc = mesh_revset_poll(v->revoked, v->http, v->feed_url, mesh_verifier_now(v) - v->o.skew - 1);
     atomic_fetch_add(&v->polls, 1);
-    if (rc == MESH_OK) {
-        pthread_mutex_lock(&v->mu);
-        v->since = since;
-        pthread_mutex_unlock(&v->mu);
-        /* A revoked token that has expired is rejected anyway. */
-        mesh_revset_prune(v->revoked, mesh_verifier_now(v) - v->o.skew - 1);
-    }
     return rc;
 }
 

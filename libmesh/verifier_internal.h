@@ -43,7 +43,6 @@ struct mesh_verifier {
     pthread_mutex_t mu; /* background thread state below */
     pthread_cond_t cv;
     bool stop;
-    int64_t since;
     atomic_uint_fast64_t polls;
     mesh_peer_trust_t *peer; /* trust bundle + verdict memo; NULL: the TLS layer checks */
 };

@@ -98,11 +98,55 @@ static mesh_err_t check_binding(const mesh_verifier_t *v, const mesh_identity_t 
     return MESH_OK;
 }
 
+/* An untrusted string for a detail message: shown only when short, printable ASCII. */
+static const char *shown(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n > 128) {
+        return "(too long to show)";
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < 0x20 || s[i] > 0x7e) {
+            return "(not printable)";
+        }
+    }
+    return s;
+}
+
+/*
+ * DESIGN.md "Revoking a credential (service token, certificate) revokes the tokens it
+ * obtained": the feed names the subject and the time its credential was revoked, or the
+ * certificate. Checked on every path, cached tokens too; a kind the feed never sent costs one
+ * atomic load.
+ */
+static mesh_err_t check_credential(mesh_verifier_t *v, const mesh_claims_t *c)
+{
+    const char *x5t = mesh_claims_cnf_x5t(c);
+
+    if (v->revoked == NULL) {
+        return MESH_OK;
+    }
+    if (mesh_revset_sub_revoked(v->revoked, mesh_claims_sub(c), mesh_claims_iat(c))) {
+        return mesh_err_set(MESH_ERR_REVOKED,
+                            "the credential of sub %s was revoked after this token was issued "
+                            "(iat %lld)",
+                            shown(mesh_claims_sub(c)), (long long)mesh_claims_iat(c));
+    }
+    if (x5t[0] != '\0' && mesh_revset_x5t_revoked(v->revoked, x5t)) {
+        return mesh_err_set(MESH_ERR_REVOKED,
+                            "the certificate this token is bound to (x5t#S256 %s) is revoked",
+                            shown(x5t));
+    }
+    return MESH_OK;
+}
+
 /* What still has to hold when a token comes from the cache: time, revocation, binding. */
 static mesh_err_t recheck(mesh_verifier_t *v, const mesh_identity_t *id, const uint8_t *der,
                           size_t len)
 {
     int64_t now = mesh_verifier_now(v);
+    mesh_err_t rc;
 
     if (now >= id->exp + v->o.skew) {
         return mesh_err_set(MESH_ERR_EXPIRED, "exp %lld is %lld s before now (skew %lld s)",
@@ -110,14 +154,19 @@ static mesh_err_t recheck(mesh_verifier_t *v, const mesh_identity_t *id, const u
                             (long long)v->o.skew);
     }
     if (mesh_verifier_is_revoked(v, mesh_claims_jti(id->claims))) {
-        return mesh_err_set(MESH_ERR_REVOKED, "jti %s is revoked", mesh_claims_jti(id->claims));
+        return mesh_err_set(MESH_ERR_REVOKED, "jti %s is revoked",
+                            shown(mesh_claims_jti(id->claims)));
+    }
+    if ((rc = check_credential(v, id->claims)) != MESH_OK) {
+        return rc;
     }
     return check_binding(v, id, der, len);
 }
 
-/* Signature and claims with the current keys; one limited refetch on an unknown kid. */
-static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len,
-                              const uint8_t *der, size_t der_len, mesh_identity_t **out)
+/* Signature and claims with the current keys; one limited refetch on an unknown kid.
+ * *generation: the key set's, for the cache. */
+static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len, const uint8_t *der,
+                              size_t der_len, mesh_identity_t **out, uint64_t *generation)
 {
     uint8_t payload[MESH_MAX_TOKEN_BYTES];
     size_t plen = 0;
@@ -128,7 +177,7 @@ static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len,
     mesh_err_t rc;
 
     for (int attempt = 0;; attempt++) {
-        set = mesh_jwks_cache_get(v->keys);
+        set = mesh_jwks_cache_get(v->keys, generation);
         if (set == NULL || mesh_jwks_count(set) == 0) {
             mesh_jwks_free(set);
             if (attempt == 0 && mesh_jwks_cache_fetch_limited(v->keys) == MESH_OK) {
@@ -170,7 +219,11 @@ static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len,
         jo.cert_der_len = 0;
         rc = mesh_jwt_validate_claims(payload, plen, &hdr, &jo, &claims);
     }
+    if (rc == MESH_OK) {
+        rc = check_credential(v, claims);
+    }
     if (rc != MESH_OK) {
+        mesh_claims_free(claims);
         return rc;
     }
     return mesh_identity_new(claims, hdr.kid, out);
@@ -182,7 +235,7 @@ mesh_err_t mesh_verify_core(mesh_verifier_t *v, const char *authorization,
                             mesh_err_t peer_rc)
 {
     stat_stripe_t *st = &v->stats[mesh_thread_slot() % STAT_STRIPES];
-    uint64_t h = 0;
+    uint64_t h = 0, gen = 0;
     mesh_identity_t *id = NULL;
     const char *tok = NULL;
     size_t len = 0;
@@ -192,9 +245,13 @@ mesh_err_t mesh_verify_core(mesh_verifier_t *v, const char *authorization,
     if (rc != MESH_OK) {
         goto out;
     }
+    /* Fail closed: with revocations known to be missing, no token can be judged. */
+    if (v->revoked != NULL && (rc = mesh_revset_usable(v->revoked)) != MESH_OK) {
+        goto out;
+    }
     if (v->cache != NULL) {
         h = mesh_tcache_hash(v->cache, tok, len);
-        id = mesh_tcache_get(v->cache, h, tok, len);
+        id = mesh_tcache_get(v->cache, h, tok, len, mesh_jwks_cache_generation(v->keys));
     }
     if (id != NULL) {
         atomic_fetch_add_explicit(&st->cache_hits, 1, memory_order_relaxed);
@@ -203,9 +260,9 @@ mesh_err_t mesh_verify_core(mesh_verifier_t *v, const char *authorization,
             mesh_tcache_remove(v->cache, h, tok, len);
         }
     } else {
-        rc = verify_full(v, tok, len, peer_cert_der, peer_cert_len, &id);
+        rc = verify_full(v, tok, len, peer_cert_der, peer_cert_len, &id, &gen);
         if (rc == MESH_OK && v->cache != NULL) {
-            mesh_tcache_put(v->cache, h, tok, len, id);
+            mesh_tcache_put(v->cache, h, tok, len, id, gen);
         }
     }
     if (rc == MESH_OK && required_scope != NULL && required_scope[0] != '\0' &&
@@ -258,6 +315,7 @@ MESH_EXPORT int mesh_verify_http_status(mesh_err_t result, const char *required_
         }
         return 400;
     case MESH_ERR_KEYS_UNAVAILABLE:
+    case MESH_ERR_REVOCATIONS_INCOMPLETE:
         return 503;
     case MESH_ERR_NOMEM:
     case MESH_ERR_INTERNAL:

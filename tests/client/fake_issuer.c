@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,7 +24,6 @@
 #include <openssl/ssl.h>
 
 #define MAX_REPLIES 16
-#define MAX_REVOKED 64
 
 typedef struct {
     int status;
@@ -46,8 +46,9 @@ struct fake {
     int counts[FAKE_NPATHS];
     reply_t replies[MAX_REPLIES];
     int nreplies;
-    struct { char jti[64]; int64_t exp; } revoked[MAX_REVOKED];
-    int nrevoked;
+    char **revoked; /* feed entries as JSON objects; entry i has seq i + 1 */
+    int nrevoked, revoked_cap;
+    int feed_page; /* entries per feed page; 0: all at once */
     int delay_ms;
     int64_t ttl;
     bool running;
@@ -139,14 +140,16 @@ static void on_meta(struct evhttp_request *req, void *arg)
     send_json(req, 200, body);
 }
 
+/* GET /v1/revocations?since=N as the issuer answers it: a full page says "more" and carries
+ * the seq of its last entry. */
 static void on_revocations(struct evhttp_request *req, void *arg)
 {
     fake_t *f = arg;
     struct evkeyvalq q;
     const char *since_s;
-    char body[8192];
-    size_t off;
-    int since;
+    struct evbuffer *b;
+    int since, end, seq;
+    bool full;
 
     if (begin(f, req, FAKE_REVOCATIONS) != 0) {
         return;
@@ -155,16 +158,24 @@ static void on_revocations(struct evhttp_request *req, void *arg)
     since_s = evhttp_find_header(&q, "since");
     since = since_s != NULL ? (int)strtol(since_s, NULL, 10) : 0;
     evhttp_clear_headers(&q);
+    b = evbuffer_new();
     pthread_mutex_lock(&f->mu);
-    off = (size_t)snprintf(body, sizeof(body), "{\"seq\":%d,\"revoked\":[", f->nrevoked);
-    for (int i = since; i < f->nrevoked; i++) {
-        off += (size_t)snprintf(body + off, sizeof(body) - off, "%s{\"jti\":\"%s\",\"exp\":%lld}",
-                                i > since ? "," : "", f->revoked[i].jti,
-                                (long long)f->revoked[i].exp);
+    since = since < 0 ? 0 : since;
+    end = since < f->nrevoked ? f->nrevoked : since;
+    if (f->feed_page > 0 && end - since > f->feed_page) {
+        end = since + f->feed_page;
+    }
+    full = f->feed_page > 0 && end - since == f->feed_page;
+    seq = full ? end : (f->nrevoked > since ? f->nrevoked : since);
+    evbuffer_add_printf(b, "{\"seq\":%d,\"revoked\":[", seq);
+    for (int i = since; i < end; i++) {
+        evbuffer_add_printf(b, "%s%s", i > since ? "," : "", f->revoked[i]);
     }
     pthread_mutex_unlock(&f->mu);
-    snprintf(body + off, sizeof(body) - off, "]}");
-    send_json(req, 200, body);
+    evbuffer_add_printf(b, "]%s}", full ? ",\"more\":true" : "");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    evhttp_send_reply(req, 200, "OK", b);
+    evbuffer_free(b);
 }
 
 static void on_peer(struct evhttp_request *req, void *arg)
@@ -379,6 +390,10 @@ fake_t *fake_start(const char *certdir, mesh_key_t *key, int port)
     if (sock == NULL) {
         die("bind");
     }
+    /* Accepted sockets inherit it: answers leave at once, not after the peer's delayed ACK
+     * (tests that page through the revocation feed make a thousand requests). */
+    int one = 1;
+    setsockopt(evhttp_bound_socket_get_fd(sock), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&sa, &sl);
     f->port = ntohs(sa.sin_port);
     snprintf(f->url, sizeof(f->url), "https://127.0.0.1:%d", f->port);
@@ -408,6 +423,10 @@ void fake_stop(fake_t *f)
     for (int i = 0; i < f->nreplies; i++) {
         free(f->replies[i].body);
     }
+    for (int i = 0; i < f->nrevoked; i++) {
+        free(f->revoked[i]);
+    }
+    free(f->revoked);
     free(f->jwks);
     free(f->cache_control);
     pthread_cond_destroy(&f->started);
@@ -452,11 +471,36 @@ void fake_set_down(fake_t *f, int path, bool down)
 
 void fake_revoke(fake_t *f, const char *jti, int64_t exp)
 {
+    char entry[256];
+
+    snprintf(entry, sizeof(entry), "{\"jti\":\"%s\",\"exp\":%lld}", jti, (long long)exp);
+    fake_revoke_raw(f, entry);
+}
+
+void fake_revoke_raw(fake_t *f, const char *entry_json)
+{
     pthread_mutex_lock(&f->mu);
-    if (f->nrevoked < MAX_REVOKED) {
-        snprintf(f->revoked[f->nrevoked].jti, sizeof(f->revoked[0].jti), "%s", jti);
-        f->revoked[f->nrevoked++].exp = exp;
+    if (f->nrevoked == f->revoked_cap) {
+        int cap = f->revoked_cap > 0 ? f->revoked_cap * 2 : 64;
+        char **n = realloc(f->revoked, sizeof(*n) * (size_t)cap);
+        if (n == NULL) {
+            die("revocations");
+        }
+        f->revoked = n;
+        f->revoked_cap = cap;
     }
+    f->revoked[f->nrevoked] = strdup(entry_json);
+    if (f->revoked[f->nrevoked] == NULL) {
+        die("revocations");
+    }
+    f->nrevoked++;
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_set_feed_page(fake_t *f, int entries)
+{
+    pthread_mutex_lock(&f->mu);
+    f->feed_page = entries;
     pthread_mutex_unlock(&f->mu);
 }
 

@@ -29,6 +29,10 @@ void fake_set_jwks(fake_t *f, const char *json, const char *cache_control);
 void fake_set_signing_key(fake_t *f, mesh_key_t *key);
 void fake_set_down(fake_t *f, int path, bool down); /* answer 503 on that path */
 void fake_revoke(fake_t *f, const char *jti, int64_t exp);
+/* Appends one feed entry as given (a JSON object: {"sub":..,"iat_before":..,"exp":..}, ...). */
+void fake_revoke_raw(fake_t *f, const char *entry_json);
+/* Feed pages of `entries` (the issuer's are 1000) with "more"; 0 (default): one page. */
+void fake_set_feed_page(fake_t *f, int entries);
 void fake_push_reply(fake_t *f, int status, long retry_after, const char *body);
 void fake_set_delay_ms(fake_t *f, int ms); /* token endpoint latency */
 void fake_set_ttl(fake_t *f, int64_t ttl);

@@ -2,9 +2,10 @@
 /*
  * The network side's parsers of untrusted bytes. The first byte picks one:
  *   0: an Authorization header value through mesh_verify() (a verifier with a fixed key),
- *   1: a revocation feed document ({"seq":N,"revoked":[...]}),
+ *   1: a revocation feed page ({"seq":N,"revoked":[...],"more":bool}),
  *   2: an issuer's token response (RFC 6749 §5.1).
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,9 +79,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mesh_identity_free(id);
     } else if (data[0] % 3 == 1) {
         mesh_revset_t *set = NULL;
-        int64_t since = 0;
+        int64_t seq = 0;
+        bool more = false;
         if (mesh_revset_new(&set) == MESH_OK) {
-            (void)mesh_revset_apply(set, s, size - 1, "fuzz", &since);
+            mesh_revset_set_max(set, 64); /* the full-set path too */
+            (void)mesh_revset_apply(set, s, size - 1, "fuzz", 1600000000, &seq, &more);
+            (void)mesh_revset_contains(set, "a");
+            (void)mesh_revset_sub_revoked(set, "s", 1700000000);
+            (void)mesh_revset_x5t_revoked(set, "x");
             mesh_revset_prune(set, 1700000000);
             mesh_revset_free(set);
         }

@@ -52,7 +52,7 @@ typedef enum {
     MESH_ERR_ALG_NOT_ALLOWED = 32, /* none, HMAC, or an alg other than the key's own */
     MESH_ERR_KID_MISSING = 33,
     MESH_ERR_KID_UNKNOWN = 34,
-    MESH_ERR_HEADER_FORBIDDEN = 35, /* crit, jku, x5u, jwk, x5c */
+    MESH_ERR_HEADER_FORBIDDEN = 35, /* crit, jku, x5u, jwk, x5c, b64 */
     MESH_ERR_TYP = 36,              /* typ is not the required one (at+jwt) */
     MESH_ERR_SIGNATURE = 37,        /* the signature does not verify */
     MESH_ERR_TOKEN_JSON_SERIALIZATION = 38, /* JWS JSON serialization is not accepted */
@@ -83,6 +83,10 @@ typedef enum {
     MESH_ERR_TWO_CREDENTIALS = 67,  /* more than one credential in a request (HTTP 400) */
     MESH_ERR_CONFIG = 68,           /* a configuration or template value is wrong */
     MESH_ERR_NOT_FOUND = 69,
+    /* the verifier knows of revocations it could not load (set full, feed unreadable); it
+     * refuses every token until a poll completes (HTTP 503) */
+    MESH_ERR_REVOCATIONS_INCOMPLETE = 70,
+    MESH_ERR_CNF_UNSUPPORTED = 71, /* cnf names a confirmation method other than x5t#S256 */
     /* 75-79: peer trust (the verifier's own certificate check, the client's peer pin) */
     MESH_ERR_PEER_CERT = 75, /* the presenting certificate fails the verifier's trust bundle */
     MESH_ERR_PEER_ID = 76,   /* the server is not the SPIFFE ID the client pinned */

@@ -80,12 +80,15 @@ typedef struct mesh_claims mesh_claims_t;
 /*
  * Full verification: JWS signature with the key the kid selects from `keys` (mesh_jws.h rules),
  * then every claim rule against `opts`, in this order: typ; claim presence and JSON types
- * (iss, sub, aud, exp, iat, jti required; NumericDates must be JSON integers); iss; aud; exp,
- * nbf, iat against now +- skew; exp - iat <= max_lifetime; revoked(jti); certificate binding;
- * required_scope last (MESH_ERR_SCOPE is the one 403 case). Binding (RFC 8705 §3): a token with
- * cnf.x5t#S256 needs the presenting certificate and must name it (MESH_ERR_CNF_MISMATCH, also
- * when no certificate is given); a token without it is MESH_ERR_CNF_MISSING when require_cnf
- * is set or a certificate was presented. On success *out (optional) receives the claims
+ * (iss, sub, aud, exp, iat, jti required; sub non-empty, RFC 9068 §2.2, else
+ * MESH_ERR_CLAIM_MISSING; NumericDates must be JSON integers; a cnf, when present, must name
+ * x5t#S256 and no other confirmation method, RFC 7800 §3, else MESH_ERR_CNF_UNSUPPORTED even
+ * when require_cnf is off); iss; aud; exp, nbf, iat against now +- skew; exp - iat <=
+ * max_lifetime; revoked(jti); certificate binding; required_scope last (MESH_ERR_SCOPE is
+ * the one 403 case). Binding (RFC 8705 §3): a token with cnf.x5t#S256 needs the presenting
+ * certificate and must name it (MESH_ERR_CNF_MISMATCH, also when no certificate is given); a
+ * token without it is MESH_ERR_CNF_MISSING when require_cnf is set or a certificate was
+ * presented. On success *out (optional) receives the claims
  * (mesh_claims_free()). The detail message names the rule and values, never the token.
  * Thread-safe; allocates only inside jansson.
  */

@@ -44,4 +44,13 @@
 #define MESH_UNAUTH_IDLE_TIMEOUT 5    /* ... when no client certificate verified on it */
 #define MESH_ACCEPT_PAUSE_MS 1000     /* accepting pauses this long when out of descriptors */
 
+/* Revocation feed (GET /v1/revocations, read by verifiers) */
+#define MESH_MAX_REVOKED 1000000      /* entries (jti, subject, certificate) a verifier holds */
+#define MESH_MAX_FEED_BYTES (4 * 1024 * 1024) /* one feed page */
+/*
+ * Pages one poll follows while the issuer answers "more": 1024 pages of the issuer's 1000
+ * entries reach MESH_MAX_REVOKED, so a fresh verifier loads a full feed in its first poll.
+ */
+#define MESH_MAX_FEED_PAGES_PER_POLL 1024
+
 #endif /* MESH_LIMITS_H */

@@ -613,8 +613,10 @@ void revocations_endpoint(issuer_ctx_t *ctx, const char *since, issuer_resp_t *r
         resp_error(resp, 503, "temporarily_unavailable", "revocations cannot be read; retry");
         return;
     }
-    /* A full page: continue from the last entry sent, not from the newest in the store. */
-    int64_t seq = f.n == REVOCATIONS_PAGE ? f.last : (last > from ? last : from);
+    /* A full page: continue from the last entry sent, not from the newest in the store. A
+     * `since` beyond every seq this store assigned means the store was reset or replaced:
+     * answering the lower seq tells the verifier to start again from 0. */
+    int64_t seq = f.n == REVOCATIONS_PAGE ? f.last : last;
     resp->status = 200;
     resp->body = json_pack("{s:I, s:o}", "seq", (json_int_t)seq, "revoked", f.arr);
     if (f.n == REVOCATIONS_PAGE) {

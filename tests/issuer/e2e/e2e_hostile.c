@@ -184,6 +184,15 @@ static void test_keepalive_revoked_cert(void **state)
     json_decref(e);
 }
 
+/* Waits for the feed entry that revokes the certificate `token` is bound to. */
+static void wait_cert_revoked(const char *token)
+{
+    mesh_claims_t *c = NULL;
+    assert_int_equal(verify(token, "asset-service", "chat-service", &c), MESH_OK);
+    json_decref(feed_until("x5t#S256", mesh_claims_cnf_x5t(c)));
+    mesh_claims_free(c);
+}
+
 /* A revoked service token: its tokens are revoked in the feed by subject and issue time. */
 static void test_svc_token_revocation_feed(void **state)
 {
@@ -304,6 +313,89 @@ static void test_quiet_neighbour_not_starved(void **state)
     assert_int_equal(status, 200);
 }
 
+static mesh_verifier_t *real_verifier(const char *audience, bool binding)
+{
+    char ca[400];
+    snprintf(ca, sizeof(ca), "%s/ca.pem", srv.dir);
+    mesh_verifier_opts_t o;
+    mesh_verifier_opts_init(&o);
+    o.issuer = srv.url;
+    o.audience = audience;
+    o.ca_path = ca;
+    o.require_binding = binding;
+    o.cache_entries = 64; /* cached tokens must die too */
+    mesh_verifier_t *v = NULL;
+    assert_int_equal(mesh_verifier_new(&o, &v), MESH_OK);
+    return v;
+}
+
+static mesh_err_t verify_with(mesh_verifier_t *v, const char *token, const char *leaf)
+{
+    char authz[4096], path[400];
+    snprintf(authz, sizeof(authz), "Bearer %s", token);
+    uint8_t *der = NULL;
+    size_t len = 0;
+    if (leaf != NULL) {
+        snprintf(path, sizeof(path), "%s/%s/cert.pem", srv.dir, leaf);
+        assert_int_equal(mesh_x509_load_der(path, &der, &len), MESH_OK);
+    }
+    mesh_identity_t *id = NULL;
+    mesh_err_t rc = mesh_verify(v, authz, der, len, NULL, &id);
+    mesh_identity_free(id);
+    mesh_free(der);
+    return rc;
+}
+
+/* Revoking a credential kills the tokens it already holds at a verifier polling the real
+ * feed: a service token's (by subject) and a certificate's (by x5t#S256), cached or not. */
+static void test_revoked_credentials_refused_by_verifier(void **state)
+{
+    char id[64], up[300], cmd[1024];
+    char *secret = svc_create("leaky2", "--audience asset-service", id, sizeof(id));
+    snprintf(up, sizeof(up), "%s:%s", id, secret);
+    req_t r = {.path = "/v1/token", .body = TOKEN_FORM, .userpwd = up};
+    resp_t *x = do_req(&r);
+    assert_int_equal(x->status, 200);
+    char *svc_tok = strdup(jstr(x, "access_token"));
+    resp_free(x);
+    x = post_token("chat-service", "grant_type=client_credentials&audience=asset-service"
+                                   "&scope=assets:read");
+    assert_int_equal(x->status, 200);
+    char *cert_tok = strdup(jstr(x, "access_token"));
+    resp_free(x);
+
+    mesh_verifier_t *unbound = real_verifier("asset-service", false);
+    mesh_verifier_t *bound = real_verifier("asset-service", true);
+    assert_int_equal(verify_with(unbound, svc_tok, NULL), MESH_OK); /* and now cached */
+    assert_int_equal(verify_with(bound, cert_tok, "chat-service"), MESH_OK);
+
+    snprintf(cmd, sizeof(cmd), "'%s' token revoke leaky2 --config '%s'", srv.bin, srv.config);
+    assert_int_equal(run_cmd(cmd, NULL), 0);
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && openssl ca -config intermediate.cnf -cert intermediate.pem -keyfile "
+             "intermediate.key -revoke chat-service/leaf.pem && openssl ca -gencrl -config "
+             "intermediate.cnf -cert intermediate.pem -keyfile intermediate.key -out crl.new "
+             "&& mv crl.new crl.pem",
+             srv.dir);
+    assert_int_equal(run_cmd(cmd, NULL), 0);
+    kill(srv.pid, SIGHUP);
+    wait_cert_revoked(cert_tok);
+    assert_int_equal(mesh_verifier_poll_revocations(unbound), MESH_OK);
+    assert_int_equal(mesh_verifier_poll_revocations(bound), MESH_OK);
+    assert_int_equal(verify_with(unbound, svc_tok, NULL), MESH_ERR_REVOKED);
+    assert_int_equal(verify_with(bound, cert_tok, "chat-service"), MESH_ERR_REVOKED);
+    mesh_verifier_free(unbound);
+    mesh_verifier_free(bound);
+
+    /* a since beyond every seq (the store was reset): the answer's lower seq says so */
+    json_t *f = feed(99999999);
+    assert_true(json_integer_value(json_object_get(f, "seq")) < 99999999);
+    json_decref(f);
+    free(svc_tok);
+    free(cert_tok);
+    free(secret);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +405,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_keepalive_expiring_cert),
         cmocka_unit_test(test_keepalive_revoked_cert),
         cmocka_unit_test(test_svc_token_revocation_feed),
+        cmocka_unit_test(test_revoked_credentials_refused_by_verifier),
         cmocka_unit_test(test_connection_max_age),
     };
     return e2e_run("issuer-e2e-hostile", tests, sizeof(tests) / sizeof(tests[0]), e2e_teardown,

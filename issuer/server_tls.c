@@ -295,6 +295,7 @@ mesh_err_t tls_ctx_new(const config_t *cfg, tls_ctx_t **out, char *err, size_t e
      * there keeps the peer's whole chain, which a per-request re-check needs; a stateless
      * ticket would bring back the leaf alone. */
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_sess_set_cache_size(ctx, MESH_TLS_SESSION_CACHE); /* each holds a whole chain */
     SSL_CTX_set_num_tickets(ctx, 1);
     SSL_CTX_set_timeout(ctx, 3600);
     t->ctx = ctx;

@@ -42,7 +42,7 @@
 #define MESH_REQUEST_TIMEOUT 10       /* seconds for a whole request to arrive */
 #define MESH_IDLE_TIMEOUT 60          /* seconds a keep-alive connection may sit idle */
 #define MESH_UNAUTH_IDLE_TIMEOUT 5    /* ... when no client certificate verified on it */
-#define MESH_TLS_SESSION_CACHE 4096   /* TLS sessions the issuer keeps for resumption */
+#define MESH_TLS_SESSION_CACHE 1024   /* TLS sessions the issuer keeps (~8 KiB each, a chain) */
 #define MESH_ACCEPT_PAUSE_MS 1000     /* accepting pauses this long when out of descriptors */
 
 /* Revocation feed (GET /v1/revocations, read by verifiers) */

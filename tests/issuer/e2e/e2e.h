@@ -86,6 +86,10 @@ resp_t *post_token(const char *cert, const char *body);
 void expect_error(resp_t *x, long status, const char *error, const char *needle); /* frees x */
 char *svc_create(const char *name, const char *args, char *id, size_t idcap);     /* the secret */
 resp_t *do_revoke(const char *cert, const char *body);
+/* Revokes the test PKI's `leaf` with openssl ca and writes a new crl.pem (no reload). */
+void crl_revoke(const char *leaf);
+/* A service token `name` for asset-service (*secret, new) and a token it got (new). */
+char *svc_token_issue(const char *name, char **secret);
 json_t *feed(int64_t since); /* GET /v1/revocations */
 bool feed_has(json_t *f, const char *jti);
 /* The feed entry whose `member` is `value` ("jti", "sub", "x5t#S256"), borrowed; or NULL. */

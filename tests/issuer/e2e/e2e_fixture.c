@@ -99,6 +99,31 @@ char *svc_create(const char *name, const char *args, char *id, size_t idcap)
 
 /* ---- revocation ---- */
 
+void crl_revoke(const char *leaf)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && openssl ca -config intermediate.cnf -cert intermediate.pem -keyfile "
+             "intermediate.key -revoke '%s/leaf.pem' && openssl ca -gencrl -config "
+             "intermediate.cnf -cert intermediate.pem -keyfile intermediate.key -out crl.new "
+             "&& mv crl.new crl.pem",
+             srv.dir, leaf);
+    assert_int_equal(run_cmd(cmd, NULL), 0);
+}
+
+char *svc_token_issue(const char *name, char **secret)
+{
+    char id[64], up[300];
+    *secret = svc_create(name, "--audience asset-service", id, sizeof(id));
+    snprintf(up, sizeof(up), "%s:%s", id, *secret);
+    req_t r = {.path = "/v1/token", .body = TOKEN_FORM, .userpwd = up};
+    resp_t *x = do_req(&r);
+    assert_int_equal(x->status, 200);
+    char *t = strdup(jstr(x, "access_token"));
+    resp_free(x);
+    return t;
+}
+
 resp_t *do_revoke(const char *cert, const char *body)
 {
     req_t r = {.path = "/v1/revoke", .cert = cert, .body = body};

@@ -19,6 +19,7 @@
 
 struct mesh_http {
     char *cert_path, *key_path, *ca_path;
+    char *pin_prefix, *pin_id;
     bool skip_hostname;
     long timeout_ms;
     CURLSH *share;
@@ -86,6 +87,8 @@ mesh_err_t mesh_http_new(const mesh_http_opts_t *opts, mesh_http_t **out)
     h->cert_path = dup_opt(opts->cert_path, &failed);
     h->key_path = dup_opt(opts->key_path, &failed);
     h->ca_path = dup_opt(opts->ca_path, &failed);
+    h->pin_prefix = dup_opt(opts->pin_id != NULL ? opts->pin_prefix : NULL, &failed);
+    h->pin_id = dup_opt(opts->pin_prefix != NULL ? opts->pin_id : NULL, &failed);
     h->skip_hostname = opts->skip_hostname;
     h->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 10000;
     for (size_t i = 0; i < MESH_ARRAY_LEN(h->locks); i++) {
@@ -121,6 +124,8 @@ void mesh_http_free(mesh_http_t *h)
     }
     free(h->cert_path);
     free(h->key_path);
+    free(h->pin_prefix);
+    free(h->pin_id);
     free(h->ca_path);
     free(h);
 }
@@ -245,8 +250,8 @@ static void parse_headers(mesh_http_resp_t *r)
 
 struct mesh_peer_pin {
     CURL *easy;
-    char *want;   /* the expected SPIFFE ID */
-    bool own;     /* want is ours to free (a handle's pin, not a request's) */
+    char *want;    /* the expected SPIFFE ID */
+    bool own;      /* want is ours to free (a handle's pin, not a request's) */
     mesh_err_t rc; /* the last verdict */
 };
 
@@ -257,8 +262,7 @@ struct mesh_peer_pin {
  * callback installed with CURLOPT_SSL_CTX_FUNCTION would run only on full handshakes and miss
  * the connections and sessions the share handle pools for other requests.
  */
-static int on_prereq(void *ctx, char *primary_ip, char *local_ip, int primary_port,
-                     int local_port)
+static int on_prereq(void *ctx, char *primary_ip, char *local_ip, int primary_port, int local_port)
 {
     struct mesh_peer_pin *p = ctx;
     struct curl_tlssessioninfo *info = NULL;
@@ -268,9 +272,10 @@ static int on_prereq(void *ctx, char *primary_ip, char *local_ip, int primary_po
 
     if (curl_easy_getinfo(p->easy, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK || info == NULL ||
         info->backend != CURLSSLBACKEND_OPENSSL || info->internals == NULL) {
-        p->rc = mesh_err_set(MESH_ERR_PEER_ID, "server %s:%d: no OpenSSL session to read its "
-                             "certificate from; expected %s", primary_ip, primary_port,
-                             p->want);
+        p->rc = mesh_err_set(MESH_ERR_PEER_ID,
+                             "server %s:%d: no OpenSSL session to read its "
+                             "certificate from; expected %s",
+                             primary_ip, primary_port, p->want);
     } else if (mesh_x509_tls_peer_id(info->internals, &got) != MESH_OK) {
         snprintf(why, sizeof(why), "%s", mesh_err_detail());
         p->rc = mesh_err_set(MESH_ERR_PEER_ID, "server %s:%d is not %s: %s", primary_ip,
@@ -290,7 +295,7 @@ static mesh_err_t pin_install(CURL *easy, struct mesh_peer_pin *p)
     if (curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, on_prereq) != CURLE_OK ||
         curl_easy_setopt(easy, CURLOPT_PREREQDATA, p) != CURLE_OK) {
         return mesh_err_set(MESH_ERR_INTERNAL, "this libcurl has no CURLOPT_PREREQFUNCTION "
-                            "(7.80.0 or later needed to pin a peer)");
+                                               "(7.80.0 or later needed to pin a peer)");
     }
     return MESH_OK;
 }
@@ -427,13 +432,20 @@ mesh_err_t mesh_http_do(mesh_http_t *h, const mesh_http_req_t *req, mesh_http_re
     mesh_err_t rc = MESH_OK;
     CURLcode cc;
     CURL *c = curl_easy_init();
-    struct mesh_peer_pin pin = {.easy = c, .want = (char *)req->peer_id};
+    const char *want = req->peer_id;
+    size_t plen = h->pin_prefix != NULL ? strlen(h->pin_prefix) : 0;
+    if (want == NULL && plen > 0 && strncmp(req->url, h->pin_prefix, plen) == 0 &&
+        (req->url[plen] == '/' || req->url[plen] == '?' || req->url[plen] == '\0' ||
+         h->pin_prefix[plen - 1] == '/')) {
+        want = h->pin_id; /* the issuer's own endpoints */
+    }
+    struct mesh_peer_pin pin = {.easy = c, .want = (char *)want};
 
     if (c == NULL) {
         return mesh_err_set(MESH_ERR_NOMEM, "curl_easy_init");
     }
     set_tls(h, c, req->with_cert);
-    if (req->peer_id != NULL && (rc = pin_install(c, &pin)) != MESH_OK) {
+    if (want != NULL && (rc = pin_install(c, &pin)) != MESH_OK) {
         goto out;
     }
     curl_easy_setopt(c, CURLOPT_URL, req->url);
@@ -495,11 +507,12 @@ mesh_err_t mesh_http_do(mesh_http_t *h, const mesh_http_req_t *req, mesh_http_re
         if (cc == CURLE_ABORTED_BY_CALLBACK && pin.rc != MESH_OK) {
             char why[400];
             snprintf(why, sizeof(why), "%s", mesh_err_detail());
-            rc = mesh_err_set(MESH_ERR_PEER_ID, "%s: %s; the request was not sent", req->url,
-                              why);
+            rc = mesh_err_set(MESH_ERR_PEER_ID, "%s: %s; the request was not sent", req->url, why);
         } else if (cc == CURLE_ABORTED_BY_CALLBACK) {
-            rc = mesh_err_set(MESH_ERR_NETWORK, "%s: cancelled (the client or verifier is "
-                              "shutting down)", req->url);
+            rc = mesh_err_set(MESH_ERR_NETWORK,
+                              "%s: cancelled (the client or verifier is "
+                              "shutting down)",
+                              req->url);
         } else if (body.overflow) {
             rc = mesh_err_set(MESH_ERR_LIMIT, "%s: response body over %zu bytes", req->url,
                               body.max);

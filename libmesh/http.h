@@ -17,9 +17,13 @@
 typedef struct {
     const char *cert_path; /* client certificate (optional) */
     const char *key_path;
-    const char *ca_path;   /* trust anchor (NULL: the system store) */
-    bool skip_hostname;    /* development only */
-    long timeout_ms;       /* whole request; 0 = 10 s */
+    const char *ca_path; /* trust anchor (NULL: the system store) */
+    bool skip_hostname;  /* development only */
+    long timeout_ms;     /* whole request; 0 = 10 s */
+    /* Optional: every request to a URL under pin_prefix (an origin such as the issuer's URL)
+     * without a peer_id of its own is pinned to pin_id, as if req->peer_id were pin_id. */
+    const char *pin_prefix;
+    const char *pin_id;
 } mesh_http_opts_t;
 
 typedef struct mesh_http mesh_http_t;
@@ -32,20 +36,20 @@ void mesh_http_free(mesh_http_t *h);
 void mesh_http_cancel(mesh_http_t *h);
 
 typedef struct {
-    const char *method;          /* NULL = GET, or POST when body != NULL */
-    const char *url;             /* https:// only */
-    const char *const *headers;  /* NULL-terminated "Name: value" list, optional */
+    const char *method;         /* NULL = GET, or POST when body != NULL */
+    const char *url;            /* https:// only */
+    const char *const *headers; /* NULL-terminated "Name: value" list, optional */
     const void *body;
     size_t body_len;
-    size_t max_body;             /* response body limit; 0 = 1 MiB */
-    const char *bearer;          /* Authorization: Bearer (optional; copied by curl) */
-    bool with_cert;              /* present the client certificate */
-    const char *peer_id;         /* the server's SPIFFE ID must be this (optional, see below) */
+    size_t max_body;     /* response body limit; 0 = 1 MiB */
+    const char *bearer;  /* Authorization: Bearer (optional; copied by curl) */
+    bool with_cert;      /* present the client certificate */
+    const char *peer_id; /* the server's SPIFFE ID must be this (optional, see below) */
 } mesh_http_req_t;
 
 typedef struct {
     long status;
-    char *body;    /* NUL-terminated */
+    char *body; /* NUL-terminated */
     size_t body_len;
     char *headers; /* the last header block, NUL-terminated */
     size_t headers_len;

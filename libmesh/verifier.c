@@ -58,10 +58,10 @@ static mesh_err_t poll_revocations(mesh_verifier_t *v);
 
 static mesh_err_t copy_opts(mesh_verifier_t *v, const mesh_verifier_opts_t *o)
 {
-    const char *src[] = {o->issuer, o->audience, o->jwks_location, o->ca_path, o->cert_path,
-                         o->key_path};
-    char **dst[] = {&v->issuer, &v->audience, &v->location, &v->ca_path, &v->cert_path,
-                    &v->key_path};
+    const char *src[] = {o->issuer,    o->audience, o->jwks_location, o->ca_path,
+                         o->cert_path, o->key_path, o->issuer_id};
+    char **dst[] = {&v->issuer,    &v->audience, &v->location, &v->ca_path,
+                    &v->cert_path, &v->key_path, &v->issuer_id};
 
     for (size_t i = 0; i < MESH_ARRAY_LEN(src); i++) {
         if (src[i] != NULL && (*dst[i] = strdup(src[i])) == NULL) {
@@ -75,6 +75,7 @@ static mesh_err_t copy_opts(mesh_verifier_t *v, const mesh_verifier_opts_t *o)
     v->o.ca_path = v->ca_path;
     v->o.cert_path = v->cert_path;
     v->o.key_path = v->key_path;
+    v->o.issuer_id = v->issuer_id;
     return MESH_OK;
 }
 
@@ -87,29 +88,41 @@ static mesh_err_t check_opts(const mesh_verifier_opts_t *o)
     }
     if (o->jwks_source != MESH_JWKS_FROM_ISSUER && o->jwks_location == NULL) {
         return mesh_err_set(MESH_ERR_CONFIG, "verifier options: jwks_location is required "
-                            "for a JWKS URL or file source");
+                                             "for a JWKS URL or file source");
     }
     if (o->jwks_source == MESH_JWKS_FROM_URL && strncmp(o->jwks_location, "https://", 8) != 0) {
         return mesh_err_set(MESH_ERR_CONFIG, "JWKS URL %s is not https://", o->jwks_location);
     }
     if ((o->jwks_source == MESH_JWKS_FROM_ISSUER || o->revocation_feed) &&
         strncmp(o->issuer, "https://", 8) != 0) {
-        return mesh_err_set(MESH_ERR_CONFIG, "issuer %s is not an https:// URL; keys and "
+        return mesh_err_set(MESH_ERR_CONFIG,
+                            "issuer %s is not an https:// URL; keys and "
                             "revocations are fetched from it (or use a JWKS file and turn the "
-                            "revocation feed off)", o->issuer);
+                            "revocation feed off)",
+                            o->issuer);
+    }
+    if (o->issuer_id != NULL && strncmp(o->issuer_id, "spiffe://", 9) != 0) {
+        return mesh_err_set(MESH_ERR_CONFIG,
+                            "verifier options: issuer_id \"%s\" is not a "
+                            "spiffe:// ID",
+                            o->issuer_id);
     }
     if (o->revocation_poll_ms <= 0 || o->jwks_cooldown_ms < 0 || o->jwks_max_age_min < 0 ||
         o->jwks_max_age_max < o->jwks_max_age_min || o->skew < 0 || o->max_lifetime <= 0) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "verifier options: a time value is out of "
-                            "range");
+                                                  "range");
     }
     return MESH_OK;
 }
 
 static mesh_err_t setup_parts(mesh_verifier_t *v)
 {
-    mesh_http_opts_t ho = {.cert_path = v->cert_path, .key_path = v->key_path,
-                           .ca_path = v->ca_path, .timeout_ms = 10000};
+    mesh_http_opts_t ho = {.cert_path = v->cert_path,
+                           .key_path = v->key_path,
+                           .ca_path = v->ca_path,
+                           .timeout_ms = 10000,
+                           .pin_prefix = v->issuer,
+                           .pin_id = v->issuer_id};
     mesh_jwks_cache_opts_t ko = {0};
     size_t ilen = strlen(v->issuer);
     mesh_err_t rc;
@@ -228,6 +241,7 @@ MESH_EXPORT void mesh_verifier_free(mesh_verifier_t *v)
     free(v->ca_path);
     free(v->cert_path);
     free(v->key_path);
+    free(v->issuer_id);
     free(v->feed_url);
     free(v);
 }

@@ -17,7 +17,7 @@
 #include "stripe.h"
 #include "token_cache.h"
 
-#define STAT_STRIPES 16
+#define STAT_STRIPES  16
 #define CERT_MEMO_MAX 4096
 
 typedef struct {
@@ -30,7 +30,7 @@ typedef struct mesh_peer_trust mesh_peer_trust_t; /* verify_peer.c */
 
 struct mesh_verifier {
     mesh_verifier_opts_t o;
-    char *issuer, *audience, *location, *ca_path, *cert_path, *key_path;
+    char *issuer, *audience, *location, *ca_path, *cert_path, *key_path, *issuer_id;
     char *feed_url;
     mesh_http_t *http;
     mesh_jwks_cache_t *keys;

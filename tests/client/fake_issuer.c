@@ -65,8 +65,7 @@ static void die(const char *what)
 static void send_json(struct evhttp_request *req, int status, const char *body)
 {
     struct evbuffer *b = evbuffer_new();
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "application/json");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
     evbuffer_add(b, body, strlen(body));
     evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", b);
     evbuffer_free(b);
@@ -136,7 +135,8 @@ static void on_meta(struct evhttp_request *req, void *arg)
     }
     snprintf(body, sizeof(body),
              "{\"issuer\":\"%s\",\"jwks_uri\":\"%s/.well-known/jwks.json\","
-             "\"token_endpoint\":\"%s/v1/token\"}", f->url, f->url, f->url);
+             "\"token_endpoint\":\"%s/v1/token\"}",
+             f->url, f->url, f->url);
     send_json(req, 200, body);
 }
 
@@ -249,21 +249,24 @@ static void on_token(struct evhttp_request *req, void *arg)
     id = evhttp_find_header(evhttp_request_get_input_headers(req), "Mesh-Client-Id");
     der = peer_der(req, &der_len);
     if (aud == NULL || strcmp(aud, "nope") == 0) {
-        send_json(req, 400, "{\"error\":\"invalid_target\",\"error_description\":\"unknown "
-                            "audience; registered: svc-b, svc-a\"}");
+        send_json(req, 400,
+                  "{\"error\":\"invalid_target\",\"error_description\":\"unknown "
+                  "audience; registered: svc-b, svc-a\"}");
         goto out;
     }
     if (strcmp(aud, "forbidden") == 0) {
-        send_json(req, 403, "{\"error\":\"access_denied\",\"error_description\":\"policy: "
-                            "only svc-z may get forbidden\"}");
+        send_json(req, 403,
+                  "{\"error\":\"access_denied\",\"error_description\":\"policy: "
+                  "only svc-z may get forbidden\"}");
         goto out;
     }
     if (id != NULL) {
-        const char *secret = evhttp_find_header(evhttp_request_get_input_headers(req),
-                                                "Mesh-Client-Secret");
+        const char *secret =
+            evhttp_find_header(evhttp_request_get_input_headers(req), "Mesh-Client-Secret");
         if (secret == NULL || strcmp(secret, "s3cret") != 0) {
-            send_json(req, 401, "{\"error\":\"invalid_client\",\"error_description\":\"bad "
-                                "service token\"}");
+            send_json(req, 401,
+                      "{\"error\":\"invalid_client\",\"error_description\":\"bad "
+                      "service token\"}");
             goto out;
         }
         snprintf(client, sizeof(client), "svc-token:%s", id);
@@ -275,8 +278,9 @@ static void on_token(struct evhttp_request *req, void *arg)
         c.client_id = strrchr(spiffe, '/') + 1;
         c.x5t_s256 = x5t;
     } else {
-        send_json(req, 401, "{\"error\":\"invalid_client\",\"error_description\":\"present "
-                            "a client certificate or a service token\"}");
+        send_json(req, 401,
+                  "{\"error\":\"invalid_client\",\"error_description\":\"present "
+                  "a client certificate or a service token\"}");
         goto out;
     }
     c.iss = f->url;
@@ -295,7 +299,8 @@ static void on_token(struct evhttp_request *req, void *arg)
     mesh_key_free(key);
     snprintf(resp, sizeof(resp),
              "{\"access_token\":\"%s\",\"token_type\":\"Bearer\",\"expires_in\":%lld,"
-             "\"scope\":\"%s\"}", token, (long long)c.ttl, scope != NULL ? scope : "");
+             "\"scope\":\"%s\"}",
+             token, (long long)c.ttl, scope != NULL ? scope : "");
     send_json(req, 200, resp);
 out:
     mesh_free(token);

@@ -49,7 +49,8 @@ const char *ri_path(const real_issuer_t *ri, const char *rel, char *out, size_t 
 
 static long get(const real_issuer_t *ri, const char *path, char **body);
 
-/* The issuer config: svc-a and svc-token:ci may get svc-b; rate limits out of the way. */
+/* The issuer config: svc-a may get svc-b (a service token carries its own audiences); rate
+ * limits out of the way. */
 static void write_config(const real_issuer_t *ri, const char *current, const char *previous)
 {
     char tmp[400];
@@ -68,8 +69,8 @@ static void write_config(const real_issuer_t *ri, const char *current, const cha
             " \"store\":\"sqlite:issuer.db\",\n"
             " \"audiences\":[{\"name\":\"svc-b\",\"scopes\":[\"read\",\"write\"]},"
             "{\"name\":\"admin-api\"}],\n"
-            " \"policy\":[{\"identity\":\"spiffe://mesh.local/svc-a\",\"audiences\":[\"svc-b\"]},"
-            "{\"identity\":\"svc-token:ci\",\"audiences\":[\"svc-b\"]}],\n"
+            " \"policy\":[{\"identity\":\"spiffe://mesh.local/svc-a\",\"audiences\":[\"svc-b\"]}],"
+            "\n"
             " \"rate_limits\":{\"per_identity\":{\"rate\":1000,\"burst\":1000},"
             "\"per_source\":{\"rate\":1000,\"burst\":1000}},\n"
             " \"jwks_max_age\":60}\n",
@@ -84,8 +85,10 @@ bool ri_rotate(real_issuer_t *ri)
 {
     char cmd[1024], *body = NULL;
 
-    snprintf(cmd, sizeof(cmd), "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 "
-             "-out %s/jwt-2.key >/dev/null 2>&1 && chmod 600 %s/jwt-2.key", ri->dir, ri->dir);
+    snprintf(cmd, sizeof(cmd),
+             "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 "
+             "-out %s/jwt-2.key >/dev/null 2>&1 && chmod 600 %s/jwt-2.key",
+             ri->dir, ri->dir);
     if (system(cmd) != 0) {
         return false;
     }
@@ -127,10 +130,13 @@ bool ri_setup(real_issuer_t *ri)
     snprintf(cmd, sizeof(cmd), "%s/tmpl.json", ri->dir);
     f = fopen(cmd, "w");
     fputs("{\"trust_domain\":\"mesh.local\",\"services\":[{\"name\":\"issuer\"},"
-          "{\"name\":\"svc-a\"},{\"name\":\"svc-b\"}]}\n", f);
+          "{\"name\":\"svc-a\"},{\"name\":\"svc-b\"}]}\n",
+          f);
     fclose(f);
-    snprintf(cmd, sizeof(cmd), "%s/ca/mesh-ca init --template %s/tmpl.json --dir %s "
-             ">%s/mesh-ca.log 2>&1", build_root(), ri->dir, ri->certs, ri->dir);
+    snprintf(cmd, sizeof(cmd),
+             "%s/ca/mesh-ca init --template %s/tmpl.json --dir %s "
+             ">%s/mesh-ca.log 2>&1",
+             build_root(), ri->dir, ri->certs, ri->dir);
     if (system(cmd) != 0) {
         fprintf(stderr, "mesh-ca init failed; see %s/mesh-ca.log\n", ri->dir);
         abort();
@@ -245,8 +251,10 @@ bool ri_service_token(const real_issuer_t *ri, const char *name, char *id, size_
     json_t *doc;
     bool ok;
 
-    snprintf(cmd, sizeof(cmd), "%s/issuer/mesh-issuer token create %s --audience svc-b --json "
-             "--config %s 2>/dev/null", build_root(), name, ri->config);
+    snprintf(cmd, sizeof(cmd),
+             "%s/issuer/mesh-issuer token create %s --audience svc-b --json "
+             "--config %s 2>/dev/null",
+             build_root(), name, ri->config);
     p = popen(cmd, "r");
     n = fread(buf, 1, sizeof(buf) - 1, p);
     buf[n] = '\0';

@@ -63,8 +63,8 @@ static int run(const char *envs, const char *args)
     snprintf(cmd, sizeof(cmd),
              "env -u TLS_CERT_PATH -u TLS_KEY_PATH -u TLS_CA_PATH -u MESH_CLIENT_ID "
              "-u MESH_CLIENT_SECRET MESH_ISSUER_URL=%s MESH_CERTS_DIR=%s MESH_SERVICE=svc-a %s "
-             "%s %s >%s 2>%s", fake_url(fake), env.certs, envs, mesh_bin, args, outpath,
-             errpath);
+             "%s %s >%s 2>%s",
+             fake_url(fake), env.certs, envs, mesh_bin, args, outpath, errpath);
     st = system(cmd);
     slurp(outpath, out, sizeof(out));
     slurp(errpath, err, sizeof(err));
@@ -79,8 +79,7 @@ static void test_token_prints_raw_jwt(void **state)
     assert_null(strchr(out, ' '));
     assert_int_equal(run("", "token --audience nope"), 1);
     assert_non_null(strstr(err, "invalid_target"));
-    assert_int_equal(run("MESH_CLIENT_SECRET=s3cret", "token --audience svc-b --client-id ci"),
-                     0);
+    assert_int_equal(run("MESH_CLIENT_SECRET=s3cret", "token --audience svc-b --client-id ci"), 0);
     assert_memory_equal(out, "eyJ", 3);
     assert_int_equal(run("", "token"), 2);
     assert_int_equal(run("", "token --help"), 0);
@@ -95,8 +94,7 @@ static void test_curl_calls_peer_with_token_and_cert(void **state)
     assert_int_equal(run("", args), 0);
     assert_non_null(strstr(out, "\"authorization\":\"Bearer eyJ"));
     assert_non_null(strstr(out, env.a_x5t));
-    snprintf(args, sizeof(args), "curl -i -H 'X-Test: 1' %s/peer --audience svc-b",
-             fake_url(fake));
+    snprintf(args, sizeof(args), "curl -i -H 'X-Test: 1' %s/peer --audience svc-b", fake_url(fake));
     assert_int_equal(run("", args), 0);
     assert_memory_equal(out, "HTTP/", 5);
     snprintf(file, sizeof(file), "%s/body.json", env.dir);
@@ -153,7 +151,8 @@ static void test_doctor_first_failures(void **state)
     expect_first_failure(e, "doctor", "key matches certificate", "is not the key");
     expect_first_failure("MESH_ISSUER_URL=https://127.0.0.1:1", "doctor", "issuer reachable",
                          "start mesh-issuer");
-    snprintf(e, sizeof(e), "TLS_CERT_PATH=%s/other-ca/stranger/cert.pem "
+    snprintf(e, sizeof(e),
+             "TLS_CERT_PATH=%s/other-ca/stranger/cert.pem "
              "TLS_KEY_PATH=%s/other-ca/stranger/key.pem TLS_CA_PATH=%s/other-ca/ca.pem",
              env.certs, env.certs, env.certs);
     expect_first_failure(e, "doctor", "TLS handshake", "certificate");

@@ -276,8 +276,9 @@ static void test_retries_exhausted_keep_issuer_words(void **state)
     o.max_retries = 2;
     assert_int_equal(mesh_client_new(&o, &c), MESH_OK);
     for (int i = 0; i < 3; i++) {
-        fake_push_reply(fake, 500, -1, "{\"error\":\"server_error\",\"error_description\":"
-                                       "\"store locked\"}");
+        fake_push_reply(fake, 500, -1,
+                        "{\"error\":\"server_error\",\"error_description\":"
+                        "\"store locked\"}");
     }
     assert_int_equal(mesh_client_token(c, "svc-b", NULL, &t, NULL), MESH_ERR_ISSUER_ERROR);
     assert_non_null(strstr(mesh_err_detail(), "server_error"));
@@ -382,15 +383,13 @@ static void test_setup_curl_and_request_reuse_connection(void **state)
     fclose(devnull);
     curl_easy_cleanup(h);
 
-    assert_int_equal(mesh_client_request(c, "GET", url, "svc-b", NULL, NULL, 0, 0, &r1),
-                     MESH_OK);
+    assert_int_equal(mesh_client_request(c, "GET", url, "svc-b", NULL, NULL, 0, 0, &r1), MESH_OK);
     assert_int_equal(r1.status, 200);
     assert_non_null(strstr(r1.body, "\"authorization\":\"Bearer ey"));
     snprintf(want, sizeof(want), "\"x5t\":\"%s\"", env.a_x5t);
     assert_non_null(strstr(r1.body, want)); /* mTLS with svc-a's certificate */
     /* Steady state: the connection (and its TLS session) is reused, no new handshake. */
-    assert_int_equal(mesh_client_request(c, NULL, url, "svc-b", NULL, NULL, 0, 0, &r2),
-                     MESH_OK);
+    assert_int_equal(mesh_client_request(c, NULL, url, "svc-b", NULL, NULL, 0, 0, &r2), MESH_OK);
     assert_int_equal(r2.new_connections, 0);
     mesh_response_clear(&r1);
     mesh_response_clear(&r2);
@@ -441,8 +440,9 @@ static void test_certfile_checks_and_bad_arguments(void **state)
     assert_non_null(strstr(mesh_err_detail(), "not valid yet"));
     assert_int_equal(mesh_certfile_check_key(a_cert, NULL), MESH_ERR_INVALID_ARG);
     assert_int_equal(mesh_certfile_check_key(a_cert, ca), MESH_ERR_KEY_PARSE);
-    assert_int_equal(mesh_certfile_check_chain(a_cert, tu_path(&env, "svc-a/key.pem", p1,
-                                                               sizeof(p1))), MESH_ERR_CERT);
+    assert_int_equal(
+        mesh_certfile_check_chain(a_cert, tu_path(&env, "svc-a/key.pem", p1, sizeof(p1))),
+        MESH_ERR_CERT);
     /* Bad arguments are reported, not crashed on. */
     assert_int_equal(mesh_client_token(c, NULL, NULL, &t, NULL), MESH_ERR_INVALID_ARG);
     assert_int_equal(mesh_client_token(c, "svc-b", NULL, NULL, NULL), MESH_ERR_INVALID_ARG);
@@ -463,8 +463,7 @@ static void test_request_post_with_headers_and_limit(void **state)
     (void)state;
 
     snprintf(url, sizeof(url), "%s/peer", fake_url(fake));
-    assert_int_equal(mesh_client_request(c, "POST", url, "svc-b", hdrs, "{}", 2, 0, &r),
-                     MESH_OK);
+    assert_int_equal(mesh_client_request(c, "POST", url, "svc-b", hdrs, "{}", 2, 0, &r), MESH_OK);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.headers, "HTTP/1.1 200"));
     mesh_response_clear(&r);
@@ -474,8 +473,7 @@ static void test_request_post_with_headers_and_limit(void **state)
                      MESH_ERR_LIMIT);
     /* A peer answering 404 is still an answer. */
     snprintf(url, sizeof(url), "%s/nothing-here", fake_url(fake));
-    assert_int_equal(mesh_client_request(c, NULL, url, "svc-b", NULL, NULL, 0, 0, &r),
-                     MESH_OK);
+    assert_int_equal(mesh_client_request(c, NULL, url, "svc-b", NULL, NULL, 0, 0, &r), MESH_OK);
     assert_int_equal(r.status, 404);
     mesh_response_clear(&r);
     mesh_client_free(c);

@@ -23,7 +23,7 @@
 #include "testutil.h"
 
 #define ISSUER_ID "spiffe://mesh.local/issuer"
-#define SVC_B_ID "spiffe://mesh.local/svc-b"
+#define SVC_B_ID  "spiffe://mesh.local/svc-b"
 
 static real_issuer_t ri;
 static bool have_issuer;
@@ -37,9 +37,10 @@ static void impostor_certs(void)
     char cmd[2048];
 
     snprintf(impostor_dir, sizeof(impostor_dir), "%s/impostor", ri.dir);
-    snprintf(cmd, sizeof(cmd), "mkdir -p '%s/issuer' && cp '%s/ca.pem' '%s/' && "
-             "cp '%s/svc-b/cert.pem' '%s/svc-b/key.pem' '%s/issuer/'", impostor_dir, ri.certs,
-             impostor_dir, ri.certs, ri.certs, impostor_dir);
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p '%s/issuer' && cp '%s/ca.pem' '%s/' && "
+             "cp '%s/svc-b/cert.pem' '%s/svc-b/key.pem' '%s/issuer/'",
+             impostor_dir, ri.certs, impostor_dir, ri.certs, ri.certs, impostor_dir);
     if (system(cmd) != 0) {
         abort();
     }
@@ -79,11 +80,11 @@ static int per_test(void **state)
     return 0;
 }
 
-#define NEED_ISSUER()                                                                          \
-    do {                                                                                       \
-        if (!have_issuer) {                                                                    \
-            skip();                                                                            \
-        }                                                                                      \
+#define NEED_ISSUER()                                                                              \
+    do {                                                                                           \
+        if (!have_issuer) {                                                                        \
+            fail_msg("the real mesh-issuer did not start (its log is named above)");               \
+        }                                                                                          \
     } while (0)
 
 /* svc-a's client for the issuer at `url`, pinned to `issuer_id` (NULL: not pinned). */
@@ -121,6 +122,58 @@ static void test_client_pinned_to_issuer_id_gets_token_from_real_issuer(void **s
     assert_int_equal(mesh_client_token(c, "svc-b", "read", &tok, NULL), MESH_OK);
     mesh_free(tok);
     mesh_client_free(c);
+}
+
+static mesh_verifier_t *verifier_for(const char *url, const char *issuer_id)
+{
+    mesh_verifier_opts_t o;
+    mesh_verifier_t *v = NULL;
+
+    mesh_verifier_opts_init(&o);
+    o.issuer = url;
+    o.audience = "svc-b";
+    o.ca_path = ca;
+    o.issuer_id = issuer_id;
+    assert_int_equal(mesh_verifier_new(&o, &v), MESH_OK); /* fetch failures are not fatal */
+    return v;
+}
+
+/* regression: a verifier's own fetches (metadata, JWKS, revocation feed) went to whichever
+ * mesh service answered on the issuer's address, which could then serve its own keys */
+static void test_verifier_fetches_pinned_to_issuer_id(void **state)
+{
+    (void)state;
+    NEED_ISSUER();
+
+    mesh_verifier_t *v = verifier_for(ri.url, ISSUER_ID);
+    assert_int_equal(mesh_verifier_refresh_keys(v), MESH_OK);
+    assert_int_equal(mesh_verifier_poll_revocations(v), MESH_OK);
+    mesh_verifier_free(v);
+
+    v = verifier_for(fake_url(impostor), ISSUER_ID);
+    assert_int_equal(mesh_verifier_refresh_keys(v), MESH_ERR_PEER_ID);
+    assert_names_both(SVC_B_ID, ISSUER_ID);
+    assert_int_equal(mesh_verifier_poll_revocations(v), MESH_ERR_PEER_ID);
+    assert_int_equal(fake_count(impostor, FAKE_META), 0);
+    assert_int_equal(fake_count(impostor, FAKE_JWKS), 0);
+    assert_int_equal(fake_count(impostor, FAKE_REVOCATIONS), 0);
+    mesh_verifier_free(v);
+
+    v = verifier_for(fake_url(impostor), NULL); /* unpinned, the impostor is asked */
+    mesh_err_t unpinned = mesh_verifier_refresh_keys(v);
+    assert_int_not_equal(unpinned, MESH_ERR_PEER_ID);
+    assert_true(fake_count(impostor, FAKE_META) > 0);
+    mesh_verifier_free(v);
+
+    mesh_verifier_opts_t o;
+    mesh_verifier_opts_init(&o);
+    o.issuer = ri.url;
+    o.audience = "svc-b";
+    o.ca_path = ca;
+    o.issuer_id = "issuer";
+    v = NULL;
+    assert_int_equal(mesh_verifier_new(&o, &v), MESH_ERR_CONFIG);
+    assert_null(v);
 }
 
 /* regression: any mesh service on loopback could answer for the issuer and get the caller's
@@ -218,21 +271,19 @@ static void test_mesh_call_pinned_to_peer(void **state)
 
     c = client_a(ri.url, ISSUER_ID);
     snprintf(url, sizeof(url), "%s/peer", fake_url(impostor));
-    assert_int_equal(mesh_client_request_peer(c, SVC_B_ID, NULL, url, "svc-b", NULL, NULL, 0, 0,
-                                              &r),
-                     MESH_OK);
+    assert_int_equal(
+        mesh_client_request_peer(c, SVC_B_ID, NULL, url, "svc-b", NULL, NULL, 0, 0, &r), MESH_OK);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "Bearer "));
     mesh_response_clear(&r);
-    assert_int_equal(mesh_client_request_peer(c, SVC_B_ID, NULL, url, "svc-b", NULL, NULL, 0, 0,
-                                              &r),
-                     MESH_OK);
+    assert_int_equal(
+        mesh_client_request_peer(c, SVC_B_ID, NULL, url, "svc-b", NULL, NULL, 0, 0, &r), MESH_OK);
     assert_int_equal(r.new_connections, 0); /* the pooled connection was reused */
     mesh_response_clear(&r);
     assert_int_equal(fake_count(impostor, FAKE_PEER), 2);
     /* The same pooled connection, another expected peer: nothing is sent. */
-    assert_int_equal(mesh_client_request_peer(c, "spiffe://mesh.local/svc-c", "POST", url,
-                                              "svc-b", NULL, "secret body", 11, 0, &r),
+    assert_int_equal(mesh_client_request_peer(c, "spiffe://mesh.local/svc-c", "POST", url, "svc-b",
+                                              NULL, "secret body", 11, 0, &r),
                      MESH_ERR_PEER_ID);
     assert_names_both(SVC_B_ID, "spiffe://mesh.local/svc-c");
     assert_int_equal(fake_count(impostor, FAKE_PEER), 2);
@@ -240,8 +291,7 @@ static void test_mesh_call_pinned_to_peer(void **state)
     /* Unpinned calls behave as before. */
     assert_int_equal(mesh_client_request(c, NULL, url, "svc-b", NULL, NULL, 0, 0, &r), MESH_OK);
     mesh_response_clear(&r);
-    assert_int_equal(mesh_client_request_peer(c, "svc-b", NULL, url, "svc-b", NULL, NULL, 0, 0,
-                                              &r),
+    assert_int_equal(mesh_client_request_peer(c, "svc-b", NULL, url, "svc-b", NULL, NULL, 0, 0, &r),
                      MESH_ERR_INVALID_ARG);
     mesh_client_free(c);
 }
@@ -273,8 +323,7 @@ static void test_setup_curl_peer_pins_callers_handle(void **state)
     c = client_a(ri.url, ISSUER_ID);
     snprintf(url, sizeof(url), "%s/peer", fake_url(impostor));
     h = curl_easy_init();
-    assert_int_equal(mesh_client_setup_curl_peer(c, h, "svc-b", "spiffe://mesh.local/svc-c",
-                                                 &pin),
+    assert_int_equal(mesh_client_setup_curl_peer(c, h, "svc-b", "spiffe://mesh.local/svc-c", &pin),
                      MESH_OK);
     assert_int_equal(mesh_peer_pin_result(pin), MESH_OK);
     assert_int_equal(perform(h, url), CURLE_ABORTED_BY_CALLBACK);
@@ -334,9 +383,10 @@ static int mesh_cli(const char *args, char *err, size_t cap)
     int st;
 
     snprintf(errpath, sizeof(errpath), "%s/cli-err.txt", ri.dir);
-    snprintf(cmd, sizeof(cmd), "env -u MESH_ISSUER_ID -u MESH_CLIENT_ID MESH_CERTS_DIR=%s "
-             "MESH_SERVICE=svc-a %s/libmesh/cli/mesh %s >/dev/null 2>%s", ri.certs,
-             b != NULL ? b : "build", args, errpath);
+    snprintf(cmd, sizeof(cmd),
+             "env -u MESH_ISSUER_ID -u MESH_CLIENT_ID MESH_CERTS_DIR=%s "
+             "MESH_SERVICE=svc-a %s/libmesh/cli/mesh %s >/dev/null 2>%s",
+             ri.certs, b != NULL ? b : "build", args, errpath);
     st = system(cmd);
     f = fopen(errpath, "r");
     if (f != NULL) {
@@ -360,8 +410,10 @@ static void test_cli_issuer_id_and_peer_id_flags(void **state)
              fake_url(impostor));
     assert_int_equal(mesh_cli(args, err, sizeof(err)), 1);
     assert_non_null(strstr(err, "peer_id_mismatch"));
-    snprintf(args, sizeof(args), "curl %s/peer --audience svc-b --issuer %s --peer-id "
-             "spiffe://mesh.local/svc-c", fake_url(impostor), ri.url);
+    snprintf(args, sizeof(args),
+             "curl %s/peer --audience svc-b --issuer %s --peer-id "
+             "spiffe://mesh.local/svc-c",
+             fake_url(impostor), ri.url);
     assert_int_equal(mesh_cli(args, err, sizeof(err)), 1);
     assert_non_null(strstr(err, "peer_id_mismatch"));
     assert_non_null(strstr(err, SVC_B_ID));
@@ -433,8 +485,7 @@ static void test_trust_bundle_from_mesh_ca_files(void **state)
     ri_path(&ri, "crl.pem", crl, sizeof(crl));
     v = trusting_verifier(bundle, crl);
     pem = slurp(ri_path(&ri, "svc-b/cert.pem", path, sizeof(path)), &len);
-    assert_int_equal(mesh_verify_pem(v, tu_bearer(tok), pem, len, NULL, NULL),
-                     MESH_ERR_PEER_CERT);
+    assert_int_equal(mesh_verify_pem(v, tu_bearer(tok), pem, len, NULL, NULL), MESH_ERR_PEER_CERT);
     assert_non_null(strstr(mesh_err_detail(), "revoked"));
     free(pem);
     pem = slurp(a_cert, &len);
@@ -451,6 +502,7 @@ int main(void)
         cmocka_unit_test_setup(test_client_pinned_to_issuer_id_gets_token_from_real_issuer,
                                per_test),
         cmocka_unit_test_setup(test_issuer_impostor_refused_before_any_request, per_test),
+        cmocka_unit_test_setup(test_verifier_fetches_pinned_to_issuer_id, per_test),
         cmocka_unit_test_setup(test_service_token_secret_never_sent_to_impostor, per_test),
         cmocka_unit_test_setup(test_issuer_id_from_environment, per_test),
         cmocka_unit_test_setup(test_mesh_call_pinned_to_peer, per_test),

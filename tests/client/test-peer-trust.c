@@ -52,8 +52,7 @@ static int group_setup(void **state)
     char cmd[1024];
     (void)state;
 
-    if (test_tmp_template(dir, sizeof(dir), "mesh-peer-trust") == NULL ||
-        mkdtemp(dir) == NULL) {
+    if (test_tmp_template(dir, sizeof(dir), "mesh-peer-trust") == NULL || mkdtemp(dir) == NULL) {
         return -1;
     }
     snprintf(cmd, sizeof(cmd), "bash '%s/tests/client/mkpeercerts.sh' '%s/pki'",
@@ -175,12 +174,12 @@ static mesh_err_t verify_pem(mesh_verifier_t *v, const char *rel)
     return verify_pem_bound(v, rel, NULL, NULL);
 }
 
-#define assert_refused(call, why)                                                              \
-    do {                                                                                       \
-        assert_int_equal((call), MESH_ERR_PEER_CERT);                                          \
-        if (strstr(mesh_err_detail(), (why)) == NULL) {                                        \
-            fail_msg("detail \"%s\" does not say \"%s\"", mesh_err_detail(), (why));           \
-        }                                                                                      \
+#define assert_refused(call, why)                                                                  \
+    do {                                                                                           \
+        assert_int_equal((call), MESH_ERR_PEER_CERT);                                              \
+        if (strstr(mesh_err_detail(), (why)) == NULL) {                                            \
+            fail_msg("detail \"%s\" does not say \"%s\"", mesh_err_detail(), (why));               \
+        }                                                                                          \
     } while (0)
 
 static void test_valid_leaf_accepted(void **state)
@@ -516,8 +515,7 @@ static void test_malformed_and_oversized_chains_refused(void **state)
     memset(big, 'A', MESH_MAX_PEM_BYTES + 1);
     assert_int_equal(mesh_verify_pem(v, tu_bearer(tok), big, MESH_MAX_PEM_BYTES + 1, NULL, NULL),
                      MESH_ERR_LIMIT);
-    assert_refused(mesh_verify(v, tu_bearer(tok), junk, sizeof(junk), NULL, NULL),
-                   "not one DER");
+    assert_refused(mesh_verify(v, tu_bearer(tok), junk, sizeof(junk), NULL, NULL), "not one DER");
     /* No certificate at all: a bound token has nothing to be bound to. */
     assert_int_equal(mesh_verify_pem(v, tu_bearer(tok), NULL, 0, NULL, NULL),
                      MESH_ERR_CNF_MISMATCH);

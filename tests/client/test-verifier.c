@@ -138,96 +138,68 @@ static char *build(const hostile_t *h, const mesh_key_t *key, int64_t now)
 }
 #pragma GCC diagnostic pop
 
-#define OKC                                                                                    \
-    "{\"iss\":\"%s\",\"sub\":\"spiffe://mesh.local/svc-a\",\"aud\":\"svc-b\",\"iat\":%lld,"     \
+#define OKC                                                                                        \
+    "{\"iss\":\"%s\",\"sub\":\"spiffe://mesh.local/svc-a\",\"aud\":\"svc-b\",\"iat\":%lld,"        \
     "\"nbf\":%lld,\"exp\":%lld,\"jti\":\"j1\",\"scope\":\"read\",\"cnf\":{\"x5t#S256\":\"X5T\"}}"
 
 static void test_every_hostile_class(void **state)
 {
     static const hostile_t cases[] = {
-        {"alg none",
-         "{\"alg\":\"none\",\"typ\":\"at+jwt\",\"kid\":\"%s\"}",
-         OKC,
+        {"alg none", "{\"alg\":\"none\",\"typ\":\"at+jwt\",\"kid\":\"%s\"}", OKC,
          MESH_ERR_ALG_NOT_ALLOWED},
-        {"HMAC with the public key",
-         "{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\"}",
-         OKC,
+        {"HMAC with the public key", "{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\"}", OKC,
          MESH_ERR_ALG_NOT_ALLOWED},
-        {"alg not the key's",
-         "{\"alg\":\"PS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\"}",
-         OKC,
+        {"alg not the key's", "{\"alg\":\"PS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\"}", OKC,
          MESH_ERR_ALG_NOT_ALLOWED},
         {"kid missing", "{\"alg\":\"RS256\",\"typ\":\"at+jwt\"%.0s}", OKC, MESH_ERR_KID_MISSING},
-        {"kid unknown",
-         "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"nope%.0s\"}",
-         OKC,
+        {"kid unknown", "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"nope%.0s\"}", OKC,
          MESH_ERR_KID_UNKNOWN},
-        {"crit",
-         "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\",\"crit\":[\"x\"],\"x\":1}",
-         OKC,
+        {"crit", "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\",\"crit\":[\"x\"],\"x\":1}",
+         OKC, MESH_ERR_HEADER_FORBIDDEN},
+        {"jku", "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\",\"jku\":\"https://evil/\"}",
+         OKC, MESH_ERR_HEADER_FORBIDDEN},
+        {"x5u", "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\",\"x5u\":\"https://evil/\"}",
+         OKC, MESH_ERR_HEADER_FORBIDDEN},
+        {"jwk", "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\",\"jwk\":{}}", OKC,
          MESH_ERR_HEADER_FORBIDDEN},
-        {"jku",
-         "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\",\"jku\":\"https://evil/\"}",
-         OKC,
-         MESH_ERR_HEADER_FORBIDDEN},
-        {"x5u",
-         "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\",\"x5u\":\"https://evil/\"}",
-         OKC,
-         MESH_ERR_HEADER_FORBIDDEN},
-        {"jwk",
-         "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\",\"jwk\":{}}",
-         OKC,
-         MESH_ERR_HEADER_FORBIDDEN},
-        {"x5c",
-         "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\",\"x5c\":[]}",
-         OKC,
+        {"x5c", "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\",\"x5c\":[]}", OKC,
          MESH_ERR_HEADER_FORBIDDEN},
         {"duplicate header member",
-         "{\"alg\":\"RS256\",\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\"}",
-         OKC,
+         "{\"alg\":\"RS256\",\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\"}", OKC,
          MESH_ERR_JSON_DUPLICATE},
-        {"duplicate claim",
-         NULL,
+        {"duplicate claim", NULL,
          "{\"iss\":\"%s\",\"aud\":\"svc-b\",\"aud\":\"svc-b\",\"sub\":\"s\",\"iat\":%lld,\"nbf"
          "\":%lld,\"exp\":%lld,\"jti\":\"j\"}",
          MESH_ERR_JSON_DUPLICATE},
-        {"deep JSON",
-         NULL,
+        {"deep JSON", NULL,
          "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-b\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%l"
          "ld,\"x\":[[[[[[[[[[1]]]]]]]]]]}",
          MESH_ERR_JSON_DEPTH},
-        {"exp not an integer",
-         NULL,
+        {"exp not an integer", NULL,
          "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-b\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%l"
          "ld.5,\"jti\":\"j\"}",
          MESH_ERR_CLAIM_TYPE},
-        {"wrong iss",
-         NULL,
+        {"wrong iss", NULL,
          "{\"iss\":\"https://evil%.0s\",\"sub\":\"s\",\"aud\":\"svc-b\",\"iat\":%lld,\"nbf\":%"
          "lld,\"exp\":%lld,\"jti\":\"j\"}",
          MESH_ERR_ISSUER},
-        {"wrong aud",
-         NULL,
+        {"wrong aud", NULL,
          "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-c\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%l"
          "ld,\"jti\":\"j\"}",
          MESH_ERR_AUDIENCE},
-        {"expired",
-         NULL,
+        {"expired", NULL,
          "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-b\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%l"
          "ld,\"jti\":\"j\",\"x\":\"EXPIRED\"}",
          MESH_ERR_EXPIRED},
-        {"nbf in the future",
-         NULL,
+        {"nbf in the future", NULL,
          "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-b\",\"iat\":%lld,\"nbf\":%lld000,\"exp\""
          ":%lld,\"jti\":\"j\"}",
          MESH_ERR_NOT_YET_VALID},
-        {"lifetime above max",
-         NULL,
+        {"lifetime above max", NULL,
          "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-b\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%l"
          "ld00,\"jti\":\"j\"}",
          MESH_ERR_LIFETIME},
-        {"no cnf where binding is required",
-         NULL,
+        {"no cnf where binding is required", NULL,
          "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-b\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%l"
          "ld,\"jti\":\"j\"}",
          MESH_ERR_CNF_MISSING},
@@ -243,8 +215,8 @@ static void test_every_hostile_class(void **state)
         /* Put svc-a's real thumbprint in cnf so only the named rule is broken. */
         const char *x = strstr(h.claims, "X5T");
         if (x != NULL) {
-            snprintf(claims, sizeof(claims), "%.*s%s%s", (int)(x - h.claims), h.claims,
-                     env.a_x5t, x + 3);
+            snprintf(claims, sizeof(claims), "%.*s%s%s", (int)(x - h.claims), h.claims, env.a_x5t,
+                     x + 3);
             h.claims = claims;
         }
         int64_t t = strstr(h.claims, "EXPIRED") != NULL ? now - 1000 : now;
@@ -290,8 +262,7 @@ static void test_structure_size_and_header_shape(void **state)
     assert_int_equal(mesh_verify(v, NULL, NULL, 0, NULL, NULL), MESH_ERR_NO_TOKEN);
     assert_int_equal(mesh_verify_http_status(MESH_ERR_NO_TOKEN, NULL, www, sizeof(www)), 401);
     assert_null(strstr(www, "error="));
-    assert_int_equal(mesh_verify(v, "Basic dXNlcjpwdw==", NULL, 0, NULL, NULL),
-                     MESH_ERR_NO_TOKEN);
+    assert_int_equal(mesh_verify(v, "Basic dXNlcjpwdw==", NULL, 0, NULL, NULL), MESH_ERR_NO_TOKEN);
     snprintf(buf, sizeof(buf), "Bearer %s, Bearer %s", tok, tok);
     rc = mesh_verify(v, buf, env.a_der, env.a_len, NULL, NULL);
     assert_int_equal(rc, MESH_ERR_TWO_CREDENTIALS);
@@ -356,10 +327,11 @@ static void test_unknown_kid_storm_bounded(void **state)
     for (int i = 0; i < 1000; i++) {
         char hdr[128], claims[512];
         snprintf(hdr, sizeof(hdr), "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"k%d\"}", i);
-        snprintf(claims, sizeof(claims), "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-b\","
-                 "\"iat\":%lld,\"exp\":%lld,\"jti\":\"j%d\"}", fake_url(fake), (long long)now,
-                 (long long)now + 60, i);
-            char *tok = tu_raw_token(key1, hdr, claims);
+        snprintf(claims, sizeof(claims),
+                 "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-b\","
+                 "\"iat\":%lld,\"exp\":%lld,\"jti\":\"j%d\"}",
+                 fake_url(fake), (long long)now, (long long)now + 60, i);
+        char *tok = tu_raw_token(key1, hdr, claims);
         assert_int_equal(verify_tok(v, tok, env.a_der, env.a_len, NULL), MESH_ERR_KID_UNKNOWN);
         free(tok);
     }
@@ -554,9 +526,8 @@ static void *stress_thread(void *arg)
             MESH_ERR_CNF_MISMATCH) {
             s->errors++;
         }
-        if (i % 100 == 0 &&
-            mesh_verify(s->v, tu_bearer(s->expired), env.a_der, env.a_len, NULL, NULL) !=
-                MESH_ERR_EXPIRED) {
+        if (i % 100 == 0 && mesh_verify(s->v, tu_bearer(s->expired), env.a_der, env.a_len, NULL,
+                                        NULL) != MESH_ERR_EXPIRED) {
             s->errors++;
         }
     }
@@ -587,7 +558,8 @@ static void test_concurrent_verification(void **state)
     memset(s, 0, sizeof(s));
     mesh_verifier_t *v = new_verifier(true, 0);
     char *good = tu_token(key1, fake_url(fake), "svc-b", "read", env.a_x5t, 300);
-    snprintf(claims, sizeof(claims), "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-b\","
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"svc-b\","
              "\"iat\":%lld,\"exp\":%lld,\"jti\":\"old\",\"cnf\":{\"x5t#S256\":\"%s\"}}",
              fake_url(fake), (long long)now - 400, (long long)now - 100, env.a_x5t);
     char *expired = tu_sign_claims(key1, claims);

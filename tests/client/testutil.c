@@ -69,8 +69,7 @@ char *tu_sign_claims(const mesh_key_t *key, const char *claims_json)
 {
     char *tok = NULL;
 
-    if (mesh_jws_sign(key, MESH_TYP_AT_JWT, claims_json, strlen(claims_json), &tok) !=
-        MESH_OK) {
+    if (mesh_jws_sign(key, MESH_TYP_AT_JWT, claims_json, strlen(claims_json), &tok) != MESH_OK) {
         fail("jws sign");
     }
     return tok;

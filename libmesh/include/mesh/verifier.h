@@ -31,29 +31,29 @@ extern "C" {
 typedef enum {
     /* RFC 8414 metadata at <issuer>/.well-known/oauth-authorization-server names jwks_uri */
     MESH_JWKS_FROM_ISSUER = 0,
-    MESH_JWKS_FROM_URL = 1,    /* jwks_location is an https:// URL */
-    MESH_JWKS_FROM_FILE = 2,   /* jwks_location is a JWKS file (reloaded on an unknown kid) */
+    MESH_JWKS_FROM_URL = 1,  /* jwks_location is an https:// URL */
+    MESH_JWKS_FROM_FILE = 2, /* jwks_location is a JWKS file (reloaded on an unknown kid) */
 } mesh_jwks_source_t;
 
 typedef struct {
     const char *issuer;   /* required: exact iss, and the base URL of the issuer */
     const char *audience; /* required: this service's audience name */
     mesh_jwks_source_t jwks_source;
-    const char *jwks_location; /* URL or path; NULL for MESH_JWKS_FROM_ISSUER */
-    const char *ca_path;       /* trust anchor for HTTPS fetches (JWKS, metadata, feed) */
-    const char *cert_path;     /* optional client certificate for those fetches */
-    const char *key_path;      /* its key */
-    int64_t skew;              /* default MESH_DEFAULT_SKEW */
-    int64_t max_lifetime;      /* default MESH_DEFAULT_MAX_LIFETIME */
-    bool require_binding;      /* default true: tokens must carry cnf.x5t#S256 */
-    bool revocation_feed;      /* default true: poll <issuer>/v1/revocations */
-    int64_t revocation_poll_ms; /* default 10000 */
-    int64_t jwks_cooldown_ms;   /* default 30000: at most one unknown-kid refetch per cooldown */
-    int64_t jwks_max_age_min;   /* default 10 s: Cache-Control max-age is clamped to */
-    int64_t jwks_max_age_max;   /* default 3600 s */
+    const char *jwks_location;   /* URL or path; NULL for MESH_JWKS_FROM_ISSUER */
+    const char *ca_path;         /* trust anchor for HTTPS fetches (JWKS, metadata, feed) */
+    const char *cert_path;       /* optional client certificate for those fetches */
+    const char *key_path;        /* its key */
+    int64_t skew;                /* default MESH_DEFAULT_SKEW */
+    int64_t max_lifetime;        /* default MESH_DEFAULT_MAX_LIFETIME */
+    bool require_binding;        /* default true: tokens must carry cnf.x5t#S256 */
+    bool revocation_feed;        /* default true: poll <issuer>/v1/revocations */
+    int64_t revocation_poll_ms;  /* default 10000 */
+    int64_t jwks_cooldown_ms;    /* default 30000: at most one unknown-kid refetch per cooldown */
+    int64_t jwks_max_age_min;    /* default 10 s: Cache-Control max-age is clamped to */
+    int64_t jwks_max_age_max;    /* default 3600 s */
     int64_t jwks_stale_if_error; /* default 86400 s: keep serving keys while fetches fail */
-    size_t cache_entries;       /* verified-token cache size; default 16384; 0 disables it */
-    mesh_clock_fn clock;        /* default time(NULL); tests may fix the time */
+    size_t cache_entries;        /* verified-token cache size; default 16384; 0 disables it */
+    mesh_clock_fn clock;         /* default time(NULL); tests may fix the time */
     void *clock_ctx;
     /*
      * Optional: PEM CA certificates (the mesh root, and intermediates if wanted). When set,
@@ -69,6 +69,12 @@ typedef struct {
      * certificate whose issuer has a CRL here must be in date with it (a CRL past nextUpdate
      * refuses all its certificates); one whose issuer has none is not revocation-checked. */
     const char *crl_path;
+    /* Optional: the issuer's SPIFFE ID (spiffe://mesh.local/issuer). Every fetch from the
+     * issuer's URL (metadata, JWKS under it, the revocation feed) then requires the server
+     * certificate to carry it, so a local service cannot serve its own keys as the issuer's
+     * (every development certificate is valid for 127.0.0.1). Fails with
+     * MESH_ERR_PEER_ID. */
+    const char *issuer_id;
 } mesh_verifier_opts_t;
 
 /* Fills `opts` with the defaults above (issuer, audience and locations NULL). */
@@ -143,7 +149,7 @@ int mesh_verify_http_status(mesh_err_t result, const char *required_scope, char 
 
 /* Counters since creation, for metrics and tests. Thread-safe, approximate under load. */
 typedef struct {
-    uint64_t verified;     /* successful mesh_verify() calls */
+    uint64_t verified; /* successful mesh_verify() calls */
     uint64_t rejected;
     uint64_t cache_hits;
     uint64_t jwks_fetches; /* successful and failed key fetches */
@@ -163,7 +169,7 @@ MESH_WUR mesh_err_t mesh_verifier_refresh_keys(mesh_verifier_t *v);
 MESH_WUR mesh_err_t mesh_verifier_poll_revocations(mesh_verifier_t *v);
 
 mesh_identity_t *mesh_identity_ref(mesh_identity_t *id); /* NULL-safe, thread-safe */
-void mesh_identity_free(mesh_identity_t *id);           /* drops a reference; NULL-safe */
+void mesh_identity_free(mesh_identity_t *id);            /* drops a reference; NULL-safe */
 
 /*
  * What a verified token said. Strings are borrowed from `id` and valid while a reference is
@@ -172,9 +178,9 @@ void mesh_identity_free(mesh_identity_t *id);           /* drops a reference; NU
 const char *mesh_identity_subject(const mesh_identity_t *id);   /* sub */
 const char *mesh_identity_client_id(const mesh_identity_t *id); /* "" when absent */
 const char *mesh_identity_audience(const mesh_identity_t *id);
-const char *mesh_identity_scopes(const mesh_identity_t *id);    /* space-separated; "" */
+const char *mesh_identity_scopes(const mesh_identity_t *id); /* space-separated; "" */
 const char *mesh_identity_jti(const mesh_identity_t *id);
-int64_t mesh_identity_expiry(const mesh_identity_t *id);        /* exp */
+int64_t mesh_identity_expiry(const mesh_identity_t *id); /* exp */
 bool mesh_identity_has_scope(const mesh_identity_t *id, const char *scope);
 
 #ifdef __cplusplus

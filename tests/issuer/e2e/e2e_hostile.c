@@ -210,7 +210,7 @@ static void test_keepalive_expiring_cert(void **state)
     /* a leaf that expires a few seconds from now */
     time_t now = time(NULL);
     char start[32], end[32], cmd[1200];
-    time_t from = now - 60, to = now + 4;
+    time_t from = now - 60, to = now + 6;
     strftime(start, sizeof(start), "%Y%m%d%H%M%SZ", gmtime(&from));
     strftime(end, sizeof(end), "%Y%m%d%H%M%SZ", gmtime(&to));
     snprintf(cmd, sizeof(cmd), "cd '%s' && ID=gateway bash '%s' . leaf short-lived %s %s", srv.dir,
@@ -225,9 +225,11 @@ static void test_keepalive_expiring_cert(void **state)
     long first = x->status;
     resp_free(x);
     if (first != 200) {
-        /* the machine was slower than the certificate's life: nothing left to check */
         curl_easy_cleanup(c);
-        skip();
+        if (time(NULL) < to) {
+            fail_msg("a current certificate got %ld", first);
+        }
+        skip(); /* the machine was slower than the certificate's life: nothing to check */
     }
     same_conn_until(c, "short-lived", 401, "expired");
     curl_easy_cleanup(c);

@@ -9,10 +9,14 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <event2/http_struct.h> /* the request's HTTP version: 2.1 has no getter */
 #include <event2/keyvalq_struct.h>
+
+#include <openssl/crypto.h>
 
 #include <mesh/limits.h>
 
+#include "body.h"
 #include "log.h"
 #include "server.h"
 #include "token.h"
@@ -23,6 +27,7 @@ typedef struct {
     struct evhttp_request *req;
     const char *source;
     issuer_state_t *st;
+    bool close; /* the answer ends the connection: Connection: close */
 } hctx_t;
 
 typedef void (*route_fn)(hctx_t *h, issuer_resp_t *resp);
@@ -48,7 +53,8 @@ static void send_text(hctx_t *h, int status, const char *ctype, const char *text
     evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
     /* A connection ends after its maximum age: clients reconnect, and a new handshake is a
      * new look at the certificate and the trust material (RFC 9112 §9.6). */
-    if (worker_draining(h->w) || (h->st != NULL && server_conn_too_old(h->conn, h->st->cfg))) {
+    if (h->close || worker_draining(h->w) ||
+        (h->st != NULL && server_conn_too_old(h->conn, h->st->cfg))) {
         evhttp_add_header(out, "Connection", "close");
     }
     struct evbuffer *buf = evbuffer_new();
@@ -96,118 +102,20 @@ static void send_doc(hctx_t *h, const char *doc, const char *cache)
 
 /* ---- request bodies ---- */
 
-typedef struct {
-    char *names[REQ_MAX_PARAMS];
-    char *values[REQ_MAX_PARAMS];
-    size_t n;
-} body_t;
-
-static void body_free(body_t *b)
+/* The body as libevent holds it, wiped: libevent frees its buffers without. (Its chunks are
+ * plain heap memory for data read from a socket, so writing to them is allowed.) */
+static void wipe_evbuffer(struct evbuffer *buf)
 {
-    for (size_t i = 0; i < b->n; i++) {
-        free(b->names[i]);
-        if (b->values[i] != NULL) {
-            size_t len = strlen(b->values[i]);
-            memset(b->values[i], 0, len); /* may hold a token */
-            free(b->values[i]);
-        }
+    int n = evbuffer_peek(buf, -1, NULL, NULL, 0);
+    struct evbuffer_iovec *v = n > 0 ? calloc((size_t)n, sizeof(*v)) : NULL;
+    if (v == NULL) {
+        return;
     }
-    b->n = 0;
-}
-
-static bool body_add(body_t *b, const char *name, const char *value, issuer_resp_t *resp)
-{
-    for (size_t i = 0; i < b->n; i++) {
-        if (strcmp(b->names[i], name) == 0) {
-            /* RFC 6749 §3.2: parameters MUST NOT be included more than once */
-            resp_error(resp, 400, "invalid_request",
-                       "parameter '%.64s' is sent more than "
-                       "once; send it once",
-                       name);
-            return false;
-        }
+    n = evbuffer_peek(buf, -1, NULL, v, n);
+    for (int i = 0; i < n; i++) {
+        OPENSSL_cleanse(v[i].iov_base, v[i].iov_len);
     }
-    if (b->n == REQ_MAX_PARAMS) {
-        resp_error(resp, 400, "invalid_request", "more than %d parameters", REQ_MAX_PARAMS);
-        return false;
-    }
-    json_t *n = json_string(name), *v = json_string(value);
-    bool utf8 = n != NULL && v != NULL;
-    json_decref(n);
-    json_decref(v);
-    if (!utf8) {
-        resp_error(resp, 400, "invalid_request", "parameters must be UTF-8 text");
-        return false;
-    }
-    b->names[b->n] = strdup(name);
-    b->values[b->n] = strdup(value);
-    b->n++;
-    if (b->names[b->n - 1] == NULL || b->values[b->n - 1] == NULL) {
-        resp_error(resp, 500, "server_error", "out of memory");
-        return false;
-    }
-    return true;
-}
-
-static bool parse_form(char *text, body_t *b, issuer_resp_t *resp)
-{
-    struct evkeyvalq kv;
-    TAILQ_INIT(&kv);
-    if (evhttp_parse_query_str(text, &kv) != 0) {
-        evhttp_clear_headers(&kv);
-        resp_error(resp, 400, "invalid_request",
-                   "the form body is malformed; send "
-                   "application/x-www-form-urlencoded key=value pairs joined by &");
-        return false;
-    }
-    bool ok = true;
-    for (struct evkeyval *e = kv.tqh_first; ok && e != NULL; e = e->next.tqe_next) {
-        ok = body_add(b, e->key, e->value, resp);
-    }
-    evhttp_clear_headers(&kv);
-    return ok;
-}
-
-static bool parse_json(const char *text, size_t len, body_t *b, issuer_resp_t *resp)
-{
-    json_error_t je;
-    json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    if (o == NULL || !json_is_object(o)) {
-        resp_error(resp, 400, "invalid_request",
-                   "the JSON body is malformed (%s); send one "
-                   "object of string members",
-                   o ? "not an object" : je.text);
-        json_decref(o);
-        return false;
-    }
-    const char *key;
-    json_t *v;
-    bool ok = true;
-    json_object_foreach(o, key, v)
-    {
-        char num[32];
-        const char *s = NULL;
-        if (json_is_string(v)) {
-            s = json_string_value(v);
-        } else if (json_is_integer(v)) {
-            snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
-            s = num;
-        } else {
-            resp_error(resp, 400, "invalid_request", "member '%.64s' must be a string", key);
-            ok = false;
-            break;
-        }
-        if (strlen(s) != (json_is_string(v) ? json_string_length(v) : strlen(s))) {
-            resp_error(resp, 400, "invalid_request", "member '%.64s' contains NUL", key);
-            ok = false;
-            break;
-        }
-        if (!(ok = body_add(b, key, s, resp))) {
-            break;
-        }
-    }
-    json_decref(o);
-    return ok;
+    free(v);
 }
 
 static bool read_body(hctx_t *h, body_t *b, issuer_resp_t *resp)
@@ -226,29 +134,10 @@ static bool read_body(hctx_t *h, body_t *b, issuer_resp_t *resp)
     }
     evbuffer_copyout(in, text, len);
     text[len] = '\0';
+    wipe_evbuffer(in);
     const char *ct = evhttp_find_header(evhttp_request_get_input_headers(h->req), "Content-Type");
-    bool ok;
-    if (memchr(text, '\0', len) != NULL) {
-        resp_error(resp, 400, "invalid_request", "the body contains a NUL byte");
-        ok = false;
-    } else if (ct == NULL || strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0) {
-        /* %00 would decode to a NUL that silently cuts the value short */
-        if (strstr(text, "%00") != NULL) {
-            resp_error(resp, 400, "invalid_request", "a parameter contains %%00 (NUL)");
-            ok = false;
-        } else {
-            ok = parse_form(text, b, resp);
-        }
-    } else if (strncasecmp(ct, "application/json", 16) == 0) {
-        ok = parse_json(text, len, b, resp);
-    } else {
-        resp_error(resp, 415, "invalid_request",
-                   "Content-Type '%.80s' is not accepted; send "
-                   "application/x-www-form-urlencoded or application/json",
-                   ct);
-        ok = false;
-    }
-    memset(text, 0, len);
+    bool ok = body_parse(ct, text, len, b, resp);
+    OPENSSL_cleanse(text, len); /* may hold a token or a client secret */
     free(text);
     return ok;
 }
@@ -354,6 +243,172 @@ static const route_t routes[] = {
     {"/metrics", GETS, "GET, HEAD", r_metrics, RL_NONE},
 };
 
+/* ---- framing: one reading of where a request ends, or none ---- */
+
+/*
+ * libevent reads the body by its own reading of the headers before http_handle runs, and
+ * serves whatever follows as the next request. Where two readings are possible (two
+ * Content-Lengths, a transfer coding it does not know, a field name it does not match), a
+ * front end may have read another request boundary than libevent: the request is refused
+ * and the connection closed (Connection: close), so the bytes after it are never read.
+ */
+
+/* RFC 9110 §5.6.2 */
+static bool is_token(const char *s)
+{
+    if (*s == '\0') {
+        return false;
+    }
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", c) != NULL)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* RFC 9112 §3.2: uri-host [ ":" port ] (the characters RFC 3986 §3.2.2 allows; may be "") */
+static bool host_ok(const char *v)
+{
+    for (; *v != '\0'; v++) {
+        unsigned char c = (unsigned char)*v;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("-._~!$&'()*+,;=:%[]", c) != NULL)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* RFC 9112 §6.3: 1*DIGIT (libevent has dropped the blanks around it, but for a leading tab) */
+static bool length_ok(const char *v, bool *zero)
+{
+    v += strspn(v, " \t");
+    size_t n = strspn(v, "0123456789");
+    *zero = n > 0 && v[strspn(v, "0")] == '\0';
+    return n > 0 && v[n] == '\0';
+}
+
+/* RFC 9112 §6.1, §6.3, §7: the codings of every Transfer-Encoding line in order; the last
+ * must be chunked, and chunked only once. 0 when the one coding is chunked, and libevent
+ * (which reads chunked only from one line that says exactly that) reads it so too. */
+static int te_check(struct evkeyvalq *in, char *why, size_t cap)
+{
+    size_t lines = 0, chunked = 0, others = 0;
+    bool last_chunked = false, exact = false;
+    for (struct evkeyval *e = in->tqh_first; e != NULL; e = e->next.tqe_next) {
+        if (strcasecmp(e->key, "Transfer-Encoding") != 0) {
+            continue;
+        }
+        lines++;
+        exact = strcasecmp(e->value, "chunked") == 0;
+        for (const char *p = e->value; *p != '\0';) {
+            p += strspn(p, " \t,");
+            size_t n = strcspn(p, " \t,;");
+            if (n == 0) {
+                p += strcspn(p, ","); /* parameters of the coding before */
+                continue;
+            }
+            last_chunked = n == 7 && strncasecmp(p, "chunked", 7) == 0;
+            chunked += last_chunked;
+            others += !last_chunked;
+            p += n;
+        }
+    }
+    if (!last_chunked || chunked != 1) {
+        snprintf(why, cap,
+                 "Transfer-Encoding without chunked as its one final coding: the body's length "
+                 "cannot be known (RFC 9112 §6.3); send Content-Length or chunked");
+        return 400;
+    }
+    if (others > 0) {
+        snprintf(why, cap,
+                 "Transfer-Encoding: only chunked is implemented; send the body "
+                 "without other transfer codings");
+        return 501;
+    }
+    if (lines != 1 || !exact) {
+        snprintf(why, cap, "Transfer-Encoding must be one line saying chunked");
+        return 400;
+    }
+    return 0;
+}
+
+/* 0 when the request's framing has one reading; else the status to refuse it with (400, or
+ * 501 for a transfer coding the server lacks) and `why` says what to change. */
+static int framing_check(struct evhttp_request *req, char *why, size_t cap)
+{
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    size_t hosts = 0, lengths = 0, codings = 0;
+    const char *host = NULL, *length = NULL;
+    for (struct evkeyval *e = in->tqh_first; e != NULL; e = e->next.tqe_next) {
+        if (!is_token(e->key)) {
+            /* RFC 9112 §5.1: "Content-Length :" is no Content-Length to libevent */
+            snprintf(why, cap,
+                     "a header field name is not a token (RFC 9110 §5.1); no blank "
+                     "before the colon");
+            return 400;
+        }
+        if (strcasecmp(e->key, "Host") == 0) {
+            hosts++;
+            host = e->value;
+        } else if (strcasecmp(e->key, "Content-Length") == 0) {
+            lengths++;
+            length = e->value;
+        } else if (strcasecmp(e->key, "Transfer-Encoding") == 0) {
+            codings++;
+        }
+    }
+    bool http11 = req->major > 1 || (req->major == 1 && req->minor >= 1);
+    if (hosts > 1 || (http11 && hosts == 0) || (host != NULL && !host_ok(host))) {
+        snprintf(why, cap,
+                 "an HTTP/1.1 request needs exactly one valid Host header "
+                 "(RFC 9112 §3.2)");
+        return 400;
+    }
+    /* HEAD is read without a body: any framing of one would be read as the next request */
+    bool bodyless = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD;
+    if (codings > 0) {
+        if (!http11) {
+            snprintf(why, cap,
+                     "Transfer-Encoding in an HTTP/1.0 request (RFC 9112 §6.1); "
+                     "send Content-Length");
+            return 400;
+        }
+        if (lengths > 0) {
+            snprintf(why, cap,
+                     "Transfer-Encoding and Content-Length together (RFC 9112 "
+                     "§6.1); send one of them");
+            return 400;
+        }
+        int status = te_check(in, why, cap);
+        if (status != 0) {
+            return status;
+        }
+        if (bodyless) {
+            snprintf(why, cap, "HEAD has no body; send no Transfer-Encoding");
+            return 400;
+        }
+    }
+    bool zero = true;
+    if (lengths > 1) {
+        snprintf(why, cap, "Content-Length is sent more than once (RFC 9112 §6.3); send it once");
+        return 400;
+    }
+    if (length != NULL && !length_ok(length, &zero)) {
+        snprintf(why, cap, "Content-Length '%.32s' is not a decimal number (RFC 9112 §6.3)",
+                 length);
+        return 400;
+    }
+    if (bodyless && !zero) {
+        snprintf(why, cap, "HEAD has no body; send no Content-Length or 0");
+        return 400;
+    }
+    return 0;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -409,7 +464,13 @@ void http_handle(struct evhttp_request *req, void *arg)
         }
     }
     int method = (int)evhttp_request_get_command(req);
-    if (too_many_headers(req)) {
+    char why[256];
+    int refuse = framing_check(req, why, sizeof(why));
+    if (refuse != 0) {
+        log_msg(LOG_INFO, "request framing refused", "%s: %s", h.source, why);
+        resp_error(&resp, refuse, "invalid_request", "%s", why);
+        h.close = true;
+    } else if (too_many_headers(req)) {
         resp_error(&resp, 431, "invalid_request", "more than %d request headers",
                    MESH_MAX_HEADER_COUNT);
     } else if (route == NULL) {

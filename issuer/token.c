@@ -33,6 +33,12 @@ typedef struct {
     svc_token_rec_t rec;
 } auth_t;
 
+/* RFC 6749 §5.2: error_description holds only %x20-21 / %x23-5B / %x5D-7E. */
+static bool description_byte_ok(unsigned char c)
+{
+    return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\';
+}
+
 void resp_error(issuer_resp_t *resp, int status, const char *error, const char *fmt, ...)
 {
     char desc[1024];
@@ -40,18 +46,17 @@ void resp_error(issuer_resp_t *resp, int status, const char *error, const char *
     va_start(ap, fmt);
     vsnprintf(desc, sizeof(desc), fmt, ap);
     va_end(ap);
+    /* The text quotes client bytes (a grant_type, a parameter name): each byte the grammar
+     * forbids (a quote, a backslash, CR, LF, DEL, any UTF-8 byte) becomes one '?', so the
+     * message stays readable and stays what a client may show or log. */
+    for (char *p = desc; *p != '\0'; p++) {
+        if (!description_byte_ok((unsigned char)*p)) {
+            *p = '?';
+        }
+    }
     json_decref(resp->body);
     resp->status = status;
     resp->body = json_pack("{s:s, s:s}", "error", error, "error_description", desc);
-    if (resp->body == NULL) {
-        /* a quoted input cut mid-character is not UTF-8: fall back to ASCII */
-        for (char *p = desc; *p != '\0'; p++) {
-            if ((unsigned char)*p >= 0x80) {
-                *p = '?';
-            }
-        }
-        resp->body = json_pack("{s:s, s:s}", "error", error, "error_description", desc);
-    }
     resp->no_store = true;
 }
 

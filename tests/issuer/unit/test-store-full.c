@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The store on a full disk recovers as soon as the data fits. Each test mounts a fresh 2 MiB
+ * tmpfs (in a user + mount namespace, as `unshare -rm` makes), fills it with revocations until a
+ * write fails, frees a little room and checks that writes work again at once, on the same handle
+ * and after a reopen. Every write that returned MESH_OK is in the reopened store (with its seq);
+ * none that failed is. Where namespaces are not allowed the test fails and says why.
+ */
+#define _GNU_SOURCE /* unshare, CLONE_NEWUSER */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <mesh/jwt.h>
+#include "store.h"
+#include "store_sqlite.h"
+#include "testdir.h"
+
+#define VOLUME_OPTS     "size=2m,mode=0700" /* the 2 MiB volume of the report */
+#define BALLAST_BYTES   (256 * 1024)        /* what the "operator" frees */
+#define SMALL_BALLAST   (64 * 1024)
+#define MAX_REVS        200000
+#define RECOVERY_WRITES 500 /* must all succeed right after room is freed (~15 did before) */
+#define NOW             1700000000LL
+#define LIVE_EXP        4000000000LL
+#define EXPIRED_EXP     1000LL
+
+struct ledger {
+    char jti[MAX_REVS][MESH_JTI_LEN + 1];
+    int64_t seq[MAX_REVS];
+    int64_t exp[MAX_REVS];
+    bool ok[MAX_REVS];
+    size_t n;
+};
+
+static struct ledger led;
+
+struct fixture {
+    const char *dir;
+    char db[4200];
+    char wal[4300];
+    char url[4200];
+    char ballast[4200];
+    store_t *s;
+};
+
+/* ---- the small file system ---- */
+
+static bool write_text(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    size_t n = strlen(text);
+    bool ok = fd >= 0 && write(fd, text, n) == (ssize_t)n;
+
+    if (fd >= 0) {
+        close(fd);
+    }
+    return ok;
+}
+
+/* What `unshare -rm` does: a user namespace where we are root, and a private mount namespace. */
+static bool enter_namespace(char *why, size_t cap)
+{
+    char map[64];
+    unsigned uid = (unsigned)getuid(), gid = (unsigned)getgid();
+
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) {
+        snprintf(why, cap, "unshare(CLONE_NEWUSER | CLONE_NEWNS): %s", strerror(errno));
+        return false;
+    }
+    (void)write_text("/proc/self/setgroups", "deny"); /* absent on old kernels */
+    snprintf(map, sizeof(map), "0 %u 1", uid);
+    if (!write_text("/proc/self/uid_map", map)) {
+        snprintf(why, cap, "writing /proc/self/uid_map: %s", strerror(errno));
+        return false;
+    }
+    snprintf(map, sizeof(map), "0 %u 1", gid);
+    if (!write_text("/proc/self/gid_map", map)) {
+        snprintf(why, cap, "writing /proc/self/gid_map: %s", strerror(errno));
+        return false;
+    }
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+        snprintf(why, cap, "making / private in the mount namespace: %s", strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static void make_ballast(const char *path, size_t bytes)
+{
+    static const char block[4096];
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+    assert_true(fd >= 0);
+    for (size_t done = 0; done < bytes; done += sizeof(block)) {
+        assert_int_equal(write(fd, block, sizeof(block)), (ssize_t)sizeof(block));
+    }
+    assert_int_equal(fsync(fd), 0);
+    close(fd);
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+static void mount_volume(struct fixture *fx, size_t ballast)
+{
+    fx->dir = testdir_new();
+    if (mount("tmpfs", fx->dir, "tmpfs", MS_NOSUID | MS_NODEV, VOLUME_OPTS) != 0) {
+        fail_msg("cannot mount a 2 MiB tmpfs on %s: %s", fx->dir, strerror(errno));
+    }
+    testdir_path(fx->db, sizeof(fx->db), fx->dir, "issuer.db");
+    snprintf(fx->wal, sizeof(fx->wal), "%s-wal", fx->db);
+    testdir_url(fx->url, sizeof(fx->url), fx->dir, "issuer.db");
+    testdir_path(fx->ballast, sizeof(fx->ballast), fx->dir, "ballast");
+    make_ballast(fx->ballast, ballast);
+    fx->s = NULL;
+    assert_int_equal(store_open(fx->url, &fx->s), MESH_OK);
+    memset(&led, 0, sizeof(led));
+}
+
+static int setup_big_ballast(void **state)
+{
+    static struct fixture fx;
+
+    mount_volume(&fx, BALLAST_BYTES);
+    *state = &fx;
+    return 0;
+}
+
+static int setup_small_ballast(void **state)
+{
+    static struct fixture fx;
+
+    mount_volume(&fx, SMALL_BALLAST);
+    *state = &fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+
+    store_close(fx->s);
+    (void)umount2(fx->dir, MNT_DETACH);
+    testdir_remove(fx->dir);
+    return 0;
+}
+
+static void reopen(struct fixture *fx)
+{
+    store_close(fx->s);
+    fx->s = NULL;
+    assert_int_equal(store_open(fx->url, &fx->s), MESH_OK);
+}
+
+/* ---- writes and the ledger of what they returned ---- */
+
+static uint64_t mix(uint64_t x) /* splitmix64: a bijection, so distinct n give distinct jtis */
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* A jti shaped like the issuer's: 22 base64url characters, random-looking (as in a real index). */
+static void make_jti(char out[MESH_JTI_LEN + 1], uint64_t n)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    uint64_t a = mix(n), b = mix(n ^ 0x5555555555555555ULL);
+
+    for (int i = 0; i < 11; i++) {
+        out[i] = b64[(a >> (6 * i)) & 63];
+        out[11 + i] = b64[(b >> (6 * i)) & 63];
+    }
+    out[MESH_JTI_LEN] = '\0';
+}
+
+static mesh_err_t revoke_next(store_t *s, int64_t exp)
+{
+    size_t i = led.n++;
+    mesh_err_t rc;
+
+    assert_true(i < MAX_REVS);
+    make_jti(led.jti[i], i);
+    led.exp[i] = exp;
+    rc = store_revoke(s, led.jti[i], exp, NOW, &led.seq[i]);
+    led.ok[i] = rc == MESH_OK;
+    return rc;
+}
+
+/* Three of every four revocations are expired at NOW when `mostly_expired`. */
+static int64_t exp_of(size_t i, bool mostly_expired)
+{
+    return mostly_expired && i % 4 != 0 ? EXPIRED_EXP : LIVE_EXP;
+}
+
+/* Writes revocations until one fails; it must fail as a full disk (MESH_ERR_IO + the hint). */
+static void fill_until_full(store_t *s, bool mostly_expired)
+{
+    size_t first = led.n;
+    mesh_err_t rc;
+
+    do {
+        rc = revoke_next(s, exp_of(led.n, mostly_expired));
+    } while (rc == MESH_OK && led.n < MAX_REVS);
+    assert_int_equal(rc, MESH_ERR_IO);
+    assert_non_null(strstr(mesh_err_detail(), "free disk space"));
+    print_message("full after %zu revocations\n", led.n - 1 - first);
+    for (int k = 0; k < 3; k++) { /* more attempts on the full disk: each is all or nothing */
+        (void)revoke_next(s, exp_of(led.n, mostly_expired));
+    }
+}
+
+static svc_token_rec_t make_svc(const char *name)
+{
+    svc_token_rec_t r;
+
+    memset(&r, 0, sizeof(r));
+    snprintf(r.name, sizeof(r.name), "%s", name);
+    snprintf(r.client_id, sizeof(r.client_id), "msi_%s", name);
+    memset(r.audiences, 'a', 1000); /* a large row: several hundred bytes of WAL */
+    snprintf(r.scopes, sizeof(r.scopes), "read write");
+    memset(r.hash, 0xab, sizeof(r.hash));
+    memset(r.salt, 0x11, sizeof(r.salt));
+    r.created = NOW;
+    r.expires = LIVE_EXP;
+    return r;
+}
+
+/* A service token and a certificate record on the full disk: written whole or not at all. */
+static void other_writes_on_full_disk(store_t *s)
+{
+    svc_token_rec_t rec = make_svc("on-full-disk"), got;
+    char x5t[64];
+    mesh_err_t rc = store_svc_insert(s, &rec);
+
+    if (rc == MESH_OK) {
+        assert_int_equal(store_svc_get_by_name(s, rec.name, &got), MESH_OK);
+        assert_memory_equal(&got, &rec, sizeof(rec));
+    } else {
+        assert_int_equal(rc, MESH_ERR_IO);
+        assert_int_equal(store_svc_get_by_name(s, rec.name, &got), MESH_ERR_NOT_FOUND);
+    }
+    rc = store_cert_seen(s, "full:01", "x5t-on-full-disk", LIVE_EXP);
+    if (rc == MESH_OK) {
+        assert_int_equal(store_cert_x5t(s, "full:01", x5t, sizeof(x5t)), MESH_OK);
+        assert_string_equal(x5t, "x5t-on-full-disk");
+    } else {
+        assert_int_equal(rc, MESH_ERR_IO);
+        assert_int_equal(store_cert_x5t(s, "full:01", x5t, sizeof(x5t)), MESH_ERR_NOT_FOUND);
+    }
+}
+
+/* Right after room was freed: every kind of write succeeds at once, many times over. */
+static void writes_work(store_t *s, const char *tag)
+{
+    char name[64], key[64], x5t[64];
+    svc_token_rec_t rec, got;
+
+    for (int i = 0; i < RECOVERY_WRITES; i++) {
+        if (revoke_next(s, LIVE_EXP) != MESH_OK) {
+            fail_msg("%s: revocation %d after freeing room failed: %s", tag, i + 1,
+                     mesh_err_detail());
+        }
+    }
+    snprintf(name, sizeof(name), "svc-%s", tag);
+    rec = make_svc(name);
+    assert_int_equal(store_svc_insert(s, &rec), MESH_OK);
+    assert_int_equal(store_svc_get_by_name(s, name, &got), MESH_OK);
+    assert_memory_equal(&got, &rec, sizeof(rec));
+    rec.revoked = true;
+    assert_int_equal(store_svc_update(s, &rec), MESH_OK);
+    assert_int_equal(store_svc_touch(s, name, NOW + 3600), MESH_OK);
+    snprintf(key, sizeof(key), "cert:%s", tag);
+    assert_int_equal(store_cert_seen(s, key, "x5t-after", LIVE_EXP), MESH_OK);
+    assert_int_equal(store_cert_x5t(s, key, x5t, sizeof(x5t)), MESH_OK);
+    assert_string_equal(x5t, "x5t-after");
+}
+
+struct walk {
+    size_t next; /* ledger index expected next in the feed */
+    size_t seen;
+    const char *failure;
+};
+
+/* The ledger entry the feed must show next: written OK and not pruned. */
+static bool expected_in_feed(size_t i, bool pruned)
+{
+    return led.ok[i] && !(pruned && led.exp[i] < NOW);
+}
+
+static bool check_entry(void *ctx, int64_t seq, const char *jti, int64_t exp)
+{
+    struct walk *w = ctx;
+
+    while (w->next < led.n && !led.ok[w->next]) {
+        w->next++;
+    }
+    if (w->next >= led.n || led.seq[w->next] != seq || strcmp(led.jti[w->next], jti) != 0 ||
+        led.exp[w->next] != exp) {
+        w->failure = jti;
+        return false;
+    }
+    w->next++;
+    w->seen++;
+    return true;
+}
+
+/*
+ * The reopened store holds exactly the revocations that returned MESH_OK (minus the pruned ones),
+ * in the order and with the seqs they were given; none that failed is there.
+ */
+static void ledger_matches_store(store_t *s, bool pruned)
+{
+    struct walk w = {0, 0, NULL};
+    size_t want = 0;
+    int64_t last = 0;
+
+    if (pruned) { /* the pruned entries left the store: drop them from the ledger */
+        for (size_t i = 0; i < led.n; i++) {
+            led.ok[i] = expected_in_feed(i, true);
+        }
+    }
+    for (size_t i = 0; i < led.n; i++) {
+        bool revoked = true;
+        assert_int_equal(store_is_revoked(s, led.jti[i], &revoked), MESH_OK);
+        if (revoked != led.ok[i]) {
+            fail_msg("revocation %zu (%s) %s but store_revoke returned %s", i, led.jti[i],
+                     revoked ? "is in the store" : "is missing",
+                     led.ok[i] ? "MESH_OK" : "an error");
+        }
+        want += led.ok[i];
+    }
+    assert_int_equal(store_revocations_since(s, 0, MAX_REVS, check_entry, &w, &last), MESH_OK);
+    if (w.failure != NULL) {
+        fail_msg("the feed disagrees with the ledger at %s", w.failure);
+    }
+    assert_int_equal(w.seen, want);
+}
+
+/* ---- the tests ---- */
+
+static void test_full_disk_writes_recover_once_room_is_freed(void **state)
+{
+    struct fixture *fx = *state;
+
+    fill_until_full(fx->s, false);
+    other_writes_on_full_disk(fx->s);
+    print_message("on the full disk: db %lld bytes, wal %lld bytes\n", (long long)file_size(fx->db),
+                  (long long)file_size(fx->wal));
+    assert_int_equal(unlink(fx->ballast), 0);
+    writes_work(fx->s, "same-handle");
+    reopen(fx);
+    writes_work(fx->s, "reopened");
+    reopen(fx);
+    ledger_matches_store(fx->s, false);
+}
+
+static void test_full_disk_store_reopened_after_room_is_freed(void **state)
+{
+    struct fixture *fx = *state;
+    fill_until_full(fx->s, false);
+    store_close(fx->s); /* closed while the disk is full: the WAL stays */
+    fx->s = NULL;
+    assert_int_equal(unlink(fx->ballast), 0);
+    assert_int_equal(store_open(fx->url, &fx->s), MESH_OK);
+    print_message("wal after reopening: %lld bytes\n", (long long)file_size(fx->wal));
+    assert_true(file_size(fx->wal) <= STORE_WAL_LIMIT_BYTES);
+    writes_work(fx->s, "reopened");
+    reopen(fx);
+    ledger_matches_store(fx->s, false);
+}
+
+/* The disk filled with revocations, most of them expired: pruning makes room for new ones. */
+static void test_full_disk_prune_makes_room_for_new_revocations(void **state)
+{
+    struct fixture *fx = *state;
+    size_t removed = 0;
+
+    fill_until_full(fx->s, true);
+    assert_int_equal(unlink(fx->ballast), 0); /* a little room, then prune */
+    if (store_prune(fx->s, NOW, &removed) != MESH_OK) {
+        fail_msg("prune after freeing %d bytes: %s", SMALL_BALLAST, mesh_err_detail());
+    }
+    print_message("pruned %zu revocations\n", removed);
+    assert_true(removed > led.n / 2);
+    writes_work(fx->s, "after-prune");
+    reopen(fx);
+    writes_work(fx->s, "after-prune-reopened");
+    reopen(fx);
+    ledger_matches_store(fx->s, true);
+}
+
+int main(void)
+{
+    char why[512];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_full_disk_writes_recover_once_room_is_freed,
+                                        setup_big_ballast, teardown),
+        cmocka_unit_test_setup_teardown(test_full_disk_store_reopened_after_room_is_freed,
+                                        setup_big_ballast, teardown),
+        cmocka_unit_test_setup_teardown(test_full_disk_prune_makes_room_for_new_revocations,
+                                        setup_small_ballast, teardown),
+    };
+
+    if (!enter_namespace(why, sizeof(why))) {
+        fprintf(stderr,
+                "test-issuer-store-full: FAIL: cannot make a user + mount namespace to mount a "
+                "2 MiB tmpfs (%s). This test needs what `unshare -rm` needs: unprivileged user "
+                "namespaces (sysctl kernel.unprivileged_userns_clone=1, "
+                "user.max_user_namespaces > 0) or root. It does not pass unrun.\n",
+                why);
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -10,7 +10,7 @@
 #include "store.h"
 
 /* The WAL file is cut back to this size whenever it restarts (PRAGMA journal_size_limit). */
-#define STORE_WAL_LIMIT_BYTES (256 * 1024)
+#define STORE_WAL_LIMIT_BYTES (512 * 1024)
 
 /* Prepared once at open (query_sql in store_sqlite.c), reused for the handle's life. */
 enum {

@@ -14,7 +14,7 @@
 
 /* Rows per pruning transaction: about this many pages of WAL at most (random jtis spread the
  * index entries of a batch over as many index pages). */
-#define STORE_PRUNE_BATCH 64
+#define STORE_PRUNE_BATCH 32
 
 static mesh_err_t seq_of(store_t *s, const char *jti, int64_t *seq, bool *found)
 {

@@ -19,9 +19,12 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include <mesh/jwt.h>
 #include "store.h"
@@ -111,6 +114,31 @@ static void make_ballast(const char *path, size_t bytes)
     close(fd);
 }
 
+/* Another program fills the disk: `path` grows until the file system says ENOSPC. */
+static void fill_disk(const char *path)
+{
+    static const char block[4096];
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    ssize_t n;
+
+    assert_true(fd >= 0);
+    while ((n = write(fd, block, sizeof(block))) == (ssize_t)sizeof(block)) {
+    }
+    assert_true(n >= 0 || errno == ENOSPC);
+    (void)fsync(fd);
+    close(fd);
+}
+
+/* ... and then gives back a little of it. */
+static void free_room(const char *path, off_t bytes)
+{
+    struct stat st;
+
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size >= bytes);
+    assert_int_equal(truncate(path, st.st_size - bytes), 0);
+}
+
 static off_t file_size(const char *path)
 {
     struct stat st;
@@ -139,6 +167,15 @@ static int setup_big_ballast(void **state)
     static struct fixture fx;
 
     mount_volume(&fx, BALLAST_BYTES);
+    *state = &fx;
+    return 0;
+}
+
+static int setup_no_ballast(void **state)
+{
+    static struct fixture fx;
+
+    mount_volume(&fx, 0);
     *state = &fx;
     return 0;
 }
@@ -399,13 +436,153 @@ static void test_full_disk_prune_makes_room_for_new_revocations(void **state)
     if (store_prune(fx->s, NOW, &removed) != MESH_OK) {
         fail_msg("prune after freeing %d bytes: %s", SMALL_BALLAST, mesh_err_detail());
     }
-    print_message("pruned %zu revocations\n", removed);
+    print_message("pruned %zu revocations; WAL %lld bytes\n", removed,
+                  (long long)file_size(fx->wal));
     assert_true(removed > led.n / 2);
+    assert_true(file_size(fx->wal) <= STORE_WAL_LIMIT_BYTES); /* batches, not one DELETE */
     writes_work(fx->s, "after-prune");
     reopen(fx);
     writes_work(fx->s, "after-prune-reopened");
     reopen(fx);
     ledger_matches_store(fx->s, true);
+}
+
+/*
+ * Another worker's long read keeps the WAL from restarting: 200 updates of one row, one WAL
+ * frame each, none of them checkpointed while the read lasts. Returns with the read ended.
+ */
+static void grow_wal_behind_a_reader(struct fixture *fx)
+{
+    svc_token_rec_t rec = make_svc("touched");
+    sqlite3 *reader = NULL;
+    sqlite3_stmt *st = NULL;
+
+    assert_int_equal(store_svc_insert(fx->s, &rec), MESH_OK);
+    reopen(fx); /* the row is in the database file, the WAL empty */
+    assert_int_equal(sqlite3_open_v2(fx->db, &reader, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(reader, "SELECT count(*) FROM svc_tokens", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW); /* a read snapshot from before the touches */
+    sqlite3_finalize(st);
+    for (int i = 1; i <= 200; i++) {
+        assert_int_equal(store_svc_touch(fx->s, rec.name, NOW + 60 * i), MESH_OK);
+    }
+    assert_int_equal(sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_close(reader), SQLITE_OK);
+    print_message("WAL behind the reader: %lld bytes\n", (long long)file_size(fx->wal));
+    assert_true(file_size(fx->wal) > STORE_WAL_LIMIT_BYTES);
+}
+
+/* Pruning a large backlog goes in batches: one DELETE would need a WAL as large as the table. */
+static void test_prune_of_a_large_backlog_keeps_the_wal_small(void **state)
+{
+    struct fixture *fx = *state;
+    size_t removed = 0;
+
+    for (int i = 0; i < 8000; i++) {
+        assert_int_equal(revoke_next(fx->s, EXPIRED_EXP), MESH_OK);
+    }
+    reopen(fx); /* ~700 KiB of table and indexes in the database file, the WAL empty */
+    assert_int_equal(store_prune(fx->s, NOW, &removed), MESH_OK);
+    assert_int_equal(removed, 8000);
+    print_message("WAL after pruning 8000: %lld bytes\n", (long long)file_size(fx->wal));
+    assert_true(file_size(fx->wal) <= STORE_WAL_LIMIT_BYTES);
+}
+
+/* Once the WAL can restart it is cut back to the limit (PRAGMA journal_size_limit). */
+static void test_wal_shrinks_to_the_limit_after_a_long_read(void **state)
+{
+    struct fixture *fx = *state;
+
+    grow_wal_behind_a_reader(fx);
+    /* The first commit's autocheckpoint copies every frame; the second write restarts the WAL. */
+    assert_int_equal(revoke_next(fx->s, LIVE_EXP), MESH_OK);
+    assert_int_equal(revoke_next(fx->s, LIVE_EXP), MESH_OK);
+    print_message("WAL after two more writes: %lld bytes\n", (long long)file_size(fx->wal));
+    assert_true(file_size(fx->wal) <= STORE_WAL_LIMIT_BYTES);
+}
+
+/*
+ * The WAL holds ~800 KiB of frames when another program fills the disk. The next write must
+ * succeed at once: the checkpoint after its SQLITE_FULL frees the WAL's room (the frames rewrite
+ * one existing page, so the database file need not grow) and the retry fits.
+ */
+static void test_full_disk_write_succeeds_at_once_when_the_wal_holds_the_room(void **state)
+{
+    struct fixture *fx = *state;
+    char other[4200];
+    mesh_err_t rc;
+
+    grow_wal_behind_a_reader(fx);
+    testdir_path(other, sizeof(other), fx->dir, "other-program");
+    fill_disk(other);
+    rc = revoke_next(fx->s, LIVE_EXP);
+    if (rc != MESH_OK) {
+        fail_msg("the first write on the full disk failed: %s", mesh_err_detail());
+    }
+    print_message("WAL after the write: %lld bytes\n", (long long)file_size(fx->wal));
+    for (int i = 0; i < 50; i++) {
+        assert_int_equal(revoke_next(fx->s, LIVE_EXP), MESH_OK);
+    }
+    reopen(fx);
+    ledger_matches_store(fx->s, false);
+}
+
+/*
+ * A store written with SQLite's default 1000-page autocheckpoint (an older mesh-issuer), killed on
+ * a full disk, leaves a WAL far past the limit. Restarted once a little room is free, it must
+ * fold that WAL into the database at open, so the WAL's room is free before the first write.
+ */
+static void test_open_truncates_a_large_wal_left_by_a_killed_issuer(void **state)
+{
+    struct fixture *fx = *state;
+    pid_t pid;
+    int status = 0;
+    char other[4200];
+
+    store_close(fx->s); /* the schema is there */
+    fx->s = NULL;
+    for (int i = 0; i < 40; i++) { /* what the killed issuer committed: seqs 1..40 */
+        make_jti(led.jti[i], (uint64_t)i);
+        led.seq[i] = i + 1;
+        led.exp[i] = LIVE_EXP;
+        led.ok[i] = true;
+    }
+    led.n = 40;
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sqlite3 *db = NULL;
+        char sql[256];
+        if (sqlite3_open_v2(fx->db, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, "PRAGMA wal_autocheckpoint=1000", NULL, NULL, NULL) != SQLITE_OK) {
+            _exit(2);
+        }
+        for (size_t i = 0; i < led.n; i++) {
+            snprintf(sql, sizeof(sql),
+                     "INSERT INTO revocations (jti, exp, revoked_at) VALUES ('%s', %lld, %lld)",
+                     led.jti[i], LIVE_EXP, NOW);
+            if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+                _exit(3);
+            }
+        }
+        _exit(0); /* as if killed: no close, no checkpoint */
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    print_message("WAL left behind: %lld bytes\n", (long long)file_size(fx->wal));
+    assert_true(file_size(fx->wal) > STORE_WAL_LIMIT_BYTES);
+    testdir_path(other, sizeof(other), fx->dir, "other-program");
+    fill_disk(other);
+    free_room(other, SMALL_BALLAST);
+    assert_int_equal(store_open(fx->url, &fx->s), MESH_OK);
+    print_message("WAL after store_open: %lld bytes\n", (long long)file_size(fx->wal));
+    assert_true(file_size(fx->wal) <= STORE_WAL_LIMIT_BYTES);
+    writes_work(fx->s, "restarted");
+    reopen(fx);
+    ledger_matches_store(fx->s, false);
 }
 
 int main(void)
@@ -418,6 +595,15 @@ int main(void)
                                         setup_big_ballast, teardown),
         cmocka_unit_test_setup_teardown(test_full_disk_prune_makes_room_for_new_revocations,
                                         setup_small_ballast, teardown),
+        cmocka_unit_test_setup_teardown(test_prune_of_a_large_backlog_keeps_the_wal_small,
+                                        setup_no_ballast, teardown),
+        cmocka_unit_test_setup_teardown(test_wal_shrinks_to_the_limit_after_a_long_read,
+                                        setup_no_ballast, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_full_disk_write_succeeds_at_once_when_the_wal_holds_the_room, setup_no_ballast,
+            teardown),
+        cmocka_unit_test_setup_teardown(test_open_truncates_a_large_wal_left_by_a_killed_issuer,
+                                        setup_no_ballast, teardown),
     };
 
     if (!enter_namespace(why, sizeof(why))) {

@@ -7,7 +7,7 @@
  *
  * A full disk: the WAL is kept small (a checkpoint every STORE_WAL_AUTOCHECKPOINT_PAGES, the
  * file cut back to STORE_WAL_LIMIT_BYTES when it restarts), a write that finds the disk full
- * checkpoints and truncates the WAL and is retried once, and open truncates a large WAL left
+ * checkpoints and truncates the WAL and is retried once, and open folds in a WAL left
  * behind. So the store works again as soon as its data fits, not once a whole WAL's worth of
  * room (4 MiB at SQLite's default) is free. See docs/notes-store-full.md for the sizes.
  */
@@ -154,8 +154,8 @@ static int checkpoint_truncate(store_t *s)
 /*
  * The failed attempt itself takes the room left (SQLite leaves its frames in the WAL file), so
  * a checkpoint right after it may find no room to grow the database file. Hence the flag: the
- * next write checkpoints first, which then finds the room an operator freed, or (the database
- * caught up) needs none and gives back the failed attempt's frames.
+ * next write checkpoints first, before its own attempt can take the room an operator freed; or,
+ * the database caught up, the checkpoint needs no room and gives back the failed frames.
  */
 int store_step_write(store_t *s, sqlite3_stmt *st)
 {
@@ -164,8 +164,8 @@ int store_step_write(store_t *s, sqlite3_stmt *st)
     if (!sqlite3_get_autocommit(s->db)) {
         return sqlite3_step(st); /* a retry would replay only this statement */
     }
-    if (s->disk_was_full) {
-        s->disk_was_full = checkpoint_truncate(s) != SQLITE_OK;
+    if (s->checkpoint_first) {
+        s->checkpoint_first = checkpoint_truncate(s) != SQLITE_OK;
     }
     step = sqlite3_step(st);
     if (!store_disk_full(s, step)) {
@@ -175,7 +175,7 @@ int store_step_write(store_t *s, sqlite3_stmt *st)
     sqlite3_reset(st); /* keeps the bindings */
     (void)checkpoint_truncate(s);
     step = sqlite3_step(st);
-    s->disk_was_full = store_disk_full(s, step);
+    s->checkpoint_first = store_disk_full(s, step);
     return step;
 }
 
@@ -332,19 +332,20 @@ static mesh_err_t parse_url(const char *url, char **path)
 }
 
 /*
- * A WAL past the limit was left by a process that stopped on a full disk (or by an older
- * mesh-issuer): fold it into the database now, so its room is free before the first write.
- * Best effort: when it cannot finish, the first write that finds the disk full tries again.
+ * A WAL left behind (by a process that stopped on a full disk, or killed, or an older mesh-issuer
+ * with a larger autocheckpoint) is folded into the database now, before a write could take the
+ * room that was freed: a write that finds the disk full leaves its frames in the WAL file, and
+ * then even a checkpoint that grows the database by one page no longer fits. When it cannot
+ * finish (no room yet, another connection busy), the first write checkpoints first.
  */
-static void truncate_large_wal(store_t *s)
+static void checkpoint_left_wal(store_t *s)
 {
     char wal[4096];
     struct stat st;
     int n = snprintf(wal, sizeof(wal), "%s-wal", s->path);
 
-    if (n > 0 && (size_t)n < sizeof(wal) && stat(wal, &st) == 0 &&
-        st.st_size > STORE_WAL_LIMIT_BYTES) {
-        (void)checkpoint_truncate(s);
+    if (n > 0 && (size_t)n < sizeof(wal) && stat(wal, &st) == 0 && st.st_size > 0) {
+        s->checkpoint_first = checkpoint_truncate(s) != SQLITE_OK;
     }
 }
 
@@ -373,7 +374,7 @@ mesh_err_t store_open(const char *url, store_t **out)
     if ((rc = set_pragmas(s)) != MESH_OK) {
         goto out;
     }
-    truncate_large_wal(s);
+    checkpoint_left_wal(s);
     if ((rc = migrate(s)) != MESH_OK || (rc = prepare_all(s)) != MESH_OK) {
         goto out;
     }

@@ -35,7 +35,9 @@ struct store {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *q[Q_COUNT];
-    bool disk_was_full; /* the last write found the disk full: checkpoint before the next */
+    /* Checkpoint before the next write: the last one found the disk full, or open could not
+     * fold in a WAL left behind. */
+    bool checkpoint_first;
 };
 
 /* Records a failed SQLite call: the path, what failed, SQLite's message and a hint. */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <mesh/jwt.h>
 #include "store.h"
@@ -41,6 +42,14 @@ static void note_wal(struct files *f)
     if (w > f->wal_peak) {
         f->wal_peak = w;
     }
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static int64_t pragma(store_t *s, const char *sql)
@@ -109,27 +118,33 @@ static void revocations(struct files *f, long long empty)
     int64_t free_pages;
     size_t removed = 0;
     char jti[MESH_JTI_LEN + 1];
+    double t0;
 
     f->wal_peak = 0;
+    t0 = now_ms();
     for (uint64_t i = 0; i < REVOCATIONS; i++) {
         make_id(jti, MESH_JTI_LEN, i);
         /* Three in four expire before NOW, for the prune below. */
         die_on(store_revoke(s, jti, i % 4 ? NOW - 1 : NOW + 3600, NOW - 7200, NULL), "revoke");
         note_wal(f);
     }
+    t0 = now_ms() - t0;
     full = closed_size(s, f);
-    printf("revocations: %d jti (22 chars): %lld bytes, %.1f bytes each; WAL peak %lld bytes\n",
-           REVOCATIONS, full - empty, (double)(full - empty) / REVOCATIONS, f->wal_peak);
+    printf("revocations: %d jti (22 chars) in %.0f ms: %lld bytes, %.1f bytes each; WAL peak %lld "
+           "bytes\n",
+           REVOCATIONS, t0, full - empty, (double)(full - empty) / REVOCATIONS, f->wal_peak);
 
     s = open_or_die(f);
     f->wal_peak = 0;
+    t0 = now_ms();
     die_on(store_prune(s, NOW, &removed), "prune");
+    t0 = now_ms() - t0;
     note_wal(f);
     free_pages = pragma(s, "PRAGMA freelist_count");
     after_prune = closed_size(s, f);
-    printf("prune: %zu removed in batches; file %lld bytes (%" PRId64 " free pages, reused by "
-           "later writes); WAL after prune %lld bytes\n",
-           removed, after_prune, free_pages, f->wal_peak);
+    printf("prune: %zu removed in batches in %.0f ms; file %lld bytes (%" PRId64 " free pages, "
+           "reused by later writes); WAL file after the prune %lld bytes\n",
+           removed, t0, after_prune, free_pages, f->wal_peak);
 
     s = open_or_die(f);
     for (uint64_t i = 0; i < removed; i++) {

@@ -35,7 +35,7 @@
 #define BALLAST_BYTES   (256 * 1024)        /* what the "operator" frees */
 #define SMALL_BALLAST   (64 * 1024)
 #define MAX_REVS        200000
-#define RECOVERY_WRITES 500 /* must all succeed right after room is freed (~15 did before) */
+#define RECOVERY_WRITES 500 /* must all succeed right after room is freed (16 did before) */
 #define ONE_PAGE_WRITES 50  /* after a restart with one page freed (~200 fit; 0 did before) */
 #define NOW             1700000000LL
 #define LIVE_EXP        4000000000LL
@@ -282,7 +282,7 @@ static svc_token_rec_t make_svc(const char *name)
     memset(&r, 0, sizeof(r));
     snprintf(r.name, sizeof(r.name), "%s", name);
     snprintf(r.client_id, sizeof(r.client_id), "msi_%s", name);
-    memset(r.audiences, 'a', 1000); /* a large row: several hundred bytes of WAL */
+    memset(r.audiences, 'a', 1000); /* a large row: over 1 KiB */
     snprintf(r.scopes, sizeof(r.scopes), "read write");
     memset(r.hash, 0xab, sizeof(r.hash));
     memset(r.salt, 0x11, sizeof(r.salt));

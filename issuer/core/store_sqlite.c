@@ -3,10 +3,18 @@
  * store.h on SQLite. WAL + synchronous=FULL: every autocommitted statement is fsynced to the
  * WAL before sqlite3_step returns, which is what "durable before returning" means here.
  * This file opens the database and owns the schema and the SQL; store_sqlite_svc.c and
- * store_sqlite_rev.c run the statements.
+ * store_sqlite_rev.c run the statements, every write through store_step_write.
+ *
+ * A full disk: the WAL is kept small (a checkpoint every STORE_WAL_AUTOCHECKPOINT_PAGES, the
+ * file cut back to STORE_WAL_LIMIT_BYTES when it restarts), a write that finds the disk full
+ * checkpoints and truncates the WAL and is retried once, and open folds in a WAL left
+ * behind. So the store works again as soon as its data fits, not once a whole WAL's worth of
+ * room (4 MiB at SQLite's default) is free. See docs/notes-store-full.md for the sizes.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,6 +28,8 @@
 #define STORE_SCHEME          "sqlite:"
 #define STORE_SCHEMA_VERSION  2
 #define STORE_BUSY_TIMEOUT_MS 5000
+/* About 260 KiB of WAL frames (4 KiB pages) between checkpoints; SQLite's default is 1000. */
+#define STORE_WAL_AUTOCHECKPOINT_PAGES 64
 
 /* Version 2 is schema_sql below; a change to it bumps the version and adds a migration.
  * 1 -> 2 added the certs table, which schema_sql creates where it is missing. */
@@ -67,11 +77,15 @@ static const char *const query_sql[Q_COUNT] = {
     [Q_REV_SEQ_OF] = "SELECT seq FROM revocations WHERE jti = ?1",
     [Q_REV_SINCE] = "SELECT seq, jti, exp FROM revocations WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     [Q_REV_LAST] = "SELECT seq FROM sqlite_sequence WHERE name = 'revocations'",
-    [Q_REV_PRUNE] = "DELETE FROM revocations WHERE exp < ?1",
+    /* Pruning goes in batches of ?2 rows (store_sqlite_rev.c): one DELETE of a large backlog
+     * would need a WAL as large as the table, more room than a nearly full disk has. */
+    [Q_REV_PRUNE] = "DELETE FROM revocations WHERE seq IN "
+                    "(SELECT seq FROM revocations WHERE exp < ?1 LIMIT ?2)",
     [Q_CERT_UPSERT] = "INSERT INTO certs (cert_key, x5t, not_after) VALUES (?1, ?2, ?3) "
                       "ON CONFLICT (cert_key) DO UPDATE SET x5t = ?2, not_after = ?3",
     [Q_CERT_X5T] = "SELECT x5t FROM certs WHERE cert_key = ?1",
-    [Q_CERT_PRUNE] = "DELETE FROM certs WHERE not_after < ?1",
+    [Q_CERT_PRUNE] = "DELETE FROM certs WHERE rowid IN "
+                     "(SELECT rowid FROM certs WHERE not_after < ?1 LIMIT ?2)",
 };
 
 /* What an operator can do about a failed SQLite call. */
@@ -97,9 +111,19 @@ static const char *db_hint(int code)
     }
 }
 
+bool store_disk_full(store_t *s, int code)
+{
+    int sys = sqlite3_system_errno(s->db);
+
+    return (code & 0xff) == SQLITE_FULL ||
+           ((code & 0xff) == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT));
+}
+
 mesh_err_t store_db_fail(store_t *s, const char *what)
 {
-    int code = sqlite3_errcode(s->db) & 0xff; /* primary code of an extended one */
+    int code = store_disk_full(s, sqlite3_errcode(s->db))
+                   ? SQLITE_FULL
+                   : sqlite3_errcode(s->db) & 0xff; /* primary code of an extended one */
     mesh_err_t rc = (code == SQLITE_CONSTRAINT || code == SQLITE_MISUSE || code == SQLITE_RANGE)
                         ? MESH_ERR_INTERNAL
                         : MESH_ERR_IO;
@@ -115,6 +139,44 @@ sqlite3_stmt *store_query(store_t *s, int which)
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return st;
+}
+
+/*
+ * Copies the WAL into the database and cuts the WAL file to zero bytes, so the room it took is
+ * free again. Needs room for the pages the database file grows by. SQLITE_BUSY when another
+ * connection's reader or writer kept it from finishing within the busy timeout.
+ */
+static int checkpoint_truncate(store_t *s)
+{
+    return sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+}
+
+/*
+ * The failed attempt itself takes the room left (SQLite leaves its frames in the WAL file), so
+ * a checkpoint right after it may find no room to grow the database file. Hence the flag: the
+ * next write checkpoints first, before its own attempt can take the room an operator freed; or,
+ * the database caught up, the checkpoint needs no room and gives back the failed frames.
+ */
+int store_step_write(store_t *s, sqlite3_stmt *st)
+{
+    int step;
+
+    if (!sqlite3_get_autocommit(s->db)) {
+        return sqlite3_step(st); /* a retry would replay only this statement */
+    }
+    if (s->checkpoint_first) {
+        s->checkpoint_first = checkpoint_truncate(s) != SQLITE_OK;
+    }
+    step = sqlite3_step(st);
+    if (!store_disk_full(s, step)) {
+        return step;
+    }
+    /* Outside a transaction the failed statement was rolled back whole: retrying is safe. */
+    sqlite3_reset(st); /* keeps the bindings */
+    (void)checkpoint_truncate(s);
+    step = sqlite3_step(st);
+    s->checkpoint_first = store_disk_full(s, step);
+    return step;
 }
 
 /* The file exists with mode 0600 before SQLite opens it (SQLite gives -wal/-shm the same mode). */
@@ -173,6 +235,12 @@ static mesh_err_t set_pragmas(store_t *s)
         goto out;
     }
     rc = exec_sql(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", "cannot set pragmas");
+    if (rc == MESH_OK) {
+        char sql[128];
+        snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%d; PRAGMA wal_autocheckpoint=%d;",
+                 STORE_WAL_LIMIT_BYTES, STORE_WAL_AUTOCHECKPOINT_PAGES);
+        rc = exec_sql(s, sql, "cannot set the WAL limits");
+    }
 out:
     sqlite3_finalize(st);
     return rc;
@@ -263,6 +331,24 @@ static mesh_err_t parse_url(const char *url, char **path)
     return *path ? MESH_OK : mesh_err_set(MESH_ERR_NOMEM, "store: out of memory");
 }
 
+/*
+ * A WAL left behind (by a process that stopped on a full disk, or killed, or an older mesh-issuer
+ * with a larger autocheckpoint) is folded into the database now, before a write could take the
+ * room that was freed: a write that finds the disk full leaves its frames in the WAL file, and
+ * then even a checkpoint that grows the database by one page no longer fits. When it cannot
+ * finish (no room yet, another connection busy), the first write checkpoints first.
+ */
+static void checkpoint_left_wal(store_t *s)
+{
+    char wal[4096];
+    struct stat st;
+    int n = snprintf(wal, sizeof(wal), "%s-wal", s->path);
+
+    if (n > 0 && (size_t)n < sizeof(wal) && stat(wal, &st) == 0 && st.st_size > 0) {
+        s->checkpoint_first = checkpoint_truncate(s) != SQLITE_OK;
+    }
+}
+
 mesh_err_t store_open(const char *url, store_t **out)
 {
     store_t *s = NULL;
@@ -285,8 +371,11 @@ mesh_err_t store_open(const char *url, store_t **out)
         goto out;
     }
     sqlite3_extended_result_codes(s->db, 1);
-    if ((rc = set_pragmas(s)) != MESH_OK || (rc = migrate(s)) != MESH_OK ||
-        (rc = prepare_all(s)) != MESH_OK) {
+    if ((rc = set_pragmas(s)) != MESH_OK) {
+        goto out;
+    }
+    checkpoint_left_wal(s);
+    if ((rc = migrate(s)) != MESH_OK || (rc = prepare_all(s)) != MESH_OK) {
         goto out;
     }
     *out = s;

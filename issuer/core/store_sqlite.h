@@ -3,9 +3,14 @@
 #ifndef ISSUER_CORE_STORE_SQLITE_H
 #define ISSUER_CORE_STORE_SQLITE_H
 
+#include <stdbool.h>
+
 #include <sqlite3.h>
 
 #include "store.h"
+
+/* The WAL file is cut back to this size whenever it restarts (PRAGMA journal_size_limit). */
+#define STORE_WAL_LIMIT_BYTES (512 * 1024)
 
 /* Prepared once at open (query_sql in store_sqlite.c), reused for the handle's life. */
 enum {
@@ -30,6 +35,9 @@ struct store {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *q[Q_COUNT];
+    /* Checkpoint before the next write: the last one found the disk full, or open could not
+     * fold in a WAL left behind. */
+    bool checkpoint_first;
 };
 
 /* Records a failed SQLite call: the path, what failed, SQLite's message and a hint. */
@@ -37,5 +45,16 @@ mesh_err_t store_db_fail(store_t *s, const char *what);
 
 /* Statement `which`, reset and unbound, ready for binding. */
 sqlite3_stmt *store_query(store_t *s, int which);
+
+/* Whether SQLite result `code` means a full disk: SQLITE_FULL, or an SQLITE_IOERR_* (the -shm
+ * file, a truncate) with errno ENOSPC or EDQUOT. */
+bool store_disk_full(store_t *s, int code);
+
+/*
+ * sqlite3_step for every statement that writes. When the disk is full the WAL is checkpointed
+ * and truncated (its room freed) and the statement stepped once more. Autocommitted statements
+ * only: the failed attempt was rolled back whole, so the write lands whole or not at all.
+ */
+int store_step_write(store_t *s, sqlite3_stmt *st);
 
 #endif /* ISSUER_CORE_STORE_SQLITE_H */

@@ -12,6 +12,10 @@
 #include <mesh/error.h>
 #include "store_sqlite.h"
 
+/* Rows per pruning transaction: about this many pages of WAL at most (random jtis spread the
+ * index entries of a batch over as many index pages). */
+#define STORE_PRUNE_BATCH 32
+
 static mesh_err_t seq_of(store_t *s, const char *jti, int64_t *seq, bool *found)
 {
     sqlite3_stmt *st = store_query(s, Q_REV_SEQ_OF);
@@ -40,7 +44,7 @@ static int insert_revocation(store_t *s, const char *jti, int64_t exp, int64_t n
         sqlite3_bind_int64(st, 3, now) != SQLITE_OK) {
         return SQLITE_ERROR;
     }
-    step = sqlite3_step(st);
+    step = store_step_write(s, st);
     sqlite3_reset(st);
     return step;
 }
@@ -144,21 +148,38 @@ mesh_err_t store_revocations_since(store_t *s, int64_t since, size_t max,
     return rc;
 }
 
+/*
+ * Deletes the rows of `which` (Q_REV_PRUNE, Q_CERT_PRUNE) older than `now`, STORE_PRUNE_BATCH
+ * rows per transaction so the WAL stays near its limit. A batch that does not fit on a full disk
+ * is halved (down to one row): pruning is how a disk full of expired revocations gets room back.
+ */
 static mesh_err_t prune_one(store_t *s, int which, int64_t now, size_t *removed)
 {
-    sqlite3_stmt *st = store_query(s, which);
-    int step;
+    int64_t batch = STORE_PRUNE_BATCH;
 
-    if (sqlite3_bind_int64(st, 1, now) != SQLITE_OK) {
-        return store_db_fail(s, "cannot bind the prune time");
+    for (;;) {
+        sqlite3_stmt *st = store_query(s, which);
+        int step, n;
+        if (sqlite3_bind_int64(st, 1, now) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 2, batch) != SQLITE_OK) {
+            return store_db_fail(s, "cannot bind the prune query");
+        }
+        step = store_step_write(s, st);
+        sqlite3_reset(st);
+        if (step != SQLITE_DONE) {
+            if (batch > 1 && store_disk_full(s, step)) {
+                batch /= 2;
+                continue;
+            }
+            return store_db_fail(s, which == Q_REV_PRUNE ? "cannot prune revocations"
+                                                         : "cannot prune certificate records");
+        }
+        n = sqlite3_changes(s->db);
+        *removed += (size_t)n;
+        if (n < batch) {
+            return MESH_OK;
+        }
     }
-    step = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (step != SQLITE_DONE) {
-        return store_db_fail(s, "cannot prune revocations");
-    }
-    *removed += (size_t)sqlite3_changes(s->db);
-    return MESH_OK;
 }
 
 mesh_err_t store_prune(store_t *s, int64_t now, size_t *removed)
@@ -237,7 +258,7 @@ mesh_err_t store_cert_seen(store_t *s, const char *cert_key, const char *x5t, in
         sqlite3_bind_int64(st, 3, not_after) != SQLITE_OK) {
         return store_db_fail(s, "cannot bind a certificate record");
     }
-    step = sqlite3_step(st);
+    step = store_step_write(s, st);
     sqlite3_reset(st);
     return step == SQLITE_DONE ? MESH_OK : store_db_fail(s, "cannot record a certificate");
 }

@@ -91,7 +91,7 @@ mesh_err_t store_svc_insert(store_t *s, const svc_token_rec_t *rec)
     if (bind_svc(st, rec) != SQLITE_OK) {
         return store_db_fail(s, "cannot bind a service token");
     }
-    step = sqlite3_step(st);
+    step = store_step_write(s, st);
     sqlite3_reset(st);
     if (step == SQLITE_DONE) {
         return MESH_OK;
@@ -161,7 +161,7 @@ mesh_err_t store_svc_update(store_t *s, const svc_token_rec_t *rec)
     if (bind_svc(st, rec) != SQLITE_OK) {
         return store_db_fail(s, "cannot bind a service token");
     }
-    step = sqlite3_step(st);
+    step = store_step_write(s, st);
     sqlite3_reset(st);
     if (step != SQLITE_DONE) {
         return store_db_fail(s, "cannot update a service token");
@@ -186,7 +186,7 @@ mesh_err_t store_svc_touch(store_t *s, const char *name, int64_t now)
         sqlite3_bind_int64(st, 3, now - STORE_TOUCH_GRANULARITY_S) != SQLITE_OK) {
         return store_db_fail(s, "cannot bind last_used");
     }
-    step = sqlite3_step(st);
+    step = store_step_write(s, st);
     sqlite3_reset(st);
     return step == SQLITE_DONE ? MESH_OK : store_db_fail(s, "cannot update last_used");
 }

@@ -81,8 +81,8 @@ static const char *const query_sql[Q_COUNT] = {
      * would need a WAL as large as the table, more room than a nearly full disk has. */
     [Q_REV_PRUNE] = "DELETE FROM revocations WHERE seq IN "
                     "(SELECT seq FROM revocations WHERE exp < ?1 LIMIT ?2)",
-    [Q_CERT_UPSERT] = "INSERT INTO certs (cert_key, x5t, not_after) VALUES (?1, ?2, ?3) "
-                      "ON CONFLICT (cert_key) DO UPDATE SET x5t = ?2, not_after = ?3",
+    [Q_CERT_UPSERT] = ("INSERT INTO certs (cert_key, x5t, not_after) VALUES (?1, ?2, ?3) "
+                       "ON CONFLICT (cert_key) DO UPDATE SET x5t = ?2, not_after = ?3"),
     [Q_CERT_X5T] = "SELECT x5t FROM certs WHERE cert_key = ?1",
     [Q_CERT_PRUNE] = "DELETE FROM certs WHERE rowid IN "
                      "(SELECT rowid FROM certs WHERE not_after < ?1 LIMIT ?2)",

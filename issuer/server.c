@@ -30,6 +30,8 @@
 #include <mesh/limits.h>
 
 #include "log.h"
+#include "maintenance.h"
+#include "sources.h"
 
 struct worker {
     int id;
@@ -51,20 +53,6 @@ struct worker {
     struct timespec fd_last;   /* the last of them (CLOCK_MONOTONIC) */
     conn_t *list;
 };
-
-/*
- * Open connections per source address, over all workers: one host must not take every slot.
- * A small open-addressing table under one lock (taken once per connection, not per request).
- */
-#define SOURCES_MAX 16384
-typedef struct {
-    char addr[64];
-    int n; /* open connections; -1 = a tombstone (a deleted key probing goes past) */
-} source_slot_t;
-static pthread_mutex_t sources_lock = PTHREAD_MUTEX_INITIALIZER;
-static source_slot_t sources[SOURCES_MAX], sources_tmp[SOURCES_MAX];
-static size_t sources_tombstones;
-static int max_per_source = 1;
 
 static worker_t *all_workers; /* the listener's error callback gets the evhttp, not the worker */
 static int n_workers;
@@ -114,80 +102,6 @@ static void listener_update(worker_t *w)
     }
 }
 
-static source_slot_t *source_slot(const char *addr, bool add);
-
-/* Too many tombstones make every probe long: insert the live entries again. */
-static void sources_rebuild(void)
-{
-    memcpy(sources_tmp, sources, sizeof(sources));
-    memset(sources, 0, sizeof(sources));
-    sources_tombstones = 0;
-    for (size_t i = 0; i < SOURCES_MAX; i++) {
-        if (sources_tmp[i].n > 0) {
-            source_slot(sources_tmp[i].addr, true)->n = sources_tmp[i].n;
-        }
-    }
-}
-
-static source_slot_t *source_slot(const char *addr, bool add)
-{
-    uint32_t h = 2166136261u;
-    for (const char *p = addr; *p != '\0'; p++) {
-        h = (h ^ (uint8_t)*p) * 16777619u;
-    }
-    source_slot_t *free_slot = NULL;
-    for (size_t i = 0, k = h % SOURCES_MAX; i < SOURCES_MAX; i++, k = (k + 1) % SOURCES_MAX) {
-        source_slot_t *s = &sources[k];
-        if (s->addr[0] != '\0' && strcmp(s->addr, addr) == 0) {
-            return s;
-        }
-        if (s->addr[0] == '\0') {
-            if (free_slot == NULL) {
-                free_slot = s;
-            }
-            if (s->n == 0) { /* never used: the key is not further on */
-                break;
-            }
-        }
-    }
-    if (!add || free_slot == NULL) {
-        return NULL;
-    }
-    if (free_slot->n < 0) {
-        sources_tombstones--;
-    }
-    snprintf(free_slot->addr, sizeof(free_slot->addr), "%s", addr);
-    free_slot->n = 0;
-    return free_slot;
-}
-
-/* false when `addr` already holds max_connections_per_source connections. */
-static bool source_take(const char *addr)
-{
-    pthread_mutex_lock(&sources_lock);
-    source_slot_t *s = source_slot(addr, true);
-    bool ok = s != NULL && s->n < max_per_source;
-    if (ok) {
-        s->n++;
-    }
-    pthread_mutex_unlock(&sources_lock);
-    return ok;
-}
-
-static void source_release(const char *addr)
-{
-    pthread_mutex_lock(&sources_lock);
-    source_slot_t *s = source_slot(addr, false);
-    if (s != NULL && --s->n <= 0) {
-        s->addr[0] = '\0';
-        s->n = -1;
-        if (++sources_tombstones > SOURCES_MAX / 4) {
-            sources_rebuild();
-        }
-    }
-    pthread_mutex_unlock(&sources_lock);
-}
-
 static void conn_free(void *p)
 {
     conn_t *c = p;
@@ -207,7 +121,7 @@ static void conn_free(void *p)
         event_free(c->accepted);
     }
     if (c->counted) {
-        source_release(c->source);
+        sources_release(c->source);
     }
     tls_peer_clear(&c->peer);
     free(c);
@@ -313,7 +227,7 @@ static void accepted_cb(evutil_socket_t unused, short what, void *arg)
     if (inet_ntop(ss.ss_family, a, c->source, sizeof(c->source)) == NULL) {
         return;
     }
-    if (source_take(c->source)) {
+    if (sources_take(c->source)) {
         c->counted = true;
         return;
     }
@@ -572,52 +486,6 @@ static int open_listener(const config_t *cfg, int *port_out)
     return fd;
 }
 
-/*
- * Housekeeping on the main thread's own store handle, at start, after every reload and every
- * MAINTENANCE_INTERVAL: revocations of certificates the CRLs now list (each certificate that
- * ever got a token becomes a feed entry for its x5t#S256, so its tokens die at every verifier),
- * and pruning of entries no token can need any more.
- */
-#define MAINTENANCE_INTERVAL 60
-
-static void maintenance(store_t *s, const issuer_state_t *st)
-{
-    if (s == NULL) {
-        return;
-    }
-    const config_t *cfg = st->cfg;
-    int64_t now = (int64_t)time(NULL);
-    int64_t longest = (cfg->ttl_max > cfg->svc_ttl_max ? cfg->ttl_max : cfg->svc_ttl_max);
-    const char *const *keys = NULL;
-    size_t n = tls_ctx_revoked(st->tls, &keys), added = 0;
-    for (size_t i = 0; i < n; i++) {
-        char x5t[MESH_X5T_LEN + 1];
-        mesh_err_t rc = store_cert_x5t(s, keys[i], x5t, sizeof(x5t));
-        if (rc == MESH_ERR_NOT_FOUND) {
-            continue; /* never got a token here, or expired: nothing to revoke */
-        }
-        int64_t seq = 0;
-        if (rc == MESH_OK) {
-            rc = store_revoke_cert(s, x5t, now + longest + cfg->skew + 1, now, &seq);
-        }
-        if (rc != MESH_OK) {
-            log_msg(LOG_ERROR, "cannot revoke a certificate's tokens", "%s; retried in %d s",
-                    mesh_err_detail(), MAINTENANCE_INTERVAL);
-            break;
-        }
-        added++;
-    }
-    size_t removed = 0;
-    if (store_prune(s, now - cfg->skew - 1, &removed) != MESH_OK) {
-        log_msg(LOG_WARN, "cannot prune revocations", "%s", mesh_err_detail());
-    }
-    if (added > 0 || removed > 0) {
-        log_json(LOG_INFO, "revocations maintained",
-                 json_pack("{s:I, s:I}", "revoked_certificates", (json_int_t)added, "pruned",
-                           (json_int_t)removed));
-    }
-}
-
 static void reload(const char *config_path)
 {
     char err[1024];
@@ -651,7 +519,7 @@ static void reload(const char *config_path)
 static void maintain_current(store_t *s)
 {
     issuer_state_t *st = server_state_get();
-    maintenance(s, st);
+    maintenance_run(s, st);
     state_unref(st);
 }
 
@@ -718,7 +586,7 @@ int server_run(const char *config_path, issuer_state_t *st, int nworkers)
     signal(SIGPIPE, SIG_IGN);
 
     fit_descriptors(st->cfg, nworkers);
-    max_per_source = st->cfg->max_connections_per_source;
+    sources_init(st->cfg->max_connections_per_source);
     worker_t *workers = calloc((size_t)nworkers, sizeof(worker_t));
     all_workers = workers;
     n_workers = workers != NULL ? nworkers : 0;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Routing and HTTP framing: evhttp request -> issuer_req_t -> token.c -> JSON response. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -409,6 +410,42 @@ static int framing_check(struct evhttp_request *req, char *why, size_t cap)
     return 0;
 }
 
+/*
+ * Refused framing is logged at most MESH_LOG_REFUSALS_PER_S lines a second over all workers;
+ * the rest are counted and the count is said once the next second begins (a flood of bad
+ * requests must not fill the disk, as it did in the examples' server).
+ */
+static pthread_mutex_t refusal_lock = PTHREAD_MUTEX_INITIALIZER;
+static time_t refusal_second;
+static unsigned refusal_lines;
+static unsigned long refusal_suppressed;
+
+static void log_refusal(const char *source, const char *why)
+{
+    time_t now = time(NULL);
+    pthread_mutex_lock(&refusal_lock);
+    unsigned long suppressed = 0;
+    if (now != refusal_second) {
+        suppressed = refusal_suppressed;
+        refusal_second = now;
+        refusal_lines = 0;
+        refusal_suppressed = 0;
+    }
+    bool say = refusal_lines < MESH_LOG_REFUSALS_PER_S;
+    refusal_lines += say;
+    refusal_suppressed += !say;
+    pthread_mutex_unlock(&refusal_lock);
+    if (suppressed > 0) {
+        log_msg(LOG_INFO, "request framing refused",
+                "%lu more refusals in the second before were not logged (at most %d lines a "
+                "second)",
+                suppressed, MESH_LOG_REFUSALS_PER_S);
+    }
+    if (say) {
+        log_msg(LOG_INFO, "request framing refused", "%s: %s", source, why);
+    }
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -467,7 +504,7 @@ void http_handle(struct evhttp_request *req, void *arg)
     char why[256];
     int refuse = framing_check(req, why, sizeof(why));
     if (refuse != 0) {
-        log_msg(LOG_INFO, "request framing refused", "%s: %s", h.source, why);
+        log_refusal(h.source, why);
         resp_error(&resp, refuse, "invalid_request", "%s", why);
         h.close = true;
     } else if (too_many_headers(req)) {

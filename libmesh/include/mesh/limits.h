@@ -43,6 +43,7 @@
 #define MESH_IDLE_TIMEOUT 60          /* seconds a keep-alive connection may sit idle */
 #define MESH_UNAUTH_IDLE_TIMEOUT 5    /* ... when no client certificate verified on it */
 #define MESH_TLS_SESSION_CACHE 1024   /* TLS sessions the issuer keeps (~8 KiB each, a chain) */
+#define MESH_LOG_REFUSALS_PER_S 10    /* refusal log lines a second; the rest are counted */
 #define MESH_ACCEPT_PAUSE_MS 1000     /* accepting pauses this long when out of descriptors */
 
 /* Revocation feed (GET /v1/revocations, read by verifiers) */

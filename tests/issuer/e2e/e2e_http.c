@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -269,6 +270,44 @@ static void test_host_missing_refused(void **state)
                    "Host");
 }
 
+/* ---- a flood of refusals is logged in bounded lines that still count it ---- */
+
+static long log_count(const char *needle)
+{
+    char cmd[600], *out = NULL;
+    snprintf(cmd, sizeof(cmd), "tail -c +%ld '%s' | grep -c -- '%s'", srv.log_start + 1, srv.log,
+             needle);
+    run_cmd(cmd, &out);
+    long n = out != NULL ? strtol(out, NULL, 10) : -1;
+    free(out);
+    return n;
+}
+
+static void test_refusal_flood_log_bounded(void **state)
+{
+    enum { TOTAL = 100 };
+    long before = log_count("request framing refused");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < TOTAL; i++) {
+        expect_refused(NULL, "GET /healthz HTTP/1.1\r\n\r\n", 400, "Host");
+    }
+    struct timespec pause = {1, 200 * 1000 * 1000}; /* the next second's first refusal counts */
+    nanosleep(&pause, NULL);
+    expect_refused(NULL, "GET /healthz HTTP/1.1\r\n\r\n", 400, "Host");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long lines = log_count("request framing refused") - before;
+    /* at most 10 lines a second plus one count line a second, however slow the machine */
+    long bound = 11 * ((long)(t1.tv_sec - t0.tv_sec) + 2);
+    if (lines > bound) {
+        fail_msg("%ld log lines for %d refusals in %ld s", lines, TOTAL + 1,
+                 (long)(t1.tv_sec - t0.tv_sec));
+    }
+    if (TOTAL > bound) { /* then some were suppressed, and the count said so */
+        assert_true(log_count("more refusals in the second before were not logged") >= 1);
+    }
+}
+
 /* ---- nothing after a refused frame is ever answered ---- */
 
 static void test_smuggled_request_never_answered(void **state)
@@ -324,6 +363,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_host_missing_refused),
         cmocka_unit_test(test_smuggled_request_never_answered),
         cmocka_unit_test(test_error_description_sanitised),
+        cmocka_unit_test(test_refusal_flood_log_bounded),
     };
     return e2e_run("issuer-e2e-http", tests, sizeof(tests) / sizeof(tests[0]), e2e_teardown, argc,
                    argv);

@@ -254,33 +254,29 @@ static const route_t routes[] = {
  * and the connection closed (Connection: close), so the bytes after it are never read.
  */
 
-/* RFC 9110 §5.6.2 */
-static bool is_token(const char *s)
+/* Every byte of `s` is a letter, a digit or one of `extra`. */
+static bool all_of(const char *s, const char *extra)
 {
-    if (*s == '\0') {
-        return false;
-    }
     for (; *s != '\0'; s++) {
         unsigned char c = (unsigned char)*s;
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              strchr("!#$%&'*+-.^_`|~", c) != NULL)) {
+              strchr(extra, c) != NULL)) {
             return false;
         }
     }
     return true;
 }
 
+/* RFC 9110 §5.6.2 */
+static bool is_token(const char *s)
+{
+    return *s != '\0' && all_of(s, "!#$%&'*+-.^_`|~");
+}
+
 /* RFC 9112 §3.2: uri-host [ ":" port ] (the characters RFC 3986 §3.2.2 allows; may be "") */
 static bool host_ok(const char *v)
 {
-    for (; *v != '\0'; v++) {
-        unsigned char c = (unsigned char)*v;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              strchr("-._~!$&'()*+,;=:%[]", c) != NULL)) {
-            return false;
-        }
-    }
-    return true;
+    return all_of(v, "-._~!$&'()*+,;=:%[]");
 }
 
 /* RFC 9112 §6.3: 1*DIGIT (libevent has dropped the blanks around it, but for a leading tab) */

@@ -11,45 +11,14 @@
 # Every leaf dir has leaf.pem (the leaf), chain.pem (leaf + its intermediates) and key.pem.
 # usage: mkpeercerts.sh DIR
 set -euo pipefail
+# shellcheck source=../openssl-ca.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../openssl-ca.sh"
 dir=$1
 mkdir -p "$dir"
 cd "$dir"
 umask 077
 q() { "$@" >/dev/null 2>&1 || { echo "mkpeercerts: failed: $*" >&2; "$@"; exit 1; }; }
 
-ca_conf() { # name
-    mkdir -p "$1.db"
-    : >"$1.db/index.txt"
-    echo 1000 >"$1.db/serial"
-    echo 1000 >"$1.db/crlnumber"
-    cat >"$1.cnf" <<CNF
-[ca]
-default_ca = CA_default
-[CA_default]
-dir = $1.db
-database = \$dir/index.txt
-serial = \$dir/serial
-crlnumber = \$dir/crlnumber
-new_certs_dir = \$dir
-default_md = sha256
-policy = policy_any
-default_crl_days = 30
-unique_subject = no
-copy_extensions = none
-[policy_any]
-commonName = supplied
-[v3_ca]
-basicConstraints = critical, CA:true
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-[v3_int]
-basicConstraints = critical, CA:true, pathlen:0
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-CNF
-}
 
 root() { # name cn
     ca_conf "$1"

@@ -8,8 +8,8 @@
 #include <sys/types.h>
 
 typedef struct {
-    char dir[256];    /* temp dir */
-    char certs[300];  /* dir/certs, written by mesh-ca */
+    char dir[256];   /* temp dir */
+    char certs[300]; /* dir/certs, written by mesh-ca */
     char config[320];
     char url[64];
     int port;
@@ -24,7 +24,7 @@ void ri_stop(real_issuer_t *ri);
 
 /* Key rotation: a new RSA key becomes current, the old one previous; SIGHUP; waits until
  * the JWKS publishes both. */
-bool ri_rotate(real_issuer_t *ri);  /* SIGTERM by PID, waitpid */
+bool ri_rotate(real_issuer_t *ri); /* SIGTERM by PID, waitpid */
 void ri_cleanup(real_issuer_t *ri);
 
 /* Sum of mesh_issuer_tokens_issued_total over its labels (-1 on error). */
@@ -39,5 +39,14 @@ long ri_revoke(const real_issuer_t *ri, const char *token);
 
 /* dir/certs/<rel> */
 const char *ri_path(const real_issuer_t *ri, const char *rel, char *out, size_t cap);
+
+/* In a cmocka test whose group set-up stored ri_setup() && ri_start() in `have_issuer`: an
+ * issuer that did not start fails the test (never a skip that would pass unrun). */
+#define NEED_ISSUER()                                                                              \
+    do {                                                                                           \
+        if (!have_issuer) {                                                                        \
+            fail_msg("the real mesh-issuer did not start (its log is named above)");               \
+        }                                                                                          \
+    } while (0)
 
 #endif

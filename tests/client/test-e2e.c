@@ -51,13 +51,6 @@ static int group_teardown(void **state)
     return 0;
 }
 
-#define NEED_ISSUER()                                                                              \
-    do {                                                                                           \
-        if (!have_issuer) {                                                                        \
-            fail_msg("the real mesh-issuer did not start (its log is named above)");               \
-        }                                                                                          \
-    } while (0)
-
 static mesh_client_t *client_a(double refresh_fraction, int64_t ttl)
 {
     mesh_client_opts_t o;

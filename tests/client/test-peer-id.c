@@ -80,13 +80,6 @@ static int per_test(void **state)
     return 0;
 }
 
-#define NEED_ISSUER()                                                                              \
-    do {                                                                                           \
-        if (!have_issuer) {                                                                        \
-            fail_msg("the real mesh-issuer did not start (its log is named above)");               \
-        }                                                                                          \
-    } while (0)
-
 /* svc-a's client for the issuer at `url`, pinned to `issuer_id` (NULL: not pinned). */
 static mesh_client_t *client_a(const char *url, const char *issuer_id)
 {

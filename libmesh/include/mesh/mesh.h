@@ -13,6 +13,7 @@
 #include <mesh/x509.h>
 #include <mesh/client.h>
 #include <mesh/verifier.h>
+#include <mesh/util.h>
 
 #define MESH_VERSION "0.1.0"
 

@@ -32,7 +32,7 @@ static mesh_err_t json_check_depth(const char *buf, size_t len, size_t max_depth
     return MESH_OK;
 }
 
-mesh_err_t mesh_json_parse(const char *buf, size_t len, size_t max_depth, const char *what,
+MESH_EXPORT mesh_err_t mesh_json_parse(const char *buf, size_t len, size_t max_depth, const char *what,
                            json_t **out)
 {
     json_error_t jerr;
@@ -61,7 +61,7 @@ mesh_err_t mesh_json_parse(const char *buf, size_t len, size_t max_depth, const 
     return MESH_OK;
 }
 
-mesh_err_t mesh_json_parse_object(const char *buf, size_t len, size_t max_depth,
+MESH_EXPORT mesh_err_t mesh_json_parse_object(const char *buf, size_t len, size_t max_depth,
                                   const char *what, json_t **out)
 {
     json_t *v = NULL;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <mesh/error.h>
+#include <mesh/util.h>
 #include <mesh/key.h>
 
 /* Largest signature we produce or accept: RSA at MESH_MAX_RSA_BITS. */
@@ -30,8 +31,7 @@ mesh_err_t mesh_sig_verify(const mesh_key_t *key, const uint8_t *msg, size_t len
 mesh_err_t mesh_sig_sign(const mesh_key_t *key, const uint8_t *msg, size_t len, uint8_t *sig,
                          size_t cap, size_t *siglen);
 
-/* Fills `buf` with `n` bytes from the CSPRNG (RAND_bytes). */
-mesh_err_t mesh_random_bytes(uint8_t *buf, size_t n);
+/* mesh_random_bytes (the CSPRNG) is public: <mesh/util.h>. */
 
 /* Bytes in a random identifier (a jti: 128 bits, DESIGN.md "Tokens"). */
 #define MESH_RANDOM_ID_BYTES 16

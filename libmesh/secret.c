@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "secret.h"
 
+#include <mesh/util.h>
+
+#include "internal.h"
+
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
@@ -9,9 +13,14 @@ int mesh_random(void *buf, size_t len)
     return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
 }
 
-void mesh_wipe(void *buf, size_t len)
+MESH_EXPORT void mesh_wipe(void *buf, size_t len)
 {
     if (buf != NULL) {
         OPENSSL_cleanse(buf, len);
     }
+}
+
+MESH_EXPORT bool mesh_equal_ct(const void *a, const void *b, size_t len)
+{
+    return CRYPTO_memcmp(a, b, len) == 0;
 }

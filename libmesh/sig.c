@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -480,8 +481,16 @@ mesh_err_t mesh_sig_sign(const mesh_key_t *key, const uint8_t *msg, size_t len, 
     return MESH_OK;
 }
 
-mesh_err_t mesh_random_bytes(uint8_t *buf, size_t n)
+MESH_EXPORT mesh_err_t mesh_random_bytes(void *buf, size_t n)
 {
+    /* RAND_bytes takes an int: fill larger requests in pieces. */
+    while (n > INT_MAX) {
+        if (RAND_bytes(buf, INT_MAX) != 1) {
+            return mesh_err_openssl(MESH_ERR_INTERNAL, "RAND_bytes");
+        }
+        buf = (uint8_t *)buf + INT_MAX;
+        n -= INT_MAX;
+    }
     if (RAND_bytes(buf, (int)n) != 1) {
         return mesh_err_openssl(MESH_ERR_INTERNAL, "RAND_bytes");
     }

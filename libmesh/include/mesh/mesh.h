@@ -14,6 +14,7 @@
 #include <mesh/client.h>
 #include <mesh/verifier.h>
 #include <mesh/util.h>
+#include <mesh/buf.h>
 
 #define MESH_VERSION "0.1.0"
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Strict base64url (RFC 4648 §5, RFC 7515 §2): no padding, no whitespace, canonical bits. */
+/* Strict base64url (RFC 4648 §5, RFC 7515 §2): no padding, no whitespace, canonical bits.
+ * Pure functions: they never block and never allocate. */
 #ifndef MESH_B64URL_H
 #define MESH_B64URL_H
 

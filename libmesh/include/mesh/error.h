@@ -5,6 +5,9 @@
  *
  * The numeric values are part of the ABI: they are never renumbered and never reused. New
  * codes are appended inside their group's range.
+ *
+ * Nothing here blocks: the detail is per thread, so reading it after a failed call on the
+ * same thread is always safe.
  */
 #ifndef MESH_ERROR_H
 #define MESH_ERROR_H

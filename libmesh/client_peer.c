@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mesh/util.h>
+
 #include "client_internal.h"
 #include "secret.h"
 #include "internal.h"
@@ -169,52 +171,34 @@ static const char *env(const char *name)
 MESH_EXPORT mesh_err_t mesh_client_from_env(const char *service_name, mesh_client_t **out)
 {
     mesh_client_opts_t o;
-    char cert[4096], key[4096], ca[4096];
-    const char *dir = env("MESH_CERTS_DIR");
+    char *cert = NULL, *key = NULL, *ca = NULL;
+    mesh_err_t rc;
 
     mesh_err_clear();
     mesh_client_opts_init(&o);
     o.issuer_url = env("MESH_ISSUER_URL");
-    o.cert_path = env("TLS_CERT_PATH");
-    o.key_path = env("TLS_KEY_PATH");
-    o.ca_path = env("TLS_CA_PATH");
     o.client_id = env("MESH_CLIENT_ID");
     o.client_secret = env("MESH_CLIENT_SECRET");
     o.issuer_id = env("MESH_ISSUER_ID");
-    if (dir != NULL) {
-        /* DESIGN "Files written by mesh-ca": a service X may give only MESH_CERTS_DIR. */
-        if (service_name == NULL || service_name[0] == '\0' || strchr(service_name, '/')) {
-            return mesh_err_set(MESH_ERR_CONFIG, "MESH_CERTS_DIR is set but no valid service "
-                                "name was given to find <dir>/<service>/cert.pem");
-        }
-        snprintf(cert, sizeof(cert), "%s/%s/cert.pem", dir, service_name);
-        snprintf(key, sizeof(key), "%s/%s/key.pem", dir, service_name);
-        snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
-        if (o.cert_path == NULL && o.client_id == NULL) {
-            o.cert_path = cert;
-        }
-        if (o.key_path == NULL && o.client_id == NULL) {
-            o.key_path = key;
-        }
-        if (o.ca_path == NULL) {
-            o.ca_path = ca;
-        }
-    }
     if (o.issuer_url == NULL) {
         return mesh_err_set(MESH_ERR_CONFIG, "MESH_ISSUER_URL is not set (the issuer's https "
                             "URL, e.g. https://127.0.0.1:8443)");
-    }
-    if (o.ca_path == NULL) {
-        return mesh_err_set(MESH_ERR_CONFIG, "TLS_CA_PATH is not set (or set MESH_CERTS_DIR)");
-    }
-    if (o.client_id == NULL && (o.cert_path == NULL || o.key_path == NULL)) {
-        return mesh_err_set(MESH_ERR_CONFIG, "%s is not set (or set MESH_CERTS_DIR, or "
-                            "MESH_CLIENT_ID and MESH_CLIENT_SECRET for a service token)",
-                            o.cert_path == NULL ? "TLS_CERT_PATH" : "TLS_KEY_PATH");
     }
     if ((o.client_id == NULL) != (o.client_secret == NULL)) {
         return mesh_err_set(MESH_ERR_CONFIG, "%s is not set (a service token needs both)",
                             o.client_id == NULL ? "MESH_CLIENT_ID" : "MESH_CLIENT_SECRET");
     }
-    return mesh_client_new(&o, out);
+    /* Service-token mode: the id and secret instead of the certificate (only the CA). */
+    rc = o.client_id != NULL ? mesh_env_identity(service_name, NULL, NULL, &ca)
+                             : mesh_env_identity(service_name, &cert, &key, &ca);
+    if (rc == MESH_OK) {
+        o.cert_path = cert;
+        o.key_path = key;
+        o.ca_path = ca;
+        rc = mesh_client_new(&o, out);
+    }
+    mesh_free(cert);
+    mesh_free(key);
+    mesh_free(ca);
+    return rc;
 }

@@ -114,6 +114,7 @@ int cmd_curl(int argc, char **argv)
     }
     cli_identity_resolve(&id);
     rc = cli_make_client(&id, -1, 0, &client);
+    cli_identity_free(&id); /* the client holds copies */
     if (rc != MESH_OK) {
         status = cli_mesh_error("curl", rc, CLI_USAGE);
         goto out;

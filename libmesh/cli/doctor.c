@@ -549,5 +549,6 @@ int cmd_doctor(int argc, char **argv)
     }
     mesh_jwks_free(d.jwks);
     mesh_free(d.token);
+    cli_identity_free(&d.id);
     return status;
 }

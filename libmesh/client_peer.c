@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mesh/curl.h>
 #include <mesh/util.h>
 
 #include "client_internal.h"

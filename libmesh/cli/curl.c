@@ -5,8 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
-
+#include <mesh/curl.h>
 #include <mesh/mesh.h>
 
 #include "cli.h"

@@ -25,6 +25,7 @@
 
 #include <curl/curl.h>
 
+#include <mesh/curl.h>
 #include <mesh/mesh.h>
 
 #include "bench_util.h"

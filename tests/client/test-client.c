@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include <mesh/curl.h>
 #include <mesh/mesh.h>
 
 #include "fake_issuer.h"

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include <mesh/curl.h>
 #include <mesh/mesh.h>
 
 #include "../test-tmp.h"

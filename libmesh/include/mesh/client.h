@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The mesh client: a service's certificate and key, a token cache in front of the issuer,
- * and libcurl configured to call peers with both (mTLS + Authorization: Bearer).
+ * and requests to peers with both (mTLS + Authorization: Bearer). This header needs no
+ * libcurl; a program that configures its own curl handles uses the bridge <mesh/curl.h>
+ * (pkg-config libmesh-curl).
  *
  * A client is thread-safe and meant to live as long as the service: tokens are refreshed
  * in the background before they expire (about 80 % into their lifetime), so callers never
@@ -14,8 +16,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <curl/curl.h>
 
 #include <mesh/error.h>
 
@@ -87,16 +87,6 @@ void mesh_client_free(mesh_client_t *c);
 MESH_WUR mesh_err_t mesh_client_token(mesh_client_t *c, const char *audience, const char *scope,
                                       char **token, int64_t *expires_at);
 
-/*
- * Configures a caller's curl easy handle to call a peer as this service: client certificate
- * and key, the mesh CA, the client's shared connection/TLS-session cache, and
- * "Authorization: Bearer <token for audience>" (CURLAUTH_BEARER; curl sends it only to the
- * URL's host). The handle joins the client's connection cache: curl_easy_cleanup() it (or
- * set CURLOPT_SHARE to NULL) before mesh_client_free(). Thread-safe
- * (a handle itself is used by one thread at a time, as libcurl requires).
- */
-MESH_WUR mesh_err_t mesh_client_setup_curl(mesh_client_t *c, CURL *handle, const char *audience);
-
 /* A peer's answer to mesh_client_request(). */
 typedef struct {
     long status;          /* HTTP status */
@@ -134,27 +124,6 @@ MESH_WUR mesh_err_t mesh_client_request_peer(mesh_client_t *c, const char *peer_
                                              const char *audience, const char *const *headers,
                                              const void *body, size_t body_len,
                                              size_t max_body, mesh_response_t *resp);
-
-/* The pin mesh_client_setup_curl_peer() puts on a caller's handle. */
-typedef struct mesh_peer_pin mesh_peer_pin_t;
-
-/*
- * As mesh_client_setup_curl, and pins `handle` to the peer `peer_id`: before every request
- * on the handle (new or reused connection, resumed session) the server's spiffe:// URI SAN
- * must equal peer_id, else the transfer fails with CURLE_ABORTED_BY_CALLBACK before any byte
- * of the request is written; mesh_peer_pin_result() is then MESH_ERR_PEER_ID and
- * mesh_err_detail(), on the thread that ran the transfer, names both IDs. The pin uses the
- * handle's CURLOPT_PREREQFUNCTION and CURLOPT_PREREQDATA (do not set them). *pin is new: free
- * it with mesh_peer_pin_free() after curl_easy_cleanup(handle) (or after setting
- * CURLOPT_PREREQFUNCTION to NULL). On failure the handle has no pin and no bearer.
- */
-MESH_WUR mesh_err_t mesh_client_setup_curl_peer(mesh_client_t *c, CURL *handle,
-                                                const char *audience, const char *peer_id,
-                                                mesh_peer_pin_t **pin);
-
-/* MESH_OK, or MESH_ERR_PEER_ID when the pin stopped the handle's last transfer. NULL: OK. */
-mesh_err_t mesh_peer_pin_result(const mesh_peer_pin_t *pin);
-void mesh_peer_pin_free(mesh_peer_pin_t *pin); /* NULL-safe */
 
 /* Counters since creation (tests, metrics). */
 typedef struct {

@@ -91,20 +91,43 @@ void cli_identity_free(cli_identity_t *id)
 mesh_err_t cli_make_client(const cli_identity_t *id, int max_retries, long long ttl,
                            mesh_client_t **out)
 {
-    mesh_client_opts_t o;
+    mesh_client_opts_t *o = NULL;
+    mesh_err_t rc = mesh_client_opts_new(&o);
 
-    mesh_client_opts_init(&o);
-    o.issuer_url = id->issuer;
-    o.cert_path = id->cert;
-    o.key_path = id->key;
-    o.ca_path = id->ca;
-    o.client_id = id->client_id;
-    o.client_secret = id->client_secret;
-    o.insecure_skip_hostname = id->insecure;
-    o.issuer_id = id->issuer_id;
-    o.token_ttl = ttl;
-    if (max_retries >= 0) {
-        o.max_retries = max_retries;
+    /* A missing value stays unset here; mesh_client_new names what is missing. */
+    if (rc == MESH_OK && id->issuer != NULL) {
+        rc = mesh_client_opts_set_issuer_url(o, id->issuer);
     }
-    return mesh_client_new(&o, out);
+    if (rc == MESH_OK) {
+        rc = mesh_client_opts_set_cert_path(o, id->cert);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_client_opts_set_key_path(o, id->key);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_client_opts_set_ca_path(o, id->ca);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_client_opts_set_client_id(o, id->client_id);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_client_opts_set_client_secret(o, id->client_secret);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_client_opts_set_insecure_skip_hostname(o, id->insecure);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_client_opts_set_issuer_id(o, id->issuer_id);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_client_opts_set_token_ttl(o, ttl);
+    }
+    if (rc == MESH_OK && max_retries >= 0) {
+        rc = mesh_client_opts_set_max_retries(o, max_retries);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_client_new(o, out);
+    }
+    mesh_client_opts_free(o);
+    return rc;
 }

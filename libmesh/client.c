@@ -20,17 +20,6 @@
 
 #define REFRESH_IDLE_WAIT_MS 60000
 
-MESH_EXPORT void mesh_client_opts_init(mesh_client_opts_t *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->cache_entries = 64;
-    o->refresh_fraction = 0.8;
-    o->max_retries = 3;
-    o->retry_base_ms = 200;
-    o->retry_max_ms = 5000;
-    o->timeout_ms = 10000;
-}
-
 static void *refresher(void *arg);
 
 static mesh_err_t check_opts(const mesh_client_opts_t *o)
@@ -59,11 +48,11 @@ static mesh_err_t check_opts(const mesh_client_opts_t *o)
                             "MESH_ISSUER_ID to the issuer's, e.g. spiffe://mesh.local/issuer)",
                             o->issuer_id);
     }
-    if (o->refresh_fraction <= 0.0 || o->refresh_fraction >= 1.0 || o->max_retries < 0 ||
-        o->retry_base_ms <= 0 || o->retry_max_ms < o->retry_base_ms || o->timeout_ms <= 0 ||
-        o->cache_entries == 0 || o->token_ttl < 0) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "client options out of range (refresh_"
-                            "fraction in (0,1), retries >= 0, positive times, cache >= 1)");
+    /* Each value was checked by its setter; only the pair is left. */
+    if (o->retry_max_ms < o->retry_base_ms) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "client options: retry_max_ms (%lld) is "
+                            "below retry_base_ms (%lld)", (long long)o->retry_max_ms,
+                            (long long)o->retry_base_ms);
     }
     return MESH_OK;
 }
@@ -103,8 +92,9 @@ static mesh_err_t copy_opts(mesh_client_t *c, const mesh_client_opts_t *o)
         }
     }
     c->o = *o;
-    c->o.client_secret = NULL; /* only c->client_secret holds it */
-    c->o.issuer_id = c->issuer_id;
+    /* Only the copies above hold strings; c->o keeps the numbers. */
+    c->o.issuer_url = c->o.cert_path = c->o.key_path = c->o.ca_path = NULL;
+    c->o.client_id = c->o.client_secret = c->o.issuer_id = NULL;
     n = strlen(c->issuer_url);
     while (n > 0 && c->issuer_url[n - 1] == '/') {
         c->issuer_url[--n] = '\0';
@@ -450,9 +440,18 @@ static void *refresher(void *arg)
     return NULL;
 }
 
-MESH_EXPORT void mesh_client_stats(mesh_client_t *c, mesh_client_stats_t *out)
+MESH_EXPORT uint64_t mesh_client_stat(const mesh_client_t *c, mesh_client_stat_t which)
 {
-    out->issuer_requests = atomic_load(&c->issuer_requests);
-    out->cache_hits = atomic_load(&c->cache_hits);
-    out->refreshes = atomic_load(&c->refreshes);
+    /* atomic_load takes a non-const pointer in C11; the counters are only read here. */
+    mesh_client_t *m = (mesh_client_t *)c;
+
+    if (m == NULL) {
+        return 0;
+    }
+    switch (which) {
+    case MESH_CLIENT_STAT_ISSUER_REQUESTS: return atomic_load(&m->issuer_requests);
+    case MESH_CLIENT_STAT_CACHE_HITS: return atomic_load(&m->cache_hits);
+    case MESH_CLIENT_STAT_REFRESHES: return atomic_load(&m->refreshes);
+    }
+    return 0;
 }

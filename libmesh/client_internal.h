@@ -12,6 +12,17 @@
 
 #include "http.h"
 
+/* The options handle (client_opts.c); strings owned, client_secret wiped on free. */
+struct mesh_client_opts {
+    char *issuer_url, *cert_path, *key_path, *ca_path, *client_id, *client_secret, *issuer_id;
+    bool insecure_skip_hostname;
+    size_t cache_entries;
+    double refresh_fraction;
+    int64_t token_ttl;
+    int max_retries;
+    int64_t retry_base_ms, retry_max_ms, timeout_ms;
+};
+
 typedef struct tok_entry {
     struct tok_entry *next;
     char *audience, *scope; /* scope "" for the issuer's default */
@@ -28,7 +39,7 @@ typedef struct tok_entry {
 } tok_entry_t;
 
 struct mesh_client {
-    mesh_client_opts_t o;
+    struct mesh_client_opts o; /* the numbers; its strings are NULL (copies below) */
     char *issuer_url, *cert_path, *key_path, *ca_path, *client_id, *client_secret;
     char *issuer_id; /* the issuer's SPIFFE ID, checked before each token request; or NULL */
     char *token_url;

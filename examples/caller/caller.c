@@ -52,12 +52,36 @@ static bool parse_long(const char *s, long lo, long hi, long *out)
     return true;
 }
 
+/* The request to send, built once: method, URL, audience, headers and body. */
+static mesh_err_t build_request(const char *method, const char *url, const char *aud,
+                                const char *const *headers, const char *data,
+                                mesh_request_t **out)
+{
+    mesh_request_t *req = NULL;
+    mesh_err_t rc = mesh_request_new(method, url, &req);
+
+    if (rc == MESH_OK) {
+        rc = mesh_request_set_audience(req, aud);
+    }
+    for (size_t i = 0; rc == MESH_OK && headers[i] != NULL; i++) {
+        rc = mesh_request_add_header(req, headers[i]);
+    }
+    if (rc == MESH_OK && data != NULL) {
+        rc = mesh_request_set_body(req, data, strlen(data));
+    }
+    if (rc != MESH_OK) {
+        mesh_request_free(req);
+        return rc;
+    }
+    *out = req;
+    return MESH_OK;
+}
+
 /*
  * Many requests through one client: the token is fetched once and refreshed in the
  * background, connections are reused. Used by the end-to-end tests as steady traffic.
  */
-static int run_repeat(mesh_client_t *c, const char *method, const char *url, const char *aud,
-                      const char *const *headers, const char *data, long n, long interval_ms,
+static int run_repeat(mesh_client_t *c, const mesh_request_t *req, long n, long interval_ms,
                       const char *stop_file)
 {
     long ok = 0, failed = 0, i;
@@ -65,20 +89,20 @@ static int run_repeat(mesh_client_t *c, const char *method, const char *url, con
         if (stop_file != NULL && access(stop_file, F_OK) == 0) {
             break;
         }
-        mesh_response_t resp = {0};
-        mesh_err_t rc = mesh_client_request(c, method, url, aud, headers, data,
-                                            data ? strlen(data) : 0, 0, &resp);
+        mesh_response_t *resp = NULL;
+        mesh_err_t rc = mesh_client_request(c, req, &resp);
         if (rc != MESH_OK) {
             printf("%ld error %s: %s\n", i + 1, mesh_err_name(rc), mesh_err_detail());
             failed++;
         } else {
-            printf("%ld %ld\n", i + 1, resp.status);
-            if (resp.status >= 200 && resp.status < 300) {
+            long status = mesh_response_status(resp);
+            printf("%ld %ld\n", i + 1, status);
+            if (status >= 200 && status < 300) {
                 ok++;
             } else {
                 failed++;
             }
-            mesh_response_clear(&resp);
+            mesh_response_free(resp);
         }
         fflush(stdout);
         struct timespec ts = {interval_ms / 1000, (interval_ms % 1000) * 1000000L};
@@ -177,22 +201,25 @@ int main(int argc, char **argv)
             mesh_free(token);
             status = 0;
         }
-    } else if (repeat > 0) {
-        status = run_repeat(c, method, argv[optind], audience, headers, data, repeat, interval_ms,
-                            stop_file);
     } else {
-        mesh_response_t resp = {0};
-        rc = mesh_client_request(c, method, argv[optind], audience, headers, data,
-                                 data ? strlen(data) : 0, 0, &resp);
-        if (rc == MESH_OK) {
-            printf("HTTP %ld\n", resp.status);
-            fwrite(resp.body, 1, resp.body_len, stdout);
-            if (resp.body_len > 0 && resp.body[resp.body_len - 1] != '\n') {
+        mesh_request_t *req = NULL;
+        mesh_response_t *resp = NULL;
+        rc = build_request(method, argv[optind], audience, headers, data, &req);
+        if (rc == MESH_OK && repeat > 0) {
+            status = run_repeat(c, req, repeat, interval_ms, stop_file);
+        } else if (rc == MESH_OK && (rc = mesh_client_request(c, req, &resp)) == MESH_OK) {
+            const char *body = mesh_response_body(resp);
+            size_t len = mesh_response_body_len(resp);
+            long code = mesh_response_status(resp);
+            printf("HTTP %ld\n", code);
+            fwrite(body, 1, len, stdout);
+            if (len > 0 && body[len - 1] != '\n') {
                 putchar('\n');
             }
-            status = resp.status >= 200 && resp.status < 300 ? 0 : 1;
-            mesh_response_clear(&resp);
+            status = code >= 200 && code < 300 ? 0 : 1;
+            mesh_response_free(resp);
         }
+        mesh_request_free(req);
     }
     if (rc != MESH_OK) {
         fprintf(stderr, PROG ": %s: %s\n", mesh_strerror(rc), mesh_err_detail());

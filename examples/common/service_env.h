@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Where an example service finds its identity, the way every mesh service does (DESIGN.md):
- * TLS_CERT_PATH, TLS_KEY_PATH, TLS_CA_PATH and MESH_ISSUER_URL, or MESH_CERTS_DIR from which
- * <dir>/<service>/cert.pem, <dir>/<service>/key.pem and <dir>/ca.pem are derived (explicit
- * TLS_* variables win).
+ * the files through libmesh's mesh_env_identity (TLS_CERT_PATH, TLS_KEY_PATH, TLS_CA_PATH, or
+ * MESH_CERTS_DIR with the service name; explicit TLS_* variables win), and MESH_ISSUER_URL.
  */
 #ifndef EXAMPLES_SERVICE_ENV_H
 #define EXAMPLES_SERVICE_ENV_H

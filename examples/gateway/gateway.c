@@ -170,7 +170,7 @@ static size_t forward_headers(struct evhttp_request *req, const mesh_identity_t 
 /* The backend's Content-Type, if it sent one, from the raw header block. */
 static void copy_content_type(const mesh_response_t *resp, struct evkeyvalq *out)
 {
-    const char *p = resp->headers;
+    const char *p = mesh_response_headers(resp, NULL);
     while (p != NULL && *p != '\0') {
         const char *eol = strstr(p, "\r\n");
         size_t len = eol ? (size_t)(eol - p) : strlen(p);
@@ -207,9 +207,22 @@ static void forward(gateway_t *g, struct evhttp_request *req, const mesh_identit
     size_t blen = evbuffer_get_length(in);
     const void *body = blen ? evbuffer_pullup(in, -1) : NULL;
 
-    mesh_response_t resp = {0};
-    mesh_err_t rc =
-        mesh_client_request(g->client, method, url, BACKEND_AUDIENCE, hdrs, body, blen, 0, &resp);
+    mesh_request_t *breq = NULL;
+    mesh_response_t *resp = NULL;
+    mesh_err_t rc = mesh_request_new(method, url, &breq);
+    if (rc == MESH_OK) {
+        rc = mesh_request_set_audience(breq, BACKEND_AUDIENCE);
+    }
+    for (size_t i = 0; rc == MESH_OK && hdrs[i] != NULL; i++) {
+        rc = mesh_request_add_header(breq, hdrs[i]);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_request_set_body(breq, body, blen);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_client_request(g->client, breq, &resp);
+    }
+    mesh_request_free(breq);
     if (rc != MESH_OK) {
         https_server_log_refusal(g->srv, "backend %s %s failed: %s (%s)", method, url,
                                  mesh_err_name(rc), mesh_err_detail());
@@ -218,17 +231,18 @@ static void forward(gateway_t *g, struct evhttp_request *req, const mesh_identit
     }
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
     evhttp_add_header(out, "Content-Type", "application/octet-stream");
-    copy_content_type(&resp, out);
+    copy_content_type(resp, out);
     evhttp_add_header(out, "Cache-Control", "no-store");
     struct evbuffer *rb = evbuffer_new();
     if (rb != NULL) {
-        evbuffer_add(rb, resp.body, resp.body_len);
+        evbuffer_add(rb, mesh_response_body(resp), mesh_response_body_len(resp));
     }
-    evhttp_send_reply(req, (int)resp.status, resp.status < 400 ? "OK" : "Backend error", rb);
+    long status = mesh_response_status(resp);
+    evhttp_send_reply(req, (int)status, status < 400 ? "OK" : "Backend error", rb);
     if (rb != NULL) {
         evbuffer_free(rb);
     }
-    mesh_response_clear(&resp);
+    mesh_response_free(resp);
 }
 
 static void handle(struct evhttp_request *req, void *arg)

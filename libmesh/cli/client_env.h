@@ -50,12 +50,15 @@ bool cli_client_opt(int c, const char *arg);
 
 /* The resolved identity settings (after flags and environment). */
 typedef struct {
-    const char *service, *issuer, *cert, *key, *ca, *client_id, *client_secret, *issuer_id;
-    char cert_buf[4096], key_buf[4096], ca_buf[4096];
+    const char *service, *issuer, *client_id, *client_secret, *issuer_id;
+    char *cert, *key, *ca; /* from mesh_env_identity (new strings); NULL when not found */
     bool insecure;
 } cli_identity_t;
 
+/* Resolves flags over the environment; the identity files through mesh_env_identity (a flag
+ * is put into the environment variable it overrides first). Free with cli_identity_free. */
 void cli_identity_resolve(cli_identity_t *id);
+void cli_identity_free(cli_identity_t *id);
 
 #include <mesh/client.h>
 

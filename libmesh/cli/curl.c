@@ -5,8 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
-
+#include <mesh/curl.h>
 #include <mesh/mesh.h>
 
 #include "cli.h"
@@ -114,6 +113,7 @@ int cmd_curl(int argc, char **argv)
     }
     cli_identity_resolve(&id);
     rc = cli_make_client(&id, -1, 0, &client);
+    cli_identity_free(&id); /* the client holds copies */
     if (rc != MESH_OK) {
         status = cli_mesh_error("curl", rc, CLI_USAGE);
         goto out;

@@ -3,17 +3,15 @@
  * mesh doctor [--audience A] : walks a service's setup from its files to a verified token and
  * stops at the first failure with what to change.
  */
+#define _XOPEN_SOURCE 700 /* strptime, for the Date header */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
-#include <curl/curl.h>
-#include <jansson.h>
-
+#include <mesh/jansson.h>
 #include <mesh/mesh.h>
 
 #include "cli.h"
@@ -26,7 +24,11 @@ typedef struct {
     const char *audience;
     char note[1024]; /* what the step found, or why it failed */
     char fix[1024];  /* what to change, on failure */
-    char iss[512], jwks_uri[1024];
+    char iss[512], jwks_uri[1024], meta_url[1024];
+    mesh_client_t *client;  /* made once, as services make theirs */
+    mesh_response_t *meta;  /* the issuer's metadata answer */
+    mesh_err_t meta_rc;
+    char meta_detail[1024];
     mesh_jwks_t *jwks;
     char *token;
     int passed, warned;
@@ -177,122 +179,82 @@ static bool step_spiffe(doctor_t *d)
     return true;
 }
 
-/* A curl handle with this service's TLS material. */
-static CURL *handle(doctor_t *d, const char *url, char *errbuf)
+/*
+ * The network checks go through a mesh client made exactly as `mesh token` and services make
+ * theirs (cli_make_client: libmesh's http.c set-up, the same TLS material, CA, hostname and
+ * issuer-ID checks), so doctor checks the configuration services use, not one of its own.
+ */
+static mesh_err_t fetch(doctor_t *d, const char *url, mesh_response_t **resp)
 {
-    CURL *h = curl_easy_init();
-    if (h == NULL) {
-        return NULL;
+    mesh_request_t *req = NULL;
+    mesh_err_t rc = MESH_OK;
+
+    if (d->client == NULL) {
+        rc = cli_make_client(&d->id, 0, 0, &d->client);
     }
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_CAINFO, d->id.ca);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    if (d->id.insecure) {
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    if (rc == MESH_OK) {
+        rc = mesh_request_new("GET", url, &req);
     }
-    if (d->id.cert != NULL) {
-        curl_easy_setopt(h, CURLOPT_SSLCERT, d->id.cert);
-        curl_easy_setopt(h, CURLOPT_SSLKEY, d->id.key);
+    if (rc == MESH_OK) {
+        rc = mesh_request_set_max_body(req, DOC_MAX_BODY); /* no audience: no token sent */
     }
-    return h;
+    if (rc == MESH_OK) {
+        rc = mesh_client_request(d->client, req, resp);
+    }
+    mesh_request_free(req);
+    return rc;
 }
 
+/* A transport failure that happened inside TLS (an alert, a handshake error). */
+static bool tls_failure(mesh_err_t rc, const char *detail)
+{
+    return rc == MESH_ERR_TLS || rc == MESH_ERR_PEER_ID || strstr(detail, "SSL") != NULL ||
+           strstr(detail, "TLS") != NULL || strstr(detail, "alert") != NULL;
+}
+
+/* One request to the issuer's metadata: reachable (step 1), TLS (step 2), metadata (3). */
 static bool step_reachable(doctor_t *d)
 {
-    char errbuf[CURL_ERROR_SIZE] = "", *host = NULL, *port = NULL, url[600];
-    CURLU *u = curl_url();
-    bool ok = false;
+    size_t n = strlen(d->id.issuer);
 
-    if (u == NULL || curl_url_set(u, CURLUPART_URL, d->id.issuer, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
-        NOTE("cannot parse the issuer URL %s", d->id.issuer);
+    while (n > 0 && d->id.issuer[n - 1] == '/') {
+        n--;
+    }
+    snprintf(d->meta_url, sizeof(d->meta_url), "%.*s/.well-known/oauth-authorization-server",
+             (int)n, d->id.issuer);
+    d->meta_rc = fetch(d, d->meta_url, &d->meta);
+    snprintf(d->meta_detail, sizeof(d->meta_detail), "%s",
+             d->meta_rc != MESH_OK ? mesh_err_detail() : "");
+    if (d->meta_rc == MESH_ERR_CONFIG || d->meta_rc == MESH_ERR_INVALID_ARG) {
         FIX("set MESH_ISSUER_URL to https://host:port");
-        goto out;
+        return lib_fail(d, d->meta_rc);
     }
-    /* Plain TCP: is anything listening there at all? */
-    snprintf(url, sizeof(url), "http://%s:%s/", host, port);
-    CURL *h = handle(d, url, errbuf);
-    curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
-    CURLcode cc = curl_easy_perform(h);
-    curl_easy_cleanup(h);
-    if (cc != CURLE_OK) {
-        NOTE("%s:%s: %s", host, port, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    if (d->meta_rc != MESH_OK && !tls_failure(d->meta_rc, d->meta_detail)) {
+        NOTE("%s", d->meta_detail);
         FIX("start mesh-issuer, or fix the host:port in MESH_ISSUER_URL");
-        goto out;
-    }
-    NOTE("%s:%s accepts connections", host, port);
-    ok = true;
-out:
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u);
-    return ok;
-}
-
-/* Remembers the Date header (RFC 9110 §6.6.1) to compare clocks. */
-static size_t on_header(char *p, size_t size, size_t n, void *ctx)
-{
-    doctor_t *d = ctx;
-    size_t len = size * n;
-    char line[256];
-
-    if (len > 5 && len < sizeof(line) && strncasecmp(p, "Date:", 5) == 0) {
-        memcpy(line, p + 5, len - 5);
-        line[len - 5] = '\0';
-        time_t t = curl_getdate(line, NULL);
-        d->date = t > 0 ? t : 0;
-    }
-    return len;
-}
-
-/* GET url into a new string; false with NOTE/FIX set on failure. */
-static bool get(doctor_t *d, const char *url, char **body, const char *fix)
-{
-    char errbuf[CURL_ERROR_SIZE] = "";
-    FILE *mem;
-    size_t size = 0;
-    long code = 0;
-    CURL *h = handle(d, url, errbuf);
-    CURLcode cc;
-
-    *body = NULL;
-    mem = open_memstream(body, &size);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, mem);
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE, (long)DOC_MAX_BODY);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, d);
-    cc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_cleanup(h);
-    fclose(mem);
-    if (cc != CURLE_OK || code != 200) {
-        if (cc != CURLE_OK) {
-            NOTE("%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
-        } else {
-            NOTE("%s answered HTTP %ld: %.200s", url, code, *body != NULL ? *body : "");
-        }
-        FIX("%s", fix);
-        free(*body);
-        *body = NULL;
         return false;
     }
+    NOTE("%.*s accepts connections", (int)n, d->id.issuer);
     return true;
+}
+
+/* Remembers the Date header (RFC 9110 §5.6.7 IMF-fixdate) to compare clocks. */
+static void note_date(doctor_t *d, const mesh_response_t *r)
+{
+    const char *v = mesh_response_header(r, "Date");
+    struct tm tm = {0};
+    const char *end = v != NULL ? strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm) : NULL;
+
+    d->date = end != NULL ? timegm(&tm) : 0;
+    if (d->date < 0) {
+        d->date = 0;
+    }
 }
 
 static bool step_tls(doctor_t *d)
 {
-    char errbuf[CURL_ERROR_SIZE] = "";
-    CURL *h = handle(d, d->id.issuer, errbuf);
-    CURLcode cc;
-
-    curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
-    cc = curl_easy_perform(h);
-    curl_easy_cleanup(h);
-    if (cc != CURLE_OK) {
-        NOTE("%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    if (d->meta_rc != MESH_OK) {
+        NOTE("%s", d->meta_detail);
         FIX("the issuer's certificate must chain to TLS_CA_PATH and name the host in "
             "MESH_ISSUER_URL; an 'alert' above is the issuer refusing this certificate");
         return false;
@@ -302,28 +264,38 @@ static bool step_tls(doctor_t *d)
     return true;
 }
 
-static bool step_metadata(doctor_t *d)
+/* A 200 answer's body, or false with NOTE/FIX set. */
+static bool answer_ok(doctor_t *d, const char *url, const mesh_response_t *r, const char *fix)
 {
-    char url[1024], *body = NULL;
-    json_t *doc;
-    const char *iss, *jwks;
-    size_t n = strlen(d->id.issuer);
-
-    while (n > 0 && d->id.issuer[n - 1] == '/') {
-        n--;
-    }
-    snprintf(url, sizeof(url), "%.*s/.well-known/oauth-authorization-server", (int)n,
-             d->id.issuer);
-    if (!get(d, url, &body, "check that MESH_ISSUER_URL is mesh-issuer's URL (an alert "
-             "means the issuer refused this certificate: is it from the mesh CA?)")) {
+    if (mesh_response_status(r) != 200) {
+        NOTE("%s answered HTTP %ld: %.200s", url, mesh_response_status(r), mesh_response_body(r));
+        FIX("%s", fix);
         return false;
     }
-    doc = json_loads(body, 0, NULL);
-    free(body);
+    return true;
+}
+
+static bool step_metadata(doctor_t *d)
+{
+    json_t *doc = NULL;
+    const char *iss, *jwks;
+    mesh_err_t rc;
+
+    note_date(d, d->meta);
+    if (!answer_ok(d, d->meta_url, d->meta, "check that MESH_ISSUER_URL is mesh-issuer's URL")) {
+        return false;
+    }
+    /* Untrusted JSON: through libmesh's one door (duplicate members and depth refused). */
+    rc = mesh_json_parse_object(mesh_response_body(d->meta), mesh_response_body_len(d->meta),
+                                MESH_MAX_JSON_DEPTH, "issuer metadata", &doc);
+    if (rc != MESH_OK) {
+        FIX("MESH_ISSUER_URL must point at mesh-issuer");
+        return lib_fail(d, rc);
+    }
     iss = json_string_value(json_object_get(doc, "issuer"));
     jwks = json_string_value(json_object_get(doc, "jwks_uri"));
     if (iss == NULL || jwks == NULL) {
-        NOTE("%s is not RFC 8414 metadata (no issuer or jwks_uri)", url);
+        NOTE("%s is not RFC 8414 metadata (no issuer or jwks_uri)", d->meta_url);
         FIX("MESH_ISSUER_URL must point at mesh-issuer");
         json_decref(doc);
         return false;
@@ -358,14 +330,19 @@ static bool step_clock(doctor_t *d)
 
 static bool step_jwks(doctor_t *d)
 {
-    char *body = NULL;
-    mesh_err_t rc;
+    mesh_response_t *r = NULL;
+    mesh_err_t rc = fetch(d, d->jwks_uri, &r);
 
-    if (!get(d, d->jwks_uri, &body, "the issuer must serve its keys at jwks_uri")) {
+    if (rc != MESH_OK) {
+        FIX("the issuer must serve its keys at jwks_uri");
+        return lib_fail(d, rc);
+    }
+    if (!answer_ok(d, d->jwks_uri, r, "the issuer must serve its keys at jwks_uri")) {
+        mesh_response_free(r);
         return false;
     }
-    rc = mesh_jwks_parse(body, strlen(body), &d->jwks);
-    free(body);
+    rc = mesh_jwks_parse(mesh_response_body(r), mesh_response_body_len(r), &d->jwks);
+    mesh_response_free(r);
     if (rc != MESH_OK) {
         FIX("the issuer publishes an invalid JWKS: check its signing key configuration");
         return lib_fail(d, rc);
@@ -549,5 +526,8 @@ int cmd_doctor(int argc, char **argv)
     }
     mesh_jwks_free(d.jwks);
     mesh_free(d.token);
+    mesh_response_free(d.meta);
+    mesh_client_free(d.client);
+    cli_identity_free(&d.id);
     return status;
 }

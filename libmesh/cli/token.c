@@ -59,6 +59,7 @@ int cmd_token(int argc, char **argv)
     }
     cli_identity_resolve(&id);
     rc = cli_make_client(&id, -1, ttl, &client);
+    cli_identity_free(&id); /* the client holds copies */
     if (rc != MESH_OK) {
         return cli_mesh_error("token", rc, CLI_USAGE);
     }

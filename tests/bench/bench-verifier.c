@@ -262,15 +262,22 @@ int main(void)
     /* The client's cache: tokens come from an in-process issuer once, then from memory. */
     tu_env_init(&env);
     fake_t *f = fake_start(env.certs, b.key, 0);
-    mesh_client_opts_t o;
+    mesh_client_opts_t *o = NULL;
     mesh_client_t *c = NULL;
     char ca[512], cert[512], key[512];
-    mesh_client_opts_init(&o);
-    o.issuer_url = fake_url(f);
-    o.ca_path = tu_path(&env, "ca.pem", ca, sizeof(ca));
-    o.cert_path = tu_path(&env, "svc-a/cert.pem", cert, sizeof(cert));
-    o.key_path = tu_path(&env, "svc-a/key.pem", key, sizeof(key));
-    if (mesh_client_new(&o, &c) != MESH_OK) {
+    mesh_err_t orc = mesh_client_opts_new(&o);
+    if (orc == MESH_OK &&
+        (orc = mesh_client_opts_set_issuer_url(o, fake_url(f))) == MESH_OK &&
+        (orc = mesh_client_opts_set_ca_path(o, tu_path(&env, "ca.pem", ca, sizeof(ca)))) ==
+            MESH_OK &&
+        (orc = mesh_client_opts_set_cert_path(
+             o, tu_path(&env, "svc-a/cert.pem", cert, sizeof(cert)))) == MESH_OK &&
+        (orc = mesh_client_opts_set_key_path(
+             o, tu_path(&env, "svc-a/key.pem", key, sizeof(key)))) == MESH_OK) {
+        orc = mesh_client_new(o, &c);
+    }
+    mesh_client_opts_free(o);
+    if (orc != MESH_OK) {
         fprintf(stderr, "client: %s\n", mesh_err_detail());
         return 1;
     }

@@ -53,17 +53,18 @@ static int group_teardown(void **state)
 
 static mesh_client_t *client_a(double refresh_fraction, int64_t ttl)
 {
-    mesh_client_opts_t o;
+    mesh_client_opts_t *o = NULL;
     mesh_client_t *c = NULL;
 
-    mesh_client_opts_init(&o);
-    o.issuer_url = ri.url;
-    o.cert_path = a_cert;
-    o.key_path = a_key;
-    o.ca_path = ca;
-    o.refresh_fraction = refresh_fraction;
-    o.token_ttl = ttl;
-    assert_int_equal(mesh_client_new(&o, &c), MESH_OK);
+    assert_int_equal(mesh_client_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_issuer_url(o, ri.url), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_cert_path(o, a_cert), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_key_path(o, a_key), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_ca_path(o, ca), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_refresh_fraction(o, refresh_fraction), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_token_ttl(o, ttl), MESH_OK);
+    assert_int_equal(mesh_client_new(o, &c), MESH_OK);
+    mesh_client_opts_free(o);
     return c;
 }
 
@@ -188,19 +189,19 @@ static void test_verifier_binding_and_revocation(void **state)
 
 static void test_service_token_and_issuer_errors(void **state)
 {
-    mesh_client_opts_t o;
+    mesh_client_opts_t *o = NULL;
     mesh_client_t *c = NULL;
     char id[128], secret[128], *t = NULL;
     (void)state;
     NEED_ISSUER();
 
     assert_true(ri_service_token(&ri, "ci", id, sizeof(id), secret, sizeof(secret)));
-    mesh_client_opts_init(&o);
-    o.issuer_url = ri.url;
-    o.ca_path = ca;
-    o.client_id = id;
-    o.client_secret = secret;
-    assert_int_equal(mesh_client_new(&o, &c), MESH_OK);
+    assert_int_equal(mesh_client_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_issuer_url(o, ri.url), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_ca_path(o, ca), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_client_id(o, id), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_client_secret(o, secret), MESH_OK);
+    assert_int_equal(mesh_client_new(o, &c), MESH_OK);
     assert_int_equal(mesh_client_token(c, "svc-b", NULL, &t, NULL), MESH_OK);
     mesh_free(t);
     mesh_client_free(c);
@@ -211,6 +212,7 @@ static void test_service_token_and_issuer_errors(void **state)
     assert_int_equal(mesh_client_token(c, "admin-api", NULL, &t, NULL), MESH_ERR_ISSUER_ERROR);
     assert_non_null(strstr(mesh_err_detail(), "access_denied"));
     mesh_client_free(c);
+    mesh_client_opts_free(o);
 }
 
 /* Rotation at the issuer: a token signed with the new key is accepted after one refetch. */

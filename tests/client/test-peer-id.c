@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include <mesh/curl.h>
 #include <mesh/mesh.h>
 
 #include "../test-tmp.h"
@@ -83,17 +84,18 @@ static int per_test(void **state)
 /* svc-a's client for the issuer at `url`, pinned to `issuer_id` (NULL: not pinned). */
 static mesh_client_t *client_a(const char *url, const char *issuer_id)
 {
-    mesh_client_opts_t o;
+    mesh_client_opts_t *o = NULL;
     mesh_client_t *c = NULL;
 
-    mesh_client_opts_init(&o);
-    o.issuer_url = url;
-    o.cert_path = a_cert;
-    o.key_path = a_key;
-    o.ca_path = ca;
-    o.issuer_id = issuer_id;
-    o.retry_base_ms = 10;
-    assert_int_equal(mesh_client_new(&o, &c), MESH_OK);
+    assert_int_equal(mesh_client_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_issuer_url(o, url), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_cert_path(o, a_cert), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_key_path(o, a_key), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_ca_path(o, ca), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_issuer_id(o, issuer_id), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_retry_base_ms(o, 10), MESH_OK);
+    assert_int_equal(mesh_client_new(o, &c), MESH_OK);
+    mesh_client_opts_free(o);
     return c;
 }
 
@@ -174,7 +176,6 @@ static void test_verifier_fetches_pinned_to_issuer_id(void **state)
 static void test_issuer_impostor_refused_before_any_request(void **state)
 {
     mesh_client_t *c;
-    mesh_client_stats_t st;
     char *tok = NULL;
     (void)state;
     NEED_ISSUER();
@@ -185,8 +186,7 @@ static void test_issuer_impostor_refused_before_any_request(void **state)
     assert_non_null(strstr(mesh_err_detail(), "not sent"));
     assert_null(tok);
     assert_int_equal(fake_count(impostor, FAKE_TOKEN), 0); /* the server saw no request */
-    mesh_client_stats(c, &st);
-    assert_int_equal(st.issuer_requests, 1); /* not retried: asking again will not help */
+    assert_int_equal(mesh_client_stat(c, MESH_CLIENT_STAT_ISSUER_REQUESTS), 1); /* not retried: asking again will not help */
     mesh_client_free(c);
 
     /* Without the pin the impostor is believed (what the pin is for). */
@@ -201,30 +201,31 @@ static void test_issuer_impostor_refused_before_any_request(void **state)
 static void test_service_token_secret_never_sent_to_impostor(void **state)
 {
     char id[128], secret[256];
-    mesh_client_opts_t o;
+    mesh_client_opts_t *o = NULL;
     mesh_client_t *c = NULL;
     char *tok = NULL;
     (void)state;
     NEED_ISSUER();
 
     assert_true(ri_service_token(&ri, "ci", id, sizeof(id), secret, sizeof(secret)));
-    mesh_client_opts_init(&o);
-    o.issuer_url = fake_url(impostor);
-    o.ca_path = ca;
-    o.client_id = id;
-    o.client_secret = secret;
-    o.issuer_id = ISSUER_ID;
-    assert_int_equal(mesh_client_new(&o, &c), MESH_OK);
+    assert_int_equal(mesh_client_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_issuer_url(o, fake_url(impostor)), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_ca_path(o, ca), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_client_id(o, id), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_client_secret(o, secret), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_issuer_id(o, ISSUER_ID), MESH_OK);
+    assert_int_equal(mesh_client_new(o, &c), MESH_OK);
     assert_int_equal(mesh_client_token(c, "svc-b", NULL, &tok, NULL), MESH_ERR_PEER_ID);
     assert_null(strstr(mesh_err_detail(), secret));
     assert_int_equal(fake_count(impostor, FAKE_TOKEN), 0);
     mesh_client_free(c);
     /* The same service token, pinned, at the real issuer. */
-    o.issuer_url = ri.url;
-    assert_int_equal(mesh_client_new(&o, &c), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_issuer_url(o, ri.url), MESH_OK);
+    assert_int_equal(mesh_client_new(o, &c), MESH_OK);
     assert_int_equal(mesh_client_token(c, "svc-b", NULL, &tok, NULL), MESH_OK);
     mesh_free(tok);
     mesh_client_free(c);
+    mesh_client_opts_free(o);
 }
 
 static void test_issuer_id_from_environment(void **state)
@@ -257,7 +258,7 @@ static void test_issuer_id_from_environment(void **state)
 static void test_mesh_call_pinned_to_peer(void **state)
 {
     mesh_client_t *c;
-    mesh_response_t r = {0};
+    mesh_response_t *r = NULL;
     char url[128];
     (void)state;
     NEED_ISSUER();
@@ -265,26 +266,29 @@ static void test_mesh_call_pinned_to_peer(void **state)
     c = client_a(ri.url, ISSUER_ID);
     snprintf(url, sizeof(url), "%s/peer", fake_url(impostor));
     assert_int_equal(
-        mesh_client_request_peer(c, SVC_B_ID, NULL, url, "svc-b", NULL, NULL, 0, 0, &r), MESH_OK);
-    assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.body, "Bearer "));
-    mesh_response_clear(&r);
+        tu_request(c, SVC_B_ID, NULL, url, "svc-b", NULL, NULL, 0, 0, &r), MESH_OK);
+    assert_int_equal(mesh_response_status(r), 200);
+    assert_non_null(strstr(mesh_response_body(r), "Bearer "));
+    mesh_response_free(r);
+    r = NULL;
     assert_int_equal(
-        mesh_client_request_peer(c, SVC_B_ID, NULL, url, "svc-b", NULL, NULL, 0, 0, &r), MESH_OK);
-    assert_int_equal(r.new_connections, 0); /* the pooled connection was reused */
-    mesh_response_clear(&r);
+        tu_request(c, SVC_B_ID, NULL, url, "svc-b", NULL, NULL, 0, 0, &r), MESH_OK);
+    assert_int_equal(mesh_response_new_connections(r), 0); /* the pooled connection was reused */
+    mesh_response_free(r);
+    r = NULL;
     assert_int_equal(fake_count(impostor, FAKE_PEER), 2);
     /* The same pooled connection, another expected peer: nothing is sent. */
-    assert_int_equal(mesh_client_request_peer(c, "spiffe://mesh.local/svc-c", "POST", url, "svc-b",
+    assert_int_equal(tu_request(c, "spiffe://mesh.local/svc-c", "POST", url, "svc-b",
                                               NULL, "secret body", 11, 0, &r),
                      MESH_ERR_PEER_ID);
     assert_names_both(SVC_B_ID, "spiffe://mesh.local/svc-c");
     assert_int_equal(fake_count(impostor, FAKE_PEER), 2);
-    assert_null(r.body);
+    assert_null(mesh_response_body(r));
     /* Unpinned calls behave as before. */
-    assert_int_equal(mesh_client_request(c, NULL, url, "svc-b", NULL, NULL, 0, 0, &r), MESH_OK);
-    mesh_response_clear(&r);
-    assert_int_equal(mesh_client_request_peer(c, "svc-b", NULL, url, "svc-b", NULL, NULL, 0, 0, &r),
+    assert_int_equal(tu_request(c, NULL, NULL, url, "svc-b", NULL, NULL, 0, 0, &r), MESH_OK);
+    mesh_response_free(r);
+    r = NULL;
+    assert_int_equal(tu_request(c, "svc-b", NULL, url, "svc-b", NULL, NULL, 0, 0, &r),
                      MESH_ERR_INVALID_ARG);
     mesh_client_free(c);
 }
@@ -350,20 +354,27 @@ static void test_setup_curl_peer_pins_callers_handle(void **state)
 
 static void test_issuer_id_must_be_a_spiffe_id(void **state)
 {
-    mesh_client_opts_t o;
+    mesh_client_opts_t *o = NULL;
     mesh_client_t *c = NULL;
     (void)state;
     NEED_ISSUER();
 
-    mesh_client_opts_init(&o);
-    o.issuer_url = ri.url;
-    o.cert_path = a_cert;
-    o.key_path = a_key;
-    o.ca_path = ca;
-    o.issuer_id = "spiffe://Mesh.Local/issuer"; /* trust domains are lower case */
-    assert_int_equal(mesh_client_new(&o, &c), MESH_ERR_CONFIG);
+    assert_int_equal(mesh_client_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_issuer_url(o, ri.url), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_cert_path(o, a_cert), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_key_path(o, a_key), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_ca_path(o, ca), MESH_OK);
+    /* trust domains are lower case: the setter refuses it, naming the option */
+    assert_int_equal(mesh_client_opts_set_issuer_id(o, "spiffe://Mesh.Local/issuer"),
+                     MESH_ERR_CONFIG);
     assert_non_null(strstr(mesh_err_detail(), "not a SPIFFE ID"));
+    assert_non_null(strstr(mesh_err_detail(), "issuer_id"));
+    /* the option kept its previous value (none): the client is created unpinned */
+    assert_int_equal(mesh_client_new(o, &c), MESH_OK);
+    mesh_client_free(c);
+    c = NULL;
     assert_null(c);
+    mesh_client_opts_free(o);
 }
 
 /* `mesh ARGS` as svc-a of the real issuer's certs; exit status, stderr into err. */

@@ -141,3 +141,32 @@ char *tu_raw_token(const mesh_key_t *k, const char *header, const char *payload)
 {
     return jt_token(k, header, payload);
 }
+
+mesh_err_t tu_request(mesh_client_t *c, const char *peer_id, const char *method, const char *url,
+                      const char *audience, const char *const *headers, const void *body,
+                      size_t len, size_t max_body, mesh_response_t **resp)
+{
+    mesh_request_t *req = NULL;
+    mesh_err_t rc = mesh_request_new(method, url, &req);
+
+    if (rc == MESH_OK && audience != NULL) {
+        rc = mesh_request_set_audience(req, audience);
+    }
+    for (size_t i = 0; rc == MESH_OK && headers != NULL && headers[i] != NULL; i++) {
+        rc = mesh_request_add_header(req, headers[i]);
+    }
+    if (rc == MESH_OK && body != NULL) {
+        rc = mesh_request_set_body(req, body, len);
+    }
+    if (rc == MESH_OK && max_body != 0) {
+        rc = mesh_request_set_max_body(req, max_body);
+    }
+    if (rc == MESH_OK && peer_id != NULL) {
+        rc = mesh_request_set_peer_id(req, peer_id);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_client_request(c, req, resp);
+    }
+    mesh_request_free(req);
+    return rc;
+}

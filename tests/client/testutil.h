@@ -43,6 +43,16 @@ char *tu_jwks_json(mesh_key_t **keys, size_t n);
 /* Exactly these header and payload bytes, with a real signature by k (new, free()). */
 char *tu_raw_token(const mesh_key_t *k, const char *header, const char *payload);
 
+/*
+ * One request through `c` the way the tests make them: a mesh_request_t with `method`, `url`,
+ * `audience`, the NULL-terminated `headers` (optional), `body` of `len` bytes (optional),
+ * `max_body` (0: default) and `peer_id` (NULL: no pin), sent with mesh_client_request.
+ * *resp (new) on MESH_OK; left NULL otherwise.
+ */
+mesh_err_t tu_request(mesh_client_t *c, const char *peer_id, const char *method, const char *url,
+                      const char *audience, const char *const *headers, const void *body,
+                      size_t len, size_t max_body, mesh_response_t **resp);
+
 /* Sleeps ms milliseconds. */
 void tu_sleep_ms(int ms);
 

@@ -463,15 +463,19 @@ MESH_EXPORT mesh_err_t mesh_client_from_env(const char *service_name, mesh_clien
         return mesh_err_set(MESH_ERR_CONFIG, "%s is not set (a service token needs both)",
                             id == NULL ? "MESH_CLIENT_ID" : "MESH_CLIENT_SECRET");
     }
-    /* Service-token mode: the id and secret instead of the certificate (only the CA). */
+    /* Service-token mode: the id and secret instead of the certificate (only the CA is
+     * needed); a certificate named explicitly by TLS_CERT_PATH/TLS_KEY_PATH is still
+     * presented, as before mesh_env_identity existed. */
     rc = id != NULL ? mesh_env_identity(service_name, NULL, NULL, &ca)
                     : mesh_env_identity(service_name, &cert, &key, &ca);
     if (rc != MESH_OK || (rc = mesh_client_opts_new(&o)) != MESH_OK) {
         goto out;
     }
     if ((rc = mesh_client_opts_set_issuer_url(o, issuer)) != MESH_OK ||
-        (rc = mesh_client_opts_set_cert_path(o, cert)) != MESH_OK ||
-        (rc = mesh_client_opts_set_key_path(o, key)) != MESH_OK ||
+        (rc = mesh_client_opts_set_cert_path(o, id != NULL ? env("TLS_CERT_PATH") : cert)) !=
+            MESH_OK ||
+        (rc = mesh_client_opts_set_key_path(o, id != NULL ? env("TLS_KEY_PATH") : key)) !=
+            MESH_OK ||
         (rc = mesh_client_opts_set_ca_path(o, ca)) != MESH_OK ||
         (rc = mesh_client_opts_set_client_id(o, id)) != MESH_OK ||
         (rc = mesh_client_opts_set_client_secret(o, secret)) != MESH_OK ||

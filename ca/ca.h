@@ -3,8 +3,8 @@
  * mesh-ca internals: the pieces main.c composes. Only ca/ includes this header.
  *
  * Error convention: a fallible function returns mesh_err_t and, on failure, has recorded a
- * human sentence with ca_fail() that names the input and what to do. Outputs are written
- * only on success.
+ * human sentence with libmesh's mesh_err_set() (read back with mesh_err_detail()) that names
+ * the input and what to do. Outputs are written only on success.
  */
 #ifndef MESH_CA_H
 #define MESH_CA_H
@@ -36,12 +36,7 @@
 #define CA_MAX_DAYS           36500
 #define CA_PATH_MAX           4096
 
-/* ---- util.c: errors, time, parsing, string lists ---- */
-
-mesh_err_t ca_fail(mesh_err_t code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Like ca_fail, with OpenSSL's most recent error reason appended. */
-mesh_err_t ca_fail_ossl(mesh_err_t code, const char *what);
-const char *ca_detail(void);
+/* ---- util.c: time, parsing, string lists ---- */
 
 /* Parses a decimal integer in [min, max]; the whole string must be used. */
 bool ca_parse_int(const char *s, long long min, long long max, long long *out) CA_WUR;

@@ -38,30 +38,30 @@ mesh_err_t ca_dir_ensure(const char *dir, bool create, bool fix)
     if (create && mkdir(dir, 0700) == 0) {
         /* mkdir applies the umask; the mode must not depend on it */
         if (chmod(dir, 0700) != 0) {
-            return ca_fail(MESH_ERR_IO, "%s: chmod 700: %s", dir, strerror(errno));
+            return mesh_err_set(MESH_ERR_IO, "%s: chmod 700: %s", dir, strerror(errno));
         }
         return MESH_OK;
     }
     if (lstat(dir, &st) != 0) {
-        return ca_fail(MESH_ERR_IO, "%s: %s%s", dir, strerror(errno),
+        return mesh_err_set(MESH_ERR_IO, "%s: %s%s", dir, strerror(errno),
                        errno == ENOENT ? "; run `mesh-ca init` first or pass --dir" : "");
     }
     if (!S_ISDIR(st.st_mode)) {
-        return ca_fail(MESH_ERR_IO, "%s: not a directory", dir);
+        return mesh_err_set(MESH_ERR_IO, "%s: not a directory", dir);
     }
     if (access(dir, R_OK | W_OK | X_OK) != 0) {
-        return ca_fail(MESH_ERR_IO, "%s: %s; fix its owner/permissions or pick another --dir", dir,
+        return mesh_err_set(MESH_ERR_IO, "%s: %s; fix its owner/permissions or pick another --dir", dir,
                        strerror(errno));
     }
     if ((st.st_mode & 077) != 0) {
         if (!fix) {
-            return ca_fail(MESH_ERR_IO,
+            return mesh_err_set(MESH_ERR_IO,
                            "%s: directory holding private keys has mode %04o; "
                            "run `chmod 700 %s` or pass --fix-perms",
                            dir, (unsigned)(st.st_mode & 07777), dir);
         }
         if (chmod(dir, 0700) != 0) {
-            return ca_fail(MESH_ERR_IO, "%s: chmod 700: %s", dir, strerror(errno));
+            return mesh_err_set(MESH_ERR_IO, "%s: chmod 700: %s", dir, strerror(errno));
         }
         printf("  fixed     %s (mode %04o -> 0700)\n", dir, (unsigned)(st.st_mode & 07777));
     }
@@ -78,7 +78,7 @@ static mesh_err_t write_all(int fd, const void *buf, size_t len, const char *pat
             continue;
         }
         if (n <= 0) {
-            return ca_fail(MESH_ERR_IO, "%s: write: %s", path, strerror(errno));
+            return mesh_err_set(MESH_ERR_IO, "%s: write: %s", path, strerror(errno));
         }
         p += n;
         len -= (size_t)n;
@@ -101,22 +101,22 @@ mesh_err_t ca_write_atomic(const char *path, const void *buf, size_t len, mode_t
     }
     fd = mkstemp(tmp); /* O_EXCL, mode 0600 from the start */
     if (fd < 0) {
-        return ca_fail(MESH_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        return mesh_err_set(MESH_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
     }
     if (fchmod(fd, mode) != 0) {
-        rc = ca_fail(MESH_ERR_IO, "%s: fchmod: %s", tmp, strerror(errno));
+        rc = mesh_err_set(MESH_ERR_IO, "%s: fchmod: %s", tmp, strerror(errno));
         goto out;
     }
     if ((rc = write_all(fd, buf, len, tmp)) != MESH_OK) {
         goto out;
     }
     if (fsync(fd) != 0) {
-        rc = ca_fail(MESH_ERR_IO, "%s: fsync: %s", tmp, strerror(errno));
+        rc = mesh_err_set(MESH_ERR_IO, "%s: fsync: %s", tmp, strerror(errno));
         goto out;
     }
     ca_crash_point();
     if (rename(tmp, path) != 0) {
-        rc = ca_fail(MESH_ERR_IO, "%s: rename: %s", path, strerror(errno));
+        rc = mesh_err_set(MESH_ERR_IO, "%s: rename: %s", path, strerror(errno));
         goto out;
     }
     tmp[0] = '\0';
@@ -140,16 +140,16 @@ static mesh_err_t read_checked(const char *path, bool key, bool fix, struct ca_p
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
     if (fd < 0) {
-        return ca_fail(errno == ENOENT ? MESH_ERR_NOT_FOUND : MESH_ERR_IO, "%s: %s", path,
+        return mesh_err_set(errno == ENOENT ? MESH_ERR_NOT_FOUND : MESH_ERR_IO, "%s: %s", path,
                        strerror(errno));
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > CA_MAX_PEM_BYTES) {
-        rc = ca_fail(MESH_ERR_IO, "%s: not a regular file of at most 64 KiB", path);
+        rc = mesh_err_set(MESH_ERR_IO, "%s: not a regular file of at most 64 KiB", path);
         goto out;
     }
     if (key && (st.st_mode & 077) != 0) {
         if (!fix || fchmod(fd, 0600) != 0) {
-            rc = ca_fail(MESH_ERR_IO,
+            rc = mesh_err_set(MESH_ERR_IO,
                          "%s: private key has mode %04o, readable by others; "
                          "run `chmod 600 %s` (and consider the key leaked) or pass --fix-perms",
                          path, (unsigned)(st.st_mode & 07777), path);
@@ -161,7 +161,7 @@ static mesh_err_t read_checked(const char *path, bool key, bool fix, struct ca_p
         goto out; /* a mode check only */
     }
     if ((out->data = malloc((size_t)st.st_size + 1)) == NULL) {
-        rc = ca_fail(MESH_ERR_NOMEM, "out of memory");
+        rc = mesh_err_set(MESH_ERR_NOMEM, "out of memory");
         goto out;
     }
     while (out->len < (size_t)st.st_size) {
@@ -170,7 +170,7 @@ static mesh_err_t read_checked(const char *path, bool key, bool fix, struct ca_p
             continue;
         }
         if (n <= 0) {
-            rc = ca_fail(MESH_ERR_IO, "%s: read failed", path);
+            rc = mesh_err_set(MESH_ERR_IO, "%s: read failed", path);
             goto out;
         }
         out->len += (size_t)n;
@@ -202,14 +202,14 @@ static mesh_err_t load_pem(const char *path, enum pem_kind kind, bool fix, void 
         return rc;
     }
     if ((bio = BIO_new_mem_buf(pem.data, (int)pem.len)) == NULL) {
-        rc = ca_fail(MESH_ERR_NOMEM, "out of memory");
+        rc = mesh_err_set(MESH_ERR_NOMEM, "out of memory");
         goto out;
     }
     *out = kind == PEM_PRIVATE ? (void *)PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)
            : kind == PEM_CERT  ? (void *)PEM_read_bio_X509(bio, NULL, NULL, NULL)
                                : (void *)PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
     if (*out == NULL) {
-        rc = ca_fail_ossl(kind == PEM_CERT ? MESH_ERR_CERT : MESH_ERR_KEY_PARSE, path);
+        rc = mesh_err_openssl(kind == PEM_CERT ? MESH_ERR_CERT : MESH_ERR_KEY_PARSE, path);
     }
 out:
     BIO_free(bio);
@@ -258,27 +258,27 @@ mesh_err_t ca_load_json(const char *path, size_t max, json_t **out)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
 
     if (fd < 0) {
-        return ca_fail(errno == ENOENT ? MESH_ERR_NOT_FOUND : MESH_ERR_IO, "%s: %s", path,
+        return mesh_err_set(errno == ENOENT ? MESH_ERR_NOT_FOUND : MESH_ERR_IO, "%s: %s", path,
                        strerror(errno));
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return ca_fail(MESH_ERR_IO, "%s: not a regular file", path);
+        return mesh_err_set(MESH_ERR_IO, "%s: not a regular file", path);
     }
     if ((unsigned long long)st.st_size > max) {
         close(fd);
-        return ca_fail(MESH_ERR_LIMIT, "%s: %lld bytes, over the %zu-byte limit", path,
+        return mesh_err_set(MESH_ERR_LIMIT, "%s: %lld bytes, over the %zu-byte limit", path,
                        (long long)st.st_size, max);
     }
     if ((f = fdopen(fd, "r")) == NULL) {
         close(fd);
-        return ca_fail(MESH_ERR_IO, "%s: %s", path, strerror(errno));
+        return mesh_err_set(MESH_ERR_IO, "%s: %s", path, strerror(errno));
     }
     /* Duplicate members make a document mean two things; jansson refuses them here. */
     *out = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
     fclose(f);
     if (*out == NULL) {
-        return ca_fail(MESH_ERR_JSON, "%s: line %d, column %d: %s", path, jerr.line, jerr.column,
+        return mesh_err_set(MESH_ERR_JSON, "%s: line %d, column %d: %s", path, jerr.line, jerr.column,
                        jerr.text);
     }
     return MESH_OK;
@@ -297,7 +297,7 @@ static mesh_err_t pem_take(BIO *bio, struct ca_pem *out, const char *what)
     long len = BIO_get_mem_data(bio, &data);
 
     if (len <= 0 || (out->data = malloc((size_t)len)) == NULL) {
-        return ca_fail(MESH_ERR_NOMEM, "%s: encoding failed", what);
+        return mesh_err_set(MESH_ERR_NOMEM, "%s: encoding failed", what);
     }
     memcpy(out->data, data, (size_t)len);
     out->len = (size_t)len;
@@ -313,7 +313,7 @@ mesh_err_t ca_pem_key(EVP_PKEY *k, struct ca_pem *out)
     if (bio != NULL && PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL) == 1) {
         rc = pem_take(bio, out, "private key");
     } else {
-        rc = ca_fail_ossl(rc, "private key encoding");
+        rc = mesh_err_openssl(rc, "private key encoding");
     }
     BIO_free(bio);
     return rc;
@@ -327,7 +327,7 @@ mesh_err_t ca_pem_pubkey(EVP_PKEY *k, struct ca_pem *out)
     if (bio != NULL && PEM_write_bio_PUBKEY(bio, k) == 1) {
         rc = pem_take(bio, out, "public key");
     } else {
-        rc = ca_fail_ossl(rc, "public key encoding");
+        rc = mesh_err_openssl(rc, "public key encoding");
     }
     BIO_free(bio);
     return rc;
@@ -342,7 +342,7 @@ mesh_err_t ca_pem_certs(X509 *a, X509 *b, struct ca_pem *out)
         (b == NULL || PEM_write_bio_X509(bio, b) == 1)) {
         rc = pem_take(bio, out, "certificate");
     } else {
-        rc = ca_fail_ossl(rc, "certificate encoding");
+        rc = mesh_err_openssl(rc, "certificate encoding");
     }
     BIO_free(bio);
     return rc;
@@ -367,7 +367,7 @@ static mesh_err_t sync_dir(const char *dir)
     if (fd >= 0) {
         close(fd);
     }
-    return ok ? MESH_OK : ca_fail(MESH_ERR_IO, "%s: fsync: %s", dir, strerror(errno));
+    return ok ? MESH_OK : mesh_err_set(MESH_ERR_IO, "%s: fsync: %s", dir, strerror(errno));
 }
 
 /* The four names of a staged pair: each file and its ".new" stage. */
@@ -408,12 +408,12 @@ mesh_err_t ca_pair_commit(const char *dir, const char *keyname, const struct ca_
             return rc;
         }
         if (rename(p.knew, p.kpath) != 0) {
-            return ca_fail(MESH_ERR_IO, "%s: rename: %s", p.kpath, strerror(errno));
+            return mesh_err_set(MESH_ERR_IO, "%s: rename: %s", p.kpath, strerror(errno));
         }
         ca_crash_point();
     }
     if (rename(p.pnew, p.ppath) != 0) {
-        return ca_fail(MESH_ERR_IO, "%s: rename: %s", p.ppath, strerror(errno));
+        return mesh_err_set(MESH_ERR_IO, "%s: rename: %s", p.ppath, strerror(errno));
     }
     ca_crash_point();
     return sync_dir(dir);
@@ -453,14 +453,14 @@ mesh_err_t ca_pair_recover(const char *dir, const char *keyname, const char *pub
     if (ca_exists(p.knew)) {
         /* key.new is written after pub.new: both complete, the commit only needs renaming. */
         if (ca_exists(p.pnew) ? rename(p.knew, p.kpath) != 0 : unlink(p.knew) != 0) {
-            return ca_fail(MESH_ERR_IO, "%s: cannot recover: %s", p.knew, strerror(errno));
+            return mesh_err_set(MESH_ERR_IO, "%s: cannot recover: %s", p.knew, strerror(errno));
         }
     }
     if (ca_exists(p.pnew)) {
         /* Roll forward when the staged file belongs to the current key, else roll back. */
         bool fwd = pair_matches(p.kpath, p.pnew);
         if (fwd ? rename(p.pnew, p.ppath) != 0 : unlink(p.pnew) != 0) {
-            return ca_fail(MESH_ERR_IO, "%s: cannot recover: %s", p.pnew, strerror(errno));
+            return mesh_err_set(MESH_ERR_IO, "%s: cannot recover: %s", p.pnew, strerror(errno));
         }
         printf("  recovered %s (%s an interrupted run)\n", p.ppath, fwd ? "finished" : "undid");
     }
@@ -475,14 +475,14 @@ mesh_err_t ca_backup(const char *path, time_t now)
     mesh_err_t rc;
 
     if (gmtime_r(&now, &tm) == NULL || strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0) {
-        return ca_fail(MESH_ERR_INTERNAL, "time conversion failed");
+        return mesh_err_set(MESH_ERR_INTERNAL, "time conversion failed");
     }
     if ((rc = ca_path(bak, sizeof(bak), "%s.%s.bak", path, stamp)) != MESH_OK) {
         return rc;
     }
     /* A hard link keeps the old bytes and mode (0600 for keys) without copying. */
     if (link(path, bak) != 0 && errno != EEXIST) {
-        return ca_fail(MESH_ERR_IO, "%s: backup to %s: %s", path, bak, strerror(errno));
+        return mesh_err_set(MESH_ERR_IO, "%s: backup to %s: %s", path, bak, strerror(errno));
     }
     return MESH_OK;
 }

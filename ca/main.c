@@ -146,7 +146,7 @@ static int cmd_template(const struct ca_opts *o)
         return CA_EXIT_OK;
     }
     if (ca_template_load(o->template_path, &t) != MESH_OK) {
-        fprintf(stderr, "mesh-ca template: %s\n", ca_detail());
+        fprintf(stderr, "mesh-ca template: %s\n", mesh_err_detail());
         return CA_EXIT_ERR;
     }
     printf(

@@ -43,7 +43,7 @@ const char ca_template_help[] =
 
 static mesh_err_t bad(const struct ca_template *t, const char *where, const char *what)
 {
-    return ca_fail(MESH_ERR_CONFIG, "%s: %s: %s", t->path, where, what);
+    return mesh_err_set(MESH_ERR_CONFIG, "%s: %s: %s", t->path, where, what);
 }
 
 /* Only the listed members (plus "comment") may appear in `obj`. */
@@ -186,7 +186,7 @@ static mesh_err_t parse_service(struct ca_template *t, json_t *obj, size_t idx,
     }
     s->name = strdup(json_string_value(name));
     if (s->name == NULL) {
-        return ca_fail(MESH_ERR_NOMEM, "out of memory");
+        return mesh_err_set(MESH_ERR_NOMEM, "out of memory");
     }
     s->key = t->leaf_key;
     (void)snprintf(path, sizeof(path), "%s.", where);
@@ -219,7 +219,7 @@ static mesh_err_t parse_services(struct ca_template *t, json_t *arr)
     }
     t->svcs = calloc(json_array_size(arr) + 1, sizeof(*t->svcs));
     if (t->svcs == NULL) {
-        return ca_fail(MESH_ERR_NOMEM, "out of memory");
+        return mesh_err_set(MESH_ERR_NOMEM, "out of memory");
     }
     json_array_foreach(arr, i, v)
     {
@@ -286,7 +286,7 @@ static mesh_err_t parse_top(struct ca_template *t, json_t *root)
         }
         free(t->trust_domain);
         if ((t->trust_domain = strdup(json_string_value(td))) == NULL) {
-            return ca_fail(MESH_ERR_NOMEM, "out of memory");
+            return mesh_err_set(MESH_ERR_NOMEM, "out of memory");
         }
     }
     if (dev != NULL) {
@@ -330,7 +330,7 @@ mesh_err_t ca_template_defaults(struct ca_template *t)
     t->path = strdup("(built-in defaults)");
     if (t->trust_domain == NULL || t->path == NULL) {
         ca_template_free(t);
-        return ca_fail(MESH_ERR_NOMEM, "out of memory");
+        return mesh_err_set(MESH_ERR_NOMEM, "out of memory");
     }
     t->development = true; /* what every template meant before the member existed */
     t->ca_key = CA_KEY_P256;
@@ -352,9 +352,9 @@ static mesh_err_t template_from_json(const char *name, json_t *root, struct ca_t
     }
     free(t->path);
     if ((t->path = strdup(name)) == NULL) {
-        rc = ca_fail(MESH_ERR_NOMEM, "out of memory");
+        rc = mesh_err_set(MESH_ERR_NOMEM, "out of memory");
     } else if (!json_is_object(root)) {
-        rc = ca_fail(MESH_ERR_CONFIG, "%s: the template must be a JSON object", name);
+        rc = mesh_err_set(MESH_ERR_CONFIG, "%s: the template must be a JSON object", name);
     } else {
         rc = parse_top(t, root);
     }
@@ -386,12 +386,12 @@ mesh_err_t ca_template_parse(const char *name, const char *buf, size_t len,
     mesh_err_t rc;
 
     if (len > CA_MAX_TEMPLATE_BYTES) {
-        return ca_fail(MESH_ERR_CONFIG, "%s: %zu bytes, over the %d-byte limit", name, len,
+        return mesh_err_set(MESH_ERR_CONFIG, "%s: %zu bytes, over the %d-byte limit", name, len,
                        (int)CA_MAX_TEMPLATE_BYTES);
     }
     root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
-        return ca_fail(MESH_ERR_CONFIG, "%s: line %d, column %d: %s", name, jerr.line,
+        return mesh_err_set(MESH_ERR_CONFIG, "%s: line %d, column %d: %s", name, jerr.line,
                        jerr.column, jerr.text);
     }
     rc = template_from_json(name, root, t);

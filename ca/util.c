@@ -12,36 +12,6 @@
 
 #include "ca.h"
 
-static char ca_err_detail[1024];
-
-mesh_err_t ca_fail(mesh_err_t code, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    /* Truncation is acceptable for a human-readable sentence. */
-    (void)vsnprintf(ca_err_detail, sizeof(ca_err_detail), fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-mesh_err_t ca_fail_ossl(mesh_err_t code, const char *what)
-{
-    unsigned long e = ERR_get_error();
-    char reason[256] = "no OpenSSL error recorded";
-
-    if (e != 0) {
-        ERR_error_string_n(e, reason, sizeof(reason));
-    }
-    ERR_clear_error();
-    return ca_fail(code, "%s: %s", what, reason);
-}
-
-const char *ca_detail(void)
-{
-    return ca_err_detail;
-}
-
 bool ca_parse_int(const char *s, long long min, long long max, long long *out)
 {
     char *end = NULL;
@@ -153,7 +123,7 @@ mesh_err_t ca_path(char *buf, size_t size, const char *fmt, ...)
     n = vsnprintf(buf, size, fmt, ap);
     va_end(ap);
     if (n < 0 || (size_t)n >= size) {
-        return ca_fail(MESH_ERR_LIMIT, "path too long (over %zu bytes)", size - 1);
+        return mesh_err_set(MESH_ERR_LIMIT, "path too long (over %zu bytes)", size - 1);
     }
     return MESH_OK;
 }
@@ -215,12 +185,12 @@ mesh_err_t ca_strv_add(struct ca_strv *sv, const char *s)
     }
     copy = strdup(s);
     if (copy == NULL) {
-        return ca_fail(MESH_ERR_NOMEM, "out of memory");
+        return mesh_err_set(MESH_ERR_NOMEM, "out of memory");
     }
     v = realloc(sv->v, (sv->n + 1) * sizeof(*v));
     if (v == NULL) {
         free(copy);
-        return ca_fail(MESH_ERR_NOMEM, "out of memory");
+        return mesh_err_set(MESH_ERR_NOMEM, "out of memory");
     }
     v[sv->n++] = copy;
     sv->v = v;

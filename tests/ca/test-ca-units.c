@@ -141,8 +141,8 @@ static void test_template_errors_name_key_path(void **state)
     (void)state;
     for (size_t i = 0; i < CA_ARRAY_LEN(cases); i++) {
         assert_int_equal(load_text(cases[i].json, &t), MESH_ERR_CONFIG);
-        if (strstr(ca_detail(), cases[i].msg) == NULL || strstr(ca_detail(), "t.json") == NULL) {
-            fail_msg("case %zu: \"%s\" lacks \"%s\"", i, ca_detail(), cases[i].msg);
+        if (strstr(mesh_err_detail(), cases[i].msg) == NULL || strstr(mesh_err_detail(), "t.json") == NULL) {
+            fail_msg("case %zu: \"%s\" lacks \"%s\"", i, mesh_err_detail(), cases[i].msg);
         }
     }
 }
@@ -167,8 +167,8 @@ static void test_template_development_flag(void **state)
     for (size_t i = 0; i < CA_ARRAY_LEN(bad_values); i++) {
         (void)snprintf(json, sizeof(json), "{\"development\":%s}", bad_values[i]);
         assert_int_equal(load_text(json, &t), MESH_ERR_CONFIG);
-        if (strstr(ca_detail(), "t.json: development: must be true or false") == NULL) {
-            fail_msg("%s: \"%s\" does not name the key", json, ca_detail());
+        if (strstr(mesh_err_detail(), "t.json: development: must be true or false") == NULL) {
+            fail_msg("%s: \"%s\" does not name the key", json, mesh_err_detail());
         }
     }
 }
@@ -331,7 +331,7 @@ static void test_loose_key_refused(void **state)
     (void)snprintf(path, sizeof(path), "%s/loose.key", tmpdir);
     assert_int_equal(chmod(path, 0644), 0);
     assert_int_equal(ca_load_key(path, false, &loaded), MESH_ERR_IO);
-    assert_non_null(strstr(ca_detail(), "mode 0644"));
+    assert_non_null(strstr(mesh_err_detail(), "mode 0644"));
     assert_int_equal(ca_check_key_mode(path, false), MESH_ERR_IO);
     assert_int_equal(ca_check_key_mode(path, true), MESH_OK);
     assert_int_equal(ca_load_key(path, false, &loaded), MESH_OK);

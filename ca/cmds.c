@@ -38,7 +38,7 @@ static int finish(struct ca_mesh *m, mesh_err_t rc, const char *verb)
 static mesh_err_t issue_settings(const struct ca_opts *o, const struct ca_template *t,
                                  bool development, const struct ca_item *it,
                                  struct ca_leaf_req *req, struct ca_strv *dns, struct ca_strv *ips,
-                                 ca_keytype_t *kt)
+                                 mesh_key_type_t *kt)
 {
     const struct ca_service *svc = t ? ca_template_find(t, req->name) : NULL;
     struct ca_strv xdns = {0}, xips = {0};
@@ -60,8 +60,8 @@ static mesh_err_t issue_settings(const struct ca_opts *o, const struct ca_templa
     req->days = o->days ? o->days : svc && svc->days ? svc->days : t ? t->leaf_days : 90;
     if (o->key_set) {
         *kt = o->key;
-    } else if (!o->keep_key || !ca_keytype_parse(it->key, kt)) {
-        *kt = svc ? svc->key : t ? t->leaf_key : CA_KEY_P256;
+    } else if (!o->keep_key || !mesh_key_type_from_name(it->key, kt)) {
+        *kt = svc ? svc->key : t ? t->leaf_key : MESH_KEY_P256;
     }
     ca_strv_free(&xdns);
     ca_strv_free(&xips);
@@ -74,7 +74,7 @@ static mesh_err_t issue_one(struct ca_mesh *m, const struct ca_opts *o, const st
     struct ca_strv dns = {0}, ips = {0};
     struct ca_leaf_req req = {name, m->trust_domain, &dns, &ips, 90};
     struct ca_item it;
-    ca_keytype_t kt = CA_KEY_P256;
+    mesh_key_type_t kt = MESH_KEY_P256;
     mesh_err_t rc = MESH_OK;
 
     ca_inspect_leaf(m, name, NULL, NULL, &it);
@@ -156,7 +156,7 @@ static mesh_err_t renew_one(struct ca_mesh *m, const struct ca_opts *o, const ch
     struct ca_leaf_req req = {name, m->trust_domain, &dns, &ips, 0};
     struct ca_item it;
     char cp[CA_PATH_MAX];
-    ca_keytype_t kt = CA_KEY_P256;
+    mesh_key_type_t kt = MESH_KEY_P256;
     mesh_err_t rc;
 
     ca_inspect_leaf(m, name, NULL, NULL, &it);
@@ -179,8 +179,8 @@ static mesh_err_t renew_one(struct ca_mesh *m, const struct ca_opts *o, const ch
     if (o->days) {
         req.days = o->days;
     }
-    if (!ca_keytype_parse(it.key, &kt)) {
-        kt = CA_KEY_P256; /* an unreadable key is replaced by the default type */
+    if (!mesh_key_type_from_name(it.key, &kt)) {
+        kt = MESH_KEY_P256; /* an unreadable key is replaced by the default type */
     }
     rc = ca_leaf_issue(m, &req, o->key_set ? o->key : kt, o->keep_key, true, "renewed");
 out:

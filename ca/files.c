@@ -18,6 +18,11 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include <mesh/jansson.h>
+#include <mesh/limits.h>
+#include <mesh/openssl.h>
+#include <mesh/util.h>
+
 #include "ca.h"
 
 void ca_crash_point(void)
@@ -68,72 +73,33 @@ mesh_err_t ca_dir_ensure(const char *dir, bool create, bool fix)
     return MESH_OK;
 }
 
-static mesh_err_t write_all(int fd, const void *buf, size_t len, const char *path)
-{
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return mesh_err_set(MESH_ERR_IO, "%s: write: %s", path, strerror(errno));
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return MESH_OK;
-}
-
 mesh_err_t ca_write_atomic(const char *path, const void *buf, size_t len, mode_t mode)
 {
-    char tmp[CA_PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    int fd = -1;
     mesh_err_t rc;
 
-    /* Same directory as the target, so rename() is atomic; hidden and unmistakable. */
-    rc = ca_path(tmp, sizeof(tmp), "%.*s.%s.tmp.XXXXXX", slash ? (int)(slash - path + 1) : 0, path,
-                 slash ? slash + 1 : path);
-    if (rc != MESH_OK) {
-        return rc;
-    }
-    fd = mkstemp(tmp); /* O_EXCL, mode 0600 from the start */
-    if (fd < 0) {
-        return mesh_err_set(MESH_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    }
-    if (fchmod(fd, mode) != 0) {
-        rc = mesh_err_set(MESH_ERR_IO, "%s: fchmod: %s", tmp, strerror(errno));
-        goto out;
-    }
-    if ((rc = write_all(fd, buf, len, tmp)) != MESH_OK) {
-        goto out;
-    }
-    if (fsync(fd) != 0) {
-        rc = mesh_err_set(MESH_ERR_IO, "%s: fsync: %s", tmp, strerror(errno));
-        goto out;
-    }
+    /* libmesh's writer: temp file ".name.tmp.*" beside path (mode set before the first byte),
+     * fsync, rename, fsync of the directory; ca_mesh_open sweeps the temps of a killed run. */
     ca_crash_point();
-    if (rename(tmp, path) != 0) {
-        rc = mesh_err_set(MESH_ERR_IO, "%s: rename: %s", path, strerror(errno));
-        goto out;
-    }
-    tmp[0] = '\0';
-    ca_crash_point();
-out:
-    if (fd >= 0) {
-        close(fd);
-    }
-    if (tmp[0] != '\0') {
-        unlink(tmp);
+    rc = mesh_file_write_atomic(path, buf, len, (unsigned int)mode, true);
+    if (rc == MESH_OK) {
+        ca_crash_point();
     }
     return rc;
 }
 
-/* Reads a PEM file whole into memory (wiped by ca_pem_free), so no stdio buffer keeps a copy
- * of a private key. A key file readable by group or others is refused, or fixed. */
-static mesh_err_t read_checked(const char *path, bool key, bool fix, struct ca_pem *out)
+/* mesh_file_read, with a missing file told apart (MESH_ERR_NOT_FOUND): init creates it. */
+static mesh_err_t read_file(const char *path, size_t max, struct ca_pem *out)
+{
+    struct stat st;
+
+    if (lstat(path, &st) != 0 && errno == ENOENT) {
+        return mesh_err_set(MESH_ERR_NOT_FOUND, "%s: %s", path, strerror(errno));
+    }
+    return mesh_file_read(path, max, &out->data, &out->len);
+}
+
+/* A key file readable by group or others is refused, or fixed (never through a symlink). */
+static mesh_err_t check_key_mode(const char *path, bool fix)
 {
     struct stat st;
     mesh_err_t rc = MESH_OK;
@@ -141,147 +107,109 @@ static mesh_err_t read_checked(const char *path, bool key, bool fix, struct ca_p
 
     if (fd < 0) {
         return mesh_err_set(errno == ENOENT ? MESH_ERR_NOT_FOUND : MESH_ERR_IO, "%s: %s", path,
-                       strerror(errno));
+                            strerror(errno));
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > CA_MAX_PEM_BYTES) {
-        rc = mesh_err_set(MESH_ERR_IO, "%s: not a regular file of at most 64 KiB", path);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        rc = mesh_err_set(MESH_ERR_IO, "%s: not a regular file", path);
         goto out;
     }
-    if (key && (st.st_mode & 077) != 0) {
+    if ((st.st_mode & 077) != 0) {
         if (!fix || fchmod(fd, 0600) != 0) {
             rc = mesh_err_set(MESH_ERR_IO,
-                         "%s: private key has mode %04o, readable by others; "
-                         "run `chmod 600 %s` (and consider the key leaked) or pass --fix-perms",
-                         path, (unsigned)(st.st_mode & 07777), path);
+                              "%s: private key has mode %04o, readable by others; "
+                              "run `chmod 600 %s` (and consider the key leaked) or pass "
+                              "--fix-perms",
+                              path, (unsigned)(st.st_mode & 07777), path);
             goto out;
         }
         printf("  fixed     %s (mode %04o -> 0600)\n", path, (unsigned)(st.st_mode & 07777));
     }
-    if (out == NULL) {
-        goto out; /* a mode check only */
-    }
-    if ((out->data = malloc((size_t)st.st_size + 1)) == NULL) {
-        rc = mesh_err_set(MESH_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    while (out->len < (size_t)st.st_size) {
-        ssize_t n = read(fd, out->data + out->len, (size_t)st.st_size - out->len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            rc = mesh_err_set(MESH_ERR_IO, "%s: read failed", path);
-            goto out;
-        }
-        out->len += (size_t)n;
-    }
 out:
     close(fd);
-    if (rc != MESH_OK && out != NULL) {
-        ca_pem_free(out);
-    }
     return rc;
 }
 
 mesh_err_t ca_check_key_mode(const char *path, bool fix)
 {
-    mesh_err_t rc = read_checked(path, true, fix, NULL);
+    mesh_err_t rc = check_key_mode(path, fix);
 
     return rc == MESH_ERR_NOT_FOUND ? MESH_OK : rc;
 }
 
-enum pem_kind { PEM_PRIVATE, PEM_CERT, PEM_PUBLIC };
+/* A key through libmesh (mesh_key_load_pem_file: bounded read, the checks verifiers run),
+ * handed to the X.509 code as an EVP_PKEY of its own (a reference taken). */
+static mesh_err_t load_mesh_key(const char *path, bool want_private, EVP_PKEY **out)
+{
+    mesh_key_t *key = NULL;
+    mesh_err_t rc = mesh_key_load_pem_file(path, MESH_ALG_UNSET, &key);
 
-static mesh_err_t load_pem(const char *path, enum pem_kind kind, bool fix, void **out)
+    if (rc != MESH_OK) {
+        return rc;
+    }
+    if (want_private && !mesh_key_is_private(key)) {
+        rc = mesh_err_set(MESH_ERR_KEY_NOT_PRIVATE, "%s: a public key, the private key is needed",
+                          path);
+    } else if (EVP_PKEY_up_ref(mesh_key_evp(key)) != 1) {
+        rc = mesh_err_openssl(MESH_ERR_INTERNAL, path);
+    } else {
+        *out = mesh_key_evp(key);
+    }
+    mesh_key_free(key);
+    return rc;
+}
+
+mesh_err_t ca_load_key(const char *path, bool fix, EVP_PKEY **out)
+{
+    mesh_err_t rc = check_key_mode(path, fix);
+
+    return rc != MESH_OK ? rc : load_mesh_key(path, true, out);
+}
+
+mesh_err_t ca_load_cert(const char *path, X509 **out)
 {
     struct ca_pem pem = {0};
     BIO *bio = NULL;
-    mesh_err_t rc = read_checked(path, kind == PEM_PRIVATE, fix, &pem);
+    X509 *cert;
+    mesh_err_t rc = read_file(path, MESH_MAX_PEM_BYTES, &pem);
 
     if (rc != MESH_OK) {
         return rc;
     }
     if ((bio = BIO_new_mem_buf(pem.data, (int)pem.len)) == NULL) {
         rc = mesh_err_set(MESH_ERR_NOMEM, "out of memory");
-        goto out;
+    } else if ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
+        rc = mesh_err_openssl(MESH_ERR_CERT, path);
+    } else {
+        *out = cert;
     }
-    *out = kind == PEM_PRIVATE ? (void *)PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)
-           : kind == PEM_CERT  ? (void *)PEM_read_bio_X509(bio, NULL, NULL, NULL)
-                               : (void *)PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
-    if (*out == NULL) {
-        rc = mesh_err_openssl(kind == PEM_CERT ? MESH_ERR_CERT : MESH_ERR_KEY_PARSE, path);
-    }
-out:
     BIO_free(bio);
     ca_pem_free(&pem);
     return rc;
 }
 
-mesh_err_t ca_load_key(const char *path, bool fix, EVP_PKEY **out)
-{
-    void *obj = NULL;
-    mesh_err_t rc = load_pem(path, PEM_PRIVATE, fix, &obj);
-
-    if (rc == MESH_OK) {
-        *out = obj;
-    }
-    return rc;
-}
-
-mesh_err_t ca_load_cert(const char *path, X509 **out)
-{
-    void *obj = NULL;
-    mesh_err_t rc = load_pem(path, PEM_CERT, false, &obj);
-
-    if (rc == MESH_OK) {
-        *out = obj;
-    }
-    return rc;
-}
-
 mesh_err_t ca_load_pubkey(const char *path, EVP_PKEY **out)
 {
-    void *obj = NULL;
-    mesh_err_t rc = load_pem(path, PEM_PUBLIC, false, &obj);
+    struct stat st;
 
-    if (rc == MESH_OK) {
-        *out = obj;
+    if (lstat(path, &st) != 0 && errno == ENOENT) {
+        return mesh_err_set(MESH_ERR_NOT_FOUND, "%s: %s", path, strerror(errno));
     }
-    return rc;
+    return load_mesh_key(path, false, out);
 }
 
 mesh_err_t ca_load_json(const char *path, size_t max, json_t **out)
 {
-    struct stat st;
-    json_error_t jerr;
-    FILE *f = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct ca_pem text = {0};
+    mesh_err_t rc = read_file(path, max, &text);
 
-    if (fd < 0) {
-        return mesh_err_set(errno == ENOENT ? MESH_ERR_NOT_FOUND : MESH_ERR_IO, "%s: %s", path,
-                       strerror(errno));
+    if (rc != MESH_OK) {
+        return rc;
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return mesh_err_set(MESH_ERR_IO, "%s: not a regular file", path);
-    }
-    if ((unsigned long long)st.st_size > max) {
-        close(fd);
-        return mesh_err_set(MESH_ERR_LIMIT, "%s: %lld bytes, over the %zu-byte limit", path,
-                       (long long)st.st_size, max);
-    }
-    if ((f = fdopen(fd, "r")) == NULL) {
-        close(fd);
-        return mesh_err_set(MESH_ERR_IO, "%s: %s", path, strerror(errno));
-    }
-    /* Duplicate members make a document mean two things; jansson refuses them here. */
-    *out = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
-    fclose(f);
-    if (*out == NULL) {
-        return mesh_err_set(MESH_ERR_JSON, "%s: line %d, column %d: %s", path, jerr.line, jerr.column,
-                       jerr.text);
-    }
-    return MESH_OK;
+    /* libmesh's JSON door: duplicate members refused (a document must mean one thing), depth
+     * bounded, strict UTF-8; the value must be an object. */
+    rc = mesh_json_parse_object(text.data, text.len, MESH_MAX_JSON_DEPTH, path, out);
+    ca_pem_free(&text);
+    return rc;
 }
 
 bool ca_exists(const char *path)

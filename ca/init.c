@@ -176,7 +176,7 @@ out:
 static mesh_err_t ensure_jwt(struct ca_mesh *m, const struct ca_template *t)
 {
     char kp[CA_PATH_MAX], pp[CA_PATH_MAX];
-    ca_keytype_t want = m->o->jwt_key_set ? m->o->jwt_key : t->jwt_key, have = want;
+    mesh_key_type_t want = m->o->jwt_key_set ? m->o->jwt_key : t->jwt_key, have = want;
     EVP_PKEY *key = NULL, *pub = NULL;
     struct ca_pem kpem = {0}, ppem = {0};
     bool exists, ok;
@@ -292,7 +292,7 @@ static mesh_err_t ensure_extra(struct ca_mesh *m, const struct ca_template *t, c
     struct ca_leaf_req req = {name, t->trust_domain, &dns, &ips, 90};
     struct ca_item it;
     char cp[CA_PATH_MAX];
-    ca_keytype_t kt = CA_KEY_P256;
+    mesh_key_type_t kt = MESH_KEY_P256;
     mesh_err_t rc = MESH_OK;
 
     ca_inspect_leaf(m, name, NULL, NULL, &it);
@@ -314,8 +314,8 @@ static mesh_err_t ensure_extra(struct ca_mesh *m, const struct ca_template *t, c
         rc = MESH_OK;
         goto out;
     }
-    if (!ca_keytype_parse(it.key, &kt)) {
-        kt = CA_KEY_P256; /* an unreadable key is replaced by the default type */
+    if (!mesh_key_type_from_name(it.key, &kt)) {
+        kt = MESH_KEY_P256; /* an unreadable key is replaced by the default type */
     }
     if (it.st != CA_ST_OK) {
         printf("  note      %s: %s\n", name, it.why);

@@ -249,13 +249,13 @@ void ca_say_development(void)
 }
 
 /* The key to certify: the existing one when asked to keep it, else a new one. */
-static mesh_err_t leaf_key(const char *keypath, ca_keytype_t kt, bool keep, EVP_PKEY **out,
+static mesh_err_t leaf_key(const char *keypath, mesh_key_type_t kt, bool keep, EVP_PKEY **out,
                            bool *kept)
 {
     *kept = false;
     if (keep && ca_exists(keypath)) {
         mesh_err_t rc = ca_load_key(keypath, false, out);
-        ca_keytype_t have;
+        mesh_key_type_t have;
         /* A key of another type than asked for is replaced, or init would loop on it. */
         if (rc == MESH_OK && ca_key_type_of(*out, &have) && have == kt) {
             *kept = true;
@@ -297,7 +297,7 @@ out:
     return rc;
 }
 
-mesh_err_t ca_leaf_issue(struct ca_mesh *m, const struct ca_leaf_req *req, ca_keytype_t kt,
+mesh_err_t ca_leaf_issue(struct ca_mesh *m, const struct ca_leaf_req *req, mesh_key_type_t kt,
                          bool keep_key, bool backup, const char *verb)
 {
     char sub[CA_PATH_MAX], keypath[CA_PATH_MAX], date[16];
@@ -333,7 +333,7 @@ mesh_err_t ca_leaf_issue(struct ca_mesh *m, const struct ca_leaf_req *req, ca_ke
     (void)ca_asn1_to_time(X509_get0_notAfter(cert), &na);
     ca_fmt_date(na, date, sizeof(date));
     if (!kept) {
-        ca_keytype_t t = kt;
+        mesh_key_type_t t = kt;
         (void)ca_key_type_of(key, &t);
         printf("  %-9s %s/key.pem (%s, mode 0600)\n", verb, sub, ca_keytype_label(t));
     } else {

@@ -4,6 +4,7 @@
  * the CA/B Forum baseline where it applies to a private mesh (DESIGN.md "Identity").
  */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,55 +14,40 @@
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
+#include <mesh/openssl.h>
+
 #include "ca.h"
 
-mesh_err_t ca_key_generate(ca_keytype_t t, EVP_PKEY **out)
+mesh_err_t ca_key_generate(mesh_key_type_t t, EVP_PKEY **out)
 {
-    EVP_PKEY *k = NULL;
+    mesh_key_t *key = NULL;
+    mesh_err_t rc = mesh_key_generate(t, &key);
 
-    switch (t) {
-    case CA_KEY_P256:
-        k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-        break;
-    case CA_KEY_RSA2048:
-        k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-        break;
-    case CA_KEY_RSA3072:
-        k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
-        break;
-    case CA_KEY_ED25519:
-        k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-        break;
+    if (rc != MESH_OK) {
+        return rc;
     }
-    if (k == NULL) {
-        return mesh_err_openssl(MESH_ERR_INTERNAL, "key generation failed");
+    /* the X.509 code holds its own reference; the mesh key goes */
+    if (EVP_PKEY_up_ref(mesh_key_evp(key)) != 1) {
+        rc = mesh_err_openssl(MESH_ERR_INTERNAL, "key generation");
+    } else {
+        *out = mesh_key_evp(key);
     }
-    *out = k;
-    return MESH_OK;
+    mesh_key_free(key);
+    return rc;
 }
 
-bool ca_key_type_of(const EVP_PKEY *k, ca_keytype_t *out)
+bool ca_key_type_of(EVP_PKEY *k, mesh_key_type_t *out)
 {
-    char group[32] = "";
+    char detail[512];
+    mesh_key_t *key = NULL;
+    bool ok;
 
-    if (EVP_PKEY_is_a(k, "RSA")) {
-        int bits = EVP_PKEY_get_bits(k);
-        if (bits == 2048 || bits == 3072) {
-            *out = bits == 2048 ? CA_KEY_RSA2048 : CA_KEY_RSA3072;
-            return true;
-        }
-        return false;
-    }
-    if (EVP_PKEY_is_a(k, "ED25519")) {
-        *out = CA_KEY_ED25519;
-        return true;
-    }
-    if (EVP_PKEY_is_a(k, "EC") && EVP_PKEY_get_group_name(k, group, sizeof(group), NULL) == 1 &&
-        strcmp(group, "prime256v1") == 0) {
-        *out = CA_KEY_P256;
-        return true;
-    }
-    return false;
+    /* a query: whatever the checks say, the caller's error detail stays */
+    (void)snprintf(detail, sizeof(detail), "%s", mesh_err_detail());
+    ok = mesh_key_from_evp(k, MESH_ALG_UNSET, &key) == MESH_OK && mesh_key_type_of(key, out);
+    mesh_key_free(key);
+    (void)mesh_err_set(MESH_OK, "%s", detail);
+    return ok;
 }
 
 /* RFC 5280 §4.1.2.2 / CA/B BR 7.1: positive, non-zero, at least 64 bits from a CSPRNG;

@@ -48,7 +48,7 @@ static void set_bad(struct ca_item *it, enum ca_status st, const char *fmt, ...)
 static bool inspect_pair(struct ca_item *it, const char *kp, const char *cp, X509 **cert,
                          EVP_PKEY **key, time_t now)
 {
-    ca_keytype_t kt;
+    mesh_key_type_t kt;
     char *serial;
 
     if (!ca_exists(kp) && !ca_exists(cp)) {
@@ -65,7 +65,7 @@ static bool inspect_pair(struct ca_item *it, const char *kp, const char *cp, X50
     }
     (void)ca_asn1_to_time(X509_get0_notAfter(*cert), &it->not_after);
     (void)snprintf(it->key, sizeof(it->key), "%s",
-                   ca_key_type_of(*key, &kt) ? ca_keytype_name(kt) : "other");
+                   ca_key_type_of(*key, &kt) ? mesh_key_type_name(kt) : "other");
     if (X509_check_private_key(*cert, *key) != 1) {
         ERR_clear_error();
         set_bad(it, CA_ST_INVALID, "%s does not match its key", cp);
@@ -161,12 +161,12 @@ static void leaf_names_of(struct ca_item *it, X509 *cert)
 }
 
 void ca_inspect_leaf(struct ca_mesh *m, const char *svc, const struct ca_leaf_req *want,
-                     const ca_keytype_t *want_key, struct ca_item *it)
+                     const mesh_key_type_t *want_key, struct ca_item *it)
 {
     char kp[CA_PATH_MAX], cp[CA_PATH_MAX];
     X509 *cert = NULL;
     EVP_PKEY *key = NULL;
-    ca_keytype_t kt;
+    mesh_key_type_t kt;
 
     memset(it, 0, sizeof(*it));
     it->kind = "leaf";
@@ -184,7 +184,7 @@ void ca_inspect_leaf(struct ca_mesh *m, const char *svc, const struct ca_leaf_re
     } else if (ca_index_is_revoked(m->idx, it->serial)) {
         set_bad(it, CA_ST_REVOKED, "serial %s is revoked", it->serial);
     } else if (want_key != NULL && ca_key_type_of(key, &kt) && kt != *want_key) {
-        set_bad(it, CA_ST_OUTDATED, "the template asks for a %s key", ca_keytype_name(*want_key));
+        set_bad(it, CA_ST_OUTDATED, "the template asks for a %s key", mesh_key_type_name(*want_key));
     } else if (want != NULL) {
         compare_names(it, cert, want);
     }
@@ -198,7 +198,7 @@ static void inspect_jwt(struct ca_mesh *m, struct ca_item *it)
 {
     char kp[CA_PATH_MAX], pp[CA_PATH_MAX];
     EVP_PKEY *key = NULL, *pub = NULL;
-    ca_keytype_t kt;
+    mesh_key_type_t kt;
 
     memset(it, 0, sizeof(*it));
     it->kind = "jwt";
@@ -215,7 +215,7 @@ static void inspect_jwt(struct ca_mesh *m, struct ca_item *it)
     }
     if (key != NULL) {
         (void)snprintf(it->key, sizeof(it->key), "%s",
-                       ca_key_type_of(key, &kt) ? ca_keytype_name(kt) : "other");
+                       ca_key_type_of(key, &kt) ? mesh_key_type_name(kt) : "other");
     }
     ERR_clear_error();
     EVP_PKEY_free(key);

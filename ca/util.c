@@ -218,38 +218,16 @@ void ca_strv_free(struct ca_strv *sv)
 }
 
 static const struct {
-    ca_keytype_t type;
-    const char *name;
+    mesh_key_type_t type;
     const char *label;
 } keytypes[] = {
-    {CA_KEY_P256, "p256", "ECDSA P-256"},
-    {CA_KEY_RSA2048, "rsa2048", "RSA-2048"},
-    {CA_KEY_RSA3072, "rsa3072", "RSA-3072"},
-    {CA_KEY_ED25519, "ed25519", "Ed25519"},
+    {MESH_KEY_P256, "ECDSA P-256"},
+    {MESH_KEY_RSA2048, "RSA-2048"},
+    {MESH_KEY_RSA3072, "RSA-3072"},
+    {MESH_KEY_ED25519, "Ed25519"},
 };
 
-bool ca_keytype_parse(const char *s, ca_keytype_t *out)
-{
-    for (size_t i = 0; i < CA_ARRAY_LEN(keytypes); i++) {
-        if (strcmp(s, keytypes[i].name) == 0) {
-            *out = keytypes[i].type;
-            return true;
-        }
-    }
-    return false;
-}
-
-const char *ca_keytype_name(ca_keytype_t t)
-{
-    for (size_t i = 0; i < CA_ARRAY_LEN(keytypes); i++) {
-        if (keytypes[i].type == t) {
-            return keytypes[i].name;
-        }
-    }
-    return "?";
-}
-
-const char *ca_keytype_label(ca_keytype_t t)
+const char *ca_keytype_label(mesh_key_type_t t)
 {
     for (size_t i = 0; i < CA_ARRAY_LEN(keytypes); i++) {
         if (keytypes[i].type == t) {

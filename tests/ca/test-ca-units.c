@@ -111,8 +111,8 @@ static void test_template_valid(void **state)
                      MESH_OK);
     assert_string_equal(t.trust_domain, "x.test");
     assert_int_equal(t.nsvcs, 2);
-    assert_int_equal(t.svcs[0].key, CA_KEY_RSA2048);
-    assert_int_equal(t.svcs[1].key, CA_KEY_ED25519);
+    assert_int_equal(t.svcs[0].key, MESH_KEY_RSA2048);
+    assert_int_equal(t.svcs[1].key, MESH_KEY_ED25519);
     assert_int_equal(t.svcs[0].days, 7);
     assert_int_equal(t.svcs[0].dns.n, 1);
     assert_int_equal(t.svcs[0].ips.n, 1);
@@ -214,13 +214,13 @@ static void test_leaf_profile(void **state)
     time_t now = 1700000000, na;
 
     (void)state;
-    assert_int_equal(ca_key_generate(CA_KEY_P256, &root.key), MESH_OK);
+    assert_int_equal(ca_key_generate(MESH_KEY_P256, &root.key), MESH_OK);
     assert_int_equal(ca_mint_root(root.key, "mesh.local", 3650, now, &root.cert), MESH_OK);
-    assert_int_equal(ca_key_generate(CA_KEY_P256, &inter.key), MESH_OK);
+    assert_int_equal(ca_key_generate(MESH_KEY_P256, &inter.key), MESH_OK);
     assert_int_equal(
         ca_mint_intermediate(inter.key, &root, "mesh.local", 10, NULL, now, &inter.cert), MESH_OK);
     assert_int_equal(ca_leaf_names("svc", true, NULL, NULL, &dns, &ips), MESH_OK);
-    assert_int_equal(ca_key_generate(CA_KEY_ED25519, &key), MESH_OK);
+    assert_int_equal(ca_key_generate(MESH_KEY_ED25519, &key), MESH_OK);
     assert_int_equal(ca_mint_leaf(&req, key, &inter, now, &leaf), MESH_OK);
     assert_int_equal(ca_chain_verify(leaf, inter.cert, root.cert, now), MESH_OK);
     /* 90 days asked, the intermediate lives 10: capped */
@@ -294,8 +294,8 @@ static void test_pair_recovery(void **state)
     struct stat st;
 
     (void)state;
-    assert_int_equal(ca_key_generate(CA_KEY_P256, &old), MESH_OK);
-    assert_int_equal(ca_key_generate(CA_KEY_P256, &new), MESH_OK);
+    assert_int_equal(ca_key_generate(MESH_KEY_P256, &old), MESH_OK);
+    assert_int_equal(ca_key_generate(MESH_KEY_P256, &new), MESH_OK);
     write_pair(tmpdir, "k.key", old, "k.pub");
     (void)snprintf(path, sizeof(path), "%s/k.key", tmpdir);
     assert_int_equal(stat(path, &st), 0);
@@ -326,7 +326,7 @@ static void test_loose_key_refused(void **state)
     char path[256];
 
     (void)state;
-    assert_int_equal(ca_key_generate(CA_KEY_P256, &k), MESH_OK);
+    assert_int_equal(ca_key_generate(MESH_KEY_P256, &k), MESH_OK);
     stage(tmpdir, "loose.key", k, true);
     (void)snprintf(path, sizeof(path), "%s/loose.key", tmpdir);
     assert_int_equal(chmod(path, 0644), 0);

@@ -3,8 +3,8 @@
  * mesh-ca internals: the pieces main.c composes. Only ca/ includes this header.
  *
  * Error convention: a fallible function returns mesh_err_t and, on failure, has recorded a
- * human sentence with ca_fail() that names the input and what to do. Outputs are written
- * only on success.
+ * human sentence with libmesh's mesh_err_set() (read back with mesh_err_detail()) that names
+ * the input and what to do. Outputs are written only on success.
  */
 #ifndef MESH_CA_H
 #define MESH_CA_H
@@ -14,11 +14,12 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include <jansson.h>
+#include <mesh/jansson.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include <mesh/error.h>
+#include <mesh/key.h>
 
 #define CA_WUR          __attribute__((warn_unused_result))
 #define CA_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -29,19 +30,13 @@
 
 #define CA_BACKDATE_SECS      60 /* NotBefore = now - 60 s (clock skew between hosts) */
 #define CA_MAX_TEMPLATE_BYTES 1048576
-#define CA_MAX_PEM_BYTES      65536
 #define CA_MAX_INDEX_BYTES    (16 * 1048576)
 #define CA_MAX_SERVICES       4096
 #define CA_MAX_SANS           64
 #define CA_MAX_DAYS           36500
 #define CA_PATH_MAX           4096
 
-/* ---- util.c: errors, time, parsing, string lists ---- */
-
-mesh_err_t ca_fail(mesh_err_t code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Like ca_fail, with OpenSSL's most recent error reason appended. */
-mesh_err_t ca_fail_ossl(mesh_err_t code, const char *what);
-const char *ca_detail(void);
+/* ---- util.c: time, parsing, string lists ---- */
 
 /* Parses a decimal integer in [min, max]; the whole string must be used. */
 bool ca_parse_int(const char *s, long long min, long long max, long long *out) CA_WUR;
@@ -74,11 +69,9 @@ void ca_strv_free(struct ca_strv *sv);
 
 /* ---- key types ---- */
 
-typedef enum { CA_KEY_P256, CA_KEY_RSA2048, CA_KEY_RSA3072, CA_KEY_ED25519 } ca_keytype_t;
-
-bool ca_keytype_parse(const char *s, ca_keytype_t *out) CA_WUR;
-const char *ca_keytype_name(ca_keytype_t t);  /* "p256", "rsa2048", ... */
-const char *ca_keytype_label(ca_keytype_t t); /* "ECDSA P-256", ... */
+/* libmesh's mesh_key_type_t; names ("p256", "rsa2048", ...) from mesh_key_type_name() and
+ * mesh_key_type_from_name(). Only the human label is mesh-ca's. */
+const char *ca_keytype_label(mesh_key_type_t t); /* "ECDSA P-256", ... */
 
 /* ---- template.c ---- */
 
@@ -87,7 +80,7 @@ struct ca_service {
     struct ca_strv dns; /* extra DNS SANs from the template */
     struct ca_strv ips; /* extra IP SANs from the template */
     int days;           /* 0: the template's leaf default */
-    ca_keytype_t key;
+    mesh_key_type_t key;
 };
 
 struct ca_template {
@@ -96,7 +89,7 @@ struct ca_template {
     /* "development": leaves also get DNS:localhost and IP:127.0.0.1 (any mesh service can then
      * answer as any other on loopback). Absent: true, as every template before the member. */
     bool development;
-    ca_keytype_t ca_key, leaf_key, jwt_key;
+    mesh_key_type_t ca_key, leaf_key, jwt_key;
     int root_days, intermediate_days, leaf_days;
     struct ca_strv nc_dns; /* name_constraints.dns; empty: derived from the services */
     struct ca_service *svcs;
@@ -131,8 +124,12 @@ struct ca_signer {
     EVP_PKEY *key;
 };
 
-mesh_err_t ca_key_generate(ca_keytype_t t, EVP_PKEY **out) CA_WUR;
-bool ca_key_type_of(const EVP_PKEY *k, ca_keytype_t *out);
+/* A new key from libmesh's generator (mesh_key_generate: the code whose checks verifiers run),
+ * as an EVP_PKEY for the X.509 code. */
+mesh_err_t ca_key_generate(mesh_key_type_t t, EVP_PKEY **out) CA_WUR;
+/* The mesh key type of an OpenSSL key, after libmesh's key checks; false for any other key.
+ * Leaves mesh_err_detail() as it was. */
+bool ca_key_type_of(EVP_PKEY *k, mesh_key_type_t *out);
 mesh_err_t ca_mint_root(EVP_PKEY *key, const char *td, int days, time_t now, X509 **out) CA_WUR;
 mesh_err_t ca_mint_intermediate(EVP_PKEY *key, const struct ca_signer *root, const char *td,
                                 int days, const struct ca_strv *nc_dns, time_t now,
@@ -215,7 +212,7 @@ struct ca_opts {
     time_t now;                /* --now / MESH_CA_NOW, else time(NULL) */
     bool force, force_ca, fix_perms, keep_key, json, name_constraints, all;
     bool jwt_key_set, key_set;
-    ca_keytype_t jwt_key, key;
+    mesh_key_type_t jwt_key, key;
     long long within; /* seconds; -1 when not given */
     int days;         /* 0 when not given */
     struct ca_strv sans;
@@ -262,7 +259,7 @@ void ca_mesh_close(struct ca_mesh *m);
 /* Service directories present under the mesh dir, sorted. */
 mesh_err_t ca_mesh_services(const struct ca_mesh *m, struct ca_strv *out) CA_WUR;
 /* Mints key (unless kept) + leaf, verifies the chain, commits, records in the index. */
-mesh_err_t ca_leaf_issue(struct ca_mesh *m, const struct ca_leaf_req *req, ca_keytype_t kt,
+mesh_err_t ca_leaf_issue(struct ca_mesh *m, const struct ca_leaf_req *req, mesh_key_type_t kt,
                          bool keep_key, bool backup, const char *verb) CA_WUR;
 /* Full SAN lists for a service: its name, the loopback names (localhost, 127.0.0.1) when
  * `development`, plus the extras. */
@@ -280,7 +277,7 @@ mesh_err_t ca_leaf_from_cert(const char *certpath, struct ca_strv *dns, struct c
 
 /* report.c */
 void ca_inspect_leaf(struct ca_mesh *m, const char *svc, const struct ca_leaf_req *want,
-                     const ca_keytype_t *want_key, struct ca_item *it);
+                     const mesh_key_type_t *want_key, struct ca_item *it);
 void ca_inspect_ca(struct ca_mesh *m, bool root, struct ca_item *it);
 void ca_print_summary(struct ca_mesh *m);
 

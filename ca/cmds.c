@@ -27,7 +27,7 @@ static int finish(struct ca_mesh *m, mesh_err_t rc, const char *verb)
         rc = ca_index_save(m->dir, m->idx);
     }
     if (rc != MESH_OK) {
-        fprintf(stderr, "mesh-ca %s: %s\n", verb, ca_detail());
+        fprintf(stderr, "mesh-ca %s: %s\n", verb, mesh_err_detail());
     }
     ca_mesh_close(m);
     return rc == MESH_OK ? CA_EXIT_OK : CA_EXIT_ERR;
@@ -38,7 +38,7 @@ static int finish(struct ca_mesh *m, mesh_err_t rc, const char *verb)
 static mesh_err_t issue_settings(const struct ca_opts *o, const struct ca_template *t,
                                  bool development, const struct ca_item *it,
                                  struct ca_leaf_req *req, struct ca_strv *dns, struct ca_strv *ips,
-                                 ca_keytype_t *kt)
+                                 mesh_key_type_t *kt)
 {
     const struct ca_service *svc = t ? ca_template_find(t, req->name) : NULL;
     struct ca_strv xdns = {0}, xips = {0};
@@ -60,8 +60,8 @@ static mesh_err_t issue_settings(const struct ca_opts *o, const struct ca_templa
     req->days = o->days ? o->days : svc && svc->days ? svc->days : t ? t->leaf_days : 90;
     if (o->key_set) {
         *kt = o->key;
-    } else if (!o->keep_key || !ca_keytype_parse(it->key, kt)) {
-        *kt = svc ? svc->key : t ? t->leaf_key : CA_KEY_P256;
+    } else if (!o->keep_key || !mesh_key_type_from_name(it->key, kt)) {
+        *kt = svc ? svc->key : t ? t->leaf_key : MESH_KEY_P256;
     }
     ca_strv_free(&xdns);
     ca_strv_free(&xips);
@@ -74,12 +74,12 @@ static mesh_err_t issue_one(struct ca_mesh *m, const struct ca_opts *o, const st
     struct ca_strv dns = {0}, ips = {0};
     struct ca_leaf_req req = {name, m->trust_domain, &dns, &ips, 90};
     struct ca_item it;
-    ca_keytype_t kt = CA_KEY_P256;
+    mesh_key_type_t kt = MESH_KEY_P256;
     mesh_err_t rc = MESH_OK;
 
     ca_inspect_leaf(m, name, NULL, NULL, &it);
     if (it.st != CA_ST_MISSING && !o->force) {
-        rc = ca_fail(MESH_ERR_INVALID_ARG,
+        rc = mesh_err_set(MESH_ERR_INVALID_ARG,
                      "%s/%s already exists (%s); use `mesh-ca renew %s` "
                      "or add --force to re-issue it",
                      m->dir, name, it.st == CA_ST_OK ? "valid" : it.why, name);
@@ -103,7 +103,7 @@ static mesh_err_t open_with_ca(struct ca_mesh *m, const struct ca_opts *o)
     mesh_err_t rc = ca_mesh_open(m, o, false, true);
 
     if (rc == MESH_OK && (rc = ca_mesh_load_ca(m)) == MESH_OK && m->trust_domain == NULL) {
-        rc = ca_fail(MESH_ERR_CONFIG,
+        rc = mesh_err_set(MESH_ERR_CONFIG,
                      "%s: cannot tell the trust domain (index.json lost?); "
                      "run `mesh-ca init`",
                      m->dir);
@@ -131,7 +131,7 @@ int ca_cmd_issue(const struct ca_opts *o)
         return CA_EXIT_ERR;
     }
     if (o->template_path != NULL && ca_template_load(o->template_path, &t) != MESH_OK) {
-        fprintf(stderr, "mesh-ca issue: %s\n", ca_detail());
+        fprintf(stderr, "mesh-ca issue: %s\n", mesh_err_detail());
         return CA_EXIT_ERR;
     }
     rc = open_with_ca(&m, o);
@@ -156,12 +156,12 @@ static mesh_err_t renew_one(struct ca_mesh *m, const struct ca_opts *o, const ch
     struct ca_leaf_req req = {name, m->trust_domain, &dns, &ips, 0};
     struct ca_item it;
     char cp[CA_PATH_MAX];
-    ca_keytype_t kt = CA_KEY_P256;
+    mesh_key_type_t kt = MESH_KEY_P256;
     mesh_err_t rc;
 
     ca_inspect_leaf(m, name, NULL, NULL, &it);
     if (it.st == CA_ST_MISSING) {
-        return ca_fail(MESH_ERR_NOT_FOUND,
+        return mesh_err_set(MESH_ERR_NOT_FOUND,
                        "%s/%s: no certificate to renew; use `mesh-ca issue "
                        "%s`",
                        m->dir, name, name);
@@ -179,8 +179,8 @@ static mesh_err_t renew_one(struct ca_mesh *m, const struct ca_opts *o, const ch
     if (o->days) {
         req.days = o->days;
     }
-    if (!ca_keytype_parse(it.key, &kt)) {
-        kt = CA_KEY_P256; /* an unreadable key is replaced by the default type */
+    if (!mesh_key_type_from_name(it.key, &kt)) {
+        kt = MESH_KEY_P256; /* an unreadable key is replaced by the default type */
     }
     rc = ca_leaf_issue(m, &req, o->key_set ? o->key : kt, o->keep_key, true, "renewed");
 out:
@@ -228,7 +228,7 @@ static mesh_err_t revoke_target(struct ca_mesh *m, const char *arg, char *serial
         ca_exists(sub)) {
         ca_inspect_leaf(m, arg, NULL, NULL, &it);
         if (it.serial[0] == '\0') {
-            return ca_fail(MESH_ERR_CERT,
+            return mesh_err_set(MESH_ERR_CERT,
                            "%s: no readable certificate (%s); revoke it by "
                            "serial (see `mesh-ca list`)",
                            arg, it.why);
@@ -241,12 +241,12 @@ static mesh_err_t revoke_target(struct ca_mesh *m, const char *arg, char *serial
         if (*p >= 'A' && *p <= 'F') {
             *p = (char)(*p - 'A' + 'a');
         } else if (*p == ':') {
-            return ca_fail(MESH_ERR_INVALID_ARG, "give the serial without colons, as "
+            return mesh_err_set(MESH_ERR_INVALID_ARG, "give the serial without colons, as "
                                                  "`mesh-ca list` shows it");
         }
     }
     if (ca_index_find(m->idx, serial) == NULL) {
-        return ca_fail(MESH_ERR_NOT_FOUND,
+        return mesh_err_set(MESH_ERR_NOT_FOUND,
                        "\"%s\" is neither a service in %s nor a serial in "
                        "its index.json; `mesh-ca list` shows both",
                        arg, m->dir);

@@ -46,13 +46,13 @@ mesh_err_t ca_revoke_entry(json_t *idx, const char *serial, const char *reason, 
     char when[32];
 
     if (e == NULL) {
-        return ca_fail(MESH_ERR_NOT_FOUND,
+        return mesh_err_set(MESH_ERR_NOT_FOUND,
                        "serial %s is not in index.json; `mesh-ca list` "
                        "shows the serials",
                        serial);
     }
     if (strcmp(json_string_value(json_object_get(e, "kind")), "leaf") != 0) {
-        return ca_fail(MESH_ERR_INVALID_ARG,
+        return mesh_err_set(MESH_ERR_INVALID_ARG,
                        "serial %s is a CA certificate; replace the CA "
                        "with `mesh-ca init --force-ca` instead",
                        serial);
@@ -63,13 +63,13 @@ mesh_err_t ca_revoke_entry(json_t *idx, const char *serial, const char *reason, 
         strcmp(json_string_value(json_object_get(e, "status")), "revoked") == 0) {
         return reason == NULL || json_object_set_new(e, "reason", json_string(reason)) == 0
                    ? MESH_OK
-                   : ca_fail(MESH_ERR_NOMEM, "out of memory");
+                   : mesh_err_set(MESH_ERR_NOMEM, "out of memory");
     }
     ca_fmt_time(now, when, sizeof(when));
     if (json_object_set_new(e, "status", json_string("revoked")) != 0 ||
         json_object_set_new(e, "revoked_at", json_string(when)) != 0 ||
         json_object_set_new(e, "reason", json_string(reason ? reason : "unspecified")) != 0) {
-        return ca_fail(MESH_ERR_NOMEM, "out of memory");
+        return mesh_err_set(MESH_ERR_NOMEM, "out of memory");
     }
     return MESH_OK;
 }
@@ -81,7 +81,7 @@ static mesh_err_t add_revoked(X509_CRL *crl, const char *serial_hex, time_t when
     ASN1_INTEGER *serial = NULL;
     ASN1_TIME *t = ASN1_TIME_set(NULL, when);
     ASN1_ENUMERATED *code = ASN1_ENUMERATED_new();
-    mesh_err_t rc = ca_fail(MESH_ERR_INTERNAL, "CRL entry for %s", serial_hex);
+    mesh_err_t rc = mesh_err_set(MESH_ERR_INTERNAL, "CRL entry for %s", serial_hex);
 
     if (r == NULL || t == NULL || code == NULL || BN_hex2bn(&bn, serial_hex) == 0 ||
         (serial = BN_to_ASN1_INTEGER(bn, NULL)) == NULL ||
@@ -139,7 +139,7 @@ static mesh_err_t crl_extensions(X509_CRL *crl, json_t *idx, const struct ca_sig
     X509_EXTENSION *aki;
     ASN1_INTEGER *num = ASN1_INTEGER_new();
     json_int_t n = json_integer_value(json_object_get(idx, "crl_number")) + 1;
-    mesh_err_t rc = ca_fail(MESH_ERR_INTERNAL, "CRL extensions");
+    mesh_err_t rc = mesh_err_set(MESH_ERR_INTERNAL, "CRL extensions");
 
     X509V3_set_ctx(&ctx, inter->cert, NULL, NULL, crl, 0);
     aki = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier, "keyid:always");
@@ -173,7 +173,7 @@ mesh_err_t ca_crl_write(const char *dir, json_t *idx, const struct ca_signer *in
     if (rc != MESH_OK) {
         goto out;
     }
-    rc = ca_fail(MESH_ERR_INTERNAL, "building crl.pem");
+    rc = mesh_err_set(MESH_ERR_INTERNAL, "building crl.pem");
     if (crl == NULL || last == NULL || next == NULL || ski == NULL ||
         X509_CRL_set_version(crl, 1) != 1 || /* v2 */
         X509_CRL_set_issuer_name(crl, X509_get_subject_name(inter->cert)) != 1 ||
@@ -188,7 +188,7 @@ mesh_err_t ca_crl_write(const char *dir, json_t *idx, const struct ca_signer *in
     if (X509_CRL_sign(crl, inter->key,
                       EVP_PKEY_is_a(inter->key, "ED25519") ? NULL : EVP_sha256()) <= 0 ||
         (bio = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_X509_CRL(bio, crl) != 1) {
-        rc = ca_fail_ossl(MESH_ERR_INTERNAL, "signing crl.pem");
+        rc = mesh_err_openssl(MESH_ERR_INTERNAL, "signing crl.pem");
         goto out;
     }
     pem.len = (size_t)BIO_get_mem_data(bio, &pem.data);
@@ -220,7 +220,7 @@ mesh_err_t ca_crl_next_update(const char *dir, bool *exists, time_t *next)
     if ((bio = BIO_new_file(path, "r")) == NULL ||
         (crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) == NULL ||
         (nu = X509_CRL_get0_nextUpdate(crl)) == NULL || !ca_asn1_to_time(nu, next)) {
-        rc = ca_fail_ossl(MESH_ERR_CERT, path);
+        rc = mesh_err_openssl(MESH_ERR_CERT, path);
     }
     X509_CRL_free(crl);
     BIO_free(bio);

@@ -18,6 +18,11 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include <mesh/jansson.h>
+#include <mesh/limits.h>
+#include <mesh/openssl.h>
+#include <mesh/util.h>
+
 #include "ca.h"
 
 void ca_crash_point(void)
@@ -38,250 +43,173 @@ mesh_err_t ca_dir_ensure(const char *dir, bool create, bool fix)
     if (create && mkdir(dir, 0700) == 0) {
         /* mkdir applies the umask; the mode must not depend on it */
         if (chmod(dir, 0700) != 0) {
-            return ca_fail(MESH_ERR_IO, "%s: chmod 700: %s", dir, strerror(errno));
+            return mesh_err_set(MESH_ERR_IO, "%s: chmod 700: %s", dir, strerror(errno));
         }
         return MESH_OK;
     }
     if (lstat(dir, &st) != 0) {
-        return ca_fail(MESH_ERR_IO, "%s: %s%s", dir, strerror(errno),
+        return mesh_err_set(MESH_ERR_IO, "%s: %s%s", dir, strerror(errno),
                        errno == ENOENT ? "; run `mesh-ca init` first or pass --dir" : "");
     }
     if (!S_ISDIR(st.st_mode)) {
-        return ca_fail(MESH_ERR_IO, "%s: not a directory", dir);
+        return mesh_err_set(MESH_ERR_IO, "%s: not a directory", dir);
     }
     if (access(dir, R_OK | W_OK | X_OK) != 0) {
-        return ca_fail(MESH_ERR_IO, "%s: %s; fix its owner/permissions or pick another --dir", dir,
+        return mesh_err_set(MESH_ERR_IO, "%s: %s; fix its owner/permissions or pick another --dir", dir,
                        strerror(errno));
     }
     if ((st.st_mode & 077) != 0) {
         if (!fix) {
-            return ca_fail(MESH_ERR_IO,
+            return mesh_err_set(MESH_ERR_IO,
                            "%s: directory holding private keys has mode %04o; "
                            "run `chmod 700 %s` or pass --fix-perms",
                            dir, (unsigned)(st.st_mode & 07777), dir);
         }
         if (chmod(dir, 0700) != 0) {
-            return ca_fail(MESH_ERR_IO, "%s: chmod 700: %s", dir, strerror(errno));
+            return mesh_err_set(MESH_ERR_IO, "%s: chmod 700: %s", dir, strerror(errno));
         }
         printf("  fixed     %s (mode %04o -> 0700)\n", dir, (unsigned)(st.st_mode & 07777));
     }
     return MESH_OK;
 }
 
-static mesh_err_t write_all(int fd, const void *buf, size_t len, const char *path)
-{
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return ca_fail(MESH_ERR_IO, "%s: write: %s", path, strerror(errno));
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return MESH_OK;
-}
-
 mesh_err_t ca_write_atomic(const char *path, const void *buf, size_t len, mode_t mode)
 {
-    char tmp[CA_PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    int fd = -1;
     mesh_err_t rc;
 
-    /* Same directory as the target, so rename() is atomic; hidden and unmistakable. */
-    rc = ca_path(tmp, sizeof(tmp), "%.*s.%s.tmp.XXXXXX", slash ? (int)(slash - path + 1) : 0, path,
-                 slash ? slash + 1 : path);
-    if (rc != MESH_OK) {
-        return rc;
-    }
-    fd = mkstemp(tmp); /* O_EXCL, mode 0600 from the start */
-    if (fd < 0) {
-        return ca_fail(MESH_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    }
-    if (fchmod(fd, mode) != 0) {
-        rc = ca_fail(MESH_ERR_IO, "%s: fchmod: %s", tmp, strerror(errno));
-        goto out;
-    }
-    if ((rc = write_all(fd, buf, len, tmp)) != MESH_OK) {
-        goto out;
-    }
-    if (fsync(fd) != 0) {
-        rc = ca_fail(MESH_ERR_IO, "%s: fsync: %s", tmp, strerror(errno));
-        goto out;
-    }
+    /* libmesh's writer: temp file ".name.tmp.*" beside path (mode set before the first byte),
+     * fsync, rename, fsync of the directory; ca_mesh_open sweeps the temps of a killed run. */
     ca_crash_point();
-    if (rename(tmp, path) != 0) {
-        rc = ca_fail(MESH_ERR_IO, "%s: rename: %s", path, strerror(errno));
-        goto out;
-    }
-    tmp[0] = '\0';
-    ca_crash_point();
-out:
-    if (fd >= 0) {
-        close(fd);
-    }
-    if (tmp[0] != '\0') {
-        unlink(tmp);
+    rc = mesh_file_write_atomic(path, buf, len, (unsigned int)mode, true);
+    if (rc == MESH_OK) {
+        ca_crash_point();
     }
     return rc;
 }
 
-/* Reads a PEM file whole into memory (wiped by ca_pem_free), so no stdio buffer keeps a copy
- * of a private key. A key file readable by group or others is refused, or fixed. */
-static mesh_err_t read_checked(const char *path, bool key, bool fix, struct ca_pem *out)
+/* mesh_file_read, with a missing file told apart (MESH_ERR_NOT_FOUND): init creates it. */
+static mesh_err_t read_file(const char *path, size_t max, struct ca_pem *out)
+{
+    struct stat st;
+
+    if (lstat(path, &st) != 0 && errno == ENOENT) {
+        return mesh_err_set(MESH_ERR_NOT_FOUND, "%s: %s", path, strerror(errno));
+    }
+    return mesh_file_read(path, max, &out->data, &out->len);
+}
+
+/* A key file readable by group or others is refused, or fixed (never through a symlink). */
+static mesh_err_t check_key_mode(const char *path, bool fix)
 {
     struct stat st;
     mesh_err_t rc = MESH_OK;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
     if (fd < 0) {
-        return ca_fail(errno == ENOENT ? MESH_ERR_NOT_FOUND : MESH_ERR_IO, "%s: %s", path,
-                       strerror(errno));
+        return mesh_err_set(errno == ENOENT ? MESH_ERR_NOT_FOUND : MESH_ERR_IO, "%s: %s", path,
+                            strerror(errno));
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > CA_MAX_PEM_BYTES) {
-        rc = ca_fail(MESH_ERR_IO, "%s: not a regular file of at most 64 KiB", path);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        rc = mesh_err_set(MESH_ERR_IO, "%s: not a regular file", path);
         goto out;
     }
-    if (key && (st.st_mode & 077) != 0) {
+    if ((st.st_mode & 077) != 0) {
         if (!fix || fchmod(fd, 0600) != 0) {
-            rc = ca_fail(MESH_ERR_IO,
-                         "%s: private key has mode %04o, readable by others; "
-                         "run `chmod 600 %s` (and consider the key leaked) or pass --fix-perms",
-                         path, (unsigned)(st.st_mode & 07777), path);
+            rc = mesh_err_set(MESH_ERR_IO,
+                              "%s: private key has mode %04o, readable by others; "
+                              "run `chmod 600 %s` (and consider the key leaked) or pass "
+                              "--fix-perms",
+                              path, (unsigned)(st.st_mode & 07777), path);
             goto out;
         }
         printf("  fixed     %s (mode %04o -> 0600)\n", path, (unsigned)(st.st_mode & 07777));
     }
-    if (out == NULL) {
-        goto out; /* a mode check only */
-    }
-    if ((out->data = malloc((size_t)st.st_size + 1)) == NULL) {
-        rc = ca_fail(MESH_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    while (out->len < (size_t)st.st_size) {
-        ssize_t n = read(fd, out->data + out->len, (size_t)st.st_size - out->len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            rc = ca_fail(MESH_ERR_IO, "%s: read failed", path);
-            goto out;
-        }
-        out->len += (size_t)n;
-    }
 out:
     close(fd);
-    if (rc != MESH_OK && out != NULL) {
-        ca_pem_free(out);
-    }
     return rc;
 }
 
 mesh_err_t ca_check_key_mode(const char *path, bool fix)
 {
-    mesh_err_t rc = read_checked(path, true, fix, NULL);
+    mesh_err_t rc = check_key_mode(path, fix);
 
     return rc == MESH_ERR_NOT_FOUND ? MESH_OK : rc;
 }
 
-enum pem_kind { PEM_PRIVATE, PEM_CERT, PEM_PUBLIC };
-
-static mesh_err_t load_pem(const char *path, enum pem_kind kind, bool fix, void **out)
+/* A key through libmesh (mesh_key_load_pem_file: bounded read, the checks verifiers run),
+ * handed to the X.509 code as an EVP_PKEY of its own (a reference taken). */
+static mesh_err_t load_mesh_key(const char *path, bool want_private, EVP_PKEY **out)
 {
-    struct ca_pem pem = {0};
-    BIO *bio = NULL;
-    mesh_err_t rc = read_checked(path, kind == PEM_PRIVATE, fix, &pem);
+    mesh_key_t *key = NULL;
+    mesh_err_t rc = mesh_key_load_pem_file(path, MESH_ALG_UNSET, &key);
 
     if (rc != MESH_OK) {
         return rc;
     }
-    if ((bio = BIO_new_mem_buf(pem.data, (int)pem.len)) == NULL) {
-        rc = ca_fail(MESH_ERR_NOMEM, "out of memory");
-        goto out;
+    if (want_private && !mesh_key_is_private(key)) {
+        rc = mesh_err_set(MESH_ERR_KEY_NOT_PRIVATE, "%s: a public key, the private key is needed",
+                          path);
+    } else if (EVP_PKEY_up_ref(mesh_key_evp(key)) != 1) {
+        rc = mesh_err_openssl(MESH_ERR_INTERNAL, path);
+    } else {
+        *out = mesh_key_evp(key);
     }
-    *out = kind == PEM_PRIVATE ? (void *)PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)
-           : kind == PEM_CERT  ? (void *)PEM_read_bio_X509(bio, NULL, NULL, NULL)
-                               : (void *)PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
-    if (*out == NULL) {
-        rc = ca_fail_ossl(kind == PEM_CERT ? MESH_ERR_CERT : MESH_ERR_KEY_PARSE, path);
-    }
-out:
-    BIO_free(bio);
-    ca_pem_free(&pem);
+    mesh_key_free(key);
     return rc;
 }
 
 mesh_err_t ca_load_key(const char *path, bool fix, EVP_PKEY **out)
 {
-    void *obj = NULL;
-    mesh_err_t rc = load_pem(path, PEM_PRIVATE, fix, &obj);
+    mesh_err_t rc = check_key_mode(path, fix);
 
-    if (rc == MESH_OK) {
-        *out = obj;
-    }
-    return rc;
+    return rc != MESH_OK ? rc : load_mesh_key(path, true, out);
 }
 
 mesh_err_t ca_load_cert(const char *path, X509 **out)
 {
-    void *obj = NULL;
-    mesh_err_t rc = load_pem(path, PEM_CERT, false, &obj);
+    struct ca_pem pem = {0};
+    BIO *bio = NULL;
+    X509 *cert;
+    mesh_err_t rc = read_file(path, MESH_MAX_PEM_BYTES, &pem);
 
-    if (rc == MESH_OK) {
-        *out = obj;
+    if (rc != MESH_OK) {
+        return rc;
     }
+    if ((bio = BIO_new_mem_buf(pem.data, (int)pem.len)) == NULL) {
+        rc = mesh_err_set(MESH_ERR_NOMEM, "out of memory");
+    } else if ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
+        rc = mesh_err_openssl(MESH_ERR_CERT, path);
+    } else {
+        *out = cert;
+    }
+    BIO_free(bio);
+    ca_pem_free(&pem);
     return rc;
 }
 
 mesh_err_t ca_load_pubkey(const char *path, EVP_PKEY **out)
 {
-    void *obj = NULL;
-    mesh_err_t rc = load_pem(path, PEM_PUBLIC, false, &obj);
+    struct stat st;
 
-    if (rc == MESH_OK) {
-        *out = obj;
+    if (lstat(path, &st) != 0 && errno == ENOENT) {
+        return mesh_err_set(MESH_ERR_NOT_FOUND, "%s: %s", path, strerror(errno));
     }
-    return rc;
+    return load_mesh_key(path, false, out);
 }
 
 mesh_err_t ca_load_json(const char *path, size_t max, json_t **out)
 {
-    struct stat st;
-    json_error_t jerr;
-    FILE *f = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct ca_pem text = {0};
+    mesh_err_t rc = read_file(path, max, &text);
 
-    if (fd < 0) {
-        return ca_fail(errno == ENOENT ? MESH_ERR_NOT_FOUND : MESH_ERR_IO, "%s: %s", path,
-                       strerror(errno));
+    if (rc != MESH_OK) {
+        return rc;
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return ca_fail(MESH_ERR_IO, "%s: not a regular file", path);
-    }
-    if ((unsigned long long)st.st_size > max) {
-        close(fd);
-        return ca_fail(MESH_ERR_LIMIT, "%s: %lld bytes, over the %zu-byte limit", path,
-                       (long long)st.st_size, max);
-    }
-    if ((f = fdopen(fd, "r")) == NULL) {
-        close(fd);
-        return ca_fail(MESH_ERR_IO, "%s: %s", path, strerror(errno));
-    }
-    /* Duplicate members make a document mean two things; jansson refuses them here. */
-    *out = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
-    fclose(f);
-    if (*out == NULL) {
-        return ca_fail(MESH_ERR_JSON, "%s: line %d, column %d: %s", path, jerr.line, jerr.column,
-                       jerr.text);
-    }
-    return MESH_OK;
+    /* libmesh's JSON door: duplicate members refused (a document must mean one thing), depth
+     * bounded, strict UTF-8; the value must be an object. */
+    rc = mesh_json_parse_object(text.data, text.len, MESH_MAX_JSON_DEPTH, path, out);
+    ca_pem_free(&text);
+    return rc;
 }
 
 bool ca_exists(const char *path)
@@ -297,7 +225,7 @@ static mesh_err_t pem_take(BIO *bio, struct ca_pem *out, const char *what)
     long len = BIO_get_mem_data(bio, &data);
 
     if (len <= 0 || (out->data = malloc((size_t)len)) == NULL) {
-        return ca_fail(MESH_ERR_NOMEM, "%s: encoding failed", what);
+        return mesh_err_set(MESH_ERR_NOMEM, "%s: encoding failed", what);
     }
     memcpy(out->data, data, (size_t)len);
     out->len = (size_t)len;
@@ -313,7 +241,7 @@ mesh_err_t ca_pem_key(EVP_PKEY *k, struct ca_pem *out)
     if (bio != NULL && PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL) == 1) {
         rc = pem_take(bio, out, "private key");
     } else {
-        rc = ca_fail_ossl(rc, "private key encoding");
+        rc = mesh_err_openssl(rc, "private key encoding");
     }
     BIO_free(bio);
     return rc;
@@ -327,7 +255,7 @@ mesh_err_t ca_pem_pubkey(EVP_PKEY *k, struct ca_pem *out)
     if (bio != NULL && PEM_write_bio_PUBKEY(bio, k) == 1) {
         rc = pem_take(bio, out, "public key");
     } else {
-        rc = ca_fail_ossl(rc, "public key encoding");
+        rc = mesh_err_openssl(rc, "public key encoding");
     }
     BIO_free(bio);
     return rc;
@@ -342,7 +270,7 @@ mesh_err_t ca_pem_certs(X509 *a, X509 *b, struct ca_pem *out)
         (b == NULL || PEM_write_bio_X509(bio, b) == 1)) {
         rc = pem_take(bio, out, "certificate");
     } else {
-        rc = ca_fail_ossl(rc, "certificate encoding");
+        rc = mesh_err_openssl(rc, "certificate encoding");
     }
     BIO_free(bio);
     return rc;
@@ -367,7 +295,7 @@ static mesh_err_t sync_dir(const char *dir)
     if (fd >= 0) {
         close(fd);
     }
-    return ok ? MESH_OK : ca_fail(MESH_ERR_IO, "%s: fsync: %s", dir, strerror(errno));
+    return ok ? MESH_OK : mesh_err_set(MESH_ERR_IO, "%s: fsync: %s", dir, strerror(errno));
 }
 
 /* The four names of a staged pair: each file and its ".new" stage. */
@@ -408,12 +336,12 @@ mesh_err_t ca_pair_commit(const char *dir, const char *keyname, const struct ca_
             return rc;
         }
         if (rename(p.knew, p.kpath) != 0) {
-            return ca_fail(MESH_ERR_IO, "%s: rename: %s", p.kpath, strerror(errno));
+            return mesh_err_set(MESH_ERR_IO, "%s: rename: %s", p.kpath, strerror(errno));
         }
         ca_crash_point();
     }
     if (rename(p.pnew, p.ppath) != 0) {
-        return ca_fail(MESH_ERR_IO, "%s: rename: %s", p.ppath, strerror(errno));
+        return mesh_err_set(MESH_ERR_IO, "%s: rename: %s", p.ppath, strerror(errno));
     }
     ca_crash_point();
     return sync_dir(dir);
@@ -453,14 +381,14 @@ mesh_err_t ca_pair_recover(const char *dir, const char *keyname, const char *pub
     if (ca_exists(p.knew)) {
         /* key.new is written after pub.new: both complete, the commit only needs renaming. */
         if (ca_exists(p.pnew) ? rename(p.knew, p.kpath) != 0 : unlink(p.knew) != 0) {
-            return ca_fail(MESH_ERR_IO, "%s: cannot recover: %s", p.knew, strerror(errno));
+            return mesh_err_set(MESH_ERR_IO, "%s: cannot recover: %s", p.knew, strerror(errno));
         }
     }
     if (ca_exists(p.pnew)) {
         /* Roll forward when the staged file belongs to the current key, else roll back. */
         bool fwd = pair_matches(p.kpath, p.pnew);
         if (fwd ? rename(p.pnew, p.ppath) != 0 : unlink(p.pnew) != 0) {
-            return ca_fail(MESH_ERR_IO, "%s: cannot recover: %s", p.pnew, strerror(errno));
+            return mesh_err_set(MESH_ERR_IO, "%s: cannot recover: %s", p.pnew, strerror(errno));
         }
         printf("  recovered %s (%s an interrupted run)\n", p.ppath, fwd ? "finished" : "undid");
     }
@@ -475,14 +403,14 @@ mesh_err_t ca_backup(const char *path, time_t now)
     mesh_err_t rc;
 
     if (gmtime_r(&now, &tm) == NULL || strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0) {
-        return ca_fail(MESH_ERR_INTERNAL, "time conversion failed");
+        return mesh_err_set(MESH_ERR_INTERNAL, "time conversion failed");
     }
     if ((rc = ca_path(bak, sizeof(bak), "%s.%s.bak", path, stamp)) != MESH_OK) {
         return rc;
     }
     /* A hard link keeps the old bytes and mode (0600 for keys) without copying. */
     if (link(path, bak) != 0 && errno != EEXIST) {
-        return ca_fail(MESH_ERR_IO, "%s: backup to %s: %s", path, bak, strerror(errno));
+        return mesh_err_set(MESH_ERR_IO, "%s: backup to %s: %s", path, bak, strerror(errno));
     }
     return MESH_OK;
 }

@@ -29,15 +29,15 @@ mesh_err_t ca_index_load(const char *dir, json_t **out)
     if (!ca_exists(path)) {
         idx = json_pack("{s:i, s:i, s:[]}", "version", 1, "crl_number", 0, "certs");
         if (idx == NULL) {
-            return ca_fail(MESH_ERR_NOMEM, "out of memory");
+            return mesh_err_set(MESH_ERR_NOMEM, "out of memory");
         }
         *out = idx;
         return MESH_OK;
     }
     if (ca_load_json(path, CA_MAX_INDEX_BYTES, &idx) != MESH_OK) {
         char why[512];
-        (void)snprintf(why, sizeof(why), "%s", ca_detail());
-        return ca_fail(MESH_ERR_JSON,
+        (void)snprintf(why, sizeof(why), "%s", mesh_err_detail());
+        return mesh_err_set(MESH_ERR_JSON,
                        "%s; restore index.json from a backup or delete it (init rebuilds it "
                        "from the certificates, losing revocations)",
                        why);
@@ -45,7 +45,7 @@ mesh_err_t ca_index_load(const char *dir, json_t **out)
     if (!json_is_object(idx) || !json_is_array(json_object_get(idx, "certs")) ||
         !json_is_integer(json_object_get(idx, "crl_number"))) {
         json_decref(idx);
-        return ca_fail(MESH_ERR_JSON,
+        return mesh_err_set(MESH_ERR_JSON,
                        "%s: not a mesh-ca index (needs \"certs\" and "
                        "\"crl_number\")",
                        path);
@@ -65,7 +65,7 @@ mesh_err_t ca_index_save(const char *dir, json_t *idx)
     }
     text = json_dumps(idx, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (text == NULL) {
-        return ca_fail(MESH_ERR_NOMEM, "out of memory");
+        return mesh_err_set(MESH_ERR_NOMEM, "out of memory");
     }
     rc = ca_write_atomic(path, text, strlen(text), 0644);
     free(text);
@@ -141,7 +141,7 @@ mesh_err_t ca_index_record(json_t *idx, const char *kind, const char *service, X
     mesh_err_t rc = MESH_OK;
 
     if (serial == NULL) {
-        return ca_fail(MESH_ERR_NOMEM, "out of memory");
+        return mesh_err_set(MESH_ERR_NOMEM, "out of memory");
     }
     if (ca_index_find(idx, serial) != NULL) {
         goto out; /* already recorded (e.g. kept by init) */
@@ -158,7 +158,7 @@ mesh_err_t ca_index_record(json_t *idx, const char *kind, const char *service, X
     }
     e = entry_new(kind, service, cert, serial);
     if (e == NULL || json_array_append_new(certs, e) != 0) {
-        rc = ca_fail(MESH_ERR_NOMEM, "out of memory");
+        rc = mesh_err_set(MESH_ERR_NOMEM, "out of memory");
     }
 out:
     free(serial);

@@ -79,7 +79,7 @@ static mesh_err_t ensure_root(struct ca_mesh *m, const struct ca_template *t, bo
         return rc;
     }
     if (it.st != CA_ST_MISSING && !m->o->force_ca) {
-        return ca_fail(MESH_ERR_CERT,
+        return mesh_err_set(MESH_ERR_CERT,
                        "%s; mesh-ca never replaces a root CA on its own: run "
                        "`mesh-ca init --force-ca` (every certificate and trust store with the "
                        "old ca.pem must then be updated)",
@@ -176,7 +176,7 @@ out:
 static mesh_err_t ensure_jwt(struct ca_mesh *m, const struct ca_template *t)
 {
     char kp[CA_PATH_MAX], pp[CA_PATH_MAX];
-    ca_keytype_t want = m->o->jwt_key_set ? m->o->jwt_key : t->jwt_key, have = want;
+    mesh_key_type_t want = m->o->jwt_key_set ? m->o->jwt_key : t->jwt_key, have = want;
     EVP_PKEY *key = NULL, *pub = NULL;
     struct ca_pem kpem = {0}, ppem = {0};
     bool exists, ok;
@@ -292,7 +292,7 @@ static mesh_err_t ensure_extra(struct ca_mesh *m, const struct ca_template *t, c
     struct ca_leaf_req req = {name, t->trust_domain, &dns, &ips, 90};
     struct ca_item it;
     char cp[CA_PATH_MAX];
-    ca_keytype_t kt = CA_KEY_P256;
+    mesh_key_type_t kt = MESH_KEY_P256;
     mesh_err_t rc = MESH_OK;
 
     ca_inspect_leaf(m, name, NULL, NULL, &it);
@@ -310,12 +310,12 @@ static mesh_err_t ensure_extra(struct ca_mesh *m, const struct ca_template *t, c
     }
     if ((rc = ca_path(cp, sizeof(cp), "%s/%s/cert.pem", m->dir, name)) != MESH_OK ||
         (rc = ca_leaf_from_cert(cp, &dns, &ips, &req.days)) != MESH_OK) {
-        printf("  skipped   %s: %s (not in the template; fix or remove it)\n", name, ca_detail());
+        printf("  skipped   %s: %s (not in the template; fix or remove it)\n", name, mesh_err_detail());
         rc = MESH_OK;
         goto out;
     }
-    if (!ca_keytype_parse(it.key, &kt)) {
-        kt = CA_KEY_P256; /* an unreadable key is replaced by the default type */
+    if (!mesh_key_type_from_name(it.key, &kt)) {
+        kt = MESH_KEY_P256; /* an unreadable key is replaced by the default type */
     }
     if (it.st != CA_ST_OK) {
         printf("  note      %s: %s\n", name, it.why);
@@ -401,7 +401,7 @@ static mesh_err_t init_run(struct ca_mesh *m, const struct ca_template *t)
     }
     if (json_object_set_new(m->idx, "trust_domain", json_string(t->trust_domain)) != 0 ||
         json_object_set_new(m->idx, "development", json_boolean(t->development)) != 0) {
-        return ca_fail(MESH_ERR_NOMEM, "out of memory");
+        return mesh_err_set(MESH_ERR_NOMEM, "out of memory");
     }
     if ((rc = init_leaves(m, t)) != MESH_OK || (rc = index_sync(m)) != MESH_OK ||
         (rc = ca_path(crl, sizeof(crl), "%s/crl.pem", m->dir)) != MESH_OK) {
@@ -441,7 +441,7 @@ int ca_cmd_init(const struct ca_opts *o)
     }
     memset(&m, 0, sizeof(m));
     if ((rc = ca_template_load(tpath, &t)) != MESH_OK) {
-        fprintf(stderr, "mesh-ca init: %s\n", ca_detail());
+        fprintf(stderr, "mesh-ca init: %s\n", mesh_err_detail());
         if (o->template_path == NULL && !ca_exists(tpath)) {
             fprintf(stderr, "  (no certs-templates/mesh.json here either: run from the project "
                             "directory, or pass --template FILE)\n");
@@ -462,7 +462,7 @@ int ca_cmd_init(const struct ca_opts *o)
     }
 out:
     if (rc != MESH_OK) {
-        fprintf(stderr, "mesh-ca init: %s\n", ca_detail());
+        fprintf(stderr, "mesh-ca init: %s\n", mesh_err_detail());
     }
     ca_mesh_close(&m);
     ca_template_free(&t);

@@ -146,7 +146,7 @@ static int cmd_template(const struct ca_opts *o)
         return CA_EXIT_OK;
     }
     if (ca_template_load(o->template_path, &t) != MESH_OK) {
-        fprintf(stderr, "mesh-ca template: %s\n", ca_detail());
+        fprintf(stderr, "mesh-ca template: %s\n", mesh_err_detail());
         return CA_EXIT_ERR;
     }
     printf(
@@ -174,9 +174,9 @@ static bool bad_value(const char *opt, const char *arg, const char *want)
     return false;
 }
 
-static bool set_keytype(const char *opt, const char *arg, ca_keytype_t *out, bool *set)
+static bool set_keytype(const char *opt, const char *arg, mesh_key_type_t *out, bool *set)
 {
-    if (!ca_keytype_parse(arg, out)) {
+    if (!mesh_key_type_from_name(arg, out)) {
         return bad_value(opt, arg, "unsupported key type; use p256, rsa2048, rsa3072 or ed25519");
     }
     *set = true;

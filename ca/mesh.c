@@ -25,7 +25,7 @@ mesh_err_t ca_mesh_services(const struct ca_mesh *m, struct ca_strv *out)
     mesh_err_t rc = MESH_OK;
 
     if (d == NULL) {
-        return ca_fail(MESH_ERR_IO, "%s: %s", m->dir, strerror(errno));
+        return mesh_err_set(MESH_ERR_IO, "%s: %s", m->dir, strerror(errno));
     }
     while (rc == MESH_OK && (de = readdir(d)) != NULL) {
         if (de->d_type == DT_DIR && ca_valid_label(de->d_name)) {
@@ -126,7 +126,7 @@ static mesh_err_t find_trust_domain(struct ca_mesh *m)
     }
     free(m->trust_domain);
     m->trust_domain = strdup(td);
-    return m->trust_domain ? MESH_OK : ca_fail(MESH_ERR_NOMEM, "out of memory");
+    return m->trust_domain ? MESH_OK : mesh_err_set(MESH_ERR_NOMEM, "out of memory");
 }
 
 mesh_err_t ca_mesh_open(struct ca_mesh *m, const struct ca_opts *o, bool create, bool write)
@@ -172,12 +172,12 @@ static mesh_err_t load_signer(const char *dir, const char *name, struct ca_signe
     if ((rc = ca_load_cert(cp, &s->cert)) != MESH_OK ||
         (rc = ca_load_key(kp, false, &s->key)) != MESH_OK) {
         return rc == MESH_ERR_NOT_FOUND
-                   ? ca_fail(rc, "%s: no CA here; run `mesh-ca init --dir %s` first", dir, dir)
+                   ? mesh_err_set(rc, "%s: no CA here; run `mesh-ca init --dir %s` first", dir, dir)
                    : rc;
     }
     if (X509_check_private_key(s->cert, s->key) != 1) {
         ERR_clear_error();
-        return ca_fail(MESH_ERR_CERT_KEY_MISMATCH,
+        return mesh_err_set(MESH_ERR_CERT_KEY_MISMATCH,
                        "%s does not match %s; restore a backup or "
                        "run `mesh-ca init --force-ca`",
                        kp, cp);
@@ -249,13 +249,13 @@ void ca_say_development(void)
 }
 
 /* The key to certify: the existing one when asked to keep it, else a new one. */
-static mesh_err_t leaf_key(const char *keypath, ca_keytype_t kt, bool keep, EVP_PKEY **out,
+static mesh_err_t leaf_key(const char *keypath, mesh_key_type_t kt, bool keep, EVP_PKEY **out,
                            bool *kept)
 {
     *kept = false;
     if (keep && ca_exists(keypath)) {
         mesh_err_t rc = ca_load_key(keypath, false, out);
-        ca_keytype_t have;
+        mesh_key_type_t have;
         /* A key of another type than asked for is replaced, or init would loop on it. */
         if (rc == MESH_OK && ca_key_type_of(*out, &have) && have == kt) {
             *kept = true;
@@ -297,7 +297,7 @@ out:
     return rc;
 }
 
-mesh_err_t ca_leaf_issue(struct ca_mesh *m, const struct ca_leaf_req *req, ca_keytype_t kt,
+mesh_err_t ca_leaf_issue(struct ca_mesh *m, const struct ca_leaf_req *req, mesh_key_type_t kt,
                          bool keep_key, bool backup, const char *verb)
 {
     char sub[CA_PATH_MAX], keypath[CA_PATH_MAX], date[16];
@@ -316,9 +316,9 @@ mesh_err_t ca_leaf_issue(struct ca_mesh *m, const struct ca_leaf_req *req, ca_ke
     /* Never write a certificate that would not verify (name constraints included). */
     if ((rc = ca_chain_verify(cert, m->inter.cert, m->root.cert, m->o->now)) != MESH_OK) {
         char why[256];
-        (void)snprintf(why, sizeof(why), "%s", ca_detail());
+        (void)snprintf(why, sizeof(why), "%s", mesh_err_detail());
         rc =
-            ca_fail(MESH_ERR_CERT, "%s: the new certificate would not verify: %s%s", req->name, why,
+            mesh_err_set(MESH_ERR_CERT, "%s: the new certificate would not verify: %s%s", req->name, why,
                     X509_get_ext_by_NID(m->inter.cert, NID_name_constraints, -1) >= 0
                         ? " (the intermediate has name constraints: add the names to the "
                           "template's name_constraints.dns and re-create the CA with "
@@ -333,7 +333,7 @@ mesh_err_t ca_leaf_issue(struct ca_mesh *m, const struct ca_leaf_req *req, ca_ke
     (void)ca_asn1_to_time(X509_get0_notAfter(cert), &na);
     ca_fmt_date(na, date, sizeof(date));
     if (!kept) {
-        ca_keytype_t t = kt;
+        mesh_key_type_t t = kt;
         (void)ca_key_type_of(key, &t);
         printf("  %-9s %s/key.pem (%s, mode 0600)\n", verb, sub, ca_keytype_label(t));
     } else {

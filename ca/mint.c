@@ -4,6 +4,7 @@
  * the CA/B Forum baseline where it applies to a private mesh (DESIGN.md "Identity").
  */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,55 +14,40 @@
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
+#include <mesh/openssl.h>
+
 #include "ca.h"
 
-mesh_err_t ca_key_generate(ca_keytype_t t, EVP_PKEY **out)
+mesh_err_t ca_key_generate(mesh_key_type_t t, EVP_PKEY **out)
 {
-    EVP_PKEY *k = NULL;
+    mesh_key_t *key = NULL;
+    mesh_err_t rc = mesh_key_generate(t, &key);
 
-    switch (t) {
-    case CA_KEY_P256:
-        k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-        break;
-    case CA_KEY_RSA2048:
-        k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-        break;
-    case CA_KEY_RSA3072:
-        k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
-        break;
-    case CA_KEY_ED25519:
-        k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-        break;
+    if (rc != MESH_OK) {
+        return rc;
     }
-    if (k == NULL) {
-        return ca_fail_ossl(MESH_ERR_INTERNAL, "key generation failed");
+    /* the X.509 code holds its own reference; the mesh key goes */
+    if (EVP_PKEY_up_ref(mesh_key_evp(key)) != 1) {
+        rc = mesh_err_openssl(MESH_ERR_INTERNAL, "key generation");
+    } else {
+        *out = mesh_key_evp(key);
     }
-    *out = k;
-    return MESH_OK;
+    mesh_key_free(key);
+    return rc;
 }
 
-bool ca_key_type_of(const EVP_PKEY *k, ca_keytype_t *out)
+bool ca_key_type_of(EVP_PKEY *k, mesh_key_type_t *out)
 {
-    char group[32] = "";
+    char detail[512];
+    mesh_key_t *key = NULL;
+    bool ok;
 
-    if (EVP_PKEY_is_a(k, "RSA")) {
-        int bits = EVP_PKEY_get_bits(k);
-        if (bits == 2048 || bits == 3072) {
-            *out = bits == 2048 ? CA_KEY_RSA2048 : CA_KEY_RSA3072;
-            return true;
-        }
-        return false;
-    }
-    if (EVP_PKEY_is_a(k, "ED25519")) {
-        *out = CA_KEY_ED25519;
-        return true;
-    }
-    if (EVP_PKEY_is_a(k, "EC") && EVP_PKEY_get_group_name(k, group, sizeof(group), NULL) == 1 &&
-        strcmp(group, "prime256v1") == 0) {
-        *out = CA_KEY_P256;
-        return true;
-    }
-    return false;
+    /* a query: whatever the checks say, the caller's error detail stays */
+    (void)snprintf(detail, sizeof(detail), "%s", mesh_err_detail());
+    ok = mesh_key_from_evp(k, MESH_ALG_UNSET, &key) == MESH_OK && mesh_key_type_of(key, out);
+    mesh_key_free(key);
+    (void)mesh_err_set(MESH_OK, "%s", detail);
+    return ok;
 }
 
 /* RFC 5280 §4.1.2.2 / CA/B BR 7.1: positive, non-zero, at least 64 bits from a CSPRNG;
@@ -85,7 +71,7 @@ static mesh_err_t set_serial(X509 *x)
     rc = MESH_OK;
 out:
     BN_free(bn);
-    return rc == MESH_OK ? rc : ca_fail_ossl(rc, "serial number");
+    return rc == MESH_OK ? rc : mesh_err_openssl(rc, "serial number");
 }
 
 static mesh_err_t set_name(X509_NAME *n, const char *cn, const char *org)
@@ -94,7 +80,7 @@ static mesh_err_t set_name(X509_NAME *n, const char *cn, const char *org)
                                                    (const unsigned char *)org, -1, -1, 0) != 1) ||
         X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) !=
             1) {
-        return ca_fail_ossl(MESH_ERR_INTERNAL, "subject name");
+        return mesh_err_openssl(MESH_ERR_INTERNAL, "subject name");
     }
     return MESH_OK;
 }
@@ -108,11 +94,11 @@ static mesh_err_t add_ext(X509 *x, X509 *issuer, int nid, const char *value)
     X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
     ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
     if (ext == NULL) {
-        return ca_fail_ossl(MESH_ERR_INTERNAL, OBJ_nid2sn(nid));
+        return mesh_err_openssl(MESH_ERR_INTERNAL, OBJ_nid2sn(nid));
     }
     ok = X509_add_ext(x, ext, -1);
     X509_EXTENSION_free(ext);
-    return ok == 1 ? MESH_OK : ca_fail_ossl(MESH_ERR_INTERNAL, OBJ_nid2sn(nid));
+    return ok == 1 ? MESH_OK : mesh_err_openssl(MESH_ERR_INTERNAL, OBJ_nid2sn(nid));
 }
 
 /* Common skeleton: v3, serial, validity, subject, issuer, public key. */
@@ -123,7 +109,7 @@ static mesh_err_t cert_start(X509 **out, EVP_PKEY *key, const char *cn, const ch
     mesh_err_t rc = MESH_ERR_INTERNAL;
 
     if (x == NULL || X509_set_version(x, X509_VERSION_3) != 1) {
-        rc = ca_fail_ossl(rc, "certificate");
+        rc = mesh_err_openssl(rc, "certificate");
         goto out;
     }
     if ((rc = set_serial(x)) != MESH_OK ||
@@ -135,7 +121,7 @@ static mesh_err_t cert_start(X509 **out, EVP_PKEY *key, const char *cn, const ch
         X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer)
                                        : X509_get_subject_name(x)) != 1 ||
         X509_set_pubkey(x, key) != 1) {
-        rc = ca_fail_ossl(MESH_ERR_INTERNAL, "certificate fields");
+        rc = mesh_err_openssl(MESH_ERR_INTERNAL, "certificate fields");
         goto out;
     }
     *out = x;
@@ -152,7 +138,7 @@ static mesh_err_t cert_sign(X509 *x, EVP_PKEY *key)
     const EVP_MD *md = EVP_PKEY_is_a(key, "ED25519") ? NULL : EVP_sha256();
 
     if (X509_sign(x, key, md) <= 0) {
-        return ca_fail_ossl(MESH_ERR_INTERNAL, "signing the certificate");
+        return mesh_err_openssl(MESH_ERR_INTERNAL, "signing the certificate");
     }
     return MESH_OK;
 }
@@ -209,14 +195,14 @@ static mesh_err_t add_subtree(STACK_OF(GENERAL_SUBTREE) * sk, int type, const ch
 out:
     ASN1_IA5STRING_free(s);
     GENERAL_SUBTREE_free(st);
-    return rc == MESH_OK ? rc : ca_fail(rc, "out of memory");
+    return rc == MESH_OK ? rc : mesh_err_set(rc, "out of memory");
 }
 
 /* RFC 5280 §4.2.1.10: permitted URI host = the trust domain, permitted DNS = nc_dns. */
 static mesh_err_t add_name_constraints(X509 *x, const char *td, const struct ca_strv *dns)
 {
     NAME_CONSTRAINTS *nc = NAME_CONSTRAINTS_new();
-    mesh_err_t rc = ca_fail(MESH_ERR_NOMEM, "out of memory");
+    mesh_err_t rc = mesh_err_set(MESH_ERR_NOMEM, "out of memory");
 
     if (nc == NULL || (nc->permittedSubtrees = sk_GENERAL_SUBTREE_new_null()) == NULL) {
         goto out;
@@ -231,7 +217,7 @@ static mesh_err_t add_name_constraints(X509 *x, const char *td, const struct ca_
     }
     rc = X509_add1_ext_i2d(x, NID_name_constraints, nc, 1, X509V3_ADD_DEFAULT) == 1
              ? MESH_OK
-             : ca_fail_ossl(MESH_ERR_INTERNAL, "name constraints");
+             : mesh_err_openssl(MESH_ERR_INTERNAL, "name constraints");
 out:
     NAME_CONSTRAINTS_free(nc);
     return rc;
@@ -276,20 +262,20 @@ static mesh_err_t push_name(GENERAL_NAMES *gens, int type, const char *value)
         ASN1_OCTET_STRING *ip = a2i_IPADDRESS(value);
         if (ip == NULL || (gn = GENERAL_NAME_new()) == NULL) {
             ASN1_OCTET_STRING_free(ip);
-            return ca_fail(MESH_ERR_CONFIG, "\"%s\" is not an IP address", value);
+            return mesh_err_set(MESH_ERR_CONFIG, "\"%s\" is not an IP address", value);
         }
         GENERAL_NAME_set0_value(gn, GEN_IPADD, ip);
     } else {
         ASN1_IA5STRING *s = ASN1_IA5STRING_new();
         if (s == NULL || ASN1_STRING_set(s, value, -1) != 1 || (gn = GENERAL_NAME_new()) == NULL) {
             ASN1_IA5STRING_free(s);
-            return ca_fail(MESH_ERR_NOMEM, "out of memory");
+            return mesh_err_set(MESH_ERR_NOMEM, "out of memory");
         }
         GENERAL_NAME_set0_value(gn, type, s);
     }
     if (sk_GENERAL_NAME_push(gens, gn) <= 0) {
         GENERAL_NAME_free(gn);
-        return ca_fail(MESH_ERR_NOMEM, "out of memory");
+        return mesh_err_set(MESH_ERR_NOMEM, "out of memory");
     }
     return MESH_OK;
 }
@@ -299,7 +285,7 @@ static mesh_err_t add_sans(X509 *x, const struct ca_leaf_req *req)
 {
     GENERAL_NAMES *gens = GENERAL_NAMES_new();
     char uri[512];
-    mesh_err_t rc = ca_fail(MESH_ERR_NOMEM, "out of memory");
+    mesh_err_t rc = mesh_err_set(MESH_ERR_NOMEM, "out of memory");
 
     if (gens == NULL) {
         goto out;
@@ -321,7 +307,7 @@ static mesh_err_t add_sans(X509 *x, const struct ca_leaf_req *req)
     }
     rc = X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) == 1
              ? MESH_OK
-             : ca_fail_ossl(MESH_ERR_INTERNAL, "subjectAltName");
+             : mesh_err_openssl(MESH_ERR_INTERNAL, "subjectAltName");
 out:
     GENERAL_NAMES_free(gens);
     return rc;
@@ -378,7 +364,7 @@ mesh_err_t ca_req_names(const struct ca_leaf_req *req, struct ca_strv *out)
         char text[INET6_ADDRSTRLEN];
         if (inet_pton(af, req->ips->v[i], raw) != 1 ||
             inet_ntop(af, raw, text, sizeof(text)) == NULL) {
-            return ca_fail(MESH_ERR_CONFIG, "\"%s\" is not an IP address", req->ips->v[i]);
+            return mesh_err_set(MESH_ERR_CONFIG, "\"%s\" is not an IP address", req->ips->v[i]);
         }
         if ((rc = ca_path(buf, sizeof(buf), "IP:%s", text)) == MESH_OK) {
             rc = ca_strv_add(out, buf);
@@ -399,7 +385,7 @@ static mesh_err_t name_to_str(const GENERAL_NAME *gn, struct ca_strv *out)
     s = GENERAL_NAME_get0_value(gn, &type);
     if (type == GEN_IPADD && (s->length == 4 || s->length == 16)) {
         if (inet_ntop(s->length == 4 ? AF_INET : AF_INET6, s->data, text, sizeof(text)) == NULL) {
-            return ca_fail(MESH_ERR_CERT, "unreadable IP SAN");
+            return mesh_err_set(MESH_ERR_CERT, "unreadable IP SAN");
         }
         (void)snprintf(buf, sizeof(buf), "IP:%s", text);
     } else if (type == GEN_DNS || type == GEN_URI) {
@@ -431,7 +417,7 @@ mesh_err_t ca_chain_verify(X509 *leaf, X509 *inter, X509 *root, time_t now)
     X509_STORE *store = X509_STORE_new();
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
     STACK_OF(X509) *untrusted = sk_X509_new_null();
-    mesh_err_t rc = ca_fail(MESH_ERR_NOMEM, "out of memory");
+    mesh_err_t rc = mesh_err_set(MESH_ERR_NOMEM, "out of memory");
 
     if (store == NULL || ctx == NULL || untrusted == NULL ||
         X509_STORE_add_cert(store, root) != 1 || sk_X509_push(untrusted, inter) <= 0 ||
@@ -441,7 +427,7 @@ mesh_err_t ca_chain_verify(X509 *leaf, X509 *inter, X509 *root, time_t now)
     X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), now);
     if (X509_verify_cert(ctx) != 1) {
         int err = X509_STORE_CTX_get_error(ctx);
-        rc = ca_fail(MESH_ERR_CERT, "%s", X509_verify_cert_error_string(err));
+        rc = mesh_err_set(MESH_ERR_CERT, "%s", X509_verify_cert_error_string(err));
         goto out;
     }
     rc = MESH_OK;

@@ -48,7 +48,7 @@ static void set_bad(struct ca_item *it, enum ca_status st, const char *fmt, ...)
 static bool inspect_pair(struct ca_item *it, const char *kp, const char *cp, X509 **cert,
                          EVP_PKEY **key, time_t now)
 {
-    ca_keytype_t kt;
+    mesh_key_type_t kt;
     char *serial;
 
     if (!ca_exists(kp) && !ca_exists(cp)) {
@@ -56,7 +56,7 @@ static bool inspect_pair(struct ca_item *it, const char *kp, const char *cp, X50
         return false;
     }
     if (ca_load_cert(cp, cert) != MESH_OK || ca_load_key(kp, false, key) != MESH_OK) {
-        set_bad(it, CA_ST_INVALID, "%s", ca_detail());
+        set_bad(it, CA_ST_INVALID, "%s", mesh_err_detail());
         return false;
     }
     if ((serial = ca_serial_hex(*cert)) != NULL) {
@@ -65,7 +65,7 @@ static bool inspect_pair(struct ca_item *it, const char *kp, const char *cp, X50
     }
     (void)ca_asn1_to_time(X509_get0_notAfter(*cert), &it->not_after);
     (void)snprintf(it->key, sizeof(it->key), "%s",
-                   ca_key_type_of(*key, &kt) ? ca_keytype_name(kt) : "other");
+                   ca_key_type_of(*key, &kt) ? mesh_key_type_name(kt) : "other");
     if (X509_check_private_key(*cert, *key) != 1) {
         ERR_clear_error();
         set_bad(it, CA_ST_INVALID, "%s does not match its key", cp);
@@ -161,12 +161,12 @@ static void leaf_names_of(struct ca_item *it, X509 *cert)
 }
 
 void ca_inspect_leaf(struct ca_mesh *m, const char *svc, const struct ca_leaf_req *want,
-                     const ca_keytype_t *want_key, struct ca_item *it)
+                     const mesh_key_type_t *want_key, struct ca_item *it)
 {
     char kp[CA_PATH_MAX], cp[CA_PATH_MAX];
     X509 *cert = NULL;
     EVP_PKEY *key = NULL;
-    ca_keytype_t kt;
+    mesh_key_type_t kt;
 
     memset(it, 0, sizeof(*it));
     it->kind = "leaf";
@@ -180,11 +180,11 @@ void ca_inspect_leaf(struct ca_mesh *m, const char *svc, const struct ca_leaf_re
     if (m->inter.cert == NULL || m->root.cert == NULL ||
         ca_chain_verify(cert, m->inter.cert, m->root.cert, m->o->now) != MESH_OK) {
         set_bad(it, CA_ST_INVALID, "does not chain to this CA: %s",
-                m->inter.cert ? ca_detail() : "no intermediate");
+                m->inter.cert ? mesh_err_detail() : "no intermediate");
     } else if (ca_index_is_revoked(m->idx, it->serial)) {
         set_bad(it, CA_ST_REVOKED, "serial %s is revoked", it->serial);
     } else if (want_key != NULL && ca_key_type_of(key, &kt) && kt != *want_key) {
-        set_bad(it, CA_ST_OUTDATED, "the template asks for a %s key", ca_keytype_name(*want_key));
+        set_bad(it, CA_ST_OUTDATED, "the template asks for a %s key", mesh_key_type_name(*want_key));
     } else if (want != NULL) {
         compare_names(it, cert, want);
     }
@@ -198,24 +198,24 @@ static void inspect_jwt(struct ca_mesh *m, struct ca_item *it)
 {
     char kp[CA_PATH_MAX], pp[CA_PATH_MAX];
     EVP_PKEY *key = NULL, *pub = NULL;
-    ca_keytype_t kt;
+    mesh_key_type_t kt;
 
     memset(it, 0, sizeof(*it));
     it->kind = "jwt";
     (void)snprintf(it->name, sizeof(it->name), "(JWT signing key)");
     if (ca_path(kp, sizeof(kp), "%s/jwt-signing.key", m->dir) != MESH_OK ||
         ca_path(pp, sizeof(pp), "%s/jwt-signing.pub", m->dir) != MESH_OK) {
-        set_bad(it, CA_ST_INVALID, "%s", ca_detail());
+        set_bad(it, CA_ST_INVALID, "%s", mesh_err_detail());
     } else if (!ca_exists(kp) && !ca_exists(pp)) {
         set_bad(it, CA_ST_MISSING, "%s does not exist; run `mesh-ca init`", kp);
     } else if (ca_load_key(kp, false, &key) != MESH_OK || ca_load_pubkey(pp, &pub) != MESH_OK) {
-        set_bad(it, CA_ST_INVALID, "%s", ca_detail());
+        set_bad(it, CA_ST_INVALID, "%s", mesh_err_detail());
     } else if (EVP_PKEY_eq(key, pub) != 1) {
         set_bad(it, CA_ST_INVALID, "%s does not match %s", pp, kp);
     }
     if (key != NULL) {
         (void)snprintf(it->key, sizeof(it->key), "%s",
-                       ca_key_type_of(key, &kt) ? ca_keytype_name(kt) : "other");
+                       ca_key_type_of(key, &kt) ? mesh_key_type_name(kt) : "other");
     }
     ERR_clear_error();
     EVP_PKEY_free(key);
@@ -232,7 +232,7 @@ static bool inspect_crl(struct ca_mesh *m, struct ca_item *it)
     it->kind = "crl";
     if (ca_crl_next_update(m->dir, &exists, &it->not_after) != MESH_OK) {
         it->st = CA_ST_INVALID;
-        snprintf(it->why, sizeof(it->why), "%s", ca_detail());
+        snprintf(it->why, sizeof(it->why), "%s", mesh_err_detail());
         ERR_clear_error();
         return true;
     }
@@ -259,7 +259,7 @@ static mesh_err_t inspect_all(struct ca_mesh *m, struct ca_item **items, size_t 
     *items = calloc(svcs.n + 4, sizeof(**items));
     if (*items == NULL) {
         ca_strv_free(&svcs);
-        return ca_fail(MESH_ERR_NOMEM, "out of memory");
+        return mesh_err_set(MESH_ERR_NOMEM, "out of memory");
     }
     ca_inspect_ca(m, true, &(*items)[0]);
     ca_inspect_ca(m, false, &(*items)[1]);
@@ -347,7 +347,7 @@ int ca_cmd_list(const struct ca_opts *o)
     int ret = CA_EXIT_ERR;
 
     if (open_for_reading(&m, o) != MESH_OK || inspect_all(&m, &items, &n) != MESH_OK) {
-        fprintf(stderr, "mesh-ca list: %s\n", ca_detail());
+        fprintf(stderr, "mesh-ca list: %s\n", mesh_err_detail());
         goto out;
     }
     if (o->json) {
@@ -377,7 +377,7 @@ int ca_cmd_check(const struct ca_opts *o)
     json_t *arr = json_array();
 
     if (open_for_reading(&m, o) != MESH_OK || inspect_all(&m, &items, &n) != MESH_OK) {
-        fprintf(stderr, "mesh-ca check: %s\n", ca_detail());
+        fprintf(stderr, "mesh-ca check: %s\n", mesh_err_detail());
         goto out;
     }
     for (size_t i = 0; i < n; i++) {

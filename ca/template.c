@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mesh/jansson.h>
+#include <mesh/limits.h>
+
 #include "ca.h"
 
 const char ca_template_help[] =
@@ -43,7 +46,7 @@ const char ca_template_help[] =
 
 static mesh_err_t bad(const struct ca_template *t, const char *where, const char *what)
 {
-    return ca_fail(MESH_ERR_CONFIG, "%s: %s: %s", t->path, where, what);
+    return mesh_err_set(MESH_ERR_CONFIG, "%s: %s: %s", t->path, where, what);
 }
 
 /* Only the listed members (plus "comment") may appear in `obj`. */
@@ -92,7 +95,7 @@ static mesh_err_t get_days(const struct ca_template *t, json_t *obj, const char 
 }
 
 static mesh_err_t get_keytype(const struct ca_template *t, json_t *obj, const char *member,
-                              const char *where, ca_keytype_t *out)
+                              const char *where, mesh_key_type_t *out)
 {
     json_t *v = json_object_get(obj, member);
     char path[256], msg[300];
@@ -101,7 +104,7 @@ static mesh_err_t get_keytype(const struct ca_template *t, json_t *obj, const ch
         return MESH_OK;
     }
     (void)snprintf(path, sizeof(path), "%s%s", where, member);
-    if (!json_is_string(v) || !ca_keytype_parse(json_string_value(v), out)) {
+    if (!json_is_string(v) || !mesh_key_type_from_name(json_string_value(v), out)) {
         (void)snprintf(msg, sizeof(msg),
                        "unsupported key type %s%s%s; use p256, rsa2048, "
                        "rsa3072 or ed25519",
@@ -186,7 +189,7 @@ static mesh_err_t parse_service(struct ca_template *t, json_t *obj, size_t idx,
     }
     s->name = strdup(json_string_value(name));
     if (s->name == NULL) {
-        return ca_fail(MESH_ERR_NOMEM, "out of memory");
+        return mesh_err_set(MESH_ERR_NOMEM, "out of memory");
     }
     s->key = t->leaf_key;
     (void)snprintf(path, sizeof(path), "%s.", where);
@@ -219,7 +222,7 @@ static mesh_err_t parse_services(struct ca_template *t, json_t *arr)
     }
     t->svcs = calloc(json_array_size(arr) + 1, sizeof(*t->svcs));
     if (t->svcs == NULL) {
-        return ca_fail(MESH_ERR_NOMEM, "out of memory");
+        return mesh_err_set(MESH_ERR_NOMEM, "out of memory");
     }
     json_array_foreach(arr, i, v)
     {
@@ -286,7 +289,7 @@ static mesh_err_t parse_top(struct ca_template *t, json_t *root)
         }
         free(t->trust_domain);
         if ((t->trust_domain = strdup(json_string_value(td))) == NULL) {
-            return ca_fail(MESH_ERR_NOMEM, "out of memory");
+            return mesh_err_set(MESH_ERR_NOMEM, "out of memory");
         }
     }
     if (dev != NULL) {
@@ -330,12 +333,12 @@ mesh_err_t ca_template_defaults(struct ca_template *t)
     t->path = strdup("(built-in defaults)");
     if (t->trust_domain == NULL || t->path == NULL) {
         ca_template_free(t);
-        return ca_fail(MESH_ERR_NOMEM, "out of memory");
+        return mesh_err_set(MESH_ERR_NOMEM, "out of memory");
     }
     t->development = true; /* what every template meant before the member existed */
-    t->ca_key = CA_KEY_P256;
-    t->leaf_key = CA_KEY_P256;
-    t->jwt_key = CA_KEY_RSA2048;
+    t->ca_key = MESH_KEY_P256;
+    t->leaf_key = MESH_KEY_P256;
+    t->jwt_key = MESH_KEY_RSA2048;
     t->root_days = 3650;
     t->intermediate_days = 1825;
     t->leaf_days = 90;
@@ -352,9 +355,9 @@ static mesh_err_t template_from_json(const char *name, json_t *root, struct ca_t
     }
     free(t->path);
     if ((t->path = strdup(name)) == NULL) {
-        rc = ca_fail(MESH_ERR_NOMEM, "out of memory");
+        rc = mesh_err_set(MESH_ERR_NOMEM, "out of memory");
     } else if (!json_is_object(root)) {
-        rc = ca_fail(MESH_ERR_CONFIG, "%s: the template must be a JSON object", name);
+        rc = mesh_err_set(MESH_ERR_CONFIG, "%s: the template must be a JSON object", name);
     } else {
         rc = parse_top(t, root);
     }
@@ -381,18 +384,17 @@ mesh_err_t ca_template_load(const char *path, struct ca_template *t)
 mesh_err_t ca_template_parse(const char *name, const char *buf, size_t len,
                              struct ca_template *t)
 {
-    json_error_t jerr;
-    json_t *root;
+    json_t *root = NULL;
     mesh_err_t rc;
 
+    memset(t, 0, sizeof(*t)); /* as after any failure: nothing held, safe to free */
     if (len > CA_MAX_TEMPLATE_BYTES) {
-        return ca_fail(MESH_ERR_CONFIG, "%s: %zu bytes, over the %d-byte limit", name, len,
+        return mesh_err_set(MESH_ERR_CONFIG, "%s: %zu bytes, over the %d-byte limit", name, len,
                        (int)CA_MAX_TEMPLATE_BYTES);
     }
-    root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL) {
-        return ca_fail(MESH_ERR_CONFIG, "%s: line %d, column %d: %s", name, jerr.line,
-                       jerr.column, jerr.text);
+    /* libmesh's JSON door: duplicates refused, nesting bounded by MESH_MAX_JSON_DEPTH */
+    if (mesh_json_parse_object(buf, len, MESH_MAX_JSON_DEPTH, name, &root) != MESH_OK) {
+        return MESH_ERR_CONFIG; /* the detail names the template and what is wrong */
     }
     rc = template_from_json(name, root, t);
     json_decref(root);

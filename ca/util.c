@@ -12,36 +12,6 @@
 
 #include "ca.h"
 
-static char ca_err_detail[1024];
-
-mesh_err_t ca_fail(mesh_err_t code, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    /* Truncation is acceptable for a human-readable sentence. */
-    (void)vsnprintf(ca_err_detail, sizeof(ca_err_detail), fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-mesh_err_t ca_fail_ossl(mesh_err_t code, const char *what)
-{
-    unsigned long e = ERR_get_error();
-    char reason[256] = "no OpenSSL error recorded";
-
-    if (e != 0) {
-        ERR_error_string_n(e, reason, sizeof(reason));
-    }
-    ERR_clear_error();
-    return ca_fail(code, "%s: %s", what, reason);
-}
-
-const char *ca_detail(void)
-{
-    return ca_err_detail;
-}
-
 bool ca_parse_int(const char *s, long long min, long long max, long long *out)
 {
     char *end = NULL;
@@ -153,7 +123,7 @@ mesh_err_t ca_path(char *buf, size_t size, const char *fmt, ...)
     n = vsnprintf(buf, size, fmt, ap);
     va_end(ap);
     if (n < 0 || (size_t)n >= size) {
-        return ca_fail(MESH_ERR_LIMIT, "path too long (over %zu bytes)", size - 1);
+        return mesh_err_set(MESH_ERR_LIMIT, "path too long (over %zu bytes)", size - 1);
     }
     return MESH_OK;
 }
@@ -215,12 +185,12 @@ mesh_err_t ca_strv_add(struct ca_strv *sv, const char *s)
     }
     copy = strdup(s);
     if (copy == NULL) {
-        return ca_fail(MESH_ERR_NOMEM, "out of memory");
+        return mesh_err_set(MESH_ERR_NOMEM, "out of memory");
     }
     v = realloc(sv->v, (sv->n + 1) * sizeof(*v));
     if (v == NULL) {
         free(copy);
-        return ca_fail(MESH_ERR_NOMEM, "out of memory");
+        return mesh_err_set(MESH_ERR_NOMEM, "out of memory");
     }
     v[sv->n++] = copy;
     sv->v = v;
@@ -248,38 +218,16 @@ void ca_strv_free(struct ca_strv *sv)
 }
 
 static const struct {
-    ca_keytype_t type;
-    const char *name;
+    mesh_key_type_t type;
     const char *label;
 } keytypes[] = {
-    {CA_KEY_P256, "p256", "ECDSA P-256"},
-    {CA_KEY_RSA2048, "rsa2048", "RSA-2048"},
-    {CA_KEY_RSA3072, "rsa3072", "RSA-3072"},
-    {CA_KEY_ED25519, "ed25519", "Ed25519"},
+    {MESH_KEY_P256, "ECDSA P-256"},
+    {MESH_KEY_RSA2048, "RSA-2048"},
+    {MESH_KEY_RSA3072, "RSA-3072"},
+    {MESH_KEY_ED25519, "Ed25519"},
 };
 
-bool ca_keytype_parse(const char *s, ca_keytype_t *out)
-{
-    for (size_t i = 0; i < CA_ARRAY_LEN(keytypes); i++) {
-        if (strcmp(s, keytypes[i].name) == 0) {
-            *out = keytypes[i].type;
-            return true;
-        }
-    }
-    return false;
-}
-
-const char *ca_keytype_name(ca_keytype_t t)
-{
-    for (size_t i = 0; i < CA_ARRAY_LEN(keytypes); i++) {
-        if (keytypes[i].type == t) {
-            return keytypes[i].name;
-        }
-    }
-    return "?";
-}
-
-const char *ca_keytype_label(ca_keytype_t t)
+const char *ca_keytype_label(mesh_key_type_t t)
 {
     for (size_t i = 0; i < CA_ARRAY_LEN(keytypes); i++) {
         if (keytypes[i].type == t) {

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include <mesh/limits.h>
+#include <mesh/util.h>
 
 #include "config_json.h"
 
@@ -404,22 +405,15 @@ mesh_err_t config_parse(const char *buf, size_t len, const char *path, config_t 
 
 mesh_err_t config_load(const char *path, config_t **out, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return MESH_ERR_IO;
+    char *buf = NULL;
+    size_t len = 0;
+    /* bounded: a huge file is refused unread (MESH_ERR_LIMIT), as is a FIFO or a directory */
+    mesh_err_t rc = mesh_file_read(path, CONFIG_MAX_BYTES, &buf, &len);
+    if (rc != MESH_OK) {
+        snprintf(err, errlen, "%s", mesh_err_detail());
+        return rc;
     }
-    /* read at most one byte past the limit, so a huge file is refused unparsed */
-    char *buf = malloc(CONFIG_MAX_BYTES + 1);
-    size_t len = buf ? fread(buf, 1, CONFIG_MAX_BYTES + 1, f) : 0;
-    bool failed = ferror(f) != 0;
-    fclose(f);
-    if (buf == NULL || failed) {
-        free(buf);
-        snprintf(err, errlen, "%s: cannot read", path);
-        return buf == NULL ? MESH_ERR_NOMEM : MESH_ERR_IO;
-    }
-    mesh_err_t rc = config_parse(buf, len, path, out, err, errlen);
+    rc = config_parse(buf, len, path, out, err, errlen);
     free(buf);
     return rc;
 }

@@ -287,7 +287,7 @@ static void store(mesh_client_t *c, tok_entry_t *e, char *token, int64_t expires
     uint16_t r = 0;
     double f;
 
-    (void)mesh_random(&r, sizeof(r));
+    r = mesh_random_bytes(&r, sizeof(r)) == MESH_OK ? r : 0;
     f = c->o.refresh_fraction * (0.9 + 0.2 * r / 65535.0);
     if (f > 0.95) {
         f = 0.95;

@@ -121,7 +121,7 @@ static long long backoff_ms(const mesh_client_t *c, int attempt)
         ms = c->o.retry_max_ms;
     }
     /* Jitter (50-100 %) keeps a fleet of clients from retrying in lockstep. */
-    (void)mesh_random(&r, sizeof(r));
+    r = mesh_random_bytes(&r, sizeof(r)) == MESH_OK ? r : 0;
     return ms / 2 + (ms / 2) * r / 65535;
 }
 

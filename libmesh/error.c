@@ -1,12 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/err.h>
 
@@ -140,51 +135,4 @@ MESH_EXPORT mesh_err_t mesh_err_openssl(mesh_err_t code, const char *what)
 MESH_EXPORT void mesh_free(void *ptr)
 {
     free(ptr);
-}
-
-mesh_err_t mesh_read_file(const char *path, size_t max, char **out, size_t *len)
-{
-    struct stat st;
-    char *buf = NULL;
-    size_t got = 0;
-    mesh_err_t rc = MESH_ERR_IO;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0) {
-        return mesh_err_set(MESH_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = mesh_err_set(MESH_ERR_IO, "%s: not a regular file", path);
-        goto out;
-    }
-    if ((size_t)st.st_size > max) {
-        rc = mesh_err_set(MESH_ERR_LIMIT, "%s: %lld bytes, over the %zu-byte limit", path,
-                          (long long)st.st_size, max);
-        goto out;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        rc = mesh_err_set(MESH_ERR_NOMEM, "%s: out of memory", path);
-        goto out;
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            rc = mesh_err_set(MESH_ERR_IO, "%s: read failed", path);
-            goto out;
-        }
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    *out = buf;
-    *len = got;
-    buf = NULL;
-    rc = MESH_OK;
-out:
-    free(buf);
-    close(fd);
-    return rc;
 }

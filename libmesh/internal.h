@@ -7,13 +7,13 @@
 #include <stdint.h>
 
 #include <mesh/error.h>
+#include <mesh/util.h>
 
 #define MESH_EXPORT __attribute__((visibility("default")))
 #define MESH_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* mesh_err_set, mesh_err_openssl and mesh_err_clear are public: see <mesh/error.h>. */
 
-/* Reads a whole file of at most `max` bytes into a new NUL-terminated buffer. */
-mesh_err_t mesh_read_file(const char *path, size_t max, char **out, size_t *len);
+/* Bounded file reads are mesh_file_read (<mesh/util.h>), public for programs too. */
 
 #endif /* MESH_INTERNAL_H */

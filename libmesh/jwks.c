@@ -155,7 +155,7 @@ MESH_EXPORT mesh_err_t mesh_jwks_load_file(const char *path, mesh_jwks_t **out)
     if (path == NULL || out == NULL) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_jwks_load_file: NULL argument");
     }
-    rc = mesh_read_file(path, MESH_MAX_JWKS_BYTES, &buf, &len);
+    rc = mesh_file_read(path, MESH_MAX_JWKS_BYTES, &buf, &len);
     if (rc == MESH_OK) {
         rc = jwks_parse_named(buf, len, path, out);
         OPENSSL_cleanse(buf, len); /* a private set may have been read */

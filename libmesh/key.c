@@ -305,9 +305,77 @@ MESH_EXPORT void mesh_key_free(mesh_key_t *key)
     free(key);
 }
 
-EVP_PKEY *mesh_key_evp(const mesh_key_t *key)
+MESH_EXPORT EVP_PKEY *mesh_key_evp(const mesh_key_t *key)
 {
     return key != NULL ? key->pkey : NULL;
+}
+
+MESH_EXPORT mesh_err_t mesh_key_from_evp(EVP_PKEY *pkey, mesh_alg_t alg, mesh_key_t **out)
+{
+    mesh_err_clear();
+    if (pkey == NULL || out == NULL) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_key_from_evp: NULL argument");
+    }
+    /* mesh_key_wrap takes a reference (and drops it on failure): the caller keeps its own. */
+    if (EVP_PKEY_up_ref(pkey) != 1) {
+        return mesh_err_openssl(MESH_ERR_INTERNAL, "mesh_key_from_evp");
+    }
+    return mesh_key_wrap(pkey, alg, NULL, "OpenSSL key", out);
+}
+
+/* The generatable types by name: the names mesh-ca templates and options use. */
+static const struct {
+    mesh_key_type_t type;
+    const char *name;
+} key_type_names[] = {
+    {MESH_KEY_RSA2048, "rsa2048"},
+    {MESH_KEY_RSA3072, "rsa3072"},
+    {MESH_KEY_P256, "p256"},
+    {MESH_KEY_ED25519, "ed25519"},
+};
+
+MESH_EXPORT const char *mesh_key_type_name(mesh_key_type_t type)
+{
+    for (size_t i = 0; i < MESH_ARRAY_LEN(key_type_names); i++) {
+        if (key_type_names[i].type == type) {
+            return key_type_names[i].name;
+        }
+    }
+    return NULL;
+}
+
+MESH_EXPORT bool mesh_key_type_from_name(const char *name, mesh_key_type_t *out)
+{
+    for (size_t i = 0; name != NULL && out != NULL && i < MESH_ARRAY_LEN(key_type_names); i++) {
+        if (strcmp(name, key_type_names[i].name) == 0) {
+            *out = key_type_names[i].type;
+            return true;
+        }
+    }
+    return false;
+}
+
+MESH_EXPORT bool mesh_key_type_of(const mesh_key_t *key, mesh_key_type_t *out)
+{
+    mesh_key_type_t t;
+
+    if (key == NULL || out == NULL) {
+        return false;
+    }
+    if (EVP_PKEY_is_a(key->pkey, "RSA")) {
+        if (key->bits != 2048 && key->bits != 3072) {
+            return false;
+        }
+        t = key->bits == 2048 ? MESH_KEY_RSA2048 : MESH_KEY_RSA3072;
+    } else if (EVP_PKEY_is_a(key->pkey, "ED25519")) {
+        t = MESH_KEY_ED25519;
+    } else if (EVP_PKEY_is_a(key->pkey, "EC")) {
+        t = MESH_KEY_P256; /* the only curve a mesh key can have */
+    } else {
+        return false;
+    }
+    *out = t;
+    return true;
 }
 
 MESH_EXPORT mesh_alg_t mesh_key_alg(const mesh_key_t *key)

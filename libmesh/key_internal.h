@@ -11,6 +11,7 @@
 
 #include <mesh/key.h>
 #include <mesh/limits.h>
+#include <mesh/openssl.h>
 
 /* Idle OpenSSL contexts a key keeps for itself, per operation (see sig.c). */
 #define MESH_KEY_CTX_SLOTS 4
@@ -40,8 +41,7 @@ struct mesh_key {
 /* Frees the contexts a key keeps (above); for mesh_key_free() once no reference is left. */
 void mesh_sig_ctx_release(mesh_key_t *key);
 
-/* The OpenSSL key behind a mesh key (borrowed). */
-EVP_PKEY *mesh_key_evp(const mesh_key_t *key);
+/* mesh_key_evp (the OpenSSL key behind a mesh key, borrowed) is public: <mesh/openssl.h>. */
 
 /*
  * Wraps an OpenSSL key into a new mesh key. Always takes `pkey` (freed on failure). Checks the

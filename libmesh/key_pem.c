@@ -1,19 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* PEM in and out: parsing with OSSL_DECODER, writing keys to files atomically with their mode. */
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 
 #include "internal.h"
 #include "key_internal.h"
@@ -92,7 +86,7 @@ MESH_EXPORT mesh_err_t mesh_key_load_pem_file(const char *path, mesh_alg_t alg, 
     if (path == NULL || out == NULL) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_key_load_pem_file: NULL argument");
     }
-    rc = mesh_read_file(path, MESH_MAX_PEM_BYTES, &buf, &len);
+    rc = mesh_file_read(path, MESH_MAX_PEM_BYTES, &buf, &len);
     if (rc == MESH_OK) {
         rc = key_from_pem_named(buf, len, alg, path, out);
         OPENSSL_cleanse(buf, len);
@@ -152,111 +146,12 @@ MESH_EXPORT mesh_err_t mesh_key_public_pem(const mesh_key_t *key, char **out)
     return rc;
 }
 
-static mesh_err_t write_all(int fd, const char *data, size_t len, const char *path)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return mesh_err_set(MESH_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-        }
-        data += n;
-        len -= (size_t)n;
-    }
-    return MESH_OK;
-}
-
-/* Gives the temporary file its final mode, its contents, and makes them durable. */
-static mesh_err_t fill_temp(int fd, const char *data, size_t len, mode_t mode, const char *path)
-{
-    mesh_err_t rc;
-
-    /* The mode is set explicitly: never rely on the umask (0600 private, 0644 public). */
-    if (fchmod(fd, mode) != 0) {
-        return mesh_err_set(MESH_ERR_IO, "%s: cannot set the file mode: %s", path,
-                            strerror(errno));
-    }
-    rc = write_all(fd, data, len, path);
-    if (rc == MESH_OK && fsync(fd) != 0) {
-        rc = mesh_err_set(MESH_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
-    }
-    return rc;
-}
-
-/* A new file beside `path`, created 0600 (never through a symlink, never an existing file). */
-static mesh_err_t open_temp(const char *path, char *tmp, size_t cap, int *fd)
-{
-    for (int attempt = 0; attempt < 16; attempt++) {
-        unsigned char r[6];
-        int n;
-
-        if (RAND_bytes(r, sizeof(r)) != 1) {
-            return mesh_err_openssl(MESH_ERR_INTERNAL, "temporary file name");
-        }
-        n = snprintf(tmp, cap, "%s.tmp-%02x%02x%02x%02x%02x%02x", path, r[0], r[1], r[2], r[3],
-                     r[4], r[5]);
-        if (n < 0 || (size_t)n >= cap) {
-            return mesh_err_set(MESH_ERR_IO, "%s: path too long", path);
-        }
-        *fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (*fd >= 0) {
-            return MESH_OK;
-        }
-        if (errno != EEXIST) {
-            return mesh_err_set(MESH_ERR_IO, "%s: cannot create a file in its directory: %s",
-                                path, strerror(errno));
-        }
-    }
-    return mesh_err_set(MESH_ERR_IO, "%s: could not find a free temporary name", path);
-}
-
-/* fsync the directory holding `path`, so the rename itself survives a crash. */
-static void sync_dir(const char *path)
-{
-    char copy[4096];
-    int fd;
-
-    if (snprintf(copy, sizeof(copy), "%s", path) >= (int)sizeof(copy)) {
-        return;
-    }
-    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
-
-/* Moves tmp to path: rename() when overwriting, else link() which fails if path exists. */
-static mesh_err_t publish(const char *tmp, const char *path, bool overwrite)
-{
-    if (overwrite) {
-        if (rename(tmp, path) != 0) {
-            return mesh_err_set(MESH_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
-        }
-        return MESH_OK;
-    }
-    if (link(tmp, path) != 0) {
-        if (errno == EEXIST) {
-            return mesh_err_set(MESH_ERR_IO, "%s: already exists; remove it or pass overwrite "
-                                "(--force)", path);
-        }
-        return mesh_err_set(MESH_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    }
-    (void)unlink(tmp);
-    return MESH_OK;
-}
-
 MESH_EXPORT mesh_err_t mesh_key_write_pem_file(const mesh_key_t *key, const char *path,
                                                bool private_part, bool overwrite)
 {
-    char tmp[4096];
     BIO *bio = NULL;
     char *data = NULL;
     long n;
-    int fd = -1;
-    bool created = false;
     mesh_err_t rc;
 
     mesh_err_clear();
@@ -272,27 +167,7 @@ MESH_EXPORT mesh_err_t mesh_key_write_pem_file(const mesh_key_t *key, const char
         return rc;
     }
     n = BIO_get_mem_data(bio, &data);
-    rc = open_temp(path, tmp, sizeof(tmp), &fd);
-    if (rc != MESH_OK) {
-        goto out;
-    }
-    created = true;
-    rc = fill_temp(fd, data, (size_t)n, private_part ? 0600 : 0644, path);
-    if (rc != MESH_OK) {
-        goto out;
-    }
-    rc = publish(tmp, path, overwrite);
-    if (rc == MESH_OK) {
-        created = false; /* renamed, or linked and unlinked */
-        sync_dir(path);
-    }
-out:
-    if (fd >= 0) {
-        close(fd);
-    }
-    if (created) {
-        (void)unlink(tmp);
-    }
+    rc = mesh_file_write_atomic(path, data, (size_t)n, private_part ? 0600 : 0644, overwrite);
     BIO_free(bio); /* a secmem BIO wipes the private PEM */
     return rc;
 }

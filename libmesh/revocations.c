@@ -100,7 +100,7 @@ mesh_err_t mesh_revset_new(mesh_revset_t **out)
     if (s == NULL) {
         return mesh_err_set(MESH_ERR_NOMEM, "revocation set");
     }
-    if (mesh_random(s->key, sizeof(s->key)) != 0) {
+    if (mesh_random_bytes(s->key, sizeof(s->key)) != MESH_OK) {
         free(s);
         return mesh_err_set(MESH_ERR_INTERNAL, "no random key for the revocation set");
     }

@@ -1,17 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "secret.h"
-
 #include <mesh/util.h>
 
 #include "internal.h"
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
-
-int mesh_random(void *buf, size_t len)
-{
-    return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
-}
 
 MESH_EXPORT void mesh_wipe(void *buf, size_t len)
 {

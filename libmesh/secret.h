@@ -1,14 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Randomness and wiping for the network files (client, caches), kept at OpenSSL's door. */
+/*
+ * Randomness and wiping are public now (<mesh/util.h>: mesh_random_bytes, mesh_wipe,
+ * mesh_equal_ct); this header only forwards there, for the files that still include it.
+ */
 #ifndef MESH_SECRET_H
 #define MESH_SECRET_H
 
-#include <stddef.h>
-
-/* Fills `buf` with `len` unpredictable bytes (RAND_bytes); 0 on success, -1 on failure. */
-int mesh_random(void *buf, size_t len);
-
-/* Wipes `len` bytes that held a secret (OPENSSL_cleanse); NULL-safe. */
-void mesh_wipe(void *buf, size_t len);
+#include <mesh/util.h>
 
 #endif /* MESH_SECRET_H */

@@ -122,7 +122,7 @@ mesh_err_t mesh_tcache_new(size_t entries, mesh_tcache_t **out)
         return mesh_err_set(MESH_ERR_NOMEM, "token cache of %zu entries", entries);
     }
     c->nsets = nsets;
-    if (mesh_random(&c->seed, sizeof(c->seed)) != 0) {
+    if (mesh_random_bytes(&c->seed, sizeof(c->seed)) != MESH_OK) {
         free(c->ways);
         free(c);
         return mesh_err_set(MESH_ERR_INTERNAL, "no random seed for the token cache");

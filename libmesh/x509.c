@@ -197,7 +197,7 @@ MESH_EXPORT mesh_err_t mesh_x509_load_der(const char *path, uint8_t **der, size_
     if (path == NULL || der == NULL || len == NULL) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_x509_load_der: NULL argument");
     }
-    rc = mesh_read_file(path, MESH_MAX_PEM_BYTES, &pem, &pem_len);
+    rc = mesh_file_read(path, MESH_MAX_PEM_BYTES, &pem, &pem_len);
     if (rc != MESH_OK) {
         return rc;
     }

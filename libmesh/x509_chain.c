@@ -33,7 +33,7 @@ static mesh_err_t load_certs(const char *path, const char *role, STACK_OF(X509) 
     if (path == NULL || path[0] == '\0') {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "no %s file given", role);
     }
-    rc = mesh_read_file(path, MESH_MAX_PEM_BYTES, &pem, &len);
+    rc = mesh_file_read(path, MESH_MAX_PEM_BYTES, &pem, &len);
     if (rc != MESH_OK) {
         return rc;
     }
@@ -82,7 +82,7 @@ MESH_EXPORT mesh_err_t mesh_certfile_check_key(const char *cert_path, const char
         rc = mesh_err_set(MESH_ERR_INVALID_ARG, "no key file given for %s", cert_path);
         goto out;
     }
-    rc = mesh_read_file(key_path, MESH_MAX_PEM_BYTES, &pem, &len);
+    rc = mesh_file_read(key_path, MESH_MAX_PEM_BYTES, &pem, &len);
     if (rc != MESH_OK) {
         goto out;
     }

@@ -55,7 +55,7 @@ static int64_t epoch_of(const ASN1_TIME *t, int64_t fallback)
 static mesh_err_t open_pem(const char *path, size_t max, char **buf, BIO **bio)
 {
     size_t len = 0;
-    mesh_err_t rc = mesh_read_file(path, max, buf, &len);
+    mesh_err_t rc = mesh_file_read(path, max, buf, &len);
 
     if (rc != MESH_OK) {
         return rc;

@@ -8,10 +8,10 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include <mesh/b64url.h>
 #include <mesh/error.h>
+#include <mesh/util.h>
 #include "svc_tokens.h"
 
 #define SVC_SECRET_PREFIX "mss_"
@@ -23,14 +23,6 @@
 /* What a failed check looks like to the caller, whatever the reason (no oracle). */
 #define SVC_CHECK_FAILED "invalid client id or secret"
 
-static mesh_err_t random_bytes(uint8_t *buf, size_t n)
-{
-    if (RAND_bytes(buf, (int)n) != 1) {
-        return mesh_err_openssl(MESH_ERR_INTERNAL, "service token: RAND_bytes");
-    }
-    return MESH_OK;
-}
-
 /* prefix + base64url(n random bytes) into out (cap bytes, NUL-terminated). */
 static mesh_err_t random_string(const char *prefix, size_t n, char *out, size_t cap)
 {
@@ -41,7 +33,7 @@ static mesh_err_t random_string(const char *prefix, size_t n, char *out, size_t 
     if (n > sizeof(raw) || plen + mesh_b64url_enc_len(n) + 1 > cap) {
         return mesh_err_set(MESH_ERR_INTERNAL, "service token: buffer too small");
     }
-    if ((rc = random_bytes(raw, n)) == MESH_OK) {
+    if ((rc = mesh_random_bytes(raw, n)) == MESH_OK) {
         memcpy(out, prefix, plen);
         mesh_b64url_encode(raw, n, out + plen);
     }
@@ -129,7 +121,7 @@ static mesh_err_t new_secret(svc_token_rec_t *rec, char out[SVC_SECRET_MAX])
     mesh_err_t rc = random_string(SVC_SECRET_PREFIX, SVC_SECRET_BYTES, out, SVC_SECRET_MAX);
 
     if (rc == MESH_OK) {
-        rc = random_bytes(rec->salt, sizeof(rec->salt));
+        rc = mesh_random_bytes(rec->salt, sizeof(rec->salt));
     }
     if (rc == MESH_OK) {
         rc = secret_hash(rec->salt, out, strlen(out), rec->hash);

@@ -62,25 +62,22 @@ bool cli_wants_help(int argc, char **argv)
 
 mesh_err_t cli_read_input(const char *path, size_t max, char **out, size_t *len)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    FILE *f = stdin;
     char *buf;
     size_t n;
 
-    if (f == NULL) {
-        fprintf(stderr, "%s: %s\n", path, strerror(errno));
-        return MESH_ERR_IO;
+    if (strcmp(path, "-") != 0) {
+        mesh_err_t rc = mesh_file_read(path, max, out, len);
+        if (rc != MESH_OK) {
+            fprintf(stderr, "%s\n", mesh_err_detail());
+        }
+        return rc;
     }
     buf = malloc(max + 1);
     if (buf == NULL) {
-        if (f != stdin) {
-            fclose(f);
-        }
         return MESH_ERR_NOMEM;
     }
     n = fread(buf, 1, max + 1, f);
-    if (f != stdin) {
-        fclose(f);
-    }
     if (n > max) {
         free(buf);
         fprintf(stderr, "%s: more than %zu bytes\n", path, max);

@@ -11,7 +11,7 @@ bad_template() { # name json expected-message
     expect 2 template --template "$1.json"
 }
 
-bad_template syntax '{"services": [' "line"
+bad_template syntax '{"services": [' "expected near end of file"
 bad_template dup '{"trust_domain": "a.b", "trust_domain": "c.d"}' "duplicate"
 bad_template san '{"services": [{"name": "a"}, {"name": "b"}, {"name": "c"}, {"name": "d", "sans": ["ok.example", "bad_name!"]}]}' \
     'services[3].sans[1]: "bad_name!" is neither a DNS name nor an IP address'
@@ -21,7 +21,7 @@ bad_template keytype '{"keys": {"leaf": "dsa1024"}}' 'keys.leaf: unsupported key
 bad_template member '{"services": [{"name": "a", "san": ["x"]}]}' 'services[0]: unknown member "san"'
 bad_template days '{"lifetimes": {"leaf_days": 0}}' "lifetimes.leaf_days"
 bad_template td '{"trust_domain": "Mesh Local"}' "trust_domain"
-bad_template notobj '[1, 2]' "must be a JSON object"
+bad_template notobj '[1, 2]' "JSON object"
 bad_template devtype '{"development": "false"}' "devtype.json: development: must be true or false"
 bad_template devnum '{"development": 0}' "development: must be true or false"
 head -c 2000000 /dev/zero | tr '\0' ' ' >huge.json

@@ -13,6 +13,9 @@
 
 #include <cmocka.h>
 
+#include <mesh/limits.h>
+#include <mesh/openssl.h>
+
 #include "ca.h"
 #include "../test-tmp.h"
 
@@ -111,8 +114,8 @@ static void test_template_valid(void **state)
                      MESH_OK);
     assert_string_equal(t.trust_domain, "x.test");
     assert_int_equal(t.nsvcs, 2);
-    assert_int_equal(t.svcs[0].key, CA_KEY_RSA2048);
-    assert_int_equal(t.svcs[1].key, CA_KEY_ED25519);
+    assert_int_equal(t.svcs[0].key, MESH_KEY_RSA2048);
+    assert_int_equal(t.svcs[1].key, MESH_KEY_ED25519);
     assert_int_equal(t.svcs[0].days, 7);
     assert_int_equal(t.svcs[0].dns.n, 1);
     assert_int_equal(t.svcs[0].ips.n, 1);
@@ -141,8 +144,8 @@ static void test_template_errors_name_key_path(void **state)
     (void)state;
     for (size_t i = 0; i < CA_ARRAY_LEN(cases); i++) {
         assert_int_equal(load_text(cases[i].json, &t), MESH_ERR_CONFIG);
-        if (strstr(ca_detail(), cases[i].msg) == NULL || strstr(ca_detail(), "t.json") == NULL) {
-            fail_msg("case %zu: \"%s\" lacks \"%s\"", i, ca_detail(), cases[i].msg);
+        if (strstr(mesh_err_detail(), cases[i].msg) == NULL || strstr(mesh_err_detail(), "t.json") == NULL) {
+            fail_msg("case %zu: \"%s\" lacks \"%s\"", i, mesh_err_detail(), cases[i].msg);
         }
     }
 }
@@ -167,8 +170,8 @@ static void test_template_development_flag(void **state)
     for (size_t i = 0; i < CA_ARRAY_LEN(bad_values); i++) {
         (void)snprintf(json, sizeof(json), "{\"development\":%s}", bad_values[i]);
         assert_int_equal(load_text(json, &t), MESH_ERR_CONFIG);
-        if (strstr(ca_detail(), "t.json: development: must be true or false") == NULL) {
-            fail_msg("%s: \"%s\" does not name the key", json, ca_detail());
+        if (strstr(mesh_err_detail(), "t.json: development: must be true or false") == NULL) {
+            fail_msg("%s: \"%s\" does not name the key", json, mesh_err_detail());
         }
     }
 }
@@ -214,13 +217,13 @@ static void test_leaf_profile(void **state)
     time_t now = 1700000000, na;
 
     (void)state;
-    assert_int_equal(ca_key_generate(CA_KEY_P256, &root.key), MESH_OK);
+    assert_int_equal(ca_key_generate(MESH_KEY_P256, &root.key), MESH_OK);
     assert_int_equal(ca_mint_root(root.key, "mesh.local", 3650, now, &root.cert), MESH_OK);
-    assert_int_equal(ca_key_generate(CA_KEY_P256, &inter.key), MESH_OK);
+    assert_int_equal(ca_key_generate(MESH_KEY_P256, &inter.key), MESH_OK);
     assert_int_equal(
         ca_mint_intermediate(inter.key, &root, "mesh.local", 10, NULL, now, &inter.cert), MESH_OK);
     assert_int_equal(ca_leaf_names("svc", true, NULL, NULL, &dns, &ips), MESH_OK);
-    assert_int_equal(ca_key_generate(CA_KEY_ED25519, &key), MESH_OK);
+    assert_int_equal(ca_key_generate(MESH_KEY_ED25519, &key), MESH_OK);
     assert_int_equal(ca_mint_leaf(&req, key, &inter, now, &leaf), MESH_OK);
     assert_int_equal(ca_chain_verify(leaf, inter.cert, root.cert, now), MESH_OK);
     /* 90 days asked, the intermediate lives 10: capped */
@@ -294,8 +297,8 @@ static void test_pair_recovery(void **state)
     struct stat st;
 
     (void)state;
-    assert_int_equal(ca_key_generate(CA_KEY_P256, &old), MESH_OK);
-    assert_int_equal(ca_key_generate(CA_KEY_P256, &new), MESH_OK);
+    assert_int_equal(ca_key_generate(MESH_KEY_P256, &old), MESH_OK);
+    assert_int_equal(ca_key_generate(MESH_KEY_P256, &new), MESH_OK);
     write_pair(tmpdir, "k.key", old, "k.pub");
     (void)snprintf(path, sizeof(path), "%s/k.key", tmpdir);
     assert_int_equal(stat(path, &st), 0);
@@ -326,17 +329,86 @@ static void test_loose_key_refused(void **state)
     char path[256];
 
     (void)state;
-    assert_int_equal(ca_key_generate(CA_KEY_P256, &k), MESH_OK);
+    assert_int_equal(ca_key_generate(MESH_KEY_P256, &k), MESH_OK);
     stage(tmpdir, "loose.key", k, true);
     (void)snprintf(path, sizeof(path), "%s/loose.key", tmpdir);
     assert_int_equal(chmod(path, 0644), 0);
     assert_int_equal(ca_load_key(path, false, &loaded), MESH_ERR_IO);
-    assert_non_null(strstr(ca_detail(), "mode 0644"));
+    assert_non_null(strstr(mesh_err_detail(), "mode 0644"));
     assert_int_equal(ca_check_key_mode(path, false), MESH_ERR_IO);
     assert_int_equal(ca_check_key_mode(path, true), MESH_OK);
     assert_int_equal(ca_load_key(path, false, &loaded), MESH_OK);
     EVP_PKEY_free(loaded);
     EVP_PKEY_free(k);
+}
+
+/* Templates go through libmesh's JSON door: nesting past MESH_MAX_JSON_DEPTH is refused with
+ * an error that names the file and says why, before any member is looked at. */
+static void test_template_too_deep_refused(void **state)
+{
+    char json[256];
+    struct ca_template t;
+    size_t n = 0;
+
+    (void)state;
+    /* {"services":[{"name":"a","sans":[[[[[[[[ ... ]]]]]]]]}]}: depth MESH_MAX_JSON_DEPTH + 2 */
+    n += (size_t)snprintf(json + n, sizeof(json) - n, "{\"services\":[{\"name\":\"a\",\"sans\":");
+    for (int i = 0; i < MESH_MAX_JSON_DEPTH; i++) {
+        json[n++] = '[';
+    }
+    for (int i = 0; i < MESH_MAX_JSON_DEPTH; i++) {
+        json[n++] = ']';
+    }
+    (void)snprintf(json + n, sizeof(json) - n, "}]}");
+    assert_int_equal(load_text(json, &t), MESH_ERR_CONFIG);
+    if (strstr(mesh_err_detail(), "t.json") == NULL ||
+        strstr(mesh_err_detail(), "nested deeper") == NULL) {
+        fail_msg("\"%s\" does not say the template nests too deep", mesh_err_detail());
+    }
+    ca_template_free(&t);
+    assert_int_equal(ca_template_parse("mem.json", json, strlen(json), &t), MESH_ERR_CONFIG);
+    assert_non_null(strstr(mesh_err_detail(), "mem.json"));
+    ca_template_free(&t);
+}
+
+/* mesh-ca mints keys with libmesh's generator: each type, written as mesh-ca writes it,
+ * loads with mesh_key_load_pem_file and passes the checks verifiers run. */
+static void test_generated_keys_load_with_libmesh(void **state)
+{
+    static const mesh_key_type_t types[] = {MESH_KEY_P256, MESH_KEY_RSA2048, MESH_KEY_RSA3072,
+                                            MESH_KEY_ED25519};
+    char kpath[256], ppath[256];
+    struct stat st;
+
+    (void)state;
+    for (size_t i = 0; i < CA_ARRAY_LEN(types); i++) {
+        EVP_PKEY *k = NULL;
+        mesh_key_t *priv = NULL, *pub = NULL;
+        mesh_key_type_t got;
+        char kname[32];
+
+        (void)snprintf(kname, sizeof(kname), "gen-%s", mesh_key_type_name(types[i]));
+        assert_int_equal(ca_key_generate(types[i], &k), MESH_OK);
+        assert_true(ca_key_type_of(k, &got));
+        assert_int_equal(got, types[i]);
+        stage(tmpdir, kname, k, true);
+        (void)snprintf(kpath, sizeof(kpath), "%s/%s", tmpdir, kname);
+        assert_int_equal(stat(kpath, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal(mesh_key_load_pem_file(kpath, MESH_ALG_UNSET, &priv), MESH_OK);
+        assert_true(mesh_key_is_private(priv));
+        assert_true(mesh_key_type_of(priv, &got));
+        assert_int_equal(got, types[i]);
+        (void)snprintf(kname, sizeof(kname), "gen-%s.pub", mesh_key_type_name(types[i]));
+        stage(tmpdir, kname, k, false);
+        (void)snprintf(ppath, sizeof(ppath), "%s/%s", tmpdir, kname);
+        assert_int_equal(mesh_key_load_pem_file(ppath, MESH_ALG_UNSET, &pub), MESH_OK);
+        assert_false(mesh_key_is_private(pub));
+        assert_string_equal(mesh_key_thumbprint(pub), mesh_key_thumbprint(priv));
+        mesh_key_free(priv);
+        mesh_key_free(pub);
+        EVP_PKEY_free(k);
+    }
 }
 
 int main(void)
@@ -352,6 +424,8 @@ int main(void)
         cmocka_unit_test(test_leaf_profile),
         cmocka_unit_test(test_pair_recovery),
         cmocka_unit_test(test_loose_key_refused),
+        cmocka_unit_test(test_template_too_deep_refused),
+        cmocka_unit_test(test_generated_keys_load_with_libmesh),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

@@ -45,23 +45,11 @@ static void test_detail_is_thread_local_message(void **state)
     assert_string_equal(mesh_err_detail(), "exp 10 is 42 s before now");
 }
 
-static void test_read_file_errors_name_the_path(void **state)
-{
-    char *buf = NULL;
-    size_t len = 0;
-
-    (void)state;
-    assert_int_equal(mesh_read_file("/nonexistent/mesh-test", 100, &buf, &len), MESH_ERR_IO);
-    assert_non_null(strstr(mesh_err_detail(), "/nonexistent/mesh-test"));
-    assert_null(buf);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names_are_distinct),
         cmocka_unit_test(test_detail_is_thread_local_message),
-        cmocka_unit_test(test_read_file_errors_name_the_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include <openssl/pem.h>
 
 #include <mesh/key.h>
+#include <mesh/openssl.h>
 
 #include "key_internal.h"
 #include "key-test-util.h"
@@ -357,6 +358,67 @@ static void test_load_pem_file_failures(void **state)
     unlink(path);
 }
 
+/* <mesh/openssl.h>: wrapping runs libmesh's checks and leaves the caller its reference;
+ * mesh_key_evp borrows. */
+static void test_openssl_bridge(void **state)
+{
+    EVP_PKEY *p256 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    EVP_PKEY *weak = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+    EVP_PKEY *p384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+    mesh_key_t *key = NULL, *none = NULL;
+    mesh_key_type_t t;
+
+    (void)state;
+    assert_non_null(p256);
+    assert_non_null(weak);
+    assert_non_null(p384);
+    assert_int_equal(mesh_key_from_evp(p256, MESH_ALG_UNSET, &key), MESH_OK);
+    assert_ptr_equal(mesh_key_evp(key), p256); /* borrowed: the same object, no copy */
+    assert_int_equal(mesh_key_alg(key), MESH_ALG_ES256);
+    assert_true(mesh_key_is_private(key));
+    assert_true(mesh_key_type_of(key, &t));
+    assert_int_equal(t, MESH_KEY_P256);
+    mesh_key_free(key);
+    /* the caller's reference survived the key */
+    assert_int_equal(EVP_PKEY_get_bits(p256), 256);
+    assert_int_equal(mesh_key_from_evp(weak, MESH_ALG_UNSET, &none), MESH_ERR_KEY_WEAK);
+    assert_int_equal(mesh_key_from_evp(p384, MESH_ALG_UNSET, &none), MESH_ERR_KEY_UNSUPPORTED);
+    assert_int_equal(mesh_key_from_evp(p256, MESH_ALG_RS256, &none), MESH_ERR_KEY_UNSUPPORTED);
+    assert_null(none);
+    assert_int_equal(mesh_key_from_evp(NULL, MESH_ALG_UNSET, &none), MESH_ERR_INVALID_ARG);
+    assert_null(mesh_key_evp(NULL));
+    EVP_PKEY_free(p256);
+    EVP_PKEY_free(weak);
+    EVP_PKEY_free(p384);
+}
+
+static void test_key_type_names(void **state)
+{
+    static const mesh_key_type_t types[] = {MESH_KEY_RSA2048, MESH_KEY_RSA3072, MESH_KEY_P256,
+                                            MESH_KEY_ED25519};
+    mesh_key_type_t t = MESH_KEY_P256;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        mesh_key_t *key = NULL;
+        mesh_key_type_t got;
+
+        assert_true(mesh_key_type_from_name(mesh_key_type_name(types[i]), &got));
+        assert_int_equal(got, types[i]);
+        assert_int_equal(mesh_key_generate(types[i], &key), MESH_OK);
+        assert_true(mesh_key_type_of(key, &got));
+        assert_int_equal(got, types[i]);
+        mesh_key_free(key);
+    }
+    assert_string_equal(mesh_key_type_name(MESH_KEY_P256), "p256");
+    assert_null(mesh_key_type_name((mesh_key_type_t)99));
+    assert_false(mesh_key_type_from_name("dsa1024", &t));
+    assert_false(mesh_key_type_from_name("P256", &t));
+    assert_false(mesh_key_type_from_name(NULL, &t));
+    assert_int_equal(t, MESH_KEY_P256); /* untouched */
+    assert_false(mesh_key_type_of(NULL, &t));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +434,8 @@ int main(void)
         cmocka_unit_test(test_write_pem_file),
         cmocka_unit_test(test_write_pem_file_failures),
         cmocka_unit_test(test_load_pem_file_failures),
+        cmocka_unit_test(test_openssl_bridge),
+        cmocka_unit_test(test_key_type_names),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

@@ -6,6 +6,10 @@
  *
  * mesh_key_t is immutable after loading and reference counted: share it across threads freely.
  *
+ * Blocking: mesh_key_load_pem_file and mesh_key_write_pem_file block on the file system; no
+ * call here touches the network. mesh_key_generate does no I/O but is CPU-bound (an RSA-3072
+ * key can take a second): keep it off an event loop's thread.
+ *
  * Checks every loaded key passes (PEM or JWK alike):
  *   RSA: MESH_MIN_RSA_BITS..MESH_MAX_RSA_BITS bits (below: MESH_ERR_KEY_WEAK, above:
  *        MESH_ERR_LIMIT); odd modulus; odd public exponent 3 <= e < n (e = 1 or an even e is
@@ -94,6 +98,17 @@ MESH_WUR mesh_err_t mesh_key_from_jwk(const char *json, size_t len, mesh_alg_t a
  */
 MESH_WUR mesh_err_t mesh_key_generate(mesh_key_type_t type, mesh_key_t **out);
 
+/* The name of a generatable key type ("rsa2048", "rsa3072", "p256", "ed25519"); NULL for an
+ * unknown type. Static storage. */
+const char *mesh_key_type_name(mesh_key_type_t type);
+
+/* The key type a name above stands for; false (and *out untouched) for any other string. */
+bool mesh_key_type_from_name(const char *name, mesh_key_type_t *out);
+
+/* The generatable type `key` is (RSA only at 2048 or 3072 bits); false for another size or a
+ * NULL argument. */
+bool mesh_key_type_of(const mesh_key_t *key, mesh_key_type_t *out);
+
 /* Takes one more reference; returns `key`. NULL-safe. Thread-safe. */
 mesh_key_t *mesh_key_ref(mesh_key_t *key);
 
@@ -128,11 +143,12 @@ MESH_WUR mesh_err_t mesh_key_public_pem(const mesh_key_t *key, char **out);
 /*
  * Writes the key as PEM to `path`: the private key as PKCS#8 with mode 0600 from the first
  * byte, or the public key (SubjectPublicKeyInfo) with mode 0644 when `private_part` is false.
- * The PEM goes to a temporary file beside `path` (O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600, then
- * fchmod to the final mode regardless of the umask), is fsync'ed, then moved into place:
- * rename() when `overwrite` is true, else link() + unlink(), which fails atomically when
- * `path` exists (MESH_ERR_IO, the old file untouched). Never leaves a half-written file or a
- * temporary behind. A public-only key asked for its private part is MESH_ERR_KEY_NOT_PRIVATE.
+ * Written with mesh_file_write_atomic (<mesh/util.h>): a temporary file beside `path`
+ * (O_CREAT|O_EXCL|O_NOFOLLOW, the final mode set before the first byte, whatever the umask),
+ * fsync'ed, then moved into place: rename() when `overwrite` is true, else link() + unlink(),
+ * which fails atomically when `path` exists (MESH_ERR_IO, the old file untouched). Never
+ * leaves a half-written file or a temporary behind. A public-only key asked for its private
+ * part is MESH_ERR_KEY_NOT_PRIVATE. Blocks on the file system (write, fsync).
  */
 MESH_WUR mesh_err_t mesh_key_write_pem_file(const mesh_key_t *key, const char *path,
                                             bool private_part, bool overwrite);

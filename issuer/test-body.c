@@ -171,6 +171,23 @@ static void test_json_members(void **state)
     expect_json_refused("{\"audience\":\"a\\u0000b\"}", "JSON");
 }
 
+/* Regression (issue 10, point 3): the JSON body is read through the library's door
+ * (<mesh/jansson.h>): nesting past MESH_MAX_JSON_DEPTH and a member sent twice are 400
+ * invalid_request naming the reason, before any member is looked at. */
+static void test_json_body_through_the_door(void **state)
+{
+    (void)state;
+    /* an object and 8 arrays: depth 9 */
+    expect_json_refused("{\"audience\":[[[[[[[[\"a\"]]]]]]]]}", "nested deeper than 8 levels");
+    expect_json_refused("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+                        "nested deeper than 8 levels");
+    /* depth 8 exactly is within the limit: refused for its type, not its depth */
+    expect_json_refused("{\"audience\":[[[[[[[\"a\"]]]]]]]}", "'audience' must be a string");
+    expect_json_refused("{\"grant_type\":\"client_credentials\",\"grant_type\":\"x\"}",
+                        "more than once");
+    expect_json_refused("{\"a\":\"\xff\"}", "malformed");
+}
+
 /* ---- the body as a whole ---- */
 
 static void test_body_content_type_and_size(void **state)
@@ -231,6 +248,7 @@ int main(void)
         cmocka_unit_test(test_form_duplicates_refused),
         cmocka_unit_test(test_form_nul_and_utf8_refused),
         cmocka_unit_test(test_json_members),
+        cmocka_unit_test(test_json_body_through_the_door),
         cmocka_unit_test(test_body_content_type_and_size),
         cmocka_unit_test(test_body_free_empties),
         cmocka_unit_test(test_error_description_bytes),

@@ -11,11 +11,11 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
-
+#include <mesh/jansson.h>
 #include <mesh/jws.h>
 #include <mesh/jwt.h>
 #include <mesh/limits.h>
+#include <mesh/util.h>
 
 #include "audit.h"
 #include "log.h"
@@ -172,7 +172,7 @@ static bool auth_basic(issuer_ctx_t *ctx, const char *hdr, auth_t *a, issuer_res
             ok = check_secret(ctx, buf, colon + 1, a, resp);
         }
     }
-    OPENSSL_cleanse(buf, sizeof(buf));
+    mesh_wipe(buf, sizeof(buf));
     return ok;
 }
 
@@ -441,7 +441,7 @@ void token_endpoint(issuer_ctx_t *ctx, const issuer_req_t *req, issuer_resp_t *r
         json_object_set_new(resp->body, "scope", json_string(res.scope));
     }
     resp->no_store = true; /* RFC 6749 §5.1 */
-    OPENSSL_cleanse(jwt, strlen(jwt));
+    mesh_wipe(jwt, strlen(jwt));
     mesh_free(jwt);
     metrics_token_issued(ctx->metrics, pr.audience, a.method);
     audit(ctx, req, &a, pr.audience, res.scope, jti, res.ttl, "issued", NULL);
@@ -468,9 +468,9 @@ static bool read_own_token(issuer_ctx_t *ctx, const char *token, char *sub, size
     json_t *claims = NULL;
     if (rc != MESH_OK) {
         *why = mesh_err_name(rc);
-    } else if ((claims = json_loadb((const char *)payload, plen, JSON_REJECT_DUPLICATES, NULL)) ==
-               NULL) {
-        *why = "claims are not JSON";
+    } else if (mesh_json_parse_object((const char *)payload, plen, MESH_MAX_JSON_DEPTH,
+                                      "token claims", &claims) != MESH_OK) {
+        *why = "claims are not one JSON object";
     } else if (!json_is_string(json_object_get(claims, "iss")) ||
                strcmp(json_string_value(json_object_get(claims, "iss")), ctx->st->cfg->issuer) !=
                    0) {

@@ -46,6 +46,11 @@
 #define MESH_LOG_REFUSALS_PER_S 10    /* refusal log lines a second; the rest are counted */
 #define MESH_ACCEPT_PAUSE_MS 1000     /* accepting pauses this long when out of descriptors */
 
+/* HTTP (the examples' HTTPS server, examples/common: the gateway forwards bodies upstream) */
+#define MESH_GATEWAY_MAX_BODY (1024 * 1024)       /* a request body the gateway forwards */
+#define MESH_GATEWAY_MAX_HEADER_BYTES (16 * 1024) /* all request headers together */
+#define MESH_GATEWAY_IO_TIMEOUT 30                /* seconds a request may take to arrive */
+
 /* Revocation feed (GET /v1/revocations, read by verifiers) */
 #define MESH_MAX_REVOKED 1000000      /* entries (jti, subject, certificate) a verifier holds */
 #define MESH_MAX_FEED_BYTES (4 * 1024 * 1024) /* one feed page */

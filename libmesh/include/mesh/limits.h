@@ -14,6 +14,9 @@
 #define MESH_MAX_CLAIM_STRING 2048    /* any one claim string (sub, aud, scope, ...) */
 #define MESH_MAX_SCOPES 64            /* space-separated scope values in one token */
 
+/* Configuration files (read by programs; a person writes them, an attacker may not) */
+#define MESH_MAX_CONFIG_JSON_DEPTH 8  /* issuer config nesting; the deepest valid one is 4 */
+
 /* Time (seconds) */
 #define MESH_DEFAULT_SKEW 30          /* allowed clock difference for exp/nbf/iat */
 #define MESH_DEFAULT_MAX_LIFETIME 600 /* exp - iat above this is rejected */

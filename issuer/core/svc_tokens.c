@@ -6,12 +6,11 @@
  */
 #include <string.h>
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include <mesh/b64url.h>
 #include <mesh/error.h>
+#include <mesh/util.h>
 #include "svc_tokens.h"
 
 #define SVC_SECRET_PREFIX "mss_"
@@ -23,14 +22,6 @@
 /* What a failed check looks like to the caller, whatever the reason (no oracle). */
 #define SVC_CHECK_FAILED "invalid client id or secret"
 
-static mesh_err_t random_bytes(uint8_t *buf, size_t n)
-{
-    if (RAND_bytes(buf, (int)n) != 1) {
-        return mesh_err_openssl(MESH_ERR_INTERNAL, "service token: RAND_bytes");
-    }
-    return MESH_OK;
-}
-
 /* prefix + base64url(n random bytes) into out (cap bytes, NUL-terminated). */
 static mesh_err_t random_string(const char *prefix, size_t n, char *out, size_t cap)
 {
@@ -41,11 +32,11 @@ static mesh_err_t random_string(const char *prefix, size_t n, char *out, size_t 
     if (n > sizeof(raw) || plen + mesh_b64url_enc_len(n) + 1 > cap) {
         return mesh_err_set(MESH_ERR_INTERNAL, "service token: buffer too small");
     }
-    if ((rc = random_bytes(raw, n)) == MESH_OK) {
+    if ((rc = mesh_random_bytes(raw, n)) == MESH_OK) {
         memcpy(out, prefix, plen);
         mesh_b64url_encode(raw, n, out + plen);
     }
-    OPENSSL_cleanse(raw, sizeof(raw));
+    mesh_wipe(raw, sizeof(raw));
     return rc;
 }
 
@@ -129,7 +120,7 @@ static mesh_err_t new_secret(svc_token_rec_t *rec, char out[SVC_SECRET_MAX])
     mesh_err_t rc = random_string(SVC_SECRET_PREFIX, SVC_SECRET_BYTES, out, SVC_SECRET_MAX);
 
     if (rc == MESH_OK) {
-        rc = random_bytes(rec->salt, sizeof(rec->salt));
+        rc = mesh_random_bytes(rec->salt, sizeof(rec->salt));
     }
     if (rc == MESH_OK) {
         rc = secret_hash(rec->salt, out, strlen(out), rec->hash);
@@ -174,8 +165,8 @@ mesh_err_t svc_token_create(store_t *s, const char *name, const char *audiences,
     memcpy(client_id, rec.client_id, sizeof(rec.client_id));
     memcpy(secret, sec, sizeof(sec));
 out:
-    OPENSSL_cleanse(sec, sizeof(sec));
-    OPENSSL_cleanse(&rec, sizeof(rec));
+    mesh_wipe(sec, sizeof(sec));
+    mesh_wipe(&rec, sizeof(rec));
     return rc;
 }
 
@@ -208,8 +199,8 @@ mesh_err_t svc_token_rotate(store_t *s, const char *name, int64_t grace_s, int64
     }
     memcpy(secret, sec, sizeof(sec));
 out:
-    OPENSSL_cleanse(sec, sizeof(sec));
-    OPENSSL_cleanse(&rec, sizeof(rec));
+    mesh_wipe(sec, sizeof(sec));
+    mesh_wipe(&rec, sizeof(rec));
     return rc;
 }
 
@@ -229,7 +220,7 @@ mesh_err_t svc_token_revoke(store_t *s, const char *name, int64_t now, int64_t m
     memset(rec.prev_hash, 0, sizeof(rec.prev_hash));
     rec.prev_valid_until = 0;
     rc = store_svc_update(s, &rec);
-    OPENSSL_cleanse(&rec, sizeof(rec));
+    mesh_wipe(&rec, sizeof(rec));
     if (rc != MESH_OK) {
         return rc;
     }
@@ -241,7 +232,7 @@ mesh_err_t svc_token_revoke(store_t *s, const char *name, int64_t now, int64_t m
 
 /*
  * Same work for every caller: one lookup, two HMACs (current and previous secret), two
- * CRYPTO_memcmp. An unknown id is checked against a dummy record whose hashes no secret
+ * mesh_equal_ct. An unknown id is checked against a dummy record whose hashes no secret
  * matches (all-zero HMAC output), so the time does not say whether the id exists.
  */
 static void match_secret(const svc_token_rec_t *rec, const char *secret, int64_t now, bool *cur_ok,
@@ -253,14 +244,14 @@ static void match_secret(const svc_token_rec_t *rec, const char *secret, int64_t
                   secret_hash(rec->prev_salt, secret, len, p) == MESH_OK;
     bool format_ok =
         len < SVC_SECRET_MAX && strncmp(secret, SVC_SECRET_PREFIX, strlen(SVC_SECRET_PREFIX)) == 0;
-    bool cur_eq = CRYPTO_memcmp(h, rec->hash, SVC_HASH_LEN) == 0;
-    bool prev_eq = CRYPTO_memcmp(p, rec->prev_hash, SVC_HASH_LEN) == 0;
+    bool cur_eq = mesh_equal_ct(h, rec->hash, SVC_HASH_LEN);
+    bool prev_eq = mesh_equal_ct(p, rec->prev_hash, SVC_HASH_LEN);
     bool prev_live = now < rec->prev_valid_until;
 
     *cur_ok = hashed && format_ok && cur_eq;
     *prev_ok = hashed && format_ok && prev_eq && prev_live;
-    OPENSSL_cleanse(h, sizeof(h));
-    OPENSSL_cleanse(p, sizeof(p));
+    mesh_wipe(h, sizeof(h));
+    mesh_wipe(p, sizeof(p));
 }
 
 mesh_err_t svc_token_check(store_t *s, const char *client_id, const char *secret, int64_t now,
@@ -305,6 +296,6 @@ out:
     if (why != NULL) {
         *why = reason;
     }
-    OPENSSL_cleanse(&found, sizeof(found));
+    mesh_wipe(&found, sizeof(found));
     return rc;
 }

@@ -89,8 +89,8 @@ static bool body_take(body_t *b, char *name, char *value, issuer_resp_t *resp)
             goto out;
         }
     }
-    if (b->n == REQ_MAX_PARAMS) {
-        resp_error(resp, 400, "invalid_request", "more than %d parameters", REQ_MAX_PARAMS);
+    if (b->n == MESH_MAX_REQUEST_PARAMS) {
+        resp_error(resp, 400, "invalid_request", "more than %d parameters", MESH_MAX_REQUEST_PARAMS);
         goto out;
     }
     if (!utf8_valid(name) || !utf8_valid(value)) {

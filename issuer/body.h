@@ -15,8 +15,8 @@
 
 /* The parameters of one request body; names are unique, values may hold secrets. */
 typedef struct {
-    char *names[REQ_MAX_PARAMS];
-    char *values[REQ_MAX_PARAMS];
+    char *names[MESH_MAX_REQUEST_PARAMS];
+    char *values[MESH_MAX_REQUEST_PARAMS];
     size_t n;
 } body_t;
 

@@ -354,8 +354,8 @@ mesh_err_t config_parse(const char *buf, size_t len, const char *path, config_t 
                         size_t errlen)
 {
     err[0] = '\0';
-    if (len > CONFIG_MAX_BYTES) {
-        snprintf(err, errlen, "%s: larger than %d bytes", path, CONFIG_MAX_BYTES);
+    if (len > MESH_MAX_CONFIG_BYTES) {
+        snprintf(err, errlen, "%s: larger than %d bytes", path, MESH_MAX_CONFIG_BYTES);
         return MESH_ERR_LIMIT;
     }
     /* the library's door: duplicate members, nesting and UTF-8 by the rules of <mesh/jansson.h>;
@@ -415,8 +415,8 @@ mesh_err_t config_load(const char *path, config_t **out, char *err, size_t errle
         return MESH_ERR_IO;
     }
     /* read at most one byte past the limit, so a huge file is refused unparsed */
-    char *buf = malloc(CONFIG_MAX_BYTES + 1);
-    size_t len = buf ? fread(buf, 1, CONFIG_MAX_BYTES + 1, f) : 0;
+    char *buf = malloc(MESH_MAX_CONFIG_BYTES + 1);
+    size_t len = buf ? fread(buf, 1, MESH_MAX_CONFIG_BYTES + 1, f) : 0;
     bool failed = ferror(f) != 0;
     fclose(f);
     if (buf == NULL || failed) {

@@ -331,7 +331,7 @@ static int token_create(const opts_t *o, const char *name)
     }
     const char *scopes = o->scope ? o->scope : "";
     int status = 0;
-    char id[64], secret[SVC_SECRET_MAX];
+    char id[64], secret[MESH_MAX_CLIENT_SECRET];
     if (!check_grant(cfg, o->audience, scopes)) {
         status = EXIT_USAGE;
     } else {
@@ -369,7 +369,7 @@ static int token_rotate(const opts_t *o, const char *name)
     if (s == NULL) {
         return 1;
     }
-    char secret[SVC_SECRET_MAX];
+    char secret[MESH_MAX_CLIENT_SECRET];
     mesh_err_t rc = svc_token_rotate(s, name, grace, (int64_t)time(NULL), secret);
     int status = 0;
     if (rc != MESH_OK) {

@@ -8,10 +8,8 @@
 #include <mesh/limits.h>
 #include <mesh/util.h>
 
-#define MAX_ALLOWED 256
-
 typedef struct {
-    const char *v[MAX_ALLOWED];
+    const char *v[MESH_MAX_ALLOWED_SCOPES];
     size_t n;
 } set_t;
 
@@ -27,7 +25,7 @@ static bool set_has(const set_t *s, const char *x, size_t len)
 
 static void set_add(set_t *s, const char *x)
 {
-    if (s->n < MAX_ALLOWED && !set_has(s, x, strlen(x))) {
+    if (s->n < MESH_MAX_ALLOWED_SCOPES && !set_has(s, x, strlen(x))) {
         s->v[s->n++] = x;
     }
 }

@@ -113,15 +113,15 @@ static void test_form_duplicates_refused(void **state)
     expect_form_refused("audience=a&aud%69ence=a", "more than once"); /* the same decoded */
     char many[256] = "";
     size_t n = 0;
-    for (int i = 0; i <= REQ_MAX_PARAMS; i++) {
+    for (int i = 0; i <= MESH_MAX_REQUEST_PARAMS; i++) {
         n += (size_t)snprintf(many + n, sizeof(many) - n, "%sp%d=1", i ? "&" : "", i);
     }
     expect_form_refused(many, "more than 16 parameters");
-    many[strrchr(many, '&') - many] = '\0'; /* REQ_MAX_PARAMS exactly */
+    many[strrchr(many, '&') - many] = '\0'; /* MESH_MAX_REQUEST_PARAMS exactly */
     parsed_t p;
     parse(&p, NULL, many, strlen(many));
     assert_true(p.ok);
-    assert_int_equal(p.b.n, REQ_MAX_PARAMS);
+    assert_int_equal(p.b.n, MESH_MAX_REQUEST_PARAMS);
     parsed_free(&p);
 }
 

@@ -54,6 +54,23 @@
 #define MESH_GATEWAY_MAX_HEADER_BYTES (16 * 1024) /* all request headers together */
 #define MESH_GATEWAY_IO_TIMEOUT 30                /* seconds a request may take to arrive */
 
+/*
+ * mesh-issuer: what one request may carry, and how much per-peer state the issuer keeps (a
+ * table that is full refuses, evicts or pools; it never grows past these)
+ */
+#define MESH_MAX_REQUEST_PARAMS 16  /* parameters in one token or revoke request body */
+#define MESH_MAX_CLIENT_SECRET 128  /* a service token's secret, its NUL included */
+#define MESH_MAX_SERVICE_NAME 63    /* a service token's name: one DNS label */
+#define MESH_MAX_CONFIG_BYTES (1024 * 1024) /* the issuer's config file */
+#define MESH_MAX_ALLOWED_SCOPES 256 /* scopes one caller is allowed at one audience */
+#define MESH_MAX_SOURCES 16384      /* source addresses whose open connections are counted */
+#define MESH_MAX_RATELIMIT_KEYS 65536 /* identities (or sources) with a rate-limit bucket */
+#define MESH_MAX_RATELIMIT_KEY 512  /* bytes of a key that count; longer ones share a bucket */
+#define MESH_MAX_SEEN_CERTS 65536   /* certificates that got a token, kept for CRL revocation */
+#define MESH_MAX_AUDIT_FIELD 512    /* bytes of one request value an audit line keeps */
+#define MESH_MAX_METRIC_SERIES 256  /* label sets per metric family; the rest count as "other" */
+#define MESH_MAX_METRIC_LABEL 128   /* bytes kept of a metric label value */
+
 /* Revocation feed (GET /v1/revocations, read by verifiers) */
 #define MESH_MAX_REVOKED 1000000      /* entries (jti, subject, certificate) a verifier holds */
 #define MESH_MAX_FEED_BYTES (4 * 1024 * 1024) /* one feed page */

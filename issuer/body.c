@@ -90,7 +90,8 @@ static bool body_take(body_t *b, char *name, char *value, issuer_resp_t *resp)
         }
     }
     if (b->n == MESH_MAX_REQUEST_PARAMS) {
-        resp_error(resp, 400, "invalid_request", "more than %d parameters", MESH_MAX_REQUEST_PARAMS);
+        resp_error(resp, 400, "invalid_request", "more than %d parameters",
+                   MESH_MAX_REQUEST_PARAMS);
         goto out;
     }
     if (!utf8_valid(name) || !utf8_valid(value)) {

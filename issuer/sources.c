@@ -47,7 +47,8 @@ static source_slot_t *slot_of(const char *addr, bool add)
         h = (h ^ (uint8_t)*p) * 16777619u;
     }
     source_slot_t *free_slot = NULL;
-    for (size_t i = 0, k = h % MESH_MAX_SOURCES; i < MESH_MAX_SOURCES; i++, k = (k + 1) % MESH_MAX_SOURCES) {
+    for (size_t i = 0, k = h % MESH_MAX_SOURCES; i < MESH_MAX_SOURCES;
+         i++, k = (k + 1) % MESH_MAX_SOURCES) {
         source_slot_t *s = &sources[k];
         if (s->addr[0] != '\0' && strcmp(s->addr, addr) == 0) {
             return s;

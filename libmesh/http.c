@@ -419,8 +419,8 @@ static mesh_err_t map_curl_error(CURLcode cc, const char *url, const char *errbu
 
 mesh_err_t mesh_http_do(mesh_http_t *h, const mesh_http_req_t *req, mesh_http_resp_t *resp)
 {
-    growbuf_t body = {
-        .buf = mesh_buf_new(req->max_body != 0 ? req->max_body : HTTP_DEFAULT_MAX_BODY)};
+    growbuf_t body = {.buf =
+                          mesh_buf_new(req->max_body != 0 ? req->max_body : HTTP_DEFAULT_MAX_BODY)};
     growbuf_t hdrs = {.buf = mesh_buf_new(HTTP_MAX_HEADER_BLOCK)};
     char errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *list = NULL;

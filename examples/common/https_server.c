@@ -29,7 +29,6 @@
 
 #include "log_limit.h"
 
-
 struct https_server {
     struct event_base *base;
     struct evhttp *http;

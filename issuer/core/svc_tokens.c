@@ -241,8 +241,8 @@ static void match_secret(const svc_token_rec_t *rec, const char *secret, int64_t
     size_t len = strnlen(secret, MESH_MAX_CLIENT_SECRET);
     bool hashed = secret_hash(rec->salt, secret, len, h) == MESH_OK &&
                   secret_hash(rec->prev_salt, secret, len, p) == MESH_OK;
-    bool format_ok =
-        len < MESH_MAX_CLIENT_SECRET && strncmp(secret, SVC_SECRET_PREFIX, strlen(SVC_SECRET_PREFIX)) == 0;
+    bool format_ok = len < MESH_MAX_CLIENT_SECRET &&
+                     strncmp(secret, SVC_SECRET_PREFIX, strlen(SVC_SECRET_PREFIX)) == 0;
     bool cur_eq = mesh_equal_ct(h, rec->hash, SVC_HASH_LEN);
     bool prev_eq = mesh_equal_ct(p, rec->prev_hash, SVC_HASH_LEN);
     bool prev_live = now < rec->prev_valid_until;

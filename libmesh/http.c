@@ -438,7 +438,8 @@ mesh_err_t mesh_http_do(mesh_http_t *h, const mesh_http_req_t *req, mesh_http_re
     struct mesh_peer_pin pin = {.easy = c, .want = (char *)want};
 
     if (c == NULL || body.buf == NULL || hdrs.buf == NULL) {
-        rc = mesh_err_set(MESH_ERR_NOMEM, "curl_easy_init");
+        rc = mesh_err_set(MESH_ERR_NOMEM, "%s",
+                          c == NULL ? "curl_easy_init" : "HTTP response buffers");
         goto out;
     }
     set_tls(h, c, req->with_cert);

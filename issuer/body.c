@@ -8,15 +8,14 @@
 #include <string.h>
 #include <strings.h>
 
-#include <jansson.h>
-#include <openssl/crypto.h>
-
+#include <mesh/jansson.h>
 #include <mesh/limits.h>
+#include <mesh/util.h>
 
 static void wipe_free(char *s)
 {
     if (s != NULL) {
-        OPENSSL_cleanse(s, strlen(s)); /* a value may be a token or a client secret */
+        mesh_wipe(s, strlen(s)); /* a value may be a token or a client secret */
         free(s);
     }
 }
@@ -90,8 +89,9 @@ static bool body_take(body_t *b, char *name, char *value, issuer_resp_t *resp)
             goto out;
         }
     }
-    if (b->n == REQ_MAX_PARAMS) {
-        resp_error(resp, 400, "invalid_request", "more than %d parameters", REQ_MAX_PARAMS);
+    if (b->n == MESH_MAX_REQUEST_PARAMS) {
+        resp_error(resp, 400, "invalid_request", "more than %d parameters",
+                   MESH_MAX_REQUEST_PARAMS);
         goto out;
     }
     if (!utf8_valid(name) || !utf8_valid(value)) {
@@ -189,20 +189,39 @@ static void json_wipe(json_t *o)
     {
         if (json_is_string(v)) {
             /* jansson's own heap copy; writing to it is sound, it is freed next */
-            OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
+            mesh_wipe((char *)json_string_value(v), json_string_length(v));
         }
     }
 }
 
 bool body_parse_json(const char *buf, size_t len, body_t *b, issuer_resp_t *resp)
 {
-    json_error_t je;
-    json_t *o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *o = NULL;
     bool ok = false;
-    if (o == NULL || !json_is_object(o)) {
+    /* The library's door (<mesh/jansson.h>): duplicate members (RFC 6749 §3.2 forbids a
+     * parameter twice), nesting and UTF-8 are refused by the rules tokens are read with. */
+    mesh_err_t rc = mesh_json_parse(buf, len, MESH_MAX_JSON_DEPTH, "JSON body", &o);
+    if (rc == MESH_ERR_JSON_DEPTH) {
+        resp_error(resp, 400, "invalid_request",
+                   "the JSON body is nested deeper than %d levels; send one object of string "
+                   "members",
+                   MESH_MAX_JSON_DEPTH);
+        goto out;
+    }
+    if (rc == MESH_ERR_JSON_DUPLICATE) {
+        resp_error(resp, 400, "invalid_request",
+                   "the JSON body has a member more than once (%s); send each parameter once",
+                   mesh_err_detail());
+        goto out;
+    }
+    if (rc == MESH_ERR_NOMEM) {
+        resp_error(resp, 500, "server_error", "out of memory");
+        goto out;
+    }
+    if (rc != MESH_OK || !json_is_object(o)) {
         resp_error(resp, 400, "invalid_request",
                    "the JSON body is malformed (%s); send one object of string members",
-                   o ? "not an object" : je.text);
+                   rc != MESH_OK ? mesh_err_detail() : "not an object");
         goto out;
     }
     const char *key;

@@ -15,8 +15,8 @@
 
 /* The parameters of one request body; names are unique, values may hold secrets. */
 typedef struct {
-    char *names[REQ_MAX_PARAMS];
-    char *values[REQ_MAX_PARAMS];
+    char *names[MESH_MAX_REQUEST_PARAMS];
+    char *values[MESH_MAX_REQUEST_PARAMS];
     size_t n;
 } body_t;
 
@@ -36,7 +36,7 @@ bool body_parse_form(const char *buf, size_t len, body_t *b, issuer_resp_t *resp
 bool body_parse_json(const char *buf, size_t len, body_t *b, issuer_resp_t *resp)
     __attribute__((warn_unused_result));
 
-/* Wipes (OPENSSL_cleanse) and frees every parameter; `b` is empty after. NULL is accepted. */
+/* Wipes (mesh_wipe) and frees every parameter; `b` is empty after. NULL is accepted. */
 void body_free(body_t *b);
 
 #endif /* ISSUER_BODY_H */

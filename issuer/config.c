@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
+#include <mesh/jansson.h>
 
 #include <mesh/limits.h>
 #include <mesh/util.h>
@@ -355,14 +355,19 @@ mesh_err_t config_parse(const char *buf, size_t len, const char *path, config_t 
                         size_t errlen)
 {
     err[0] = '\0';
-    if (len > CONFIG_MAX_BYTES) {
-        snprintf(err, errlen, "%s: larger than %d bytes", path, CONFIG_MAX_BYTES);
+    if (len > MESH_MAX_CONFIG_BYTES) {
+        snprintf(err, errlen, "%s: larger than %d bytes", path, MESH_MAX_CONFIG_BYTES);
         return MESH_ERR_LIMIT;
     }
-    json_error_t je;
-    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
-    if (root == NULL) {
-        snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+    /* the library's door: duplicate members, nesting and UTF-8 by the rules of <mesh/jansson.h>;
+     * its detail is "path:line:column: reason" */
+    json_t *root = NULL;
+    mesh_err_t rc = mesh_json_parse(buf, len, MESH_MAX_CONFIG_JSON_DEPTH, path, &root);
+    if (rc == MESH_ERR_NOMEM) {
+        return rc;
+    }
+    if (rc != MESH_OK) {
+        snprintf(err, errlen, "%s", mesh_err_detail());
         return MESH_ERR_CONFIG;
     }
     if (!json_is_object(root)) {
@@ -408,7 +413,7 @@ mesh_err_t config_load(const char *path, config_t **out, char *err, size_t errle
     char *buf = NULL;
     size_t len = 0;
     /* bounded: a huge file is refused unread (MESH_ERR_LIMIT), as is a FIFO or a directory */
-    mesh_err_t rc = mesh_file_read(path, CONFIG_MAX_BYTES, &buf, &len);
+    mesh_err_t rc = mesh_file_read(path, MESH_MAX_CONFIG_BYTES, &buf, &len);
     if (rc != MESH_OK) {
         snprintf(err, errlen, "%s", mesh_err_detail());
         return rc;

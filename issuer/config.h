@@ -13,8 +13,7 @@
 #include <stdio.h>
 
 #include <mesh/error.h>
-
-#define CONFIG_MAX_BYTES (1024 * 1024)
+#include <mesh/limits.h>
 
 typedef struct {
     char *name;

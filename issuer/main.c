@@ -9,8 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
-
 #include <mesh/mesh.h>
 
 #include "config.h"
@@ -289,6 +287,23 @@ static bool scope_ok(void *p, const char *s)
     return false;
 }
 
+/* Every word of the space-separated `scopes` (<mesh/util.h>) passes scope_ok. */
+static bool each_scope_ok(grant_ctx_t *g, const char *scopes)
+{
+    const char *cursor = scopes;
+    const char *w;
+    size_t len;
+    while (mesh_words_next(&cursor, &w, &len)) {
+        char *s = strndup(w, len);
+        bool ok = s != NULL && scope_ok(g, s);
+        free(s);
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Every audience must be registered, every scope must belong to one of them. */
 static bool check_grant(const config_t *cfg, const char *audiences, const char *scopes)
 {
@@ -297,7 +312,7 @@ static bool check_grant(const config_t *cfg, const char *audiences, const char *
         fprintf(stderr, "mesh-issuer: --audience is empty\n");
         return false;
     }
-    return each_word(audiences, ',', audience_ok, &g) && each_word(scopes, ' ', scope_ok, &g);
+    return each_word(audiences, ',', audience_ok, &g) && each_scope_ok(&g, scopes);
 }
 
 static int token_create(const opts_t *o, const char *name)
@@ -316,7 +331,7 @@ static int token_create(const opts_t *o, const char *name)
     }
     const char *scopes = o->scope ? o->scope : "";
     int status = 0;
-    char id[64], secret[SVC_SECRET_MAX];
+    char id[64], secret[MESH_MAX_CLIENT_SECRET];
     if (!check_grant(cfg, o->audience, scopes)) {
         status = EXIT_USAGE;
     } else {
@@ -336,7 +351,7 @@ static int token_create(const opts_t *o, const char *name)
             printf("client secret: %s\n", secret);
             printf("The secret is shown only now; store it in your CI secret store.\n");
         }
-        OPENSSL_cleanse(secret, sizeof(secret));
+        mesh_wipe(secret, sizeof(secret));
     }
     store_close(s);
     config_free(cfg);
@@ -354,7 +369,7 @@ static int token_rotate(const opts_t *o, const char *name)
     if (s == NULL) {
         return 1;
     }
-    char secret[SVC_SECRET_MAX];
+    char secret[MESH_MAX_CLIENT_SECRET];
     mesh_err_t rc = svc_token_rotate(s, name, grace, (int64_t)time(NULL), secret);
     int status = 0;
     if (rc != MESH_OK) {
@@ -369,7 +384,7 @@ static int token_rotate(const opts_t *o, const char *name)
         printf("new client secret for '%s': %s\n", name, secret);
         printf("The old secret keeps working for %lld s; shown only now.\n", (long long)grace);
     }
-    OPENSSL_cleanse(secret, sizeof(secret));
+    mesh_wipe(secret, sizeof(secret));
     store_close(s);
     config_free(cfg);
     return status;

@@ -6,11 +6,10 @@
 #include <string.h>
 
 #include <mesh/limits.h>
-
-#define MAX_ALLOWED 256
+#include <mesh/util.h>
 
 typedef struct {
-    const char *v[MAX_ALLOWED];
+    const char *v[MESH_MAX_ALLOWED_SCOPES];
     size_t n;
 } set_t;
 
@@ -26,7 +25,7 @@ static bool set_has(const set_t *s, const char *x, size_t len)
 
 static void set_add(set_t *s, const char *x)
 {
-    if (s->n < MAX_ALLOWED && !set_has(s, x, strlen(x))) {
+    if (s->n < MESH_MAX_ALLOWED_SCOPES && !set_has(s, x, strlen(x))) {
         s->v[s->n++] = x;
     }
 }
@@ -59,9 +58,11 @@ __attribute__((format(printf, 4, 5))) static bool deny(policy_result_t *res, con
     return false;
 }
 
-/* true when `item` is one of the `sep`-separated words of `list`. */
-static bool list_has(const char *list, char sep, const char *item)
+/* true when `item` is one of the comma-separated names of `list` (a service token's
+ * audiences; its scopes are a space-separated word list, <mesh/util.h>). */
+static bool list_has(const char *list, const char *item)
 {
+    const char sep = ',';
     size_t n = strlen(item);
     const char *p = list;
     while (*p != '\0') {
@@ -81,14 +82,14 @@ static bool list_has(const char *list, char sep, const char *item)
 static bool allowed_svc(const config_t *cfg, const policy_request_t *req, const cfg_audience_t *au,
                         set_t *allowed, int64_t *max_ttl, policy_result_t *res)
 {
-    if (!list_has(req->svc_audiences, ',', au->name)) {
+    if (!list_has(req->svc_audiences, au->name)) {
         return deny(res, "access_denied", 403,
                     "%s may not get tokens for audience '%s': it was created for '%s'; create "
                     "a service token with --audience %s",
                     req->identity, au->name, req->svc_audiences, au->name);
     }
     for (size_t i = 0; i < au->n_scopes; i++) {
-        if (req->svc_scopes[0] == '\0' || list_has(req->svc_scopes, ' ', au->scopes[i])) {
+        if (req->svc_scopes[0] == '\0' || mesh_words_contains(req->svc_scopes, au->scopes[i])) {
             set_add(allowed, au->scopes[i]);
         }
     }
@@ -155,15 +156,11 @@ static bool grant_scopes(const policy_request_t *req, const cfg_audience_t *au,
     char list[700] = "";
     set_join(allowed, " ", list, sizeof(list));
     set_t granted = {.n = 0};
-    const char *p = req->scope != NULL ? req->scope : "";
+    const char *cursor = req->scope;
+    const char *p;
+    size_t len;
     size_t count = 0;
-    while (*p != '\0') {
-        if (*p == ' ') {
-            p++;
-            continue;
-        }
-        const char *end = strchr(p, ' ');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
+    while (mesh_words_next(&cursor, &p, &len)) {
         /* RFC 6749 §3.3: scope-token = 1*NQCHAR */
         for (size_t i = 0; i < len; i++) {
             unsigned char ch = (unsigned char)p[i];
@@ -188,7 +185,6 @@ static bool grant_scopes(const policy_request_t *req, const cfg_audience_t *au,
                 set_add(&granted, allowed->v[i]);
             }
         }
-        p += len;
     }
     res->scope[0] = '\0';
     /* No scope asked for: the token carries everything this caller may have here. */

@@ -13,9 +13,9 @@
 #include <event2/http_struct.h> /* the request's HTTP version: 2.1 has no getter */
 #include <event2/keyvalq_struct.h>
 
-#include <openssl/crypto.h>
-
+#include <mesh/buf.h>
 #include <mesh/limits.h>
+#include <mesh/util.h>
 
 #include "body.h"
 #include "log.h"
@@ -103,43 +103,51 @@ static void send_doc(hctx_t *h, const char *doc, const char *cache)
 
 /* ---- request bodies ---- */
 
-/* The body as libevent holds it, wiped: libevent frees its buffers without. (Its chunks are
- * plain heap memory for data read from a socket, so writing to them is allowed.) */
-static void wipe_evbuffer(struct evbuffer *buf)
+/*
+ * Moves the body out of libevent into a bounded buffer (<mesh/buf.h>, wiped when freed) and
+ * wipes libevent's copy as it goes: libevent frees its buffers without. (Its chunks are plain
+ * heap memory for data read from a socket, so writing to them is allowed.) MESH_ERR_LIMIT
+ * past the buffer's maximum; nothing of the body is left in `in` either way.
+ */
+static mesh_err_t body_take_evbuffer(struct evbuffer *in, mesh_buf_t *out)
 {
-    int n = evbuffer_peek(buf, -1, NULL, NULL, 0);
+    mesh_err_t rc = MESH_OK;
+    int n = evbuffer_peek(in, -1, NULL, NULL, 0);
     struct evbuffer_iovec *v = n > 0 ? calloc((size_t)n, sizeof(*v)) : NULL;
-    if (v == NULL) {
-        return;
+    if (n > 0 && v == NULL) {
+        return mesh_err_set(MESH_ERR_NOMEM, "request body");
     }
-    n = evbuffer_peek(buf, -1, NULL, v, n);
+    n = n > 0 ? evbuffer_peek(in, -1, NULL, v, n) : 0;
     for (int i = 0; i < n; i++) {
-        OPENSSL_cleanse(v[i].iov_base, v[i].iov_len);
+        if (rc == MESH_OK) {
+            rc = mesh_buf_append(out, v[i].iov_base, v[i].iov_len, "request body");
+        }
+        mesh_wipe(v[i].iov_base, v[i].iov_len);
     }
     free(v);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    return rc;
 }
 
 static bool read_body(hctx_t *h, body_t *b, issuer_resp_t *resp)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(h->req);
-    size_t len = evbuffer_get_length(in);
-    if (len > MESH_MAX_REQUEST_BODY) {
+    mesh_buf_t *text = mesh_buf_new(MESH_MAX_REQUEST_BODY);
+    mesh_err_t rc = text != NULL ? body_take_evbuffer(in, text) : MESH_ERR_NOMEM;
+    bool ok = false;
+    if (rc == MESH_ERR_LIMIT) {
         resp_error(resp, 413, "invalid_request", "body larger than %d bytes",
                    MESH_MAX_REQUEST_BODY);
-        return false;
+        goto out;
     }
-    char *text = malloc(len + 1);
-    if (text == NULL) {
+    if (rc != MESH_OK) {
         resp_error(resp, 500, "server_error", "out of memory");
-        return false;
+        goto out;
     }
-    evbuffer_copyout(in, text, len);
-    text[len] = '\0';
-    wipe_evbuffer(in);
     const char *ct = evhttp_find_header(evhttp_request_get_input_headers(h->req), "Content-Type");
-    bool ok = body_parse(ct, text, len, b, resp);
-    OPENSSL_cleanse(text, len); /* may hold a token or a client secret */
-    free(text);
+    ok = body_parse(ct, mesh_buf_data(text), mesh_buf_len(text), b, resp);
+out:
+    mesh_buf_free(text); /* wipes: the body may hold a token or a client secret */
     return ok;
 }
 

@@ -6,14 +6,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <mesh/limits.h>
+
 /* A small open-addressing table under one lock (taken once per connection, not per request). */
-#define SOURCES_MAX 16384
 typedef struct {
     char addr[64];
     int n; /* open connections; -1 = a tombstone (a deleted key probing goes past) */
 } source_slot_t;
 static pthread_mutex_t sources_lock = PTHREAD_MUTEX_INITIALIZER;
-static source_slot_t sources[SOURCES_MAX], sources_tmp[SOURCES_MAX];
+static source_slot_t sources[MESH_MAX_SOURCES], sources_tmp[MESH_MAX_SOURCES];
 static size_t sources_tombstones;
 static int max_per_source = 1;
 
@@ -32,7 +33,7 @@ static void sources_rebuild(void)
     memcpy(sources_tmp, sources, sizeof(sources));
     memset(sources, 0, sizeof(sources));
     sources_tombstones = 0;
-    for (size_t i = 0; i < SOURCES_MAX; i++) {
+    for (size_t i = 0; i < MESH_MAX_SOURCES; i++) {
         if (sources_tmp[i].n > 0) {
             slot_of(sources_tmp[i].addr, true)->n = sources_tmp[i].n;
         }
@@ -46,7 +47,8 @@ static source_slot_t *slot_of(const char *addr, bool add)
         h = (h ^ (uint8_t)*p) * 16777619u;
     }
     source_slot_t *free_slot = NULL;
-    for (size_t i = 0, k = h % SOURCES_MAX; i < SOURCES_MAX; i++, k = (k + 1) % SOURCES_MAX) {
+    for (size_t i = 0, k = h % MESH_MAX_SOURCES; i < MESH_MAX_SOURCES;
+         i++, k = (k + 1) % MESH_MAX_SOURCES) {
         source_slot_t *s = &sources[k];
         if (s->addr[0] != '\0' && strcmp(s->addr, addr) == 0) {
             return s;
@@ -91,7 +93,7 @@ void sources_release(const char *addr)
     if (s != NULL && --s->n <= 0) {
         s->addr[0] = '\0';
         s->n = -1;
-        if (++sources_tombstones > SOURCES_MAX / 4) {
+        if (++sources_tombstones > MESH_MAX_SOURCES / 4) {
             sources_rebuild();
         }
     }

@@ -15,8 +15,6 @@ struct shared_rl {
     double rate, burst;
 };
 
-#define RL_MAX_KEYS 65536
-
 static shared_rl_t *rl_get(const shared_rl_t *prev, cfg_rate_t r)
 {
     if (prev != NULL && prev->rate == r.rate && prev->burst == r.burst) {
@@ -32,7 +30,7 @@ static shared_rl_t *rl_get(const shared_rl_t *prev, cfg_rate_t r)
     s->rate = r.rate;
     s->burst = r.burst;
     if (r.rate > 0) {
-        s->rl = ratelimit_new(r.rate, r.burst, RL_MAX_KEYS);
+        s->rl = ratelimit_new(r.rate, r.burst, MESH_MAX_RATELIMIT_KEYS);
         if (s->rl == NULL) {
             free(s);
             return NULL;

@@ -113,15 +113,15 @@ static void test_form_duplicates_refused(void **state)
     expect_form_refused("audience=a&aud%69ence=a", "more than once"); /* the same decoded */
     char many[256] = "";
     size_t n = 0;
-    for (int i = 0; i <= REQ_MAX_PARAMS; i++) {
+    for (int i = 0; i <= MESH_MAX_REQUEST_PARAMS; i++) {
         n += (size_t)snprintf(many + n, sizeof(many) - n, "%sp%d=1", i ? "&" : "", i);
     }
     expect_form_refused(many, "more than 16 parameters");
-    many[strrchr(many, '&') - many] = '\0'; /* REQ_MAX_PARAMS exactly */
+    many[strrchr(many, '&') - many] = '\0'; /* MESH_MAX_REQUEST_PARAMS exactly */
     parsed_t p;
     parse(&p, NULL, many, strlen(many));
     assert_true(p.ok);
-    assert_int_equal(p.b.n, REQ_MAX_PARAMS);
+    assert_int_equal(p.b.n, MESH_MAX_REQUEST_PARAMS);
     parsed_free(&p);
 }
 
@@ -169,6 +169,23 @@ static void test_json_members(void **state)
     expect_json_refused("{\"audience\":{\"x\":1}}", "'audience' must be a string");
     expect_json_refused("{\"ttl\":1.5}", "must be a string");
     expect_json_refused("{\"audience\":\"a\\u0000b\"}", "JSON");
+}
+
+/* Regression (issue 10, point 3): the JSON body is read through the library's door
+ * (<mesh/jansson.h>): nesting past MESH_MAX_JSON_DEPTH and a member sent twice are 400
+ * invalid_request naming the reason, before any member is looked at. */
+static void test_json_body_through_the_door(void **state)
+{
+    (void)state;
+    /* an object and 8 arrays: depth 9 */
+    expect_json_refused("{\"audience\":[[[[[[[[\"a\"]]]]]]]]}", "nested deeper than 8 levels");
+    expect_json_refused("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+                        "nested deeper than 8 levels");
+    /* depth 8 exactly is within the limit: refused for its type, not its depth */
+    expect_json_refused("{\"audience\":[[[[[[[\"a\"]]]]]]]}", "'audience' must be a string");
+    expect_json_refused("{\"grant_type\":\"client_credentials\",\"grant_type\":\"x\"}",
+                        "more than once");
+    expect_json_refused("{\"a\":\"\xff\"}", "malformed");
 }
 
 /* ---- the body as a whole ---- */
@@ -231,6 +248,7 @@ int main(void)
         cmocka_unit_test(test_form_duplicates_refused),
         cmocka_unit_test(test_form_nul_and_utf8_refused),
         cmocka_unit_test(test_json_members),
+        cmocka_unit_test(test_json_body_through_the_door),
         cmocka_unit_test(test_body_content_type_and_size),
         cmocka_unit_test(test_body_free_empties),
         cmocka_unit_test(test_error_description_bytes),

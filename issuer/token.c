@@ -11,11 +11,11 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
-
+#include <mesh/jansson.h>
 #include <mesh/jws.h>
 #include <mesh/jwt.h>
 #include <mesh/limits.h>
+#include <mesh/util.h>
 
 #include "audit.h"
 #include "log.h"
@@ -172,7 +172,7 @@ static bool auth_basic(issuer_ctx_t *ctx, const char *hdr, auth_t *a, issuer_res
             ok = check_secret(ctx, buf, colon + 1, a, resp);
         }
     }
-    OPENSSL_cleanse(buf, sizeof(buf));
+    mesh_wipe(buf, sizeof(buf));
     return ok;
 }
 
@@ -330,9 +330,8 @@ static bool authenticate_charged(issuer_ctx_t *ctx, const issuer_req_t *req, aut
 
 /* Certificates that got a token are recorded once per process, so a later CRL entry for one
  * can revoke its tokens (certificate_revocations in state.c). */
-#define SEEN_MAX 65536
 static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *seen[SEEN_MAX];
+static char *seen[MESH_MAX_SEEN_CERTS];
 static size_t seen_n;
 
 static bool cert_recorded(issuer_ctx_t *ctx, const tls_peer_t *peer)
@@ -342,13 +341,13 @@ static bool cert_recorded(issuer_ctx_t *ctx, const tls_peer_t *peer)
         h = (h ^ (uint8_t)*p) * 16777619u;
     }
     pthread_mutex_lock(&seen_lock);
-    size_t i = h % SEEN_MAX;
-    for (size_t probes = 0; seen[i] != NULL && probes < SEEN_MAX; probes++) {
+    size_t i = h % MESH_MAX_SEEN_CERTS;
+    for (size_t probes = 0; seen[i] != NULL && probes < MESH_MAX_SEEN_CERTS; probes++) {
         if (strcmp(seen[i], peer->cert_key) == 0) {
             pthread_mutex_unlock(&seen_lock);
             return true;
         }
-        i = (i + 1) % SEEN_MAX;
+        i = (i + 1) % MESH_MAX_SEEN_CERTS;
     }
     pthread_mutex_unlock(&seen_lock);
     mesh_err_t rc = store_cert_seen(ctx->store, peer->cert_key, peer->x5t, peer->not_after);
@@ -357,16 +356,16 @@ static bool cert_recorded(issuer_ctx_t *ctx, const tls_peer_t *peer)
         return false;
     }
     pthread_mutex_lock(&seen_lock);
-    if (seen_n >= SEEN_MAX / 2) { /* a fresh table: records are idempotent */
-        for (size_t k = 0; k < SEEN_MAX; k++) {
+    if (seen_n >= MESH_MAX_SEEN_CERTS / 2) { /* a fresh table: records are idempotent */
+        for (size_t k = 0; k < MESH_MAX_SEEN_CERTS; k++) {
             free(seen[k]);
             seen[k] = NULL;
         }
         seen_n = 0;
     }
-    i = h % SEEN_MAX;
+    i = h % MESH_MAX_SEEN_CERTS;
     while (seen[i] != NULL && strcmp(seen[i], peer->cert_key) != 0) {
-        i = (i + 1) % SEEN_MAX;
+        i = (i + 1) % MESH_MAX_SEEN_CERTS;
     }
     if (seen[i] == NULL && (seen[i] = strdup(peer->cert_key)) != NULL) {
         seen_n++;
@@ -441,7 +440,7 @@ void token_endpoint(issuer_ctx_t *ctx, const issuer_req_t *req, issuer_resp_t *r
         json_object_set_new(resp->body, "scope", json_string(res.scope));
     }
     resp->no_store = true; /* RFC 6749 §5.1 */
-    OPENSSL_cleanse(jwt, strlen(jwt));
+    mesh_wipe(jwt, strlen(jwt));
     mesh_free(jwt);
     metrics_token_issued(ctx->metrics, pr.audience, a.method);
     audit(ctx, req, &a, pr.audience, res.scope, jti, res.ttl, "issued", NULL);
@@ -468,9 +467,9 @@ static bool read_own_token(issuer_ctx_t *ctx, const char *token, char *sub, size
     json_t *claims = NULL;
     if (rc != MESH_OK) {
         *why = mesh_err_name(rc);
-    } else if ((claims = json_loadb((const char *)payload, plen, JSON_REJECT_DUPLICATES, NULL)) ==
-               NULL) {
-        *why = "claims are not JSON";
+    } else if (mesh_json_parse_object((const char *)payload, plen, MESH_MAX_JSON_DEPTH,
+                                      "token claims", &claims) != MESH_OK) {
+        *why = "claims are not one JSON object";
     } else if (!json_is_string(json_object_get(claims, "iss")) ||
                strcmp(json_string_value(json_object_get(claims, "iss")), ctx->st->cfg->issuer) !=
                    0) {

@@ -13,12 +13,12 @@
 
 #include <jansson.h>
 
+#include <mesh/limits.h>
+
 #include "metrics.h"
 #include "server_tls.h"
 #include "state.h"
 #include "store.h"
-
-#define REQ_MAX_PARAMS 16
 
 typedef struct {
     const char *name;
@@ -31,7 +31,7 @@ typedef struct {
     const char *authorization;  /* Authorization header or NULL */
     const char *mesh_client_id; /* Mesh-Client-Id header or NULL */
     const char *mesh_client_secret;
-    req_param_t params[REQ_MAX_PARAMS]; /* body parameters, names unique */
+    req_param_t params[MESH_MAX_REQUEST_PARAMS]; /* body parameters, names unique */
     size_t n_params;
 } issuer_req_t;
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <mesh/buf.h>
 #include <mesh/limits.h>
 
 #include "internal.h"
@@ -27,9 +28,10 @@ struct mesh_http {
     atomic_bool cancelled;
 };
 
+/* What a response brings, in the bounded buffer of <mesh/buf.h>: the limit is the buffer's,
+ * and what it held is wiped when freed (a token response carries a token). */
 typedef struct {
-    char *data;
-    size_t len, max;
+    mesh_buf_t *buf;
     bool overflow;
 } growbuf_t;
 
@@ -151,20 +153,13 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 static size_t on_body(char *ptr, size_t size, size_t n, void *ctx)
 {
     growbuf_t *b = ctx;
-    size_t add = size * n;
+    size_t add = size * n; /* libcurl passes size 1 */
 
-    if (add > b->max - b->len) {
-        b->overflow = true;
+    mesh_err_t rc = mesh_buf_append(b->buf, ptr, add, "response");
+    if (rc != MESH_OK) {
+        b->overflow = rc == MESH_ERR_LIMIT;
         return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
     }
-    char *p = realloc(b->data, b->len + add + 1);
-    if (p == NULL) {
-        return 0;
-    }
-    memcpy(p + b->len, ptr, add);
-    b->data = p;
-    b->len += add;
-    b->data[b->len] = '\0';
     return add;
 }
 
@@ -175,7 +170,7 @@ static size_t on_header(char *ptr, size_t size, size_t n, void *ctx)
 
     /* A new status line starts a new block (1xx answers, proxies): keep only the last. */
     if (add >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
-        b->len = 0;
+        mesh_buf_reset(b->buf);
     }
     return on_body(ptr, size, n, ctx) == add ? add : 0;
 }
@@ -424,8 +419,9 @@ static mesh_err_t map_curl_error(CURLcode cc, const char *url, const char *errbu
 
 mesh_err_t mesh_http_do(mesh_http_t *h, const mesh_http_req_t *req, mesh_http_resp_t *resp)
 {
-    growbuf_t body = {.max = req->max_body != 0 ? req->max_body : HTTP_DEFAULT_MAX_BODY};
-    growbuf_t hdrs = {.max = HTTP_MAX_HEADER_BLOCK};
+    growbuf_t body = {.buf =
+                          mesh_buf_new(req->max_body != 0 ? req->max_body : HTTP_DEFAULT_MAX_BODY)};
+    growbuf_t hdrs = {.buf = mesh_buf_new(HTTP_MAX_HEADER_BLOCK)};
     char errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *list = NULL;
     char *auth = NULL;
@@ -441,8 +437,10 @@ mesh_err_t mesh_http_do(mesh_http_t *h, const mesh_http_req_t *req, mesh_http_re
     }
     struct mesh_peer_pin pin = {.easy = c, .want = (char *)want};
 
-    if (c == NULL) {
-        return mesh_err_set(MESH_ERR_NOMEM, "curl_easy_init");
+    if (c == NULL || body.buf == NULL || hdrs.buf == NULL) {
+        rc = mesh_err_set(MESH_ERR_NOMEM, "%s",
+                          c == NULL ? "curl_easy_init" : "HTTP response buffers");
+        goto out;
     }
     set_tls(h, c, req->with_cert);
     if (want != NULL && (rc = pin_install(c, &pin)) != MESH_OK) {
@@ -515,7 +513,7 @@ mesh_err_t mesh_http_do(mesh_http_t *h, const mesh_http_req_t *req, mesh_http_re
                               req->url);
         } else if (body.overflow) {
             rc = mesh_err_set(MESH_ERR_LIMIT, "%s: response body over %zu bytes", req->url,
-                              body.max);
+                              mesh_buf_max(body.buf));
         } else {
             rc = map_curl_error(cc, req->url, errbuf);
         }
@@ -524,22 +522,21 @@ mesh_err_t mesh_http_do(mesh_http_t *h, const mesh_http_req_t *req, mesh_http_re
     memset(resp, 0, sizeof(*resp));
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
     curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &resp->new_connections);
-    if (body.data == NULL) {
-        body.data = calloc(1, 1);
+    resp->body = mesh_buf_take(body.buf, &resp->body_len);
+    resp->headers = mesh_buf_take(hdrs.buf, &resp->headers_len);
+    if (resp->body == NULL || resp->headers == NULL) {
+        mesh_http_resp_clear(resp);
+        rc = mesh_err_set(MESH_ERR_NOMEM, "%s: response", req->url);
+        goto out;
     }
-    resp->body = body.data;
-    resp->body_len = body.len;
-    resp->headers = hdrs.data;
-    resp->headers_len = hdrs.len;
-    body.data = hdrs.data = NULL;
     parse_headers(resp);
 out:
     if (auth != NULL) {
         mesh_wipe(auth, strlen(auth));
         free(auth);
     }
-    free(body.data);
-    free(hdrs.data);
+    mesh_buf_free(body.buf);
+    mesh_buf_free(hdrs.buf);
     curl_slist_free_all(list);
     curl_easy_cleanup(c);
     return rc;

@@ -46,15 +46,18 @@ MESH_EXPORT mesh_err_t mesh_json_parse(const char *buf, size_t len, size_t max_d
     v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (v == NULL) {
         switch (json_error_code(&jerr)) {
+        /* line and column too: a person reads these for a file they wrote */
         case json_error_duplicate_key:
-            return mesh_err_set(MESH_ERR_JSON_DUPLICATE, "%s: %s", what, jerr.text);
+            return mesh_err_set(MESH_ERR_JSON_DUPLICATE, "%s:%d:%d: %s", what, jerr.line,
+                                jerr.column, jerr.text);
         case json_error_invalid_utf8:
-            return mesh_err_set(MESH_ERR_UTF8, "%s: %s", what, jerr.text);
+            return mesh_err_set(MESH_ERR_UTF8, "%s:%d:%d: %s", what, jerr.line, jerr.column,
+                                jerr.text);
         case json_error_out_of_memory:
             return mesh_err_set(MESH_ERR_NOMEM, "%s: out of memory", what);
         default:
-            return mesh_err_set(MESH_ERR_JSON, "%s: %s at offset %d", what, jerr.text,
-                                jerr.position);
+            return mesh_err_set(MESH_ERR_JSON, "%s:%d:%d: %s at offset %d", what, jerr.line,
+                                jerr.column, jerr.text, jerr.position);
         }
     }
     *out = v;

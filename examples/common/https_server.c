@@ -25,12 +25,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "log_limit.h"
+#include <mesh/limits.h>
 
-/* Bounds on what a peer may send us (the gateway forwards bodies, so they stay small). */
-#define MAX_HEADERS_BYTES (16 * 1024)
-#define MAX_BODY_BYTES    (1024 * 1024)
-#define IO_TIMEOUT_S      30
+#include "log_limit.h"
 
 struct https_server {
     struct event_base *base;
@@ -238,9 +235,9 @@ https_server_t *https_server_new(const https_server_opts_t *o, https_handler_fn 
     }
     evhttp_set_bevcb(s->http, on_accept, s);
     evhttp_set_gencb(s->http, on_request, s);
-    evhttp_set_max_headers_size(s->http, MAX_HEADERS_BYTES);
-    evhttp_set_max_body_size(s->http, MAX_BODY_BYTES);
-    evhttp_set_timeout(s->http, IO_TIMEOUT_S);
+    evhttp_set_max_headers_size(s->http, MESH_GATEWAY_MAX_HEADER_BYTES);
+    evhttp_set_max_body_size(s->http, MESH_GATEWAY_MAX_BODY);
+    evhttp_set_timeout(s->http, MESH_GATEWAY_IO_TIMEOUT);
     evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                             EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
     struct evhttp_bound_socket *bound =
@@ -353,6 +350,39 @@ bool https_peer_cert_der(struct evhttp_request *req, uint8_t **der, size_t *len)
     *len = (size_t)n;
     OPENSSL_free(buf);
     return true;
+}
+
+mesh_err_t https_request_body(struct evhttp_request *req, mesh_buf_t **out)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    mesh_buf_t *b = mesh_buf_new(MESH_GATEWAY_MAX_BODY);
+    struct evbuffer_iovec *v = NULL;
+    mesh_err_t rc = MESH_OK;
+    int n;
+
+    if (b == NULL) {
+        return mesh_err_set(MESH_ERR_NOMEM, "request body");
+    }
+    n = in != NULL ? evbuffer_peek(in, -1, NULL, NULL, 0) : 0;
+    if (n > 0) {
+        v = calloc((size_t)n, sizeof(*v));
+        if (v == NULL) {
+            rc = mesh_err_set(MESH_ERR_NOMEM, "request body");
+            goto out;
+        }
+        n = evbuffer_peek(in, -1, NULL, v, n);
+    }
+    for (int i = 0; i < n && rc == MESH_OK; i++) {
+        rc = mesh_buf_append(b, v[i].iov_base, v[i].iov_len, "request body");
+    }
+out:
+    free(v);
+    if (rc != MESH_OK) {
+        mesh_buf_free(b);
+        return rc;
+    }
+    *out = b;
+    return MESH_OK;
 }
 
 void https_reply_json(struct evhttp_request *req, int status, const char *reason, const char *json,

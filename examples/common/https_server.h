@@ -19,6 +19,9 @@
 #include <event2/http.h>
 #include <event2/util.h>
 
+#include <mesh/buf.h>
+#include <mesh/error.h>
+
 typedef struct {
     const char *listen;       /* "HOST:PORT"; port 0 picks a free one (see port_file) */
     const char *cert_path;    /* the service's certificate chain (leaf first) */
@@ -76,6 +79,14 @@ void https_server_log_refusal(https_server_t *s, const char *fmt, ...)
  * Returns false (errno set) when setsockopt fails.
  */
 bool https_socket_set_nodelay(evutil_socket_t fd);
+
+/*
+ * The request's body in a new bounded buffer (*out, mesh_buf_free(); <mesh/buf.h>), at most
+ * MESH_GATEWAY_MAX_BODY bytes (libevent refuses a larger one with 413 before the handler
+ * runs). MESH_ERR_LIMIT past it, MESH_ERR_NOMEM; *out is set only on success. Never blocks.
+ */
+mesh_err_t https_request_body(struct evhttp_request *req, mesh_buf_t **out)
+    __attribute__((warn_unused_result));
 
 /* "GET", "POST", ... for the request's method. */
 const char *https_method_name(struct evhttp_request *req);

@@ -20,8 +20,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#define LOG_LIMIT_BURST      10 /* lines written per interval before suppression starts */
-#define LOG_LIMIT_INTERVAL_S 1  /* the interval, in seconds */
+#include <mesh/limits.h>
+
+/* the issuer's refusal log rule, one number for both */
+#define LOG_LIMIT_BURST      MESH_LOG_REFUSALS_PER_S /* lines per interval before suppression */
+#define LOG_LIMIT_INTERVAL_S 1                       /* the interval, in seconds */
 
 typedef struct {
     FILE *out;                /* where lines go (stderr for the examples) */

@@ -203,9 +203,15 @@ static void forward(gateway_t *g, struct evhttp_request *req, const mesh_identit
     const char *hdrs[9];
     forward_headers(req, id, lines, hdrs, 8);
 
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t blen = evbuffer_get_length(in);
-    const void *body = blen ? evbuffer_pullup(in, -1) : NULL;
+    mesh_buf_t *body = NULL;
+    mesh_err_t brc = https_request_body(req, &body);
+    if (brc != MESH_OK) {
+        reply_error(req, brc == MESH_ERR_LIMIT ? 413 : 500,
+                    brc == MESH_ERR_LIMIT ? "invalid_request" : "server_error",
+                    brc == MESH_ERR_LIMIT ? "request body too large" : "out of memory", NULL);
+        return;
+    }
+    size_t blen = mesh_buf_len(body);
 
     mesh_request_t *breq = NULL;
     mesh_response_t *resp = NULL;
@@ -217,12 +223,13 @@ static void forward(gateway_t *g, struct evhttp_request *req, const mesh_identit
         rc = mesh_request_add_header(breq, hdrs[i]);
     }
     if (rc == MESH_OK) {
-        rc = mesh_request_set_body(breq, body, blen);
+        rc = mesh_request_set_body(breq, blen ? mesh_buf_data(body) : NULL, blen);
     }
     if (rc == MESH_OK) {
         rc = mesh_client_request(g->client, breq, &resp);
     }
     mesh_request_free(breq);
+    mesh_buf_free(body);
     if (rc != MESH_OK) {
         https_server_log_refusal(g->srv, "backend %s %s failed: %s (%s)", method, url,
                                  mesh_err_name(rc), mesh_err_detail());

@@ -9,10 +9,12 @@
 
 #include <jansson.h>
 
+#include <mesh/limits.h>
+
 #include "audit.h"
 
-/* Longest string field kept; request values (audience, scope) are attacker-chosen. */
-#define AUDIT_FIELD_MAX 512
+/* Longest string field kept (MESH_MAX_AUDIT_FIELD): request values (audience, scope) are
+ * attacker-chosen. */
 
 static pthread_mutex_t audit_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -23,11 +25,11 @@ static pthread_mutex_t audit_mu = PTHREAD_MUTEX_INITIALIZER;
  */
 static json_t *field(const char *v)
 {
-    size_t n = v ? strnlen(v, AUDIT_FIELD_MAX + 1) : 0;
+    size_t n = v ? strnlen(v, MESH_MAX_AUDIT_FIELD + 1) : 0;
     json_t *s;
 
-    if (n > AUDIT_FIELD_MAX) {
-        n = AUDIT_FIELD_MAX;
+    if (n > MESH_MAX_AUDIT_FIELD) {
+        n = MESH_MAX_AUDIT_FIELD;
         while (n > 0 && ((unsigned char)v[n] & 0xc0) == 0x80) {
             n--; /* v[n] continues a character: cut before that character starts */
         }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Prometheus text exposition format 0.0.4. Label values come from requests (audience) or
- * configuration (names), so each labelled family holds at most METRICS_MAX_SERIES label
+ * configuration (names), so each labelled family holds at most MESH_MAX_METRIC_SERIES label
  * sets; later ones are counted under the label value "other" and the registry stays bounded.
  */
 #include <pthread.h>
@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mesh/limits.h>
+
 #include "metrics.h"
 
-#define METRICS_MAX_SERIES 256
-#define METRICS_LABEL_MAX  128 /* bytes kept of a label value */
 #define METRICS_OTHER      "other"
 
 typedef struct {
@@ -23,7 +23,7 @@ typedef struct {
 } series_t;
 
 typedef struct {
-    series_t s[METRICS_MAX_SERIES + 1]; /* the extra slot is "other" */
+    series_t s[MESH_MAX_METRIC_SERIES + 1]; /* the extra slot is "other" */
     size_t n;
 } family_t;
 
@@ -84,13 +84,13 @@ void metrics_free(metrics_t *m)
 }
 
 /*
- * A label value as stored: at most METRICS_LABEL_MAX bytes, with control characters other
+ * A label value as stored: at most MESH_MAX_METRIC_LABEL bytes, with control characters other
  * than newline and every non-ASCII byte replaced by '_' so the output is always valid UTF-8
  * (the names this issuer sees are ASCII; anything else is hostile or a mistake).
  */
-static void label_clean(const char *v, char out[METRICS_LABEL_MAX + 1])
+static void label_clean(const char *v, char out[MESH_MAX_METRIC_LABEL + 1])
 {
-    size_t n = v ? strnlen(v, METRICS_LABEL_MAX) : 0;
+    size_t n = v ? strnlen(v, MESH_MAX_METRIC_LABEL) : 0;
 
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)v[i];
@@ -130,7 +130,7 @@ static series_t *family_add(family_t *f, const char *a, const char *b)
 /* The series for (a, b), created if needed; past the cap, the "other" series (*other). */
 static series_t *family_get(family_t *f, const char *a, const char *b, bool two, bool *other)
 {
-    char ca[METRICS_LABEL_MAX + 1], cb[METRICS_LABEL_MAX + 1];
+    char ca[MESH_MAX_METRIC_LABEL + 1], cb[MESH_MAX_METRIC_LABEL + 1];
     series_t *s;
 
     label_clean(a, ca);
@@ -139,14 +139,14 @@ static series_t *family_get(family_t *f, const char *a, const char *b, bool two,
     if ((s = family_find(f, ca, two ? cb : NULL)) != NULL) {
         return s;
     }
-    if (f->n < METRICS_MAX_SERIES) {
+    if (f->n < MESH_MAX_METRIC_SERIES) {
         return family_add(f, ca, two ? cb : NULL);
     }
     *other = true;
     if ((s = family_find(f, METRICS_OTHER, two ? METRICS_OTHER : NULL)) != NULL) {
         return s;
     }
-    return f->n == METRICS_MAX_SERIES ? family_add(f, METRICS_OTHER, two ? METRICS_OTHER : NULL)
+    return f->n == MESH_MAX_METRIC_SERIES ? family_add(f, METRICS_OTHER, two ? METRICS_OTHER : NULL)
                                       : NULL;
 }
 

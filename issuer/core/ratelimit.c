@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <mesh/limits.h>
+
 #include "ratelimit.h"
 
-/* Keys longer than this share a bucket with their prefix (identities are far shorter). */
-#define RL_KEY_MAX 512
 /* Retry-After never says more than a day, whatever the configured rate. */
 #define RL_RETRY_MAX_S 86400
 
@@ -190,7 +190,7 @@ static bool take_or_peek(ratelimit_t *rl, const char *key, int64_t now_ms, int *
         return false;
     }
     pthread_mutex_lock(&rl->mu);
-    b = lookup(rl, key, strnlen(key, RL_KEY_MAX), now_ms);
+    b = lookup(rl, key, strnlen(key, MESH_MAX_RATELIMIT_KEY), now_ms);
     if (b == NULL) {
         goto out; /* out of memory: refuse rather than track nothing */
     }

@@ -6,7 +6,6 @@
  */
 #include <string.h>
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <mesh/b64url.h>
@@ -18,7 +17,6 @@
 #define SVC_ID_PREFIX     "msi_"
 #define SVC_SECRET_BYTES  32 /* 256 bits */
 #define SVC_ID_BYTES      16
-#define SVC_NAME_MAX      63 /* one DNS label */
 
 /* What a failed check looks like to the caller, whatever the reason (no oracle). */
 #define SVC_CHECK_FAILED "invalid client id or secret"
@@ -37,7 +35,7 @@ static mesh_err_t random_string(const char *prefix, size_t n, char *out, size_t 
         memcpy(out, prefix, plen);
         mesh_b64url_encode(raw, n, out + plen);
     }
-    OPENSSL_cleanse(raw, sizeof(raw));
+    mesh_wipe(raw, sizeof(raw));
     return rc;
 }
 
@@ -57,12 +55,12 @@ static mesh_err_t secret_hash(const uint8_t salt[16], const char *secret, size_t
 /* A DNS label: [a-z0-9-]{1,63}, no leading or trailing hyphen. */
 static mesh_err_t check_name(const char *name)
 {
-    size_t n = name ? strnlen(name, SVC_NAME_MAX + 1) : 0;
+    size_t n = name ? strnlen(name, MESH_MAX_SERVICE_NAME + 1) : 0;
 
-    if (n == 0 || n > SVC_NAME_MAX) {
+    if (n == 0 || n > MESH_MAX_SERVICE_NAME) {
         return mesh_err_set(MESH_ERR_CONFIG,
                             "service-token name must be 1 to %d characters [a-z0-9-]",
-                            SVC_NAME_MAX);
+                            MESH_MAX_SERVICE_NAME);
     }
     for (size_t i = 0; i < n; i++) {
         char c = name[i];
@@ -116,9 +114,9 @@ static mesh_err_t check_list(const char *what, const char *v, size_t cap, char s
 }
 
 /* New secret and its verifier into rec->hash/salt; the secret goes to out. */
-static mesh_err_t new_secret(svc_token_rec_t *rec, char out[SVC_SECRET_MAX])
+static mesh_err_t new_secret(svc_token_rec_t *rec, char out[MESH_MAX_CLIENT_SECRET])
 {
-    mesh_err_t rc = random_string(SVC_SECRET_PREFIX, SVC_SECRET_BYTES, out, SVC_SECRET_MAX);
+    mesh_err_t rc = random_string(SVC_SECRET_PREFIX, SVC_SECRET_BYTES, out, MESH_MAX_CLIENT_SECRET);
 
     if (rc == MESH_OK) {
         rc = mesh_random_bytes(rec->salt, sizeof(rec->salt));
@@ -131,10 +129,10 @@ static mesh_err_t new_secret(svc_token_rec_t *rec, char out[SVC_SECRET_MAX])
 
 mesh_err_t svc_token_create(store_t *s, const char *name, const char *audiences, const char *scopes,
                             int64_t lifetime_s, int64_t now, char client_id[64],
-                            char secret[SVC_SECRET_MAX])
+                            char secret[MESH_MAX_CLIENT_SECRET])
 {
     svc_token_rec_t rec;
-    char sec[SVC_SECRET_MAX] = "";
+    char sec[MESH_MAX_CLIENT_SECRET] = "";
     mesh_err_t rc;
 
     mesh_err_clear();
@@ -166,16 +164,16 @@ mesh_err_t svc_token_create(store_t *s, const char *name, const char *audiences,
     memcpy(client_id, rec.client_id, sizeof(rec.client_id));
     memcpy(secret, sec, sizeof(sec));
 out:
-    OPENSSL_cleanse(sec, sizeof(sec));
-    OPENSSL_cleanse(&rec, sizeof(rec));
+    mesh_wipe(sec, sizeof(sec));
+    mesh_wipe(&rec, sizeof(rec));
     return rc;
 }
 
 mesh_err_t svc_token_rotate(store_t *s, const char *name, int64_t grace_s, int64_t now,
-                            char secret[SVC_SECRET_MAX])
+                            char secret[MESH_MAX_CLIENT_SECRET])
 {
     svc_token_rec_t rec;
-    char sec[SVC_SECRET_MAX] = "";
+    char sec[MESH_MAX_CLIENT_SECRET] = "";
     mesh_err_t rc;
 
     mesh_err_clear();
@@ -200,8 +198,8 @@ mesh_err_t svc_token_rotate(store_t *s, const char *name, int64_t grace_s, int64
     }
     memcpy(secret, sec, sizeof(sec));
 out:
-    OPENSSL_cleanse(sec, sizeof(sec));
-    OPENSSL_cleanse(&rec, sizeof(rec));
+    mesh_wipe(sec, sizeof(sec));
+    mesh_wipe(&rec, sizeof(rec));
     return rc;
 }
 
@@ -221,7 +219,7 @@ mesh_err_t svc_token_revoke(store_t *s, const char *name, int64_t now, int64_t m
     memset(rec.prev_hash, 0, sizeof(rec.prev_hash));
     rec.prev_valid_until = 0;
     rc = store_svc_update(s, &rec);
-    OPENSSL_cleanse(&rec, sizeof(rec));
+    mesh_wipe(&rec, sizeof(rec));
     if (rc != MESH_OK) {
         return rc;
     }
@@ -233,26 +231,26 @@ mesh_err_t svc_token_revoke(store_t *s, const char *name, int64_t now, int64_t m
 
 /*
  * Same work for every caller: one lookup, two HMACs (current and previous secret), two
- * CRYPTO_memcmp. An unknown id is checked against a dummy record whose hashes no secret
+ * mesh_equal_ct. An unknown id is checked against a dummy record whose hashes no secret
  * matches (all-zero HMAC output), so the time does not say whether the id exists.
  */
 static void match_secret(const svc_token_rec_t *rec, const char *secret, int64_t now, bool *cur_ok,
                          bool *prev_ok)
 {
     uint8_t h[SVC_HASH_LEN], p[SVC_HASH_LEN];
-    size_t len = strnlen(secret, SVC_SECRET_MAX);
+    size_t len = strnlen(secret, MESH_MAX_CLIENT_SECRET);
     bool hashed = secret_hash(rec->salt, secret, len, h) == MESH_OK &&
                   secret_hash(rec->prev_salt, secret, len, p) == MESH_OK;
-    bool format_ok =
-        len < SVC_SECRET_MAX && strncmp(secret, SVC_SECRET_PREFIX, strlen(SVC_SECRET_PREFIX)) == 0;
-    bool cur_eq = CRYPTO_memcmp(h, rec->hash, SVC_HASH_LEN) == 0;
-    bool prev_eq = CRYPTO_memcmp(p, rec->prev_hash, SVC_HASH_LEN) == 0;
+    bool format_ok = len < MESH_MAX_CLIENT_SECRET &&
+                     strncmp(secret, SVC_SECRET_PREFIX, strlen(SVC_SECRET_PREFIX)) == 0;
+    bool cur_eq = mesh_equal_ct(h, rec->hash, SVC_HASH_LEN);
+    bool prev_eq = mesh_equal_ct(p, rec->prev_hash, SVC_HASH_LEN);
     bool prev_live = now < rec->prev_valid_until;
 
     *cur_ok = hashed && format_ok && cur_eq;
     *prev_ok = hashed && format_ok && prev_eq && prev_live;
-    OPENSSL_cleanse(h, sizeof(h));
-    OPENSSL_cleanse(p, sizeof(p));
+    mesh_wipe(h, sizeof(h));
+    mesh_wipe(p, sizeof(p));
 }
 
 mesh_err_t svc_token_check(store_t *s, const char *client_id, const char *secret, int64_t now,
@@ -297,6 +295,6 @@ out:
     if (why != NULL) {
         *why = reason;
     }
-    OPENSSL_cleanse(&found, sizeof(found));
+    mesh_wipe(&found, sizeof(found));
     return rc;
 }

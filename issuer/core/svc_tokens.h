@@ -11,10 +11,10 @@
 #include <stdint.h>
 
 #include <mesh/error.h>
+#include <mesh/limits.h>
 
 #include "store.h"
 
-#define SVC_SECRET_MAX 128
 
 /*
  * Creates NAME ([a-z0-9-], 1-63, like a DNS label; else MESH_ERR_CONFIG naming the rule);
@@ -24,10 +24,10 @@
  */
 mesh_err_t svc_token_create(store_t *s, const char *name, const char *audiences, const char *scopes,
                             int64_t lifetime_s, int64_t now, char client_id[64],
-                            char secret[SVC_SECRET_MAX]);
+                            char secret[MESH_MAX_CLIENT_SECRET]);
 /* New secret; the old one stays valid for grace_s seconds (0: at once invalid). */
 mesh_err_t svc_token_rotate(store_t *s, const char *name, int64_t grace_s, int64_t now,
-                            char secret[SVC_SECRET_MAX]);
+                            char secret[MESH_MAX_CLIENT_SECRET]);
 /*
  * Revokes the service token `name`, and every access token it obtained: a feed entry for
  * subject svc-token:<name> issued before now + 1, kept for `max_lifetime` (the longest a

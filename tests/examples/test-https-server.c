@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/thread.h>
@@ -32,6 +33,8 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+
+#include <mesh/limits.h>
 
 #include "../../examples/common/https_server.h"
 #include "../../examples/common/log_limit.h"
@@ -441,6 +444,43 @@ static void test_log_limit_quiet_and_flush(void **state)
     fclose(f);
 }
 
+/* The body reader hands the body over in one bounded buffer: several chunks joined, the
+ * limit exact, and one byte over it refused (MESH_ERR_LIMIT), not forwarded. */
+static void test_request_body_is_bounded(void **state)
+{
+    struct evhttp_request *req = evhttp_request_new(NULL, NULL);
+    struct evbuffer *in = req != NULL ? evhttp_request_get_input_buffer(req) : NULL;
+    static char big[MESH_GATEWAY_MAX_BODY + 1];
+    mesh_buf_t *b = NULL;
+
+    (void)state;
+    assert_non_null(in);
+    assert_int_equal(https_request_body(req, &b), MESH_OK); /* no body: empty */
+    assert_int_equal(mesh_buf_len(b), 0);
+    mesh_buf_free(b);
+    b = NULL;
+
+    assert_int_equal(evbuffer_add(in, "abc", 3), 0);
+    assert_int_equal(evbuffer_add_reference(in, "def", 3, NULL, NULL), 0); /* a second chunk */
+    assert_int_equal(https_request_body(req, &b), MESH_OK);
+    assert_string_equal(mesh_buf_data(b), "abcdef");
+    mesh_buf_free(b);
+    b = NULL;
+
+    memset(big, 'x', sizeof(big));
+    assert_int_equal(evbuffer_drain(in, evbuffer_get_length(in)), 0);
+    assert_int_equal(evbuffer_add(in, big, MESH_GATEWAY_MAX_BODY), 0);
+    assert_int_equal(https_request_body(req, &b), MESH_OK);
+    assert_int_equal(mesh_buf_len(b), MESH_GATEWAY_MAX_BODY);
+    mesh_buf_free(b);
+    b = NULL;
+
+    assert_int_equal(evbuffer_add(in, "x", 1), 0);
+    assert_int_equal(https_request_body(req, &b), MESH_ERR_LIMIT);
+    assert_null(b);
+    evhttp_request_free(req);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -451,6 +491,7 @@ int main(void)
         cmocka_unit_test(test_log_limit_burst_then_summary_when_interval_ends),
         cmocka_unit_test(test_log_limit_summary_precedes_next_interval),
         cmocka_unit_test(test_log_limit_quiet_and_flush),
+        cmocka_unit_test(test_request_body_is_bounded),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,7 +2,7 @@
 /*
  * libFuzzer target: mesh-issuer's request body parsers (issuer/body.c). The first byte picks
  * the Content-Type, the rest is the body. Beyond not crashing, it checks what the handlers
- * rely on: accepted parameters are unique UTF-8 without NUL and at most REQ_MAX_PARAMS; a
+ * rely on: accepted parameters are unique UTF-8 without NUL and at most MESH_MAX_REQUEST_PARAMS; a
  * refusal is an RFC 6749 §5.2 error whose description has only the bytes §5.2 allows; and a
  * form that parsed, encoded again, parses to the same parameters.
  */
@@ -32,7 +32,7 @@ static const struct {
 
 static void check_accepted(const body_t *b)
 {
-    if (b->n > REQ_MAX_PARAMS) {
+    if (b->n > MESH_MAX_REQUEST_PARAMS) {
         abort();
     }
     for (size_t i = 0; i < b->n; i++) {

@@ -14,6 +14,9 @@
 #define MESH_MAX_CLAIM_STRING 2048    /* any one claim string (sub, aud, scope, ...) */
 #define MESH_MAX_SCOPES 64            /* space-separated scope values in one token */
 
+/* Configuration files (read by programs; a person writes them, an attacker may not) */
+#define MESH_MAX_CONFIG_JSON_DEPTH 8  /* issuer config nesting; the deepest valid one is 4 */
+
 /* Time (seconds) */
 #define MESH_DEFAULT_SKEW 30          /* allowed clock difference for exp/nbf/iat */
 #define MESH_DEFAULT_MAX_LIFETIME 600 /* exp - iat above this is rejected */
@@ -45,6 +48,28 @@
 #define MESH_TLS_SESSION_CACHE 1024   /* TLS sessions the issuer keeps (~8 KiB each, a chain) */
 #define MESH_LOG_REFUSALS_PER_S 10    /* refusal log lines a second; the rest are counted */
 #define MESH_ACCEPT_PAUSE_MS 1000     /* accepting pauses this long when out of descriptors */
+
+/* HTTP (the examples' HTTPS server, examples/common: the gateway forwards bodies upstream) */
+#define MESH_GATEWAY_MAX_BODY (1024 * 1024)       /* a request body the gateway forwards */
+#define MESH_GATEWAY_MAX_HEADER_BYTES (16 * 1024) /* all request headers together */
+#define MESH_GATEWAY_IO_TIMEOUT 30                /* seconds a request may take to arrive */
+
+/*
+ * mesh-issuer: what one request may carry, and how much per-peer state the issuer keeps (a
+ * table that is full refuses, evicts or pools; it never grows past these)
+ */
+#define MESH_MAX_REQUEST_PARAMS 16  /* parameters in one token or revoke request body */
+#define MESH_MAX_CLIENT_SECRET 128  /* a service token's secret, its NUL included */
+#define MESH_MAX_SERVICE_NAME 63    /* a service token's name: one DNS label */
+#define MESH_MAX_CONFIG_BYTES (1024 * 1024) /* the issuer's config file */
+#define MESH_MAX_ALLOWED_SCOPES 256 /* scopes one caller is allowed at one audience */
+#define MESH_MAX_SOURCES 16384      /* source addresses whose open connections are counted */
+#define MESH_MAX_RATELIMIT_KEYS 65536 /* identities (or sources) with a rate-limit bucket */
+#define MESH_MAX_RATELIMIT_KEY 512  /* bytes of a key that count; longer ones share a bucket */
+#define MESH_MAX_SEEN_CERTS 65536   /* certificates that got a token, kept for CRL revocation */
+#define MESH_MAX_AUDIT_FIELD 512    /* bytes of one request value an audit line keeps */
+#define MESH_MAX_METRIC_SERIES 256  /* label sets per metric family; the rest count as "other" */
+#define MESH_MAX_METRIC_LABEL 128   /* bytes kept of a metric label value */
 
 /* Revocation feed (GET /v1/revocations, read by verifiers) */
 #define MESH_MAX_REVOKED 1000000      /* entries (jti, subject, certificate) a verifier holds */

@@ -228,6 +228,11 @@ static void test_request_errors(void **state)
     expect_error(do_req(&r), 400, "invalid_request", "JSON");
     r.body = "{\"grant_type\":\"client_credentials\",\"audience\":\"a\",\"audience\":\"b\"}";
     expect_error(do_req(&r), 400, "invalid_request", "duplicate");
+    /* the library's JSON door (issue 10): deeper than MESH_MAX_JSON_DEPTH, a member twice */
+    r.body = "{\"grant_type\":\"client_credentials\",\"audience\":[[[[[[[[\"a\"]]]]]]]]}";
+    expect_error(do_req(&r), 400, "invalid_request", "nested deeper than");
+    r.body = "{\"grant_type\":\"client_credentials\",\"grant_type\":\"client_credentials\"}";
+    expect_error(do_req(&r), 400, "invalid_request", "more than once");
     r.body = "[1,2]";
     expect_error(do_req(&r), 400, "invalid_request", "object");
     r.body = "{\"grant_type\":\"client_credentials\",\"audience\":{\"x\":1}}";

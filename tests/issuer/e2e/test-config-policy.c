@@ -105,6 +105,19 @@ static void test_config_errors(void **state)
     expect_err("\"issuer\": \"x\"", true, "duplicate");
 }
 
+/* Regression (issue 10, point 3): the config file is read through <mesh/jansson.h>: nesting
+ * past MESH_MAX_CONFIG_JSON_DEPTH is refused unread, a duplicate member and a syntax error
+ * still say where (path:line:column), invalid UTF-8 is refused. */
+static void test_config_json_door(void **state)
+{
+    (void)state;
+    expect_err("\"x\": [[[[[[[[1]]]]]]]]", true, "JSON nested deeper than 8");
+    expect_err("\"issuer\": \"x\"", true, "c.json:1:");
+    expect_err("\"issuer\": \"x\"", true, "duplicate");
+    expect_err("\"x\": \"\xff\"", true, "c.json:1:");
+    expect_err("\"x\": ", true, "c.json:1:");
+}
+
 static void test_config_values(void **state)
 {
     config_t *cfg;
@@ -213,6 +226,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_demo_config),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_config_json_door),
         cmocka_unit_test(test_config_values),
         cmocka_unit_test(test_policy),
     };

@@ -20,7 +20,7 @@ struct fixture {
     const char *dir;
     store_t *s;
     char id[64];
-    char secret[SVC_SECRET_MAX];
+    char secret[MESH_MAX_CLIENT_SECRET];
 };
 
 static int setup(void **state)
@@ -115,7 +115,7 @@ static void test_check_ok(void **state)
 static void test_unknown_id_same_as_wrong_secret(void **state)
 {
     struct fixture *fx = *state;
-    char detail_unknown[512], wrong[SVC_SECRET_MAX];
+    char detail_unknown[512], wrong[MESH_MAX_CLIENT_SECRET];
     const char *why = NULL;
     mesh_err_t rc_unknown, rc_wrong;
 
@@ -150,7 +150,7 @@ static void test_expired(void **state)
 static void test_rotate_with_grace(void **state)
 {
     struct fixture *fx = *state;
-    char fresh[SVC_SECRET_MAX];
+    char fresh[MESH_MAX_CLIENT_SECRET];
     const char *why = NULL;
     int64_t t = T0 + DAY;
 
@@ -170,7 +170,7 @@ static void test_rotate_with_grace(void **state)
 static void test_rotate_twice_and_without_grace(void **state)
 {
     struct fixture *fx = *state;
-    char s2[SVC_SECRET_MAX], s3[SVC_SECRET_MAX];
+    char s2[MESH_MAX_CLIENT_SECRET], s3[MESH_MAX_CLIENT_SECRET];
     const char *why = NULL;
 
     assert_int_equal(svc_token_rotate(fx->s, "ci-deploy", 3600, T0, s2), MESH_OK);
@@ -185,7 +185,7 @@ static void test_rotate_twice_and_without_grace(void **state)
 static void test_revoke(void **state)
 {
     struct fixture *fx = *state;
-    char fresh[SVC_SECRET_MAX];
+    char fresh[MESH_MAX_CLIENT_SECRET];
     const char *why = NULL;
 
     assert_int_equal(svc_token_rotate(fx->s, "ci-deploy", 3600, T0, fresh), MESH_OK);
@@ -206,7 +206,7 @@ static void test_names_validated(void **state)
         "ci_deploy", "ci deploy",
         "-ci",       "ci-",
         "ci.deploy", "0123456789012345678901234567890123456789012345678901234567890123"};
-    char id[64] = "untouched", secret[SVC_SECRET_MAX] = "untouched";
+    char id[64] = "untouched", secret[MESH_MAX_CLIENT_SECRET] = "untouched";
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(svc_token_create(fx->s, bad[i], "orders", "", DAY, T0, id, secret),
@@ -228,7 +228,7 @@ static void test_names_validated(void **state)
 static void test_lists_and_lifetime_validated(void **state)
 {
     struct fixture *fx = *state;
-    char id[64], secret[SVC_SECRET_MAX];
+    char id[64], secret[MESH_MAX_CLIENT_SECRET];
 
     assert_int_equal(svc_token_create(fx->s, "x", "", "", DAY, T0, id, secret), MESH_ERR_CONFIG);
     assert_int_equal(svc_token_create(fx->s, "x", "a,,b", "", DAY, T0, id, secret),
@@ -248,7 +248,7 @@ static void test_lists_and_lifetime_validated(void **state)
 static void test_duplicate_name(void **state)
 {
     struct fixture *fx = *state;
-    char id[64], secret[SVC_SECRET_MAX];
+    char id[64], secret[MESH_MAX_CLIENT_SECRET];
 
     assert_int_equal(svc_token_create(fx->s, "ci-deploy", "orders", "", DAY, T0, id, secret),
                      MESH_ERR_CONFIG);

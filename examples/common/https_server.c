@@ -321,6 +321,8 @@ void https_server_free(https_server_t *s)
         evhttp_free(s->http);
     }
     if (s->base != NULL) {
+        /* bufferevents (and their SSL) are freed by finalizers that run in the loop */
+        event_base_loop(s->base, EVLOOP_NONBLOCK);
         event_base_free(s->base);
     }
     SSL_CTX_free(s->ctx);

@@ -422,6 +422,10 @@ void fake_stop(fake_t *f)
     event_base_loopbreak(f->base);
     pthread_join(f->thread, NULL);
     evhttp_free(f->http);
+    /* Freeing a connection's bufferevent (and its SSL) is deferred to the loop: run it until
+     * nothing is left, or a connection closed just before the stop leaks its TLS state. */
+    for (int i = 0; i < 8 && event_base_loop(f->base, EVLOOP_NONBLOCK) == 0; i++) {
+    }
     event_base_free(f->base);
     SSL_CTX_free(f->ssl);
     mesh_key_free(f->key);

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include <mesh/jansson.h>
+#include <mesh/limits.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -29,12 +30,6 @@
 #define CA_EXIT_ERR  2 /* bad input, or something expired/invalid */
 
 #define CA_BACKDATE_SECS      60 /* NotBefore = now - 60 s (clock skew between hosts) */
-#define CA_MAX_TEMPLATE_BYTES 1048576
-#define CA_MAX_INDEX_BYTES    (16 * 1048576)
-#define CA_MAX_SERVICES       4096
-#define CA_MAX_SANS           64
-#define CA_MAX_DAYS           36500
-#define CA_PATH_MAX           4096
 
 /* ---- util.c: time, parsing, string lists ---- */
 
@@ -223,7 +218,7 @@ struct ca_opts {
 
 struct ca_mesh {
     const struct ca_opts *o;
-    char dir[CA_PATH_MAX];
+    char dir[MESH_MAX_PATH];
     char *trust_domain;
     struct ca_signer root, inter;
     json_t *idx;

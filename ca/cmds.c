@@ -155,7 +155,7 @@ static mesh_err_t renew_one(struct ca_mesh *m, const struct ca_opts *o, const ch
     struct ca_strv dns = {0}, ips = {0};
     struct ca_leaf_req req = {name, m->trust_domain, &dns, &ips, 0};
     struct ca_item it;
-    char cp[CA_PATH_MAX];
+    char cp[MESH_MAX_PATH];
     mesh_key_type_t kt = MESH_KEY_P256;
     mesh_err_t rc;
 
@@ -220,7 +220,7 @@ int ca_cmd_renew(const struct ca_opts *o)
 /* SERVICE (its current certificate) or SERIAL (hex, any leaf this CA issued). */
 static mesh_err_t revoke_target(struct ca_mesh *m, const char *arg, char *serial, size_t size)
 {
-    char sub[CA_PATH_MAX];
+    char sub[MESH_MAX_PATH];
     struct ca_item it;
     mesh_err_t rc;
 

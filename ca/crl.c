@@ -165,7 +165,7 @@ mesh_err_t ca_crl_write(const char *dir, json_t *idx, const struct ca_signer *in
     ASN1_TIME *last = ASN1_TIME_set(NULL, now - CA_BACKDATE_SECS);
     ASN1_TIME *next = ASN1_TIME_set(NULL, now + (time_t)CA_CRL_DAYS * 86400);
     char *ski = ca_ski_hex(inter->cert);
-    char path[CA_PATH_MAX];
+    char path[MESH_MAX_PATH];
     struct ca_pem pem = {0};
     BIO *bio = NULL;
     mesh_err_t rc = ca_path(path, sizeof(path), "%s/crl.pem", dir);
@@ -204,7 +204,7 @@ out:
 
 mesh_err_t ca_crl_next_update(const char *dir, bool *exists, time_t *next)
 {
-    char path[CA_PATH_MAX];
+    char path[MESH_MAX_PATH];
     X509_CRL *crl = NULL;
     BIO *bio = NULL;
     const ASN1_TIME *nu;

@@ -300,7 +300,7 @@ static mesh_err_t sync_dir(const char *dir)
 
 /* The four names of a staged pair: each file and its ".new" stage. */
 struct pair_paths {
-    char kpath[CA_PATH_MAX], knew[CA_PATH_MAX], ppath[CA_PATH_MAX], pnew[CA_PATH_MAX];
+    char kpath[MESH_MAX_PATH], knew[MESH_MAX_PATH], ppath[MESH_MAX_PATH], pnew[MESH_MAX_PATH];
 };
 
 static mesh_err_t pair_paths(const char *dir, const char *keyname, const char *pubname,
@@ -397,7 +397,7 @@ mesh_err_t ca_pair_recover(const char *dir, const char *keyname, const char *pub
 
 mesh_err_t ca_backup(const char *path, time_t now)
 {
-    char bak[CA_PATH_MAX];
+    char bak[MESH_MAX_PATH];
     struct tm tm;
     char stamp[32];
     mesh_err_t rc;

@@ -19,7 +19,7 @@
 
 mesh_err_t ca_index_load(const char *dir, json_t **out)
 {
-    char path[CA_PATH_MAX];
+    char path[MESH_MAX_PATH];
     json_t *idx;
     mesh_err_t rc = ca_path(path, sizeof(path), "%s/index.json", dir);
 
@@ -34,7 +34,7 @@ mesh_err_t ca_index_load(const char *dir, json_t **out)
         *out = idx;
         return MESH_OK;
     }
-    if (ca_load_json(path, CA_MAX_INDEX_BYTES, &idx) != MESH_OK) {
+    if (ca_load_json(path, MESH_MAX_CA_INDEX_BYTES, &idx) != MESH_OK) {
         char why[512];
         (void)snprintf(why, sizeof(why), "%s", mesh_err_detail());
         return mesh_err_set(MESH_ERR_JSON,
@@ -56,7 +56,7 @@ mesh_err_t ca_index_load(const char *dir, json_t **out)
 
 mesh_err_t ca_index_save(const char *dir, json_t *idx)
 {
-    char path[CA_PATH_MAX];
+    char path[MESH_MAX_PATH];
     char *text = NULL;
     mesh_err_t rc = ca_path(path, sizeof(path), "%s/index.json", dir);
 

@@ -27,7 +27,7 @@ static mesh_err_t commit_signer(struct ca_mesh *m, const char *name, struct ca_s
                                 bool backup)
 {
     struct ca_pem kp = {0}, cp = {0};
-    char kn[32], cn[32], path[CA_PATH_MAX];
+    char kn[32], cn[32], path[MESH_MAX_PATH];
     mesh_err_t rc;
 
     (void)snprintf(kn, sizeof(kn), "%s.key", name);
@@ -175,7 +175,7 @@ out:
 
 static mesh_err_t ensure_jwt(struct ca_mesh *m, const struct ca_template *t)
 {
-    char kp[CA_PATH_MAX], pp[CA_PATH_MAX];
+    char kp[MESH_MAX_PATH], pp[MESH_MAX_PATH];
     mesh_key_type_t want = m->o->jwt_key_set ? m->o->jwt_key : t->jwt_key, have = want;
     EVP_PKEY *key = NULL, *pub = NULL;
     struct ca_pem kpem = {0}, ppem = {0};
@@ -291,7 +291,7 @@ static mesh_err_t ensure_extra(struct ca_mesh *m, const struct ca_template *t, c
     struct ca_strv dns = {0}, ips = {0};
     struct ca_leaf_req req = {name, t->trust_domain, &dns, &ips, 90};
     struct ca_item it;
-    char cp[CA_PATH_MAX];
+    char cp[MESH_MAX_PATH];
     mesh_key_type_t kt = MESH_KEY_P256;
     mesh_err_t rc = MESH_OK;
 
@@ -352,7 +352,7 @@ static mesh_err_t init_leaves(struct ca_mesh *m, const struct ca_template *t)
 static mesh_err_t index_sync(struct ca_mesh *m)
 {
     struct ca_strv disk = {0};
-    char cp[CA_PATH_MAX];
+    char cp[MESH_MAX_PATH];
     mesh_err_t rc;
 
     if ((rc = ca_index_record(m->idx, "root", "", m->root.cert)) != MESH_OK ||
@@ -391,7 +391,7 @@ static bool index_has_revoked(json_t *idx)
 static mesh_err_t init_run(struct ca_mesh *m, const struct ca_template *t)
 {
     bool root_new = false, inter_new = false;
-    char crl[CA_PATH_MAX];
+    char crl[MESH_MAX_PATH];
     mesh_err_t rc;
 
     if ((rc = ensure_root(m, t, &root_new)) != MESH_OK ||

@@ -213,13 +213,13 @@ static bool set_value_opt(struct ca_opts *o, int id, const char *name, const cha
         }
         return true;
     case OPT_DAYS:
-        if (!ca_parse_int(arg, 1, CA_MAX_DAYS, &v)) {
+        if (!ca_parse_int(arg, 1, MESH_MAX_CERT_DAYS, &v)) {
             return bad_value(name, arg, "must be a whole number of days from 1 to 36500");
         }
         o->days = (int)v;
         return true;
     case OPT_SAN:
-        if (o->sans.n >= CA_MAX_SANS) {
+        if (o->sans.n >= MESH_MAX_CERT_SANS) {
             return bad_value(name, arg, "too many --san (at most 64)");
         }
         return ca_strv_add(&o->sans, arg) == MESH_OK;

@@ -44,7 +44,7 @@ static void sweep_temps(const char *dir)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
-    char path[CA_PATH_MAX];
+    char path[MESH_MAX_PATH];
 
     while (d != NULL && (de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp.") != NULL &&
@@ -59,7 +59,7 @@ static void sweep_temps(const char *dir)
 
 static mesh_err_t recover_all(struct ca_mesh *m, const struct ca_strv *svcs)
 {
-    char sub[CA_PATH_MAX];
+    char sub[MESH_MAX_PATH];
     mesh_err_t rc;
 
     sweep_temps(m->dir);
@@ -88,7 +88,7 @@ static mesh_err_t recover_all(struct ca_mesh *m, const struct ca_strv *svcs)
 static mesh_err_t check_modes(struct ca_mesh *m, const struct ca_strv *svcs)
 {
     static const char *const top[] = {"ca.key", "intermediate.key", "jwt-signing.key"};
-    char path[CA_PATH_MAX];
+    char path[MESH_MAX_PATH];
     mesh_err_t rc;
 
     for (size_t i = 0; i < CA_ARRAY_LEN(top); i++) {
@@ -162,7 +162,7 @@ out:
 
 static mesh_err_t load_signer(const char *dir, const char *name, struct ca_signer *s)
 {
-    char kp[CA_PATH_MAX], cp[CA_PATH_MAX];
+    char kp[MESH_MAX_PATH], cp[MESH_MAX_PATH];
     mesh_err_t rc;
 
     if ((rc = ca_path(kp, sizeof(kp), "%s/%s.key", dir, name)) != MESH_OK ||
@@ -274,7 +274,7 @@ static mesh_err_t leaf_commit(struct ca_mesh *m, const char *sub, X509 *cert, EV
                               bool kept, bool backup)
 {
     struct ca_pem cp = {0}, kp = {0};
-    char path[CA_PATH_MAX];
+    char path[MESH_MAX_PATH];
     mesh_err_t rc;
 
     if ((rc = ca_pem_certs(cert, m->inter.cert, &cp)) != MESH_OK ||
@@ -300,7 +300,7 @@ out:
 mesh_err_t ca_leaf_issue(struct ca_mesh *m, const struct ca_leaf_req *req, mesh_key_type_t kt,
                          bool keep_key, bool backup, const char *verb)
 {
-    char sub[CA_PATH_MAX], keypath[CA_PATH_MAX], date[16];
+    char sub[MESH_MAX_PATH], keypath[MESH_MAX_PATH], date[16];
     EVP_PKEY *key = NULL;
     X509 *cert = NULL;
     bool kept = false;

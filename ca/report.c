@@ -82,7 +82,7 @@ static bool inspect_pair(struct ca_item *it, const char *kp, const char *cp, X50
 void ca_inspect_ca(struct ca_mesh *m, bool root, struct ca_item *it)
 {
     const char *name = root ? "ca" : "intermediate";
-    char kp[CA_PATH_MAX], cp[CA_PATH_MAX];
+    char kp[MESH_MAX_PATH], cp[MESH_MAX_PATH];
     X509 *cert = NULL;
     EVP_PKEY *key = NULL;
 
@@ -163,7 +163,7 @@ static void leaf_names_of(struct ca_item *it, X509 *cert)
 void ca_inspect_leaf(struct ca_mesh *m, const char *svc, const struct ca_leaf_req *want,
                      const mesh_key_type_t *want_key, struct ca_item *it)
 {
-    char kp[CA_PATH_MAX], cp[CA_PATH_MAX];
+    char kp[MESH_MAX_PATH], cp[MESH_MAX_PATH];
     X509 *cert = NULL;
     EVP_PKEY *key = NULL;
     mesh_key_type_t kt;
@@ -196,7 +196,7 @@ out:
 /* The issuer's JWT key pair: present, readable, private and public halves matching. */
 static void inspect_jwt(struct ca_mesh *m, struct ca_item *it)
 {
-    char kp[CA_PATH_MAX], pp[CA_PATH_MAX];
+    char kp[MESH_MAX_PATH], pp[MESH_MAX_PATH];
     EVP_PKEY *key = NULL, *pub = NULL;
     mesh_key_type_t kt;
 
@@ -430,7 +430,7 @@ void ca_print_summary(struct ca_mesh *m)
 {
     struct ca_item *items = NULL;
     size_t n = 0;
-    char abs[CA_PATH_MAX];
+    char abs[MESH_MAX_PATH];
     const char *dir = realpath(m->dir, abs) ? abs : m->dir;
 
     if (inspect_all(m, &items, &n) != MESH_OK) {

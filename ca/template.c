@@ -87,7 +87,7 @@ static mesh_err_t get_days(const struct ca_template *t, json_t *obj, const char 
         return MESH_OK;
     }
     (void)snprintf(path, sizeof(path), "%s%s", where, member);
-    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > CA_MAX_DAYS) {
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > MESH_MAX_CERT_DAYS) {
         return bad(t, path, "must be a whole number of days from 1 to 36500");
     }
     *out = (int)json_integer_value(v);
@@ -128,7 +128,7 @@ static mesh_err_t parse_sans(const struct ca_template *t, json_t *arr, const cha
     if (!json_is_array(arr)) {
         return bad(t, where, "must be an array of DNS names and IP addresses");
     }
-    if (json_array_size(arr) > CA_MAX_SANS) {
+    if (json_array_size(arr) > MESH_MAX_CERT_SANS) {
         return bad(t, where, "too many entries (at most 64)");
     }
     json_array_foreach(arr, i, v)
@@ -217,7 +217,7 @@ static mesh_err_t parse_services(struct ca_template *t, json_t *arr)
     if (!json_is_array(arr)) {
         return bad(t, "services", "must be an array of service objects");
     }
-    if (json_array_size(arr) > CA_MAX_SERVICES) {
+    if (json_array_size(arr) > MESH_MAX_CA_SERVICES) {
         return bad(t, "services", "too many services (at most 4096)");
     }
     t->svcs = calloc(json_array_size(arr) + 1, sizeof(*t->svcs));
@@ -370,7 +370,7 @@ static mesh_err_t template_from_json(const char *name, json_t *root, struct ca_t
 mesh_err_t ca_template_load(const char *path, struct ca_template *t)
 {
     json_t *root = NULL;
-    mesh_err_t rc = ca_load_json(path, CA_MAX_TEMPLATE_BYTES, &root);
+    mesh_err_t rc = ca_load_json(path, MESH_MAX_TEMPLATE_BYTES, &root);
 
     if (rc != MESH_OK) {
         memset(t, 0, sizeof(*t)); /* as after any failure: nothing held, safe to free */
@@ -388,9 +388,9 @@ mesh_err_t ca_template_parse(const char *name, const char *buf, size_t len,
     mesh_err_t rc;
 
     memset(t, 0, sizeof(*t)); /* as after any failure: nothing held, safe to free */
-    if (len > CA_MAX_TEMPLATE_BYTES) {
+    if (len > MESH_MAX_TEMPLATE_BYTES) {
         return mesh_err_set(MESH_ERR_CONFIG, "%s: %zu bytes, over the %d-byte limit", name, len,
-                       (int)CA_MAX_TEMPLATE_BYTES);
+                       (int)MESH_MAX_TEMPLATE_BYTES);
     }
     /* libmesh's JSON door: duplicates refused, nesting bounded by MESH_MAX_JSON_DEPTH */
     if (mesh_json_parse_object(buf, len, MESH_MAX_JSON_DEPTH, name, &root) != MESH_OK) {

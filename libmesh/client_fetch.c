@@ -14,7 +14,6 @@
 #include "json.h"
 #include "stripe.h"
 
-#define TOKEN_RESPONSE_MAX 32768
 
 /* grant_type=client_credentials&audience=A[&scope=S][&ttl=N], form-encoded. */
 static char *token_form(const mesh_client_t *c, const char *audience, const char *scope)
@@ -96,10 +95,10 @@ mesh_err_t mesh_client_parse_token(const char *body, size_t len, const char *url
     exp = json_object_get(doc, "expires_in");
     if (tok == NULL || tok[0] == '\0' || strlen(tok) > MESH_MAX_TOKEN_BYTES ||
         type == NULL || strcasecmp(type, "Bearer") != 0 || !json_is_integer(exp) ||
-        json_integer_value(exp) <= 0 || json_integer_value(exp) > 86400) {
+        json_integer_value(exp) <= 0 || json_integer_value(exp) > MESH_MAX_EXPIRES_IN) {
         rc = mesh_err_set(MESH_ERR_ISSUER_ERROR, "issuer %s: token response lacks a Bearer "
-                          "access_token (at most %d bytes) or an expires_in of 1..86400 s",
-                          url, MESH_MAX_TOKEN_BYTES);
+                          "access_token (at most %d bytes) or an expires_in of 1..%d s",
+                          url, MESH_MAX_TOKEN_BYTES, MESH_MAX_EXPIRES_IN);
     } else if ((*token = strdup(tok)) == NULL) {
         rc = mesh_err_set(MESH_ERR_NOMEM, "token");
     } else {
@@ -149,7 +148,7 @@ mesh_err_t mesh_client_fetch(mesh_client_t *c, const char *audience, const char 
     req.headers = headers;
     req.body = body;
     req.body_len = strlen(body);
-    req.max_body = TOKEN_RESPONSE_MAX;
+    req.max_body = MESH_MAX_TOKEN_RESPONSE_BYTES;
     req.with_cert = c->client_id == NULL; /* RFC 8705 tls_client_auth */
     req.peer_id = c->issuer_id; /* checked before the secret or any byte is sent */
     for (int attempt = 0;; attempt++) {

@@ -14,7 +14,6 @@
 #include "internal.h"
 #include "x509_internal.h"
 
-#define DEFAULT_MAX_BODY (16 * 1024 * 1024)
 
 static void free_token(char *t)
 {
@@ -401,7 +400,7 @@ MESH_EXPORT mesh_err_t mesh_client_request(mesh_client_t *c, const mesh_request_
     hr.headers = req->nheaders > 0 ? (const char *const *)req->headers : NULL;
     hr.body = req->body;
     hr.body_len = req->body_len;
-    hr.max_body = req->max_body != 0 ? req->max_body : DEFAULT_MAX_BODY;
+    hr.max_body = req->max_body != 0 ? req->max_body : MESH_MAX_PEER_RESPONSE_BODY;
     hr.bearer = token;
     hr.with_cert = true;
     hr.peer_id = req->peer_id;

@@ -14,12 +14,12 @@
 #include <unistd.h>
 
 #include <mesh/util.h>
+#include <mesh/limits.h>
 
 #include "internal.h"
 
 /* Attempts at a free temporary name before giving up (48 random bits each). */
 #define FILE_TEMP_ATTEMPTS 16
-#define FILE_PATH_MAX      4096
 
 MESH_EXPORT mesh_err_t mesh_file_read(const char *path, size_t max, char **out, size_t *len)
 {
@@ -157,7 +157,7 @@ static mesh_err_t open_temp(const char *path, unsigned int mode, char *tmp, size
 /* fsync the directory holding `path`, so the rename itself survives a crash. */
 static mesh_err_t sync_dir(const char *path)
 {
-    char copy[FILE_PATH_MAX];
+    char copy[MESH_MAX_PATH];
     int fd;
     int ok;
 
@@ -198,7 +198,7 @@ static mesh_err_t publish(const char *tmp, const char *path, bool replace)
 MESH_EXPORT mesh_err_t mesh_file_write_atomic(const char *path, const void *data, size_t len,
                                               unsigned int mode, bool replace)
 {
-    char tmp[FILE_PATH_MAX];
+    char tmp[MESH_MAX_PATH];
     int fd = -1;
     bool created = false;
     mesh_err_t rc;

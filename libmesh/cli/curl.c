@@ -6,13 +6,12 @@
 #include <strings.h>
 
 #include <mesh/curl.h>
+#include <mesh/limits.h>
 #include <mesh/mesh.h>
 
 #include "cli.h"
 #include "client_env.h"
 
-#define CURL_MAX_HEADERS 64
-#define CURL_MAX_DATA (16 * 1024 * 1024)
 
 static void curl_help(void)
 {
@@ -32,7 +31,7 @@ static void curl_help(void)
 
 typedef struct {
     const char *url, *audience, *method, *data, *out, *peer_id;
-    const char *headers[CURL_MAX_HEADERS];
+    const char *headers[MESH_MAX_CLI_HEADERS];
     int nheaders, include;
 } curl_args_t;
 
@@ -60,9 +59,9 @@ static int parse(int argc, char **argv, curl_args_t *a)
         case 'o': a->out = optarg; break;
         case 'P': a->peer_id = optarg; break;
         case 'H':
-            if (a->nheaders >= CURL_MAX_HEADERS - 1 || strchr(optarg, ':') == NULL) {
+            if (a->nheaders >= MESH_MAX_CLI_HEADERS - 1 || strchr(optarg, ':') == NULL) {
                 return cli_usage_error("curl", "-H needs 'Name: value' (at most %d)",
-                                       CURL_MAX_HEADERS - 1);
+                                       MESH_MAX_CLI_HEADERS - 1);
             }
             if (strncasecmp(optarg, "Authorization:", 14) == 0) {
                 return cli_usage_error("curl", "-H Authorization would replace the mesh token; "
@@ -105,7 +104,7 @@ int cmd_curl(int argc, char **argv)
         return status < 0 ? CLI_OK : status;
     }
     if (a.data != NULL && a.data[0] == '@') {
-        if (cli_read_input(a.data + 1, CURL_MAX_DATA, &body, &body_len) != MESH_OK) {
+        if (cli_read_input(a.data + 1, MESH_MAX_CLI_DATA, &body, &body_len) != MESH_OK) {
             return CLI_USAGE;
         }
     } else if (a.data != NULL && (body = strdup(a.data)) != NULL) {

@@ -12,12 +12,12 @@
 #include <time.h>
 
 #include <mesh/jansson.h>
+#include <mesh/limits.h>
 #include <mesh/mesh.h>
 
 #include "cli.h"
 #include "client_env.h"
 
-#define DOC_MAX_BODY (256 * 1024)
 
 typedef struct {
     cli_identity_t id;
@@ -196,7 +196,7 @@ static mesh_err_t fetch(doctor_t *d, const char *url, mesh_response_t **resp)
         rc = mesh_request_new("GET", url, &req);
     }
     if (rc == MESH_OK) {
-        rc = mesh_request_set_max_body(req, DOC_MAX_BODY); /* no audience: no token sent */
+        rc = mesh_request_set_max_body(req, MESH_MAX_DOCTOR_BODY); /* no audience: no token sent */
     }
     if (rc == MESH_OK) {
         rc = mesh_client_request(d->client, req, resp);

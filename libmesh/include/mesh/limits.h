@@ -71,6 +71,24 @@
 #define MESH_MAX_METRIC_SERIES 256  /* label sets per metric family; the rest count as "other" */
 #define MESH_MAX_METRIC_LABEL 128   /* bytes kept of a metric label value */
 
+/* The client and the mesh tool: answers from the issuer and from peers */
+#define MESH_MAX_TOKEN_RESPONSE_BYTES 32768 /* the issuer's answer to a token request */
+#define MESH_MAX_EXPIRES_IN 86400           /* a token response's expires_in, seconds */
+#define MESH_MAX_RESPONSE_BODY (1024 * 1024) /* a fetch (JWKS, metadata, feed) by default */
+#define MESH_MAX_RESPONSE_HEADER_BYTES 32768 /* all headers of one response */
+#define MESH_MAX_PEER_RESPONSE_BODY (16 * 1024 * 1024) /* mesh_client_request by default */
+#define MESH_MAX_DOCTOR_BODY (256 * 1024)    /* what `mesh doctor` reads of an answer */
+#define MESH_MAX_CLI_HEADERS 64              /* `mesh curl -H` headers */
+#define MESH_MAX_CLI_DATA (16 * 1024 * 1024) /* `mesh curl -d @file` */
+
+/* mesh-ca: templates, its index and what they ask for */
+#define MESH_MAX_TEMPLATE_BYTES 1048576      /* one template file */
+#define MESH_MAX_CA_INDEX_BYTES (16 * 1048576) /* index.json */
+#define MESH_MAX_CA_SERVICES 4096            /* services in one template */
+#define MESH_MAX_CERT_SANS 64                /* subject alternative names of one certificate */
+#define MESH_MAX_CERT_DAYS 36500             /* a certificate's validity, days */
+#define MESH_MAX_PATH 4096                   /* a file path libmesh or mesh-ca builds or is given */
+
 /* Revocation feed (GET /v1/revocations, read by verifiers) */
 #define MESH_MAX_REVOKED 1000000      /* entries (jti, subject, certificate) a verifier holds */
 #define MESH_MAX_FEED_BYTES (4 * 1024 * 1024) /* one feed page */

@@ -11,12 +11,12 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
-
 #include <mesh/jwt.h>
 
+#include "binding.h"
 #include "internal.h"
 #include "json.h"
+#include "jwt_internal.h"
 
 struct mesh_claims {
     json_t *root;
@@ -343,62 +343,12 @@ static mesh_err_t check_times(const struct mesh_claims *c, const mesh_jwt_verify
     return MESH_OK;
 }
 
-/*
- * A connection presents the same certificate for every request, so the last thumbprint this
- * thread computed is kept with the exact DER it came from (a memcmp is far cheaper than
- * SHA-256 over a certificate).
- */
-#define X5T_CACHE_DER_MAX 4096
-static _Thread_local struct {
-    size_t len;
-    uint8_t der[X5T_CACHE_DER_MAX];
-    char x5t[MESH_X5T_LEN + 1];
-} x5t_cache;
-
-static mesh_err_t cert_x5t(const uint8_t *der, size_t len, char out[MESH_X5T_LEN + 1])
-{
-    mesh_err_t rc;
-
-    if (len > 0 && len == x5t_cache.len && memcmp(der, x5t_cache.der, len) == 0) {
-        memcpy(out, x5t_cache.x5t, sizeof(x5t_cache.x5t));
-        return MESH_OK;
-    }
-    rc = mesh_x5t_s256(der, len, out);
-    if (rc == MESH_OK && len <= X5T_CACHE_DER_MAX) {
-        memcpy(x5t_cache.der, der, len);
-        memcpy(x5t_cache.x5t, out, sizeof(x5t_cache.x5t));
-        x5t_cache.len = len;
-    }
-    return rc;
-}
-
-/* RFC 8705 §3: the token must name the certificate that presents it. */
+/* RFC 8705 §3: the one binding policy (binding.c) decides; require_cnf picks it here. */
 static mesh_err_t check_cnf(const struct mesh_claims *c, const mesh_jwt_verify_opts_t *opts)
 {
-    char want[MESH_X5T_LEN + 1];
-    mesh_err_t rc;
+    mesh_binding_t b = {.mode = opts->require_cnf ? MESH_BIND_REQUIRED : MESH_BIND_WHEN_PRESENTED};
 
-    if (c->x5t[0] == '\0') {
-        if (opts->require_cnf || opts->cert_der != NULL) {
-            return mesh_err_set(MESH_ERR_CNF_MISSING,
-                                "token has no cnf.x5t#S256 but must be certificate-bound");
-        }
-        return MESH_OK;
-    }
-    if (opts->cert_der == NULL) {
-        /* A bound token without its certificate is exactly what binding exists to refuse. */
-        return mesh_err_set(MESH_ERR_CNF_MISMATCH,
-                            "token is bound to a certificate but none was presented");
-    }
-    rc = cert_x5t(opts->cert_der, opts->cert_der_len, want);
-    if (rc != MESH_OK) {
-        return rc;
-    }
-    if (CRYPTO_memcmp(want, c->x5t, MESH_X5T_LEN) != 0) {
-        return mesh_err_set(MESH_ERR_CNF_MISMATCH,
-                            "cnf.x5t#S256 is not the thumbprint of the presenting certificate");
-    }
-    return MESH_OK;
+    return mesh_binding_check(&b, c->x5t, c->sub, opts->cert_der, opts->cert_der_len);
 }
 
 static bool scope_has(const char *scopes, size_t n, const char *want)
@@ -450,7 +400,8 @@ static mesh_err_t check_opts(const mesh_jwt_verify_opts_t *opts)
     return MESH_OK;
 }
 
-static mesh_err_t claims_check(struct mesh_claims *c, const mesh_jwt_verify_opts_t *opts)
+static mesh_err_t claims_check(struct mesh_claims *c, const mesh_jwt_verify_opts_t *opts,
+                               bool binding)
 {
     char buf[96];
     mesh_err_t rc;
@@ -466,7 +417,7 @@ static mesh_err_t claims_check(struct mesh_claims *c, const mesh_jwt_verify_opts
         return mesh_err_set(MESH_ERR_REVOKED, "jti \"%s\" is revoked",
                             show(c->jti, buf, sizeof(buf)));
     }
-    if ((rc = check_cnf(c, opts)) != MESH_OK) {
+    if (binding && (rc = check_cnf(c, opts)) != MESH_OK) {
         return rc;
     }
     return check_scopes(c, opts);
@@ -476,6 +427,14 @@ MESH_EXPORT mesh_err_t mesh_jwt_validate_claims(const uint8_t *payload, size_t l
                                                 const mesh_jws_header_t *hdr,
                                                 const mesh_jwt_verify_opts_t *opts,
                                                 mesh_claims_t **out)
+{
+    return mesh_jwt_claims_validate(payload, len, hdr, opts, true, out);
+}
+
+mesh_err_t mesh_jwt_claims_validate(const uint8_t *payload, size_t len,
+                                    const mesh_jws_header_t *hdr,
+                                    const mesh_jwt_verify_opts_t *opts, bool binding,
+                                    mesh_claims_t **out)
 {
     struct mesh_claims c = {0};
     json_t *root = NULL;
@@ -499,7 +458,7 @@ MESH_EXPORT mesh_err_t mesh_jwt_validate_claims(const uint8_t *payload, size_t l
     }
     rc = claims_read(root, opts, &c);
     if (rc == MESH_OK) {
-        rc = claims_check(&c, opts);
+        rc = claims_check(&c, opts, binding);
     }
     if (rc == MESH_OK && out != NULL) {
         struct mesh_claims *heap = malloc(sizeof(*heap));

@@ -102,6 +102,13 @@ MESH_EXPORT bool mesh_identity_has_scope(const mesh_identity_t *id, const char *
     return id != NULL && scope != NULL && mesh_claims_has_scope(id->claims, scope);
 }
 
+/* The token carried cnf.x5t#S256; every accepted token's cnf named the presenting
+ * certificate (binding.c), so this is "bound to the certificate that presented it". */
+MESH_EXPORT bool mesh_identity_bound(const mesh_identity_t *id)
+{
+    return id != NULL && mesh_claims_cnf_x5t(id->claims)[0] != '\0';
+}
+
 /* ---- the cache ---- */
 
 mesh_err_t mesh_tcache_new(size_t entries, mesh_tcache_t **out)

@@ -76,7 +76,12 @@ static mesh_err_t copy_opts(mesh_verifier_t *v, const mesh_verifier_opts_t *o)
     v->o.cert_path = v->cert_path;
     v->o.key_path = v->key_path;
     v->o.issuer_id = v->issuer_id;
-    return MESH_OK;
+    v->o.binding = NULL;
+    if (o->binding == NULL) {
+        v->binding.mode = o->require_binding ? MESH_BIND_REQUIRED : MESH_BIND_WHEN_PRESENTED;
+        return MESH_OK;
+    }
+    return mesh_binding_parse(o->binding, "verifier option binding", &v->binding);
 }
 
 static mesh_err_t check_opts(const mesh_verifier_opts_t *o)
@@ -243,6 +248,7 @@ MESH_EXPORT void mesh_verifier_free(mesh_verifier_t *v)
     free(v->key_path);
     free(v->issuer_id);
     free(v->feed_url);
+    mesh_binding_clear(&v->binding);
     free(v);
 }
 

@@ -11,6 +11,7 @@
 
 #include <mesh/verifier.h>
 
+#include "binding.h"
 #include "http.h"
 #include "jwks_cache.h"
 #include "revocations.h"
@@ -18,7 +19,6 @@
 #include "token_cache.h"
 
 #define STAT_STRIPES  16
-#define CERT_MEMO_MAX 4096
 
 typedef struct {
     alignas(MESH_CACHELINE) atomic_uint_fast64_t verified;
@@ -32,6 +32,7 @@ struct mesh_verifier {
     mesh_verifier_opts_t o;
     char *issuer, *audience, *location, *ca_path, *cert_path, *key_path, *issuer_id;
     char *feed_url;
+    mesh_binding_t binding; /* the one certificate-binding policy (binding.h) */
     mesh_http_t *http;
     mesh_jwks_cache_t *keys;
     mesh_revset_t *revoked;

@@ -10,16 +10,10 @@
 
 #include <mesh/x509.h>
 
+#include "binding.h"
 #include "internal.h"
+#include "jwt_internal.h"
 #include "verifier_internal.h"
-
-/* The presenting certificate's thumbprint, memoised per thread: a connection presents the
- * same certificate for many requests, and a memcmp is cheaper than a SHA-256. */
-static _Thread_local struct {
-    size_t len;
-    uint8_t der[CERT_MEMO_MAX];
-    char x5t[MESH_X5T_LEN + 1];
-} cert_memo;
 
 /* "Bearer <token68>" (RFC 6750 §2.1); the scheme is case-insensitive (RFC 9110 §11.1). */
 static mesh_err_t parse_authorization(const char *h, const char **tok, size_t *len)
@@ -55,46 +49,6 @@ static mesh_err_t parse_authorization(const char *h, const char **tok, size_t *l
     }
     *tok = p;
     *len = (size_t)(e - p);
-    return MESH_OK;
-}
-
-/* RFC 8705 §3.1: the token is bound to the certificate that presented it. */
-static mesh_err_t check_binding(const mesh_verifier_t *v, const mesh_identity_t *id,
-                                const uint8_t *der, size_t len)
-{
-    const char *cnf = mesh_claims_cnf_x5t(id->claims);
-
-    if (cnf[0] == '\0') {
-        return v->o.require_binding
-                   ? mesh_err_set(MESH_ERR_CNF_MISSING, "token has no cnf.x5t#S256 and this "
-                                  "verifier requires certificate-bound tokens")
-                   : MESH_OK;
-    }
-    if (der == NULL || len == 0) {
-        return mesh_err_set(MESH_ERR_CNF_MISMATCH, "token is bound to a certificate but the "
-                            "caller presented none");
-    }
-    if (cert_memo.len != len || memcmp(cert_memo.der, der, len) != 0) {
-        char x5t[MESH_X5T_LEN + 1];
-        if (mesh_x5t_s256(der, len, x5t) != MESH_OK) {
-            return MESH_ERR_INTERNAL;
-        }
-        if (len <= CERT_MEMO_MAX) {
-            memcpy(cert_memo.der, der, len);
-            memcpy(cert_memo.x5t, x5t, sizeof(x5t));
-            cert_memo.len = len;
-        } else {
-            cert_memo.len = 0;
-            return strcmp(x5t, cnf) == 0
-                       ? MESH_OK
-                       : mesh_err_set(MESH_ERR_CNF_MISMATCH, "token is bound to another "
-                                      "certificate");
-        }
-    }
-    if (strcmp(cert_memo.x5t, cnf) != 0) {
-        return mesh_err_set(MESH_ERR_CNF_MISMATCH, "token is bound to another certificate "
-                            "than the one presented");
-    }
     return MESH_OK;
 }
 
@@ -141,12 +95,26 @@ static mesh_err_t check_credential(mesh_verifier_t *v, const mesh_claims_t *c)
     return MESH_OK;
 }
 
+/*
+ * What every accepted token must pass on both paths, fresh and cached, after its claims:
+ * the credential it came from is not revoked, and the one binding policy (binding.c).
+ */
+static mesh_err_t check_presented(mesh_verifier_t *v, const mesh_claims_t *c, const uint8_t *der,
+                                  size_t len)
+{
+    mesh_err_t rc = check_credential(v, c);
+
+    if (rc != MESH_OK) {
+        return rc;
+    }
+    return mesh_binding_check(&v->binding, mesh_claims_cnf_x5t(c), mesh_claims_sub(c), der, len);
+}
+
 /* What still has to hold when a token comes from the cache: time, revocation, binding. */
 static mesh_err_t recheck(mesh_verifier_t *v, const mesh_identity_t *id, const uint8_t *der,
                           size_t len)
 {
     int64_t now = mesh_verifier_now(v);
-    mesh_err_t rc;
 
     if (now >= id->exp + v->o.skew) {
         return mesh_err_set(MESH_ERR_EXPIRED, "exp %lld is %lld s before now (skew %lld s)",
@@ -157,10 +125,7 @@ static mesh_err_t recheck(mesh_verifier_t *v, const mesh_identity_t *id, const u
         return mesh_err_set(MESH_ERR_REVOKED, "jti %s is revoked",
                             shown(mesh_claims_jti(id->claims)));
     }
-    if ((rc = check_credential(v, id->claims)) != MESH_OK) {
-        return rc;
-    }
-    return check_binding(v, id, der, len);
+    return check_presented(v, id->claims, der, len);
 }
 
 /* Signature and claims with the current keys; one limited refetch on an unknown kid.
@@ -206,21 +171,11 @@ static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len, c
     jo.max_lifetime = v->o.max_lifetime;
     jo.clock = v->o.clock;
     jo.clock_ctx = v->o.clock_ctx;
-    jo.cert_der = der;
-    jo.cert_der_len = der_len;
-    jo.require_cnf = v->o.require_binding;
     jo.revoked = mesh_verifier_is_revoked;
     jo.revoked_ctx = v;
-    rc = mesh_jwt_validate_claims(payload, plen, &hdr, &jo, &claims);
-    if (rc == MESH_ERR_CNF_MISSING && !v->o.require_binding) {
-        /* jwt.c treats a presented certificate as a demand for binding; this verifier
-         * accepts unbound tokens (service tokens), so look again without it. */
-        jo.cert_der = NULL;
-        jo.cert_der_len = 0;
-        rc = mesh_jwt_validate_claims(payload, plen, &hdr, &jo, &claims);
-    }
+    rc = mesh_jwt_claims_validate(payload, plen, &hdr, &jo, false, &claims);
     if (rc == MESH_OK) {
-        rc = check_credential(v, claims);
+        rc = check_presented(v, claims, der, der_len);
     }
     if (rc != MESH_OK) {
         mesh_claims_free(claims);

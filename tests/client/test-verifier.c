@@ -112,6 +112,144 @@ static void test_stolen_token_rejected_with_other_cert(void **state)
     mesh_verifier_free(v);
 }
 
+/*
+ * Point 1 of issue 10: one binding policy, the same verdict on the fresh path (cache off) and
+ * on the cached path (the token cached by a presentation that passes, then presented as the
+ * case says: a cached path that skipped the binding would accept a stolen token).
+ */
+enum { B_MATCH, B_OTHER, B_NONE, U_CERT, U_NONE, N_CERT, N_NONE, B_CASES };
+
+static const char *const POLICIES[] = {"required", "when-presented",
+                                       "unbound-for:svc-token:deploy,svc-token:ci"};
+static const mesh_err_t BIND_WANT[3][B_CASES] = {
+    /* bound+match, bound+other, bound+none, unbound+cert, unbound+none, named+cert, named */
+    {MESH_OK, MESH_ERR_CNF_MISMATCH, MESH_ERR_CNF_MISMATCH, MESH_ERR_CNF_MISSING,
+     MESH_ERR_CNF_MISSING, MESH_ERR_CNF_MISSING, MESH_ERR_CNF_MISSING},
+    {MESH_OK, MESH_ERR_CNF_MISMATCH, MESH_ERR_CNF_MISMATCH, MESH_OK, MESH_OK, MESH_OK, MESH_OK},
+    {MESH_OK, MESH_ERR_CNF_MISMATCH, MESH_ERR_CNF_MISMATCH, MESH_ERR_CNF_MISSING,
+     MESH_ERR_CNF_MISSING, MESH_OK, MESH_OK},
+};
+
+static mesh_verifier_t *binding_verifier(const char *policy, size_t cache_entries)
+{
+    mesh_verifier_opts_t o;
+    mesh_verifier_t *v = NULL;
+
+    mesh_verifier_opts_init(&o);
+    o.issuer = fake_url(fake);
+    o.audience = "svc-b";
+    o.ca_path = ca;
+    o.revocation_feed = false;
+    o.binding = policy;
+    o.cache_entries = cache_entries;
+    assert_int_equal(mesh_verifier_new(&o, &v), MESH_OK);
+    return v;
+}
+
+/* A service token: sub svc-token:<name>, no cnf. */
+static char *named_token(const char *name)
+{
+    char claims[1024];
+    long long now = (long long)time(NULL);
+
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"%s\",\"sub\":\"svc-token:%s\",\"aud\":\"svc-b\",\"iat\":%lld,"
+             "\"nbf\":%lld,\"exp\":%lld,\"jti\":\"j-%s\",\"scope\":\"ci:deploy\","
+             "\"client_id\":\"%s\"}",
+             fake_url(fake), name, now, now, now + 300, name, name);
+    return tu_sign_claims(key1, claims);
+}
+
+static void test_binding_policy_matrix(void **state)
+{
+    char *bound = tu_token(key1, fake_url(fake), "svc-b", "read", env.a_x5t, 300);
+    char *unbound = tu_token(key1, fake_url(fake), "svc-b", "read", NULL, 300);
+    char *named = named_token("ci");
+    const struct {
+        const char *tok;
+        const uint8_t *der;
+        size_t len;
+    } cases[B_CASES] = {
+        [B_MATCH] = {bound, env.a_der, env.a_len}, [B_OTHER] = {bound, env.b_der, env.b_len},
+        [B_NONE] = {bound, NULL, 0},               [U_CERT] = {unbound, env.a_der, env.a_len},
+        [U_NONE] = {unbound, NULL, 0},             [N_CERT] = {named, env.a_der, env.a_len},
+        [N_NONE] = {named, NULL, 0},
+    };
+    (void)state;
+
+    for (size_t p = 0; p < 3; p++) {
+        mesh_verifier_t *fresh = binding_verifier(POLICIES[p], 0);
+        for (int c = 0; c < B_CASES; c++) {
+            mesh_identity_t *id = NULL;
+            mesh_err_t rc = mesh_verify(fresh, tu_bearer(cases[c].tok), cases[c].der,
+                                        cases[c].len, NULL, &id);
+            if (rc != BIND_WANT[p][c]) {
+                fail_msg("fresh path, policy %s, case %d: %s, want %s", POLICIES[p], c,
+                         mesh_err_name(rc), mesh_err_name(BIND_WANT[p][c]));
+            }
+            if (rc == MESH_OK) {
+                assert_int_equal(mesh_identity_bound(id), c <= B_NONE);
+            }
+            mesh_identity_free(id);
+        }
+        mesh_verifier_free(fresh);
+
+        for (int c = 0; c < B_CASES; c++) {
+            mesh_verifier_t *v = binding_verifier(POLICIES[p], 1024);
+            mesh_verifier_stats_t st;
+            mesh_identity_t *id = NULL;
+            /* the presentation that passes, if any: the token's own certificate, or none */
+            const uint8_t *pd = cases[c].tok == bound ? env.a_der : NULL;
+            size_t pl = cases[c].tok == bound ? env.a_len : 0;
+            bool primed = mesh_verify(v, tu_bearer(cases[c].tok), pd, pl, NULL, NULL) == MESH_OK;
+            mesh_err_t rc = mesh_verify(v, tu_bearer(cases[c].tok), cases[c].der, cases[c].len,
+                                        NULL, &id);
+            if (rc != BIND_WANT[p][c]) {
+                fail_msg("cached path, policy %s, case %d: %s, want %s", POLICIES[p], c,
+                         mesh_err_name(rc), mesh_err_name(BIND_WANT[p][c]));
+            }
+            mesh_verifier_stats(v, &st);
+            assert_int_equal(st.cache_hits, primed ? 1 : 0);
+            if (rc == MESH_OK) {
+                assert_true(primed);
+                assert_int_equal(mesh_identity_bound(id), c <= B_NONE);
+            }
+            mesh_identity_free(id);
+            mesh_verifier_free(v);
+        }
+    }
+    free(bound);
+    free(unbound);
+    free(named);
+}
+
+/* The subject list is exact: no prefix match, and a bound named token is still checked. */
+static void test_binding_unbound_for_exact(void **state)
+{
+    mesh_verifier_t *v = binding_verifier("unbound-for:svc-token:c,svc-token:ci-x", 1024);
+    char *named = named_token("ci");
+    mesh_verifier_opts_t o;
+    mesh_verifier_t *bad = NULL;
+    (void)state;
+
+    assert_int_equal(verify_tok(v, named, NULL, 0, NULL), MESH_ERR_CNF_MISSING);
+    assert_int_equal(verify_tok(v, named, env.a_der, env.a_len, NULL), MESH_ERR_CNF_MISSING);
+    mesh_verifier_free(v);
+    free(named);
+    mesh_verifier_opts_init(&o);
+    o.issuer = fake_url(fake);
+    o.audience = "svc-b";
+    o.ca_path = ca;
+    const char *bad_specs[] = {"sometimes", "unbound-for:", "unbound-for:a,,b", "unbound-for:a, b",
+                               "unbound-for:a,", "Required"};
+    for (size_t i = 0; i < sizeof(bad_specs) / sizeof(bad_specs[0]); i++) {
+        o.binding = bad_specs[i];
+        assert_int_equal(mesh_verifier_new(&o, &bad), MESH_ERR_CONFIG);
+        assert_non_null(strstr(mesh_err_detail(), "binding"));
+        assert_null(bad);
+    }
+}
+
 typedef struct {
     const char *name;
     const char *header; /* NULL: the key's normal header */
@@ -583,6 +721,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_bound_token_and_identity),
         cmocka_unit_test(test_stolen_token_rejected_with_other_cert),
+        cmocka_unit_test(test_binding_policy_matrix),
+        cmocka_unit_test(test_binding_unbound_for_exact),
         cmocka_unit_test(test_every_hostile_class),
         cmocka_unit_test(test_structure_size_and_header_shape),
         cmocka_unit_test(test_rotation_new_kid_and_purge),

@@ -45,7 +45,15 @@ typedef struct {
     const char *key_path;        /* its key */
     int64_t skew;                /* default MESH_DEFAULT_SKEW */
     int64_t max_lifetime;        /* default MESH_DEFAULT_MAX_LIFETIME */
-    bool require_binding;        /* default true: tokens must carry cnf.x5t#S256 */
+    bool require_binding;        /* default true; false is binding "when-presented" */
+    /*
+     * The certificate-binding policy (RFC 8705 §3), NULL for the one require_binding names:
+     * "required" (every token carries cnf.x5t#S256 naming the presenting certificate),
+     * "when-presented" (a token with cnf must name the presenting certificate; a token
+     * without cnf is accepted) or "unbound-for:<sub>,<sub>" (as required, but tokens whose
+     * sub is listed may be unbound: service tokens). A token with cnf is always checked.
+     */
+    const char *binding;
     bool revocation_feed;        /* default true: poll <issuer>/v1/revocations */
     int64_t revocation_poll_ms;  /* default 10000 */
     int64_t jwks_cooldown_ms;    /* default 30000: at most one unknown-kid refetch per cooldown */
@@ -182,6 +190,10 @@ const char *mesh_identity_scopes(const mesh_identity_t *id); /* space-separated;
 const char *mesh_identity_jti(const mesh_identity_t *id);
 int64_t mesh_identity_expiry(const mesh_identity_t *id); /* exp */
 bool mesh_identity_has_scope(const mesh_identity_t *id, const char *scope);
+/* true when the token was certificate-bound (it carried cnf.x5t#S256, which named the
+ * presenting certificate); false for an unbound token the binding policy let through, so a
+ * route can refuse those. */
+bool mesh_identity_bound(const mesh_identity_t *id);
 
 #ifdef __cplusplus
 }

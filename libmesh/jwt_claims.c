@@ -18,12 +18,6 @@
 #include "json.h"
 #include "jwt_internal.h"
 
-struct mesh_claims {
-    json_t *root;
-    const char *iss, *sub, *aud, *jti, *scope, *client_id, *x5t;
-    size_t scope_len;
-    int64_t exp, iat, nbf;
-};
 
 MESH_EXPORT void mesh_jwt_verify_opts_init(mesh_jwt_verify_opts_t *opts)
 {
@@ -208,7 +202,7 @@ static int claim_index(const char *k, size_t klen)
     return -1;
 }
 
-static mesh_err_t claim_read(struct mesh_claims *c, int idx, json_t *v, const char *audience)
+static mesh_err_t claim_read(struct mesh_identity *c, int idx, json_t *v, const char *audience)
 {
     const char *name = claim_names[idx].name;
 
@@ -248,7 +242,7 @@ static mesh_err_t claim_read(struct mesh_claims *c, int idx, json_t *v, const ch
  * "missing" errors, and an audience mismatch only after every claim had the right type.
  */
 static mesh_err_t claims_read(json_t *root, const mesh_jwt_verify_opts_t *opts,
-                              struct mesh_claims *c)
+                              struct mesh_identity *c)
 {
     json_t *aud = NULL;
     unsigned seen = 0;
@@ -303,7 +297,7 @@ static int64_t diff(int64_t a, int64_t b)
     return d;
 }
 
-static mesh_err_t check_times(const struct mesh_claims *c, const mesh_jwt_verify_opts_t *opts)
+static mesh_err_t check_times(const struct mesh_identity *c, const mesh_jwt_verify_opts_t *opts)
 {
     int64_t now = opts_now(opts);
     int64_t skew = opts->skew;
@@ -344,14 +338,14 @@ static mesh_err_t check_times(const struct mesh_claims *c, const mesh_jwt_verify
 }
 
 /* RFC 8705 §3: the one binding policy (binding.c) decides; require_cnf picks it here. */
-static mesh_err_t check_cnf(const struct mesh_claims *c, const mesh_jwt_verify_opts_t *opts)
+static mesh_err_t check_cnf(const struct mesh_identity *c, const mesh_jwt_verify_opts_t *opts)
 {
     mesh_binding_t b = {.mode = opts->require_cnf ? MESH_BIND_REQUIRED : MESH_BIND_WHEN_PRESENTED};
 
     return mesh_binding_check(&b, c->x5t, c->sub, opts->cert_der, opts->cert_der_len);
 }
 
-static bool scope_has(const char *scopes, size_t n, const char *want)
+bool mesh_scope_has(const char *scopes, size_t n, const char *want)
 {
     size_t wlen = strlen(want);
     size_t i = 0;
@@ -369,7 +363,7 @@ static bool scope_has(const char *scopes, size_t n, const char *want)
     return false;
 }
 
-static mesh_err_t check_scopes(const struct mesh_claims *c, const mesh_jwt_verify_opts_t *opts)
+static mesh_err_t check_scopes(const struct mesh_identity *c, const mesh_jwt_verify_opts_t *opts)
 {
     size_t count = c->scope_len > 0 ? 1 : 0;
 
@@ -380,7 +374,8 @@ static mesh_err_t check_scopes(const struct mesh_claims *c, const mesh_jwt_verif
         return mesh_err_set(MESH_ERR_LIMIT, "scope has %zu values, over %d", count,
                             MESH_MAX_SCOPES);
     }
-    if (opts->required_scope != NULL && !scope_has(c->scope, c->scope_len, opts->required_scope)) {
+    if (opts->required_scope != NULL &&
+        !mesh_scope_has(c->scope, c->scope_len, opts->required_scope)) {
         return mesh_err_set(MESH_ERR_SCOPE, "scope \"%s\" is required but not granted",
                             opts->required_scope);
     }
@@ -400,7 +395,7 @@ static mesh_err_t check_opts(const mesh_jwt_verify_opts_t *opts)
     return MESH_OK;
 }
 
-static mesh_err_t claims_check(struct mesh_claims *c, const mesh_jwt_verify_opts_t *opts,
+static mesh_err_t claims_check(struct mesh_identity *c, const mesh_jwt_verify_opts_t *opts,
                                bool binding)
 {
     char buf[96];
@@ -426,7 +421,7 @@ static mesh_err_t claims_check(struct mesh_claims *c, const mesh_jwt_verify_opts
 MESH_EXPORT mesh_err_t mesh_jwt_validate_claims(const uint8_t *payload, size_t len,
                                                 const mesh_jws_header_t *hdr,
                                                 const mesh_jwt_verify_opts_t *opts,
-                                                mesh_claims_t **out)
+                                                mesh_identity_t **out)
 {
     return mesh_jwt_claims_validate(payload, len, hdr, opts, true, out);
 }
@@ -434,9 +429,9 @@ MESH_EXPORT mesh_err_t mesh_jwt_validate_claims(const uint8_t *payload, size_t l
 mesh_err_t mesh_jwt_claims_validate(const uint8_t *payload, size_t len,
                                     const mesh_jws_header_t *hdr,
                                     const mesh_jwt_verify_opts_t *opts, bool binding,
-                                    mesh_claims_t **out)
+                                    mesh_identity_t **out)
 {
-    struct mesh_claims c = {0};
+    struct mesh_identity c = {0};
     json_t *root = NULL;
     mesh_err_t rc;
 
@@ -461,11 +456,12 @@ mesh_err_t mesh_jwt_claims_validate(const uint8_t *payload, size_t len,
         rc = claims_check(&c, opts, binding);
     }
     if (rc == MESH_OK && out != NULL) {
-        struct mesh_claims *heap = malloc(sizeof(*heap));
+        struct mesh_identity *heap = malloc(sizeof(*heap));
         if (heap == NULL) {
             rc = mesh_err_set(MESH_ERR_NOMEM, "JWT claims: out of memory");
         } else {
             *heap = c;
+            atomic_init(&heap->refs, 1);
             *out = heap;
             return MESH_OK;
         }
@@ -475,7 +471,7 @@ mesh_err_t mesh_jwt_claims_validate(const uint8_t *payload, size_t len,
 }
 
 MESH_EXPORT mesh_err_t mesh_jwt_verify(const mesh_jwks_t *keys, const char *token, size_t len,
-                                       const mesh_jwt_verify_opts_t *opts, mesh_claims_t **out)
+                                       const mesh_jwt_verify_opts_t *opts, mesh_identity_t **out)
 {
     uint8_t payload[MESH_MAX_TOKEN_BYTES];
     size_t plen = 0;
@@ -491,63 +487,4 @@ MESH_EXPORT mesh_err_t mesh_jwt_verify(const mesh_jwks_t *keys, const char *toke
         return rc;
     }
     return mesh_jwt_validate_claims(payload, plen, &hdr, opts, out);
-}
-
-/* ---- accessors --------------------------------------------------------------------------- */
-
-MESH_EXPORT void mesh_claims_free(mesh_claims_t *c)
-{
-    if (c != NULL) {
-        json_decref(c->root);
-        free(c);
-    }
-}
-
-#define CLAIM_STR(name, field)                                                                     \
-    MESH_EXPORT const char *mesh_claims_##name(const mesh_claims_t *c)                             \
-    {                                                                                              \
-        return c != NULL ? c->field : "";                                                          \
-    }
-CLAIM_STR(iss, iss)
-CLAIM_STR(sub, sub)
-CLAIM_STR(aud, aud)
-CLAIM_STR(jti, jti)
-CLAIM_STR(scope, scope)
-CLAIM_STR(client_id, client_id)
-CLAIM_STR(cnf_x5t, x5t)
-
-MESH_EXPORT int64_t mesh_claims_exp(const mesh_claims_t *c)
-{
-    return c != NULL ? c->exp : 0;
-}
-
-MESH_EXPORT int64_t mesh_claims_iat(const mesh_claims_t *c)
-{
-    return c != NULL ? c->iat : 0;
-}
-
-MESH_EXPORT int64_t mesh_claims_nbf(const mesh_claims_t *c)
-{
-    return c != NULL ? c->nbf : 0;
-}
-
-MESH_EXPORT bool mesh_claims_has_scope(const mesh_claims_t *c, const char *scope)
-{
-    return c != NULL && scope != NULL && scope_has(c->scope, c->scope_len, scope);
-}
-
-MESH_EXPORT mesh_err_t mesh_claims_to_json(const mesh_claims_t *c, char **out)
-{
-    char *s;
-
-    mesh_err_clear();
-    if (c == NULL || out == NULL) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "claims to JSON: NULL argument");
-    }
-    s = json_dumps(c->root, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (s == NULL) {
-        return mesh_err_set(MESH_ERR_NOMEM, "claims to JSON: out of memory");
-    }
-    *out = s;
-    return MESH_OK;
 }

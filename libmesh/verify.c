@@ -74,18 +74,18 @@ static const char *shown(const char *s)
  * certificate. Checked on every path, cached tokens too; a kind the feed never sent costs one
  * atomic load.
  */
-static mesh_err_t check_credential(mesh_verifier_t *v, const mesh_claims_t *c)
+static mesh_err_t check_credential(mesh_verifier_t *v, const mesh_identity_t *c)
 {
-    const char *x5t = mesh_claims_cnf_x5t(c);
+    const char *x5t = mesh_identity_x5t(c);
 
     if (v->revoked == NULL) {
         return MESH_OK;
     }
-    if (mesh_revset_sub_revoked(v->revoked, mesh_claims_sub(c), mesh_claims_iat(c))) {
+    if (mesh_revset_sub_revoked(v->revoked, mesh_identity_subject(c), mesh_identity_issued_at(c))) {
         return mesh_err_set(MESH_ERR_REVOKED,
                             "the credential of sub %s was revoked after this token was issued "
                             "(iat %lld)",
-                            shown(mesh_claims_sub(c)), (long long)mesh_claims_iat(c));
+                            shown(mesh_identity_subject(c)), (long long)mesh_identity_issued_at(c));
     }
     if (x5t[0] != '\0' && mesh_revset_x5t_revoked(v->revoked, x5t)) {
         return mesh_err_set(MESH_ERR_REVOKED,
@@ -99,7 +99,7 @@ static mesh_err_t check_credential(mesh_verifier_t *v, const mesh_claims_t *c)
  * What every accepted token must pass on both paths, fresh and cached, after its claims:
  * the credential it came from is not revoked, and the one binding policy (binding.c).
  */
-static mesh_err_t check_presented(mesh_verifier_t *v, const mesh_claims_t *c, const uint8_t *der,
+static mesh_err_t check_presented(mesh_verifier_t *v, const mesh_identity_t *c, const uint8_t *der,
                                   size_t len)
 {
     mesh_err_t rc = check_credential(v, c);
@@ -107,7 +107,8 @@ static mesh_err_t check_presented(mesh_verifier_t *v, const mesh_claims_t *c, co
     if (rc != MESH_OK) {
         return rc;
     }
-    return mesh_binding_check(&v->binding, mesh_claims_cnf_x5t(c), mesh_claims_sub(c), der, len);
+    return mesh_binding_check(&v->binding, mesh_identity_x5t(c), mesh_identity_subject(c), der,
+                              len);
 }
 
 /* What still has to hold when a token comes from the cache: time, revocation, binding. */
@@ -121,11 +122,11 @@ static mesh_err_t recheck(mesh_verifier_t *v, const mesh_identity_t *id, const u
                             (long long)id->exp, (long long)(now - id->exp),
                             (long long)v->o.skew);
     }
-    if (mesh_verifier_is_revoked(v, mesh_claims_jti(id->claims))) {
+    if (mesh_verifier_is_revoked(v, mesh_identity_jti(id))) {
         return mesh_err_set(MESH_ERR_REVOKED, "jti %s is revoked",
-                            shown(mesh_claims_jti(id->claims)));
+                            shown(mesh_identity_jti(id)));
     }
-    return check_presented(v, id->claims, der, len);
+    return check_presented(v, id, der, len);
 }
 
 /* Signature and claims with the current keys; one limited refetch on an unknown kid.
@@ -137,7 +138,7 @@ static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len, c
     size_t plen = 0;
     mesh_jws_header_t hdr;
     mesh_jwt_verify_opts_t jo;
-    mesh_claims_t *claims = NULL;
+    
     mesh_jwks_t *set;
     mesh_err_t rc;
 
@@ -173,15 +174,15 @@ static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len, c
     jo.clock_ctx = v->o.clock_ctx;
     jo.revoked = mesh_verifier_is_revoked;
     jo.revoked_ctx = v;
-    rc = mesh_jwt_claims_validate(payload, plen, &hdr, &jo, false, &claims);
+    rc = mesh_jwt_claims_validate(payload, plen, &hdr, &jo, false, out);
     if (rc == MESH_OK) {
-        rc = check_presented(v, claims, der, der_len);
+        rc = check_presented(v, *out, der, der_len);
+        if (rc != MESH_OK) {
+            mesh_identity_free(*out);
+            *out = NULL;
+        }
     }
-    if (rc != MESH_OK) {
-        mesh_claims_free(claims);
-        return rc;
-    }
-    return mesh_identity_new(claims, hdr.kid, out);
+    return rc;
 }
 
 mesh_err_t mesh_verify_core(mesh_verifier_t *v, const char *authorization,
@@ -221,9 +222,9 @@ mesh_err_t mesh_verify_core(mesh_verifier_t *v, const char *authorization,
         }
     }
     if (rc == MESH_OK && required_scope != NULL && required_scope[0] != '\0' &&
-        !mesh_claims_has_scope(id->claims, required_scope)) {
+        !mesh_identity_has_scope(id, required_scope)) {
         rc = mesh_err_set(MESH_ERR_SCOPE, "token lacks scope \"%s\" (has \"%s\")",
-                          required_scope, mesh_claims_scope(id->claims));
+                          required_scope, mesh_identity_scopes(id));
     }
 out:
     if (rc == MESH_OK) {

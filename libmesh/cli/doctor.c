@@ -405,7 +405,7 @@ static bool step_verify(doctor_t *d)
     mesh_jwt_verify_opts_t o;
     uint8_t *der = NULL;
     size_t len = 0;
-    mesh_claims_t *claims = NULL;
+    mesh_identity_t *claims = NULL;
     mesh_err_t rc;
 
     mesh_jwt_verify_opts_init(&o);
@@ -427,9 +427,9 @@ static bool step_verify(doctor_t *d)
             "URL (iss) and keys with what verifiers use");
         return lib_fail(d, rc);
     }
-    NOTE("sub %s, scope \"%s\"%s", mesh_claims_sub(claims), mesh_claims_scope(claims),
+    NOTE("sub %s, scope \"%s\"%s", mesh_identity_subject(claims), mesh_identity_scopes(claims),
          o.require_cnf ? ", bound to this certificate" : "");
-    mesh_claims_free(claims);
+    mesh_identity_free(claims);
     return true;
 }
 

@@ -120,12 +120,12 @@ static int load_revocations(verify_args_t *a)
     return CLI_OK;
 }
 
-static int report(const verify_args_t *a, mesh_err_t rc, const mesh_claims_t *claims)
+static int report(const verify_args_t *a, mesh_err_t rc, const mesh_identity_t *claims)
 {
     char *claims_json = NULL;
     json_t *out = json_object();
 
-    if (rc == MESH_OK && mesh_claims_to_json(claims, &claims_json) != MESH_OK) {
+    if (rc == MESH_OK && mesh_identity_to_json(claims, &claims_json) != MESH_OK) {
         rc = MESH_ERR_NOMEM;
     }
     if (rc == MESH_OK) {
@@ -156,7 +156,7 @@ int cmd_verify(int argc, char **argv)
 {
     verify_args_t a = {0};
     mesh_jwks_t *set = NULL;
-    mesh_claims_t *claims = NULL;
+    mesh_identity_t *claims = NULL;
     uint8_t *der = NULL;
     size_t der_len = 0, len = 0;
     char *input = NULL;
@@ -199,7 +199,7 @@ int cmd_verify(int argc, char **argv)
     rc = mesh_jwt_verify(set, input, len, &a.vo, &claims);
     status = report(&a, rc, claims);
 out:
-    mesh_claims_free(claims);
+    mesh_identity_free(claims);
     mesh_jwks_free(set);
     json_decref(a.revoked);
     mesh_free(der);

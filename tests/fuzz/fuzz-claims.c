@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const uint8_t cert[] = {0x30, 0x03, 0x02, 0x01, 0x01};
     mesh_jwt_verify_opts_t opts;
-    mesh_claims_t *claims = NULL;
+    mesh_identity_t *claims = NULL;
     char *json = NULL;
 
     mesh_jwt_verify_opts_init(&opts);
@@ -30,13 +30,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     opts.revoked = never_revoked;
     opts.required_scope = "read";
     if (mesh_jwt_validate_claims(data, size, NULL, &opts, &claims) == MESH_OK) {
-        if (strcmp(mesh_claims_iss(claims), opts.issuer) != 0 ||
-            !mesh_claims_has_scope(claims, "read") ||
-            mesh_claims_to_json(claims, &json) != MESH_OK) {
+        if (strcmp(mesh_identity_issuer(claims), opts.issuer) != 0 ||
+            !mesh_identity_has_scope(claims, "read") ||
+            mesh_identity_to_json(claims, &json) != MESH_OK) {
             abort();
         }
     }
     mesh_free(json);
-    mesh_claims_free(claims);
+    mesh_identity_free(claims);
     return 0;
 }

@@ -29,7 +29,7 @@ static mesh_jwks_t *fuzz_keys(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     mesh_jwt_verify_opts_t opts;
-    mesh_claims_t *claims = NULL;
+    mesh_identity_t *claims = NULL;
     char *header = NULL, *payload = NULL;
     static const uint8_t fake_cert[] = {0x30, 0x03, 0x02, 0x01, 0x01};
 

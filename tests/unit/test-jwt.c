@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* mesh_jwt_* and mesh_claims_*: building tokens, verifying them, reading the claims. */
+/* mesh_jwt_* and mesh_identity_*: building tokens, verifying them, reading the claims. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -95,7 +95,7 @@ static void sign_and_verify(const mesh_key_t *key)
 {
     mesh_jwt_claims_in_t in = claims_in(1700000000);
     mesh_jwt_verify_opts_t o;
-    mesh_claims_t *c = NULL;
+    mesh_identity_t *c = NULL;
     char jti[MESH_JTI_LEN + 1];
     char *tok = NULL;
 
@@ -104,17 +104,22 @@ static void sign_and_verify(const mesh_key_t *key)
     opts_for(&o, 1700000010);
     o.required_scope = "payments:write";
     assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, &c), MESH_OK);
-    assert_string_equal(mesh_claims_iss(c), ISS);
-    assert_string_equal(mesh_claims_sub(c), "spiffe://mesh.local/orders");
-    assert_string_equal(mesh_claims_aud(c), "payments");
-    assert_string_equal(mesh_claims_jti(c), jti);
-    assert_string_equal(mesh_claims_scope(c), "payments:read payments:write");
-    assert_string_equal(mesh_claims_client_id(c), "orders");
-    assert_string_equal(mesh_claims_cnf_x5t(c), x5t);
-    assert_int_equal(mesh_claims_iat(c), 1700000000);
-    assert_int_equal(mesh_claims_nbf(c), 1700000000);
-    assert_int_equal(mesh_claims_exp(c), 1700000300);
-    mesh_claims_free(c);
+    assert_string_equal(mesh_identity_issuer(c), ISS);
+    assert_string_equal(mesh_identity_subject(c), "spiffe://mesh.local/orders");
+    assert_string_equal(mesh_identity_audience(c), "payments");
+    assert_string_equal(mesh_identity_jti(c), jti);
+    assert_string_equal(mesh_identity_scopes(c), "payments:read payments:write");
+    assert_string_equal(mesh_identity_client_id(c), "orders");
+    assert_string_equal(mesh_identity_x5t(c), x5t);
+    assert_int_equal(mesh_identity_issued_at(c), 1700000000);
+    assert_int_equal(mesh_identity_not_before(c), 1700000000);
+    assert_int_equal(mesh_identity_expiry(c), 1700000300);
+    assert_true(mesh_identity_bound(c));
+    /* one reference more, one less: still readable (reference counted, immutable) */
+    assert_ptr_equal(mesh_identity_ref(c), c);
+    mesh_identity_free(c);
+    assert_string_equal(mesh_identity_issuer(c), ISS);
+    mesh_identity_free(c);
     mesh_free(tok);
 }
 
@@ -186,7 +191,7 @@ static void test_unbound_token(void **state)
 {
     mesh_jwt_claims_in_t in = claims_in(1700000000);
     mesh_jwt_verify_opts_t o;
-    mesh_claims_t *c = NULL;
+    mesh_identity_t *c = NULL;
     char *tok = NULL;
 
     (void)state;
@@ -200,11 +205,12 @@ static void test_unbound_token(void **state)
     assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, NULL), MESH_ERR_CNF_MISSING);
     o.require_cnf = false;
     assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, &c), MESH_OK);
-    assert_string_equal(mesh_claims_cnf_x5t(c), "");
-    assert_string_equal(mesh_claims_scope(c), "");
-    assert_string_equal(mesh_claims_client_id(c), "");
-    assert_false(mesh_claims_has_scope(c, "payments:read"));
-    mesh_claims_free(c);
+    assert_string_equal(mesh_identity_x5t(c), "");
+    assert_string_equal(mesh_identity_scopes(c), "");
+    assert_string_equal(mesh_identity_client_id(c), "");
+    assert_false(mesh_identity_has_scope(c, "payments:read"));
+    assert_false(mesh_identity_bound(c));
+    mesh_identity_free(c);
     mesh_free(tok);
 }
 
@@ -325,7 +331,7 @@ static void test_validate_claims_direct(void **state)
         "\"exp\":200,\"jti\":\"j\",\"scope\":\"a b\"}";
     mesh_jwt_verify_opts_t o;
     mesh_jws_header_t hdr = {.alg = MESH_ALG_RS256, .typ = "JWT"};
-    mesh_claims_t *c = NULL;
+    mesh_identity_t *c = NULL;
     char *json = NULL;
 
     (void)state;
@@ -337,17 +343,17 @@ static void test_validate_claims_direct(void **state)
     /* hdr NULL: no typ rule */
     assert_int_equal(
         mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), NULL, &o, &c), MESH_OK);
-    assert_string_equal(mesh_claims_aud(c), "payments");
-    assert_int_equal(mesh_claims_nbf(c), 0);
-    assert_true(mesh_claims_has_scope(c, "a"));
-    assert_true(mesh_claims_has_scope(c, "b"));
-    assert_false(mesh_claims_has_scope(c, "a b"));
-    assert_false(mesh_claims_has_scope(c, ""));
-    assert_false(mesh_claims_has_scope(c, NULL));
-    assert_int_equal(mesh_claims_to_json(c, &json), MESH_OK);
+    assert_string_equal(mesh_identity_audience(c), "payments");
+    assert_int_equal(mesh_identity_not_before(c), 0);
+    assert_true(mesh_identity_has_scope(c, "a"));
+    assert_true(mesh_identity_has_scope(c, "b"));
+    assert_false(mesh_identity_has_scope(c, "a b"));
+    assert_false(mesh_identity_has_scope(c, ""));
+    assert_false(mesh_identity_has_scope(c, NULL));
+    assert_int_equal(mesh_identity_to_json(c, &json), MESH_OK);
     assert_string_equal(json, claims);
     mesh_free(json);
-    mesh_claims_free(c);
+    mesh_identity_free(c);
     /* typ "JWT" is not at+jwt; typ NULL in the options turns the rule off */
     assert_int_equal(
         mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), &hdr, &o, NULL),
@@ -403,12 +409,12 @@ static void test_claims_accessors_null(void **state)
     char *json = NULL;
 
     (void)state;
-    mesh_claims_free(NULL);
-    assert_string_equal(mesh_claims_iss(NULL), "");
-    assert_string_equal(mesh_claims_aud(NULL), "");
-    assert_int_equal(mesh_claims_exp(NULL), 0);
-    assert_false(mesh_claims_has_scope(NULL, "x"));
-    assert_int_equal(mesh_claims_to_json(NULL, &json), MESH_ERR_INVALID_ARG);
+    mesh_identity_free(NULL);
+    assert_string_equal(mesh_identity_issuer(NULL), "");
+    assert_string_equal(mesh_identity_audience(NULL), "");
+    assert_int_equal(mesh_identity_expiry(NULL), 0);
+    assert_false(mesh_identity_has_scope(NULL, "x"));
+    assert_int_equal(mesh_identity_to_json(NULL, &json), MESH_ERR_INVALID_ARG);
 }
 
 static void test_detail_never_has_token(void **state)

@@ -74,8 +74,12 @@ typedef struct {
 /* Fills `opts` with the defaults above (issuer and audience NULL: the caller must set them). */
 void mesh_jwt_verify_opts_init(mesh_jwt_verify_opts_t *opts);
 
-/* Verified claims. Opaque; accessors below return borrowed strings valid until free. */
-typedef struct mesh_claims mesh_claims_t;
+/*
+ * A verified token: the caller's identity and what its token said. One object for
+ * mesh_jwt_verify and mesh_verify (verifier.h). Opaque, immutable once returned and
+ * reference counted: any thread may read it and take or drop references.
+ */
+typedef struct mesh_identity mesh_identity_t;
 
 /*
  * Full verification: JWS signature with the key the kid selects from `keys` (mesh_jws.h rules),
@@ -88,12 +92,12 @@ typedef struct mesh_claims mesh_claims_t;
  * the one 403 case). Binding (RFC 8705 §3): a token with cnf.x5t#S256 needs the presenting
  * certificate and must name it (MESH_ERR_CNF_MISMATCH, also when no certificate is given); a
  * token without it is MESH_ERR_CNF_MISSING when require_cnf is set or a certificate was
- * presented. On success *out (optional) receives the claims
- * (mesh_claims_free()). The detail message names the rule and values, never the token.
+ * presented. On success *out (optional) is a new identity with one reference
+ * (mesh_identity_free()). The detail message names the rule and values, never the token.
  * Thread-safe; allocates only inside jansson.
  */
 MESH_WUR mesh_err_t mesh_jwt_verify(const mesh_jwks_t *keys, const char *token, size_t len,
-                                    const mesh_jwt_verify_opts_t *opts, mesh_claims_t **out);
+                                    const mesh_jwt_verify_opts_t *opts, mesh_identity_t **out);
 
 /*
  * Claim rules only, on a decoded payload (no signature check) and a header already verified;
@@ -103,26 +107,36 @@ MESH_WUR mesh_err_t mesh_jwt_verify(const mesh_jwks_t *keys, const char *token, 
 MESH_WUR mesh_err_t mesh_jwt_validate_claims(const uint8_t *payload, size_t len,
                                              const mesh_jws_header_t *hdr,
                                              const mesh_jwt_verify_opts_t *opts,
-                                             mesh_claims_t **out);
+                                             mesh_identity_t **out);
 
-void mesh_claims_free(mesh_claims_t *claims); /* NULL-safe */
+mesh_identity_t *mesh_identity_ref(mesh_identity_t *id); /* a new reference; NULL-safe */
+void mesh_identity_free(mesh_identity_t *id);            /* drops a reference; NULL-safe */
 
-const char *mesh_claims_iss(const mesh_claims_t *c);
-const char *mesh_claims_sub(const mesh_claims_t *c);
-const char *mesh_claims_aud(const mesh_claims_t *c);       /* the verifier's audience */
-const char *mesh_claims_jti(const mesh_claims_t *c);       /* "" when absent */
-const char *mesh_claims_scope(const mesh_claims_t *c);     /* "" when absent */
-const char *mesh_claims_client_id(const mesh_claims_t *c); /* "" when absent */
-const char *mesh_claims_cnf_x5t(const mesh_claims_t *c);   /* "" when unbound */
-int64_t mesh_claims_exp(const mesh_claims_t *c);
-int64_t mesh_claims_iat(const mesh_claims_t *c);
-int64_t mesh_claims_nbf(const mesh_claims_t *c); /* 0 when absent */
+/*
+ * What the verified token said. Strings are borrowed from `id` and valid while a reference
+ * is held; a NULL `id` gives "" (0, false). None blocks; all are thread-safe.
+ */
+const char *mesh_identity_issuer(const mesh_identity_t *id);    /* iss */
+const char *mesh_identity_subject(const mesh_identity_t *id);   /* sub */
+const char *mesh_identity_audience(const mesh_identity_t *id);  /* the verifier's audience */
+const char *mesh_identity_scopes(const mesh_identity_t *id);    /* space-separated; "" */
+const char *mesh_identity_jti(const mesh_identity_t *id);       /* "" when absent */
+const char *mesh_identity_client_id(const mesh_identity_t *id); /* "" when absent */
+const char *mesh_identity_x5t(const mesh_identity_t *id);       /* cnf.x5t#S256; "" unbound */
+int64_t mesh_identity_expiry(const mesh_identity_t *id);        /* exp */
+int64_t mesh_identity_issued_at(const mesh_identity_t *id);     /* iat */
+int64_t mesh_identity_not_before(const mesh_identity_t *id);    /* nbf; 0 when absent */
 
 /* true when `scope` is one of the space-separated scopes (exact match, no prefix). */
-bool mesh_claims_has_scope(const mesh_claims_t *c, const char *scope);
+bool mesh_identity_has_scope(const mesh_identity_t *id, const char *scope);
+
+/* true when the token was certificate-bound: it carried cnf.x5t#S256, which named the
+ * presenting certificate (every accepted bound token did). false for an unbound token the
+ * binding policy let through, so a route can refuse those. */
+bool mesh_identity_bound(const mesh_identity_t *id);
 
 /* The whole claims object as compact JSON (*out new, mesh_free()). */
-MESH_WUR mesh_err_t mesh_claims_to_json(const mesh_claims_t *c, char **out);
+MESH_WUR mesh_err_t mesh_identity_to_json(const mesh_identity_t *id, char **out);
 
 #ifdef __cplusplus
 }

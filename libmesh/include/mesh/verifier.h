@@ -105,9 +105,6 @@ MESH_WUR mesh_err_t mesh_verifier_new(const mesh_verifier_opts_t *opts, mesh_ver
  * mesh_verify() may be running. */
 void mesh_verifier_free(mesh_verifier_t *v);
 
-/* A verified caller. Immutable and reference counted; accessors return borrowed strings. */
-typedef struct mesh_identity mesh_identity_t;
-
 /*
  * Verifies one request. `authorization` is the Authorization header value ("Bearer <jwt>";
  * NULL when the request had none: MESH_ERR_NO_TOKEN; a value with two credentials:
@@ -176,24 +173,7 @@ MESH_WUR mesh_err_t mesh_verifier_refresh_keys(mesh_verifier_t *v);
  * Thread-safe, like mesh_verifier_refresh_keys. */
 MESH_WUR mesh_err_t mesh_verifier_poll_revocations(mesh_verifier_t *v);
 
-mesh_identity_t *mesh_identity_ref(mesh_identity_t *id); /* NULL-safe, thread-safe */
-void mesh_identity_free(mesh_identity_t *id);            /* drops a reference; NULL-safe */
-
-/*
- * What a verified token said. Strings are borrowed from `id` and valid while a reference is
- * held; a NULL `id` gives "" (0, false). Identities are immutable: thread-safe.
- */
-const char *mesh_identity_subject(const mesh_identity_t *id);   /* sub */
-const char *mesh_identity_client_id(const mesh_identity_t *id); /* "" when absent */
-const char *mesh_identity_audience(const mesh_identity_t *id);
-const char *mesh_identity_scopes(const mesh_identity_t *id); /* space-separated; "" */
-const char *mesh_identity_jti(const mesh_identity_t *id);
-int64_t mesh_identity_expiry(const mesh_identity_t *id); /* exp */
-bool mesh_identity_has_scope(const mesh_identity_t *id, const char *scope);
-/* true when the token was certificate-bound (it carried cnf.x5t#S256, which named the
- * presenting certificate); false for an unbound token the binding policy let through, so a
- * route can refuse those. */
-bool mesh_identity_bound(const mesh_identity_t *id);
+/* The verified caller, mesh_identity_t, and its accessors are in <mesh/jwt.h>. */
 
 #ifdef __cplusplus
 }

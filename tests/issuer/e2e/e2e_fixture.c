@@ -37,7 +37,7 @@ mesh_jwks_t *served_jwks(void)
 }
 
 /* Verifies with libmesh against the served JWKS; `leaf` binds to that certificate. */
-mesh_err_t verify(const char *token, const char *aud, const char *leaf, mesh_claims_t **claims)
+mesh_err_t verify(const char *token, const char *aud, const char *leaf, mesh_identity_t **claims)
 {
     mesh_jwks_t *set = served_jwks();
     mesh_jwt_verify_opts_t o;

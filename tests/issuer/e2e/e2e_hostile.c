@@ -160,11 +160,11 @@ static void test_keepalive_revoked_cert(void **state)
     resp_t *x = keepalive_token(c, "asset-service");
     assert_int_equal(x->status, 200);
     assert_int_equal(x->new_conns, 1);
-    mesh_claims_t *claims = NULL;
+    mesh_identity_t *claims = NULL;
     assert_int_equal(verify(jstr(x, "access_token"), "gateway", "asset-service", &claims), MESH_OK);
     char x5t[64];
-    snprintf(x5t, sizeof(x5t), "%s", mesh_claims_cnf_x5t(claims));
-    mesh_claims_free(claims);
+    snprintf(x5t, sizeof(x5t), "%s", mesh_identity_x5t(claims));
+    mesh_identity_free(claims);
     resp_free(x);
     crl_revoke("asset-service");
     kill(srv.pid, SIGHUP);
@@ -180,10 +180,10 @@ static void test_keepalive_revoked_cert(void **state)
 /* Waits for the feed entry that revokes the certificate `token` is bound to. */
 static void wait_cert_revoked(const char *token)
 {
-    mesh_claims_t *c = NULL;
+    mesh_identity_t *c = NULL;
     assert_int_equal(verify(token, "asset-service", "chat-service", &c), MESH_OK);
-    json_decref(feed_until("x5t#S256", mesh_claims_cnf_x5t(c)));
-    mesh_claims_free(c);
+    json_decref(feed_until("x5t#S256", mesh_identity_x5t(c)));
+    mesh_identity_free(c);
 }
 
 /* A revoked service token: its tokens are revoked in the feed by subject and issue time. */
@@ -191,10 +191,10 @@ static void test_svc_token_revocation_feed(void **state)
 {
     char cmd[1024], *secret = NULL;
     char *tok = svc_token_issue("leaky", &secret);
-    mesh_claims_t *claims = NULL;
+    mesh_identity_t *claims = NULL;
     assert_int_equal(verify(tok, "asset-service", NULL, &claims), MESH_OK);
-    int64_t iat = mesh_claims_iat(claims);
-    mesh_claims_free(claims);
+    int64_t iat = mesh_identity_issued_at(claims);
+    mesh_identity_free(claims);
     free(tok);
     snprintf(cmd, sizeof(cmd), "'%s' token revoke leaky --config '%s'", srv.bin, srv.config);
     assert_int_equal(run_cmd(cmd, NULL), 0);

@@ -66,8 +66,10 @@ mesh_err_t mesh_binding_parse(const char *spec, const char *what, mesh_binding_t
         return MESH_OK;
     }
     if (strncmp(spec, UNBOUND_FOR, strlen(UNBOUND_FOR)) != 0) {
-        return mesh_err_set(MESH_ERR_CONFIG, "%s: \"%.64s\" is not required, when-presented or "
-                            "unbound-for:<sub>,<sub>", what, spec);
+        return mesh_err_set(MESH_ERR_CONFIG,
+                            "%s: \"%.64s\" is not required, when-presented or "
+                            "unbound-for:<sub>,<sub>",
+                            what, spec);
     }
     list = spec + strlen(UNBOUND_FOR);
     if (strlen(list) > MESH_MAX_BINDING_SPEC) {
@@ -77,8 +79,10 @@ mesh_err_t mesh_binding_parse(const char *spec, const char *what, mesh_binding_t
     /* Every subject non-empty and free of spaces: "a,,b", "a," and "a, b" are typos. */
     if (list[0] == '\0' || list[0] == ',' || list[strlen(list) - 1] == ',' ||
         strstr(list, ",,") != NULL || strpbrk(list, " \t\r\n") != NULL) {
-        return mesh_err_set(MESH_ERR_CONFIG, "%s: unbound-for: needs a comma-separated list of "
-                            "subjects, none empty, no spaces", what);
+        return mesh_err_set(MESH_ERR_CONFIG,
+                            "%s: unbound-for: needs a comma-separated list of "
+                            "subjects, none empty, no spaces",
+                            what);
     }
     copy = strdup(list);
     if (copy == NULL) {
@@ -118,7 +122,8 @@ mesh_err_t mesh_binding_check(const mesh_binding_t *b, const char *x5t, const ch
             (b->mode == MESH_BIND_UNBOUND_FOR && list_has(b->subjects, sub))) {
             return MESH_OK;
         }
-        return mesh_err_set(MESH_ERR_CNF_MISSING, "token has no cnf.x5t#S256 and this verifier "
+        return mesh_err_set(MESH_ERR_CNF_MISSING,
+                            "token has no cnf.x5t#S256 and this verifier "
                             "requires certificate-bound tokens%s",
                             b->mode == MESH_BIND_UNBOUND_FOR ? " from this subject" : "");
     }
@@ -132,7 +137,7 @@ mesh_err_t mesh_binding_check(const mesh_binding_t *b, const char *x5t, const ch
     }
     if (strlen(x5t) != MESH_X5T_LEN || !mesh_equal_ct(want, x5t, MESH_X5T_LEN)) {
         return mesh_err_set(MESH_ERR_CNF_MISMATCH, "cnf.x5t#S256 is not the thumbprint of the "
-                            "presenting certificate");
+                                                   "presenting certificate");
     }
     return MESH_OK;
 }

@@ -107,7 +107,7 @@ static mesh_err_t check_presented(mesh_verifier_t *v, const mesh_identity_t *c, 
     if (rc != MESH_OK) {
         return rc;
     }
-    return mesh_binding_check(&v->binding, mesh_identity_x5t(c), mesh_identity_subject(c), der,
+    return mesh_binding_check(&v->o.binding, mesh_identity_x5t(c), mesh_identity_subject(c), der,
                               len);
 }
 
@@ -129,6 +129,19 @@ static mesh_err_t recheck(mesh_verifier_t *v, const mesh_identity_t *id, const u
     return check_presented(v, id, der, len);
 }
 
+void mesh_verifier_claim_rules(mesh_verifier_t *v)
+{
+    mesh_jwt_verify_opts_init(&v->jo);
+    v->jo.issuer = v->o.issuer;
+    v->jo.audience = v->o.audience;
+    v->jo.skew = v->o.skew;
+    v->jo.max_lifetime = v->o.max_lifetime;
+    v->jo.clock = v->o.clock;
+    v->jo.clock_ctx = v->o.clock_ctx;
+    v->jo.revoked = mesh_verifier_is_revoked;
+    v->jo.revoked_ctx = v;
+}
+
 /* Signature and claims with the current keys; one limited refetch on an unknown kid.
  * *generation: the key set's, for the cache. */
 static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len, const uint8_t *der,
@@ -137,8 +150,6 @@ static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len, c
     uint8_t payload[MESH_MAX_TOKEN_BYTES];
     size_t plen = 0;
     mesh_jws_header_t hdr;
-    mesh_jwt_verify_opts_t jo;
-    
     mesh_jwks_t *set;
     mesh_err_t rc;
 
@@ -165,16 +176,7 @@ static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len, c
     if (rc != MESH_OK) {
         return rc;
     }
-    mesh_jwt_verify_opts_init(&jo);
-    jo.issuer = v->issuer;
-    jo.audience = v->audience;
-    jo.skew = v->o.skew;
-    jo.max_lifetime = v->o.max_lifetime;
-    jo.clock = v->o.clock;
-    jo.clock_ctx = v->o.clock_ctx;
-    jo.revoked = mesh_verifier_is_revoked;
-    jo.revoked_ctx = v;
-    rc = mesh_jwt_claims_validate(payload, plen, &hdr, &jo, false, out);
+    rc = mesh_jwt_claims_validate(payload, plen, &hdr, &v->jo, false, out);
     if (rc == MESH_OK) {
         rc = check_presented(v, *out, der, der_len);
         if (rc != MESH_OK) {

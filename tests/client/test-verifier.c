@@ -46,17 +46,18 @@ static int group_teardown(void **state)
 /* A verifier on the fake issuer (metadata discovery), feed off unless asked. */
 static mesh_verifier_t *new_verifier(bool feed, int64_t cooldown_ms)
 {
-    mesh_verifier_opts_t o;
+    mesh_verifier_opts_t *o = NULL;
     mesh_verifier_t *v = NULL;
 
-    mesh_verifier_opts_init(&o);
-    o.issuer = fake_url(fake);
-    o.audience = "svc-b";
-    o.ca_path = ca;
-    o.revocation_feed = feed;
-    o.revocation_poll_ms = 100;
-    o.jwks_cooldown_ms = cooldown_ms;
-    assert_int_equal(mesh_verifier_new(&o, &v), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_issuer(o, fake_url(fake)), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_audience(o, "svc-b"), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_ca_path(o, ca), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_revocation_feed(o, feed), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_revocation_poll_ms(o, 100), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_jwks_cooldown_ms(o, cooldown_ms), MESH_OK);
+    assert_int_equal(mesh_verifier_new(o, &v), MESH_OK);
+    mesh_verifier_opts_free(o);
     return v;
 }
 
@@ -71,7 +72,7 @@ static void test_valid_bound_token_and_identity(void **state)
     mesh_verifier_t *v = new_verifier(false, 0);
     char *tok = tu_token(key1, fake_url(fake), "svc-b", "read write", env.a_x5t, 300);
     mesh_identity_t *id = NULL;
-    mesh_verifier_stats_t st;
+    tu_vstats_t st;
     (void)state;
 
     assert_int_equal(mesh_verify(v, tu_bearer(tok), env.a_der, env.a_len, "read", &id), MESH_OK);
@@ -86,7 +87,7 @@ static void test_valid_bound_token_and_identity(void **state)
     mesh_identity_free(id);
     /* The second presentation is a cache hit: a hash, not an RSA verify. */
     assert_int_equal(verify_tok(v, tok, env.a_der, env.a_len, "write"), MESH_OK);
-    mesh_verifier_stats(v, &st);
+    st = tu_vstats(v);
     assert_int_equal(st.cache_hits, 1);
     assert_int_equal(st.verified, 2);
     /* Scope still checked on a hit. */
@@ -132,17 +133,18 @@ static const mesh_err_t BIND_WANT[3][B_CASES] = {
 
 static mesh_verifier_t *binding_verifier(const char *policy, size_t cache_entries)
 {
-    mesh_verifier_opts_t o;
+    mesh_verifier_opts_t *o = NULL;
     mesh_verifier_t *v = NULL;
 
-    mesh_verifier_opts_init(&o);
-    o.issuer = fake_url(fake);
-    o.audience = "svc-b";
-    o.ca_path = ca;
-    o.revocation_feed = false;
-    o.binding = policy;
-    o.cache_entries = cache_entries;
-    assert_int_equal(mesh_verifier_new(&o, &v), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_issuer(o, fake_url(fake)), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_audience(o, "svc-b"), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_ca_path(o, ca), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_revocation_feed(o, false), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_binding(o, policy), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_cache_entries(o, cache_entries), MESH_OK);
+    assert_int_equal(mesh_verifier_new(o, &v), MESH_OK);
+    mesh_verifier_opts_free(o);
     return v;
 }
 
@@ -196,7 +198,7 @@ static void test_binding_policy_matrix(void **state)
 
         for (int c = 0; c < B_CASES; c++) {
             mesh_verifier_t *v = binding_verifier(POLICIES[p], 1024);
-            mesh_verifier_stats_t st;
+            tu_vstats_t st;
             mesh_identity_t *id = NULL;
             /* the presentation that passes, if any: the token's own certificate, or none */
             const uint8_t *pd = cases[c].tok == bound ? env.a_der : NULL;
@@ -208,7 +210,7 @@ static void test_binding_policy_matrix(void **state)
                 fail_msg("cached path, policy %s, case %d: %s, want %s", POLICIES[p], c,
                          mesh_err_name(rc), mesh_err_name(BIND_WANT[p][c]));
             }
-            mesh_verifier_stats(v, &st);
+            st = tu_vstats(v);
             assert_int_equal(st.cache_hits, primed ? 1 : 0);
             if (rc == MESH_OK) {
                 assert_true(primed);
@@ -228,26 +230,28 @@ static void test_binding_unbound_for_exact(void **state)
 {
     mesh_verifier_t *v = binding_verifier("unbound-for:svc-token:c,svc-token:ci-x", 1024);
     char *named = named_token("ci");
-    mesh_verifier_opts_t o;
-    mesh_verifier_t *bad = NULL;
+    mesh_verifier_opts_t *o = NULL;
+    const char *bad_specs[] = {"sometimes",
+                               "unbound-for:",
+                               "unbound-for:a,,b",
+                               "unbound-for:a, b",
+                               "unbound-for:a,",
+                               "Required",
+                               NULL};
     (void)state;
 
     assert_int_equal(verify_tok(v, named, NULL, 0, NULL), MESH_ERR_CNF_MISSING);
     assert_int_equal(verify_tok(v, named, env.a_der, env.a_len, NULL), MESH_ERR_CNF_MISSING);
     mesh_verifier_free(v);
     free(named);
-    mesh_verifier_opts_init(&o);
-    o.issuer = fake_url(fake);
-    o.audience = "svc-b";
-    o.ca_path = ca;
-    const char *bad_specs[] = {"sometimes", "unbound-for:", "unbound-for:a,,b", "unbound-for:a, b",
-                               "unbound-for:a,", "Required"};
+    /* A bad policy is refused by the setter, which names the option; the old one stays. */
+    assert_int_equal(mesh_verifier_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_binding(o, "when-presented"), MESH_OK);
     for (size_t i = 0; i < sizeof(bad_specs) / sizeof(bad_specs[0]); i++) {
-        o.binding = bad_specs[i];
-        assert_int_equal(mesh_verifier_new(&o, &bad), MESH_ERR_CONFIG);
+        assert_int_equal(mesh_verifier_opts_set_binding(o, bad_specs[i]), MESH_ERR_CONFIG);
         assert_non_null(strstr(mesh_err_detail(), "binding"));
-        assert_null(bad);
     }
+    mesh_verifier_opts_free(o);
 }
 
 typedef struct {
@@ -458,10 +462,10 @@ static void test_unknown_kid_storm_bounded(void **state)
 {
     mesh_verifier_t *v = new_verifier(false, 3600000);
     int64_t now = time(NULL);
-    mesh_verifier_stats_t before, after;
+    tu_vstats_t before, after;
     (void)state;
 
-    mesh_verifier_stats(v, &before);
+    before = tu_vstats(v);
     for (int i = 0; i < 1000; i++) {
         char hdr[128], claims[512];
         snprintf(hdr, sizeof(hdr), "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"k%d\"}", i);
@@ -473,7 +477,7 @@ static void test_unknown_kid_storm_bounded(void **state)
         assert_int_equal(verify_tok(v, tok, env.a_der, env.a_len, NULL), MESH_ERR_KID_UNKNOWN);
         free(tok);
     }
-    mesh_verifier_stats(v, &after);
+    after = tu_vstats(v);
     assert_true(after.jwks_fetches - before.jwks_fetches <= 1);
     mesh_verifier_free(v);
 }
@@ -484,7 +488,7 @@ static void test_issuer_down_keeps_keys_then_503(void **state)
     fake_t *f = fake_start(env.certs, k, 0);
     int port = fake_port(f);
     char iss[64], www[64];
-    mesh_verifier_opts_t o;
+    mesh_verifier_opts_t *o = NULL;
     mesh_verifier_t *v = NULL, *v2 = NULL;
     char *tok;
     mesh_err_t rc;
@@ -492,21 +496,23 @@ static void test_issuer_down_keeps_keys_then_503(void **state)
 
     snprintf(iss, sizeof(iss), "%s", fake_url(f));
     tok = tu_token(k, iss, "svc-b", "read", env.a_x5t, 300);
-    mesh_verifier_opts_init(&o);
-    o.issuer = iss;
-    o.audience = "svc-b";
-    o.ca_path = ca;
-    o.revocation_feed = false;
-    o.jwks_cooldown_ms = 0;
-    o.cache_entries = 0; /* every call verifies the signature with the cached keys */
-    assert_int_equal(mesh_verifier_new(&o, &v), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_issuer(o, iss), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_audience(o, "svc-b"), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_ca_path(o, ca), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_revocation_feed(o, false), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_jwks_cooldown_ms(o, 0), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_cache_entries(o, 0),
+                     MESH_OK); /* every call verifies the signature with the cached keys */
+    assert_int_equal(mesh_verifier_new(o, &v), MESH_OK);
     assert_int_equal(verify_tok(v, tok, env.a_der, env.a_len, NULL), MESH_OK);
     fake_stop(f);
     /* Unreachable issuer: the refresh fails, the known keys keep working. */
     assert_int_equal(mesh_verifier_refresh_keys(v), MESH_ERR_NETWORK);
     assert_int_equal(verify_tok(v, tok, env.a_der, env.a_len, NULL), MESH_OK);
     /* A verifier that never got keys says so distinctly: 503, not 401. */
-    assert_int_equal(mesh_verifier_new(&o, &v2), MESH_OK);
+    assert_int_equal(mesh_verifier_new(o, &v2), MESH_OK);
+    mesh_verifier_opts_free(o);
     rc = verify_tok(v2, tok, env.a_der, env.a_len, NULL);
     assert_int_equal(rc, MESH_ERR_KEYS_UNAVAILABLE);
     assert_non_null(strstr(mesh_err_detail(), "127.0.0.1")); /* why: the fetch's own error */
@@ -550,7 +556,7 @@ static void test_revocation_within_a_poll(void **state)
 static void test_jwks_file_source_reload(void **state)
 {
     char path[600];
-    mesh_verifier_opts_t o;
+    mesh_verifier_opts_t *o = NULL;
     mesh_verifier_t *v = NULL;
     char *t1 = tu_token(key1, "https://file-issuer", "svc-b", "read", env.a_x5t, 300);
     char *t2 = tu_token(key2, "https://file-issuer", "svc-b", "read", env.a_x5t, 300);
@@ -558,14 +564,13 @@ static void test_jwks_file_source_reload(void **state)
 
     snprintf(path, sizeof(path), "%s/jwks.json", env.dir);
     tu_write_jwks(path, &key1, 1);
-    mesh_verifier_opts_init(&o);
-    o.issuer = "https://file-issuer";
-    o.audience = "svc-b";
-    o.jwks_source = MESH_JWKS_FROM_FILE;
-    o.jwks_location = path;
-    o.revocation_feed = false;
-    o.jwks_cooldown_ms = 0;
-    assert_int_equal(mesh_verifier_new(&o, &v), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_issuer(o, "https://file-issuer"), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_audience(o, "svc-b"), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_jwks(o, MESH_JWKS_FROM_FILE, path), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_revocation_feed(o, false), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_jwks_cooldown_ms(o, 0), MESH_OK);
+    assert_int_equal(mesh_verifier_new(o, &v), MESH_OK);
     assert_int_equal(verify_tok(v, t1, env.a_der, env.a_len, NULL), MESH_OK);
     assert_int_equal(verify_tok(v, t2, env.a_der, env.a_len, NULL), MESH_ERR_KID_UNKNOWN);
     tu_write_jwks(path, &key2, 1);
@@ -574,13 +579,13 @@ static void test_jwks_file_source_reload(void **state)
     /* A URL source. */
     char url[128];
     snprintf(url, sizeof(url), "%s/.well-known/jwks.json", fake_url(fake));
-    o.jwks_source = MESH_JWKS_FROM_URL;
-    o.jwks_location = url;
-    o.issuer = fake_url(fake);
-    o.ca_path = ca;
+    assert_int_equal(mesh_verifier_opts_set_jwks(o, MESH_JWKS_FROM_URL, url), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_issuer(o, fake_url(fake)), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_ca_path(o, ca), MESH_OK);
     free(t1);
     t1 = tu_token(key1, fake_url(fake), "svc-b", "read", env.a_x5t, 300);
-    assert_int_equal(mesh_verifier_new(&o, &v), MESH_OK);
+    assert_int_equal(mesh_verifier_new(o, &v), MESH_OK);
+    mesh_verifier_opts_free(o);
     assert_int_equal(verify_tok(v, t1, env.a_der, env.a_len, NULL), MESH_OK);
     mesh_verifier_free(v);
     free(t1);
@@ -590,57 +595,97 @@ static void test_jwks_file_source_reload(void **state)
 /* Cache-Control max-age decides when keys are fetched again (clamped to the configured min). */
 static void test_jwks_max_age_honoured(void **state)
 {
-    mesh_verifier_opts_t o;
+    mesh_verifier_opts_t *o = NULL;
     mesh_verifier_t *v = NULL;
-    mesh_verifier_stats_t st = {0};
+    tu_vstats_t st = {0};
     char *json = tu_jwks_json(&key1, 1);
     (void)state;
 
     fake_set_jwks(fake, json, "public, max-age=1");
-    mesh_verifier_opts_init(&o);
-    o.issuer = fake_url(fake);
-    o.audience = "svc-b";
-    o.ca_path = ca;
-    o.revocation_feed = false;
-    o.jwks_max_age_min = 1;
-    assert_int_equal(mesh_verifier_new(&o, &v), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_issuer(o, fake_url(fake)), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_audience(o, "svc-b"), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_ca_path(o, ca), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_revocation_feed(o, false), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_jwks_max_age(o, 1, 3600, 86400), MESH_OK);
+    assert_int_equal(mesh_verifier_new(o, &v), MESH_OK);
     for (int i = 0; i < 200 && st.jwks_fetches < 3; i++) {
         tu_sleep_ms(50);
-        mesh_verifier_stats(v, &st);
+        st = tu_vstats(v);
     }
     assert_true(st.jwks_fetches >= 3); /* refetched in the background as the age ran out */
     mesh_verifier_free(v);
     /* A long max-age: no background fetch while the test runs. */
     fake_set_jwks(fake, json, "max-age=86400");
-    assert_int_equal(mesh_verifier_new(&o, &v), MESH_OK);
+    assert_int_equal(mesh_verifier_new(o, &v), MESH_OK);
     tu_sleep_ms(1500);
-    mesh_verifier_stats(v, &st);
+    st = tu_vstats(v);
     assert_int_equal(st.jwks_fetches, 1);
     mesh_verifier_free(v);
+    mesh_verifier_opts_free(o);
     fake_set_jwks(fake, json, "max-age=300");
     mesh_free(json);
 }
 
 static void test_options_rejected(void **state)
 {
-    mesh_verifier_opts_t o;
+    mesh_verifier_opts_t *o = NULL;
     mesh_verifier_t *v = NULL;
     (void)state;
 
-    mesh_verifier_opts_init(&o);
-    assert_int_equal(mesh_verifier_new(&o, &v), MESH_ERR_INVALID_ARG);
-    o.issuer = "http://plain";
-    o.audience = "a";
-    assert_int_equal(mesh_verifier_new(&o, &v), MESH_ERR_CONFIG);
+    assert_int_equal(mesh_verifier_opts_new(NULL), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_verifier_opts_set_issuer(NULL, "x"), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_verifier_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_verifier_new(o, &v), MESH_ERR_INVALID_ARG); /* no issuer, audience */
+    assert_int_equal(mesh_verifier_new(NULL, &v), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_verifier_opts_set_issuer(o, "http://plain"), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_audience(o, "a"), MESH_OK);
+    assert_int_equal(mesh_verifier_new(o, &v), MESH_ERR_CONFIG);
     assert_non_null(strstr(mesh_err_detail(), "http://plain"));
-    o.jwks_source = MESH_JWKS_FROM_FILE;
-    assert_int_equal(mesh_verifier_new(&o, &v), MESH_ERR_CONFIG);
-    assert_null(v);
+    /* Each setter validates and names its option; the old value stays in force. */
+    assert_int_equal(mesh_verifier_opts_set_issuer(o, ""), MESH_ERR_INVALID_ARG);
+    assert_non_null(strstr(mesh_err_detail(), "issuer"));
+    assert_int_equal(mesh_verifier_opts_set_audience(o, NULL), MESH_ERR_INVALID_ARG);
+    assert_non_null(strstr(mesh_err_detail(), "audience"));
+    assert_int_equal(mesh_verifier_opts_set_jwks(o, MESH_JWKS_FROM_FILE, NULL), MESH_ERR_CONFIG);
+    assert_int_equal(mesh_verifier_opts_set_jwks(o, MESH_JWKS_FROM_URL, "http://k"),
+                     MESH_ERR_CONFIG);
+    assert_non_null(strstr(mesh_err_detail(), "jwks"));
+    assert_int_equal(mesh_verifier_opts_set_jwks(o, (mesh_jwks_source_t)7, "x"),
+                     MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_verifier_opts_set_client_cert(o, "c.pem", NULL), MESH_ERR_INVALID_ARG);
+    assert_non_null(strstr(mesh_err_detail(), "client_cert"));
+    assert_int_equal(mesh_verifier_opts_set_issuer_id(o, "issuer"), MESH_ERR_CONFIG);
+    assert_non_null(strstr(mesh_err_detail(), "issuer_id"));
+    assert_int_equal(mesh_verifier_opts_set_skew(o, -1), MESH_ERR_INVALID_ARG);
+    assert_non_null(strstr(mesh_err_detail(), "skew"));
+    assert_int_equal(mesh_verifier_opts_set_max_lifetime(o, 0), MESH_ERR_INVALID_ARG);
+    assert_non_null(strstr(mesh_err_detail(), "max_lifetime"));
+    assert_int_equal(mesh_verifier_opts_set_revocation_poll_ms(o, 0), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_verifier_opts_set_jwks_cooldown_ms(o, -1), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_verifier_opts_set_jwks_max_age(o, 10, 5, 0), MESH_ERR_INVALID_ARG);
+    assert_non_null(strstr(mesh_err_detail(), "jwks_max_age"));
+    assert_int_equal(mesh_verifier_opts_set_cache_entries(o, (size_t)1 << 30),
+                     MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_verifier_opts_set_trust_bundle(o, NULL, "crl.pem"), MESH_ERR_CONFIG);
+    assert_non_null(strstr(mesh_err_detail(), "trust_bundle"));
+    /* the values that stayed still make a whole verifier: file keys, feed off */
+    assert_int_equal(mesh_verifier_opts_set_jwks(o, MESH_JWKS_FROM_FILE, "/nonexistent"), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_revocation_feed(o, false), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_clock(o, NULL, NULL), MESH_OK);
+    assert_int_equal(mesh_verifier_new(o, &v), MESH_OK);
+    assert_int_equal(mesh_verifier_stat(v, MESH_VSTAT_JWKS_FETCHES), 1);
+    assert_int_equal(mesh_verifier_stat(v, (mesh_verifier_stat_t)99), 0);
+    assert_int_equal(mesh_verifier_stat(NULL, MESH_VSTAT_VERIFIED), 0);
+    mesh_verifier_free(v);
+    mesh_verifier_opts_free(o);
+    mesh_verifier_opts_free(NULL);
     mesh_verifier_free(NULL);
     mesh_identity_free(NULL);
     assert_string_equal(mesh_identity_subject(NULL), "");
     assert_int_equal(mesh_identity_expiry(NULL), 0);
     assert_false(mesh_identity_has_scope(NULL, "read"));
+    assert_false(mesh_identity_bound(NULL));
 }
 
 /* Concurrency: many threads verifying good, stolen and expired tokens while keys refresh. */

@@ -141,3 +141,15 @@ char *tu_raw_token(const mesh_key_t *k, const char *header, const char *payload)
 {
     return jt_token(k, header, payload);
 }
+
+tu_vstats_t tu_vstats(const mesh_verifier_t *v)
+{
+    tu_vstats_t s = {
+        .verified = mesh_verifier_stat(v, MESH_VSTAT_VERIFIED),
+        .rejected = mesh_verifier_stat(v, MESH_VSTAT_REJECTED),
+        .cache_hits = mesh_verifier_stat(v, MESH_VSTAT_CACHE_HITS),
+        .jwks_fetches = mesh_verifier_stat(v, MESH_VSTAT_JWKS_FETCHES),
+        .revocation_polls = mesh_verifier_stat(v, MESH_VSTAT_REVOCATION_POLLS),
+    };
+    return s;
+}

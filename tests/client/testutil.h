@@ -43,6 +43,12 @@ char *tu_jwks_json(mesh_key_t **keys, size_t n);
 /* Exactly these header and payload bytes, with a real signature by k (new, free()). */
 char *tu_raw_token(const mesh_key_t *k, const char *header, const char *payload);
 
+/* A snapshot of the verifier's counters (mesh_verifier_stat). */
+typedef struct {
+    uint64_t verified, rejected, cache_hits, jwks_fetches, revocation_polls;
+} tu_vstats_t;
+tu_vstats_t tu_vstats(const mesh_verifier_t *v);
+
 /* Sleeps ms milliseconds. */
 void tu_sleep_ms(int ms);
 

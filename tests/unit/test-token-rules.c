@@ -170,7 +170,7 @@ static void test_verifier_applies_token_rules(void **state)
 {
     char dir[256], path[300], auth[2048], www[256];
     char *json = NULL;
-    mesh_verifier_opts_t o;
+    mesh_verifier_opts_t *o = NULL;
     mesh_verifier_t *v = NULL;
     int64_t now = time(NULL);
     FILE *f;
@@ -196,14 +196,14 @@ static void test_verifier_applies_token_rules(void **state)
     assert_true(fputs(json, f) >= 0);
     assert_int_equal(fclose(f), 0);
     mesh_free(json);
-    mesh_verifier_opts_init(&o);
-    o.issuer = ISS;
-    o.audience = "svc-b";
-    o.jwks_source = MESH_JWKS_FROM_FILE;
-    o.jwks_location = path;
-    o.revocation_feed = false;
-    o.require_binding = false;
-    assert_int_equal(mesh_verifier_new(&o, &v), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_issuer(o, ISS), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_audience(o, "svc-b"), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_jwks(o, MESH_JWKS_FROM_FILE, path), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_revocation_feed(o, false), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_binding(o, "when-presented"), MESH_OK);
+    assert_int_equal(mesh_verifier_new(o, &v), MESH_OK);
+    mesh_verifier_opts_free(o);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char c[512];
         char *h = jt_header(key, "at+jwt", cases[i].hdr_extra);

@@ -35,69 +35,96 @@ typedef enum {
     MESH_JWKS_FROM_FILE = 2, /* jwks_location is a JWKS file (reloaded on an unknown kid) */
 } mesh_jwks_source_t;
 
-typedef struct {
-    const char *issuer;   /* required: exact iss, and the base URL of the issuer */
-    const char *audience; /* required: this service's audience name */
-    mesh_jwks_source_t jwks_source;
-    const char *jwks_location;   /* URL or path; NULL for MESH_JWKS_FROM_ISSUER */
-    const char *ca_path;         /* trust anchor for HTTPS fetches (JWKS, metadata, feed) */
-    const char *cert_path;       /* optional client certificate for those fetches */
-    const char *key_path;        /* its key */
-    int64_t skew;                /* default MESH_DEFAULT_SKEW */
-    int64_t max_lifetime;        /* default MESH_DEFAULT_MAX_LIFETIME */
-    bool require_binding;        /* default true; false is binding "when-presented" */
-    /*
-     * The certificate-binding policy (RFC 8705 §3), NULL for the one require_binding names:
-     * "required" (every token carries cnf.x5t#S256 naming the presenting certificate),
-     * "when-presented" (a token with cnf must name the presenting certificate; a token
-     * without cnf is accepted) or "unbound-for:<sub>,<sub>" (as required, but tokens whose
-     * sub is listed may be unbound: service tokens). A token with cnf is always checked.
-     */
-    const char *binding;
-    bool revocation_feed;        /* default true: poll <issuer>/v1/revocations */
-    int64_t revocation_poll_ms;  /* default 10000 */
-    int64_t jwks_cooldown_ms;    /* default 30000: at most one unknown-kid refetch per cooldown */
-    int64_t jwks_max_age_min;    /* default 10 s: Cache-Control max-age is clamped to */
-    int64_t jwks_max_age_max;    /* default 3600 s */
-    int64_t jwks_stale_if_error; /* default 86400 s: keep serving keys while fetches fail */
-    size_t cache_entries;        /* verified-token cache size; default 16384; 0 disables it */
-    mesh_clock_fn clock;         /* default time(NULL); tests may fix the time */
-    void *clock_ctx;
-    /*
-     * Optional: PEM CA certificates (the mesh root, and intermediates if wanted). When set,
-     * mesh_verify() checks the presenting certificate itself, and mesh_verify_pem() is
-     * available: the chain reaches a root of the bundle (intermediates from the presented
-     * chain or the bundle), every certificate is valid at the verifier's clock, the leaf is
-     * not a CA, carries EKU clientAuth and exactly one spiffe:// URI SAN, and nothing in the
-     * chain is revoked by a CRL of crl_path. Read once, at mesh_verifier_new (and
-     * mesh_verifier_reload_trust). Default NULL: the TLS layer is trusted to have checked.
-     */
-    const char *trust_bundle_path;
-    /* Optional, with trust_bundle_path: PEM CRLs, each signed by a CA of the bundle. A
-     * certificate whose issuer has a CRL here must be in date with it (a CRL past nextUpdate
-     * refuses all its certificates); one whose issuer has none is not revocation-checked. */
-    const char *crl_path;
-    /* Optional: the issuer's SPIFFE ID (spiffe://mesh.local/issuer). Every fetch from the
-     * issuer's URL (metadata, JWKS under it, the revocation feed) then requires the server
-     * certificate to carry it, so a local service cannot serve its own keys as the issuer's
-     * (every development certificate is valid for 127.0.0.1). Fails with
-     * MESH_ERR_PEER_ID. */
-    const char *issuer_id;
-} mesh_verifier_opts_t;
+/*
+ * Verifier options: an opaque handle made with defaults by mesh_verifier_opts_new(), changed
+ * by the setters below and handed to mesh_verifier_new(), which copies it (the handle may be
+ * freed or reused right after). Every setter copies its strings, validates its value and
+ * returns MESH_ERR_INVALID_ARG (or MESH_ERR_CONFIG, as said) with a detail that names the
+ * option, leaving the old value in place. No call blocks. A handle is not thread-safe; use
+ * one per thread.
+ */
+typedef struct mesh_verifier_opts mesh_verifier_opts_t;
 
-/* Fills `opts` with the defaults above (issuer, audience and locations NULL). */
-void mesh_verifier_opts_init(mesh_verifier_opts_t *opts);
+/* A new handle with the defaults; MESH_ERR_NOMEM. */
+MESH_WUR mesh_err_t mesh_verifier_opts_new(mesh_verifier_opts_t **out);
+void mesh_verifier_opts_free(mesh_verifier_opts_t *o); /* NULL-safe */
+
+/* Required: the exact iss, and the base URL of the issuer (https:// unless keys come from a
+ * JWKS file and the revocation feed is off: checked by mesh_verifier_new). */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_issuer(mesh_verifier_opts_t *o, const char *issuer);
+/* Required: this service's audience name. */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_audience(mesh_verifier_opts_t *o, const char *aud);
+/* Where keys come from (default MESH_JWKS_FROM_ISSUER, location NULL): an https:// URL
+ * (MESH_ERR_CONFIG otherwise) or a JWKS file path (reloaded on an unknown kid). */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_jwks(mesh_verifier_opts_t *o, mesh_jwks_source_t src,
+                                                const char *location);
+/* Trust anchor (PEM) for the HTTPS fetches: JWKS, metadata, revocation feed. NULL: none. */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_ca_path(mesh_verifier_opts_t *o, const char *path);
+/* Optional client certificate and key (PEM paths) for those fetches; both or neither. */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_client_cert(mesh_verifier_opts_t *o,
+                                                       const char *cert_path, const char *key_path);
+/* Optional: the issuer's SPIFFE ID (spiffe://mesh.local/issuer; MESH_ERR_CONFIG for
+ * anything else). Every fetch from the issuer's URL then requires the server certificate to
+ * carry it (MESH_ERR_PEER_ID), so a local service cannot serve its own keys as the issuer's. */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_issuer_id(mesh_verifier_opts_t *o, const char *id);
+/* Allowed clock difference, 0..86400 s (default MESH_DEFAULT_SKEW). */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_skew(mesh_verifier_opts_t *o, int64_t seconds);
+/* Largest exp - iat accepted, 1..86400 s (default MESH_DEFAULT_MAX_LIFETIME). */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_max_lifetime(mesh_verifier_opts_t *o, int64_t seconds);
+/*
+ * The certificate-binding policy (RFC 8705 §3); MESH_ERR_CONFIG for another spelling:
+ *   "required" (default)       every token carries cnf.x5t#S256 naming the presenting
+ *                              certificate;
+ *   "when-presented"           a token with cnf must name the presenting certificate; a
+ *                              token without cnf is accepted;
+ *   "unbound-for:<sub>,<sub>"  as "required", except tokens whose sub is one of the listed
+ *                              subjects (exact match; e.g. svc-token:ci) may come unbound.
+ * A token with cnf is checked on every path under every policy. mesh_identity_bound() tells
+ * a route whether the identity it got was bound.
+ */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_binding(mesh_verifier_opts_t *o, const char *policy);
+/* Poll <issuer>/v1/revocations (default on) ... */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_revocation_feed(mesh_verifier_opts_t *o, bool on);
+/* ... every `ms`, 1..86400000 (default 10000). */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_revocation_poll_ms(mesh_verifier_opts_t *o, int64_t ms);
+/* At most one unknown-kid refetch per `ms` (0..86400000; default 30000). */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_jwks_cooldown_ms(mesh_verifier_opts_t *o, int64_t ms);
+/* The JWKS Cache-Control max-age is clamped to [min_s, max_s] (default 10..3600 s), and keys
+ * are served while fetches fail for `stale_if_error_s` (default 86400 s). */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_jwks_max_age(mesh_verifier_opts_t *o, int64_t min_s,
+                                                        int64_t max_s, int64_t stale_if_error_s);
+/* Verified-token cache size (default 16384; 0 turns the cache off; at most 1 << 26). */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_cache_entries(mesh_verifier_opts_t *o, size_t n);
+/* The clock (default time(NULL)); tests may fix the time. `fn` NULL restores the default. */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_clock(mesh_verifier_opts_t *o, mesh_clock_fn fn,
+                                                 void *ctx);
+/*
+ * Optional: PEM CA certificates (the mesh root, and intermediates if wanted) and PEM CRLs,
+ * each signed by a CA of the bundle (`crl_path` may be NULL; NULL `bundle_path` turns it
+ * off). When set, mesh_verify() checks the presenting certificate itself, and
+ * mesh_verify_pem() is available: the chain reaches a root of the bundle (intermediates from
+ * the presented chain or the bundle), every certificate is valid at the verifier's clock,
+ * the leaf is not a CA, carries EKU clientAuth and exactly one spiffe:// URI SAN, and nothing
+ * in the chain is revoked by a CRL. A certificate whose issuer has a CRL must be in date with
+ * it (a CRL past nextUpdate refuses all its certificates); one whose issuer has none is not
+ * revocation-checked. Read at mesh_verifier_new (and mesh_verifier_reload_trust). Default
+ * off: the TLS layer is trusted to have checked.
+ */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_trust_bundle(mesh_verifier_opts_t *o,
+                                                        const char *bundle_path,
+                                                        const char *crl_path);
 
 typedef struct mesh_verifier mesh_verifier_t;
 
 /*
- * Creates a verifier and starts its background thread (JWKS refresh, revocation poll). The
- * first key fetch happens here; when it fails the verifier is still created (a gateway may
- * start before its issuer) and mesh_verify() answers MESH_ERR_KEYS_UNAVAILABLE until keys
- * arrive. `opts` is copied. Errors: MESH_ERR_INVALID_ARG (issuer/audience missing),
- * MESH_ERR_CONFIG (a location missing or not https://; a trust bundle or CRL file that is
- * unreadable as PEM, holds a non-CA certificate or no root, or a CRL no bundle CA signed:
- * the detail names the file), MESH_ERR_IO, MESH_ERR_NOMEM.
+ * Creates a verifier and starts its background thread (JWKS refresh, revocation poll). BLOCKS:
+ * the first key fetch (metadata and JWKS over HTTPS, or the JWKS file) and the first whole
+ * revocation feed are fetched here, each bounded by a 10 s timeout; when they fail the
+ * verifier is still created (a gateway may start before its issuer) and mesh_verify() answers
+ * MESH_ERR_KEYS_UNAVAILABLE until keys arrive. `opts` is copied (borrowed for the call). Errors:
+ * MESH_ERR_INVALID_ARG (issuer/audience missing), MESH_ERR_CONFIG (a location missing or not
+ * https://; a trust bundle or CRL file that is unreadable as PEM, holds a non-CA certificate or no
+ * root, or a CRL no bundle CA signed: the detail names the file), MESH_ERR_IO, MESH_ERR_NOMEM.
  */
 MESH_WUR mesh_err_t mesh_verifier_new(const mesh_verifier_opts_t *opts, mesh_verifier_t **out);
 
@@ -152,16 +179,18 @@ MESH_WUR mesh_err_t mesh_verifier_reload_trust(mesh_verifier_t *v);
  */
 int mesh_verify_http_status(mesh_err_t result, const char *required_scope, char *www, size_t cap);
 
-/* Counters since creation, for metrics and tests. Thread-safe, approximate under load. */
-typedef struct {
-    uint64_t verified; /* successful mesh_verify() calls */
-    uint64_t rejected;
-    uint64_t cache_hits;
-    uint64_t jwks_fetches; /* successful and failed key fetches */
-    uint64_t revocation_polls;
-} mesh_verifier_stats_t;
+/* Counters since creation, for metrics and tests (mesh_verifier_stat). */
+typedef enum {
+    MESH_VSTAT_VERIFIED = 0,     /* successful mesh_verify() calls */
+    MESH_VSTAT_REJECTED = 1,     /* failed ones */
+    MESH_VSTAT_CACHE_HITS = 2,   /* verifications answered from the verified-token cache */
+    MESH_VSTAT_JWKS_FETCHES = 3, /* successful and failed key fetches */
+    MESH_VSTAT_REVOCATION_POLLS = 4,
+} mesh_verifier_stat_t;
 
-void mesh_verifier_stats(mesh_verifier_t *v, mesh_verifier_stats_t *out); /* *out filled */
+/* One counter; 0 for a NULL verifier or an unknown counter. Thread-safe, approximate under
+ * load; does not block. */
+uint64_t mesh_verifier_stat(const mesh_verifier_t *v, mesh_verifier_stat_t which);
 
 /*
  * Fetches keys now (the background thread does this on its own; for tools and tests).

@@ -305,15 +305,18 @@ static mesh_verifier_t *real_verifier(const char *audience, bool binding)
 {
     char ca[400];
     snprintf(ca, sizeof(ca), "%s/ca.pem", srv.dir);
-    mesh_verifier_opts_t o;
-    mesh_verifier_opts_init(&o);
-    o.issuer = srv.url;
-    o.audience = audience;
-    o.ca_path = ca;
-    o.require_binding = binding;
-    o.cache_entries = 64; /* cached tokens must die too */
+    mesh_verifier_opts_t *o = NULL;
+    assert_int_equal(mesh_verifier_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_issuer(o, srv.url), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_audience(o, audience), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_ca_path(o, ca), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_binding(o, (binding) ? "required" : "when-presented"),
+                     MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_cache_entries(o, 64),
+                     MESH_OK); /* cached tokens must die too */
     mesh_verifier_t *v = NULL;
-    assert_int_equal(mesh_verifier_new(&o, &v), MESH_OK);
+    assert_int_equal(mesh_verifier_new(o, &v), MESH_OK);
+    mesh_verifier_opts_free(o);
     return v;
 }
 

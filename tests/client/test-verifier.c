@@ -254,6 +254,115 @@ static void test_binding_unbound_for_exact(void **state)
     mesh_verifier_opts_free(o);
 }
 
+/* Point 5 of issue 10: mesh_verifier_from_env, each variable and each error naming it. */
+static const char *const VERIFIER_ENV[] = {"MESH_ISSUER_URL",
+                                           "MESH_AUDIENCE",
+                                           "MESH_ISSUER_ID",
+                                           "TLS_CA_PATH",
+                                           "TLS_CERT_PATH",
+                                           "TLS_KEY_PATH",
+                                           "MESH_CERTS_DIR",
+                                           "MESH_TRUST_BUNDLE",
+                                           "MESH_CRL_PATH",
+                                           "MESH_JWKS_URL",
+                                           "MESH_JWKS_FILE",
+                                           "MESH_BINDING",
+                                           NULL};
+
+static void env_clear(void)
+{
+    for (size_t i = 0; VERIFIER_ENV[i] != NULL; i++) {
+        unsetenv(VERIFIER_ENV[i]);
+    }
+}
+
+/* mesh_verifier_from_env("svc-b") fails with `want`, the detail naming `var`. */
+static void env_refused(mesh_err_t want, const char *var)
+{
+    mesh_verifier_t *v = NULL;
+
+    if (mesh_verifier_from_env("svc-b", &v) != want || strstr(mesh_err_detail(), var) == NULL) {
+        fail_msg("from_env: want %s naming %s, got \"%s\"", mesh_err_name(want), var,
+                 mesh_err_detail());
+    }
+    assert_null(v);
+}
+
+static void test_verifier_from_env(void **state)
+{
+    char *bound = tu_token(key1, fake_url(fake), "svc-b", "read", env.a_x5t, 300);
+    char *unbound = tu_token(key1, fake_url(fake), "svc-b", "read", NULL, 300);
+    char jwks[600];
+    mesh_verifier_t *v = NULL;
+    mesh_verifier_opts_t *o = NULL;
+    (void)state;
+
+    env_clear();
+    env_refused(MESH_ERR_CONFIG, "MESH_ISSUER_URL");
+    setenv("MESH_ISSUER_URL", fake_url(fake), 1);
+    env_refused(MESH_ERR_CONFIG, "TLS_CA_PATH");
+    setenv("TLS_CA_PATH", ca, 1);
+    /* the defaults: audience = the service name, binding required, keys from the issuer */
+    assert_int_equal(mesh_verifier_from_env("svc-b", &v), MESH_OK);
+    assert_int_equal(verify_tok(v, bound, env.a_der, env.a_len, NULL), MESH_OK);
+    assert_int_equal(verify_tok(v, unbound, NULL, 0, NULL), MESH_ERR_CNF_MISSING);
+    mesh_verifier_free(v);
+    setenv("MESH_BINDING", "when-presented", 1);
+    assert_int_equal(mesh_verifier_from_env("svc-b", &v), MESH_OK);
+    assert_int_equal(verify_tok(v, unbound, NULL, 0, NULL), MESH_OK);
+    assert_int_equal(verify_tok(v, bound, env.b_der, env.b_len, NULL), MESH_ERR_CNF_MISMATCH);
+    mesh_verifier_free(v);
+    setenv("MESH_AUDIENCE", "svc-c", 1);
+    assert_int_equal(mesh_verifier_from_env("svc-b", &v), MESH_OK);
+    assert_int_equal(verify_tok(v, bound, env.a_der, env.a_len, NULL), MESH_ERR_AUDIENCE);
+    mesh_verifier_free(v);
+    unsetenv("MESH_AUDIENCE");
+    assert_int_equal(mesh_verifier_from_env(NULL, &v), MESH_ERR_CONFIG); /* no default name */
+    assert_non_null(strstr(mesh_err_detail(), "MESH_AUDIENCE"));
+    setenv("MESH_AUDIENCE", "svc-b", 1);
+    /* keys from a file: MESH_JWKS_FILE */
+    tu_path(&env, "from-env-jwks.json", jwks, sizeof(jwks));
+    tu_write_jwks(jwks, &key1, 1);
+    setenv("MESH_JWKS_FILE", jwks, 1);
+    assert_int_equal(mesh_verifier_opts_from_env(NULL, &o), MESH_OK);
+    assert_int_equal(mesh_verifier_new(o, &v), MESH_OK);
+    mesh_verifier_opts_free(o);
+    assert_int_equal(verify_tok(v, bound, env.a_der, env.a_len, NULL), MESH_OK);
+    mesh_verifier_free(v);
+    /* every bad value is refused, naming its variable */
+    setenv("MESH_JWKS_URL", "https://keys.example/jwks.json", 1);
+    env_refused(MESH_ERR_CONFIG, "MESH_JWKS_URL and MESH_JWKS_FILE");
+    unsetenv("MESH_JWKS_FILE");
+    setenv("MESH_JWKS_URL", "http://keys.example/jwks.json", 1);
+    env_refused(MESH_ERR_CONFIG, "MESH_JWKS_URL");
+    unsetenv("MESH_JWKS_URL");
+    setenv("MESH_BINDING", "sometimes", 1);
+    env_refused(MESH_ERR_CONFIG, "MESH_BINDING");
+    unsetenv("MESH_BINDING");
+    setenv("MESH_ISSUER_ID", "issuer", 1);
+    env_refused(MESH_ERR_CONFIG, "MESH_ISSUER_ID");
+    unsetenv("MESH_ISSUER_ID");
+    setenv("MESH_CRL_PATH", "/nonexistent/crl.pem", 1);
+    env_refused(MESH_ERR_CONFIG, "MESH_CRL_PATH");
+    setenv("MESH_TRUST_BUNDLE", "/nonexistent/bundle.pem", 1);
+    env_refused(MESH_ERR_IO, "/nonexistent/bundle.pem");
+    unsetenv("MESH_CRL_PATH");
+    unsetenv("MESH_TRUST_BUNDLE");
+    setenv("MESH_ISSUER_URL", "http://plain", 1);
+    env_refused(MESH_ERR_CONFIG, "http://plain");
+    /* TLS_CA_PATH unset: MESH_CERTS_DIR/ca.pem; and <dir>/svc-b/ is the fetches' identity */
+    setenv("MESH_ISSUER_URL", fake_url(fake), 1);
+    unsetenv("TLS_CA_PATH");
+    setenv("MESH_CERTS_DIR", env.certs, 1);
+    assert_int_equal(mesh_verifier_from_env("svc-b", &v), MESH_OK);
+    assert_int_equal(verify_tok(v, bound, env.a_der, env.a_len, NULL), MESH_OK);
+    mesh_verifier_free(v);
+    assert_int_equal(mesh_verifier_from_env("svc-b", NULL), MESH_ERR_INVALID_ARG);
+    env_clear();
+    free(bound);
+    free(unbound);
+}
+
 typedef struct {
     const char *name;
     const char *header; /* NULL: the key's normal header */
@@ -768,6 +877,7 @@ int main(void)
         cmocka_unit_test(test_stolen_token_rejected_with_other_cert),
         cmocka_unit_test(test_binding_policy_matrix),
         cmocka_unit_test(test_binding_unbound_for_exact),
+        cmocka_unit_test(test_verifier_from_env),
         cmocka_unit_test(test_every_hostile_class),
         cmocka_unit_test(test_structure_size_and_header_shape),
         cmocka_unit_test(test_rotation_new_kid_and_purge),

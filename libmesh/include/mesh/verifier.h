@@ -128,6 +128,29 @@ typedef struct mesh_verifier mesh_verifier_t;
  */
 MESH_WUR mesh_err_t mesh_verifier_new(const mesh_verifier_opts_t *opts, mesh_verifier_t **out);
 
+/*
+ * A verifier configured from the environment, as mesh_client_from_env configures a client:
+ *   MESH_ISSUER_URL    required: the issuer (exact iss, base URL of metadata, JWKS, feed);
+ *   MESH_AUDIENCE      this service's audience (default: `service_name`);
+ *   MESH_ISSUER_ID     optional: the issuer's SPIFFE ID its fetches must reach;
+ *   TLS_CA_PATH        the CA for those HTTPS fetches, or MESH_CERTS_DIR/ca.pem; with
+ *                      TLS_CERT_PATH/TLS_KEY_PATH or MESH_CERTS_DIR/<service>/ the fetches
+ *                      present the service's certificate (mesh_env_identity, <mesh/util.h>);
+ *   MESH_TRUST_BUNDLE  optional trust bundle, with MESH_CRL_PATH its CRLs
+ *                      (mesh_verifier_opts_set_trust_bundle);
+ *   MESH_JWKS_URL or MESH_JWKS_FILE  optional: keys from there, not the issuer's metadata;
+ *   MESH_BINDING       required | when-presented | unbound-for:<sub>,<sub> (default
+ *                      required; mesh_verifier_opts_set_binding).
+ * An empty variable counts as unset. A missing or bad value is MESH_ERR_CONFIG (or the
+ * setter's error) with a detail that names the variable. Blocks as mesh_verifier_new does.
+ */
+MESH_WUR mesh_err_t mesh_verifier_from_env(const char *service_name, mesh_verifier_t **out);
+
+/* The options mesh_verifier_from_env would use (*out new, mesh_verifier_opts_free()), for a
+ * program that changes some before mesh_verifier_new. Does not block. */
+MESH_WUR mesh_err_t mesh_verifier_opts_from_env(const char *service_name,
+                                                mesh_verifier_opts_t **out);
+
 /* Stops the background thread (cancelling a fetch in flight) and frees. NULL-safe. No
  * mesh_verify() may be running. */
 void mesh_verifier_free(mesh_verifier_t *v);

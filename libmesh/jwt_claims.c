@@ -18,19 +18,6 @@
 #include "json.h"
 #include "jwt_internal.h"
 
-
-MESH_EXPORT void mesh_jwt_verify_opts_init(mesh_jwt_verify_opts_t *opts)
-{
-    if (opts == NULL) {
-        return;
-    }
-    memset(opts, 0, sizeof(*opts));
-    opts->typ = MESH_TYP_AT_JWT;
-    opts->skew = MESH_DEFAULT_SKEW;
-    opts->max_lifetime = MESH_DEFAULT_MAX_LIFETIME;
-    opts->require_cnf = true;
-}
-
 /* An untrusted claim for a detail message: shown only when short, printable ASCII. */
 static const char *show(const char *s, char *buf, size_t cap)
 {
@@ -51,20 +38,20 @@ static const char *show(const char *s, char *buf, size_t cap)
 /* ---- typ --------------------------------------------------------------------------------- */
 
 /* RFC 7515 §4.1.9: typ compares case-insensitively, with or without "application/". */
-static mesh_err_t check_typ(const mesh_jws_header_t *hdr, const char *want)
+static mesh_err_t check_typ(const char *header_typ, const char *want)
 {
-    const char *typ = hdr->typ;
+    const char *typ = header_typ;
     char buf[64];
 
     if (strncasecmp(typ, "application/", 12) == 0) {
         typ += 12;
     }
-    if (hdr->typ[0] == '\0') {
+    if (header_typ[0] == '\0') {
         return mesh_err_set(MESH_ERR_TYP, "header has no typ, expected \"%s\"", want);
     }
     if (strcasecmp(typ, want) != 0) {
         return mesh_err_set(MESH_ERR_TYP, "header typ is \"%s\", expected \"%s\"",
-                            show(hdr->typ, buf, sizeof(buf)), want);
+                            show(header_typ, buf, sizeof(buf)), want);
     }
     return MESH_OK;
 }
@@ -337,12 +324,10 @@ static mesh_err_t check_times(const struct mesh_identity *c, const mesh_jwt_veri
     return MESH_OK;
 }
 
-/* RFC 8705 §3: the one binding policy (binding.c) decides; require_cnf picks it here. */
+/* RFC 8705 §3: the one binding policy (binding.c) decides. */
 static mesh_err_t check_cnf(const struct mesh_identity *c, const mesh_jwt_verify_opts_t *opts)
 {
-    mesh_binding_t b = {.mode = opts->require_cnf ? MESH_BIND_REQUIRED : MESH_BIND_WHEN_PRESENTED};
-
-    return mesh_binding_check(&b, c->x5t, c->sub, opts->cert_der, opts->cert_der_len);
+    return mesh_binding_check(&opts->binding, c->x5t, c->sub, opts->cert_der, opts->cert_der_len);
 }
 
 bool mesh_scope_has(const char *scopes, size_t n, const char *want)
@@ -382,15 +367,11 @@ static mesh_err_t check_scopes(const struct mesh_identity *c, const mesh_jwt_ver
     return MESH_OK;
 }
 
+/* The setters validated every value; what they cannot know is what was never set. */
 static mesh_err_t check_opts(const mesh_jwt_verify_opts_t *opts)
 {
     if (opts == NULL || opts->issuer == NULL || opts->audience == NULL) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "verify options need issuer and audience");
-    }
-    if (opts->skew < 0 || opts->skew > 86400 || opts->max_lifetime <= 0 ||
-        (opts->cert_der == NULL && opts->cert_der_len != 0)) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG,
-                            "verify options: skew, max_lifetime or certificate out of range");
     }
     return MESH_OK;
 }
@@ -419,15 +400,14 @@ static mesh_err_t claims_check(struct mesh_identity *c, const mesh_jwt_verify_op
 }
 
 MESH_EXPORT mesh_err_t mesh_jwt_validate_claims(const uint8_t *payload, size_t len,
-                                                const mesh_jws_header_t *hdr,
+                                                const char *header_typ,
                                                 const mesh_jwt_verify_opts_t *opts,
                                                 mesh_identity_t **out)
 {
-    return mesh_jwt_claims_validate(payload, len, hdr, opts, true, out);
+    return mesh_jwt_claims_validate(payload, len, header_typ, opts, true, out);
 }
 
-mesh_err_t mesh_jwt_claims_validate(const uint8_t *payload, size_t len,
-                                    const mesh_jws_header_t *hdr,
+mesh_err_t mesh_jwt_claims_validate(const uint8_t *payload, size_t len, const char *header_typ,
                                     const mesh_jwt_verify_opts_t *opts, bool binding,
                                     mesh_identity_t **out)
 {
@@ -443,7 +423,8 @@ mesh_err_t mesh_jwt_claims_validate(const uint8_t *payload, size_t len,
         return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT claims: NULL payload");
     }
     /* RFC 9068 §4: the header says what the token is, before the claims are trusted. */
-    if (hdr != NULL && opts->typ != NULL && (rc = check_typ(hdr, opts->typ)) != MESH_OK) {
+    if (header_typ != NULL && opts->typ != NULL &&
+        (rc = check_typ(header_typ, opts->typ)) != MESH_OK) {
         return rc;
     }
     rc = mesh_json_parse_object((const char *)payload, len, MESH_MAX_JSON_DEPTH, "JWT claims",
@@ -486,5 +467,5 @@ MESH_EXPORT mesh_err_t mesh_jwt_verify(const mesh_jwks_t *keys, const char *toke
     if (rc != MESH_OK) {
         return rc;
     }
-    return mesh_jwt_validate_claims(payload, plen, &hdr, opts, out);
+    return mesh_jwt_claims_validate(payload, plen, hdr.typ, opts, true, out);
 }

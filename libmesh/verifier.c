@@ -133,7 +133,9 @@ MESH_EXPORT mesh_err_t mesh_verifier_new(const mesh_verifier_opts_t *opts, mesh_
     pthread_condattr_destroy(&ca);
     rc = mesh_verifier_opts_copy(&v->o, opts);
     if (rc == MESH_OK) {
-        mesh_verifier_claim_rules(v); /* verify.c */
+        rc = mesh_verifier_claim_rules(v); /* verify.c */
+    }
+    if (rc == MESH_OK) {
         rc = setup_parts(v);
     }
     if (rc == MESH_OK) {
@@ -181,6 +183,7 @@ MESH_EXPORT void mesh_verifier_free(mesh_verifier_t *v)
     pthread_cond_destroy(&v->cv);
     pthread_mutex_destroy(&v->mu);
     mesh_verifier_opts_clear(&v->o);
+    mesh_jwt_verify_opts_free(v->jo);
     free(v->feed_url);
     free(v);
 }

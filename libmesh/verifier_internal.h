@@ -50,7 +50,7 @@ void mesh_verifier_opts_clear(struct mesh_verifier_opts *o);
 
 struct mesh_verifier {
     struct mesh_verifier_opts o; /* a copy of the caller's options */
-    mesh_jwt_verify_opts_t jo;   /* the claim rules, built once (verify.c) */
+    mesh_jwt_verify_opts_t *jo;  /* the claim rules, built once (verify.c) */
     char *feed_url;
     mesh_http_t *http;
     mesh_jwks_cache_t *keys;
@@ -70,8 +70,8 @@ struct mesh_verifier {
 /* The verifier's clock (seconds). */
 int64_t mesh_verifier_now(const mesh_verifier_t *v);
 
-/* verify.c: fills v->jo, the claim rules every verification runs, from v->o. */
-void mesh_verifier_claim_rules(mesh_verifier_t *v);
+/* verify.c: makes v->jo, the claim rules every verification runs, from v->o. */
+mesh_err_t mesh_verifier_claim_rules(mesh_verifier_t *v);
 
 /* The revocation callback handed to jwt.c (ctx is the verifier). */
 bool mesh_verifier_is_revoked(void *ctx, const char *jti);

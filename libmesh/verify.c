@@ -129,17 +129,29 @@ static mesh_err_t recheck(mesh_verifier_t *v, const mesh_identity_t *id, const u
     return check_presented(v, id, der, len);
 }
 
-void mesh_verifier_claim_rules(mesh_verifier_t *v)
+mesh_err_t mesh_verifier_claim_rules(mesh_verifier_t *v)
 {
-    mesh_jwt_verify_opts_init(&v->jo);
-    v->jo.issuer = v->o.issuer;
-    v->jo.audience = v->o.audience;
-    v->jo.skew = v->o.skew;
-    v->jo.max_lifetime = v->o.max_lifetime;
-    v->jo.clock = v->o.clock;
-    v->jo.clock_ctx = v->o.clock_ctx;
-    v->jo.revoked = mesh_verifier_is_revoked;
-    v->jo.revoked_ctx = v;
+    mesh_err_t rc = mesh_jwt_verify_opts_new(&v->jo);
+
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_verify_opts_set_issuer(v->jo, v->o.issuer);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_verify_opts_set_audience(v->jo, v->o.audience);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_verify_opts_set_skew(v->jo, v->o.skew);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_verify_opts_set_max_lifetime(v->jo, v->o.max_lifetime);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_verify_opts_set_clock(v->jo, v->o.clock, v->o.clock_ctx);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_verify_opts_set_revoked(v->jo, mesh_verifier_is_revoked, v);
+    }
+    return rc;
 }
 
 /* Signature and claims with the current keys; one limited refetch on an unknown kid.
@@ -176,7 +188,7 @@ static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len, c
     if (rc != MESH_OK) {
         return rc;
     }
-    rc = mesh_jwt_claims_validate(payload, plen, &hdr, &v->jo, false, out);
+    rc = mesh_jwt_claims_validate(payload, plen, hdr.typ, v->jo, false, out);
     if (rc == MESH_OK) {
         rc = check_presented(v, *out, der, der_len);
         if (rc != MESH_OK) {

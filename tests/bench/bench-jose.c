@@ -195,7 +195,7 @@ int main(int argc, char **argv)
                                    .x5t_s256 = x5t,
                                    .iat = now,
                                    .ttl = 300};
-        mesh_jwt_verify_opts_t vo;
+        mesh_jwt_verify_opts_t *vo = NULL;
         bench_ctx_t c = {0};
         double raw_v, mesh_v, raw_s, mesh_s;
 
@@ -205,18 +205,20 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench-jose: setup failed: %s\n", mesh_err_detail());
             return 1;
         }
-        mesh_jwt_verify_opts_init(&vo);
-        vo.issuer = in.iss;
-        vo.audience = "gateway";
-        vo.cert_der = cert;
-        vo.cert_der_len = sizeof(cert);
-        vo.required_scope = "assets:read";
+        if (mesh_jwt_verify_opts_new(&vo) != MESH_OK ||
+            mesh_jwt_verify_opts_set_issuer(vo, in.iss) != MESH_OK ||
+            mesh_jwt_verify_opts_set_audience(vo, "gateway") != MESH_OK ||
+            mesh_jwt_verify_opts_set_cert(vo, cert, sizeof(cert)) != MESH_OK ||
+            mesh_jwt_verify_opts_set_required_scope(vo, "assets:read") != MESH_OK) {
+            fprintf(stderr, "bench-jose: options: %s\n", mesh_err_detail());
+            return 1;
+        }
         c.pkey = mesh_key_evp(key);
         c.md = cases[i].type == MESH_KEY_ED25519 ? NULL : EVP_sha256();
         c.key = key;
         c.set = set;
         c.token = token;
-        c.opts = &vo;
+        c.opts = vo;
         c.claims = &in;
         split_token(&c, token);
         race(raw_verify, mesh_verify_op, &c, rounds, ms, &raw_v, &mesh_v);
@@ -233,6 +235,7 @@ int main(int argc, char **argv)
             printf("%-6s %-7s %12.0f %12.0f %7.3f\n", cases[i].name, "sign", raw_s, mesh_s,
                    mesh_s / raw_s);
         }
+        mesh_jwt_verify_opts_free(vo);
         mesh_free(token);
         mesh_jwks_free(set);
         mesh_key_free(key);

@@ -133,20 +133,22 @@ static void verify_uncached(bench_t *b, long n)
 /* The JOSE core alone (signature + claim rules + binding), no verifier around it. */
 static void jose_core(bench_t *b, long n)
 {
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_verify_opts_t *o = NULL;
     size_t len = strlen(b->token);
 
-    mesh_jwt_verify_opts_init(&o);
-    o.issuer = "https://bench-issuer";
-    o.audience = "svc-b";
-    o.cert_der = b->cert;
-    o.cert_der_len = sizeof(b->cert);
-    o.required_scope = "read";
+    if (mesh_jwt_verify_opts_new(&o) != MESH_OK ||
+        mesh_jwt_verify_opts_set_issuer(o, "https://bench-issuer") != MESH_OK ||
+        mesh_jwt_verify_opts_set_audience(o, "svc-b") != MESH_OK ||
+        mesh_jwt_verify_opts_set_cert(o, b->cert, sizeof(b->cert)) != MESH_OK ||
+        mesh_jwt_verify_opts_set_required_scope(o, "read") != MESH_OK) {
+        abort();
+    }
     for (long i = 0; i < n; i++) {
-        if (mesh_jwt_verify(b->jwks, b->token, len, &o, NULL) != MESH_OK) {
+        if (mesh_jwt_verify(b->jwks, b->token, len, o, NULL) != MESH_OK) {
             abort();
         }
     }
+    mesh_jwt_verify_opts_free(o);
 }
 
 static void verify_cached(bench_t *b, long n)

@@ -61,49 +61,76 @@ static mesh_jwt_claims_in_t claims_in(int64_t iat)
     };
 }
 
-static void opts_for(mesh_jwt_verify_opts_t *o, int64_t now)
+/* Frees `old` and returns new options: ISS, audience payments, `now`, the test certificate. */
+static mesh_jwt_verify_opts_t *opts_for(mesh_jwt_verify_opts_t *old, int64_t now)
 {
-    mesh_jwt_verify_opts_init(o);
-    o->issuer = ISS;
-    o->audience = "payments";
-    o->now = now;
-    o->cert_der = cert;
-    o->cert_der_len = sizeof(cert);
+    mesh_jwt_verify_opts_t *o = NULL;
+
+    mesh_jwt_verify_opts_free(old);
+    assert_int_equal(mesh_jwt_verify_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_issuer(o, ISS), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_audience(o, "payments"), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_now(o, now), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_cert(o, cert, sizeof(cert)), MESH_OK);
+    return o;
 }
 
-static void test_opts_defaults(void **state)
+/* The defaults, and every setter refusing a bad value with a detail naming the option. */
+static void test_opts_defaults_and_setters(void **state)
 {
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_verify_opts_t *o = NULL;
 
     (void)state;
-    memset(&o, 0x77, sizeof(o));
-    mesh_jwt_verify_opts_init(&o);
-    assert_null(o.issuer);
-    assert_null(o.audience);
-    assert_string_equal(o.typ, "at+jwt");
-    assert_int_equal(o.skew, 30);
-    assert_int_equal(o.max_lifetime, 600);
-    assert_true(o.require_cnf);
-    assert_null(o.clock);
-    assert_null(o.cert_der);
-    assert_null(o.revoked);
-    assert_null(o.required_scope);
-    mesh_jwt_verify_opts_init(NULL); /* no crash */
+    assert_int_equal(mesh_jwt_verify_opts_new(NULL), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_jwt_verify_opts_new(&o), MESH_OK);
+    /* issuer and audience have no default */
+    assert_int_equal(mesh_jwt_validate_claims((const uint8_t *)"{}", 2, NULL, o, NULL),
+                     MESH_ERR_INVALID_ARG);
+    const struct {
+        mesh_err_t rc;
+        const char *name;
+    } bad[] = {
+        {mesh_jwt_verify_opts_set_issuer(o, NULL), "issuer"},
+        {mesh_jwt_verify_opts_set_issuer(o, ""), "issuer"},
+        {mesh_jwt_verify_opts_set_audience(o, NULL), "audience"},
+        {mesh_jwt_verify_opts_set_typ(o, ""), "typ"},
+        {mesh_jwt_verify_opts_set_skew(o, -1), "skew"},
+        {mesh_jwt_verify_opts_set_skew(o, 86401), "skew"},
+        {mesh_jwt_verify_opts_set_max_lifetime(o, 0), "max_lifetime"},
+        {mesh_jwt_verify_opts_set_now(o, -5), "now"},
+        {mesh_jwt_verify_opts_set_cert(o, NULL, 5), "cert"},
+        {mesh_jwt_verify_opts_set_cert(o, cert, 0), "cert"},
+        {mesh_jwt_verify_opts_set_required_scope(o, ""), "required_scope"},
+        {mesh_jwt_verify_opts_set_issuer(NULL, ISS), "issuer"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(bad[i].rc, MESH_ERR_INVALID_ARG);
+    }
+    assert_int_equal(mesh_jwt_verify_opts_set_binding(o, "maybe"), MESH_ERR_CONFIG);
+    assert_non_null(strstr(mesh_err_detail(), "binding"));
+    assert_int_equal(mesh_jwt_verify_opts_set_skew(o, 86401), MESH_ERR_INVALID_ARG);
+    assert_non_null(strstr(mesh_err_detail(), "skew"));
+    assert_int_equal(mesh_jwt_verify_opts_set_typ(o, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_required_scope(o, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_revoked(o, NULL, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_clock(o, NULL, NULL), MESH_OK);
+    mesh_jwt_verify_opts_free(o);
+    mesh_jwt_verify_opts_free(NULL); /* no crash */
 }
 
 static void sign_and_verify(const mesh_key_t *key)
 {
     mesh_jwt_claims_in_t in = claims_in(1700000000);
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_verify_opts_t *o = NULL;
     mesh_identity_t *c = NULL;
     char jti[MESH_JTI_LEN + 1];
     char *tok = NULL;
 
     assert_int_equal(mesh_jwt_sign(key, &in, &tok, jti), MESH_OK);
     assert_int_equal(strlen(jti), MESH_JTI_LEN);
-    opts_for(&o, 1700000010);
-    o.required_scope = "payments:write";
-    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, &c), MESH_OK);
+    o = opts_for(o, 1700000010);
+    assert_int_equal(mesh_jwt_verify_opts_set_required_scope(o, "payments:write"), MESH_OK);
+    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, &c), MESH_OK);
     assert_string_equal(mesh_identity_issuer(c), ISS);
     assert_string_equal(mesh_identity_subject(c), "spiffe://mesh.local/orders");
     assert_string_equal(mesh_identity_audience(c), "payments");
@@ -121,6 +148,7 @@ static void sign_and_verify(const mesh_key_t *key)
     assert_string_equal(mesh_identity_issuer(c), ISS);
     mesh_identity_free(c);
     mesh_free(tok);
+    mesh_jwt_verify_opts_free(o);
 }
 
 static void test_sign_verify_rs256(void **state)
@@ -190,7 +218,7 @@ static void test_jti_fresh_and_base64url(void **state)
 static void test_unbound_token(void **state)
 {
     mesh_jwt_claims_in_t in = claims_in(1700000000);
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_verify_opts_t *o = NULL;
     mesh_identity_t *c = NULL;
     char *tok = NULL;
 
@@ -199,12 +227,11 @@ static void test_unbound_token(void **state)
     in.scope = NULL;
     in.client_id = "";
     assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_OK);
-    opts_for(&o, 1700000000);
-    o.cert_der = NULL;
-    o.cert_der_len = 0;
-    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, NULL), MESH_ERR_CNF_MISSING);
-    o.require_cnf = false;
-    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, &c), MESH_OK);
+    o = opts_for(o, 1700000000);
+    assert_int_equal(mesh_jwt_verify_opts_set_cert(o, NULL, 0), MESH_OK);
+    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, NULL), MESH_ERR_CNF_MISSING);
+    assert_int_equal(mesh_jwt_verify_opts_set_binding(o, "when-presented"), MESH_OK);
+    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, &c), MESH_OK);
     assert_string_equal(mesh_identity_x5t(c), "");
     assert_string_equal(mesh_identity_scopes(c), "");
     assert_string_equal(mesh_identity_client_id(c), "");
@@ -212,6 +239,7 @@ static void test_unbound_token(void **state)
     assert_false(mesh_identity_bound(c));
     mesh_identity_free(c);
     mesh_free(tok);
+    mesh_jwt_verify_opts_free(o);
 }
 
 static void test_sign_failures(void **state)
@@ -266,26 +294,20 @@ static void test_sign_failures(void **state)
 static void test_verify_args(void **state)
 {
     mesh_jwt_claims_in_t in = claims_in(1700000000);
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_verify_opts_t *o = NULL;
     char *tok = NULL;
 
     (void)state;
     assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_OK);
-    opts_for(&o, 1700000000);
-    assert_int_equal(mesh_jwt_verify(NULL, tok, strlen(tok), &o, NULL), MESH_ERR_INVALID_ARG);
+    o = opts_for(o, 1700000000);
+    assert_int_equal(mesh_jwt_verify(NULL, tok, strlen(tok), o, NULL), MESH_ERR_INVALID_ARG);
     assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), NULL, NULL), MESH_ERR_INVALID_ARG);
-    o.issuer = NULL;
-    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, NULL), MESH_ERR_INVALID_ARG);
-    opts_for(&o, 1700000000);
-    o.audience = NULL;
-    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, NULL), MESH_ERR_INVALID_ARG);
-    opts_for(&o, 1700000000);
-    o.skew = -1;
-    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, NULL), MESH_ERR_INVALID_ARG);
-    opts_for(&o, 1700000000);
-    o.max_lifetime = 0;
-    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, NULL), MESH_ERR_INVALID_ARG);
+    /* a refused setter leaves the old value: the options still verify */
+    assert_int_equal(mesh_jwt_verify_opts_set_issuer(o, NULL), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_jwt_verify_opts_set_skew(o, -1), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, NULL), MESH_OK);
     mesh_free(tok);
+    mesh_jwt_verify_opts_free(o);
 }
 
 static int64_t fixed_clock(void *ctx)
@@ -296,32 +318,33 @@ static int64_t fixed_clock(void *ctx)
 static void test_clock_callback(void **state)
 {
     mesh_jwt_claims_in_t in = claims_in(1700000000);
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_verify_opts_t *o = NULL;
     int64_t t = 1700000400;
     char *tok = NULL;
 
     (void)state;
     assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_OK);
-    opts_for(&o, 1700000000); /* now is ignored when a clock is given */
-    o.clock = fixed_clock;
-    o.clock_ctx = &t;
-    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, NULL), MESH_ERR_EXPIRED);
+    o = opts_for(o, 1700000000); /* now is ignored when a clock is given */
+    assert_int_equal(mesh_jwt_verify_opts_set_clock(o, fixed_clock, &t), MESH_OK);
+    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, NULL), MESH_ERR_EXPIRED);
     t = 1700000100;
-    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, NULL), MESH_OK);
     mesh_free(tok);
+    mesh_jwt_verify_opts_free(o);
 }
 
 static void test_real_clock(void **state)
 {
     mesh_jwt_claims_in_t in = claims_in((int64_t)time(NULL));
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_verify_opts_t *o = NULL;
     char *tok = NULL;
 
     (void)state;
     assert_int_equal(mesh_jwt_sign(ed, &in, &tok, NULL), MESH_OK);
-    opts_for(&o, 0); /* now = 0 and no clock: time(NULL) */
-    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, NULL), MESH_OK);
+    o = opts_for(o, 0); /* now = 0 and no clock: time(NULL) */
+    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, NULL), MESH_OK);
     mesh_free(tok);
+    mesh_jwt_verify_opts_free(o);
 }
 
 static void test_validate_claims_direct(void **state)
@@ -329,20 +352,19 @@ static void test_validate_claims_direct(void **state)
     static const char claims[] =
         "{\"iss\":\"" ISS "\",\"sub\":\"s\",\"aud\":[\"orders\",\"payments\"],\"iat\":100,"
         "\"exp\":200,\"jti\":\"j\",\"scope\":\"a b\"}";
-    mesh_jwt_verify_opts_t o;
-    mesh_jws_header_t hdr = {.alg = MESH_ALG_RS256, .typ = "JWT"};
+    mesh_jwt_verify_opts_t *o = NULL;
     mesh_identity_t *c = NULL;
     char *json = NULL;
 
     (void)state;
-    mesh_jwt_verify_opts_init(&o);
-    o.issuer = ISS;
-    o.audience = "payments";
-    o.now = 150;
-    o.require_cnf = false;
-    /* hdr NULL: no typ rule */
-    assert_int_equal(
-        mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), NULL, &o, &c), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_issuer(o, ISS), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_audience(o, "payments"), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_now(o, 150), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_binding(o, "when-presented"), MESH_OK);
+    /* header typ NULL: no typ rule */
+    assert_int_equal(mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), NULL, o, &c),
+                     MESH_OK);
     assert_string_equal(mesh_identity_audience(c), "payments");
     assert_int_equal(mesh_identity_not_before(c), 0);
     assert_true(mesh_identity_has_scope(c, "a"));
@@ -356,29 +378,30 @@ static void test_validate_claims_direct(void **state)
     mesh_identity_free(c);
     /* typ "JWT" is not at+jwt; typ NULL in the options turns the rule off */
     assert_int_equal(
-        mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), &hdr, &o, NULL),
+        mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), "JWT", o, NULL),
         MESH_ERR_TYP);
-    o.typ = NULL;
+    assert_int_equal(mesh_jwt_verify_opts_set_typ(o, NULL), MESH_OK);
     assert_int_equal(
-        mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), &hdr, &o, NULL), MESH_OK);
-    assert_int_equal(mesh_jwt_validate_claims(NULL, 0, NULL, &o, NULL), MESH_ERR_INVALID_ARG);
-    assert_int_equal(mesh_jwt_validate_claims((const uint8_t *)"[]", 2, NULL, &o, NULL),
+        mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), "JWT", o, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_validate_claims(NULL, 0, NULL, o, NULL), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_jwt_validate_claims((const uint8_t *)"[]", 2, NULL, o, NULL),
                      MESH_ERR_JSON);
+    mesh_jwt_verify_opts_free(o);
 }
 
 static void test_claim_limits(void **state)
 {
     char claims[8192];
     char scope[1024];
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_verify_opts_t *o = NULL;
     size_t pos = 0;
 
     (void)state;
-    mesh_jwt_verify_opts_init(&o);
-    o.issuer = "i";
-    o.audience = "a";
-    o.now = 150;
-    o.require_cnf = false;
+    assert_int_equal(mesh_jwt_verify_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_issuer(o, "i"), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_audience(o, "a"), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_now(o, 150), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_binding(o, "when-presented"), MESH_OK);
     for (int i = 0; i <= MESH_MAX_SCOPES; i++) {
         pos += (size_t)snprintf(scope + pos, sizeof(scope) - pos, "%ss%d", i ? " " : "", i);
     }
@@ -387,7 +410,7 @@ static void test_claim_limits(void **state)
              "\"scope\":\"%s\"}",
              scope);
     assert_int_equal(
-        mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), NULL, &o, NULL),
+        mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), NULL, o, NULL),
         MESH_ERR_LIMIT);
     {
         char *sub = malloc(MESH_MAX_CLAIM_STRING + 2);
@@ -400,8 +423,9 @@ static void test_claim_limits(void **state)
         free(sub);
     }
     assert_int_equal(
-        mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), NULL, &o, NULL),
+        mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), NULL, o, NULL),
         MESH_ERR_LIMIT);
+    mesh_jwt_verify_opts_free(o);
 }
 
 static void test_claims_accessors_null(void **state)
@@ -420,24 +444,25 @@ static void test_claims_accessors_null(void **state)
 static void test_detail_never_has_token(void **state)
 {
     mesh_jwt_claims_in_t in = claims_in(1700000000);
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_verify_opts_t *o = NULL;
     char *tok = NULL;
     char *sig;
 
     (void)state;
     assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_OK);
-    opts_for(&o, 1800000000);
-    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, NULL), MESH_ERR_EXPIRED);
+    o = opts_for(o, 1800000000);
+    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, NULL), MESH_ERR_EXPIRED);
     sig = strrchr(tok, '.') + 1;
     assert_null(strstr(mesh_err_detail(), sig));
     assert_null(strstr(mesh_err_detail(), "eyJ"));
     mesh_free(tok);
+    mesh_jwt_verify_opts_free(o);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_opts_defaults),
+        cmocka_unit_test(test_opts_defaults_and_setters),
         cmocka_unit_test(test_sign_verify_rs256),
         cmocka_unit_test(test_sign_verify_es256),
         cmocka_unit_test(test_sign_verify_eddsa),

@@ -90,17 +90,18 @@ static mesh_identity_t *identity(void)
 {
     static const char claims[] = "{\"iss\":\"" ISS "\",\"sub\":\"s\",\"aud\":\"svc-b\","
                                  "\"iat\":1700000000,\"exp\":1700000300,\"jti\":\"j\"}";
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_verify_opts_t *o = NULL;
     mesh_identity_t *id = NULL;
 
-    mesh_jwt_verify_opts_init(&o);
-    o.issuer = ISS;
-    o.audience = "svc-b";
-    o.now = 1700000100;
-    o.require_cnf = false;
+    assert_int_equal(mesh_jwt_verify_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_issuer(o, ISS), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_audience(o, "svc-b"), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_now(o, 1700000100), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_binding(o, "when-presented"), MESH_OK);
     assert_int_equal(
-        mesh_jwt_validate_claims((const uint8_t *)claims, sizeof(claims) - 1, NULL, &o, &id),
+        mesh_jwt_validate_claims((const uint8_t *)claims, sizeof(claims) - 1, NULL, o, &id),
         MESH_OK);
+    mesh_jwt_verify_opts_free(o);
     return id;
 }
 

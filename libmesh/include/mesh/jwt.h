@@ -54,25 +54,49 @@ typedef bool (*mesh_revoked_fn)(void *ctx, const char *jti);
 /* Clock callback: current time in seconds since the epoch. */
 typedef int64_t (*mesh_clock_fn)(void *ctx);
 
-typedef struct {
-    const char *issuer;   /* required: exact match of iss */
-    const char *audience; /* required: must be aud, or one element of an aud array */
-    const char *typ;      /* required header typ; default "at+jwt"; NULL = not checked */
-    int64_t skew;         /* default MESH_DEFAULT_SKEW */
-    int64_t max_lifetime; /* default MESH_DEFAULT_MAX_LIFETIME */
-    mesh_clock_fn clock;  /* default: time(NULL) */
-    void *clock_ctx;
-    int64_t now;             /* when clock is NULL and now != 0: a fixed time (tests, CLI) */
-    const uint8_t *cert_der; /* the presenting certificate, or NULL */
-    size_t cert_der_len;
-    bool require_cnf;        /* default true: a token without cnf is MESH_ERR_CNF_MISSING */
-    mesh_revoked_fn revoked; /* optional */
-    void *revoked_ctx;
-    const char *required_scope; /* optional: one scope that must be among the token's */
-} mesh_jwt_verify_opts_t;
+/*
+ * Verification options: an opaque handle made with the defaults by mesh_jwt_verify_opts_new()
+ * (typ "at+jwt", skew MESH_DEFAULT_SKEW, max lifetime MESH_DEFAULT_MAX_LIFETIME, clock
+ * time(NULL), binding "required", no certificate, no revocation callback, no required
+ * scope), changed by the setters below. Setters copy what they are given (strings, the
+ * certificate), validate it and fail with MESH_ERR_INVALID_ARG (MESH_ERR_CONFIG for a
+ * binding policy) with a detail naming the option, leaving the old value in place. None
+ * blocks. A handle may be shared by threads verifying at once once set up; it must not be
+ * changed meanwhile.
+ */
+typedef struct mesh_jwt_verify_opts mesh_jwt_verify_opts_t;
 
-/* Fills `opts` with the defaults above (issuer and audience NULL: the caller must set them). */
-void mesh_jwt_verify_opts_init(mesh_jwt_verify_opts_t *opts);
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_new(mesh_jwt_verify_opts_t **out);
+void mesh_jwt_verify_opts_free(mesh_jwt_verify_opts_t *o); /* NULL-safe */
+
+/* Required: the exact iss. */
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_issuer(mesh_jwt_verify_opts_t *o, const char *iss);
+/* Required: the audience that must be aud, or one element of an aud array. */
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_audience(mesh_jwt_verify_opts_t *o, const char *aud);
+/* The header typ required (default "at+jwt"); NULL: not checked. */
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_typ(mesh_jwt_verify_opts_t *o, const char *typ);
+/* Allowed clock difference, 0..86400 s. */
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_skew(mesh_jwt_verify_opts_t *o, int64_t seconds);
+/* Largest exp - iat, 1..86400 s. */
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_max_lifetime(mesh_jwt_verify_opts_t *o,
+                                                          int64_t seconds);
+/* The clock (NULL: time(NULL), or the fixed time of set_now). */
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_clock(mesh_jwt_verify_opts_t *o, mesh_clock_fn fn,
+                                                   void *ctx);
+/* A fixed time (tests, `mesh verify --now`), used when no clock is set; 0: time(NULL). */
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_now(mesh_jwt_verify_opts_t *o, int64_t now);
+/* The presenting certificate (DER, copied; at most MESH_MAX_PEM_BYTES); NULL: none. */
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_cert(mesh_jwt_verify_opts_t *o, const uint8_t *der,
+                                                  size_t len);
+/* The certificate-binding policy: "required" (default), "when-presented" or
+ * "unbound-for:<sub>,<sub>", as mesh_verifier_opts_set_binding (verifier.h) says. */
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_binding(mesh_jwt_verify_opts_t *o, const char *policy);
+/* Optional revocation callback (NULL: none). */
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_revoked(mesh_jwt_verify_opts_t *o, mesh_revoked_fn fn,
+                                                     void *ctx);
+/* Optional: one scope that must be among the token's (NULL: none). */
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_required_scope(mesh_jwt_verify_opts_t *o,
+                                                            const char *scope);
 
 /*
  * A verified token: the caller's identity and what its token said. One object for
@@ -87,25 +111,26 @@ typedef struct mesh_identity mesh_identity_t;
  * (iss, sub, aud, exp, iat, jti required; sub non-empty, RFC 9068 §2.2, else
  * MESH_ERR_CLAIM_MISSING; NumericDates must be JSON integers; a cnf, when present, must name
  * x5t#S256 and no other confirmation method, RFC 7800 §3, else MESH_ERR_CNF_UNSUPPORTED even
- * when require_cnf is off); iss; aud; exp, nbf, iat against now +- skew; exp - iat <=
+ * under every binding policy); iss; aud; exp, nbf, iat against now +- skew; exp - iat <=
  * max_lifetime; revoked(jti); certificate binding; required_scope last (MESH_ERR_SCOPE is
- * the one 403 case). Binding (RFC 8705 §3): a token with cnf.x5t#S256 needs the presenting
- * certificate and must name it (MESH_ERR_CNF_MISMATCH, also when no certificate is given); a
- * token without it is MESH_ERR_CNF_MISSING when require_cnf is set or a certificate was
- * presented. On success *out (optional) is a new identity with one reference
- * (mesh_identity_free()). The detail message names the rule and values, never the token.
- * Thread-safe; allocates only inside jansson.
+ * the one 403 case). Binding (RFC 8705 §3), by the options' policy: a token with
+ * cnf.x5t#S256 needs the presenting certificate and must name it (MESH_ERR_CNF_MISMATCH,
+ * also when no certificate is given), under every policy; a token without it is
+ * MESH_ERR_CNF_MISSING unless the policy is "when-presented" or names its sub. On success *out
+ * (optional) is a new identity with one reference (mesh_identity_free()). The detail message names
+ * the rule and values, never the token. Thread-safe; never blocks; allocates only inside jansson
+ * and for the returned identity.
  */
 MESH_WUR mesh_err_t mesh_jwt_verify(const mesh_jwks_t *keys, const char *token, size_t len,
                                     const mesh_jwt_verify_opts_t *opts, mesh_identity_t **out);
 
 /*
- * Claim rules only, on a decoded payload (no signature check) and a header already verified;
- * `hdr` may be NULL to skip the typ rule. This is what mesh_jwt_verify runs after the
- * signature. *out optional.
+ * Claim rules only, on a decoded payload (no signature check) whose verified header had typ
+ * `header_typ` ("" when it had none; NULL skips the typ rule). This is what mesh_jwt_verify
+ * runs after the signature. *out optional. Does not block; thread-safe.
  */
 MESH_WUR mesh_err_t mesh_jwt_validate_claims(const uint8_t *payload, size_t len,
-                                             const mesh_jws_header_t *hdr,
+                                             const char *header_typ,
                                              const mesh_jwt_verify_opts_t *opts,
                                              mesh_identity_t **out);
 

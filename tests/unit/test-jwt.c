@@ -47,18 +47,21 @@ static int teardown(void **state)
     return 0;
 }
 
-static mesh_jwt_claims_in_t claims_in(int64_t iat)
+/* New claims (mesh_jwt_claims_in_free()): orders -> payments, bound to x5t, ttl 300. */
+static mesh_jwt_claims_in_t *claims_in(int64_t iat)
 {
-    return (mesh_jwt_claims_in_t){
-        .iss = ISS,
-        .sub = "spiffe://mesh.local/orders",
-        .aud = "payments",
-        .scope = "payments:read payments:write",
-        .client_id = "orders",
-        .x5t_s256 = x5t,
-        .iat = iat,
-        .ttl = 300,
-    };
+    mesh_jwt_claims_in_t *in = NULL;
+
+    assert_int_equal(mesh_jwt_claims_in_new(&in), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_issuer(in, ISS), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_subject(in, "spiffe://mesh.local/orders"), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_audience(in, "payments"), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_scopes(in, "payments:read payments:write"), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_client_id(in, "orders"), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_x5t(in, x5t), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_issued_at(in, iat), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_ttl(in, 300), MESH_OK);
+    return in;
 }
 
 /* Frees `old` and returns new options: ISS, audience payments, `now`, the test certificate. */
@@ -120,13 +123,13 @@ static void test_opts_defaults_and_setters(void **state)
 
 static void sign_and_verify(const mesh_key_t *key)
 {
-    mesh_jwt_claims_in_t in = claims_in(1700000000);
+    mesh_jwt_claims_in_t *in = claims_in(1700000000);
     mesh_jwt_verify_opts_t *o = NULL;
     mesh_identity_t *c = NULL;
     char jti[MESH_JTI_LEN + 1];
     char *tok = NULL;
 
-    assert_int_equal(mesh_jwt_sign(key, &in, &tok, jti), MESH_OK);
+    assert_int_equal(mesh_jwt_sign(key, in, &tok, jti), MESH_OK);
     assert_int_equal(strlen(jti), MESH_JTI_LEN);
     o = opts_for(o, 1700000010);
     assert_int_equal(mesh_jwt_verify_opts_set_required_scope(o, "payments:write"), MESH_OK);
@@ -149,6 +152,7 @@ static void sign_and_verify(const mesh_key_t *key)
     mesh_identity_free(c);
     mesh_free(tok);
     mesh_jwt_verify_opts_free(o);
+    mesh_jwt_claims_in_free(in);
 }
 
 static void test_sign_verify_rs256(void **state)
@@ -171,13 +175,13 @@ static void test_sign_verify_eddsa(void **state)
 
 static void test_token_layout(void **state)
 {
-    mesh_jwt_claims_in_t in = claims_in(1700000000);
+    mesh_jwt_claims_in_t *in = claims_in(1700000000);
     char *tok = NULL, *h = NULL, *p = NULL;
     char jti[MESH_JTI_LEN + 1];
     char want[1024];
 
     (void)state;
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, jti), MESH_OK);
+    assert_int_equal(mesh_jwt_sign(rs, in, &tok, jti), MESH_OK);
     assert_int_equal(mesh_jws_decode_unverified(tok, strlen(tok), &h, &p), MESH_OK);
     snprintf(want, sizeof(want), "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\"}",
              mesh_key_kid(rs));
@@ -192,41 +196,43 @@ static void test_token_layout(void **state)
     mesh_free(h);
     mesh_free(p);
     mesh_free(tok);
+    mesh_jwt_claims_in_free(in);
 }
 
 static void test_jti_fresh_and_base64url(void **state)
 {
-    mesh_jwt_claims_in_t in = claims_in(1700000000);
+    mesh_jwt_claims_in_t *in = claims_in(1700000000);
     char a[MESH_JTI_LEN + 1], b[MESH_JTI_LEN + 1];
     char *t1 = NULL, *t2 = NULL;
     uint8_t raw[32];
     size_t n = 0;
 
     (void)state;
-    assert_int_equal(mesh_jwt_sign(es, &in, &t1, a), MESH_OK);
-    assert_int_equal(mesh_jwt_sign(es, &in, &t2, b), MESH_OK);
+    assert_int_equal(mesh_jwt_sign(es, in, &t1, a), MESH_OK);
+    assert_int_equal(mesh_jwt_sign(es, in, &t2, b), MESH_OK);
     assert_string_not_equal(a, b);
     assert_int_equal(mesh_b64url_decode(a, strlen(a), raw, sizeof(raw), &n), MESH_OK);
     assert_int_equal(n, 16);
     mesh_free(t1);
     mesh_free(t2);
     /* jti output is optional */
-    assert_int_equal(mesh_jwt_sign(es, &in, &t1, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_sign(es, in, &t1, NULL), MESH_OK);
     mesh_free(t1);
+    mesh_jwt_claims_in_free(in);
 }
 
 static void test_unbound_token(void **state)
 {
-    mesh_jwt_claims_in_t in = claims_in(1700000000);
+    mesh_jwt_claims_in_t *in = claims_in(1700000000);
     mesh_jwt_verify_opts_t *o = NULL;
     mesh_identity_t *c = NULL;
     char *tok = NULL;
 
     (void)state;
-    in.x5t_s256 = NULL;
-    in.scope = NULL;
-    in.client_id = "";
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_x5t(in, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_scopes(in, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_client_id(in, ""), MESH_OK);
+    assert_int_equal(mesh_jwt_sign(rs, in, &tok, NULL), MESH_OK);
     o = opts_for(o, 1700000000);
     assert_int_equal(mesh_jwt_verify_opts_set_cert(o, NULL, 0), MESH_OK);
     assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, NULL), MESH_ERR_CNF_MISSING);
@@ -240,65 +246,77 @@ static void test_unbound_token(void **state)
     mesh_identity_free(c);
     mesh_free(tok);
     mesh_jwt_verify_opts_free(o);
+    mesh_jwt_claims_in_free(in);
 }
 
 static void test_sign_failures(void **state)
 {
-    mesh_jwt_claims_in_t in = claims_in(1700000000);
+    mesh_jwt_claims_in_t *in = claims_in(1700000000);
     char *tok = (char *)"untouched";
     char *pem = NULL;
     mesh_key_t *pub = NULL;
 
     (void)state;
-    assert_int_equal(mesh_jwt_sign(NULL, &in, &tok, NULL), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_jwt_sign(NULL, in, &tok, NULL), MESH_ERR_INVALID_ARG);
     assert_int_equal(mesh_jwt_sign(rs, NULL, &tok, NULL), MESH_ERR_INVALID_ARG);
-    assert_int_equal(mesh_jwt_sign(rs, &in, NULL, NULL), MESH_ERR_INVALID_ARG);
-    in.ttl = 0;
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_ERR_INVALID_ARG);
-    in.ttl = MESH_TTL_MAX + 1;
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_ERR_INVALID_ARG);
-    in = claims_in(-1);
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_ERR_INVALID_ARG);
-    in = claims_in(1700000000);
-    in.iss = "";
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_ERR_INVALID_ARG);
-    in = claims_in(1700000000);
-    in.aud = NULL;
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_ERR_INVALID_ARG);
-    in = claims_in(1700000000);
-    in.x5t_s256 = "short";
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_ERR_INVALID_ARG);
-    in = claims_in(1700000000);
-    in.sub = "spiffe://mesh.local/\xff";
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_jwt_sign(rs, in, NULL, NULL), MESH_ERR_INVALID_ARG);
+    /* the setters refuse bad values, name the claim, and keep the old value */
+    assert_int_equal(mesh_jwt_claims_in_set_ttl(in, 0), MESH_ERR_INVALID_ARG);
+    assert_non_null(strstr(mesh_err_detail(), "ttl"));
+    assert_int_equal(mesh_jwt_claims_in_set_ttl(in, MESH_TTL_MAX + 1), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_jwt_claims_in_set_issued_at(in, -1), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_jwt_claims_in_set_issuer(in, ""), MESH_ERR_INVALID_ARG);
+    assert_non_null(strstr(mesh_err_detail(), "iss"));
+    assert_int_equal(mesh_jwt_claims_in_set_audience(in, NULL), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_jwt_claims_in_set_subject(NULL, "s"), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_jwt_claims_in_set_x5t(in, "short"), MESH_ERR_INVALID_ARG);
+    assert_non_null(strstr(mesh_err_detail(), "x5t"));
+    assert_int_equal(mesh_jwt_sign(rs, in, &tok, NULL), MESH_OK); /* all still in place */
+    mesh_free(tok);
+    tok = (char *)"untouched";
+    assert_int_equal(mesh_jwt_claims_in_set_subject(in, "spiffe://mesh.local/\xff"), MESH_OK);
+    assert_int_equal(mesh_jwt_sign(rs, in, &tok, NULL), MESH_ERR_INVALID_ARG); /* not UTF-8 */
+    mesh_jwt_claims_in_free(in);
+    /* iss, sub and aud are required */
+    assert_int_equal(mesh_jwt_claims_in_new(&in), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_issuer(in, ISS), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_subject(in, "s"), MESH_OK);
+    assert_int_equal(mesh_jwt_sign(rs, in, &tok, NULL), MESH_ERR_INVALID_ARG);
+    mesh_jwt_claims_in_free(in);
     /* claims that cannot fit in a token */
     {
-        char *long_scope = malloc(MESH_MAX_TOKEN_BYTES + 1);
+        char *long_scope = malloc(MESH_MAX_TOKEN_BYTES + 2);
         assert_non_null(long_scope);
-        memset(long_scope, 's', MESH_MAX_TOKEN_BYTES);
+        memset(long_scope, 's', MESH_MAX_TOKEN_BYTES + 1);
         long_scope[MESH_MAX_TOKEN_BYTES] = '\0';
         in = claims_in(1700000000);
-        in.scope = long_scope;
-        assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_ERR_LIMIT);
+        assert_int_equal(mesh_jwt_claims_in_set_scopes(in, long_scope), MESH_OK);
+        assert_int_equal(mesh_jwt_sign(rs, in, &tok, NULL), MESH_ERR_LIMIT);
+        long_scope[MESH_MAX_TOKEN_BYTES] = 's';
+        long_scope[MESH_MAX_TOKEN_BYTES + 1] = '\0';
+        assert_int_equal(mesh_jwt_claims_in_set_scopes(in, long_scope), MESH_ERR_LIMIT);
         free(long_scope);
+        mesh_jwt_claims_in_free(in);
     }
     assert_string_equal(tok, "untouched");
     in = claims_in(1700000000);
     assert_int_equal(mesh_key_public_pem(rs, &pem), MESH_OK);
     assert_int_equal(mesh_key_from_pem(pem, strlen(pem), MESH_ALG_UNSET, &pub), MESH_OK);
-    assert_int_equal(mesh_jwt_sign(pub, &in, &tok, NULL), MESH_ERR_KEY_NOT_PRIVATE);
+    assert_int_equal(mesh_jwt_sign(pub, in, &tok, NULL), MESH_ERR_KEY_NOT_PRIVATE);
+    mesh_jwt_claims_in_free(in);
+    mesh_jwt_claims_in_free(NULL);
     mesh_key_free(pub);
     mesh_free(pem);
 }
 
 static void test_verify_args(void **state)
 {
-    mesh_jwt_claims_in_t in = claims_in(1700000000);
+    mesh_jwt_claims_in_t *in = claims_in(1700000000);
     mesh_jwt_verify_opts_t *o = NULL;
     char *tok = NULL;
 
     (void)state;
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_sign(rs, in, &tok, NULL), MESH_OK);
     o = opts_for(o, 1700000000);
     assert_int_equal(mesh_jwt_verify(NULL, tok, strlen(tok), o, NULL), MESH_ERR_INVALID_ARG);
     assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), NULL, NULL), MESH_ERR_INVALID_ARG);
@@ -308,6 +326,7 @@ static void test_verify_args(void **state)
     assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, NULL), MESH_OK);
     mesh_free(tok);
     mesh_jwt_verify_opts_free(o);
+    mesh_jwt_claims_in_free(in);
 }
 
 static int64_t fixed_clock(void *ctx)
@@ -317,13 +336,13 @@ static int64_t fixed_clock(void *ctx)
 
 static void test_clock_callback(void **state)
 {
-    mesh_jwt_claims_in_t in = claims_in(1700000000);
+    mesh_jwt_claims_in_t *in = claims_in(1700000000);
     mesh_jwt_verify_opts_t *o = NULL;
     int64_t t = 1700000400;
     char *tok = NULL;
 
     (void)state;
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_sign(rs, in, &tok, NULL), MESH_OK);
     o = opts_for(o, 1700000000); /* now is ignored when a clock is given */
     assert_int_equal(mesh_jwt_verify_opts_set_clock(o, fixed_clock, &t), MESH_OK);
     assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, NULL), MESH_ERR_EXPIRED);
@@ -331,20 +350,22 @@ static void test_clock_callback(void **state)
     assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, NULL), MESH_OK);
     mesh_free(tok);
     mesh_jwt_verify_opts_free(o);
+    mesh_jwt_claims_in_free(in);
 }
 
 static void test_real_clock(void **state)
 {
-    mesh_jwt_claims_in_t in = claims_in((int64_t)time(NULL));
+    mesh_jwt_claims_in_t *in = claims_in((int64_t)time(NULL));
     mesh_jwt_verify_opts_t *o = NULL;
     char *tok = NULL;
 
     (void)state;
-    assert_int_equal(mesh_jwt_sign(ed, &in, &tok, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_sign(ed, in, &tok, NULL), MESH_OK);
     o = opts_for(o, 0); /* now = 0 and no clock: time(NULL) */
     assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, NULL), MESH_OK);
     mesh_free(tok);
     mesh_jwt_verify_opts_free(o);
+    mesh_jwt_claims_in_free(in);
 }
 
 static void test_validate_claims_direct(void **state)
@@ -443,13 +464,13 @@ static void test_claims_accessors_null(void **state)
 
 static void test_detail_never_has_token(void **state)
 {
-    mesh_jwt_claims_in_t in = claims_in(1700000000);
+    mesh_jwt_claims_in_t *in = claims_in(1700000000);
     mesh_jwt_verify_opts_t *o = NULL;
     char *tok = NULL;
     char *sig;
 
     (void)state;
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_sign(rs, in, &tok, NULL), MESH_OK);
     o = opts_for(o, 1800000000);
     assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, NULL), MESH_ERR_EXPIRED);
     sig = strrchr(tok, '.') + 1;
@@ -457,6 +478,7 @@ static void test_detail_never_has_token(void **state)
     assert_null(strstr(mesh_err_detail(), "eyJ"));
     mesh_free(tok);
     mesh_jwt_verify_opts_free(o);
+    mesh_jwt_claims_in_free(in);
 }
 
 int main(void)

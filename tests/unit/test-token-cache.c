@@ -74,15 +74,16 @@ static void write_jwks(mesh_key_t *k)
 
 static char *sign(mesh_key_t *k)
 {
-    mesh_jwt_claims_in_t c = {.iss = ISS,
-                              .sub = "svc-token:ci",
-                              .aud = "svc-b",
-                              .client_id = "ci",
-                              .iat = time(NULL),
-                              .ttl = 300};
+    mesh_jwt_claims_in_t *c = NULL;
     char *tok = NULL;
 
-    assert_int_equal(mesh_jwt_sign(k, &c, &tok, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_new(&c), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_issuer(c, ISS), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_subject(c, "svc-token:ci"), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_audience(c, "svc-b"), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_client_id(c, "ci"), MESH_OK);
+    assert_int_equal(mesh_jwt_sign(k, c, &tok, NULL), MESH_OK); /* iat now, ttl 300 */
+    mesh_jwt_claims_in_free(c);
     return tok;
 }
 

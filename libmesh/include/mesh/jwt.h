@@ -24,27 +24,40 @@ extern "C" {
 #define MESH_JTI_LEN    22 /* base64url of 128 random bits */
 #define MESH_TYP_AT_JWT "at+jwt"
 
-/* What the issuer puts in a token. Strings are borrowed for the duration of the call. */
-typedef struct {
-    const char *iss;
-    const char *sub;
-    const char *aud;
-    const char *scope; /* space-separated; NULL or "" leaves the claim out */
-    const char *client_id;
-    const char *x5t_s256; /* cnf.x5t#S256; NULL for tokens not bound to a certificate */
-    int64_t iat;          /* also nbf */
-    int64_t ttl;          /* exp = iat + ttl */
-} mesh_jwt_claims_in_t;
+/*
+ * What the issuer puts in a token: an opaque handle made by mesh_jwt_claims_in_new() (no
+ * claims; iat: the clock at signing; ttl MESH_TTL_DEFAULT), filled by the setters below, which
+ * copy their strings and validate them (MESH_ERR_INVALID_ARG; MESH_ERR_LIMIT for a string
+ * that cannot fit in a token), leaving the old value on failure. iss, sub and aud are
+ * required; scope, client_id and cnf.x5t#S256 are left out of the token while unset (NULL or
+ * "" unsets them). None blocks. Not thread-safe while being changed; mesh_jwt_sign only reads.
+ */
+typedef struct mesh_jwt_claims_in mesh_jwt_claims_in_t;
+
+MESH_WUR mesh_err_t mesh_jwt_claims_in_new(mesh_jwt_claims_in_t **out);
+void mesh_jwt_claims_in_free(mesh_jwt_claims_in_t *in); /* NULL-safe */
+
+MESH_WUR mesh_err_t mesh_jwt_claims_in_set_issuer(mesh_jwt_claims_in_t *in, const char *iss);
+MESH_WUR mesh_err_t mesh_jwt_claims_in_set_subject(mesh_jwt_claims_in_t *in, const char *sub);
+MESH_WUR mesh_err_t mesh_jwt_claims_in_set_audience(mesh_jwt_claims_in_t *in, const char *aud);
+/* Space-separated scopes. */
+MESH_WUR mesh_err_t mesh_jwt_claims_in_set_scopes(mesh_jwt_claims_in_t *in, const char *scope);
+MESH_WUR mesh_err_t mesh_jwt_claims_in_set_client_id(mesh_jwt_claims_in_t *in, const char *id);
+/* cnf.x5t#S256 (RFC 8705 §3.1), MESH_X5T_LEN characters; NULL for an unbound token. */
+MESH_WUR mesh_err_t mesh_jwt_claims_in_set_x5t(mesh_jwt_claims_in_t *in, const char *x5t);
+/* iat (also nbf), >= 0 seconds; unset: the clock when the token is signed. */
+MESH_WUR mesh_err_t mesh_jwt_claims_in_set_issued_at(mesh_jwt_claims_in_t *in, int64_t iat);
+/* exp = iat + ttl; ttl 1..MESH_TTL_MAX. */
+MESH_WUR mesh_err_t mesh_jwt_claims_in_set_ttl(mesh_jwt_claims_in_t *in, int64_t ttl);
 
 /*
  * Builds the claims {iss, sub, aud, iat, nbf = iat, exp = iat + ttl, jti, scope, client_id,
  * cnf} (with a fresh 128-bit jti from the CSPRNG) and signs them with typ "at+jwt" (RFC 9068).
- * iss, sub and aud must be non-empty UTF-8; ttl must be 1..MESH_TTL_MAX; x5t_s256, when given,
- * must be MESH_X5T_LEN characters; otherwise MESH_ERR_INVALID_ARG. Claims that would make a
- * token over MESH_MAX_TOKEN_BYTES are MESH_ERR_LIMIT. *token is a new string (mesh_free()); the
- * jti is written to `jti` when it is not NULL. Thread-safe; the key keeps a reusable signing
- * context (freed with the key) and each thread a block of random bytes for jti values (never
- * shared with a forked child).
+ * iss, sub and aud must be set, and every string UTF-8; otherwise MESH_ERR_INVALID_ARG.
+ * Claims that would make a token over MESH_MAX_TOKEN_BYTES are MESH_ERR_LIMIT. *token is a new
+ * string (mesh_free()); the jti is written to `jti` when it is not NULL. Does not block.
+ * Thread-safe; the key keeps a reusable signing context (freed with the key) and each thread a
+ * block of random bytes for jti values (never shared with a forked child).
  */
 MESH_WUR mesh_err_t mesh_jwt_sign(const mesh_key_t *key, const mesh_jwt_claims_in_t *in,
                                   char **token, char jti[MESH_JTI_LEN + 1]);

@@ -482,8 +482,8 @@ static bool read_own_token(issuer_ctx_t *ctx, const char *token, char *sub, size
         return false;
     }
     size_t plen = 0;
-    mesh_err_t rc = mesh_jws_verify_jwks(ctx->st->jwks, token, len, NULL, payload,
-                                         MESH_MAX_TOKEN_BYTES, &plen, NULL);
+    mesh_err_t rc =
+        mesh_jws_verify_jwks(ctx->st->jwks, token, len, payload, MESH_MAX_TOKEN_BYTES, &plen, NULL);
     bool ok = false;
     json_t *claims = NULL;
     if (rc != MESH_OK) {

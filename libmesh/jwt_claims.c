@@ -15,6 +15,7 @@
 
 #include "binding.h"
 #include "internal.h"
+#include "jws_internal.h"
 #include "json.h"
 #include "jwt_internal.h"
 
@@ -463,7 +464,8 @@ MESH_EXPORT mesh_err_t mesh_jwt_verify(const mesh_jwks_t *keys, const char *toke
     if ((rc = check_opts(opts)) != MESH_OK) {
         return rc;
     }
-    rc = mesh_jws_verify_jwks(keys, token, len, &hdr, payload, sizeof(payload), &plen, NULL);
+    rc =
+        mesh_jws_verify_header(NULL, keys, token, len, &hdr, payload, sizeof(payload), &plen, NULL);
     if (rc != MESH_OK) {
         return rc;
     }

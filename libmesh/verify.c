@@ -12,6 +12,7 @@
 
 #include "binding.h"
 #include "internal.h"
+#include "jws_internal.h"
 #include "jwt_internal.h"
 #include "verifier_internal.h"
 
@@ -177,7 +178,8 @@ static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len, c
             return mesh_err_set(MESH_ERR_KEYS_UNAVAILABLE, "no verification keys (last fetch: "
                                 "%s)", why);
         }
-        rc = mesh_jws_verify_jwks(set, tok, len, &hdr, payload, sizeof(payload), &plen, NULL);
+        rc = mesh_jws_verify_header(NULL, set, tok, len, &hdr, payload, sizeof(payload), &plen,
+                                    NULL);
         mesh_jwks_free(set);
         if (rc == MESH_ERR_KID_UNKNOWN && attempt == 0 &&
             mesh_jwks_cache_fetch_limited(v->keys) == MESH_OK) {

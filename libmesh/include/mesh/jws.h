@@ -27,13 +27,6 @@
 extern "C" {
 #endif
 
-/* What a verified header said. Strings are NUL-terminated copies. */
-typedef struct {
-    mesh_alg_t alg;
-    char kid[MESH_KID_MAX + 1]; /* "" when absent */
-    char typ[64];               /* "" when absent */
-} mesh_jws_header_t;
-
 /*
  * Signs `payload` (`len` bytes; NULL only when len is 0) with a private key. The protected
  * header is {"alg":<key's alg>,"typ":<typ>,"kid":<key's kid>} in that order ("typ" left out when
@@ -50,11 +43,11 @@ MESH_WUR mesh_err_t mesh_jws_sign(const mesh_key_t *key, const char *typ, const 
  * Verifies a compact JWS of `len` bytes with `key` (borrowed). The header's alg must equal the
  * key's alg (else MESH_ERR_ALG_NOT_ALLOWED); a kid, when present, must equal the key's kid (else
  * MESH_ERR_KID_UNKNOWN). On success the decoded payload is in `payload` (capacity `cap`;
- * MESH_MAX_TOKEN_BYTES is always enough, a smaller one may give MESH_ERR_LIMIT), its length in
- * *payload_len, and the header in *hdr; `payload` may be NULL (with cap 0) and `hdr` and
- * `payload_len` may be NULL when not wanted. On failure *hdr and *payload_len are untouched and
- * the contents of `payload` are unspecified (it is decoded into before the signature check, so
- * a malformed token costs no public-key operation).
+ * MESH_MAX_TOKEN_BYTES is always enough, a smaller one may give MESH_ERR_LIMIT) and its length
+ * in *payload_len; `payload` may be NULL (with cap 0) and `payload_len` NULL when not wanted.
+ * (The header's typ is checked by mesh_jwt_verify; `mesh decode` shows a whole header.) On
+ * failure *payload_len is untouched and the contents of `payload` are unspecified (it is decoded
+ * into before the signature check, so a malformed token costs no public-key operation).
  *
  * Thread-safe, without locks: each thread remembers the last header it parsed (by its exact
  * bytes) and verify contexts for its last four public keys, so a repeated header costs no JSON
@@ -63,8 +56,7 @@ MESH_WUR mesh_err_t mesh_jws_sign(const mesh_key_t *key, const char *typ, const 
  * sign and verify contexts live inside the key and are freed with it (mesh_key_free()).
  */
 MESH_WUR mesh_err_t mesh_jws_verify(const mesh_key_t *key, const char *jws, size_t len,
-                                    mesh_jws_header_t *hdr, uint8_t *payload, size_t cap,
-                                    size_t *payload_len);
+                                    uint8_t *payload, size_t cap, size_t *payload_len);
 
 /*
  * As mesh_jws_verify, with the key the header's "kid" selects from `set` (exact match): no kid
@@ -72,8 +64,8 @@ MESH_WUR mesh_err_t mesh_jws_verify(const mesh_key_t *key, const char *jws, size
  * receives the borrowed key that verified; it lives as long as `set`.
  */
 MESH_WUR mesh_err_t mesh_jws_verify_jwks(const mesh_jwks_t *set, const char *jws, size_t len,
-                                         mesh_jws_header_t *hdr, uint8_t *payload, size_t cap,
-                                         size_t *payload_len, const mesh_key_t **key_out);
+                                         uint8_t *payload, size_t cap, size_t *payload_len,
+                                         const mesh_key_t **key_out);
 
 /*
  * Splits and decodes a compact JWS WITHOUT verifying anything but its shape (size, three parts,

@@ -34,7 +34,7 @@ extern "C" {
  * Errors: MESH_ERR_KEY_NOT_PRIVATE for a public key, MESH_ERR_LIMIT when the header would exceed
  * MESH_MAX_HEADER_JSON_BYTES or the token MESH_MAX_TOKEN_BYTES, MESH_ERR_INVALID_ARG for NULL
  * arguments or a typ that is not UTF-8.
- * *out is untouched on failure. Thread-safe.
+ * *out is untouched on failure. Thread-safe; does not block.
  */
 MESH_WUR mesh_err_t mesh_jws_sign(const mesh_key_t *key, const char *typ, const void *payload,
                                   size_t len, char **out);
@@ -54,6 +54,7 @@ MESH_WUR mesh_err_t mesh_jws_sign(const mesh_key_t *key, const char *typ, const 
  * parse and no allocation outside OpenSSL. Cached contexts hold a reference to the public key
  * until evicted or the thread exits. A private key is never cached per thread: its reusable
  * sign and verify contexts live inside the key and are freed with it (mesh_key_free()).
+ * Does not block.
  */
 MESH_WUR mesh_err_t mesh_jws_verify(const mesh_key_t *key, const char *jws, size_t len,
                                     uint8_t *payload, size_t cap, size_t *payload_len);
@@ -61,7 +62,8 @@ MESH_WUR mesh_err_t mesh_jws_verify(const mesh_key_t *key, const char *jws, size
 /*
  * As mesh_jws_verify, with the key the header's "kid" selects from `set` (exact match): no kid
  * is MESH_ERR_KID_MISSING, a kid not in the set MESH_ERR_KID_UNKNOWN. *key_out (optional)
- * receives the borrowed key that verified; it lives as long as `set`.
+ * receives the borrowed key that verified; it lives as long as `set`. Thread-safe; does not
+ * block (the set is already in memory: no fetch happens here).
  */
 MESH_WUR mesh_err_t mesh_jws_verify_jwks(const mesh_jwks_t *set, const char *jws, size_t len,
                                          uint8_t *payload, size_t cap, size_t *payload_len,
@@ -71,6 +73,7 @@ MESH_WUR mesh_err_t mesh_jws_verify_jwks(const mesh_jwks_t *set, const char *jws
  * Splits and decodes a compact JWS WITHOUT verifying anything but its shape (size, three parts,
  * strict base64url, no NUL byte): *header_json and *payload_json are new strings (mesh_free())
  * that need not even be JSON. For inspection tools only (`mesh decode`); never trust the result.
+ * Does not block.
  */
 MESH_WUR mesh_err_t mesh_jws_decode_unverified(const char *jws, size_t len, char **header_json,
                                                char **payload_json);

@@ -3,6 +3,10 @@
  * JWT access tokens (RFC 9068 profile, RFC 8705 binding): building them for the issuer and
  * validating them for verifiers. The claim rules are DESIGN.md "Tokens" and "Verification
  * rules".
+ *
+ * No call in this header blocks on the network or the file system: mesh_jwt_verify never
+ * fetches keys (an unknown kid is MESH_ERR_KID_UNKNOWN at once; the refetching verifier is
+ * verifier.h's), and the revocation and clock callbacks run inline, so they must not block.
  */
 #ifndef MESH_JWT_H
 #define MESH_JWT_H
@@ -74,8 +78,8 @@ typedef int64_t (*mesh_clock_fn)(void *ctx);
  * scope), changed by the setters below. Setters copy what they are given (strings, the
  * certificate), validate it and fail with MESH_ERR_INVALID_ARG (MESH_ERR_CONFIG for a
  * binding policy) with a detail naming the option, leaving the old value in place. None
- * blocks. A handle may be shared by threads verifying at once once set up; it must not be
- * changed meanwhile.
+ * blocks. Once set up, a handle may be shared by threads verifying at the same time; it must
+ * not be changed meanwhile.
  */
 typedef struct mesh_jwt_verify_opts mesh_jwt_verify_opts_t;
 

@@ -6,9 +6,15 @@
  * to the TLS client certificate that presented it.
  *
  * The TLS layer that accepted the connection checks the peer's certificate chain; the
- * verifier checks that the token belongs to that certificate. A verifier given a trust bundle
- * (trust_bundle_path, and crl_path) checks the presenting certificate itself as well: for a
- * certificate forwarded by a proxy (mesh_verify_pem), which no TLS layer has seen.
+ * verifier checks that the token belongs to that certificate, by one binding policy
+ * (mesh_verifier_opts_set_binding). A verifier given a trust bundle
+ * (mesh_verifier_opts_set_trust_bundle) checks the presenting certificate itself as well: for
+ * a certificate forwarded by a proxy (mesh_verify_pem), which no TLS layer has seen.
+ *
+ * Blocking, in short: mesh_verifier_new (first key fetch and revocation feed), the explicit
+ * refresh/poll/reload calls and mesh_verifier_free may block on the network or the file
+ * system; mesh_verify and mesh_verify_pem block only on an unknown kid or an empty key set,
+ * at most once per JWKS cooldown (see mesh_verify). Each call below says which.
  *
  * A verifier is thread-safe: any number of threads may call mesh_verify() at once. Its hot
  * path takes no global lock (a striped verified-token cache, a striped revocation set and a
@@ -152,18 +158,30 @@ MESH_WUR mesh_err_t mesh_verifier_opts_from_env(const char *service_name,
                                                 mesh_verifier_opts_t **out);
 
 /* Stops the background thread (cancelling a fetch in flight) and frees. NULL-safe. No
- * mesh_verify() may be running. */
+ * mesh_verify() may be running. Blocks until the background thread has ended (an HTTPS
+ * fetch in flight is cancelled, so this is short). */
 void mesh_verifier_free(mesh_verifier_t *v);
 
 /*
  * Verifies one request. `authorization` is the Authorization header value ("Bearer <jwt>";
  * NULL when the request had none: MESH_ERR_NO_TOKEN; a value with two credentials:
  * MESH_ERR_TWO_CREDENTIALS). `peer_cert_der` is the TLS client certificate (NULL when the
- * caller presented none: bound tokens then fail with MESH_ERR_CNF_MISMATCH). With a trust
- * bundle the certificate is checked first (see trust_bundle_path; intermediates come from the
- * bundle): MESH_ERR_PEER_CERT with the first failure in the detail.
- * `required_scope` (optional) must be among the token's scopes (MESH_ERR_SCOPE otherwise).
- * On success *identity (optional) is a new reference (mesh_identity_free()). Thread-safe.
+ * caller presented none: bound tokens then fail with MESH_ERR_CNF_MISMATCH; unbound ones are
+ * judged by the binding policy, MESH_ERR_CNF_MISSING). With a trust bundle the certificate
+ * is checked first (intermediates come from the bundle): MESH_ERR_PEER_CERT with the first
+ * failure in the detail. `required_scope` (optional) must be among the token's scopes
+ * (MESH_ERR_SCOPE otherwise). On success *identity (optional) is a new reference
+ * (mesh_identity_free(); mesh_identity_bound() says whether the token was bound).
+ * Thread-safe.
+ *
+ * MAY BLOCK, in one case only: when the token's kid is not in the key set (or the verifier has
+ * no keys yet), the call fetches the keys itself, synchronously (the issuer's metadata and
+ * JWKS over HTTPS with a 10 s timeout, or a re-read of the JWKS file), at most once per JWKS
+ * cooldown (mesh_verifier_opts_set_jwks_cooldown_ms, default 30 s) across all threads; inside
+ * the cooldown the kid is MESH_ERR_KID_UNKNOWN at once. A call that finds a fetch already in
+ * flight (another thread's, or the background refresh) waits for it. Every other path, the
+ * cached one included, is memory and CPU only: in an event loop, a token signed by a key the
+ * verifier has not seen yet can stall the loop for up to the fetch's timeout.
  */
 MESH_WUR mesh_err_t mesh_verify(mesh_verifier_t *v, const char *authorization,
                                 const uint8_t *peer_cert_der, size_t peer_cert_len,
@@ -177,17 +195,19 @@ MESH_WUR mesh_err_t mesh_verify(mesh_verifier_t *v, const char *authorization,
  * caller presented no certificate. Requires a trust bundle (MESH_ERR_CONFIG otherwise); a
  * chain that fails it is MESH_ERR_PEER_CERT, one over MESH_MAX_PEM_BYTES MESH_ERR_LIMIT. The
  * token must be bound to the leaf. Verdicts are remembered per chain until its earliest
- * notAfter and the CRLs' nextUpdate, so a repeated chain costs a hash. Thread-safe.
+ * notAfter and the CRLs' nextUpdate, so a repeated chain costs a hash. Thread-safe. May
+ * block exactly as mesh_verify does (an unknown kid); the chain check itself does no I/O.
  */
 MESH_WUR mesh_err_t mesh_verify_pem(mesh_verifier_t *v, const char *authorization,
                                     const char *pem_chain, size_t pem_len,
                                     const char *required_scope, mesh_identity_t **identity);
 
 /*
- * Reads trust_bundle_path and crl_path again (a fresh CRL before its nextUpdate, a new
+ * Reads the trust bundle and CRL files again (a fresh CRL before its nextUpdate, a new
  * intermediate) and forgets every remembered certificate verdict. On failure the old material
  * stays in force and the error names the file (as mesh_verifier_new); MESH_ERR_CONFIG when
- * the verifier has no trust bundle. Thread-safe, also while mesh_verify() runs.
+ * the verifier has no trust bundle. Thread-safe, also while mesh_verify() runs. Blocks on
+ * the file system (the two reads); mesh_verify() calls meanwhile go on with the old material.
  */
 MESH_WUR mesh_err_t mesh_verifier_reload_trust(mesh_verifier_t *v);
 
@@ -198,7 +218,8 @@ MESH_WUR mesh_err_t mesh_verifier_reload_trust(mesh_verifier_t *v);
  * (RFC 6750 §3.1); 403 insufficient_scope naming `required_scope`; 400 invalid_request for
  * two credentials; 503 when no keys are available; 500 for internal failures and for a
  * verifier misconfiguration (MESH_ERR_CONFIG). MESH_ERR_PEER_CERT is 401 invalid_token
- * (RFC 8705 §3: the token is not usable with the certificate that presented it).
+ * (RFC 8705 §3: the token is not usable with the certificate that presented it). Does not
+ * block.
  */
 int mesh_verify_http_status(mesh_err_t result, const char *required_scope, char *www, size_t cap);
 
@@ -217,12 +238,14 @@ uint64_t mesh_verifier_stat(const mesh_verifier_t *v, mesh_verifier_stat_t which
 
 /*
  * Fetches keys now (the background thread does this on its own; for tools and tests).
- * Returns the fetch's error; the verifier keeps its old keys on failure.
+ * Returns the fetch's error; the verifier keeps its old keys on failure. BLOCKS for the fetch
+ * (HTTPS, 10 s timeout, or the JWKS file read), not limited by the cooldown.
  */
 MESH_WUR mesh_err_t mesh_verifier_refresh_keys(mesh_verifier_t *v);
 
 /* Polls the revocation feed once now (tests, tools); MESH_ERR_CONFIG when the feed is off.
- * Thread-safe, like mesh_verifier_refresh_keys. */
+ * Thread-safe, like mesh_verifier_refresh_keys. BLOCKS for the poll (HTTPS, every page the
+ * issuer has, each with a 10 s timeout). */
 MESH_WUR mesh_err_t mesh_verifier_poll_revocations(mesh_verifier_t *v);
 
 /* The verified caller, mesh_identity_t, and its accessors are in <mesh/jwt.h>. */

@@ -128,8 +128,8 @@ static mesh_verifier_t *verifier_for(const char *url, const char *issuer_id)
     assert_int_equal(mesh_verifier_opts_set_ca_path(o, ca), MESH_OK);
     assert_int_equal(mesh_verifier_opts_set_issuer_id(o, issuer_id), MESH_OK);
     assert_int_equal(mesh_verifier_new(o, &v), MESH_OK); /* fetch failures are not fatal */
-    return v;
     mesh_verifier_opts_free(o);
+    return v;
 }
 
 /* regression: a verifier's own fetches (metadata, JWKS, revocation feed) went to whichever

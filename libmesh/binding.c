@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include <mesh/limits.h>
-#include <mesh/util.h>
 #include <mesh/x509.h>
 
 #define UNBOUND_FOR "unbound-for:"
@@ -22,21 +21,37 @@ static _Thread_local struct {
     char x5t[MESH_X5T_LEN + 1];
 } memo;
 
-static mesh_err_t cert_x5t(const uint8_t *der, size_t len, char out[MESH_X5T_LEN + 1])
+/* The thumbprint of the certificate, from the memo when it is the last one this thread saw:
+ * a pointer into the memo or into `buf`. */
+static const char *cert_x5t(const uint8_t *der, size_t len, char buf[MESH_X5T_LEN + 1])
 {
-    mesh_err_t rc;
-
     if (len == memo.len && memcmp(der, memo.der, len) == 0) {
-        memcpy(out, memo.x5t, sizeof(memo.x5t));
-        return MESH_OK;
+        return memo.x5t;
     }
-    rc = mesh_x5t_s256(der, len, out);
-    if (rc == MESH_OK && len <= sizeof(memo.der)) {
+    if (mesh_x5t_s256(der, len, buf) != MESH_OK) {
+        return NULL;
+    }
+    if (len <= sizeof(memo.der)) {
         memcpy(memo.der, der, len);
-        memcpy(memo.x5t, out, sizeof(memo.x5t));
+        memcpy(memo.x5t, buf, MESH_X5T_LEN + 1);
         memo.len = len;
     }
-    return rc;
+    return buf;
+}
+
+/*
+ * Constant time over the MESH_X5T_LEN characters: every byte is read, no early exit. Not
+ * mesh_equal_ct (CRYPTO_memcmp, an out-of-line byte loop) because this runs on every cached
+ * verification and a thumbprint is no secret; what must not leak is how much of it matched.
+ */
+static bool x5t_equal(const char *a, const char *b)
+{
+    unsigned char d = 0;
+
+    for (size_t i = 0; i < MESH_X5T_LEN; i++) {
+        d |= (unsigned char)(a[i] ^ b[i]);
+    }
+    return d == 0;
 }
 
 /* true when `sub` is exactly one of the comma-separated `list` (no prefix match). */
@@ -114,8 +129,8 @@ void mesh_binding_clear(mesh_binding_t *b)
 mesh_err_t mesh_binding_check(const mesh_binding_t *b, const char *x5t, const char *sub,
                               const uint8_t *der, size_t len)
 {
-    char want[MESH_X5T_LEN + 1];
-    mesh_err_t rc;
+    char buf[MESH_X5T_LEN + 1];
+    const char *want;
 
     if (x5t[0] == '\0') {
         if (b->mode == MESH_BIND_WHEN_PRESENTED ||
@@ -132,10 +147,11 @@ mesh_err_t mesh_binding_check(const mesh_binding_t *b, const char *x5t, const ch
         return mesh_err_set(MESH_ERR_CNF_MISMATCH,
                             "token is bound to a certificate but the caller presented none");
     }
-    if ((rc = cert_x5t(der, len, want)) != MESH_OK) {
-        return rc;
+    if ((want = cert_x5t(der, len, buf)) == NULL) {
+        return MESH_ERR_INTERNAL; /* the detail is mesh_x5t_s256's */
     }
-    if (strlen(x5t) != MESH_X5T_LEN || !mesh_equal_ct(want, x5t, MESH_X5T_LEN)) {
+    /* jwt_claims.c admits only MESH_X5T_LEN-character values, so both are that long. */
+    if (!x5t_equal(want, x5t)) {
         return mesh_err_set(MESH_ERR_CNF_MISMATCH, "cnf.x5t#S256 is not the thumbprint of the "
                                                    "presenting certificate");
     }

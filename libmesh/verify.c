@@ -77,16 +77,16 @@ static const char *shown(const char *s)
  */
 static mesh_err_t check_credential(mesh_verifier_t *v, const mesh_identity_t *c)
 {
-    const char *x5t = mesh_identity_x5t(c);
+    const char *x5t = c->x5t;
 
     if (v->revoked == NULL) {
         return MESH_OK;
     }
-    if (mesh_revset_sub_revoked(v->revoked, mesh_identity_subject(c), mesh_identity_issued_at(c))) {
+    if (mesh_revset_sub_revoked(v->revoked, c->sub, c->iat)) {
         return mesh_err_set(MESH_ERR_REVOKED,
                             "the credential of sub %s was revoked after this token was issued "
                             "(iat %lld)",
-                            shown(mesh_identity_subject(c)), (long long)mesh_identity_issued_at(c));
+                            shown(c->sub), (long long)c->iat);
     }
     if (x5t[0] != '\0' && mesh_revset_x5t_revoked(v->revoked, x5t)) {
         return mesh_err_set(MESH_ERR_REVOKED,
@@ -108,8 +108,7 @@ static mesh_err_t check_presented(mesh_verifier_t *v, const mesh_identity_t *c, 
     if (rc != MESH_OK) {
         return rc;
     }
-    return mesh_binding_check(&v->o.binding, mesh_identity_x5t(c), mesh_identity_subject(c), der,
-                              len);
+    return mesh_binding_check(&v->o.binding, c->x5t, c->sub, der, len);
 }
 
 /* What still has to hold when a token comes from the cache: time, revocation, binding. */
@@ -123,9 +122,8 @@ static mesh_err_t recheck(mesh_verifier_t *v, const mesh_identity_t *id, const u
                             (long long)id->exp, (long long)(now - id->exp),
                             (long long)v->o.skew);
     }
-    if (mesh_verifier_is_revoked(v, mesh_identity_jti(id))) {
-        return mesh_err_set(MESH_ERR_REVOKED, "jti %s is revoked",
-                            shown(mesh_identity_jti(id)));
+    if (mesh_verifier_is_revoked(v, id->jti)) {
+        return mesh_err_set(MESH_ERR_REVOKED, "jti %s is revoked", shown(id->jti));
     }
     return check_presented(v, id, der, len);
 }

@@ -408,19 +408,39 @@ void token_endpoint(issuer_ctx_t *ctx, const issuer_req_t *req, issuer_resp_t *r
         deny(ctx, req, &a, pr.audience, resp);
         return;
     }
-    mesh_jwt_claims_in_t in = {
-        .iss = cfg->issuer,
-        .sub = a.identity,
-        .aud = pr.audience,
-        .scope = res.scope,
-        .client_id = a.client_id,
-        .x5t_s256 = a.svc ? NULL : a.x5t, /* RFC 8705 §3: bind to the presented certificate */
-        .iat = (int64_t)time(NULL),
-        .ttl = res.ttl,
-    };
+    int64_t iat = (int64_t)time(NULL);
+    mesh_jwt_claims_in_t *in = NULL;
     char *jwt = NULL;
     char jti[MESH_JTI_LEN + 1];
-    mesh_err_t rc = mesh_jwt_sign(ctx->st->sign_key, &in, &jwt, jti);
+    mesh_err_t rc = mesh_jwt_claims_in_new(&in);
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_claims_in_set_issuer(in, cfg->issuer);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_claims_in_set_subject(in, a.identity);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_claims_in_set_audience(in, pr.audience);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_claims_in_set_scopes(in, res.scope);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_claims_in_set_client_id(in, a.client_id);
+    }
+    if (rc == MESH_OK) { /* RFC 8705 §3: bind to the presented certificate */
+        rc = mesh_jwt_claims_in_set_x5t(in, a.svc ? NULL : a.x5t);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_claims_in_set_issued_at(in, iat);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_claims_in_set_ttl(in, res.ttl);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_sign(ctx->st->sign_key, in, &jwt, jti);
+    }
+    mesh_jwt_claims_in_free(in);
     if (rc != MESH_OK) {
         log_msg(LOG_ERROR, "signing failed", "%s: %s", mesh_strerror(rc), mesh_err_detail());
         resp_error(resp, 500, "server_error",
@@ -430,7 +450,7 @@ void token_endpoint(issuer_ctx_t *ctx, const issuer_req_t *req, issuer_resp_t *r
         return;
     }
     if (a.svc) {
-        (void)store_svc_touch(ctx->store, a.rec.name, in.iat);
+        (void)store_svc_touch(ctx->store, a.rec.name, iat);
     }
     json_decref(resp->body);
     resp->status = 200;
@@ -461,8 +481,8 @@ static bool read_own_token(issuer_ctx_t *ctx, const char *token, char *sub, size
         return false;
     }
     size_t plen = 0;
-    mesh_err_t rc = mesh_jws_verify_jwks(ctx->st->jwks, token, len, NULL, payload,
-                                         MESH_MAX_TOKEN_BYTES, &plen, NULL);
+    mesh_err_t rc =
+        mesh_jws_verify_jwks(ctx->st->jwks, token, len, payload, MESH_MAX_TOKEN_BYTES, &plen, NULL);
     bool ok = false;
     json_t *claims = NULL;
     if (rc != MESH_OK) {

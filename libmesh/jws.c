@@ -307,9 +307,9 @@ static mesh_err_t verify_with_key(const mesh_key_t *key, const jws_parts_t *part
     return MESH_OK;
 }
 
-static mesh_err_t verify_common(const mesh_key_t *key, const mesh_jwks_t *set, const char *jws,
-                                size_t len, mesh_jws_header_t *hdr, uint8_t *payload, size_t cap,
-                                size_t *payload_len, const mesh_key_t **key_out)
+mesh_err_t mesh_jws_verify_header(const mesh_key_t *key, const mesh_jwks_t *set, const char *jws,
+                                  size_t len, mesh_jws_header_t *hdr, uint8_t *payload, size_t cap,
+                                  size_t *payload_len, const mesh_key_t **key_out)
 {
     jws_parts_t parts;
     mesh_jws_header_t h;
@@ -358,25 +358,24 @@ static mesh_err_t verify_common(const mesh_key_t *key, const mesh_jwks_t *set, c
 }
 
 MESH_EXPORT mesh_err_t mesh_jws_verify(const mesh_key_t *key, const char *jws, size_t len,
-                                       mesh_jws_header_t *hdr, uint8_t *payload, size_t cap,
-                                       size_t *payload_len)
+                                       uint8_t *payload, size_t cap, size_t *payload_len)
 {
     if (key == NULL) {
         mesh_err_clear();
         return mesh_err_set(MESH_ERR_INVALID_ARG, "JWS verify: NULL key");
     }
-    return verify_common(key, NULL, jws, len, hdr, payload, cap, payload_len, NULL);
+    return mesh_jws_verify_header(key, NULL, jws, len, NULL, payload, cap, payload_len, NULL);
 }
 
 MESH_EXPORT mesh_err_t mesh_jws_verify_jwks(const mesh_jwks_t *set, const char *jws, size_t len,
-                                            mesh_jws_header_t *hdr, uint8_t *payload, size_t cap,
-                                            size_t *payload_len, const mesh_key_t **key_out)
+                                            uint8_t *payload, size_t cap, size_t *payload_len,
+                                            const mesh_key_t **key_out)
 {
     if (set == NULL) {
         mesh_err_clear();
         return mesh_err_set(MESH_ERR_INVALID_ARG, "JWS verify: NULL key set");
     }
-    return verify_common(NULL, set, jws, len, hdr, payload, cap, payload_len, key_out);
+    return mesh_jws_verify_header(NULL, set, jws, len, NULL, payload, cap, payload_len, key_out);
 }
 
 /* ---- sign -------------------------------------------------------------------------------- */

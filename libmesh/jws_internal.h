@@ -11,7 +11,25 @@
 
 #include <mesh/error.h>
 #include <mesh/util.h>
+#include <mesh/jwks.h>
 #include <mesh/key.h>
+#include <mesh/limits.h>
+
+/* What a verified JOSE header said. Strings are NUL-terminated copies. */
+typedef struct {
+    mesh_alg_t alg;
+    char kid[MESH_KID_MAX + 1]; /* "" when absent */
+    char typ[64];               /* "" when absent */
+} mesh_jws_header_t;
+
+/*
+ * mesh_jws_verify (with `key`) or mesh_jws_verify_jwks (with `set`; key NULL), also giving the
+ * verified header in *hdr (optional): what jwt_claims.c and the verifier need for the typ rule.
+ * The contract is jws.h's.
+ */
+mesh_err_t mesh_jws_verify_header(const mesh_key_t *key, const mesh_jwks_t *set, const char *jws,
+                                  size_t len, mesh_jws_header_t *hdr, uint8_t *payload, size_t cap,
+                                  size_t *payload_len, const mesh_key_t **key_out);
 
 /* Largest signature we produce or accept: RSA at MESH_MAX_RSA_BITS. */
 #define MESH_SIG_MAX (MESH_MAX_RSA_BITS / 8)

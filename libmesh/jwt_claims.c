@@ -11,31 +11,13 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
-
 #include <mesh/jwt.h>
 
+#include "binding.h"
 #include "internal.h"
+#include "jws_internal.h"
 #include "json.h"
-
-struct mesh_claims {
-    json_t *root;
-    const char *iss, *sub, *aud, *jti, *scope, *client_id, *x5t;
-    size_t scope_len;
-    int64_t exp, iat, nbf;
-};
-
-MESH_EXPORT void mesh_jwt_verify_opts_init(mesh_jwt_verify_opts_t *opts)
-{
-    if (opts == NULL) {
-        return;
-    }
-    memset(opts, 0, sizeof(*opts));
-    opts->typ = MESH_TYP_AT_JWT;
-    opts->skew = MESH_DEFAULT_SKEW;
-    opts->max_lifetime = MESH_DEFAULT_MAX_LIFETIME;
-    opts->require_cnf = true;
-}
+#include "jwt_internal.h"
 
 /* An untrusted claim for a detail message: shown only when short, printable ASCII. */
 static const char *show(const char *s, char *buf, size_t cap)
@@ -57,20 +39,20 @@ static const char *show(const char *s, char *buf, size_t cap)
 /* ---- typ --------------------------------------------------------------------------------- */
 
 /* RFC 7515 §4.1.9: typ compares case-insensitively, with or without "application/". */
-static mesh_err_t check_typ(const mesh_jws_header_t *hdr, const char *want)
+static mesh_err_t check_typ(const char *header_typ, const char *want)
 {
-    const char *typ = hdr->typ;
+    const char *typ = header_typ;
     char buf[64];
 
     if (strncasecmp(typ, "application/", 12) == 0) {
         typ += 12;
     }
-    if (hdr->typ[0] == '\0') {
+    if (header_typ[0] == '\0') {
         return mesh_err_set(MESH_ERR_TYP, "header has no typ, expected \"%s\"", want);
     }
     if (strcasecmp(typ, want) != 0) {
         return mesh_err_set(MESH_ERR_TYP, "header typ is \"%s\", expected \"%s\"",
-                            show(hdr->typ, buf, sizeof(buf)), want);
+                            show(header_typ, buf, sizeof(buf)), want);
     }
     return MESH_OK;
 }
@@ -208,7 +190,7 @@ static int claim_index(const char *k, size_t klen)
     return -1;
 }
 
-static mesh_err_t claim_read(struct mesh_claims *c, int idx, json_t *v, const char *audience)
+static mesh_err_t claim_read(struct mesh_identity *c, int idx, json_t *v, const char *audience)
 {
     const char *name = claim_names[idx].name;
 
@@ -248,7 +230,7 @@ static mesh_err_t claim_read(struct mesh_claims *c, int idx, json_t *v, const ch
  * "missing" errors, and an audience mismatch only after every claim had the right type.
  */
 static mesh_err_t claims_read(json_t *root, const mesh_jwt_verify_opts_t *opts,
-                              struct mesh_claims *c)
+                              struct mesh_identity *c)
 {
     json_t *aud = NULL;
     unsigned seen = 0;
@@ -303,7 +285,7 @@ static int64_t diff(int64_t a, int64_t b)
     return d;
 }
 
-static mesh_err_t check_times(const struct mesh_claims *c, const mesh_jwt_verify_opts_t *opts)
+static mesh_err_t check_times(const struct mesh_identity *c, const mesh_jwt_verify_opts_t *opts)
 {
     int64_t now = opts_now(opts);
     int64_t skew = opts->skew;
@@ -343,65 +325,13 @@ static mesh_err_t check_times(const struct mesh_claims *c, const mesh_jwt_verify
     return MESH_OK;
 }
 
-/*
- * A connection presents the same certificate for every request, so the last thumbprint this
- * thread computed is kept with the exact DER it came from (a memcmp is far cheaper than
- * SHA-256 over a certificate).
- */
-#define X5T_CACHE_DER_MAX 4096
-static _Thread_local struct {
-    size_t len;
-    uint8_t der[X5T_CACHE_DER_MAX];
-    char x5t[MESH_X5T_LEN + 1];
-} x5t_cache;
-
-static mesh_err_t cert_x5t(const uint8_t *der, size_t len, char out[MESH_X5T_LEN + 1])
+/* RFC 8705 §3: the one binding policy (binding.c) decides. */
+static mesh_err_t check_cnf(const struct mesh_identity *c, const mesh_jwt_verify_opts_t *opts)
 {
-    mesh_err_t rc;
-
-    if (len > 0 && len == x5t_cache.len && memcmp(der, x5t_cache.der, len) == 0) {
-        memcpy(out, x5t_cache.x5t, sizeof(x5t_cache.x5t));
-        return MESH_OK;
-    }
-    rc = mesh_x5t_s256(der, len, out);
-    if (rc == MESH_OK && len <= X5T_CACHE_DER_MAX) {
-        memcpy(x5t_cache.der, der, len);
-        memcpy(x5t_cache.x5t, out, sizeof(x5t_cache.x5t));
-        x5t_cache.len = len;
-    }
-    return rc;
+    return mesh_binding_check(&opts->binding, c->x5t, c->sub, opts->cert_der, opts->cert_der_len);
 }
 
-/* RFC 8705 §3: the token must name the certificate that presents it. */
-static mesh_err_t check_cnf(const struct mesh_claims *c, const mesh_jwt_verify_opts_t *opts)
-{
-    char want[MESH_X5T_LEN + 1];
-    mesh_err_t rc;
-
-    if (c->x5t[0] == '\0') {
-        if (opts->require_cnf || opts->cert_der != NULL) {
-            return mesh_err_set(MESH_ERR_CNF_MISSING,
-                                "token has no cnf.x5t#S256 but must be certificate-bound");
-        }
-        return MESH_OK;
-    }
-    if (opts->cert_der == NULL) {
-        /* A bound token without its certificate is exactly what binding exists to refuse. */
-        return mesh_err_set(MESH_ERR_CNF_MISMATCH,
-                            "token is bound to a certificate but none was presented");
-    }
-    rc = cert_x5t(opts->cert_der, opts->cert_der_len, want);
-    if (rc != MESH_OK) {
-        return rc;
-    }
-    if (CRYPTO_memcmp(want, c->x5t, MESH_X5T_LEN) != 0) {
-        return mesh_err_set(MESH_ERR_CNF_MISMATCH,
-                            "cnf.x5t#S256 is not the thumbprint of the presenting certificate");
-    }
-    return MESH_OK;
-}
-
-static bool scope_has(const char *scopes, size_t n, const char *want)
+bool mesh_scope_has(const char *scopes, size_t n, const char *want)
 {
     size_t wlen = strlen(want);
     size_t i = 0;
@@ -419,7 +349,7 @@ static bool scope_has(const char *scopes, size_t n, const char *want)
     return false;
 }
 
-static mesh_err_t check_scopes(const struct mesh_claims *c, const mesh_jwt_verify_opts_t *opts)
+static mesh_err_t check_scopes(const struct mesh_identity *c, const mesh_jwt_verify_opts_t *opts)
 {
     size_t count = c->scope_len > 0 ? 1 : 0;
 
@@ -430,27 +360,25 @@ static mesh_err_t check_scopes(const struct mesh_claims *c, const mesh_jwt_verif
         return mesh_err_set(MESH_ERR_LIMIT, "scope has %zu values, over %d", count,
                             MESH_MAX_SCOPES);
     }
-    if (opts->required_scope != NULL && !scope_has(c->scope, c->scope_len, opts->required_scope)) {
+    if (opts->required_scope != NULL &&
+        !mesh_scope_has(c->scope, c->scope_len, opts->required_scope)) {
         return mesh_err_set(MESH_ERR_SCOPE, "scope \"%s\" is required but not granted",
                             opts->required_scope);
     }
     return MESH_OK;
 }
 
+/* The setters validated every value; what they cannot know is what was never set. */
 static mesh_err_t check_opts(const mesh_jwt_verify_opts_t *opts)
 {
     if (opts == NULL || opts->issuer == NULL || opts->audience == NULL) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "verify options need issuer and audience");
     }
-    if (opts->skew < 0 || opts->skew > 86400 || opts->max_lifetime <= 0 ||
-        (opts->cert_der == NULL && opts->cert_der_len != 0)) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG,
-                            "verify options: skew, max_lifetime or certificate out of range");
-    }
     return MESH_OK;
 }
 
-static mesh_err_t claims_check(struct mesh_claims *c, const mesh_jwt_verify_opts_t *opts)
+static mesh_err_t claims_check(struct mesh_identity *c, const mesh_jwt_verify_opts_t *opts,
+                               bool binding)
 {
     char buf[96];
     mesh_err_t rc;
@@ -466,18 +394,25 @@ static mesh_err_t claims_check(struct mesh_claims *c, const mesh_jwt_verify_opts
         return mesh_err_set(MESH_ERR_REVOKED, "jti \"%s\" is revoked",
                             show(c->jti, buf, sizeof(buf)));
     }
-    if ((rc = check_cnf(c, opts)) != MESH_OK) {
+    if (binding && (rc = check_cnf(c, opts)) != MESH_OK) {
         return rc;
     }
     return check_scopes(c, opts);
 }
 
 MESH_EXPORT mesh_err_t mesh_jwt_validate_claims(const uint8_t *payload, size_t len,
-                                                const mesh_jws_header_t *hdr,
+                                                const char *header_typ,
                                                 const mesh_jwt_verify_opts_t *opts,
-                                                mesh_claims_t **out)
+                                                mesh_identity_t **out)
 {
-    struct mesh_claims c = {0};
+    return mesh_jwt_claims_validate(payload, len, header_typ, opts, true, out);
+}
+
+mesh_err_t mesh_jwt_claims_validate(const uint8_t *payload, size_t len, const char *header_typ,
+                                    const mesh_jwt_verify_opts_t *opts, bool binding,
+                                    mesh_identity_t **out)
+{
+    struct mesh_identity c = {0};
     json_t *root = NULL;
     mesh_err_t rc;
 
@@ -489,7 +424,8 @@ MESH_EXPORT mesh_err_t mesh_jwt_validate_claims(const uint8_t *payload, size_t l
         return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT claims: NULL payload");
     }
     /* RFC 9068 §4: the header says what the token is, before the claims are trusted. */
-    if (hdr != NULL && opts->typ != NULL && (rc = check_typ(hdr, opts->typ)) != MESH_OK) {
+    if (header_typ != NULL && opts->typ != NULL &&
+        (rc = check_typ(header_typ, opts->typ)) != MESH_OK) {
         return rc;
     }
     rc = mesh_json_parse_object((const char *)payload, len, MESH_MAX_JSON_DEPTH, "JWT claims",
@@ -499,14 +435,15 @@ MESH_EXPORT mesh_err_t mesh_jwt_validate_claims(const uint8_t *payload, size_t l
     }
     rc = claims_read(root, opts, &c);
     if (rc == MESH_OK) {
-        rc = claims_check(&c, opts);
+        rc = claims_check(&c, opts, binding);
     }
     if (rc == MESH_OK && out != NULL) {
-        struct mesh_claims *heap = malloc(sizeof(*heap));
+        struct mesh_identity *heap = malloc(sizeof(*heap));
         if (heap == NULL) {
             rc = mesh_err_set(MESH_ERR_NOMEM, "JWT claims: out of memory");
         } else {
             *heap = c;
+            atomic_init(&heap->refs, 1);
             *out = heap;
             return MESH_OK;
         }
@@ -516,7 +453,7 @@ MESH_EXPORT mesh_err_t mesh_jwt_validate_claims(const uint8_t *payload, size_t l
 }
 
 MESH_EXPORT mesh_err_t mesh_jwt_verify(const mesh_jwks_t *keys, const char *token, size_t len,
-                                       const mesh_jwt_verify_opts_t *opts, mesh_claims_t **out)
+                                       const mesh_jwt_verify_opts_t *opts, mesh_identity_t **out)
 {
     uint8_t payload[MESH_MAX_TOKEN_BYTES];
     size_t plen = 0;
@@ -527,68 +464,10 @@ MESH_EXPORT mesh_err_t mesh_jwt_verify(const mesh_jwks_t *keys, const char *toke
     if ((rc = check_opts(opts)) != MESH_OK) {
         return rc;
     }
-    rc = mesh_jws_verify_jwks(keys, token, len, &hdr, payload, sizeof(payload), &plen, NULL);
+    rc =
+        mesh_jws_verify_header(NULL, keys, token, len, &hdr, payload, sizeof(payload), &plen, NULL);
     if (rc != MESH_OK) {
         return rc;
     }
-    return mesh_jwt_validate_claims(payload, plen, &hdr, opts, out);
-}
-
-/* ---- accessors --------------------------------------------------------------------------- */
-
-MESH_EXPORT void mesh_claims_free(mesh_claims_t *c)
-{
-    if (c != NULL) {
-        json_decref(c->root);
-        free(c);
-    }
-}
-
-#define CLAIM_STR(name, field)                                                                     \
-    MESH_EXPORT const char *mesh_claims_##name(const mesh_claims_t *c)                             \
-    {                                                                                              \
-        return c != NULL ? c->field : "";                                                          \
-    }
-CLAIM_STR(iss, iss)
-CLAIM_STR(sub, sub)
-CLAIM_STR(aud, aud)
-CLAIM_STR(jti, jti)
-CLAIM_STR(scope, scope)
-CLAIM_STR(client_id, client_id)
-CLAIM_STR(cnf_x5t, x5t)
-
-MESH_EXPORT int64_t mesh_claims_exp(const mesh_claims_t *c)
-{
-    return c != NULL ? c->exp : 0;
-}
-
-MESH_EXPORT int64_t mesh_claims_iat(const mesh_claims_t *c)
-{
-    return c != NULL ? c->iat : 0;
-}
-
-MESH_EXPORT int64_t mesh_claims_nbf(const mesh_claims_t *c)
-{
-    return c != NULL ? c->nbf : 0;
-}
-
-MESH_EXPORT bool mesh_claims_has_scope(const mesh_claims_t *c, const char *scope)
-{
-    return c != NULL && scope != NULL && scope_has(c->scope, c->scope_len, scope);
-}
-
-MESH_EXPORT mesh_err_t mesh_claims_to_json(const mesh_claims_t *c, char **out)
-{
-    char *s;
-
-    mesh_err_clear();
-    if (c == NULL || out == NULL) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "claims to JSON: NULL argument");
-    }
-    s = json_dumps(c->root, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (s == NULL) {
-        return mesh_err_set(MESH_ERR_NOMEM, "claims to JSON: out of memory");
-    }
-    *out = s;
-    return MESH_OK;
+    return mesh_jwt_claims_validate(payload, plen, hdr.typ, opts, true, out);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jwt_internal.h"
 #include "secret.h"
 #include "internal.h"
 #include "stripe.h"
@@ -32,75 +33,6 @@ struct mesh_tcache {
     tc_way_t *ways; /* nsets * TC_WAYS */
     tc_stripe_t stripes[TC_STRIPES];
 };
-
-/* ---- identities ---- */
-
-mesh_err_t mesh_identity_new(mesh_claims_t *claims, const char *kid, mesh_identity_t **out)
-{
-    mesh_identity_t *id = calloc(1, sizeof(*id));
-
-    if (id == NULL) {
-        mesh_claims_free(claims);
-        return mesh_err_set(MESH_ERR_NOMEM, "identity");
-    }
-    atomic_init(&id->refs, 1);
-    id->claims = claims;
-    id->exp = mesh_claims_exp(claims);
-    snprintf(id->kid, sizeof(id->kid), "%s", kid != NULL ? kid : "");
-    *out = id;
-    return MESH_OK;
-}
-
-MESH_EXPORT mesh_identity_t *mesh_identity_ref(mesh_identity_t *id)
-{
-    if (id != NULL) {
-        atomic_fetch_add_explicit(&id->refs, 1, memory_order_relaxed);
-    }
-    return id;
-}
-
-MESH_EXPORT void mesh_identity_free(mesh_identity_t *id)
-{
-    if (id != NULL && atomic_fetch_sub_explicit(&id->refs, 1, memory_order_acq_rel) == 1) {
-        mesh_claims_free(id->claims);
-        free(id);
-    }
-}
-
-MESH_EXPORT const char *mesh_identity_subject(const mesh_identity_t *id)
-{
-    return id != NULL ? mesh_claims_sub(id->claims) : "";
-}
-
-MESH_EXPORT const char *mesh_identity_client_id(const mesh_identity_t *id)
-{
-    return id != NULL ? mesh_claims_client_id(id->claims) : "";
-}
-
-MESH_EXPORT const char *mesh_identity_audience(const mesh_identity_t *id)
-{
-    return id != NULL ? mesh_claims_aud(id->claims) : "";
-}
-
-MESH_EXPORT const char *mesh_identity_scopes(const mesh_identity_t *id)
-{
-    return id != NULL ? mesh_claims_scope(id->claims) : "";
-}
-
-MESH_EXPORT const char *mesh_identity_jti(const mesh_identity_t *id)
-{
-    return id != NULL ? mesh_claims_jti(id->claims) : "";
-}
-
-MESH_EXPORT int64_t mesh_identity_expiry(const mesh_identity_t *id)
-{
-    return id != NULL ? id->exp : 0;
-}
-
-MESH_EXPORT bool mesh_identity_has_scope(const mesh_identity_t *id, const char *scope)
-{
-    return id != NULL && scope != NULL && mesh_claims_has_scope(id->claims, scope);
-}
 
 /* ---- the cache ---- */
 

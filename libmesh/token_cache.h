@@ -2,7 +2,7 @@
 /*
  * The verifier's cache of verified tokens, so a repeated token costs a hash and a lookup
  * instead of a signature check. Set-associative (4 ways) with one read-write lock per stripe
- * of sets; bounded. Also the mesh_identity_t a verification returns. Internal.
+ * of sets; bounded. The entries are identities (jwt.h). Internal.
  *
  * Every entry carries the key-set generation it was verified under (jwks_cache.h); a lookup
  * with another generation is a miss. So no entry outlives the key set that verified it: not
@@ -24,16 +24,6 @@
 #include <mesh/jwt.h>
 #include <mesh/verifier.h>
 
-
-struct mesh_identity {
-    atomic_int refs;
-    mesh_claims_t *claims;      /* owned */
-    int64_t exp;
-    char kid[MESH_KID_MAX + 1]; /* the key that verified it */
-};
-
-/* Wraps verified claims (taken) into a new identity with one reference. */
-mesh_err_t mesh_identity_new(mesh_claims_t *claims, const char *kid, mesh_identity_t **out);
 
 typedef struct mesh_tcache mesh_tcache_t;
 

@@ -15,22 +15,6 @@
 #include "stripe.h"
 #include "verifier_internal.h"
 
-MESH_EXPORT void mesh_verifier_opts_init(mesh_verifier_opts_t *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->jwks_source = MESH_JWKS_FROM_ISSUER;
-    o->skew = MESH_DEFAULT_SKEW;
-    o->max_lifetime = MESH_DEFAULT_MAX_LIFETIME;
-    o->require_binding = true;
-    o->revocation_feed = true;
-    o->revocation_poll_ms = 10000;
-    o->jwks_cooldown_ms = 30000;
-    o->jwks_max_age_min = 10;
-    o->jwks_max_age_max = 3600;
-    o->jwks_stale_if_error = 86400;
-    o->cache_entries = 16384;
-}
-
 int64_t mesh_verifier_now(const mesh_verifier_t *v)
 {
     return v->o.clock != NULL ? v->o.clock(v->o.clock_ctx) : (int64_t)time(NULL);
@@ -56,42 +40,12 @@ static void on_swap(void *ctx, const mesh_jwks_t *set, uint64_t generation)
 static void *background(void *arg);
 static mesh_err_t poll_revocations(mesh_verifier_t *v);
 
-static mesh_err_t copy_opts(mesh_verifier_t *v, const mesh_verifier_opts_t *o)
+/* What no single setter can judge: the required options, and the issuer's URL scheme. */
+static mesh_err_t check_opts(const struct mesh_verifier_opts *o)
 {
-    const char *src[] = {o->issuer,    o->audience, o->jwks_location, o->ca_path,
-                         o->cert_path, o->key_path, o->issuer_id};
-    char **dst[] = {&v->issuer,    &v->audience, &v->location, &v->ca_path,
-                    &v->cert_path, &v->key_path, &v->issuer_id};
-
-    for (size_t i = 0; i < MESH_ARRAY_LEN(src); i++) {
-        if (src[i] != NULL && (*dst[i] = strdup(src[i])) == NULL) {
-            return mesh_err_set(MESH_ERR_NOMEM, "verifier options");
-        }
-    }
-    v->o = *o;
-    v->o.issuer = v->issuer;
-    v->o.audience = v->audience;
-    v->o.jwks_location = v->location;
-    v->o.ca_path = v->ca_path;
-    v->o.cert_path = v->cert_path;
-    v->o.key_path = v->key_path;
-    v->o.issuer_id = v->issuer_id;
-    return MESH_OK;
-}
-
-static mesh_err_t check_opts(const mesh_verifier_opts_t *o)
-{
-    if (o->issuer == NULL || o->issuer[0] == '\0' || o->audience == NULL ||
-        o->audience[0] == '\0') {
+    if (o->issuer == NULL || o->audience == NULL) {
         return mesh_err_set(MESH_ERR_INVALID_ARG,
                             "verifier options: issuer and audience are required");
-    }
-    if (o->jwks_source != MESH_JWKS_FROM_ISSUER && o->jwks_location == NULL) {
-        return mesh_err_set(MESH_ERR_CONFIG, "verifier options: jwks_location is required "
-                                             "for a JWKS URL or file source");
-    }
-    if (o->jwks_source == MESH_JWKS_FROM_URL && strncmp(o->jwks_location, "https://", 8) != 0) {
-        return mesh_err_set(MESH_ERR_CONFIG, "JWKS URL %s is not https://", o->jwks_location);
     }
     if ((o->jwks_source == MESH_JWKS_FROM_ISSUER || o->revocation_feed) &&
         strncmp(o->issuer, "https://", 8) != 0) {
@@ -101,30 +55,19 @@ static mesh_err_t check_opts(const mesh_verifier_opts_t *o)
                             "revocation feed off)",
                             o->issuer);
     }
-    if (o->issuer_id != NULL && strncmp(o->issuer_id, "spiffe://", 9) != 0) {
-        return mesh_err_set(MESH_ERR_CONFIG,
-                            "verifier options: issuer_id \"%s\" is not a "
-                            "spiffe:// ID",
-                            o->issuer_id);
-    }
-    if (o->revocation_poll_ms <= 0 || o->jwks_cooldown_ms < 0 || o->jwks_max_age_min < 0 ||
-        o->jwks_max_age_max < o->jwks_max_age_min || o->skew < 0 || o->max_lifetime <= 0) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "verifier options: a time value is out of "
-                                                  "range");
-    }
     return MESH_OK;
 }
 
 static mesh_err_t setup_parts(mesh_verifier_t *v)
 {
-    mesh_http_opts_t ho = {.cert_path = v->cert_path,
-                           .key_path = v->key_path,
-                           .ca_path = v->ca_path,
+    mesh_http_opts_t ho = {.cert_path = v->o.cert_path,
+                           .key_path = v->o.key_path,
+                           .ca_path = v->o.ca_path,
                            .timeout_ms = 10000,
-                           .pin_prefix = v->issuer,
-                           .pin_id = v->issuer_id};
+                           .pin_prefix = v->o.issuer,
+                           .pin_id = v->o.issuer_id};
     mesh_jwks_cache_opts_t ko = {0};
-    size_t ilen = strlen(v->issuer);
+    size_t ilen = strlen(v->o.issuer);
     mesh_err_t rc;
 
     if (v->o.jwks_source != MESH_JWKS_FROM_FILE || v->o.revocation_feed) {
@@ -134,8 +77,8 @@ static mesh_err_t setup_parts(mesh_verifier_t *v)
         }
     }
     ko.source = v->o.jwks_source;
-    ko.issuer = v->issuer;
-    ko.location = v->location;
+    ko.issuer = v->o.issuer;
+    ko.location = v->o.jwks_location;
     ko.http = v->http;
     ko.cooldown_ms = v->o.jwks_cooldown_ms;
     ko.max_age_min = v->o.jwks_max_age_min;
@@ -158,7 +101,8 @@ static mesh_err_t setup_parts(mesh_verifier_t *v)
                 return mesh_err_set(MESH_ERR_NOMEM, "verifier");
             }
             snprintf(v->feed_url, n, "%.*s/v1/revocations",
-                     (int)(ilen > 0 && v->issuer[ilen - 1] == '/' ? ilen - 1 : ilen), v->issuer);
+                     (int)(ilen > 0 && v->o.issuer[ilen - 1] == '/' ? ilen - 1 : ilen),
+                     v->o.issuer);
         }
     }
     return rc;
@@ -187,12 +131,15 @@ MESH_EXPORT mesh_err_t mesh_verifier_new(const mesh_verifier_opts_t *opts, mesh_
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&v->cv, &ca);
     pthread_condattr_destroy(&ca);
-    rc = copy_opts(v, opts);
+    rc = mesh_verifier_opts_copy(&v->o, opts);
+    if (rc == MESH_OK) {
+        rc = mesh_verifier_claim_rules(v); /* verify.c */
+    }
     if (rc == MESH_OK) {
         rc = setup_parts(v);
     }
     if (rc == MESH_OK) {
-        rc = mesh_verifier_peer_setup(v, opts); /* trust bundle: verify_peer.c */
+        rc = mesh_verifier_peer_setup(v); /* trust bundle: verify_peer.c */
     }
     if (rc != MESH_OK) {
         mesh_verifier_free(v);
@@ -235,13 +182,8 @@ MESH_EXPORT void mesh_verifier_free(mesh_verifier_t *v)
     mesh_http_free(v->http);
     pthread_cond_destroy(&v->cv);
     pthread_mutex_destroy(&v->mu);
-    free(v->issuer);
-    free(v->audience);
-    free(v->location);
-    free(v->ca_path);
-    free(v->cert_path);
-    free(v->key_path);
-    free(v->issuer_id);
+    mesh_verifier_opts_clear(&v->o);
+    mesh_jwt_verify_opts_free(v->jo);
     free(v->feed_url);
     free(v);
 }
@@ -305,14 +247,29 @@ static void *background(void *arg)
     return NULL;
 }
 
-MESH_EXPORT void mesh_verifier_stats(mesh_verifier_t *v, mesh_verifier_stats_t *out)
+MESH_EXPORT uint64_t mesh_verifier_stat(const mesh_verifier_t *v, mesh_verifier_stat_t which)
 {
-    memset(out, 0, sizeof(*out));
-    for (int i = 0; i < STAT_STRIPES; i++) {
-        out->verified += atomic_load(&v->stats[i].verified);
-        out->rejected += atomic_load(&v->stats[i].rejected);
-        out->cache_hits += atomic_load(&v->stats[i].cache_hits);
+    uint64_t n = 0;
+
+    if (v == NULL) {
+        return 0;
     }
-    out->jwks_fetches = mesh_jwks_cache_fetches(v->keys);
-    out->revocation_polls = atomic_load(&v->polls);
+    switch (which) {
+    case MESH_VSTAT_VERIFIED:
+    case MESH_VSTAT_REJECTED:
+    case MESH_VSTAT_CACHE_HITS:
+        for (int i = 0; i < STAT_STRIPES; i++) {
+            const stat_stripe_t *st = &v->stats[i];
+            n += atomic_load(which == MESH_VSTAT_VERIFIED   ? &st->verified
+                             : which == MESH_VSTAT_REJECTED ? &st->rejected
+                                                            : &st->cache_hits);
+        }
+        return n;
+    case MESH_VSTAT_JWKS_FETCHES:
+        return mesh_jwks_cache_fetches(v->keys);
+    case MESH_VSTAT_REVOCATION_POLLS:
+        return atomic_load(&v->polls);
+    default:
+        return 0;
+    }
 }

@@ -11,6 +11,7 @@
 
 #include <mesh/verifier.h>
 
+#include "binding.h"
 #include "http.h"
 #include "jwks_cache.h"
 #include "revocations.h"
@@ -18,7 +19,6 @@
 #include "token_cache.h"
 
 #define STAT_STRIPES  16
-#define CERT_MEMO_MAX 4096
 
 typedef struct {
     alignas(MESH_CACHELINE) atomic_uint_fast64_t verified;
@@ -28,9 +28,29 @@ typedef struct {
 
 typedef struct mesh_peer_trust mesh_peer_trust_t; /* verify_peer.c */
 
+/* mesh_verifier_opts_t (verifier.h): every string owned. */
+struct mesh_verifier_opts {
+    char *issuer, *audience, *jwks_location, *ca_path, *cert_path, *key_path, *issuer_id;
+    char *trust_bundle_path, *crl_path;
+    mesh_jwks_source_t jwks_source;
+    int64_t skew, max_lifetime;
+    mesh_binding_t binding; /* the one certificate-binding policy (binding.h) */
+    bool revocation_feed;
+    int64_t revocation_poll_ms, jwks_cooldown_ms;
+    int64_t jwks_max_age_min, jwks_max_age_max, jwks_stale_if_error;
+    size_t cache_entries;
+    mesh_clock_fn clock;
+    void *clock_ctx;
+};
+
+/* Deep copy of `src` into the empty *dst (cleared on failure), and its release. */
+mesh_err_t mesh_verifier_opts_copy(struct mesh_verifier_opts *dst,
+                                   const struct mesh_verifier_opts *src);
+void mesh_verifier_opts_clear(struct mesh_verifier_opts *o);
+
 struct mesh_verifier {
-    mesh_verifier_opts_t o;
-    char *issuer, *audience, *location, *ca_path, *cert_path, *key_path, *issuer_id;
+    struct mesh_verifier_opts o; /* a copy of the caller's options */
+    mesh_jwt_verify_opts_t *jo;  /* the claim rules, built once (verify.c) */
     char *feed_url;
     mesh_http_t *http;
     mesh_jwks_cache_t *keys;
@@ -50,6 +70,9 @@ struct mesh_verifier {
 /* The verifier's clock (seconds). */
 int64_t mesh_verifier_now(const mesh_verifier_t *v);
 
+/* verify.c: makes v->jo, the claim rules every verification runs, from v->o. */
+mesh_err_t mesh_verifier_claim_rules(mesh_verifier_t *v);
+
 /* The revocation callback handed to jwt.c (ctx is the verifier). */
 bool mesh_verifier_is_revoked(void *ctx, const char *jti);
 
@@ -62,8 +85,8 @@ mesh_err_t mesh_verify_core(mesh_verifier_t *v, const char *authorization,
                             const char *required_scope, mesh_identity_t **identity,
                             mesh_err_t peer_rc);
 
-/* verify_peer.c: the trust bundle options into v->peer (MESH_OK and NULL without them). */
-mesh_err_t mesh_verifier_peer_setup(mesh_verifier_t *v, const mesh_verifier_opts_t *o);
+/* verify_peer.c: the trust bundle options of v->o into v->peer (MESH_OK, NULL without). */
+mesh_err_t mesh_verifier_peer_setup(mesh_verifier_t *v);
 void mesh_verifier_peer_free(mesh_verifier_t *v);
 uint64_t mesh_verifier_peer_checks(const mesh_verifier_t *v); /* full checks, for tests */
 

@@ -10,16 +10,11 @@
 
 #include <mesh/x509.h>
 
+#include "binding.h"
 #include "internal.h"
+#include "jws_internal.h"
+#include "jwt_internal.h"
 #include "verifier_internal.h"
-
-/* The presenting certificate's thumbprint, memoised per thread: a connection presents the
- * same certificate for many requests, and a memcmp is cheaper than a SHA-256. */
-static _Thread_local struct {
-    size_t len;
-    uint8_t der[CERT_MEMO_MAX];
-    char x5t[MESH_X5T_LEN + 1];
-} cert_memo;
 
 /* "Bearer <token68>" (RFC 6750 §2.1); the scheme is case-insensitive (RFC 9110 §11.1). */
 static mesh_err_t parse_authorization(const char *h, const char **tok, size_t *len)
@@ -58,46 +53,6 @@ static mesh_err_t parse_authorization(const char *h, const char **tok, size_t *l
     return MESH_OK;
 }
 
-/* RFC 8705 §3.1: the token is bound to the certificate that presented it. */
-static mesh_err_t check_binding(const mesh_verifier_t *v, const mesh_identity_t *id,
-                                const uint8_t *der, size_t len)
-{
-    const char *cnf = mesh_claims_cnf_x5t(id->claims);
-
-    if (cnf[0] == '\0') {
-        return v->o.require_binding
-                   ? mesh_err_set(MESH_ERR_CNF_MISSING, "token has no cnf.x5t#S256 and this "
-                                  "verifier requires certificate-bound tokens")
-                   : MESH_OK;
-    }
-    if (der == NULL || len == 0) {
-        return mesh_err_set(MESH_ERR_CNF_MISMATCH, "token is bound to a certificate but the "
-                            "caller presented none");
-    }
-    if (cert_memo.len != len || memcmp(cert_memo.der, der, len) != 0) {
-        char x5t[MESH_X5T_LEN + 1];
-        if (mesh_x5t_s256(der, len, x5t) != MESH_OK) {
-            return MESH_ERR_INTERNAL;
-        }
-        if (len <= CERT_MEMO_MAX) {
-            memcpy(cert_memo.der, der, len);
-            memcpy(cert_memo.x5t, x5t, sizeof(x5t));
-            cert_memo.len = len;
-        } else {
-            cert_memo.len = 0;
-            return strcmp(x5t, cnf) == 0
-                       ? MESH_OK
-                       : mesh_err_set(MESH_ERR_CNF_MISMATCH, "token is bound to another "
-                                      "certificate");
-        }
-    }
-    if (strcmp(cert_memo.x5t, cnf) != 0) {
-        return mesh_err_set(MESH_ERR_CNF_MISMATCH, "token is bound to another certificate "
-                            "than the one presented");
-    }
-    return MESH_OK;
-}
-
 /* An untrusted string for a detail message: shown only when short, printable ASCII. */
 static const char *shown(const char *s)
 {
@@ -120,18 +75,18 @@ static const char *shown(const char *s)
  * certificate. Checked on every path, cached tokens too; a kind the feed never sent costs one
  * atomic load.
  */
-static mesh_err_t check_credential(mesh_verifier_t *v, const mesh_claims_t *c)
+static mesh_err_t check_credential(mesh_verifier_t *v, const mesh_identity_t *c)
 {
-    const char *x5t = mesh_claims_cnf_x5t(c);
+    const char *x5t = c->x5t;
 
     if (v->revoked == NULL) {
         return MESH_OK;
     }
-    if (mesh_revset_sub_revoked(v->revoked, mesh_claims_sub(c), mesh_claims_iat(c))) {
+    if (mesh_revset_sub_revoked(v->revoked, c->sub, c->iat)) {
         return mesh_err_set(MESH_ERR_REVOKED,
                             "the credential of sub %s was revoked after this token was issued "
                             "(iat %lld)",
-                            shown(mesh_claims_sub(c)), (long long)mesh_claims_iat(c));
+                            shown(c->sub), (long long)c->iat);
     }
     if (x5t[0] != '\0' && mesh_revset_x5t_revoked(v->revoked, x5t)) {
         return mesh_err_set(MESH_ERR_REVOKED,
@@ -141,26 +96,61 @@ static mesh_err_t check_credential(mesh_verifier_t *v, const mesh_claims_t *c)
     return MESH_OK;
 }
 
+/*
+ * What every accepted token must pass on both paths, fresh and cached, after its claims:
+ * the credential it came from is not revoked, and the one binding policy (binding.c).
+ */
+static mesh_err_t check_presented(mesh_verifier_t *v, const mesh_identity_t *c, const uint8_t *der,
+                                  size_t len)
+{
+    mesh_err_t rc = check_credential(v, c);
+
+    if (rc != MESH_OK) {
+        return rc;
+    }
+    return mesh_binding_check(&v->o.binding, c->x5t, c->sub, der, len);
+}
+
 /* What still has to hold when a token comes from the cache: time, revocation, binding. */
 static mesh_err_t recheck(mesh_verifier_t *v, const mesh_identity_t *id, const uint8_t *der,
                           size_t len)
 {
     int64_t now = mesh_verifier_now(v);
-    mesh_err_t rc;
 
     if (now >= id->exp + v->o.skew) {
         return mesh_err_set(MESH_ERR_EXPIRED, "exp %lld is %lld s before now (skew %lld s)",
                             (long long)id->exp, (long long)(now - id->exp),
                             (long long)v->o.skew);
     }
-    if (mesh_verifier_is_revoked(v, mesh_claims_jti(id->claims))) {
-        return mesh_err_set(MESH_ERR_REVOKED, "jti %s is revoked",
-                            shown(mesh_claims_jti(id->claims)));
+    if (mesh_verifier_is_revoked(v, id->jti)) {
+        return mesh_err_set(MESH_ERR_REVOKED, "jti %s is revoked", shown(id->jti));
     }
-    if ((rc = check_credential(v, id->claims)) != MESH_OK) {
-        return rc;
+    return check_presented(v, id, der, len);
+}
+
+mesh_err_t mesh_verifier_claim_rules(mesh_verifier_t *v)
+{
+    mesh_err_t rc = mesh_jwt_verify_opts_new(&v->jo);
+
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_verify_opts_set_issuer(v->jo, v->o.issuer);
     }
-    return check_binding(v, id, der, len);
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_verify_opts_set_audience(v->jo, v->o.audience);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_verify_opts_set_skew(v->jo, v->o.skew);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_verify_opts_set_max_lifetime(v->jo, v->o.max_lifetime);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_verify_opts_set_clock(v->jo, v->o.clock, v->o.clock_ctx);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_verify_opts_set_revoked(v->jo, mesh_verifier_is_revoked, v);
+    }
+    return rc;
 }
 
 /* Signature and claims with the current keys; one limited refetch on an unknown kid.
@@ -171,8 +161,6 @@ static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len, c
     uint8_t payload[MESH_MAX_TOKEN_BYTES];
     size_t plen = 0;
     mesh_jws_header_t hdr;
-    mesh_jwt_verify_opts_t jo;
-    mesh_claims_t *claims = NULL;
     mesh_jwks_t *set;
     mesh_err_t rc;
 
@@ -188,7 +176,8 @@ static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len, c
             return mesh_err_set(MESH_ERR_KEYS_UNAVAILABLE, "no verification keys (last fetch: "
                                 "%s)", why);
         }
-        rc = mesh_jws_verify_jwks(set, tok, len, &hdr, payload, sizeof(payload), &plen, NULL);
+        rc = mesh_jws_verify_header(NULL, set, tok, len, &hdr, payload, sizeof(payload), &plen,
+                                    NULL);
         mesh_jwks_free(set);
         if (rc == MESH_ERR_KID_UNKNOWN && attempt == 0 &&
             mesh_jwks_cache_fetch_limited(v->keys) == MESH_OK) {
@@ -199,34 +188,15 @@ static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len, c
     if (rc != MESH_OK) {
         return rc;
     }
-    mesh_jwt_verify_opts_init(&jo);
-    jo.issuer = v->issuer;
-    jo.audience = v->audience;
-    jo.skew = v->o.skew;
-    jo.max_lifetime = v->o.max_lifetime;
-    jo.clock = v->o.clock;
-    jo.clock_ctx = v->o.clock_ctx;
-    jo.cert_der = der;
-    jo.cert_der_len = der_len;
-    jo.require_cnf = v->o.require_binding;
-    jo.revoked = mesh_verifier_is_revoked;
-    jo.revoked_ctx = v;
-    rc = mesh_jwt_validate_claims(payload, plen, &hdr, &jo, &claims);
-    if (rc == MESH_ERR_CNF_MISSING && !v->o.require_binding) {
-        /* jwt.c treats a presented certificate as a demand for binding; this verifier
-         * accepts unbound tokens (service tokens), so look again without it. */
-        jo.cert_der = NULL;
-        jo.cert_der_len = 0;
-        rc = mesh_jwt_validate_claims(payload, plen, &hdr, &jo, &claims);
-    }
+    rc = mesh_jwt_claims_validate(payload, plen, hdr.typ, v->jo, false, out);
     if (rc == MESH_OK) {
-        rc = check_credential(v, claims);
+        rc = check_presented(v, *out, der, der_len);
+        if (rc != MESH_OK) {
+            mesh_identity_free(*out);
+            *out = NULL;
+        }
     }
-    if (rc != MESH_OK) {
-        mesh_claims_free(claims);
-        return rc;
-    }
-    return mesh_identity_new(claims, hdr.kid, out);
+    return rc;
 }
 
 mesh_err_t mesh_verify_core(mesh_verifier_t *v, const char *authorization,
@@ -266,9 +236,9 @@ mesh_err_t mesh_verify_core(mesh_verifier_t *v, const char *authorization,
         }
     }
     if (rc == MESH_OK && required_scope != NULL && required_scope[0] != '\0' &&
-        !mesh_claims_has_scope(id->claims, required_scope)) {
+        !mesh_identity_has_scope(id, required_scope)) {
         rc = mesh_err_set(MESH_ERR_SCOPE, "token lacks scope \"%s\" (has \"%s\")",
-                          required_scope, mesh_claims_scope(id->claims));
+                          required_scope, mesh_identity_scopes(id));
     }
 out:
     if (rc == MESH_OK) {

@@ -61,13 +61,12 @@ static void peer_free(mesh_peer_trust_t *p)
     free(p);
 }
 
-mesh_err_t mesh_verifier_peer_setup(mesh_verifier_t *v, const mesh_verifier_opts_t *o)
+mesh_err_t mesh_verifier_peer_setup(mesh_verifier_t *v)
 {
+    const struct mesh_verifier_opts *o = &v->o;
     mesh_peer_trust_t *p;
     mesh_err_t rc;
 
-    v->o.trust_bundle_path = NULL;
-    v->o.crl_path = NULL;
     if (o->trust_bundle_path == NULL) {
         return o->crl_path == NULL ? MESH_OK
                                    : mesh_err_set(MESH_ERR_CONFIG, "verifier options: crl_path "
@@ -94,8 +93,6 @@ mesh_err_t mesh_verifier_peer_setup(mesh_verifier_t *v, const mesh_verifier_opts
         return rc;
     }
     v->peer = p;
-    v->o.trust_bundle_path = p->bundle_path;
-    v->o.crl_path = p->crl_path;
     return MESH_OK;
 }
 

@@ -145,14 +145,24 @@ int main(int argc, char **argv)
     if (!service_env_load(PROG, PROG, &env)) {
         return 2;
     }
-    mesh_verifier_opts_t vo;
-    mesh_verifier_opts_init(&vo);
-    vo.issuer = env.issuer;
-    vo.audience = AUDIENCE;
-    vo.ca_path = env.ca;
-    vo.cert_path = env.cert;
-    vo.key_path = env.key;
-    mesh_err_t rc = mesh_verifier_new(&vo, &a.verifier);
+    mesh_verifier_opts_t *vo = NULL;
+    mesh_err_t rc = mesh_verifier_opts_new(&vo);
+    if (rc == MESH_OK) {
+        rc = mesh_verifier_opts_set_issuer(vo, env.issuer);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_verifier_opts_set_audience(vo, AUDIENCE);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_verifier_opts_set_ca_path(vo, env.ca);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_verifier_opts_set_client_cert(vo, env.cert, env.key);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_verifier_new(vo, &a.verifier);
+    }
+    mesh_verifier_opts_free(vo);
     if (rc != MESH_OK) {
         fprintf(stderr, PROG ": %s: %s\n", mesh_strerror(rc), mesh_err_detail());
         return 1;

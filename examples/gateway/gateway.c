@@ -30,11 +30,10 @@
 #define PROG             "gateway"
 #define AUDIENCE         "gateway"
 #define BACKEND_AUDIENCE "asset-service"
-#define SVC_TOKEN_PREFIX "svc-token:"
 
 static const char USAGE[] =
     "usage: gateway [--listen HOST:PORT] --backend https://HOST:PORT [--port-file FILE]\n"
-    "               [--revocation-poll-ms N] [--help]\n"
+    "               [--revocation-poll-ms N] [--binding POLICY] [--help]\n"
     "\n"
     "An HTTPS gateway that requires mTLS and a certificate-bound mesh token on every route\n"
     "(service tokens without a certificate only on /ci/), and forwards verified requests to\n"
@@ -45,6 +44,9 @@ static const char USAGE[] =
     "  --backend URL            the backend's base URL, e.g. https://127.0.0.1:9443\n"
     "  --port-file FILE         write the bound port to FILE once listening\n"
     "  --revocation-poll-ms N   how often to poll the issuer's revocation feed (default 10000)\n"
+    "  --binding POLICY         the certificate-binding policy (default from routes.c:\n"
+    "                           unbound-for:svc-token:ci); unbound tokens are accepted\n"
+    "                           only on service-token routes (/ci/)\n"
     "\n"
     "Identity (as every mesh service): MESH_CERTS_DIR (uses <dir>/gateway/ and <dir>/ca.pem)\n"
     "or TLS_CERT_PATH, TLS_KEY_PATH, TLS_CA_PATH; and MESH_ISSUER_URL.\n"
@@ -52,9 +54,8 @@ static const char USAGE[] =
     "serve (keys, issuer, listen address), 2 usage or incomplete identity environment.\n";
 
 typedef struct {
-    mesh_verifier_t *bound;   /* default rules: tokens bound to the client certificate */
-    mesh_verifier_t *unbound; /* for service_tokens routes: tokens without cnf accepted */
-    mesh_client_t *client;    /* the gateway's own identity towards the backend */
+    mesh_verifier_t *verifier; /* binding policy ROUTE_BINDING: unbound only for CI tokens */
+    mesh_client_t *client;     /* the gateway's own identity towards the backend */
     const char *backend;
     https_server_t *srv; /* for its rate-limited refusal log */
 } gateway_t;
@@ -119,24 +120,63 @@ static const char *authorization(struct evhttp_request *req, int *count)
 }
 
 /*
- * The verifier's rules, and this gateway's one exception: on a service_tokens route a token
- * without cnf is accepted when its subject is a service token (which never has a
- * certificate). A bound token is always checked against the certificate, on every route.
+ * One verifier, one binding policy (routes.c ROUTE_BINDING): every token is bound to the
+ * client certificate, except tokens of the listed service tokens (CI pipelines, which never
+ * hold a certificate). Those unbound identities open only service_tokens routes; the scope
+ * is checked after, so an unbound token elsewhere is cnf_missing (401), as a token without
+ * its certificate is.
  */
 static mesh_err_t verify(gateway_t *g, const route_t *r, const char *auth, const uint8_t *der,
                          size_t len, mesh_identity_t **id)
 {
-    mesh_err_t rc = mesh_verify(g->bound, auth, der, len, r->scope, id);
-    if (rc != MESH_ERR_CNF_MISSING || !r->service_tokens) {
+    mesh_err_t rc = mesh_verify(g->verifier, auth, der, len, NULL, id);
+    if (rc != MESH_OK) {
         return rc;
     }
-    rc = mesh_verify(g->unbound, auth, der, len, r->scope, id);
-    if (rc == MESH_OK &&
-        strncmp(mesh_identity_subject(*id), SVC_TOKEN_PREFIX, strlen(SVC_TOKEN_PREFIX)) != 0) {
+    if (!mesh_identity_bound(*id) && !r->service_tokens) {
+        rc = mesh_err_set(MESH_ERR_CNF_MISSING,
+                          "an unbound token (sub %s) on a route that "
+                          "needs a certificate-bound one",
+                          mesh_identity_subject(*id));
+    } else if (r->scope != NULL && !mesh_identity_has_scope(*id, r->scope)) {
+        rc = mesh_err_set(MESH_ERR_SCOPE, "token lacks scope \"%s\" (has \"%s\")", r->scope,
+                          mesh_identity_scopes(*id));
+    }
+    if (rc != MESH_OK) {
         mesh_identity_free(*id);
         *id = NULL;
-        return MESH_ERR_CNF_MISSING; /* an unbound token of a certificate holder: refused */
     }
+    return rc;
+}
+
+/* The verifier: audience "gateway", the identity's files, the route file's binding policy. */
+static mesh_err_t verifier_new(const service_env_t *env, long poll_ms, const char *binding,
+                               mesh_verifier_t **out)
+{
+    mesh_verifier_opts_t *vo = NULL;
+    mesh_err_t rc = mesh_verifier_opts_new(&vo);
+    if (rc == MESH_OK) {
+        rc = mesh_verifier_opts_set_issuer(vo, env->issuer);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_verifier_opts_set_audience(vo, AUDIENCE);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_verifier_opts_set_ca_path(vo, env->ca);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_verifier_opts_set_client_cert(vo, env->cert, env->key);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_verifier_opts_set_revocation_poll_ms(vo, poll_ms);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_verifier_opts_set_binding(vo, binding);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_verifier_new(vo, out);
+    }
+    mesh_verifier_opts_free(vo);
     return rc;
 }
 
@@ -308,12 +348,14 @@ int main(int argc, char **argv)
                                           {"backend", required_argument, NULL, 'b'},
                                           {"port-file", required_argument, NULL, 'p'},
                                           {"revocation-poll-ms", required_argument, NULL, 'r'},
+                                          {"binding", required_argument, NULL, 'B'},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     const char *listen = "127.0.0.1:9000", *backend = NULL, *port_file = NULL;
+    const char *binding = ROUTE_BINDING;
     long poll_ms = 10000;
     int ch;
-    while ((ch = getopt_long(argc, argv, "l:b:p:r:h", longs, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "l:b:p:r:B:h", longs, NULL)) != -1) {
         switch (ch) {
         case 'l':
             listen = optarg;
@@ -329,6 +371,9 @@ int main(int argc, char **argv)
                 fprintf(stderr, PROG ": --revocation-poll-ms '%s' must be 100..3600000\n", optarg);
                 return 2;
             }
+            break;
+        case 'B':
+            binding = optarg;
             break;
         case 'h':
             fputs(USAGE, stdout);
@@ -348,19 +393,7 @@ int main(int argc, char **argv)
     }
 
     gateway_t g = {.backend = backend};
-    mesh_verifier_opts_t vo;
-    mesh_verifier_opts_init(&vo);
-    vo.issuer = env.issuer;
-    vo.audience = AUDIENCE;
-    vo.ca_path = env.ca;
-    vo.cert_path = env.cert;
-    vo.key_path = env.key;
-    vo.revocation_poll_ms = poll_ms;
-    mesh_err_t rc = mesh_verifier_new(&vo, &g.bound);
-    if (rc == MESH_OK) {
-        vo.require_binding = false;
-        rc = mesh_verifier_new(&vo, &g.unbound);
-    }
+    mesh_err_t rc = verifier_new(&env, poll_ms, binding, &g.verifier);
     if (rc == MESH_OK) {
         rc = mesh_client_from_env("gateway", &g.client);
     }
@@ -383,7 +416,6 @@ int main(int argc, char **argv)
     }
 out:
     mesh_client_free(g.client);
-    mesh_verifier_free(g.unbound);
-    mesh_verifier_free(g.bound);
+    mesh_verifier_free(g.verifier);
     return status;
 }

@@ -11,12 +11,20 @@ typedef struct {
     const char *scope;  /* the token must carry this scope (else 403 insufficient_scope) */
     /*
      * Also accept tokens without a certificate binding, from callers that present no client
-     * certificate, when their subject is a service token (svc-token:<name>, e.g. a CI
+     * certificate, when their subject is one of ROUTE_BINDING's service tokens (a CI
      * pipeline). Every other route requires mTLS and a token bound to that certificate.
      */
     bool service_tokens;
     const char *what; /* one line for the README and the 404 listing */
 } route_t;
+
+/*
+ * The gateway's certificate-binding policy (mesh_verifier_opts_set_binding): tokens must be
+ * bound, except those of these service tokens, which never hold a certificate. The verifier
+ * accepts them unbound; the gateway lets unbound identities through on service_tokens routes
+ * only. --binding replaces it.
+ */
+#define ROUTE_BINDING "unbound-for:svc-token:ci"
 
 /* The route for `method` and `path`, or NULL. */
 const route_t *route_find(const char *method, const char *path);

@@ -379,34 +379,42 @@ static bool step_token(doctor_t *d)
 
 static bool step_verify(doctor_t *d)
 {
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_verify_opts_t *o = NULL;
     uint8_t *der = NULL;
     size_t len = 0;
-    mesh_claims_t *claims = NULL;
+    mesh_identity_t *claims = NULL;
+    bool bound = d->id.cert != NULL && d->id.client_id == NULL;
     mesh_err_t rc;
 
-    mesh_jwt_verify_opts_init(&o);
-    o.issuer = d->iss;
-    o.audience = d->audience;
-    o.require_cnf = d->id.cert != NULL && d->id.client_id == NULL;
-    if (o.require_cnf) {
-        rc = mesh_x509_load_der(d->id.cert, &der, &len);
-        if (rc != MESH_OK) {
-            return lib_fail(d, rc);
-        }
-        o.cert_der = der;
-        o.cert_der_len = len;
+    rc = mesh_jwt_verify_opts_new(&o);
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_verify_opts_set_issuer(o, d->iss);
     }
-    rc = mesh_jwt_verify(d->jwks, d->token, strlen(d->token), &o, &claims);
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_verify_opts_set_audience(o, d->audience);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_verify_opts_set_binding(o, bound ? "required" : "when-presented");
+    }
+    if (rc == MESH_OK && bound && (rc = mesh_x509_load_der(d->id.cert, &der, &len)) == MESH_OK) {
+        rc = mesh_jwt_verify_opts_set_cert(o, der, len);
+    }
+    if (rc != MESH_OK) {
+        mesh_jwt_verify_opts_free(o);
+        mesh_free(der);
+        return lib_fail(d, rc);
+    }
+    rc = mesh_jwt_verify(d->jwks, d->token, strlen(d->token), o, &claims);
+    mesh_jwt_verify_opts_free(o);
     mesh_free(der);
     if (rc != MESH_OK) {
         FIX("the issuer's token does not pass a verifier: compare the issuer's configured "
             "URL (iss) and keys with what verifiers use");
         return lib_fail(d, rc);
     }
-    NOTE("sub %s, scope \"%s\"%s", mesh_claims_sub(claims), mesh_claims_scope(claims),
-         o.require_cnf ? ", bound to this certificate" : "");
-    mesh_claims_free(claims);
+    NOTE("sub %s, scope \"%s\"%s", mesh_identity_subject(claims), mesh_identity_scopes(claims),
+         bound ? ", bound to this certificate" : "");
+    mesh_identity_free(claims);
     return true;
 }
 

@@ -14,7 +14,8 @@
 typedef struct {
     const char *token_arg, *jwks_path, *cert_path, *revocations_path;
     json_t *revoked; /* the feed's "revoked" array */
-    mesh_jwt_verify_opts_t vo;
+    mesh_jwt_verify_opts_t *vo;
+    bool have_issuer, have_audience;
     int json;
 } verify_args_t;
 
@@ -51,6 +52,7 @@ static int parse_args(int argc, char **argv, verify_args_t *a, int *help)
         {"typ", required_argument, NULL, 't'},     {"json", no_argument, NULL, 'J'},
         {"revocations", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    mesh_err_t rc = MESH_OK;
     long long v;
     int c;
 
@@ -58,11 +60,21 @@ static int parse_args(int argc, char **argv, verify_args_t *a, int *help)
         switch (c) {
         case 'h': *help = 1; return CLI_OK;
         case 'j': a->jwks_path = optarg; break;
-        case 'i': a->vo.issuer = optarg; break;
-        case 'a': a->vo.audience = optarg; break;
+        case 'i':
+            rc = mesh_jwt_verify_opts_set_issuer(a->vo, optarg);
+            a->have_issuer = true;
+            break;
+        case 'a':
+            rc = mesh_jwt_verify_opts_set_audience(a->vo, optarg);
+            a->have_audience = true;
+            break;
         case 'c': a->cert_path = optarg; break;
-        case 'S': a->vo.required_scope = optarg; break;
-        case 't': a->vo.typ = optarg[0] != '\0' ? optarg : NULL; break;
+        case 'S':
+            rc = mesh_jwt_verify_opts_set_required_scope(a->vo, optarg);
+            break;
+        case 't':
+            rc = mesh_jwt_verify_opts_set_typ(a->vo, optarg[0] != '\0' ? optarg : NULL);
+            break;
         case 'J': a->json = 1; break;
         case 'r': a->revocations_path = optarg; break;
         case 's':
@@ -72,16 +84,21 @@ static int parse_args(int argc, char **argv, verify_args_t *a, int *help)
                                  optarg, &v) || v < 0) {
                 return CLI_USAGE;
             }
-            *(c == 's' ? &a->vo.skew : c == 'm' ? &a->vo.max_lifetime : &a->vo.now) = v;
+            rc = c == 's'   ? mesh_jwt_verify_opts_set_skew(a->vo, v)
+                 : c == 'm' ? mesh_jwt_verify_opts_set_max_lifetime(a->vo, v)
+                            : mesh_jwt_verify_opts_set_now(a->vo, v);
             break;
         default: return cli_usage_error("verify", "unknown option");
+        }
+        if (rc != MESH_OK) {
+            return cli_mesh_error("verify", rc, CLI_USAGE);
         }
     }
     if (optind + 1 != argc) {
         return cli_usage_error("verify", "give exactly one TOKEN (or - for stdin)");
     }
     a->token_arg = argv[optind];
-    if (a->jwks_path == NULL || a->vo.issuer == NULL || a->vo.audience == NULL) {
+    if (a->jwks_path == NULL || !a->have_issuer || !a->have_audience) {
         return cli_usage_error("verify", "--jwks, --issuer and --audience are required");
     }
     return CLI_OK;
@@ -115,17 +132,18 @@ static int load_revocations(verify_args_t *a)
     }
     a->revoked = json_incref(json_object_get(feed, "revoked"));
     json_decref(feed);
-    a->vo.revoked = feed_revoked;
-    a->vo.revoked_ctx = a;
+    if (mesh_jwt_verify_opts_set_revoked(a->vo, feed_revoked, a) != MESH_OK) {
+        return cli_mesh_error("verify", MESH_ERR_INVALID_ARG, CLI_USAGE);
+    }
     return CLI_OK;
 }
 
-static int report(const verify_args_t *a, mesh_err_t rc, const mesh_claims_t *claims)
+static int report(const verify_args_t *a, mesh_err_t rc, const mesh_identity_t *claims)
 {
     char *claims_json = NULL;
     json_t *out = json_object();
 
-    if (rc == MESH_OK && mesh_claims_to_json(claims, &claims_json) != MESH_OK) {
+    if (rc == MESH_OK && mesh_identity_to_json(claims, &claims_json) != MESH_OK) {
         rc = MESH_ERR_NOMEM;
     }
     if (rc == MESH_OK) {
@@ -156,25 +174,31 @@ int cmd_verify(int argc, char **argv)
 {
     verify_args_t a = {0};
     mesh_jwks_t *set = NULL;
-    mesh_claims_t *claims = NULL;
+    mesh_identity_t *claims = NULL;
     uint8_t *der = NULL;
     size_t der_len = 0, len = 0;
     char *input = NULL;
     int help = 0, status;
     mesh_err_t rc;
 
-    mesh_jwt_verify_opts_init(&a.vo);
-    a.vo.require_cnf = false;
+    /* Without --cert an unbound token verifies; a bound one still needs its certificate. */
+    if (mesh_jwt_verify_opts_new(&a.vo) != MESH_OK ||
+        mesh_jwt_verify_opts_set_binding(a.vo, "when-presented") != MESH_OK) {
+        mesh_jwt_verify_opts_free(a.vo);
+        return cli_mesh_error("verify", MESH_ERR_NOMEM, CLI_FAIL);
+    }
     status = parse_args(argc, argv, &a, &help);
     if (help) {
         verify_help();
-        return CLI_OK;
+        status = CLI_OK;
+        goto out;
     }
     if (status != CLI_OK) {
-        return status;
+        goto out;
     }
     if (cli_read_token(a.token_arg, &input, &len) != MESH_OK) {
-        return CLI_USAGE;
+        status = CLI_USAGE;
+        goto out;
     }
     if (a.revocations_path != NULL && (status = load_revocations(&a)) != CLI_OK) {
         goto out;
@@ -190,18 +214,24 @@ int cmd_verify(int argc, char **argv)
             status = cli_mesh_error("verify", rc, CLI_USAGE);
             goto out;
         }
-        a.vo.cert_der = der;
-        a.vo.cert_der_len = der_len;
-        a.vo.require_cnf = true;
+        rc = mesh_jwt_verify_opts_set_cert(a.vo, der, der_len);
+        if (rc == MESH_OK) {
+            rc = mesh_jwt_verify_opts_set_binding(a.vo, "required");
+        }
+        if (rc != MESH_OK) {
+            status = cli_mesh_error("verify", rc, CLI_USAGE);
+            goto out;
+        }
     } else {
         fprintf(stderr, "note: no --cert given: the token's certificate binding is not checked\n");
     }
-    rc = mesh_jwt_verify(set, input, len, &a.vo, &claims);
+    rc = mesh_jwt_verify(set, input, len, a.vo, &claims);
     status = report(&a, rc, claims);
 out:
-    mesh_claims_free(claims);
+    mesh_identity_free(claims);
     mesh_jwks_free(set);
     json_decref(a.revoked);
+    mesh_jwt_verify_opts_free(a.vo);
     mesh_free(der);
     free(input);
     return status;

@@ -37,25 +37,31 @@ static double raw_jwt_sign_rate(const char *keypath, double secs)
     if (mesh_key_load_pem_file(keypath, MESH_ALG_UNSET, &key) != MESH_OK) {
         return 0;
     }
-    mesh_jwt_claims_in_t in = {.iss = srv.url,
-                               .sub = "spiffe://mesh.local/gateway",
-                               .aud = "asset-service",
-                               .scope = "assets:read assets:write",
-                               .client_id = "gateway",
-                               .x5t_s256 = "cpvrlwgw5tzTQjLIWfSD9GuOxeOPBnezIfY_Hh4Ju0c",
-                               .iat = time(NULL),
-                               .ttl = 300};
+    mesh_jwt_claims_in_t *in = NULL;
+    if (mesh_jwt_claims_in_new(&in) != MESH_OK ||
+        mesh_jwt_claims_in_set_issuer(in, srv.url) != MESH_OK ||
+        mesh_jwt_claims_in_set_subject(in, "spiffe://mesh.local/gateway") != MESH_OK ||
+        mesh_jwt_claims_in_set_audience(in, "asset-service") != MESH_OK ||
+        mesh_jwt_claims_in_set_scopes(in, "assets:read assets:write") != MESH_OK ||
+        mesh_jwt_claims_in_set_client_id(in, "gateway") != MESH_OK ||
+        mesh_jwt_claims_in_set_x5t(in, "cpvrlwgw5tzTQjLIWfSD9GuOxeOPBnezIfY_Hh4Ju0c") != MESH_OK ||
+        mesh_jwt_claims_in_set_issued_at(in, time(NULL)) != MESH_OK ||
+        mesh_jwt_claims_in_set_ttl(in, 300) != MESH_OK) {
+        fprintf(stderr, "claims: %s\n", mesh_err_detail());
+        abort();
+    }
     long n = 0;
     double t0 = bench_now(), c0 = bench_thread_cpu();
     do {
         char *tok = NULL;
-        if (mesh_jwt_sign(key, &in, &tok, NULL) != MESH_OK) {
+        if (mesh_jwt_sign(key, in, &tok, NULL) != MESH_OK) {
             break;
         }
         mesh_free(tok);
         n++;
     } while (bench_now() - t0 < secs);
     mesh_key_free(key);
+    mesh_jwt_claims_in_free(in);
     return (double)n / (bench_thread_cpu() - c0);
 }
 

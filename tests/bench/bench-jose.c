@@ -187,37 +187,44 @@ int main(int argc, char **argv)
         mesh_jwks_t *set = NULL;
         char *token = NULL;
         int64_t now = (int64_t)time(NULL);
-        mesh_jwt_claims_in_t in = {.iss = "https://issuer.mesh.local:8443",
-                                   .sub = "spiffe://mesh.local/web-service",
-                                   .aud = "gateway",
-                                   .scope = "assets:read assets:write",
-                                   .client_id = "web-service",
-                                   .x5t_s256 = x5t,
-                                   .iat = now,
-                                   .ttl = 300};
-        mesh_jwt_verify_opts_t vo;
+        mesh_jwt_claims_in_t *in = NULL;
+        if (mesh_jwt_claims_in_new(&in) != MESH_OK ||
+            mesh_jwt_claims_in_set_issuer(in, "https://issuer.mesh.local:8443") != MESH_OK ||
+            mesh_jwt_claims_in_set_subject(in, "spiffe://mesh.local/web-service") != MESH_OK ||
+            mesh_jwt_claims_in_set_audience(in, "gateway") != MESH_OK ||
+            mesh_jwt_claims_in_set_scopes(in, "assets:read assets:write") != MESH_OK ||
+            mesh_jwt_claims_in_set_client_id(in, "web-service") != MESH_OK ||
+            mesh_jwt_claims_in_set_x5t(in, x5t) != MESH_OK ||
+            mesh_jwt_claims_in_set_issued_at(in, now) != MESH_OK ||
+            mesh_jwt_claims_in_set_ttl(in, 300) != MESH_OK) {
+            fprintf(stderr, "claims: %s\n", mesh_err_detail());
+            abort();
+        }
+        mesh_jwt_verify_opts_t *vo = NULL;
         bench_ctx_t c = {0};
         double raw_v, mesh_v, raw_s, mesh_s;
 
         if (mesh_key_generate(cases[i].type, &key) != MESH_OK ||
             mesh_jwks_from_keys(&key, 1, &set) != MESH_OK ||
-            mesh_jwt_sign(key, &in, &token, NULL) != MESH_OK) {
+            mesh_jwt_sign(key, in, &token, NULL) != MESH_OK) {
             fprintf(stderr, "bench-jose: setup failed: %s\n", mesh_err_detail());
             return 1;
         }
-        mesh_jwt_verify_opts_init(&vo);
-        vo.issuer = in.iss;
-        vo.audience = "gateway";
-        vo.cert_der = cert;
-        vo.cert_der_len = sizeof(cert);
-        vo.required_scope = "assets:read";
+        if (mesh_jwt_verify_opts_new(&vo) != MESH_OK ||
+            mesh_jwt_verify_opts_set_issuer(vo, "https://issuer.mesh.local:8443") != MESH_OK ||
+            mesh_jwt_verify_opts_set_audience(vo, "gateway") != MESH_OK ||
+            mesh_jwt_verify_opts_set_cert(vo, cert, sizeof(cert)) != MESH_OK ||
+            mesh_jwt_verify_opts_set_required_scope(vo, "assets:read") != MESH_OK) {
+            fprintf(stderr, "bench-jose: options: %s\n", mesh_err_detail());
+            return 1;
+        }
         c.pkey = mesh_key_evp(key);
         c.md = cases[i].type == MESH_KEY_ED25519 ? NULL : EVP_sha256();
         c.key = key;
         c.set = set;
         c.token = token;
-        c.opts = &vo;
-        c.claims = &in;
+        c.opts = vo;
+        c.claims = in;
         split_token(&c, token);
         race(raw_verify, mesh_verify_op, &c, rounds, ms, &raw_v, &mesh_v);
         race(raw_sign, mesh_sign_op, &c, rounds, ms, &raw_s, &mesh_s);
@@ -233,9 +240,11 @@ int main(int argc, char **argv)
             printf("%-6s %-7s %12.0f %12.0f %7.3f\n", cases[i].name, "sign", raw_s, mesh_s,
                    mesh_s / raw_s);
         }
+        mesh_jwt_verify_opts_free(vo);
         mesh_free(token);
         mesh_jwks_free(set);
         mesh_key_free(key);
+        mesh_jwt_claims_in_free(in);
     }
     if (json) {
         printf("]\n");

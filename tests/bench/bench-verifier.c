@@ -133,20 +133,22 @@ static void verify_uncached(bench_t *b, long n)
 /* The JOSE core alone (signature + claim rules + binding), no verifier around it. */
 static void jose_core(bench_t *b, long n)
 {
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_verify_opts_t *o = NULL;
     size_t len = strlen(b->token);
 
-    mesh_jwt_verify_opts_init(&o);
-    o.issuer = "https://bench-issuer";
-    o.audience = "svc-b";
-    o.cert_der = b->cert;
-    o.cert_der_len = sizeof(b->cert);
-    o.required_scope = "read";
+    if (mesh_jwt_verify_opts_new(&o) != MESH_OK ||
+        mesh_jwt_verify_opts_set_issuer(o, "https://bench-issuer") != MESH_OK ||
+        mesh_jwt_verify_opts_set_audience(o, "svc-b") != MESH_OK ||
+        mesh_jwt_verify_opts_set_cert(o, b->cert, sizeof(b->cert)) != MESH_OK ||
+        mesh_jwt_verify_opts_set_required_scope(o, "read") != MESH_OK) {
+        abort();
+    }
     for (long i = 0; i < n; i++) {
-        if (mesh_jwt_verify(b->jwks, b->token, len, &o, NULL) != MESH_OK) {
+        if (mesh_jwt_verify(b->jwks, b->token, len, o, NULL) != MESH_OK) {
             abort();
         }
     }
+    mesh_jwt_verify_opts_free(o);
 }
 
 static void verify_cached(bench_t *b, long n)
@@ -160,20 +162,20 @@ static void verify_cached(bench_t *b, long n)
 
 static mesh_verifier_t *new_verifier(const char *jwks_path, size_t cache)
 {
-    mesh_verifier_opts_t o;
+    mesh_verifier_opts_t *o = NULL;
     mesh_verifier_t *v = NULL;
 
-    mesh_verifier_opts_init(&o);
-    o.issuer = "https://bench-issuer";
-    o.audience = "svc-b";
-    o.jwks_source = MESH_JWKS_FROM_FILE;
-    o.jwks_location = jwks_path;
-    o.revocation_feed = false;
-    o.cache_entries = cache;
-    if (mesh_verifier_new(&o, &v) != MESH_OK) {
+    if (mesh_verifier_opts_new(&o) != MESH_OK ||
+        mesh_verifier_opts_set_issuer(o, "https://bench-issuer") != MESH_OK ||
+        mesh_verifier_opts_set_audience(o, "svc-b") != MESH_OK ||
+        mesh_verifier_opts_set_jwks(o, MESH_JWKS_FROM_FILE, jwks_path) != MESH_OK ||
+        mesh_verifier_opts_set_revocation_feed(o, false) != MESH_OK ||
+        mesh_verifier_opts_set_cache_entries(o, cache) != MESH_OK ||
+        mesh_verifier_new(o, &v) != MESH_OK) {
         fprintf(stderr, "verifier: %s\n", mesh_err_detail());
         abort();
     }
+    mesh_verifier_opts_free(o);
     return v;
 }
 

@@ -23,6 +23,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "testutil.h"
+
 #define MAX_REPLIES 16
 
 typedef struct {
@@ -211,7 +213,7 @@ static void on_token(struct evhttp_request *req, void *arg)
     const char *aud, *scope, *id;
     char *spiffe = NULL, *token = NULL, client[256];
     uint8_t *der;
-    mesh_jwt_claims_in_t c = {0};
+    tu_claims_t c = {0};
     reply_t r = {0};
 
     if (begin(f, req, FAKE_TOKEN) != 0) {
@@ -276,7 +278,7 @@ static void on_token(struct evhttp_request *req, void *arg)
                mesh_x5t_s256(der, der_len, x5t) == MESH_OK) {
         c.sub = spiffe;
         c.client_id = strrchr(spiffe, '/') + 1;
-        c.x5t_s256 = x5t;
+        c.x5t = x5t;
     } else {
         send_json(req, 401,
                   "{\"error\":\"invalid_client\",\"error_description\":\"present "
@@ -291,7 +293,7 @@ static void on_token(struct evhttp_request *req, void *arg)
     c.ttl = f->ttl;
     mesh_key_t *key = mesh_key_ref(f->key);
     pthread_mutex_unlock(&f->mu);
-    if (mesh_jwt_sign(key, &c, &token, NULL) != MESH_OK) {
+    if ((token = tu_sign(key, &c, NULL)) == NULL) {
         mesh_key_free(key);
         send_json(req, 500, "{\"error\":\"server_error\"}");
         goto out;

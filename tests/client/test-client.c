@@ -656,17 +656,18 @@ static void test_insecure_mode_is_explicit(void **state)
 static void test_round_trip_through_verifier(void **state)
 {
     mesh_client_t *c = client_a();
-    mesh_verifier_opts_t vo;
+    mesh_verifier_opts_t *vo = NULL;
     mesh_verifier_t *v = NULL;
     mesh_identity_t *id = NULL;
     char *t = NULL, auth[MESH_MAX_TOKEN_BYTES + 16];
     (void)state;
 
-    mesh_verifier_opts_init(&vo);
-    vo.issuer = fake_url(fake);
-    vo.audience = "svc-b";
-    vo.ca_path = ca;
-    assert_int_equal(mesh_verifier_new(&vo, &v), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_new(&vo), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_issuer(vo, fake_url(fake)), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_audience(vo, "svc-b"), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_ca_path(vo, ca), MESH_OK);
+    assert_int_equal(mesh_verifier_new(vo, &v), MESH_OK);
+    mesh_verifier_opts_free(vo);
     assert_int_equal(mesh_client_token(c, "svc-b", "read", &t, NULL), MESH_OK);
     snprintf(auth, sizeof(auth), "Bearer %s", t);
     assert_int_equal(mesh_verify(v, auth, env.a_der, env.a_len, "read", &id), MESH_OK);

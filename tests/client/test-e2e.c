@@ -70,15 +70,16 @@ static mesh_client_t *client_a(double refresh_fraction, int64_t ttl)
 
 static mesh_verifier_t *verifier(int64_t poll_ms)
 {
-    mesh_verifier_opts_t o;
+    mesh_verifier_opts_t *o = NULL;
     mesh_verifier_t *v = NULL;
 
-    mesh_verifier_opts_init(&o);
-    o.issuer = ri.url;
-    o.audience = "svc-b";
-    o.ca_path = ca;
-    o.revocation_poll_ms = poll_ms;
-    assert_int_equal(mesh_verifier_new(&o, &v), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_issuer(o, ri.url), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_audience(o, "svc-b"), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_ca_path(o, ca), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_revocation_poll_ms(o, poll_ms), MESH_OK);
+    assert_int_equal(mesh_verifier_new(o, &v), MESH_OK);
+    mesh_verifier_opts_free(o);
     return v;
 }
 
@@ -220,7 +221,7 @@ static void test_key_rotation_picked_up(void **state)
 {
     mesh_client_t *c1, *c2;
     mesh_verifier_t *v;
-    mesh_verifier_stats_t before, after;
+    tu_vstats_t before, after;
     char *t1 = NULL, *t2 = NULL, auth[MESH_MAX_TOKEN_BYTES + 16];
     (void)state;
     NEED_ISSUER();
@@ -233,10 +234,10 @@ static void test_key_rotation_picked_up(void **state)
     assert_true(ri_rotate(&ri));
     c2 = client_a(0.8, 0); /* a fresh cache: its token is signed with the new key */
     assert_int_equal(mesh_client_token(c2, "svc-b", NULL, &t2, NULL), MESH_OK);
-    mesh_verifier_stats(v, &before);
+    before = tu_vstats(v);
     snprintf(auth, sizeof(auth), "Bearer %s", t2);
     assert_int_equal(mesh_verify(v, auth, a_der, a_len, NULL, NULL), MESH_OK);
-    mesh_verifier_stats(v, &after);
+    after = tu_vstats(v);
     assert_int_equal(after.jwks_fetches - before.jwks_fetches, 1);
     /* The old token still verifies: its key is published as "previous". */
     snprintf(auth, sizeof(auth), "Bearer %s", t1);

@@ -121,15 +121,16 @@ static void test_client_pinned_to_issuer_id_gets_token_from_real_issuer(void **s
 
 static mesh_verifier_t *verifier_for(const char *url, const char *issuer_id)
 {
-    mesh_verifier_opts_t o;
+    mesh_verifier_opts_t *o = NULL;
     mesh_verifier_t *v = NULL;
 
-    mesh_verifier_opts_init(&o);
-    o.issuer = url;
-    o.audience = "svc-b";
-    o.ca_path = ca;
-    o.issuer_id = issuer_id;
-    assert_int_equal(mesh_verifier_new(&o, &v), MESH_OK); /* fetch failures are not fatal */
+    assert_int_equal(mesh_verifier_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_issuer(o, url), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_audience(o, "svc-b"), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_ca_path(o, ca), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_issuer_id(o, issuer_id), MESH_OK);
+    assert_int_equal(mesh_verifier_new(o, &v), MESH_OK); /* fetch failures are not fatal */
+    mesh_verifier_opts_free(o);
     return v;
 }
 
@@ -160,15 +161,15 @@ static void test_verifier_fetches_pinned_to_issuer_id(void **state)
     assert_true(fake_count(impostor, FAKE_META) > 0);
     mesh_verifier_free(v);
 
-    mesh_verifier_opts_t o;
-    mesh_verifier_opts_init(&o);
-    o.issuer = ri.url;
-    o.audience = "svc-b";
-    o.ca_path = ca;
-    o.issuer_id = "issuer";
-    v = NULL;
-    assert_int_equal(mesh_verifier_new(&o, &v), MESH_ERR_CONFIG);
-    assert_null(v);
+    mesh_verifier_opts_t *o = NULL;
+    assert_int_equal(mesh_verifier_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_issuer(o, ri.url), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_audience(o, "svc-b"), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_ca_path(o, ca), MESH_OK);
+    /* not a spiffe:// ID: the setter refuses it */
+    assert_int_equal(mesh_verifier_opts_set_issuer_id(o, "issuer"), MESH_ERR_CONFIG);
+    assert_non_null(strstr(mesh_err_detail(), "issuer_id"));
+    mesh_verifier_opts_free(o);
 }
 
 /* regression: any mesh service on loopback could answer for the issuer and get the caller's
@@ -442,17 +443,17 @@ static char *slurp(const char *path, size_t *len)
 
 static mesh_verifier_t *trusting_verifier(const char *bundle, const char *crl)
 {
-    mesh_verifier_opts_t o;
+    mesh_verifier_opts_t *o = NULL;
     mesh_verifier_t *v = NULL;
 
-    mesh_verifier_opts_init(&o);
-    o.issuer = ri.url;
-    o.audience = "svc-b";
-    o.ca_path = ca;
-    o.revocation_feed = false;
-    o.trust_bundle_path = bundle;
-    o.crl_path = crl;
-    assert_int_equal(mesh_verifier_new(&o, &v), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_issuer(o, ri.url), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_audience(o, "svc-b"), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_ca_path(o, ca), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_revocation_feed(o, false), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_trust_bundle(o, bundle, crl), MESH_OK);
+    assert_int_equal(mesh_verifier_new(o, &v), MESH_OK);
+    mesh_verifier_opts_free(o);
     return v;
 }
 

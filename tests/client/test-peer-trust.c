@@ -89,18 +89,22 @@ static int per_test(void **state)
 /* A verifier with keys from the JWKS file; `bundle`/`crl` are under pki/ (NULL: none). */
 static mesh_err_t try_verifier(const char *bundle, const char *crl, mesh_verifier_t **v)
 {
-    mesh_verifier_opts_t o;
+    mesh_verifier_opts_t *o = NULL;
 
-    mesh_verifier_opts_init(&o);
-    o.issuer = ISS;
-    o.audience = "svc-b";
-    o.jwks_source = MESH_JWKS_FROM_FILE;
-    o.jwks_location = jwks;
-    o.revocation_feed = false;
-    o.clock = test_clock;
-    o.trust_bundle_path = bundle != NULL ? pki(bundle) : NULL;
-    o.crl_path = crl != NULL ? pki(crl) : NULL;
-    return mesh_verifier_new(&o, v);
+    assert_int_equal(mesh_verifier_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_issuer(o, ISS), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_audience(o, "svc-b"), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_jwks(o, MESH_JWKS_FROM_FILE, jwks), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_revocation_feed(o, false), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_clock(o, test_clock, NULL), MESH_OK);
+    /* a CRL without a bundle is refused by the setter already */
+    mesh_err_t vrc = mesh_verifier_opts_set_trust_bundle(o, bundle != NULL ? pki(bundle) : NULL,
+                                                         crl != NULL ? pki(crl) : NULL);
+    if (vrc == MESH_OK) {
+        vrc = mesh_verifier_new(o, v);
+    }
+    mesh_verifier_opts_free(o);
+    return vrc;
 }
 
 static mesh_verifier_t *verifier(const char *bundle, const char *crl)
@@ -378,7 +382,7 @@ static void test_trust_bundle_misconfiguration_named_at_creation(void **state)
     assert_int_equal(try_verifier("missing.pem", NULL, &v), MESH_ERR_IO);
     assert_non_null(strstr(mesh_err_detail(), "missing.pem"));
     assert_int_equal(try_verifier(NULL, "int-crl-1.pem", &v), MESH_ERR_CONFIG);
-    assert_non_null(strstr(mesh_err_detail(), "crl_path needs trust_bundle_path"));
+    assert_non_null(strstr(mesh_err_detail(), "a CRL path needs the bundle"));
     assert_null(v);
 }
 

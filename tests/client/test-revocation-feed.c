@@ -66,17 +66,18 @@ static int test_setup(void **state)
 /* A verifier on `f` that polls only when told to (the first poll is at creation). */
 static mesh_verifier_t *new_verifier(fake_t *f)
 {
-    mesh_verifier_opts_t o;
+    mesh_verifier_opts_t *o = NULL;
     mesh_verifier_t *v = NULL;
 
-    mesh_verifier_opts_init(&o);
-    o.issuer = fake_url(f);
-    o.audience = "svc-b";
-    o.ca_path = ca;
-    o.revocation_feed = true;
-    o.revocation_poll_ms = 3600000;
-    o.clock = test_clock;
-    assert_int_equal(mesh_verifier_new(&o, &v), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_issuer(o, fake_url(f)), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_audience(o, "svc-b"), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_ca_path(o, ca), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_revocation_feed(o, true), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_revocation_poll_ms(o, 3600000), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_clock(o, test_clock, NULL), MESH_OK);
+    assert_int_equal(mesh_verifier_new(o, &v), MESH_OK);
+    mesh_verifier_opts_free(o);
     return v;
 }
 
@@ -333,7 +334,7 @@ static void test_sub_revocation_refuses_fresh_and_cached_tokens(void **state)
     char *after = token(f, "c3", sub, t - 10, env.a_x5t);
     char *other = token(f, "c4", "spiffe://mesh.local/svc-a", t - 20, env.a_x5t);
     char entry[256];
-    mesh_verifier_stats_t before, st;
+    tu_vstats_t before, st;
     (void)state;
 
     assert_int_equal(verify_a(v, cached), MESH_OK);
@@ -342,9 +343,9 @@ static void test_sub_revocation_refuses_fresh_and_cached_tokens(void **state)
     fake_revoke_raw(f, entry);
     assert_int_equal(mesh_verifier_poll_revocations(v), MESH_OK);
     assert_int_equal(mesh_revset_count_kind(v->revoked, MESH_REV_SUB), 1);
-    mesh_verifier_stats(v, &before);
+    before = tu_vstats(v);
     assert_int_equal(verify_a(v, cached), MESH_ERR_REVOKED);
-    mesh_verifier_stats(v, &st);
+    st = tu_vstats(v);
     assert_int_equal(st.cache_hits, before.cache_hits + 1); /* refused on the cache path */
     assert_non_null(strstr(mesh_err_detail(), sub));
     assert_int_equal(verify_a(v, fresh), MESH_ERR_REVOKED);
@@ -368,7 +369,7 @@ static void test_x5t_revocation_refuses_bound_tokens(void **state)
     char *fresh = token(f, "x2", "spiffe://mesh.local/svc-a", now(), env.a_x5t);
     char *b_tok = token(f, "x3", "spiffe://mesh.local/svc-b", now(), b_x5t);
     char entry[256];
-    mesh_verifier_stats_t before, st;
+    tu_vstats_t before, st;
     (void)state;
 
     assert_int_equal(verify_a(v, cached), MESH_OK);
@@ -376,9 +377,9 @@ static void test_x5t_revocation_refuses_bound_tokens(void **state)
              (long long)now() + 600);
     fake_revoke_raw(f, entry);
     assert_int_equal(mesh_verifier_poll_revocations(v), MESH_OK);
-    mesh_verifier_stats(v, &before);
+    before = tu_vstats(v);
     assert_int_equal(verify_a(v, cached), MESH_ERR_REVOKED);
-    mesh_verifier_stats(v, &st);
+    st = tu_vstats(v);
     assert_int_equal(st.cache_hits, before.cache_hits + 1);
     assert_non_null(strstr(mesh_err_detail(), "certificate"));
     assert_int_equal(verify_a(v, fresh), MESH_ERR_REVOKED);
@@ -394,19 +395,20 @@ static void test_x5t_revocation_refuses_bound_tokens(void **state)
 static void test_background_poll_reaches_cached_tokens(void **state)
 {
     fake_t *f = fake_start(env.certs, key, 0);
-    mesh_verifier_opts_t o;
+    mesh_verifier_opts_t *o = NULL;
     mesh_verifier_t *v = NULL;
     char *tok = token(f, "bg", "svc-token:deploy", now() - 5, env.a_x5t);
     char entry[256];
     mesh_err_t rc = MESH_OK;
     (void)state;
 
-    mesh_verifier_opts_init(&o);
-    o.issuer = fake_url(f);
-    o.audience = "svc-b";
-    o.ca_path = ca;
-    o.revocation_poll_ms = 100;
-    assert_int_equal(mesh_verifier_new(&o, &v), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_issuer(o, fake_url(f)), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_audience(o, "svc-b"), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_ca_path(o, ca), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_revocation_poll_ms(o, 100), MESH_OK);
+    assert_int_equal(mesh_verifier_new(o, &v), MESH_OK);
+    mesh_verifier_opts_free(o);
     assert_int_equal(verify_a(v, tok), MESH_OK);
     snprintf(entry, sizeof(entry),
              "{\"sub\":\"svc-token:deploy\",\"iat_before\":%lld,"

@@ -75,21 +75,57 @@ char *tu_sign_claims(const mesh_key_t *key, const char *claims_json)
     return tok;
 }
 
+char *tu_sign(const mesh_key_t *key, const tu_claims_t *c, char jti[MESH_JTI_LEN + 1])
+{
+    mesh_jwt_claims_in_t *in = NULL;
+    char *tok = NULL;
+    mesh_err_t rc = mesh_jwt_claims_in_new(&in);
+
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_claims_in_set_issuer(in, c->iss);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_claims_in_set_subject(in, c->sub);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_claims_in_set_audience(in, c->aud);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_claims_in_set_scopes(in, c->scope);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_claims_in_set_client_id(in, c->client_id);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_claims_in_set_x5t(in, c->x5t);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_claims_in_set_issued_at(in, c->iat);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_claims_in_set_ttl(in, c->ttl);
+    }
+    if (rc == MESH_OK) {
+        rc = mesh_jwt_sign(key, in, &tok, jti);
+    }
+    mesh_jwt_claims_in_free(in);
+    return rc == MESH_OK ? tok : NULL;
+}
+
 char *tu_token(const mesh_key_t *key, const char *iss, const char *aud, const char *scope,
                const char *x5t, int64_t ttl)
 {
-    mesh_jwt_claims_in_t c = {0};
-    char *tok = NULL;
+    tu_claims_t c = {.iss = iss,
+                     .sub = "spiffe://mesh.local/svc-a",
+                     .aud = aud,
+                     .scope = scope,
+                     .client_id = "svc-a",
+                     .x5t = x5t,
+                     .iat = time(NULL),
+                     .ttl = ttl};
+    char *tok = tu_sign(key, &c, NULL);
 
-    c.iss = iss;
-    c.sub = "spiffe://mesh.local/svc-a";
-    c.aud = aud;
-    c.scope = scope;
-    c.client_id = "svc-a";
-    c.x5t_s256 = x5t;
-    c.iat = time(NULL);
-    c.ttl = ttl;
-    if (mesh_jwt_sign(key, &c, &tok, NULL) != MESH_OK) {
+    if (tok == NULL) {
         fail("jwt sign");
     }
     return tok;
@@ -169,4 +205,16 @@ mesh_err_t tu_request(mesh_client_t *c, const char *peer_id, const char *method,
     }
     mesh_request_free(req);
     return rc;
+}
+
+tu_vstats_t tu_vstats(const mesh_verifier_t *v)
+{
+    tu_vstats_t s = {
+        .verified = mesh_verifier_stat(v, MESH_VSTAT_VERIFIED),
+        .rejected = mesh_verifier_stat(v, MESH_VSTAT_REJECTED),
+        .cache_hits = mesh_verifier_stat(v, MESH_VSTAT_CACHE_HITS),
+        .jwks_fetches = mesh_verifier_stat(v, MESH_VSTAT_JWKS_FETCHES),
+        .revocation_polls = mesh_verifier_stat(v, MESH_VSTAT_REVOCATION_POLLS),
+    };
+    return s;
 }

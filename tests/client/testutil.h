@@ -29,6 +29,16 @@ mesh_key_t *tu_rsa_key(void);
 /* Signs a claims JSON object as given (header: the key's alg and kid, typ at+jwt). */
 char *tu_sign_claims(const mesh_key_t *key, const char *claims_json);
 
+/* The claims of a test token (strings borrowed; NULL leaves a claim out). */
+typedef struct {
+    const char *iss, *sub, *aud, *scope, *client_id, *x5t;
+    int64_t iat, ttl;
+} tu_claims_t;
+
+/* mesh_jwt_sign of `c` through a mesh_jwt_claims_in_t: a new token (mesh_free()), or NULL with
+ * the error in mesh_err_detail(). */
+char *tu_sign(const mesh_key_t *key, const tu_claims_t *c, char jti[MESH_JTI_LEN + 1]);
+
 /* A well-formed token: iss, aud, sub, iat=now, exp=now+ttl, jti, scope, cnf=x5t (NULL: none). */
 char *tu_token(const mesh_key_t *key, const char *iss, const char *aud, const char *scope,
                const char *x5t, int64_t ttl);
@@ -52,6 +62,12 @@ char *tu_raw_token(const mesh_key_t *k, const char *header, const char *payload)
 mesh_err_t tu_request(mesh_client_t *c, const char *peer_id, const char *method, const char *url,
                       const char *audience, const char *const *headers, const void *body,
                       size_t len, size_t max_body, mesh_response_t **resp);
+
+/* A snapshot of the verifier's counters (mesh_verifier_stat). */
+typedef struct {
+    uint64_t verified, rejected, cache_hits, jwks_fetches, revocation_polls;
+} tu_vstats_t;
+tu_vstats_t tu_vstats(const mesh_verifier_t *v);
 
 /* Sleeps ms milliseconds. */
 void tu_sleep_ms(int ms);

@@ -2,7 +2,8 @@
 # The example gateway's edges: identity headers a client sends never reach the backend, two
 # credentials are a 400, unroutable paths a JSON 404, tokens without the certificate they
 # are bound to a 401 (also on the service-token route), and a gateway that has no keys yet
-# answers 503 with Retry-After instead of guessing.
+# answers 503 with Retry-After instead of guessing. One verifier decides binding (policy
+# unbound-for:svc-token:ci from routes.h); an unknown --binding policy stops it at start.
 . "$(dirname "$0")/lib.sh"
 
 mesh_up
@@ -55,3 +56,10 @@ CFG=$auth
 out=$(req -D "$T/h" "${cert[@]}" "https://127.0.0.1:$(cat "$T/nokeys.port")/assets/1")
 check "... and answers 503 with Retry-After while it has no keys" \
     eval '[[ $out == *" 503" ]] && grep -qi "^Retry-After:" "$T/h"'
+
+# One verifier, one binding policy (issue 10): a policy the verifier does not know stops the
+# gateway at start, naming the option, instead of guessing a weaker one.
+rc=0
+out=$("$GATEWAY" --listen 127.0.0.1:0 --backend "$ASSETS_URL" --binding sometimes 2>&1) || rc=$?
+check "--binding with an unknown policy: exit 1, the error names the binding option" \
+    eval '[[ $rc == 1 && $out == *binding* ]]'

@@ -30,7 +30,7 @@ static mesh_verifier_t *verifier(void)
 {
     static mesh_verifier_t *v;
     static char path[512];
-    mesh_verifier_opts_t o;
+    mesh_verifier_opts_t *o = NULL;
     int fd;
 
     if (v != NULL) {
@@ -41,16 +41,28 @@ static mesh_verifier_t *verifier(void)
         abort();
     }
     close(fd);
-    mesh_verifier_opts_init(&o);
-    o.issuer = "https://issuer.mesh.local";
-    o.audience = "gateway";
-    o.jwks_source = MESH_JWKS_FROM_FILE;
-    o.jwks_location = path;
-    o.revocation_feed = false;
-    o.jwks_cooldown_ms = 3600000;
-    if (mesh_verifier_new(&o, &v) != MESH_OK) {
+    if (mesh_verifier_opts_new(&o) != MESH_OK) {
         abort();
     }
+    if (mesh_verifier_opts_set_issuer(o, "https://issuer.mesh.local") != MESH_OK) {
+        abort();
+    }
+    if (mesh_verifier_opts_set_audience(o, "gateway") != MESH_OK) {
+        abort();
+    }
+    if (mesh_verifier_opts_set_jwks(o, MESH_JWKS_FROM_FILE, path) != MESH_OK) {
+        abort();
+    }
+    if (mesh_verifier_opts_set_revocation_feed(o, false) != MESH_OK) {
+        abort();
+    }
+    if (mesh_verifier_opts_set_jwks_cooldown_ms(o, 3600000) != MESH_OK) {
+        abort();
+    }
+    if (mesh_verifier_new(o, &v) != MESH_OK) {
+        abort();
+    }
+    mesh_verifier_opts_free(o);
     unlink(path);
     return v;
 }

@@ -100,15 +100,18 @@ char *payload(const char *name, const char *json)
     return out;
 }
 
-void opts_default(mesh_jwt_verify_opts_t *o)
+mesh_jwt_verify_opts_t *opts_default(mesh_jwt_verify_opts_t *old)
 {
-    mesh_jwt_verify_opts_init(o);
-    o->issuer = ISS;
-    o->audience = AUD;
-    o->now = NOW;
-    o->cert_der = cert_der;
-    o->cert_der_len = sizeof(cert_der);
-    o->required_scope = "payments:write";
+    mesh_jwt_verify_opts_t *o = NULL;
+
+    mesh_jwt_verify_opts_free(old);
+    assert_int_equal(mesh_jwt_verify_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_issuer(o, ISS), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_audience(o, AUD), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_now(o, NOW), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_cert(o, cert_der, sizeof(cert_der)), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_required_scope(o, "payments:write"), MESH_OK);
+    return o;
 }
 
 mesh_err_t verify_opts(const char *tok, const mesh_jwt_verify_opts_t *o)
@@ -118,10 +121,14 @@ mesh_err_t verify_opts(const char *tok, const mesh_jwt_verify_opts_t *o)
 
 mesh_err_t verify(const char *tok)
 {
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_verify_opts_t *o = NULL;
 
-    opts_default(&o);
-    return verify_opts(tok, &o);
+    mesh_err_t rc;
+
+    o = opts_default(o);
+    rc = verify_opts(tok, o);
+    mesh_jwt_verify_opts_free(o);
+    return rc;
 }
 
 /* A token by `key` with the standard header (plus `extra`) and the claims from payload(). */
@@ -170,15 +177,16 @@ void expect_header(const char *header, mesh_err_t want)
 
 void expect_raw(const char *tok, mesh_err_t want)
 {
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_verify_opts_t *o = NULL;
     mesh_err_t got;
 
-    opts_default(&o);
-    got = verify_opts(tok, &o);
+    o = opts_default(o);
+    got = verify_opts(tok, o);
     if (got != want) {
         print_error("token: got %s (%s), want %s\n", mesh_err_name(got), mesh_err_detail(),
                     mesh_err_name(want));
     }
     assert_int_equal(got, want);
+    mesh_jwt_verify_opts_free(o);
 }
 

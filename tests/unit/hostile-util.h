@@ -26,7 +26,8 @@ int hostile_setup(void **state);
 int hostile_teardown(void **state);
 /* The standard claims with member `name` replaced by `json` (NULL: unchanged). */
 char *payload(const char *name, const char *json);
-void opts_default(mesh_jwt_verify_opts_t *o);
+/* Frees `old` (NULL-safe) and returns new default options (the caller frees them). */
+mesh_jwt_verify_opts_t *opts_default(mesh_jwt_verify_opts_t *old);
 mesh_err_t verify_opts(const char *tok, const mesh_jwt_verify_opts_t *o);
 mesh_err_t verify(const char *tok);
 /* A token by `key` with the standard header (plus `extra`) and the claims from payload(). */

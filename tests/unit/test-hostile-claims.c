@@ -73,18 +73,21 @@ static void test_rule_expired(void **state)
     char *t = token_with(rsa, "", "exp", "1699999958"); /* 42 s before now */
 
     char *good = token_with(rsa, "", NULL, NULL); /* exp = NOW + 300 */
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_verify_opts_t *o = NULL;
 
     (void)state;
     assert_int_equal(verify(t), MESH_ERR_EXPIRED);
     assert_string_equal(mesh_err_detail(), "exp 1699999958 is 42 s before now (skew 30 s)");
-    opts_default(&o);
-    o.now = NOW + 300 + 30; /* exactly exp + skew */
-    assert_int_equal(verify_opts(good, &o), MESH_ERR_EXPIRED);
-    o.now = NOW + 300 + 29; /* inside the skew */
-    assert_int_equal(verify_opts(good, &o), MESH_OK);
+    o = opts_default(o);
+    assert_int_equal(mesh_jwt_verify_opts_set_now(o, NOW + 300 + 30),
+                     MESH_OK); /* exactly exp + skew */
+    assert_int_equal(verify_opts(good, o), MESH_ERR_EXPIRED);
+    assert_int_equal(mesh_jwt_verify_opts_set_now(o, NOW + 300 + 29),
+                     MESH_OK); /* inside the skew */
+    assert_int_equal(verify_opts(good, o), MESH_OK);
     free(t);
     free(good);
+    mesh_jwt_verify_opts_free(o);
 }
 
 /* Hostile NumericDates at the edges of int64 must be judged, not overflow (UBSan watches). */
@@ -131,52 +134,54 @@ static bool revoked_cb(void *ctx, const char *jti)
 static void test_rule_revoked(void **state)
 {
     char *t = token_with(rsa, "", NULL, NULL);
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_verify_opts_t *o = NULL;
 
     (void)state;
-    opts_default(&o);
-    o.revoked = revoked_cb;
-    o.revoked_ctx = (void *)"q7xJ3v0kQyW8m2pL5nR9sA";
-    assert_int_equal(verify_opts(t, &o), MESH_ERR_REVOKED);
-    o.revoked_ctx = (void *)"someone-else";
-    assert_int_equal(verify_opts(t, &o), MESH_OK);
+    o = opts_default(o);
+    assert_int_equal(
+        mesh_jwt_verify_opts_set_revoked(o, revoked_cb, (void *)"q7xJ3v0kQyW8m2pL5nR9sA"), MESH_OK);
+    assert_int_equal(verify_opts(t, o), MESH_ERR_REVOKED);
+    assert_int_equal(mesh_jwt_verify_opts_set_revoked(o, revoked_cb, (void *)"someone-else"),
+                     MESH_OK);
+    assert_int_equal(verify_opts(t, o), MESH_OK);
     free(t);
+    mesh_jwt_verify_opts_free(o);
 }
 
 static void test_rule_cnf_mismatch(void **state)
 {
     static const uint8_t stolen_by[] = "another certificate";
     char *t = token_with(rsa, "", NULL, NULL);
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_verify_opts_t *o = NULL;
 
     (void)state;
-    opts_default(&o);
-    o.cert_der = stolen_by;
-    o.cert_der_len = sizeof(stolen_by);
-    assert_int_equal(verify_opts(t, &o), MESH_ERR_CNF_MISMATCH);
+    o = opts_default(o);
+    assert_int_equal(mesh_jwt_verify_opts_set_cert(o, stolen_by, sizeof(stolen_by)), MESH_OK);
+    assert_int_equal(verify_opts(t, o), MESH_ERR_CNF_MISMATCH);
     /* a bound token presented without any certificate */
-    o.cert_der = NULL;
-    o.cert_der_len = 0;
-    assert_int_equal(verify_opts(t, &o), MESH_ERR_CNF_MISMATCH);
+    assert_int_equal(mesh_jwt_verify_opts_set_cert(o, NULL, 0), MESH_OK);
+    assert_int_equal(verify_opts(t, o), MESH_ERR_CNF_MISMATCH);
     free(t);
     expect_claim("cnf", "{\"x5t#S256\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}",
                  MESH_ERR_CNF_MISMATCH);
+    mesh_jwt_verify_opts_free(o);
 }
 
 static void test_rule_cnf_missing(void **state)
 {
     char *t = token_with(rsa, "", "cnf", NULL);
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_verify_opts_t *o = NULL;
 
     (void)state;
     assert_int_equal(verify(t), MESH_ERR_CNF_MISSING);
-    opts_default(&o);
-    o.require_cnf = false; /* still: a certificate was presented, the token must name it */
-    assert_int_equal(verify_opts(t, &o), MESH_ERR_CNF_MISSING);
-    o.cert_der = NULL;
-    o.cert_der_len = 0;
-    assert_int_equal(verify_opts(t, &o), MESH_OK);
+    o = opts_default(o);
+    assert_int_equal(mesh_jwt_verify_opts_set_binding(o, "when-presented"),
+                     MESH_OK); /* binding "when-presented": an unbound token is accepted, */
+    assert_int_equal(verify_opts(t, o), MESH_OK); /* with a certificate presented or not */
+    assert_int_equal(mesh_jwt_verify_opts_set_cert(o, NULL, 0), MESH_OK);
+    assert_int_equal(verify_opts(t, o), MESH_OK);
     free(t);
+    mesh_jwt_verify_opts_free(o);
 }
 
 static void test_rule_scope_missing(void **state)
@@ -192,13 +197,14 @@ static void test_rule_scope_checked_last(void **state)
 {
     /* an expired token without the scope is "expired" (401), not "insufficient scope" (403) */
     char *t = token_with(rsa, "", "exp", "1600000000");
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_verify_opts_t *o = NULL;
 
     (void)state;
-    opts_default(&o);
-    o.required_scope = "nope";
-    assert_int_equal(verify_opts(t, &o), MESH_ERR_EXPIRED);
+    o = opts_default(o);
+    assert_int_equal(mesh_jwt_verify_opts_set_required_scope(o, "nope"), MESH_OK);
+    assert_int_equal(verify_opts(t, o), MESH_ERR_EXPIRED);
     free(t);
+    mesh_jwt_verify_opts_free(o);
 }
 
 static void test_rule_typ(void **state)

@@ -16,6 +16,7 @@
 #include <pthread.h>
 
 #include "jose-test-util.h"
+#include "jws_internal.h"
 #include "key_internal.h"
 #include "../test-tmp.h"
 
@@ -90,7 +91,13 @@ static void roundtrip(const mesh_key_t *key, const char *alg)
 
     assert_int_equal(mesh_key_alg(key), mesh_alg_from_name(alg, strlen(alg)));
     assert_int_equal(mesh_jws_sign(key, "at+jwt", msg, strlen(msg), &tok), MESH_OK);
-    assert_int_equal(mesh_jws_verify(key, tok, strlen(tok), &hdr, out, sizeof(out), &n), MESH_OK);
+    assert_int_equal(mesh_jws_verify(key, tok, strlen(tok), out, sizeof(out), &n), MESH_OK);
+    assert_int_equal(n, strlen(msg));
+    n = 0;
+    /* the header, as the JWT layer sees it (internal: the header is not public ABI) */
+    assert_int_equal(
+        mesh_jws_verify_header(key, NULL, tok, strlen(tok), &hdr, out, sizeof(out), &n, NULL),
+        MESH_OK);
     assert_int_equal(n, strlen(msg));
     assert_memory_equal(out, msg, n);
     assert_int_equal(hdr.alg, mesh_key_alg(key));
@@ -133,8 +140,7 @@ static void test_verify_with_public_key(void **state)
     assert_int_equal(mesh_jws_sign(rs, NULL, "abc", 3, &tok), MESH_OK);
     /* twice: the second uses this thread's cached verify context */
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(mesh_jws_verify(rs_pub, tok, strlen(tok), NULL, out, sizeof(out), &n),
-                         MESH_OK);
+        assert_int_equal(mesh_jws_verify(rs_pub, tok, strlen(tok), out, sizeof(out), &n), MESH_OK);
         assert_int_equal(n, 3);
     }
     mesh_free(tok);
@@ -172,7 +178,7 @@ static void test_empty_payload(void **state)
 
     (void)state;
     assert_int_equal(mesh_jws_sign(ed, NULL, NULL, 0, &tok), MESH_OK);
-    assert_int_equal(mesh_jws_verify(ed, tok, strlen(tok), NULL, out, sizeof(out), &n), MESH_OK);
+    assert_int_equal(mesh_jws_verify(ed, tok, strlen(tok), out, sizeof(out), &n), MESH_OK);
     assert_int_equal(n, 0);
     mesh_free(tok);
 }
@@ -209,8 +215,10 @@ static void test_verify_outputs_untouched_on_failure(void **state)
     memset(&hdr, 0x5a, sizeof(hdr));
     assert_int_equal(mesh_jws_sign(rs, NULL, "payload", 7, &tok), MESH_OK);
     tok[strlen(tok) - 5] ^= 1; /* break the signature */
-    assert_int_not_equal(mesh_jws_verify(rs, tok, strlen(tok), &hdr, out, sizeof(out), &n),
-                         MESH_OK);
+    assert_int_not_equal(mesh_jws_verify(rs, tok, strlen(tok), out, sizeof(out), &n), MESH_OK);
+    assert_int_not_equal(
+        mesh_jws_verify_header(rs, NULL, tok, strlen(tok), &hdr, out, sizeof(out), &n, NULL),
+        MESH_OK);
     assert_int_equal(n, 12345);
     assert_int_equal(hdr.kid[0], 0x5a);
     mesh_free(tok);
@@ -224,10 +232,9 @@ static void test_verify_buffer_too_small(void **state)
 
     (void)state;
     assert_int_equal(mesh_jws_sign(es, NULL, "longer than four", 16, &tok), MESH_OK);
-    assert_int_equal(mesh_jws_verify(es, tok, strlen(tok), NULL, out, sizeof(out), &n),
-                     MESH_ERR_LIMIT);
+    assert_int_equal(mesh_jws_verify(es, tok, strlen(tok), out, sizeof(out), &n), MESH_ERR_LIMIT);
     /* NULL payload: only the verdict is wanted */
-    assert_int_equal(mesh_jws_verify(es, tok, strlen(tok), NULL, NULL, 0, NULL), MESH_OK);
+    assert_int_equal(mesh_jws_verify(es, tok, strlen(tok), NULL, 0, NULL), MESH_OK);
     mesh_free(tok);
 }
 
@@ -237,14 +244,11 @@ static void test_verify_args(void **state)
     size_t n;
 
     (void)state;
-    assert_int_equal(mesh_jws_verify(NULL, "a.b.c", 5, NULL, out, sizeof(out), &n),
+    assert_int_equal(mesh_jws_verify(NULL, "a.b.c", 5, out, sizeof(out), &n), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_jws_verify(rs, NULL, 5, out, sizeof(out), &n), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_jws_verify_jwks(NULL, "a.b.c", 5, out, sizeof(out), &n, NULL),
                      MESH_ERR_INVALID_ARG);
-    assert_int_equal(mesh_jws_verify(rs, NULL, 5, NULL, out, sizeof(out), &n),
-                     MESH_ERR_INVALID_ARG);
-    assert_int_equal(mesh_jws_verify_jwks(NULL, "a.b.c", 5, NULL, out, sizeof(out), &n, NULL),
-                     MESH_ERR_INVALID_ARG);
-    assert_int_equal(mesh_jws_verify(rs, "", 0, NULL, out, sizeof(out), &n),
-                     MESH_ERR_TOKEN_MALFORMED);
+    assert_int_equal(mesh_jws_verify(rs, "", 0, out, sizeof(out), &n), MESH_ERR_TOKEN_MALFORMED);
 }
 
 static void test_verify_kid_must_match_key(void **state)
@@ -257,12 +261,12 @@ static void test_verify_kid_must_match_key(void **state)
     (void)state;
     /* signed by rs but verified with es: kid differs */
     tok = jt_token(rs, h, "{}");
-    assert_int_equal(mesh_jws_verify(es, tok, strlen(tok), NULL, out, sizeof(out), &n),
+    assert_int_equal(mesh_jws_verify(es, tok, strlen(tok), out, sizeof(out), &n),
                      MESH_ERR_KID_UNKNOWN);
     free(tok);
     /* no kid: the given key is used */
     tok = jt_token(rs, "{\"alg\":\"RS256\"}", "{}");
-    assert_int_equal(mesh_jws_verify(rs, tok, strlen(tok), NULL, out, sizeof(out), &n), MESH_OK);
+    assert_int_equal(mesh_jws_verify(rs, tok, strlen(tok), out, sizeof(out), &n), MESH_OK);
     free(tok);
     free(h);
 }
@@ -279,13 +283,13 @@ static void test_verify_jwks(void **state)
     (void)state;
     assert_int_equal(mesh_jwks_from_keys(keys, 3, &set), MESH_OK);
     assert_int_equal(mesh_jws_sign(ed, "at+jwt", "{}", 2, &tok), MESH_OK);
-    assert_int_equal(mesh_jws_verify_jwks(set, tok, strlen(tok), NULL, out, sizeof(out), &n, &used),
+    assert_int_equal(mesh_jws_verify_jwks(set, tok, strlen(tok), out, sizeof(out), &n, &used),
                      MESH_OK);
     assert_string_equal(mesh_key_kid(used), mesh_key_kid(ed));
     mesh_free(tok);
     /* a key not in the set */
     assert_int_equal(mesh_jws_sign(ps, "at+jwt", "{}", 2, &tok), MESH_OK);
-    assert_int_equal(mesh_jws_verify_jwks(set, tok, strlen(tok), NULL, out, sizeof(out), &n, &used),
+    assert_int_equal(mesh_jws_verify_jwks(set, tok, strlen(tok), out, sizeof(out), &n, &used),
                      MESH_ERR_KID_UNKNOWN);
     mesh_free(tok);
     mesh_jwks_free(set);
@@ -302,16 +306,16 @@ static void test_header_cache_keeps_key_rules(void **state)
 
     (void)state;
     assert_int_equal(mesh_jws_sign(rs, NULL, "{}", 2, &tok), MESH_OK);
-    assert_int_equal(mesh_jws_verify(rs, tok, strlen(tok), NULL, out, sizeof(out), &n), MESH_OK);
+    assert_int_equal(mesh_jws_verify(rs, tok, strlen(tok), out, sizeof(out), &n), MESH_OK);
     /* same header bytes (now cached), wrong key */
-    assert_int_equal(mesh_jws_verify(es, tok, strlen(tok), NULL, out, sizeof(out), &n),
+    assert_int_equal(mesh_jws_verify(es, tok, strlen(tok), out, sizeof(out), &n),
                      MESH_ERR_KID_UNKNOWN);
     /* same header bytes, other payload, signature from another key */
     forged = jt_token(rs, h, "{\"a\":1}");
     forged[strlen(forged) - 3] ^= 2;
-    assert_int_not_equal(mesh_jws_verify(rs, forged, strlen(forged), NULL, out, sizeof(out), &n),
+    assert_int_not_equal(mesh_jws_verify(rs, forged, strlen(forged), out, sizeof(out), &n),
                          MESH_OK);
-    assert_int_equal(mesh_jws_verify(rs, tok, strlen(tok), NULL, out, sizeof(out), &n), MESH_OK);
+    assert_int_equal(mesh_jws_verify(rs, tok, strlen(tok), out, sizeof(out), &n), MESH_OK);
     free(forged);
     free(h);
     mesh_free(tok);
@@ -334,11 +338,10 @@ static void test_verify_cache_eviction(void **state)
     }
     for (int round = 0; round < 3; round++) {
         for (int i = 0; i < 6; i++) {
-            assert_int_equal(
-                mesh_jws_verify(pub[i], tok[i], strlen(tok[i]), NULL, out, sizeof(out), &n),
-                MESH_OK);
+            assert_int_equal(mesh_jws_verify(pub[i], tok[i], strlen(tok[i]), out, sizeof(out), &n),
+                             MESH_OK);
             assert_int_equal(mesh_jws_verify(pub[i], tok[(i + 1) % 6], strlen(tok[(i + 1) % 6]),
-                                             NULL, out, sizeof(out), &n),
+                                             out, sizeof(out), &n),
                              MESH_ERR_KID_UNKNOWN);
         }
     }
@@ -362,10 +365,8 @@ static void *verify_many(void *p)
     size_t n;
 
     for (int i = 0; i < 200; i++) {
-        if (mesh_jws_verify(rs_pub, a->tok, strlen(a->tok), NULL, out, sizeof(out), &n) !=
-                MESH_OK ||
-            mesh_jws_verify(rs_pub, a->bad, strlen(a->bad), NULL, out, sizeof(out), &n) ==
-                MESH_OK) {
+        if (mesh_jws_verify(rs_pub, a->tok, strlen(a->tok), out, sizeof(out), &n) != MESH_OK ||
+            mesh_jws_verify(rs_pub, a->bad, strlen(a->bad), out, sizeof(out), &n) == MESH_OK) {
             a->failures++;
         }
     }

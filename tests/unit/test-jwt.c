@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* mesh_jwt_* and mesh_claims_*: building tokens, verifying them, reading the claims. */
+/* mesh_jwt_* and mesh_identity_*: building tokens, verifying them, reading the claims. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,75 +47,112 @@ static int teardown(void **state)
     return 0;
 }
 
-static mesh_jwt_claims_in_t claims_in(int64_t iat)
+/* New claims (mesh_jwt_claims_in_free()): orders -> payments, bound to x5t, ttl 300. */
+static mesh_jwt_claims_in_t *claims_in(int64_t iat)
 {
-    return (mesh_jwt_claims_in_t){
-        .iss = ISS,
-        .sub = "spiffe://mesh.local/orders",
-        .aud = "payments",
-        .scope = "payments:read payments:write",
-        .client_id = "orders",
-        .x5t_s256 = x5t,
-        .iat = iat,
-        .ttl = 300,
-    };
+    mesh_jwt_claims_in_t *in = NULL;
+
+    assert_int_equal(mesh_jwt_claims_in_new(&in), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_issuer(in, ISS), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_subject(in, "spiffe://mesh.local/orders"), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_audience(in, "payments"), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_scopes(in, "payments:read payments:write"), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_client_id(in, "orders"), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_x5t(in, x5t), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_issued_at(in, iat), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_ttl(in, 300), MESH_OK);
+    return in;
 }
 
-static void opts_for(mesh_jwt_verify_opts_t *o, int64_t now)
+/* Frees `old` and returns new options: ISS, audience payments, `now`, the test certificate. */
+static mesh_jwt_verify_opts_t *opts_for(mesh_jwt_verify_opts_t *old, int64_t now)
 {
-    mesh_jwt_verify_opts_init(o);
-    o->issuer = ISS;
-    o->audience = "payments";
-    o->now = now;
-    o->cert_der = cert;
-    o->cert_der_len = sizeof(cert);
+    mesh_jwt_verify_opts_t *o = NULL;
+
+    mesh_jwt_verify_opts_free(old);
+    assert_int_equal(mesh_jwt_verify_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_issuer(o, ISS), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_audience(o, "payments"), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_now(o, now), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_cert(o, cert, sizeof(cert)), MESH_OK);
+    return o;
 }
 
-static void test_opts_defaults(void **state)
+/* The defaults, and every setter refusing a bad value with a detail naming the option. */
+static void test_opts_defaults_and_setters(void **state)
 {
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_verify_opts_t *o = NULL;
 
     (void)state;
-    memset(&o, 0x77, sizeof(o));
-    mesh_jwt_verify_opts_init(&o);
-    assert_null(o.issuer);
-    assert_null(o.audience);
-    assert_string_equal(o.typ, "at+jwt");
-    assert_int_equal(o.skew, 30);
-    assert_int_equal(o.max_lifetime, 600);
-    assert_true(o.require_cnf);
-    assert_null(o.clock);
-    assert_null(o.cert_der);
-    assert_null(o.revoked);
-    assert_null(o.required_scope);
-    mesh_jwt_verify_opts_init(NULL); /* no crash */
+    assert_int_equal(mesh_jwt_verify_opts_new(NULL), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_jwt_verify_opts_new(&o), MESH_OK);
+    /* issuer and audience have no default */
+    assert_int_equal(mesh_jwt_validate_claims((const uint8_t *)"{}", 2, NULL, o, NULL),
+                     MESH_ERR_INVALID_ARG);
+    const struct {
+        mesh_err_t rc;
+        const char *name;
+    } bad[] = {
+        {mesh_jwt_verify_opts_set_issuer(o, NULL), "issuer"},
+        {mesh_jwt_verify_opts_set_issuer(o, ""), "issuer"},
+        {mesh_jwt_verify_opts_set_audience(o, NULL), "audience"},
+        {mesh_jwt_verify_opts_set_typ(o, ""), "typ"},
+        {mesh_jwt_verify_opts_set_skew(o, -1), "skew"},
+        {mesh_jwt_verify_opts_set_skew(o, 86401), "skew"},
+        {mesh_jwt_verify_opts_set_max_lifetime(o, 0), "max_lifetime"},
+        {mesh_jwt_verify_opts_set_now(o, -5), "now"},
+        {mesh_jwt_verify_opts_set_cert(o, NULL, 5), "cert"},
+        {mesh_jwt_verify_opts_set_cert(o, cert, 0), "cert"},
+        {mesh_jwt_verify_opts_set_required_scope(o, ""), "required_scope"},
+        {mesh_jwt_verify_opts_set_issuer(NULL, ISS), "issuer"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(bad[i].rc, MESH_ERR_INVALID_ARG);
+    }
+    assert_int_equal(mesh_jwt_verify_opts_set_binding(o, "maybe"), MESH_ERR_CONFIG);
+    assert_non_null(strstr(mesh_err_detail(), "binding"));
+    assert_int_equal(mesh_jwt_verify_opts_set_skew(o, 86401), MESH_ERR_INVALID_ARG);
+    assert_non_null(strstr(mesh_err_detail(), "skew"));
+    assert_int_equal(mesh_jwt_verify_opts_set_typ(o, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_required_scope(o, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_revoked(o, NULL, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_clock(o, NULL, NULL), MESH_OK);
+    mesh_jwt_verify_opts_free(o);
+    mesh_jwt_verify_opts_free(NULL); /* no crash */
 }
 
 static void sign_and_verify(const mesh_key_t *key)
 {
-    mesh_jwt_claims_in_t in = claims_in(1700000000);
-    mesh_jwt_verify_opts_t o;
-    mesh_claims_t *c = NULL;
+    mesh_jwt_claims_in_t *in = claims_in(1700000000);
+    mesh_jwt_verify_opts_t *o = NULL;
+    mesh_identity_t *c = NULL;
     char jti[MESH_JTI_LEN + 1];
     char *tok = NULL;
 
-    assert_int_equal(mesh_jwt_sign(key, &in, &tok, jti), MESH_OK);
+    assert_int_equal(mesh_jwt_sign(key, in, &tok, jti), MESH_OK);
     assert_int_equal(strlen(jti), MESH_JTI_LEN);
-    opts_for(&o, 1700000010);
-    o.required_scope = "payments:write";
-    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, &c), MESH_OK);
-    assert_string_equal(mesh_claims_iss(c), ISS);
-    assert_string_equal(mesh_claims_sub(c), "spiffe://mesh.local/orders");
-    assert_string_equal(mesh_claims_aud(c), "payments");
-    assert_string_equal(mesh_claims_jti(c), jti);
-    assert_string_equal(mesh_claims_scope(c), "payments:read payments:write");
-    assert_string_equal(mesh_claims_client_id(c), "orders");
-    assert_string_equal(mesh_claims_cnf_x5t(c), x5t);
-    assert_int_equal(mesh_claims_iat(c), 1700000000);
-    assert_int_equal(mesh_claims_nbf(c), 1700000000);
-    assert_int_equal(mesh_claims_exp(c), 1700000300);
-    mesh_claims_free(c);
+    o = opts_for(o, 1700000010);
+    assert_int_equal(mesh_jwt_verify_opts_set_required_scope(o, "payments:write"), MESH_OK);
+    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, &c), MESH_OK);
+    assert_string_equal(mesh_identity_issuer(c), ISS);
+    assert_string_equal(mesh_identity_subject(c), "spiffe://mesh.local/orders");
+    assert_string_equal(mesh_identity_audience(c), "payments");
+    assert_string_equal(mesh_identity_jti(c), jti);
+    assert_string_equal(mesh_identity_scopes(c), "payments:read payments:write");
+    assert_string_equal(mesh_identity_client_id(c), "orders");
+    assert_string_equal(mesh_identity_x5t(c), x5t);
+    assert_int_equal(mesh_identity_issued_at(c), 1700000000);
+    assert_int_equal(mesh_identity_not_before(c), 1700000000);
+    assert_int_equal(mesh_identity_expiry(c), 1700000300);
+    assert_true(mesh_identity_bound(c));
+    /* one reference more, one less: still readable (reference counted, immutable) */
+    assert_ptr_equal(mesh_identity_ref(c), c);
+    mesh_identity_free(c);
+    assert_string_equal(mesh_identity_issuer(c), ISS);
+    mesh_identity_free(c);
     mesh_free(tok);
+    mesh_jwt_verify_opts_free(o);
+    mesh_jwt_claims_in_free(in);
 }
 
 static void test_sign_verify_rs256(void **state)
@@ -138,13 +175,13 @@ static void test_sign_verify_eddsa(void **state)
 
 static void test_token_layout(void **state)
 {
-    mesh_jwt_claims_in_t in = claims_in(1700000000);
+    mesh_jwt_claims_in_t *in = claims_in(1700000000);
     char *tok = NULL, *h = NULL, *p = NULL;
     char jti[MESH_JTI_LEN + 1];
     char want[1024];
 
     (void)state;
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, jti), MESH_OK);
+    assert_int_equal(mesh_jwt_sign(rs, in, &tok, jti), MESH_OK);
     assert_int_equal(mesh_jws_decode_unverified(tok, strlen(tok), &h, &p), MESH_OK);
     snprintf(want, sizeof(want), "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"%s\"}",
              mesh_key_kid(rs));
@@ -159,127 +196,137 @@ static void test_token_layout(void **state)
     mesh_free(h);
     mesh_free(p);
     mesh_free(tok);
+    mesh_jwt_claims_in_free(in);
 }
 
 static void test_jti_fresh_and_base64url(void **state)
 {
-    mesh_jwt_claims_in_t in = claims_in(1700000000);
+    mesh_jwt_claims_in_t *in = claims_in(1700000000);
     char a[MESH_JTI_LEN + 1], b[MESH_JTI_LEN + 1];
     char *t1 = NULL, *t2 = NULL;
     uint8_t raw[32];
     size_t n = 0;
 
     (void)state;
-    assert_int_equal(mesh_jwt_sign(es, &in, &t1, a), MESH_OK);
-    assert_int_equal(mesh_jwt_sign(es, &in, &t2, b), MESH_OK);
+    assert_int_equal(mesh_jwt_sign(es, in, &t1, a), MESH_OK);
+    assert_int_equal(mesh_jwt_sign(es, in, &t2, b), MESH_OK);
     assert_string_not_equal(a, b);
     assert_int_equal(mesh_b64url_decode(a, strlen(a), raw, sizeof(raw), &n), MESH_OK);
     assert_int_equal(n, 16);
     mesh_free(t1);
     mesh_free(t2);
     /* jti output is optional */
-    assert_int_equal(mesh_jwt_sign(es, &in, &t1, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_sign(es, in, &t1, NULL), MESH_OK);
     mesh_free(t1);
+    mesh_jwt_claims_in_free(in);
 }
 
 static void test_unbound_token(void **state)
 {
-    mesh_jwt_claims_in_t in = claims_in(1700000000);
-    mesh_jwt_verify_opts_t o;
-    mesh_claims_t *c = NULL;
+    mesh_jwt_claims_in_t *in = claims_in(1700000000);
+    mesh_jwt_verify_opts_t *o = NULL;
+    mesh_identity_t *c = NULL;
     char *tok = NULL;
 
     (void)state;
-    in.x5t_s256 = NULL;
-    in.scope = NULL;
-    in.client_id = "";
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_OK);
-    opts_for(&o, 1700000000);
-    o.cert_der = NULL;
-    o.cert_der_len = 0;
-    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, NULL), MESH_ERR_CNF_MISSING);
-    o.require_cnf = false;
-    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, &c), MESH_OK);
-    assert_string_equal(mesh_claims_cnf_x5t(c), "");
-    assert_string_equal(mesh_claims_scope(c), "");
-    assert_string_equal(mesh_claims_client_id(c), "");
-    assert_false(mesh_claims_has_scope(c, "payments:read"));
-    mesh_claims_free(c);
+    assert_int_equal(mesh_jwt_claims_in_set_x5t(in, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_scopes(in, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_client_id(in, ""), MESH_OK);
+    assert_int_equal(mesh_jwt_sign(rs, in, &tok, NULL), MESH_OK);
+    o = opts_for(o, 1700000000);
+    assert_int_equal(mesh_jwt_verify_opts_set_cert(o, NULL, 0), MESH_OK);
+    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, NULL), MESH_ERR_CNF_MISSING);
+    assert_int_equal(mesh_jwt_verify_opts_set_binding(o, "when-presented"), MESH_OK);
+    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, &c), MESH_OK);
+    assert_string_equal(mesh_identity_x5t(c), "");
+    assert_string_equal(mesh_identity_scopes(c), "");
+    assert_string_equal(mesh_identity_client_id(c), "");
+    assert_false(mesh_identity_has_scope(c, "payments:read"));
+    assert_false(mesh_identity_bound(c));
+    mesh_identity_free(c);
     mesh_free(tok);
+    mesh_jwt_verify_opts_free(o);
+    mesh_jwt_claims_in_free(in);
 }
 
 static void test_sign_failures(void **state)
 {
-    mesh_jwt_claims_in_t in = claims_in(1700000000);
+    mesh_jwt_claims_in_t *in = claims_in(1700000000);
     char *tok = (char *)"untouched";
     char *pem = NULL;
     mesh_key_t *pub = NULL;
 
     (void)state;
-    assert_int_equal(mesh_jwt_sign(NULL, &in, &tok, NULL), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_jwt_sign(NULL, in, &tok, NULL), MESH_ERR_INVALID_ARG);
     assert_int_equal(mesh_jwt_sign(rs, NULL, &tok, NULL), MESH_ERR_INVALID_ARG);
-    assert_int_equal(mesh_jwt_sign(rs, &in, NULL, NULL), MESH_ERR_INVALID_ARG);
-    in.ttl = 0;
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_ERR_INVALID_ARG);
-    in.ttl = MESH_TTL_MAX + 1;
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_ERR_INVALID_ARG);
-    in = claims_in(-1);
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_ERR_INVALID_ARG);
-    in = claims_in(1700000000);
-    in.iss = "";
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_ERR_INVALID_ARG);
-    in = claims_in(1700000000);
-    in.aud = NULL;
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_ERR_INVALID_ARG);
-    in = claims_in(1700000000);
-    in.x5t_s256 = "short";
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_ERR_INVALID_ARG);
-    in = claims_in(1700000000);
-    in.sub = "spiffe://mesh.local/\xff";
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_jwt_sign(rs, in, NULL, NULL), MESH_ERR_INVALID_ARG);
+    /* the setters refuse bad values, name the claim, and keep the old value */
+    assert_int_equal(mesh_jwt_claims_in_set_ttl(in, 0), MESH_ERR_INVALID_ARG);
+    assert_non_null(strstr(mesh_err_detail(), "ttl"));
+    assert_int_equal(mesh_jwt_claims_in_set_ttl(in, MESH_TTL_MAX + 1), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_jwt_claims_in_set_issued_at(in, -1), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_jwt_claims_in_set_issuer(in, ""), MESH_ERR_INVALID_ARG);
+    assert_non_null(strstr(mesh_err_detail(), "iss"));
+    assert_int_equal(mesh_jwt_claims_in_set_audience(in, NULL), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_jwt_claims_in_set_subject(NULL, "s"), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_jwt_claims_in_set_x5t(in, "short"), MESH_ERR_INVALID_ARG);
+    assert_non_null(strstr(mesh_err_detail(), "x5t"));
+    assert_int_equal(mesh_jwt_sign(rs, in, &tok, NULL), MESH_OK); /* all still in place */
+    mesh_free(tok);
+    tok = (char *)"untouched";
+    assert_int_equal(mesh_jwt_claims_in_set_subject(in, "spiffe://mesh.local/\xff"), MESH_OK);
+    assert_int_equal(mesh_jwt_sign(rs, in, &tok, NULL), MESH_ERR_INVALID_ARG); /* not UTF-8 */
+    mesh_jwt_claims_in_free(in);
+    /* iss, sub and aud are required */
+    assert_int_equal(mesh_jwt_claims_in_new(&in), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_issuer(in, ISS), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_subject(in, "s"), MESH_OK);
+    assert_int_equal(mesh_jwt_sign(rs, in, &tok, NULL), MESH_ERR_INVALID_ARG);
+    mesh_jwt_claims_in_free(in);
     /* claims that cannot fit in a token */
     {
-        char *long_scope = malloc(MESH_MAX_TOKEN_BYTES + 1);
+        char *long_scope = malloc(MESH_MAX_TOKEN_BYTES + 2);
         assert_non_null(long_scope);
-        memset(long_scope, 's', MESH_MAX_TOKEN_BYTES);
+        memset(long_scope, 's', MESH_MAX_TOKEN_BYTES + 1);
         long_scope[MESH_MAX_TOKEN_BYTES] = '\0';
         in = claims_in(1700000000);
-        in.scope = long_scope;
-        assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_ERR_LIMIT);
+        assert_int_equal(mesh_jwt_claims_in_set_scopes(in, long_scope), MESH_OK);
+        assert_int_equal(mesh_jwt_sign(rs, in, &tok, NULL), MESH_ERR_LIMIT);
+        long_scope[MESH_MAX_TOKEN_BYTES] = 's';
+        long_scope[MESH_MAX_TOKEN_BYTES + 1] = '\0';
+        assert_int_equal(mesh_jwt_claims_in_set_scopes(in, long_scope), MESH_ERR_LIMIT);
         free(long_scope);
+        mesh_jwt_claims_in_free(in);
     }
     assert_string_equal(tok, "untouched");
     in = claims_in(1700000000);
     assert_int_equal(mesh_key_public_pem(rs, &pem), MESH_OK);
     assert_int_equal(mesh_key_from_pem(pem, strlen(pem), MESH_ALG_UNSET, &pub), MESH_OK);
-    assert_int_equal(mesh_jwt_sign(pub, &in, &tok, NULL), MESH_ERR_KEY_NOT_PRIVATE);
+    assert_int_equal(mesh_jwt_sign(pub, in, &tok, NULL), MESH_ERR_KEY_NOT_PRIVATE);
+    mesh_jwt_claims_in_free(in);
+    mesh_jwt_claims_in_free(NULL);
     mesh_key_free(pub);
     mesh_free(pem);
 }
 
 static void test_verify_args(void **state)
 {
-    mesh_jwt_claims_in_t in = claims_in(1700000000);
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_claims_in_t *in = claims_in(1700000000);
+    mesh_jwt_verify_opts_t *o = NULL;
     char *tok = NULL;
 
     (void)state;
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_OK);
-    opts_for(&o, 1700000000);
-    assert_int_equal(mesh_jwt_verify(NULL, tok, strlen(tok), &o, NULL), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_jwt_sign(rs, in, &tok, NULL), MESH_OK);
+    o = opts_for(o, 1700000000);
+    assert_int_equal(mesh_jwt_verify(NULL, tok, strlen(tok), o, NULL), MESH_ERR_INVALID_ARG);
     assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), NULL, NULL), MESH_ERR_INVALID_ARG);
-    o.issuer = NULL;
-    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, NULL), MESH_ERR_INVALID_ARG);
-    opts_for(&o, 1700000000);
-    o.audience = NULL;
-    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, NULL), MESH_ERR_INVALID_ARG);
-    opts_for(&o, 1700000000);
-    o.skew = -1;
-    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, NULL), MESH_ERR_INVALID_ARG);
-    opts_for(&o, 1700000000);
-    o.max_lifetime = 0;
-    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, NULL), MESH_ERR_INVALID_ARG);
+    /* a refused setter leaves the old value: the options still verify */
+    assert_int_equal(mesh_jwt_verify_opts_set_issuer(o, NULL), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_jwt_verify_opts_set_skew(o, -1), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, NULL), MESH_OK);
     mesh_free(tok);
+    mesh_jwt_verify_opts_free(o);
+    mesh_jwt_claims_in_free(in);
 }
 
 static int64_t fixed_clock(void *ctx)
@@ -289,33 +336,36 @@ static int64_t fixed_clock(void *ctx)
 
 static void test_clock_callback(void **state)
 {
-    mesh_jwt_claims_in_t in = claims_in(1700000000);
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_claims_in_t *in = claims_in(1700000000);
+    mesh_jwt_verify_opts_t *o = NULL;
     int64_t t = 1700000400;
     char *tok = NULL;
 
     (void)state;
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_OK);
-    opts_for(&o, 1700000000); /* now is ignored when a clock is given */
-    o.clock = fixed_clock;
-    o.clock_ctx = &t;
-    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, NULL), MESH_ERR_EXPIRED);
+    assert_int_equal(mesh_jwt_sign(rs, in, &tok, NULL), MESH_OK);
+    o = opts_for(o, 1700000000); /* now is ignored when a clock is given */
+    assert_int_equal(mesh_jwt_verify_opts_set_clock(o, fixed_clock, &t), MESH_OK);
+    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, NULL), MESH_ERR_EXPIRED);
     t = 1700000100;
-    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, NULL), MESH_OK);
     mesh_free(tok);
+    mesh_jwt_verify_opts_free(o);
+    mesh_jwt_claims_in_free(in);
 }
 
 static void test_real_clock(void **state)
 {
-    mesh_jwt_claims_in_t in = claims_in((int64_t)time(NULL));
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_claims_in_t *in = claims_in((int64_t)time(NULL));
+    mesh_jwt_verify_opts_t *o = NULL;
     char *tok = NULL;
 
     (void)state;
-    assert_int_equal(mesh_jwt_sign(ed, &in, &tok, NULL), MESH_OK);
-    opts_for(&o, 0); /* now = 0 and no clock: time(NULL) */
-    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_sign(ed, in, &tok, NULL), MESH_OK);
+    o = opts_for(o, 0); /* now = 0 and no clock: time(NULL) */
+    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, NULL), MESH_OK);
     mesh_free(tok);
+    mesh_jwt_verify_opts_free(o);
+    mesh_jwt_claims_in_free(in);
 }
 
 static void test_validate_claims_direct(void **state)
@@ -323,56 +373,56 @@ static void test_validate_claims_direct(void **state)
     static const char claims[] =
         "{\"iss\":\"" ISS "\",\"sub\":\"s\",\"aud\":[\"orders\",\"payments\"],\"iat\":100,"
         "\"exp\":200,\"jti\":\"j\",\"scope\":\"a b\"}";
-    mesh_jwt_verify_opts_t o;
-    mesh_jws_header_t hdr = {.alg = MESH_ALG_RS256, .typ = "JWT"};
-    mesh_claims_t *c = NULL;
+    mesh_jwt_verify_opts_t *o = NULL;
+    mesh_identity_t *c = NULL;
     char *json = NULL;
 
     (void)state;
-    mesh_jwt_verify_opts_init(&o);
-    o.issuer = ISS;
-    o.audience = "payments";
-    o.now = 150;
-    o.require_cnf = false;
-    /* hdr NULL: no typ rule */
-    assert_int_equal(
-        mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), NULL, &o, &c), MESH_OK);
-    assert_string_equal(mesh_claims_aud(c), "payments");
-    assert_int_equal(mesh_claims_nbf(c), 0);
-    assert_true(mesh_claims_has_scope(c, "a"));
-    assert_true(mesh_claims_has_scope(c, "b"));
-    assert_false(mesh_claims_has_scope(c, "a b"));
-    assert_false(mesh_claims_has_scope(c, ""));
-    assert_false(mesh_claims_has_scope(c, NULL));
-    assert_int_equal(mesh_claims_to_json(c, &json), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_issuer(o, ISS), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_audience(o, "payments"), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_now(o, 150), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_binding(o, "when-presented"), MESH_OK);
+    /* header typ NULL: no typ rule */
+    assert_int_equal(mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), NULL, o, &c),
+                     MESH_OK);
+    assert_string_equal(mesh_identity_audience(c), "payments");
+    assert_int_equal(mesh_identity_not_before(c), 0);
+    assert_true(mesh_identity_has_scope(c, "a"));
+    assert_true(mesh_identity_has_scope(c, "b"));
+    assert_false(mesh_identity_has_scope(c, "a b"));
+    assert_false(mesh_identity_has_scope(c, ""));
+    assert_false(mesh_identity_has_scope(c, NULL));
+    assert_int_equal(mesh_identity_to_json(c, &json), MESH_OK);
     assert_string_equal(json, claims);
     mesh_free(json);
-    mesh_claims_free(c);
+    mesh_identity_free(c);
     /* typ "JWT" is not at+jwt; typ NULL in the options turns the rule off */
     assert_int_equal(
-        mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), &hdr, &o, NULL),
+        mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), "JWT", o, NULL),
         MESH_ERR_TYP);
-    o.typ = NULL;
+    assert_int_equal(mesh_jwt_verify_opts_set_typ(o, NULL), MESH_OK);
     assert_int_equal(
-        mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), &hdr, &o, NULL), MESH_OK);
-    assert_int_equal(mesh_jwt_validate_claims(NULL, 0, NULL, &o, NULL), MESH_ERR_INVALID_ARG);
-    assert_int_equal(mesh_jwt_validate_claims((const uint8_t *)"[]", 2, NULL, &o, NULL),
+        mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), "JWT", o, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_validate_claims(NULL, 0, NULL, o, NULL), MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_jwt_validate_claims((const uint8_t *)"[]", 2, NULL, o, NULL),
                      MESH_ERR_JSON);
+    mesh_jwt_verify_opts_free(o);
 }
 
 static void test_claim_limits(void **state)
 {
     char claims[8192];
     char scope[1024];
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_verify_opts_t *o = NULL;
     size_t pos = 0;
 
     (void)state;
-    mesh_jwt_verify_opts_init(&o);
-    o.issuer = "i";
-    o.audience = "a";
-    o.now = 150;
-    o.require_cnf = false;
+    assert_int_equal(mesh_jwt_verify_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_issuer(o, "i"), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_audience(o, "a"), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_now(o, 150), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_binding(o, "when-presented"), MESH_OK);
     for (int i = 0; i <= MESH_MAX_SCOPES; i++) {
         pos += (size_t)snprintf(scope + pos, sizeof(scope) - pos, "%ss%d", i ? " " : "", i);
     }
@@ -381,7 +431,7 @@ static void test_claim_limits(void **state)
              "\"scope\":\"%s\"}",
              scope);
     assert_int_equal(
-        mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), NULL, &o, NULL),
+        mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), NULL, o, NULL),
         MESH_ERR_LIMIT);
     {
         char *sub = malloc(MESH_MAX_CLAIM_STRING + 2);
@@ -394,8 +444,9 @@ static void test_claim_limits(void **state)
         free(sub);
     }
     assert_int_equal(
-        mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), NULL, &o, NULL),
+        mesh_jwt_validate_claims((const uint8_t *)claims, strlen(claims), NULL, o, NULL),
         MESH_ERR_LIMIT);
+    mesh_jwt_verify_opts_free(o);
 }
 
 static void test_claims_accessors_null(void **state)
@@ -403,35 +454,37 @@ static void test_claims_accessors_null(void **state)
     char *json = NULL;
 
     (void)state;
-    mesh_claims_free(NULL);
-    assert_string_equal(mesh_claims_iss(NULL), "");
-    assert_string_equal(mesh_claims_aud(NULL), "");
-    assert_int_equal(mesh_claims_exp(NULL), 0);
-    assert_false(mesh_claims_has_scope(NULL, "x"));
-    assert_int_equal(mesh_claims_to_json(NULL, &json), MESH_ERR_INVALID_ARG);
+    mesh_identity_free(NULL);
+    assert_string_equal(mesh_identity_issuer(NULL), "");
+    assert_string_equal(mesh_identity_audience(NULL), "");
+    assert_int_equal(mesh_identity_expiry(NULL), 0);
+    assert_false(mesh_identity_has_scope(NULL, "x"));
+    assert_int_equal(mesh_identity_to_json(NULL, &json), MESH_ERR_INVALID_ARG);
 }
 
 static void test_detail_never_has_token(void **state)
 {
-    mesh_jwt_claims_in_t in = claims_in(1700000000);
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_claims_in_t *in = claims_in(1700000000);
+    mesh_jwt_verify_opts_t *o = NULL;
     char *tok = NULL;
     char *sig;
 
     (void)state;
-    assert_int_equal(mesh_jwt_sign(rs, &in, &tok, NULL), MESH_OK);
-    opts_for(&o, 1800000000);
-    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, NULL), MESH_ERR_EXPIRED);
+    assert_int_equal(mesh_jwt_sign(rs, in, &tok, NULL), MESH_OK);
+    o = opts_for(o, 1800000000);
+    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, NULL), MESH_ERR_EXPIRED);
     sig = strrchr(tok, '.') + 1;
     assert_null(strstr(mesh_err_detail(), sig));
     assert_null(strstr(mesh_err_detail(), "eyJ"));
     mesh_free(tok);
+    mesh_jwt_verify_opts_free(o);
+    mesh_jwt_claims_in_free(in);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_opts_defaults),
+        cmocka_unit_test(test_opts_defaults_and_setters),
         cmocka_unit_test(test_sign_verify_rs256),
         cmocka_unit_test(test_sign_verify_es256),
         cmocka_unit_test(test_sign_verify_eddsa),

@@ -74,15 +74,16 @@ static void write_jwks(mesh_key_t *k)
 
 static char *sign(mesh_key_t *k)
 {
-    mesh_jwt_claims_in_t c = {.iss = ISS,
-                              .sub = "svc-token:ci",
-                              .aud = "svc-b",
-                              .client_id = "ci",
-                              .iat = time(NULL),
-                              .ttl = 300};
+    mesh_jwt_claims_in_t *c = NULL;
     char *tok = NULL;
 
-    assert_int_equal(mesh_jwt_sign(k, &c, &tok, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_new(&c), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_issuer(c, ISS), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_subject(c, "svc-token:ci"), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_audience(c, "svc-b"), MESH_OK);
+    assert_int_equal(mesh_jwt_claims_in_set_client_id(c, "ci"), MESH_OK);
+    assert_int_equal(mesh_jwt_sign(k, c, &tok, NULL), MESH_OK); /* iat now, ttl 300 */
+    mesh_jwt_claims_in_free(c);
     return tok;
 }
 
@@ -90,19 +91,18 @@ static mesh_identity_t *identity(void)
 {
     static const char claims[] = "{\"iss\":\"" ISS "\",\"sub\":\"s\",\"aud\":\"svc-b\","
                                  "\"iat\":1700000000,\"exp\":1700000300,\"jti\":\"j\"}";
-    mesh_jwt_verify_opts_t o;
-    mesh_claims_t *c = NULL;
+    mesh_jwt_verify_opts_t *o = NULL;
     mesh_identity_t *id = NULL;
 
-    mesh_jwt_verify_opts_init(&o);
-    o.issuer = ISS;
-    o.audience = "svc-b";
-    o.now = 1700000100;
-    o.require_cnf = false;
+    assert_int_equal(mesh_jwt_verify_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_issuer(o, ISS), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_audience(o, "svc-b"), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_now(o, 1700000100), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_binding(o, "when-presented"), MESH_OK);
     assert_int_equal(
-        mesh_jwt_validate_claims((const uint8_t *)claims, sizeof(claims) - 1, NULL, &o, &c),
+        mesh_jwt_validate_claims((const uint8_t *)claims, sizeof(claims) - 1, NULL, o, &id),
         MESH_OK);
-    assert_int_equal(mesh_identity_new(c, "k1", &id), MESH_OK);
+    mesh_jwt_verify_opts_free(o);
     return id;
 }
 
@@ -223,34 +223,32 @@ static void test_jwks_cache_generation_moves_on_every_swap(void **state)
 static void test_verifier_key_replaced_under_same_kid_cached_token_refused(void **state)
 {
     mesh_key_t *old_key = key_with_kid("k1"), *new_key = key_with_kid("k1");
-    mesh_verifier_opts_t o;
+    mesh_verifier_opts_t *o = NULL;
     mesh_verifier_t *v = NULL;
-    mesh_verifier_stats_t st;
     char *old_tok = sign(old_key), *new_tok = sign(new_key);
     char auth[2048];
     (void)state;
 
     write_jwks(old_key);
-    mesh_verifier_opts_init(&o);
-    o.issuer = ISS;
-    o.audience = "svc-b";
-    o.jwks_source = MESH_JWKS_FROM_FILE;
-    o.jwks_location = jwks_path;
-    o.revocation_feed = false;
-    o.require_binding = false;
-    o.jwks_cooldown_ms = 3600000;
-    assert_int_equal(mesh_verifier_new(&o, &v), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_issuer(o, ISS), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_audience(o, "svc-b"), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_jwks(o, MESH_JWKS_FROM_FILE, jwks_path), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_revocation_feed(o, false), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_binding(o, "when-presented"), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_jwks_cooldown_ms(o, 3600000), MESH_OK);
+    assert_int_equal(mesh_verifier_new(o, &v), MESH_OK);
+    mesh_verifier_opts_free(o);
     snprintf(auth, sizeof(auth), "Bearer %s", old_tok);
     assert_int_equal(mesh_verify(v, auth, NULL, 0, NULL, NULL), MESH_OK);
     assert_int_equal(mesh_verify(v, auth, NULL, 0, NULL, NULL), MESH_OK);
-    mesh_verifier_stats(v, &st);
-    assert_int_equal(st.cache_hits, 1);
+    assert_int_equal(mesh_verifier_stat(v, MESH_VSTAT_CACHE_HITS), 1);
     /* The issuer replaces the key, keeping its kid. */
     write_jwks(new_key);
     assert_int_equal(mesh_verifier_refresh_keys(v), MESH_OK);
     assert_int_equal(mesh_verify(v, auth, NULL, 0, NULL, NULL), MESH_ERR_SIGNATURE);
-    mesh_verifier_stats(v, &st);
-    assert_int_equal(st.cache_hits, 1); /* a miss: verified again, and refused */
+    assert_int_equal(mesh_verifier_stat(v, MESH_VSTAT_CACHE_HITS),
+                     1); /* a miss: verified again, and refused */
     snprintf(auth, sizeof(auth), "Bearer %s", new_tok);
     assert_int_equal(mesh_verify(v, auth, NULL, 0, NULL, NULL), MESH_OK);
     mesh_verifier_free(v);

@@ -60,16 +60,20 @@ static char *claims(const char *sub, const char *extra)
 
 static mesh_err_t validate(const char *json, bool require_cnf, bool with_cert)
 {
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_verify_opts_t *o = NULL;
 
-    mesh_jwt_verify_opts_init(&o);
-    o.issuer = ISS;
-    o.audience = "svc-b";
-    o.now = NOW + 10;
-    o.require_cnf = require_cnf;
-    o.cert_der = with_cert ? cert : NULL;
-    o.cert_der_len = with_cert ? sizeof(cert) : 0;
-    return mesh_jwt_validate_claims((const uint8_t *)json, strlen(json), NULL, &o, NULL);
+    assert_int_equal(mesh_jwt_verify_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_issuer(o, ISS), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_audience(o, "svc-b"), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_now(o, NOW + 10), MESH_OK);
+    assert_int_equal(
+        mesh_jwt_verify_opts_set_binding(o, require_cnf ? "required" : "when-presented"), MESH_OK);
+    assert_int_equal(
+        mesh_jwt_verify_opts_set_cert(o, with_cert ? cert : NULL, with_cert ? sizeof(cert) : 0),
+        MESH_OK);
+    mesh_err_t rc = mesh_jwt_validate_claims((const uint8_t *)json, strlen(json), NULL, o, NULL);
+    mesh_jwt_verify_opts_free(o);
+    return rc;
 }
 
 /* regression: cnf {"jkt":...} (DPoP) was read as "unbound" and accepted where binding is not
@@ -132,23 +136,22 @@ static void test_b64_header_refused(void **state)
     static const char *const extra[] = {",\"b64\":false", ",\"b64\":true",
                                         ",\"b64\":false,\"crit\":[\"b64\"]"};
     char *c = claims("s", "");
-    mesh_jwt_verify_opts_t o;
+    mesh_jwt_verify_opts_t *o = NULL;
     uint8_t payload[1024];
     size_t plen = 0;
     (void)state;
 
-    mesh_jwt_verify_opts_init(&o);
-    o.issuer = ISS;
-    o.audience = "svc-b";
-    o.now = NOW + 10;
-    o.require_cnf = false;
+    assert_int_equal(mesh_jwt_verify_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_issuer(o, ISS), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_audience(o, "svc-b"), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_now(o, NOW + 10), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_binding(o, "when-presented"), MESH_OK);
     for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
         char *h = jt_header(key, "at+jwt", extra[i]);
         char *tok = jt_token(key, h, c);
-        assert_int_equal(
-            mesh_jws_verify(key, tok, strlen(tok), NULL, payload, sizeof(payload), &plen),
-            MESH_ERR_HEADER_FORBIDDEN);
-        assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, NULL),
+        assert_int_equal(mesh_jws_verify(key, tok, strlen(tok), payload, sizeof(payload), &plen),
+                         MESH_ERR_HEADER_FORBIDDEN);
+        assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, NULL),
                          MESH_ERR_HEADER_FORBIDDEN);
         if (i < 2) {
             assert_non_null(strstr(mesh_err_detail(), "\"b64\""));
@@ -159,10 +162,11 @@ static void test_b64_header_refused(void **state)
     /* The same token without b64 verifies. */
     char *h = jt_header(key, "at+jwt", "");
     char *tok = jt_token(key, h, c);
-    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), &o, NULL), MESH_OK);
+    assert_int_equal(mesh_jwt_verify(set, tok, strlen(tok), o, NULL), MESH_OK);
     free(tok);
     free(h);
     free(c);
+    mesh_jwt_verify_opts_free(o);
 }
 
 /* The same rules through a verifier that accepts unbound tokens, with their HTTP answers. */
@@ -170,7 +174,7 @@ static void test_verifier_applies_token_rules(void **state)
 {
     char dir[256], path[300], auth[2048], www[256];
     char *json = NULL;
-    mesh_verifier_opts_t o;
+    mesh_verifier_opts_t *o = NULL;
     mesh_verifier_t *v = NULL;
     int64_t now = time(NULL);
     FILE *f;
@@ -196,14 +200,14 @@ static void test_verifier_applies_token_rules(void **state)
     assert_true(fputs(json, f) >= 0);
     assert_int_equal(fclose(f), 0);
     mesh_free(json);
-    mesh_verifier_opts_init(&o);
-    o.issuer = ISS;
-    o.audience = "svc-b";
-    o.jwks_source = MESH_JWKS_FROM_FILE;
-    o.jwks_location = path;
-    o.revocation_feed = false;
-    o.require_binding = false;
-    assert_int_equal(mesh_verifier_new(&o, &v), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_issuer(o, ISS), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_audience(o, "svc-b"), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_jwks(o, MESH_JWKS_FROM_FILE, path), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_revocation_feed(o, false), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_binding(o, "when-presented"), MESH_OK);
+    assert_int_equal(mesh_verifier_new(o, &v), MESH_OK);
+    mesh_verifier_opts_free(o);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char c[512];
         char *h = jt_header(key, "at+jwt", cases[i].hdr_extra);

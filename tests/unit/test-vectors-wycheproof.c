@@ -266,7 +266,7 @@ static mesh_err_t verify_with_key(void *ctx, const char *jws)
     if (ctx == NULL || jws == NULL) {
         return MESH_ERR_KEY_UNSUPPORTED; /* the group's key was refused */
     }
-    return mesh_jws_verify(ctx, jws, strlen(jws), NULL, payload, sizeof(payload), &n);
+    return mesh_jws_verify(ctx, jws, strlen(jws), payload, sizeof(payload), &n);
 }
 
 static void test_json_web_signature(void **state)
@@ -336,7 +336,7 @@ static mesh_err_t verify_with_set(void *ctx, const char *jws)
     if (rc != MESH_OK) {
         return rc;
     }
-    rc = mesh_jws_verify_jwks(set, jws, strlen(jws), NULL, payload, sizeof(payload), &n, NULL);
+    rc = mesh_jws_verify_jwks(set, jws, strlen(jws), payload, sizeof(payload), &n, NULL);
     mesh_jwks_free(set);
     return rc;
 }

@@ -27,13 +27,6 @@
 extern "C" {
 #endif
 
-/* What a verified header said. Strings are NUL-terminated copies. */
-typedef struct {
-    mesh_alg_t alg;
-    char kid[MESH_KID_MAX + 1]; /* "" when absent */
-    char typ[64];               /* "" when absent */
-} mesh_jws_header_t;
-
 /*
  * Signs `payload` (`len` bytes; NULL only when len is 0) with a private key. The protected
  * header is {"alg":<key's alg>,"typ":<typ>,"kid":<key's kid>} in that order ("typ" left out when
@@ -41,7 +34,7 @@ typedef struct {
  * Errors: MESH_ERR_KEY_NOT_PRIVATE for a public key, MESH_ERR_LIMIT when the header would exceed
  * MESH_MAX_HEADER_JSON_BYTES or the token MESH_MAX_TOKEN_BYTES, MESH_ERR_INVALID_ARG for NULL
  * arguments or a typ that is not UTF-8.
- * *out is untouched on failure. Thread-safe.
+ * *out is untouched on failure. Thread-safe; does not block.
  */
 MESH_WUR mesh_err_t mesh_jws_sign(const mesh_key_t *key, const char *typ, const void *payload,
                                   size_t len, char **out);
@@ -50,35 +43,37 @@ MESH_WUR mesh_err_t mesh_jws_sign(const mesh_key_t *key, const char *typ, const 
  * Verifies a compact JWS of `len` bytes with `key` (borrowed). The header's alg must equal the
  * key's alg (else MESH_ERR_ALG_NOT_ALLOWED); a kid, when present, must equal the key's kid (else
  * MESH_ERR_KID_UNKNOWN). On success the decoded payload is in `payload` (capacity `cap`;
- * MESH_MAX_TOKEN_BYTES is always enough, a smaller one may give MESH_ERR_LIMIT), its length in
- * *payload_len, and the header in *hdr; `payload` may be NULL (with cap 0) and `hdr` and
- * `payload_len` may be NULL when not wanted. On failure *hdr and *payload_len are untouched and
- * the contents of `payload` are unspecified (it is decoded into before the signature check, so
- * a malformed token costs no public-key operation).
+ * MESH_MAX_TOKEN_BYTES is always enough, a smaller one may give MESH_ERR_LIMIT) and its length
+ * in *payload_len; `payload` may be NULL (with cap 0) and `payload_len` NULL when not wanted.
+ * (The header's typ is checked by mesh_jwt_verify; `mesh decode` shows a whole header.) On
+ * failure *payload_len is untouched and the contents of `payload` are unspecified (it is decoded
+ * into before the signature check, so a malformed token costs no public-key operation).
  *
  * Thread-safe, without locks: each thread remembers the last header it parsed (by its exact
  * bytes) and verify contexts for its last four public keys, so a repeated header costs no JSON
  * parse and no allocation outside OpenSSL. Cached contexts hold a reference to the public key
  * until evicted or the thread exits. A private key is never cached per thread: its reusable
  * sign and verify contexts live inside the key and are freed with it (mesh_key_free()).
+ * Does not block.
  */
 MESH_WUR mesh_err_t mesh_jws_verify(const mesh_key_t *key, const char *jws, size_t len,
-                                    mesh_jws_header_t *hdr, uint8_t *payload, size_t cap,
-                                    size_t *payload_len);
+                                    uint8_t *payload, size_t cap, size_t *payload_len);
 
 /*
  * As mesh_jws_verify, with the key the header's "kid" selects from `set` (exact match): no kid
  * is MESH_ERR_KID_MISSING, a kid not in the set MESH_ERR_KID_UNKNOWN. *key_out (optional)
- * receives the borrowed key that verified; it lives as long as `set`.
+ * receives the borrowed key that verified; it lives as long as `set`. Thread-safe; does not
+ * block (the set is already in memory: no fetch happens here).
  */
 MESH_WUR mesh_err_t mesh_jws_verify_jwks(const mesh_jwks_t *set, const char *jws, size_t len,
-                                         mesh_jws_header_t *hdr, uint8_t *payload, size_t cap,
-                                         size_t *payload_len, const mesh_key_t **key_out);
+                                         uint8_t *payload, size_t cap, size_t *payload_len,
+                                         const mesh_key_t **key_out);
 
 /*
  * Splits and decodes a compact JWS WITHOUT verifying anything but its shape (size, three parts,
  * strict base64url, no NUL byte): *header_json and *payload_json are new strings (mesh_free())
  * that need not even be JSON. For inspection tools only (`mesh decode`); never trust the result.
+ * Does not block.
  */
 MESH_WUR mesh_err_t mesh_jws_decode_unverified(const char *jws, size_t len, char **header_json,
                                                char **payload_json);

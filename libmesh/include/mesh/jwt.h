@@ -3,6 +3,10 @@
  * JWT access tokens (RFC 9068 profile, RFC 8705 binding): building them for the issuer and
  * validating them for verifiers. The claim rules are DESIGN.md "Tokens" and "Verification
  * rules".
+ *
+ * No call in this header blocks on the network or the file system: mesh_jwt_verify never
+ * fetches keys (an unknown kid is MESH_ERR_KID_UNKNOWN at once; the refetching verifier is
+ * verifier.h's), and the revocation and clock callbacks run inline, so they must not block.
  */
 #ifndef MESH_JWT_H
 #define MESH_JWT_H
@@ -24,27 +28,40 @@ extern "C" {
 #define MESH_JTI_LEN    22 /* base64url of 128 random bits */
 #define MESH_TYP_AT_JWT "at+jwt"
 
-/* What the issuer puts in a token. Strings are borrowed for the duration of the call. */
-typedef struct {
-    const char *iss;
-    const char *sub;
-    const char *aud;
-    const char *scope; /* space-separated; NULL or "" leaves the claim out */
-    const char *client_id;
-    const char *x5t_s256; /* cnf.x5t#S256; NULL for tokens not bound to a certificate */
-    int64_t iat;          /* also nbf */
-    int64_t ttl;          /* exp = iat + ttl */
-} mesh_jwt_claims_in_t;
+/*
+ * What the issuer puts in a token: an opaque handle made by mesh_jwt_claims_in_new() (no
+ * claims; iat: the clock at signing; ttl MESH_TTL_DEFAULT), filled by the setters below, which
+ * copy their strings and validate them (MESH_ERR_INVALID_ARG; MESH_ERR_LIMIT for a string
+ * that cannot fit in a token), leaving the old value on failure. iss, sub and aud are
+ * required; scope, client_id and cnf.x5t#S256 are left out of the token while unset (NULL or
+ * "" unsets them). None blocks. Not thread-safe while being changed; mesh_jwt_sign only reads.
+ */
+typedef struct mesh_jwt_claims_in mesh_jwt_claims_in_t;
+
+MESH_WUR mesh_err_t mesh_jwt_claims_in_new(mesh_jwt_claims_in_t **out);
+void mesh_jwt_claims_in_free(mesh_jwt_claims_in_t *in); /* NULL-safe */
+
+MESH_WUR mesh_err_t mesh_jwt_claims_in_set_issuer(mesh_jwt_claims_in_t *in, const char *iss);
+MESH_WUR mesh_err_t mesh_jwt_claims_in_set_subject(mesh_jwt_claims_in_t *in, const char *sub);
+MESH_WUR mesh_err_t mesh_jwt_claims_in_set_audience(mesh_jwt_claims_in_t *in, const char *aud);
+/* Space-separated scopes. */
+MESH_WUR mesh_err_t mesh_jwt_claims_in_set_scopes(mesh_jwt_claims_in_t *in, const char *scope);
+MESH_WUR mesh_err_t mesh_jwt_claims_in_set_client_id(mesh_jwt_claims_in_t *in, const char *id);
+/* cnf.x5t#S256 (RFC 8705 §3.1), MESH_X5T_LEN characters; NULL for an unbound token. */
+MESH_WUR mesh_err_t mesh_jwt_claims_in_set_x5t(mesh_jwt_claims_in_t *in, const char *x5t);
+/* iat (also nbf), >= 0 seconds; unset: the clock when the token is signed. */
+MESH_WUR mesh_err_t mesh_jwt_claims_in_set_issued_at(mesh_jwt_claims_in_t *in, int64_t iat);
+/* exp = iat + ttl; ttl 1..MESH_TTL_MAX. */
+MESH_WUR mesh_err_t mesh_jwt_claims_in_set_ttl(mesh_jwt_claims_in_t *in, int64_t ttl);
 
 /*
  * Builds the claims {iss, sub, aud, iat, nbf = iat, exp = iat + ttl, jti, scope, client_id,
  * cnf} (with a fresh 128-bit jti from the CSPRNG) and signs them with typ "at+jwt" (RFC 9068).
- * iss, sub and aud must be non-empty UTF-8; ttl must be 1..MESH_TTL_MAX; x5t_s256, when given,
- * must be MESH_X5T_LEN characters; otherwise MESH_ERR_INVALID_ARG. Claims that would make a
- * token over MESH_MAX_TOKEN_BYTES are MESH_ERR_LIMIT. *token is a new string (mesh_free()); the
- * jti is written to `jti` when it is not NULL. Thread-safe; the key keeps a reusable signing
- * context (freed with the key) and each thread a block of random bytes for jti values (never
- * shared with a forked child).
+ * iss, sub and aud must be set, and every string UTF-8; otherwise MESH_ERR_INVALID_ARG.
+ * Claims that would make a token over MESH_MAX_TOKEN_BYTES are MESH_ERR_LIMIT. *token is a new
+ * string (mesh_free()); the jti is written to `jti` when it is not NULL. Does not block.
+ * Thread-safe; the key keeps a reusable signing context (freed with the key) and each thread a
+ * block of random bytes for jti values (never shared with a forked child).
  */
 MESH_WUR mesh_err_t mesh_jwt_sign(const mesh_key_t *key, const mesh_jwt_claims_in_t *in,
                                   char **token, char jti[MESH_JTI_LEN + 1]);
@@ -54,28 +71,56 @@ typedef bool (*mesh_revoked_fn)(void *ctx, const char *jti);
 /* Clock callback: current time in seconds since the epoch. */
 typedef int64_t (*mesh_clock_fn)(void *ctx);
 
-typedef struct {
-    const char *issuer;   /* required: exact match of iss */
-    const char *audience; /* required: must be aud, or one element of an aud array */
-    const char *typ;      /* required header typ; default "at+jwt"; NULL = not checked */
-    int64_t skew;         /* default MESH_DEFAULT_SKEW */
-    int64_t max_lifetime; /* default MESH_DEFAULT_MAX_LIFETIME */
-    mesh_clock_fn clock;  /* default: time(NULL) */
-    void *clock_ctx;
-    int64_t now;             /* when clock is NULL and now != 0: a fixed time (tests, CLI) */
-    const uint8_t *cert_der; /* the presenting certificate, or NULL */
-    size_t cert_der_len;
-    bool require_cnf;        /* default true: a token without cnf is MESH_ERR_CNF_MISSING */
-    mesh_revoked_fn revoked; /* optional */
-    void *revoked_ctx;
-    const char *required_scope; /* optional: one scope that must be among the token's */
-} mesh_jwt_verify_opts_t;
+/*
+ * Verification options: an opaque handle made with the defaults by mesh_jwt_verify_opts_new()
+ * (typ "at+jwt", skew MESH_DEFAULT_SKEW, max lifetime MESH_DEFAULT_MAX_LIFETIME, clock
+ * time(NULL), binding "required", no certificate, no revocation callback, no required
+ * scope), changed by the setters below. Setters copy what they are given (strings, the
+ * certificate), validate it and fail with MESH_ERR_INVALID_ARG (MESH_ERR_CONFIG for a
+ * binding policy) with a detail naming the option, leaving the old value in place. None
+ * blocks. Once set up, a handle may be shared by threads verifying at the same time; it must
+ * not be changed meanwhile.
+ */
+typedef struct mesh_jwt_verify_opts mesh_jwt_verify_opts_t;
 
-/* Fills `opts` with the defaults above (issuer and audience NULL: the caller must set them). */
-void mesh_jwt_verify_opts_init(mesh_jwt_verify_opts_t *opts);
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_new(mesh_jwt_verify_opts_t **out);
+void mesh_jwt_verify_opts_free(mesh_jwt_verify_opts_t *o); /* NULL-safe */
 
-/* Verified claims. Opaque; accessors below return borrowed strings valid until free. */
-typedef struct mesh_claims mesh_claims_t;
+/* Required: the exact iss. */
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_issuer(mesh_jwt_verify_opts_t *o, const char *iss);
+/* Required: the audience that must be aud, or one element of an aud array. */
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_audience(mesh_jwt_verify_opts_t *o, const char *aud);
+/* The header typ required (default "at+jwt"); NULL: not checked. */
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_typ(mesh_jwt_verify_opts_t *o, const char *typ);
+/* Allowed clock difference, 0..86400 s. */
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_skew(mesh_jwt_verify_opts_t *o, int64_t seconds);
+/* Largest exp - iat, 1..86400 s. */
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_max_lifetime(mesh_jwt_verify_opts_t *o,
+                                                          int64_t seconds);
+/* The clock (NULL: time(NULL), or the fixed time of set_now). */
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_clock(mesh_jwt_verify_opts_t *o, mesh_clock_fn fn,
+                                                   void *ctx);
+/* A fixed time (tests, `mesh verify --now`), used when no clock is set; 0: time(NULL). */
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_now(mesh_jwt_verify_opts_t *o, int64_t now);
+/* The presenting certificate (DER, copied; at most MESH_MAX_PEM_BYTES); NULL: none. */
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_cert(mesh_jwt_verify_opts_t *o, const uint8_t *der,
+                                                  size_t len);
+/* The certificate-binding policy: "required" (default), "when-presented" or
+ * "unbound-for:<sub>,<sub>", as mesh_verifier_opts_set_binding (verifier.h) says. */
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_binding(mesh_jwt_verify_opts_t *o, const char *policy);
+/* Optional revocation callback (NULL: none). */
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_revoked(mesh_jwt_verify_opts_t *o, mesh_revoked_fn fn,
+                                                     void *ctx);
+/* Optional: one scope that must be among the token's (NULL: none). */
+MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_required_scope(mesh_jwt_verify_opts_t *o,
+                                                            const char *scope);
+
+/*
+ * A verified token: the caller's identity and what its token said. One object for
+ * mesh_jwt_verify and mesh_verify (verifier.h). Opaque, immutable once returned and
+ * reference counted: any thread may read it and take or drop references.
+ */
+typedef struct mesh_identity mesh_identity_t;
 
 /*
  * Full verification: JWS signature with the key the kid selects from `keys` (mesh_jws.h rules),
@@ -83,46 +128,57 @@ typedef struct mesh_claims mesh_claims_t;
  * (iss, sub, aud, exp, iat, jti required; sub non-empty, RFC 9068 §2.2, else
  * MESH_ERR_CLAIM_MISSING; NumericDates must be JSON integers; a cnf, when present, must name
  * x5t#S256 and no other confirmation method, RFC 7800 §3, else MESH_ERR_CNF_UNSUPPORTED even
- * when require_cnf is off); iss; aud; exp, nbf, iat against now +- skew; exp - iat <=
+ * under every binding policy); iss; aud; exp, nbf, iat against now +- skew; exp - iat <=
  * max_lifetime; revoked(jti); certificate binding; required_scope last (MESH_ERR_SCOPE is
- * the one 403 case). Binding (RFC 8705 §3): a token with cnf.x5t#S256 needs the presenting
- * certificate and must name it (MESH_ERR_CNF_MISMATCH, also when no certificate is given); a
- * token without it is MESH_ERR_CNF_MISSING when require_cnf is set or a certificate was
- * presented. On success *out (optional) receives the claims
- * (mesh_claims_free()). The detail message names the rule and values, never the token.
- * Thread-safe; allocates only inside jansson.
+ * the one 403 case). Binding (RFC 8705 §3), by the options' policy: a token with
+ * cnf.x5t#S256 needs the presenting certificate and must name it (MESH_ERR_CNF_MISMATCH,
+ * also when no certificate is given), under every policy; a token without it is
+ * MESH_ERR_CNF_MISSING unless the policy is "when-presented" or names its sub. On success *out
+ * (optional) is a new identity with one reference (mesh_identity_free()). The detail message names
+ * the rule and values, never the token. Thread-safe; never blocks; allocates only inside jansson
+ * and for the returned identity.
  */
 MESH_WUR mesh_err_t mesh_jwt_verify(const mesh_jwks_t *keys, const char *token, size_t len,
-                                    const mesh_jwt_verify_opts_t *opts, mesh_claims_t **out);
+                                    const mesh_jwt_verify_opts_t *opts, mesh_identity_t **out);
 
 /*
- * Claim rules only, on a decoded payload (no signature check) and a header already verified;
- * `hdr` may be NULL to skip the typ rule. This is what mesh_jwt_verify runs after the
- * signature. *out optional.
+ * Claim rules only, on a decoded payload (no signature check) whose verified header had typ
+ * `header_typ` ("" when it had none; NULL skips the typ rule). This is what mesh_jwt_verify
+ * runs after the signature. *out optional. Does not block; thread-safe.
  */
 MESH_WUR mesh_err_t mesh_jwt_validate_claims(const uint8_t *payload, size_t len,
-                                             const mesh_jws_header_t *hdr,
+                                             const char *header_typ,
                                              const mesh_jwt_verify_opts_t *opts,
-                                             mesh_claims_t **out);
+                                             mesh_identity_t **out);
 
-void mesh_claims_free(mesh_claims_t *claims); /* NULL-safe */
+mesh_identity_t *mesh_identity_ref(mesh_identity_t *id); /* a new reference; NULL-safe */
+void mesh_identity_free(mesh_identity_t *id);            /* drops a reference; NULL-safe */
 
-const char *mesh_claims_iss(const mesh_claims_t *c);
-const char *mesh_claims_sub(const mesh_claims_t *c);
-const char *mesh_claims_aud(const mesh_claims_t *c);       /* the verifier's audience */
-const char *mesh_claims_jti(const mesh_claims_t *c);       /* "" when absent */
-const char *mesh_claims_scope(const mesh_claims_t *c);     /* "" when absent */
-const char *mesh_claims_client_id(const mesh_claims_t *c); /* "" when absent */
-const char *mesh_claims_cnf_x5t(const mesh_claims_t *c);   /* "" when unbound */
-int64_t mesh_claims_exp(const mesh_claims_t *c);
-int64_t mesh_claims_iat(const mesh_claims_t *c);
-int64_t mesh_claims_nbf(const mesh_claims_t *c); /* 0 when absent */
+/*
+ * What the verified token said. Strings are borrowed from `id` and valid while a reference
+ * is held; a NULL `id` gives "" (0, false). None blocks; all are thread-safe.
+ */
+const char *mesh_identity_issuer(const mesh_identity_t *id);    /* iss */
+const char *mesh_identity_subject(const mesh_identity_t *id);   /* sub */
+const char *mesh_identity_audience(const mesh_identity_t *id);  /* the verifier's audience */
+const char *mesh_identity_scopes(const mesh_identity_t *id);    /* space-separated; "" */
+const char *mesh_identity_jti(const mesh_identity_t *id);       /* "" when absent */
+const char *mesh_identity_client_id(const mesh_identity_t *id); /* "" when absent */
+const char *mesh_identity_x5t(const mesh_identity_t *id);       /* cnf.x5t#S256; "" unbound */
+int64_t mesh_identity_expiry(const mesh_identity_t *id);        /* exp */
+int64_t mesh_identity_issued_at(const mesh_identity_t *id);     /* iat */
+int64_t mesh_identity_not_before(const mesh_identity_t *id);    /* nbf; 0 when absent */
 
 /* true when `scope` is one of the space-separated scopes (exact match, no prefix). */
-bool mesh_claims_has_scope(const mesh_claims_t *c, const char *scope);
+bool mesh_identity_has_scope(const mesh_identity_t *id, const char *scope);
+
+/* true when the token was certificate-bound: it carried cnf.x5t#S256, which named the
+ * presenting certificate (every accepted bound token did). false for an unbound token the
+ * binding policy let through, so a route can refuse those. */
+bool mesh_identity_bound(const mesh_identity_t *id);
 
 /* The whole claims object as compact JSON (*out new, mesh_free()). */
-MESH_WUR mesh_err_t mesh_claims_to_json(const mesh_claims_t *c, char **out);
+MESH_WUR mesh_err_t mesh_identity_to_json(const mesh_identity_t *id, char **out);
 
 #ifdef __cplusplus
 }

@@ -98,4 +98,8 @@
  */
 #define MESH_MAX_FEED_PAGES_PER_POLL 1024
 
+/* Certificate binding (verifier) */
+#define MESH_MAX_BINDING_SPEC 4096    /* the subject list of a binding "unbound-for:" policy */
+#define MESH_X5T_MEMO_DER_MAX 4096    /* largest certificate whose thumbprint a thread memoises */
+
 #endif /* MESH_LIMITS_H */

@@ -6,9 +6,15 @@
  * to the TLS client certificate that presented it.
  *
  * The TLS layer that accepted the connection checks the peer's certificate chain; the
- * verifier checks that the token belongs to that certificate. A verifier given a trust bundle
- * (trust_bundle_path, and crl_path) checks the presenting certificate itself as well: for a
- * certificate forwarded by a proxy (mesh_verify_pem), which no TLS layer has seen.
+ * verifier checks that the token belongs to that certificate, by one binding policy
+ * (mesh_verifier_opts_set_binding). A verifier given a trust bundle
+ * (mesh_verifier_opts_set_trust_bundle) checks the presenting certificate itself as well: for
+ * a certificate forwarded by a proxy (mesh_verify_pem), which no TLS layer has seen.
+ *
+ * Blocking, in short: mesh_verifier_new (first key fetch and revocation feed), the explicit
+ * refresh/poll/reload calls and mesh_verifier_free may block on the network or the file
+ * system; mesh_verify and mesh_verify_pem block only on an unknown kid or an empty key set,
+ * at most once per JWKS cooldown (see mesh_verify). Each call below says which.
  *
  * A verifier is thread-safe: any number of threads may call mesh_verify() at once. Its hot
  * path takes no global lock (a striped verified-token cache, a striped revocation set and a
@@ -35,80 +41,147 @@ typedef enum {
     MESH_JWKS_FROM_FILE = 2, /* jwks_location is a JWKS file (reloaded on an unknown kid) */
 } mesh_jwks_source_t;
 
-typedef struct {
-    const char *issuer;   /* required: exact iss, and the base URL of the issuer */
-    const char *audience; /* required: this service's audience name */
-    mesh_jwks_source_t jwks_source;
-    const char *jwks_location;   /* URL or path; NULL for MESH_JWKS_FROM_ISSUER */
-    const char *ca_path;         /* trust anchor for HTTPS fetches (JWKS, metadata, feed) */
-    const char *cert_path;       /* optional client certificate for those fetches */
-    const char *key_path;        /* its key */
-    int64_t skew;                /* default MESH_DEFAULT_SKEW */
-    int64_t max_lifetime;        /* default MESH_DEFAULT_MAX_LIFETIME */
-    bool require_binding;        /* default true: tokens must carry cnf.x5t#S256 */
-    bool revocation_feed;        /* default true: poll <issuer>/v1/revocations */
-    int64_t revocation_poll_ms;  /* default 10000 */
-    int64_t jwks_cooldown_ms;    /* default 30000: at most one unknown-kid refetch per cooldown */
-    int64_t jwks_max_age_min;    /* default 10 s: Cache-Control max-age is clamped to */
-    int64_t jwks_max_age_max;    /* default 3600 s */
-    int64_t jwks_stale_if_error; /* default 86400 s: keep serving keys while fetches fail */
-    size_t cache_entries;        /* verified-token cache size; default 16384; 0 disables it */
-    mesh_clock_fn clock;         /* default time(NULL); tests may fix the time */
-    void *clock_ctx;
-    /*
-     * Optional: PEM CA certificates (the mesh root, and intermediates if wanted). When set,
-     * mesh_verify() checks the presenting certificate itself, and mesh_verify_pem() is
-     * available: the chain reaches a root of the bundle (intermediates from the presented
-     * chain or the bundle), every certificate is valid at the verifier's clock, the leaf is
-     * not a CA, carries EKU clientAuth and exactly one spiffe:// URI SAN, and nothing in the
-     * chain is revoked by a CRL of crl_path. Read once, at mesh_verifier_new (and
-     * mesh_verifier_reload_trust). Default NULL: the TLS layer is trusted to have checked.
-     */
-    const char *trust_bundle_path;
-    /* Optional, with trust_bundle_path: PEM CRLs, each signed by a CA of the bundle. A
-     * certificate whose issuer has a CRL here must be in date with it (a CRL past nextUpdate
-     * refuses all its certificates); one whose issuer has none is not revocation-checked. */
-    const char *crl_path;
-    /* Optional: the issuer's SPIFFE ID (spiffe://mesh.local/issuer). Every fetch from the
-     * issuer's URL (metadata, JWKS under it, the revocation feed) then requires the server
-     * certificate to carry it, so a local service cannot serve its own keys as the issuer's
-     * (every development certificate is valid for 127.0.0.1). Fails with
-     * MESH_ERR_PEER_ID. */
-    const char *issuer_id;
-} mesh_verifier_opts_t;
+/*
+ * Verifier options: an opaque handle made with defaults by mesh_verifier_opts_new(), changed
+ * by the setters below and handed to mesh_verifier_new(), which copies it (the handle may be
+ * freed or reused right after). Every setter copies its strings, validates its value and
+ * returns MESH_ERR_INVALID_ARG (or MESH_ERR_CONFIG, as said) with a detail that names the
+ * option, leaving the old value in place. No call blocks. A handle is not thread-safe; use
+ * one per thread.
+ */
+typedef struct mesh_verifier_opts mesh_verifier_opts_t;
 
-/* Fills `opts` with the defaults above (issuer, audience and locations NULL). */
-void mesh_verifier_opts_init(mesh_verifier_opts_t *opts);
+/* A new handle with the defaults; MESH_ERR_NOMEM. */
+MESH_WUR mesh_err_t mesh_verifier_opts_new(mesh_verifier_opts_t **out);
+void mesh_verifier_opts_free(mesh_verifier_opts_t *o); /* NULL-safe */
+
+/* Required: the exact iss, and the base URL of the issuer (https:// unless keys come from a
+ * JWKS file and the revocation feed is off: checked by mesh_verifier_new). */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_issuer(mesh_verifier_opts_t *o, const char *issuer);
+/* Required: this service's audience name. */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_audience(mesh_verifier_opts_t *o, const char *aud);
+/* Where keys come from (default MESH_JWKS_FROM_ISSUER, location NULL): an https:// URL
+ * (MESH_ERR_CONFIG otherwise) or a JWKS file path (reloaded on an unknown kid). */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_jwks(mesh_verifier_opts_t *o, mesh_jwks_source_t src,
+                                                const char *location);
+/* Trust anchor (PEM) for the HTTPS fetches: JWKS, metadata, revocation feed. NULL: none. */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_ca_path(mesh_verifier_opts_t *o, const char *path);
+/* Optional client certificate and key (PEM paths) for those fetches; both or neither. */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_client_cert(mesh_verifier_opts_t *o,
+                                                       const char *cert_path, const char *key_path);
+/* Optional: the issuer's SPIFFE ID (spiffe://mesh.local/issuer; MESH_ERR_CONFIG for
+ * anything else). Every fetch from the issuer's URL then requires the server certificate to
+ * carry it (MESH_ERR_PEER_ID), so a local service cannot serve its own keys as the issuer's. */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_issuer_id(mesh_verifier_opts_t *o, const char *id);
+/* Allowed clock difference, 0..86400 s (default MESH_DEFAULT_SKEW). */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_skew(mesh_verifier_opts_t *o, int64_t seconds);
+/* Largest exp - iat accepted, 1..86400 s (default MESH_DEFAULT_MAX_LIFETIME). */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_max_lifetime(mesh_verifier_opts_t *o, int64_t seconds);
+/*
+ * The certificate-binding policy (RFC 8705 §3); MESH_ERR_CONFIG for another spelling:
+ *   "required" (default)       every token carries cnf.x5t#S256 naming the presenting
+ *                              certificate;
+ *   "when-presented"           a token with cnf must name the presenting certificate; a
+ *                              token without cnf is accepted;
+ *   "unbound-for:<sub>,<sub>"  as "required", except tokens whose sub is one of the listed
+ *                              subjects (exact match; e.g. svc-token:ci) may come unbound.
+ * A token with cnf is checked on every path under every policy. mesh_identity_bound() tells
+ * a route whether the identity it got was bound.
+ */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_binding(mesh_verifier_opts_t *o, const char *policy);
+/* Poll <issuer>/v1/revocations (default on) ... */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_revocation_feed(mesh_verifier_opts_t *o, bool on);
+/* ... every `ms`, 1..86400000 (default 10000). */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_revocation_poll_ms(mesh_verifier_opts_t *o, int64_t ms);
+/* At most one unknown-kid refetch per `ms` (0..86400000; default 30000). */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_jwks_cooldown_ms(mesh_verifier_opts_t *o, int64_t ms);
+/* The JWKS Cache-Control max-age is clamped to [min_s, max_s] (default 10..3600 s), and keys
+ * are served while fetches fail for `stale_if_error_s` (default 86400 s). */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_jwks_max_age(mesh_verifier_opts_t *o, int64_t min_s,
+                                                        int64_t max_s, int64_t stale_if_error_s);
+/* Verified-token cache size (default 16384; 0 turns the cache off; at most 1 << 26). */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_cache_entries(mesh_verifier_opts_t *o, size_t n);
+/* The clock (default time(NULL)); tests may fix the time. `fn` NULL restores the default. */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_clock(mesh_verifier_opts_t *o, mesh_clock_fn fn,
+                                                 void *ctx);
+/*
+ * Optional: PEM CA certificates (the mesh root, and intermediates if wanted) and PEM CRLs,
+ * each signed by a CA of the bundle (`crl_path` may be NULL; NULL `bundle_path` turns it
+ * off). When set, mesh_verify() checks the presenting certificate itself, and
+ * mesh_verify_pem() is available: the chain reaches a root of the bundle (intermediates from
+ * the presented chain or the bundle), every certificate is valid at the verifier's clock,
+ * the leaf is not a CA, carries EKU clientAuth and exactly one spiffe:// URI SAN, and nothing
+ * in the chain is revoked by a CRL. A certificate whose issuer has a CRL must be in date with
+ * it (a CRL past nextUpdate refuses all its certificates); one whose issuer has none is not
+ * revocation-checked. Read at mesh_verifier_new (and mesh_verifier_reload_trust). Default
+ * off: the TLS layer is trusted to have checked.
+ */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_trust_bundle(mesh_verifier_opts_t *o,
+                                                        const char *bundle_path,
+                                                        const char *crl_path);
 
 typedef struct mesh_verifier mesh_verifier_t;
 
 /*
- * Creates a verifier and starts its background thread (JWKS refresh, revocation poll). The
- * first key fetch happens here; when it fails the verifier is still created (a gateway may
- * start before its issuer) and mesh_verify() answers MESH_ERR_KEYS_UNAVAILABLE until keys
- * arrive. `opts` is copied. Errors: MESH_ERR_INVALID_ARG (issuer/audience missing),
- * MESH_ERR_CONFIG (a location missing or not https://; a trust bundle or CRL file that is
- * unreadable as PEM, holds a non-CA certificate or no root, or a CRL no bundle CA signed:
- * the detail names the file), MESH_ERR_IO, MESH_ERR_NOMEM.
+ * Creates a verifier and starts its background thread (JWKS refresh, revocation poll). BLOCKS:
+ * the first key fetch (metadata and JWKS over HTTPS, or the JWKS file) and the first whole
+ * revocation feed are fetched here, each bounded by a 10 s timeout; when they fail the
+ * verifier is still created (a gateway may start before its issuer) and mesh_verify() answers
+ * MESH_ERR_KEYS_UNAVAILABLE until keys arrive. `opts` is copied (borrowed for the call). Errors:
+ * MESH_ERR_INVALID_ARG (issuer/audience missing), MESH_ERR_CONFIG (a location missing or not
+ * https://; a trust bundle or CRL file that is unreadable as PEM, holds a non-CA certificate or no
+ * root, or a CRL no bundle CA signed: the detail names the file), MESH_ERR_IO, MESH_ERR_NOMEM.
  */
 MESH_WUR mesh_err_t mesh_verifier_new(const mesh_verifier_opts_t *opts, mesh_verifier_t **out);
 
-/* Stops the background thread (cancelling a fetch in flight) and frees. NULL-safe. No
- * mesh_verify() may be running. */
-void mesh_verifier_free(mesh_verifier_t *v);
+/*
+ * A verifier configured from the environment, as mesh_client_from_env configures a client:
+ *   MESH_ISSUER_URL    required: the issuer (exact iss, base URL of metadata, JWKS, feed);
+ *   MESH_AUDIENCE      this service's audience (default: `service_name`);
+ *   MESH_ISSUER_ID     optional: the issuer's SPIFFE ID its fetches must reach;
+ *   TLS_CA_PATH        the CA for those HTTPS fetches, or MESH_CERTS_DIR/ca.pem; with
+ *                      TLS_CERT_PATH/TLS_KEY_PATH or MESH_CERTS_DIR/<service>/ the fetches
+ *                      present the service's certificate (mesh_env_identity, <mesh/util.h>);
+ *   MESH_TRUST_BUNDLE  optional trust bundle, with MESH_CRL_PATH its CRLs
+ *                      (mesh_verifier_opts_set_trust_bundle);
+ *   MESH_JWKS_URL or MESH_JWKS_FILE  optional: keys from there, not the issuer's metadata;
+ *   MESH_BINDING       required | when-presented | unbound-for:<sub>,<sub> (default
+ *                      required; mesh_verifier_opts_set_binding).
+ * An empty variable counts as unset. A missing or bad value is MESH_ERR_CONFIG (or the
+ * setter's error) with a detail that names the variable. Blocks as mesh_verifier_new does.
+ */
+MESH_WUR mesh_err_t mesh_verifier_from_env(const char *service_name, mesh_verifier_t **out);
 
-/* A verified caller. Immutable and reference counted; accessors return borrowed strings. */
-typedef struct mesh_identity mesh_identity_t;
+/* The options mesh_verifier_from_env would use (*out new, mesh_verifier_opts_free()), for a
+ * program that changes some before mesh_verifier_new. Does not block. */
+MESH_WUR mesh_err_t mesh_verifier_opts_from_env(const char *service_name,
+                                                mesh_verifier_opts_t **out);
+
+/* Stops the background thread (cancelling a fetch in flight) and frees. NULL-safe. No
+ * mesh_verify() may be running. Blocks until the background thread has ended (an HTTPS
+ * fetch in flight is cancelled, so this is short). */
+void mesh_verifier_free(mesh_verifier_t *v);
 
 /*
  * Verifies one request. `authorization` is the Authorization header value ("Bearer <jwt>";
  * NULL when the request had none: MESH_ERR_NO_TOKEN; a value with two credentials:
  * MESH_ERR_TWO_CREDENTIALS). `peer_cert_der` is the TLS client certificate (NULL when the
- * caller presented none: bound tokens then fail with MESH_ERR_CNF_MISMATCH). With a trust
- * bundle the certificate is checked first (see trust_bundle_path; intermediates come from the
- * bundle): MESH_ERR_PEER_CERT with the first failure in the detail.
- * `required_scope` (optional) must be among the token's scopes (MESH_ERR_SCOPE otherwise).
- * On success *identity (optional) is a new reference (mesh_identity_free()). Thread-safe.
+ * caller presented none: bound tokens then fail with MESH_ERR_CNF_MISMATCH; unbound ones are
+ * judged by the binding policy, MESH_ERR_CNF_MISSING). With a trust bundle the certificate
+ * is checked first (intermediates come from the bundle): MESH_ERR_PEER_CERT with the first
+ * failure in the detail. `required_scope` (optional) must be among the token's scopes
+ * (MESH_ERR_SCOPE otherwise). On success *identity (optional) is a new reference
+ * (mesh_identity_free(); mesh_identity_bound() says whether the token was bound).
+ * Thread-safe.
+ *
+ * MAY BLOCK, in one case only: when the token's kid is not in the key set (or the verifier has
+ * no keys yet), the call fetches the keys itself, synchronously (the issuer's metadata and
+ * JWKS over HTTPS with a 10 s timeout, or a re-read of the JWKS file), at most once per JWKS
+ * cooldown (mesh_verifier_opts_set_jwks_cooldown_ms, default 30 s) across all threads; inside
+ * the cooldown the kid is MESH_ERR_KID_UNKNOWN at once. A call that finds a fetch already in
+ * flight (another thread's, or the background refresh) waits for it. Every other path, the
+ * cached one included, is memory and CPU only: in an event loop, a token signed by a key the
+ * verifier has not seen yet can stall the loop for up to the fetch's timeout.
  */
 MESH_WUR mesh_err_t mesh_verify(mesh_verifier_t *v, const char *authorization,
                                 const uint8_t *peer_cert_der, size_t peer_cert_len,
@@ -122,17 +195,19 @@ MESH_WUR mesh_err_t mesh_verify(mesh_verifier_t *v, const char *authorization,
  * caller presented no certificate. Requires a trust bundle (MESH_ERR_CONFIG otherwise); a
  * chain that fails it is MESH_ERR_PEER_CERT, one over MESH_MAX_PEM_BYTES MESH_ERR_LIMIT. The
  * token must be bound to the leaf. Verdicts are remembered per chain until its earliest
- * notAfter and the CRLs' nextUpdate, so a repeated chain costs a hash. Thread-safe.
+ * notAfter and the CRLs' nextUpdate, so a repeated chain costs a hash. Thread-safe. May
+ * block exactly as mesh_verify does (an unknown kid); the chain check itself does no I/O.
  */
 MESH_WUR mesh_err_t mesh_verify_pem(mesh_verifier_t *v, const char *authorization,
                                     const char *pem_chain, size_t pem_len,
                                     const char *required_scope, mesh_identity_t **identity);
 
 /*
- * Reads trust_bundle_path and crl_path again (a fresh CRL before its nextUpdate, a new
+ * Reads the trust bundle and CRL files again (a fresh CRL before its nextUpdate, a new
  * intermediate) and forgets every remembered certificate verdict. On failure the old material
  * stays in force and the error names the file (as mesh_verifier_new); MESH_ERR_CONFIG when
- * the verifier has no trust bundle. Thread-safe, also while mesh_verify() runs.
+ * the verifier has no trust bundle. Thread-safe, also while mesh_verify() runs. Blocks on
+ * the file system (the two reads); mesh_verify() calls meanwhile go on with the old material.
  */
 MESH_WUR mesh_err_t mesh_verifier_reload_trust(mesh_verifier_t *v);
 
@@ -143,45 +218,37 @@ MESH_WUR mesh_err_t mesh_verifier_reload_trust(mesh_verifier_t *v);
  * (RFC 6750 §3.1); 403 insufficient_scope naming `required_scope`; 400 invalid_request for
  * two credentials; 503 when no keys are available; 500 for internal failures and for a
  * verifier misconfiguration (MESH_ERR_CONFIG). MESH_ERR_PEER_CERT is 401 invalid_token
- * (RFC 8705 §3: the token is not usable with the certificate that presented it).
+ * (RFC 8705 §3: the token is not usable with the certificate that presented it). Does not
+ * block.
  */
 int mesh_verify_http_status(mesh_err_t result, const char *required_scope, char *www, size_t cap);
 
-/* Counters since creation, for metrics and tests. Thread-safe, approximate under load. */
-typedef struct {
-    uint64_t verified; /* successful mesh_verify() calls */
-    uint64_t rejected;
-    uint64_t cache_hits;
-    uint64_t jwks_fetches; /* successful and failed key fetches */
-    uint64_t revocation_polls;
-} mesh_verifier_stats_t;
+/* Counters since creation, for metrics and tests (mesh_verifier_stat). */
+typedef enum {
+    MESH_VSTAT_VERIFIED = 0,     /* successful mesh_verify() calls */
+    MESH_VSTAT_REJECTED = 1,     /* failed ones */
+    MESH_VSTAT_CACHE_HITS = 2,   /* verifications answered from the verified-token cache */
+    MESH_VSTAT_JWKS_FETCHES = 3, /* successful and failed key fetches */
+    MESH_VSTAT_REVOCATION_POLLS = 4,
+} mesh_verifier_stat_t;
 
-void mesh_verifier_stats(mesh_verifier_t *v, mesh_verifier_stats_t *out); /* *out filled */
+/* One counter; 0 for a NULL verifier or an unknown counter. Thread-safe, approximate under
+ * load; does not block. */
+uint64_t mesh_verifier_stat(const mesh_verifier_t *v, mesh_verifier_stat_t which);
 
 /*
  * Fetches keys now (the background thread does this on its own; for tools and tests).
- * Returns the fetch's error; the verifier keeps its old keys on failure.
+ * Returns the fetch's error; the verifier keeps its old keys on failure. BLOCKS for the fetch
+ * (HTTPS, 10 s timeout, or the JWKS file read), not limited by the cooldown.
  */
 MESH_WUR mesh_err_t mesh_verifier_refresh_keys(mesh_verifier_t *v);
 
 /* Polls the revocation feed once now (tests, tools); MESH_ERR_CONFIG when the feed is off.
- * Thread-safe, like mesh_verifier_refresh_keys. */
+ * Thread-safe, like mesh_verifier_refresh_keys. BLOCKS for the poll (HTTPS, every page the
+ * issuer has, each with a 10 s timeout). */
 MESH_WUR mesh_err_t mesh_verifier_poll_revocations(mesh_verifier_t *v);
 
-mesh_identity_t *mesh_identity_ref(mesh_identity_t *id); /* NULL-safe, thread-safe */
-void mesh_identity_free(mesh_identity_t *id);            /* drops a reference; NULL-safe */
-
-/*
- * What a verified token said. Strings are borrowed from `id` and valid while a reference is
- * held; a NULL `id` gives "" (0, false). Identities are immutable: thread-safe.
- */
-const char *mesh_identity_subject(const mesh_identity_t *id);   /* sub */
-const char *mesh_identity_client_id(const mesh_identity_t *id); /* "" when absent */
-const char *mesh_identity_audience(const mesh_identity_t *id);
-const char *mesh_identity_scopes(const mesh_identity_t *id); /* space-separated; "" */
-const char *mesh_identity_jti(const mesh_identity_t *id);
-int64_t mesh_identity_expiry(const mesh_identity_t *id); /* exp */
-bool mesh_identity_has_scope(const mesh_identity_t *id, const char *scope);
+/* The verified caller, mesh_identity_t, and its accessors are in <mesh/jwt.h>. */
 
 #ifdef __cplusplus
 }

@@ -116,13 +116,13 @@ static void test_mtls_token(void **state)
     assert_string_equal(jstr(x, "token_type"), "Bearer");
     assert_int_equal(json_integer_value(json_object_get(x->json, "expires_in")), 300);
     assert_string_equal(jstr(x, "scope"), "assets:read assets:write");
-    mesh_claims_t *c = NULL;
+    mesh_identity_t *c = NULL;
     assert_int_equal(verify(jstr(x, "access_token"), "asset-service", "gateway", &c), MESH_OK);
-    assert_string_equal(mesh_claims_sub(c), "spiffe://mesh.local/gateway");
-    assert_string_equal(mesh_claims_client_id(c), "gateway");
-    assert_int_equal(strlen(mesh_claims_cnf_x5t(c)), MESH_X5T_LEN);
-    assert_int_equal(mesh_claims_exp(c) - mesh_claims_iat(c), 300);
-    mesh_claims_free(c);
+    assert_string_equal(mesh_identity_subject(c), "spiffe://mesh.local/gateway");
+    assert_string_equal(mesh_identity_client_id(c), "gateway");
+    assert_int_equal(strlen(mesh_identity_x5t(c)), MESH_X5T_LEN);
+    assert_int_equal(mesh_identity_expiry(c) - mesh_identity_issued_at(c), 300);
+    mesh_identity_free(c);
     /* Bound to the gateway's certificate: useless with another one. */
     assert_int_equal(verify(jstr(x, "access_token"), "asset-service", "chat-service", NULL),
                      MESH_ERR_CNF_MISMATCH);
@@ -460,11 +460,11 @@ static void test_svc_tokens(void **state)
     assert_int_equal(x->status, 200);
     assert_string_equal(jstr(x, "scope"), "assets:read");
     assert_int_equal(json_integer_value(json_object_get(x->json, "expires_in")), 120);
-    mesh_claims_t *c = NULL;
+    mesh_identity_t *c = NULL;
     assert_int_equal(verify(jstr(x, "access_token"), "asset-service", NULL, &c), MESH_OK);
-    assert_string_equal(mesh_claims_sub(c), "svc-token:ci-deploy");
-    assert_string_equal(mesh_claims_cnf_x5t(c), ""); /* no certificate, no binding */
-    mesh_claims_free(c);
+    assert_string_equal(mesh_identity_subject(c), "svc-token:ci-deploy");
+    assert_string_equal(mesh_identity_x5t(c), ""); /* no certificate, no binding */
+    mesh_identity_free(c);
     resp_free(x);
 
     /* the header form */

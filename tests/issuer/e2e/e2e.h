@@ -81,7 +81,7 @@ extern const char *const TOKEN_FORM; /* client_credentials for asset-service */
 
 mesh_jwks_t *served_jwks(void);
 /* Verifies with libmesh against the served JWKS; `leaf` binds to that certificate. */
-mesh_err_t verify(const char *token, const char *aud, const char *leaf, mesh_claims_t **claims);
+mesh_err_t verify(const char *token, const char *aud, const char *leaf, mesh_identity_t **claims);
 resp_t *post_token(const char *cert, const char *body);
 void expect_error(resp_t *x, long status, const char *error, const char *needle); /* frees x */
 char *svc_create(const char *name, const char *args, char *id, size_t idcap);     /* the secret */

@@ -37,25 +37,25 @@ mesh_jwks_t *served_jwks(void)
 }
 
 /* Verifies with libmesh against the served JWKS; `leaf` binds to that certificate. */
-mesh_err_t verify(const char *token, const char *aud, const char *leaf, mesh_claims_t **claims)
+mesh_err_t verify(const char *token, const char *aud, const char *leaf, mesh_identity_t **claims)
 {
     mesh_jwks_t *set = served_jwks();
-    mesh_jwt_verify_opts_t o;
-    mesh_jwt_verify_opts_init(&o);
-    o.issuer = srv.url;
-    o.audience = aud;
+    mesh_jwt_verify_opts_t *o = NULL;
+    assert_int_equal(mesh_jwt_verify_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_issuer(o, srv.url), MESH_OK);
+    assert_int_equal(mesh_jwt_verify_opts_set_audience(o, aud), MESH_OK);
     uint8_t *der = NULL;
     size_t der_len = 0;
     if (leaf != NULL) {
         char path[400];
         snprintf(path, sizeof(path), "%s/%s/cert.pem", srv.dir, leaf);
         assert_int_equal(mesh_x509_load_der(path, &der, &der_len), MESH_OK);
-        o.cert_der = der;
-        o.cert_der_len = der_len;
+        assert_int_equal(mesh_jwt_verify_opts_set_cert(o, der, der_len), MESH_OK);
     } else {
-        o.require_cnf = false;
+        assert_int_equal(mesh_jwt_verify_opts_set_binding(o, "when-presented"), MESH_OK);
     }
-    mesh_err_t rc = mesh_jwt_verify(set, token, strlen(token), &o, claims);
+    mesh_err_t rc = mesh_jwt_verify(set, token, strlen(token), o, claims);
+    mesh_jwt_verify_opts_free(o);
     mesh_free(der);
     mesh_jwks_free(set);
     return rc;

@@ -160,11 +160,11 @@ static void test_keepalive_revoked_cert(void **state)
     resp_t *x = keepalive_token(c, "asset-service");
     assert_int_equal(x->status, 200);
     assert_int_equal(x->new_conns, 1);
-    mesh_claims_t *claims = NULL;
+    mesh_identity_t *claims = NULL;
     assert_int_equal(verify(jstr(x, "access_token"), "gateway", "asset-service", &claims), MESH_OK);
     char x5t[64];
-    snprintf(x5t, sizeof(x5t), "%s", mesh_claims_cnf_x5t(claims));
-    mesh_claims_free(claims);
+    snprintf(x5t, sizeof(x5t), "%s", mesh_identity_x5t(claims));
+    mesh_identity_free(claims);
     resp_free(x);
     crl_revoke("asset-service");
     kill(srv.pid, SIGHUP);
@@ -180,10 +180,10 @@ static void test_keepalive_revoked_cert(void **state)
 /* Waits for the feed entry that revokes the certificate `token` is bound to. */
 static void wait_cert_revoked(const char *token)
 {
-    mesh_claims_t *c = NULL;
+    mesh_identity_t *c = NULL;
     assert_int_equal(verify(token, "asset-service", "chat-service", &c), MESH_OK);
-    json_decref(feed_until("x5t#S256", mesh_claims_cnf_x5t(c)));
-    mesh_claims_free(c);
+    json_decref(feed_until("x5t#S256", mesh_identity_x5t(c)));
+    mesh_identity_free(c);
 }
 
 /* A revoked service token: its tokens are revoked in the feed by subject and issue time. */
@@ -191,10 +191,10 @@ static void test_svc_token_revocation_feed(void **state)
 {
     char cmd[1024], *secret = NULL;
     char *tok = svc_token_issue("leaky", &secret);
-    mesh_claims_t *claims = NULL;
+    mesh_identity_t *claims = NULL;
     assert_int_equal(verify(tok, "asset-service", NULL, &claims), MESH_OK);
-    int64_t iat = mesh_claims_iat(claims);
-    mesh_claims_free(claims);
+    int64_t iat = mesh_identity_issued_at(claims);
+    mesh_identity_free(claims);
     free(tok);
     snprintf(cmd, sizeof(cmd), "'%s' token revoke leaky --config '%s'", srv.bin, srv.config);
     assert_int_equal(run_cmd(cmd, NULL), 0);
@@ -305,15 +305,18 @@ static mesh_verifier_t *real_verifier(const char *audience, bool binding)
 {
     char ca[400];
     snprintf(ca, sizeof(ca), "%s/ca.pem", srv.dir);
-    mesh_verifier_opts_t o;
-    mesh_verifier_opts_init(&o);
-    o.issuer = srv.url;
-    o.audience = audience;
-    o.ca_path = ca;
-    o.require_binding = binding;
-    o.cache_entries = 64; /* cached tokens must die too */
+    mesh_verifier_opts_t *o = NULL;
+    assert_int_equal(mesh_verifier_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_issuer(o, srv.url), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_audience(o, audience), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_ca_path(o, ca), MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_binding(o, (binding) ? "required" : "when-presented"),
+                     MESH_OK);
+    assert_int_equal(mesh_verifier_opts_set_cache_entries(o, 64),
+                     MESH_OK); /* cached tokens must die too */
     mesh_verifier_t *v = NULL;
-    assert_int_equal(mesh_verifier_new(&o, &v), MESH_OK);
+    assert_int_equal(mesh_verifier_new(o, &v), MESH_OK);
+    mesh_verifier_opts_free(o);
     return v;
 }
 

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* mesh_identity_t (jwt.h): what a verified token said. Immutable once returned, so every
+ * accessor is a plain read; only the reference count changes. */
+#include <jansson.h>
+#include <stdlib.h>
+
+#include <mesh/jwt.h>
+
+#include "internal.h"
+#include "jwt_internal.h"
+
+MESH_EXPORT mesh_identity_t *mesh_identity_ref(mesh_identity_t *id)
+{
+    if (id != NULL) {
+        atomic_fetch_add_explicit(&id->refs, 1, memory_order_relaxed);
+    }
+    return id;
+}
+
+MESH_EXPORT void mesh_identity_free(mesh_identity_t *id)
+{
+    if (id != NULL && atomic_fetch_sub_explicit(&id->refs, 1, memory_order_acq_rel) == 1) {
+        json_decref(id->root);
+        free(id);
+    }
+}
+
+#define IDENTITY_STR(name, field)                                                                  \
+    MESH_EXPORT const char *mesh_identity_##name(const mesh_identity_t *id)                        \
+    {                                                                                              \
+        return id != NULL ? id->field : "";                                                        \
+    }
+IDENTITY_STR(issuer, iss)
+IDENTITY_STR(subject, sub)
+IDENTITY_STR(audience, aud)
+IDENTITY_STR(scopes, scope)
+IDENTITY_STR(jti, jti)
+IDENTITY_STR(client_id, client_id)
+IDENTITY_STR(x5t, x5t)
+
+#define IDENTITY_TIME(name, field)                                                                 \
+    MESH_EXPORT int64_t mesh_identity_##name(const mesh_identity_t *id)                            \
+    {                                                                                              \
+        return id != NULL ? id->field : 0;                                                         \
+    }
+IDENTITY_TIME(expiry, exp)
+IDENTITY_TIME(issued_at, iat)
+IDENTITY_TIME(not_before, nbf)
+
+MESH_EXPORT bool mesh_identity_has_scope(const mesh_identity_t *id, const char *scope)
+{
+    return id != NULL && scope != NULL && mesh_scope_has(id->scope, id->scope_len, scope);
+}
+
+/* Every accepted token's cnf named the presenting certificate (binding.c), so a token that
+ * carried one was bound to the certificate that presented it. */
+MESH_EXPORT bool mesh_identity_bound(const mesh_identity_t *id)
+{
+    return id != NULL && id->x5t[0] != '\0';
+}
+
+MESH_EXPORT mesh_err_t mesh_identity_to_json(const mesh_identity_t *id, char **out)
+{
+    char *s;
+
+    mesh_err_clear();
+    if (id == NULL || out == NULL) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "identity to JSON: NULL argument");
+    }
+    s = json_dumps(id->root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (s == NULL) {
+        return mesh_err_set(MESH_ERR_NOMEM, "identity to JSON: out of memory");
+    }
+    *out = s;
+    return MESH_OK;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What jwt_claims.c offers the verifier beyond the public jwt.h. Internal. */
+#ifndef MESH_JWT_INTERNAL_H
+#define MESH_JWT_INTERNAL_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include <mesh/jwt.h>
+
+#include "binding.h"
+
+/* A verified token (jwt.h): the parsed claims, borrowed from `root`, and a reference count.
+ * Filled once by jwt_claims.c, never changed after it is returned. */
+struct mesh_identity {
+    atomic_int refs;
+    json_t *root;
+    const char *iss, *sub, *aud, *jti, *scope, *client_id, *x5t;
+    size_t scope_len;
+    int64_t exp, iat, nbf;
+};
+
+/* mesh_jwt_verify_opts_t (jwt.h): every string and the certificate owned. */
+struct mesh_jwt_verify_opts {
+    char *issuer, *audience, *typ, *required_scope; /* typ NULL: not checked */
+    int64_t skew, max_lifetime, now;
+    mesh_clock_fn clock;
+    void *clock_ctx;
+    uint8_t *cert_der; /* the presenting certificate, or NULL */
+    size_t cert_der_len;
+    mesh_binding_t binding;
+    mesh_revoked_fn revoked;
+    void *revoked_ctx;
+};
+
+/* true when `want` is one of the `n` bytes of space-separated `scopes` (exact match). */
+bool mesh_scope_has(const char *scopes, size_t n, const char *want);
+
+/* mesh_jwt_validate_claims, with the certificate binding left out when `binding` is false:
+ * the verifier decides binding itself, in one place for its fresh and cached paths. */
+mesh_err_t mesh_jwt_claims_validate(const uint8_t *payload, size_t len, const char *typ,
+                                    const mesh_jwt_verify_opts_t *opts, bool binding,
+                                    mesh_identity_t **out);
+
+#endif /* MESH_JWT_INTERNAL_H */

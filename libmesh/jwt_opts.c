@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* mesh_jwt_verify_opts_t (jwt.h): defaults and setters that validate. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "jwt_internal.h"
+
+#define MAX_SECONDS 86400
+#define MAX_OPT_STR 4096
+
+#define NEED_OPTS(o, name)                                                                         \
+    do {                                                                                           \
+        mesh_err_clear();                                                                          \
+        if ((o) == NULL) {                                                                         \
+            return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT verify option %s: NULL options", name); \
+        }                                                                                          \
+    } while (0)
+
+MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_new(mesh_jwt_verify_opts_t **out)
+{
+    struct mesh_jwt_verify_opts *o;
+
+    mesh_err_clear();
+    if (out == NULL) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_jwt_verify_opts_new: out is NULL");
+    }
+    o = calloc(1, sizeof(*o));
+    if (o == NULL || (o->typ = strdup(MESH_TYP_AT_JWT)) == NULL) {
+        free(o);
+        return mesh_err_set(MESH_ERR_NOMEM, "JWT verify options");
+    }
+    o->skew = MESH_DEFAULT_SKEW;
+    o->max_lifetime = MESH_DEFAULT_MAX_LIFETIME;
+    o->binding.mode = MESH_BIND_REQUIRED;
+    *out = o;
+    return MESH_OK;
+}
+
+MESH_EXPORT void mesh_jwt_verify_opts_free(mesh_jwt_verify_opts_t *o)
+{
+    if (o == NULL) {
+        return;
+    }
+    free(o->issuer);
+    free(o->audience);
+    free(o->typ);
+    free(o->required_scope);
+    free(o->cert_der);
+    mesh_binding_clear(&o->binding);
+    free(o);
+}
+
+/* Replaces *slot with a copy of `value`; NULL clears it when `optional`. */
+static mesh_err_t set_str(char **slot, const char *value, bool optional, const char *name)
+{
+    char *copy = NULL;
+
+    if (value == NULL || (value[0] == '\0' && !optional)) {
+        if (!optional || value != NULL) {
+            return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT verify option %s: empty", name);
+        }
+    } else if (strlen(value) > MAX_OPT_STR) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT verify option %s: over %d bytes", name,
+                            MAX_OPT_STR);
+    } else if ((copy = strdup(value)) == NULL) {
+        return mesh_err_set(MESH_ERR_NOMEM, "JWT verify option %s", name);
+    }
+    free(*slot);
+    *slot = copy;
+    return MESH_OK;
+}
+
+static mesh_err_t set_seconds(int64_t *slot, int64_t v, int64_t lo, const char *name)
+{
+    if (v < lo || v > MAX_SECONDS) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT verify option %s: %lld is not in %lld..%d",
+                            name, (long long)v, (long long)lo, MAX_SECONDS);
+    }
+    *slot = v;
+    return MESH_OK;
+}
+
+MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_issuer(mesh_jwt_verify_opts_t *o, const char *iss)
+{
+    NEED_OPTS(o, "issuer");
+    return set_str(&o->issuer, iss, false, "issuer");
+}
+
+MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_audience(mesh_jwt_verify_opts_t *o, const char *aud)
+{
+    NEED_OPTS(o, "audience");
+    return set_str(&o->audience, aud, false, "audience");
+}
+
+MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_typ(mesh_jwt_verify_opts_t *o, const char *typ)
+{
+    NEED_OPTS(o, "typ");
+    if (typ != NULL && typ[0] == '\0') {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT verify option typ: empty (NULL turns "
+                                                  "the rule off)");
+    }
+    return set_str(&o->typ, typ, true, "typ");
+}
+
+MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_skew(mesh_jwt_verify_opts_t *o, int64_t seconds)
+{
+    NEED_OPTS(o, "skew");
+    return set_seconds(&o->skew, seconds, 0, "skew");
+}
+
+MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_max_lifetime(mesh_jwt_verify_opts_t *o,
+                                                             int64_t seconds)
+{
+    NEED_OPTS(o, "max_lifetime");
+    return set_seconds(&o->max_lifetime, seconds, 1, "max_lifetime");
+}
+
+MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_clock(mesh_jwt_verify_opts_t *o, mesh_clock_fn fn,
+                                                      void *ctx)
+{
+    NEED_OPTS(o, "clock");
+    o->clock = fn;
+    o->clock_ctx = fn != NULL ? ctx : NULL;
+    return MESH_OK;
+}
+
+MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_now(mesh_jwt_verify_opts_t *o, int64_t now)
+{
+    NEED_OPTS(o, "now");
+    if (now < 0) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT verify option now: %lld is negative",
+                            (long long)now);
+    }
+    o->now = now;
+    return MESH_OK;
+}
+
+MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_cert(mesh_jwt_verify_opts_t *o, const uint8_t *der,
+                                                     size_t len)
+{
+    uint8_t *copy = NULL;
+
+    NEED_OPTS(o, "cert");
+    if ((der == NULL) != (len == 0) || len > MESH_MAX_PEM_BYTES) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT verify option cert: %zu bytes %s", len,
+                            der == NULL ? "without a certificate" : "out of range");
+    }
+    if (der != NULL && (copy = malloc(len)) == NULL) {
+        return mesh_err_set(MESH_ERR_NOMEM, "JWT verify option cert");
+    }
+    if (copy != NULL) {
+        memcpy(copy, der, len);
+    }
+    free(o->cert_der);
+    o->cert_der = copy;
+    o->cert_der_len = len;
+    return MESH_OK;
+}
+
+MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_binding(mesh_jwt_verify_opts_t *o,
+                                                        const char *policy)
+{
+    NEED_OPTS(o, "binding");
+    if (policy == NULL) {
+        return mesh_err_set(MESH_ERR_CONFIG, "JWT verify option binding: NULL policy");
+    }
+    return mesh_binding_parse(policy, "JWT verify option binding", &o->binding);
+}
+
+MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_revoked(mesh_jwt_verify_opts_t *o,
+                                                        mesh_revoked_fn fn, void *ctx)
+{
+    NEED_OPTS(o, "revoked");
+    o->revoked = fn;
+    o->revoked_ctx = fn != NULL ? ctx : NULL;
+    return MESH_OK;
+}
+
+MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_required_scope(mesh_jwt_verify_opts_t *o,
+                                                               const char *scope)
+{
+    NEED_OPTS(o, "required_scope");
+    if (scope != NULL && scope[0] == '\0') {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT verify option required_scope: empty "
+                                                  "(NULL requires none)");
+    }
+    return set_str(&o->required_scope, scope, true, "required_scope");
+}

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* mesh_verifier_opts_t (verifier.h): defaults, setters that validate, and the deep copy a
+ * verifier keeps. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "verifier_internal.h"
+
+#define MAX_MS      86400000
+#define MAX_SECONDS 86400
+#define MAX_CACHE   ((size_t)1 << 26)
+#define MAX_OPT_STR 4096 /* a URL, a path, an ID */
+
+static void defaults(struct mesh_verifier_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->jwks_source = MESH_JWKS_FROM_ISSUER;
+    o->skew = MESH_DEFAULT_SKEW;
+    o->max_lifetime = MESH_DEFAULT_MAX_LIFETIME;
+    o->binding.mode = MESH_BIND_REQUIRED;
+    o->revocation_feed = true;
+    o->revocation_poll_ms = 10000;
+    o->jwks_cooldown_ms = 30000;
+    o->jwks_max_age_min = 10;
+    o->jwks_max_age_max = 3600;
+    o->jwks_stale_if_error = 86400;
+    o->cache_entries = 16384;
+}
+
+MESH_EXPORT mesh_err_t mesh_verifier_opts_new(mesh_verifier_opts_t **out)
+{
+    struct mesh_verifier_opts *o;
+
+    mesh_err_clear();
+    if (out == NULL) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_verifier_opts_new: out is NULL");
+    }
+    if ((o = malloc(sizeof(*o))) == NULL) {
+        return mesh_err_set(MESH_ERR_NOMEM, "verifier options");
+    }
+    defaults(o);
+    *out = o;
+    return MESH_OK;
+}
+
+void mesh_verifier_opts_clear(struct mesh_verifier_opts *o)
+{
+    char **s[] = {&o->issuer,   &o->audience,  &o->jwks_location,     &o->ca_path, &o->cert_path,
+                  &o->key_path, &o->issuer_id, &o->trust_bundle_path, &o->crl_path};
+
+    for (size_t i = 0; i < MESH_ARRAY_LEN(s); i++) {
+        free(*s[i]);
+        *s[i] = NULL;
+    }
+    mesh_binding_clear(&o->binding);
+}
+
+MESH_EXPORT void mesh_verifier_opts_free(mesh_verifier_opts_t *o)
+{
+    if (o != NULL) {
+        mesh_verifier_opts_clear(o);
+        free(o);
+    }
+}
+
+mesh_err_t mesh_verifier_opts_copy(struct mesh_verifier_opts *dst,
+                                   const struct mesh_verifier_opts *src)
+{
+    const char *from[] = {src->issuer,    src->audience,          src->jwks_location,
+                          src->ca_path,   src->cert_path,         src->key_path,
+                          src->issuer_id, src->trust_bundle_path, src->crl_path};
+    char **to[] = {&dst->issuer,    &dst->audience,          &dst->jwks_location,
+                   &dst->ca_path,   &dst->cert_path,         &dst->key_path,
+                   &dst->issuer_id, &dst->trust_bundle_path, &dst->crl_path};
+
+    *dst = *src;
+    for (size_t i = 0; i < MESH_ARRAY_LEN(to); i++) {
+        *to[i] = NULL;
+    }
+    dst->binding.subjects = NULL;
+    for (size_t i = 0; i < MESH_ARRAY_LEN(to); i++) {
+        if (from[i] != NULL && (*to[i] = strdup(from[i])) == NULL) {
+            mesh_verifier_opts_clear(dst);
+            return mesh_err_set(MESH_ERR_NOMEM, "verifier options");
+        }
+    }
+    if (mesh_binding_copy(&dst->binding, &src->binding) != MESH_OK) {
+        mesh_verifier_opts_clear(dst);
+        return MESH_ERR_NOMEM;
+    }
+    return MESH_OK;
+}
+
+/* Replaces *slot with a copy of `value` (NULL allowed when `optional`). */
+static mesh_err_t set_str(char **slot, const char *value, bool optional, const char *name)
+{
+    char *copy = NULL;
+
+    if (value == NULL || value[0] == '\0') {
+        if (!optional) {
+            return mesh_err_set(MESH_ERR_INVALID_ARG, "verifier option %s: empty", name);
+        }
+    } else if (strlen(value) > MAX_OPT_STR) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "verifier option %s: over %d bytes", name,
+                            MAX_OPT_STR);
+    } else if ((copy = strdup(value)) == NULL) {
+        return mesh_err_set(MESH_ERR_NOMEM, "verifier option %s", name);
+    }
+    free(*slot);
+    *slot = copy;
+    return MESH_OK;
+}
+
+static mesh_err_t range(int64_t v, int64_t lo, int64_t hi, const char *name)
+{
+    if (v < lo || v > hi) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "verifier option %s: %lld is not in %lld..%lld",
+                            name, (long long)v, (long long)lo, (long long)hi);
+    }
+    return MESH_OK;
+}
+
+#define NEED_OPTS(o, name)                                                                         \
+    do {                                                                                           \
+        mesh_err_clear();                                                                          \
+        if ((o) == NULL) {                                                                         \
+            return mesh_err_set(MESH_ERR_INVALID_ARG, "verifier option %s: NULL options", name);   \
+        }                                                                                          \
+    } while (0)
+
+MESH_EXPORT mesh_err_t mesh_verifier_opts_set_issuer(mesh_verifier_opts_t *o, const char *issuer)
+{
+    NEED_OPTS(o, "issuer");
+    return set_str(&o->issuer, issuer, false, "issuer");
+}
+
+MESH_EXPORT mesh_err_t mesh_verifier_opts_set_audience(mesh_verifier_opts_t *o, const char *aud)
+{
+    NEED_OPTS(o, "audience");
+    return set_str(&o->audience, aud, false, "audience");
+}
+
+MESH_EXPORT mesh_err_t mesh_verifier_opts_set_jwks(mesh_verifier_opts_t *o, mesh_jwks_source_t src,
+                                                   const char *location)
+{
+    NEED_OPTS(o, "jwks");
+    if (src != MESH_JWKS_FROM_ISSUER && src != MESH_JWKS_FROM_URL && src != MESH_JWKS_FROM_FILE) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "verifier option jwks: unknown source %d",
+                            (int)src);
+    }
+    if (src != MESH_JWKS_FROM_ISSUER && (location == NULL || location[0] == '\0')) {
+        return mesh_err_set(MESH_ERR_CONFIG, "verifier option jwks: a JWKS URL or file source "
+                                             "needs its location");
+    }
+    if (src == MESH_JWKS_FROM_URL && strncmp(location, "https://", 8) != 0) {
+        return mesh_err_set(MESH_ERR_CONFIG,
+                            "verifier option jwks: JWKS URL %.256s is not "
+                            "https://",
+                            location);
+    }
+    mesh_err_t rc =
+        set_str(&o->jwks_location, src == MESH_JWKS_FROM_ISSUER ? NULL : location, true, "jwks");
+    if (rc == MESH_OK) {
+        o->jwks_source = src;
+    }
+    return rc;
+}
+
+MESH_EXPORT mesh_err_t mesh_verifier_opts_set_ca_path(mesh_verifier_opts_t *o, const char *path)
+{
+    NEED_OPTS(o, "ca_path");
+    return set_str(&o->ca_path, path, true, "ca_path");
+}
+
+MESH_EXPORT mesh_err_t mesh_verifier_opts_set_client_cert(mesh_verifier_opts_t *o,
+                                                          const char *cert_path,
+                                                          const char *key_path)
+{
+    char *cert = NULL;
+    mesh_err_t rc;
+
+    NEED_OPTS(o, "client_cert");
+    if ((cert_path == NULL) != (key_path == NULL)) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "verifier option client_cert: give the "
+                                                  "certificate and its key, or neither");
+    }
+    if ((rc = set_str(&cert, cert_path, true, "client_cert")) != MESH_OK ||
+        (rc = set_str(&o->key_path, key_path, true, "client_cert key")) != MESH_OK) {
+        free(cert);
+        return rc;
+    }
+    free(o->cert_path);
+    o->cert_path = cert;
+    return MESH_OK;
+}
+
+MESH_EXPORT mesh_err_t mesh_verifier_opts_set_issuer_id(mesh_verifier_opts_t *o, const char *id)
+{
+    NEED_OPTS(o, "issuer_id");
+    if (id != NULL && strncmp(id, "spiffe://", 9) != 0) {
+        return mesh_err_set(MESH_ERR_CONFIG,
+                            "verifier option issuer_id: \"%.256s\" is not a "
+                            "spiffe:// ID",
+                            id);
+    }
+    return set_str(&o->issuer_id, id, true, "issuer_id");
+}
+
+MESH_EXPORT mesh_err_t mesh_verifier_opts_set_skew(mesh_verifier_opts_t *o, int64_t seconds)
+{
+    NEED_OPTS(o, "skew");
+    mesh_err_t rc = range(seconds, 0, MAX_SECONDS, "skew");
+    if (rc == MESH_OK) {
+        o->skew = seconds;
+    }
+    return rc;
+}
+
+MESH_EXPORT mesh_err_t mesh_verifier_opts_set_max_lifetime(mesh_verifier_opts_t *o, int64_t seconds)
+{
+    NEED_OPTS(o, "max_lifetime");
+    mesh_err_t rc = range(seconds, 1, MAX_SECONDS, "max_lifetime");
+    if (rc == MESH_OK) {
+        o->max_lifetime = seconds;
+    }
+    return rc;
+}
+
+MESH_EXPORT mesh_err_t mesh_verifier_opts_set_binding(mesh_verifier_opts_t *o, const char *policy)
+{
+    NEED_OPTS(o, "binding");
+    if (policy == NULL) {
+        return mesh_err_set(MESH_ERR_CONFIG, "verifier option binding: NULL policy");
+    }
+    return mesh_binding_parse(policy, "verifier option binding", &o->binding);
+}
+
+MESH_EXPORT mesh_err_t mesh_verifier_opts_set_revocation_feed(mesh_verifier_opts_t *o, bool on)
+{
+    NEED_OPTS(o, "revocation_feed");
+    o->revocation_feed = on;
+    return MESH_OK;
+}
+
+MESH_EXPORT mesh_err_t mesh_verifier_opts_set_revocation_poll_ms(mesh_verifier_opts_t *o,
+                                                                 int64_t ms)
+{
+    NEED_OPTS(o, "revocation_poll_ms");
+    mesh_err_t rc = range(ms, 1, MAX_MS, "revocation_poll_ms");
+    if (rc == MESH_OK) {
+        o->revocation_poll_ms = ms;
+    }
+    return rc;
+}
+
+MESH_EXPORT mesh_err_t mesh_verifier_opts_set_jwks_cooldown_ms(mesh_verifier_opts_t *o, int64_t ms)
+{
+    NEED_OPTS(o, "jwks_cooldown_ms");
+    mesh_err_t rc = range(ms, 0, MAX_MS, "jwks_cooldown_ms");
+    if (rc == MESH_OK) {
+        o->jwks_cooldown_ms = ms;
+    }
+    return rc;
+}
+
+MESH_EXPORT mesh_err_t mesh_verifier_opts_set_jwks_max_age(mesh_verifier_opts_t *o, int64_t min_s,
+                                                           int64_t max_s, int64_t stale_if_error_s)
+{
+    NEED_OPTS(o, "jwks_max_age");
+    mesh_err_t rc = range(min_s, 0, MAX_SECONDS * 365, "jwks_max_age min");
+    if (rc == MESH_OK) {
+        rc = range(max_s, min_s, MAX_SECONDS * 365, "jwks_max_age max");
+    }
+    if (rc == MESH_OK) {
+        rc = range(stale_if_error_s, 0, MAX_SECONDS * 365, "jwks_max_age stale_if_error");
+    }
+    if (rc == MESH_OK) {
+        o->jwks_max_age_min = min_s;
+        o->jwks_max_age_max = max_s;
+        o->jwks_stale_if_error = stale_if_error_s;
+    }
+    return rc;
+}
+
+MESH_EXPORT mesh_err_t mesh_verifier_opts_set_cache_entries(mesh_verifier_opts_t *o, size_t n)
+{
+    NEED_OPTS(o, "cache_entries");
+    if (n > MAX_CACHE) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG,
+                            "verifier option cache_entries: %zu is over "
+                            "%zu",
+                            n, MAX_CACHE);
+    }
+    o->cache_entries = n;
+    return MESH_OK;
+}
+
+MESH_EXPORT mesh_err_t mesh_verifier_opts_set_clock(mesh_verifier_opts_t *o, mesh_clock_fn fn,
+                                                    void *ctx)
+{
+    NEED_OPTS(o, "clock");
+    o->clock = fn;
+    o->clock_ctx = fn != NULL ? ctx : NULL;
+    return MESH_OK;
+}
+
+MESH_EXPORT mesh_err_t mesh_verifier_opts_set_trust_bundle(mesh_verifier_opts_t *o,
+                                                           const char *bundle_path,
+                                                           const char *crl_path)
+{
+    char *bundle = NULL;
+    mesh_err_t rc;
+
+    NEED_OPTS(o, "trust_bundle");
+    if (bundle_path == NULL && crl_path != NULL) {
+        return mesh_err_set(MESH_ERR_CONFIG, "verifier option trust_bundle: a CRL path needs "
+                                             "the bundle of the CAs whose CRLs they are");
+    }
+    if ((rc = set_str(&bundle, bundle_path, true, "trust_bundle")) != MESH_OK ||
+        (rc = set_str(&o->crl_path, crl_path, true, "trust_bundle crl")) != MESH_OK) {
+        free(bundle);
+        return rc;
+    }
+    free(o->trust_bundle_path);
+    o->trust_bundle_path = bundle;
+    return MESH_OK;
+}

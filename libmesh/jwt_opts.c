@@ -3,11 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mesh/limits.h>
+
 #include "internal.h"
 #include "jwt_internal.h"
 
-#define MAX_SECONDS 86400
-#define MAX_OPT_STR 4096
 
 #define NEED_OPTS(o, name)                                                                         \
     do {                                                                                           \
@@ -60,9 +60,9 @@ static mesh_err_t set_str(char **slot, const char *value, bool optional, const c
         if (!optional || value != NULL) {
             return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT verify option %s: empty", name);
         }
-    } else if (strlen(value) > MAX_OPT_STR) {
+    } else if (strlen(value) > MESH_MAX_OPT_STRING) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT verify option %s: over %d bytes", name,
-                            MAX_OPT_STR);
+                            MESH_MAX_OPT_STRING);
     } else if ((copy = strdup(value)) == NULL) {
         return mesh_err_set(MESH_ERR_NOMEM, "JWT verify option %s", name);
     }
@@ -73,9 +73,9 @@ static mesh_err_t set_str(char **slot, const char *value, bool optional, const c
 
 static mesh_err_t set_seconds(int64_t *slot, int64_t v, int64_t lo, const char *name)
 {
-    if (v < lo || v > MAX_SECONDS) {
+    if (v < lo || v > MESH_MAX_OPT_SECONDS) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT verify option %s: %lld is not in %lld..%d",
-                            name, (long long)v, (long long)lo, MAX_SECONDS);
+                            name, (long long)v, (long long)lo, MESH_MAX_OPT_SECONDS);
     }
     *slot = v;
     return MESH_OK;

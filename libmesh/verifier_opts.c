@@ -4,13 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mesh/limits.h>
+
 #include "internal.h"
 #include "verifier_internal.h"
 
-#define MAX_MS      86400000
-#define MAX_SECONDS 86400
-#define MAX_CACHE   ((size_t)1 << 26)
-#define MAX_OPT_STR 4096 /* a URL, a path, an ID */
 
 static void defaults(struct mesh_verifier_opts *o)
 {
@@ -101,9 +99,9 @@ static mesh_err_t set_str(char **slot, const char *value, bool optional, const c
         if (!optional) {
             return mesh_err_set(MESH_ERR_INVALID_ARG, "verifier option %s: empty", name);
         }
-    } else if (strlen(value) > MAX_OPT_STR) {
+    } else if (strlen(value) > MESH_MAX_OPT_STRING) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "verifier option %s: over %d bytes", name,
-                            MAX_OPT_STR);
+                            MESH_MAX_OPT_STRING);
     } else if ((copy = strdup(value)) == NULL) {
         return mesh_err_set(MESH_ERR_NOMEM, "verifier option %s", name);
     }
@@ -210,7 +208,7 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_issuer_id(mesh_verifier_opts_t *o,
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_skew(mesh_verifier_opts_t *o, int64_t seconds)
 {
     NEED_OPTS(o, "skew");
-    mesh_err_t rc = range(seconds, 0, MAX_SECONDS, "skew");
+    mesh_err_t rc = range(seconds, 0, MESH_MAX_OPT_SECONDS, "skew");
     if (rc == MESH_OK) {
         o->skew = seconds;
     }
@@ -220,7 +218,7 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_skew(mesh_verifier_opts_t *o, int6
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_max_lifetime(mesh_verifier_opts_t *o, int64_t seconds)
 {
     NEED_OPTS(o, "max_lifetime");
-    mesh_err_t rc = range(seconds, 1, MAX_SECONDS, "max_lifetime");
+    mesh_err_t rc = range(seconds, 1, MESH_MAX_OPT_SECONDS, "max_lifetime");
     if (rc == MESH_OK) {
         o->max_lifetime = seconds;
     }
@@ -247,7 +245,7 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_revocation_poll_ms(mesh_verifier_o
                                                                  int64_t ms)
 {
     NEED_OPTS(o, "revocation_poll_ms");
-    mesh_err_t rc = range(ms, 1, MAX_MS, "revocation_poll_ms");
+    mesh_err_t rc = range(ms, 1, MESH_MAX_OPT_MS, "revocation_poll_ms");
     if (rc == MESH_OK) {
         o->revocation_poll_ms = ms;
     }
@@ -257,7 +255,7 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_revocation_poll_ms(mesh_verifier_o
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_jwks_cooldown_ms(mesh_verifier_opts_t *o, int64_t ms)
 {
     NEED_OPTS(o, "jwks_cooldown_ms");
-    mesh_err_t rc = range(ms, 0, MAX_MS, "jwks_cooldown_ms");
+    mesh_err_t rc = range(ms, 0, MESH_MAX_OPT_MS, "jwks_cooldown_ms");
     if (rc == MESH_OK) {
         o->jwks_cooldown_ms = ms;
     }
@@ -268,12 +266,12 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_jwks_max_age(mesh_verifier_opts_t 
                                                            int64_t max_s, int64_t stale_if_error_s)
 {
     NEED_OPTS(o, "jwks_max_age");
-    mesh_err_t rc = range(min_s, 0, MAX_SECONDS * 365, "jwks_max_age min");
+    mesh_err_t rc = range(min_s, 0, MESH_MAX_OPT_SECONDS * 365, "jwks_max_age min");
     if (rc == MESH_OK) {
-        rc = range(max_s, min_s, MAX_SECONDS * 365, "jwks_max_age max");
+        rc = range(max_s, min_s, MESH_MAX_OPT_SECONDS * 365, "jwks_max_age max");
     }
     if (rc == MESH_OK) {
-        rc = range(stale_if_error_s, 0, MAX_SECONDS * 365, "jwks_max_age stale_if_error");
+        rc = range(stale_if_error_s, 0, MESH_MAX_OPT_SECONDS * 365, "jwks_max_age stale_if_error");
     }
     if (rc == MESH_OK) {
         o->jwks_max_age_min = min_s;
@@ -286,11 +284,11 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_jwks_max_age(mesh_verifier_opts_t 
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_cache_entries(mesh_verifier_opts_t *o, size_t n)
 {
     NEED_OPTS(o, "cache_entries");
-    if (n > MAX_CACHE) {
+    if (n > MESH_MAX_OPT_CACHE) {
         return mesh_err_set(MESH_ERR_INVALID_ARG,
                             "verifier option cache_entries: %zu is over "
                             "%zu",
-                            n, MAX_CACHE);
+                            n, MESH_MAX_OPT_CACHE);
     }
     o->cache_entries = n;
     return MESH_OK;

@@ -89,6 +89,12 @@
 #define MESH_MAX_CERT_DAYS 36500             /* a certificate's validity, days */
 #define MESH_MAX_PATH 4096                   /* a file path libmesh or mesh-ca builds or is given */
 
+/* Option values given to setters (verifier, JWT verify options) */
+#define MESH_MAX_OPT_SECONDS 86400          /* a duration option in seconds (skew, lifetime) */
+#define MESH_MAX_OPT_MS 86400000            /* a duration option in milliseconds */
+#define MESH_MAX_OPT_CACHE ((size_t)1 << 26) /* verified-token cache entries */
+#define MESH_MAX_OPT_STRING 4096            /* a string option: a URL, a path, an ID */
+
 /* Revocation feed (GET /v1/revocations, read by verifiers) */
 #define MESH_MAX_REVOKED 1000000      /* entries (jti, subject, certificate) a verifier holds */
 #define MESH_MAX_FEED_BYTES (4 * 1024 * 1024) /* one feed page */

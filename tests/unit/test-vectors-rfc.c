@@ -79,7 +79,7 @@ static void one_jws(vcount_t *c, json_t *v)
                          &plen);
     if (!supported && strcmp(alg, "none") != 0) {
         c->skipped++;
-        printf("  %s: skipped (%s not implemented; libmesh %s it)\n", id, alg,
+        printf("  %s: skipped (%s is outside libmesh's algorithms; libmesh %s it)\n", id, alg,
                rc == MESH_OK ? "ACCEPTS" : "rejects");
         if (rc == MESH_OK) {
             c->failed++;

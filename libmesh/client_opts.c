@@ -10,7 +10,10 @@
 #include <mesh/util.h>
 
 #include "client_internal.h"
+#include <mesh/limits.h>
+
 #include "internal.h"
+#include "opts.h"
 #include "x509_internal.h"
 
 MESH_EXPORT mesh_err_t mesh_client_opts_new(mesh_client_opts_t **out)
@@ -35,14 +38,6 @@ MESH_EXPORT mesh_err_t mesh_client_opts_new(mesh_client_opts_t **out)
     return MESH_OK;
 }
 
-static void wipe_free(char *s)
-{
-    if (s != NULL) {
-        mesh_wipe(s, strlen(s));
-        free(s);
-    }
-}
-
 MESH_EXPORT void mesh_client_opts_free(mesh_client_opts_t *o)
 {
     if (o == NULL) {
@@ -53,86 +48,62 @@ MESH_EXPORT void mesh_client_opts_free(mesh_client_opts_t *o)
     free(o->key_path);
     free(o->ca_path);
     free(o->client_id);
-    wipe_free(o->client_secret);
+    mesh_opt_free_secret(o->client_secret);
     free(o->issuer_id);
     free(o);
 }
 
-/* Replaces *slot with a copy of `v` (NULL unsets); the old value is wiped when `secret`. */
-static mesh_err_t set_string(mesh_client_opts_t *o, const char *name, char **slot, const char *v,
-                             bool secret)
-{
-    char *copy = NULL;
-
-    if (o == NULL) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "client option %s: no options handle", name);
-    }
-    if (v != NULL && (copy = strdup(v)) == NULL) {
-        return mesh_err_set(MESH_ERR_NOMEM, "client option %s", name);
-    }
-    if (secret) {
-        wipe_free(*slot);
-    } else {
-        free(*slot);
-    }
-    *slot = copy;
-    return MESH_OK;
-}
-
-#define CHECK_HANDLE(o, name)                                                                      \
-    do {                                                                                           \
-        mesh_err_clear();                                                                          \
-        if ((o) == NULL) {                                                                         \
-            return mesh_err_set(MESH_ERR_INVALID_ARG, "client option %s: no options handle",       \
-                                name);                                                             \
-        }                                                                                          \
-    } while (0)
-
 MESH_EXPORT mesh_err_t mesh_client_opts_set_issuer_url(mesh_client_opts_t *o, const char *url)
 {
-    CHECK_HANDLE(o, "issuer_url");
+    MESH_OPT_NEED(o, "client option", "issuer_url");
     if (url == NULL || strncmp(url, "https://", 8) != 0) {
         return mesh_err_set(MESH_ERR_CONFIG,
                             "client option issuer_url: \"%s\" is not https:// "
                             "(set MESH_ISSUER_URL to the issuer's https URL)",
                             url != NULL ? url : "(none)");
     }
-    return set_string(o, "issuer_url", &o->issuer_url, url, false);
+    return mesh_opt_str("client option", "issuer_url", &o->issuer_url, url, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
+                        0);
 }
 
 MESH_EXPORT mesh_err_t mesh_client_opts_set_cert_path(mesh_client_opts_t *o, const char *path)
 {
-    CHECK_HANDLE(o, "cert_path");
-    return set_string(o, "cert_path", &o->cert_path, path, false);
+    MESH_OPT_NEED(o, "client option", "cert_path");
+    return mesh_opt_str("client option", "cert_path", &o->cert_path, path, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
+                        0);
 }
 
 MESH_EXPORT mesh_err_t mesh_client_opts_set_key_path(mesh_client_opts_t *o, const char *path)
 {
-    CHECK_HANDLE(o, "key_path");
-    return set_string(o, "key_path", &o->key_path, path, false);
+    MESH_OPT_NEED(o, "client option", "key_path");
+    return mesh_opt_str("client option", "key_path", &o->key_path, path, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
+                        0);
 }
 
 MESH_EXPORT mesh_err_t mesh_client_opts_set_ca_path(mesh_client_opts_t *o, const char *path)
 {
-    CHECK_HANDLE(o, "ca_path");
-    return set_string(o, "ca_path", &o->ca_path, path, false);
+    MESH_OPT_NEED(o, "client option", "ca_path");
+    return mesh_opt_str("client option", "ca_path", &o->ca_path, path, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
+                        0);
 }
 
 MESH_EXPORT mesh_err_t mesh_client_opts_set_client_id(mesh_client_opts_t *o, const char *id)
 {
-    CHECK_HANDLE(o, "client_id");
-    return set_string(o, "client_id", &o->client_id, id, false);
+    MESH_OPT_NEED(o, "client option", "client_id");
+    return mesh_opt_str("client option", "client_id", &o->client_id, id, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
+                        0);
 }
 
 MESH_EXPORT mesh_err_t mesh_client_opts_set_client_secret(mesh_client_opts_t *o, const char *secret)
 {
-    CHECK_HANDLE(o, "client_secret");
-    return set_string(o, "client_secret", &o->client_secret, secret, true);
+    MESH_OPT_NEED(o, "client option", "client_secret");
+    return mesh_opt_str("client option", "client_secret", &o->client_secret, secret, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
+                        MESH_OPT_SECRET);
 }
 
 MESH_EXPORT mesh_err_t mesh_client_opts_set_issuer_id(mesh_client_opts_t *o, const char *id)
 {
-    CHECK_HANDLE(o, "issuer_id");
+    MESH_OPT_NEED(o, "client option", "issuer_id");
     if (id != NULL && !mesh_spiffe_id_valid(id)) {
         return mesh_err_set(MESH_ERR_CONFIG,
                             "client option issuer_id: \"%s\" is not a SPIFFE "
@@ -140,19 +111,20 @@ MESH_EXPORT mesh_err_t mesh_client_opts_set_issuer_id(mesh_client_opts_t *o, con
                             "spiffe://mesh.local/issuer)",
                             id);
     }
-    return set_string(o, "issuer_id", &o->issuer_id, id, false);
+    return mesh_opt_str("client option", "issuer_id", &o->issuer_id, id, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
+                        0);
 }
 
 MESH_EXPORT mesh_err_t mesh_client_opts_set_insecure_skip_hostname(mesh_client_opts_t *o, bool skip)
 {
-    CHECK_HANDLE(o, "insecure_skip_hostname");
+    MESH_OPT_NEED(o, "client option", "insecure_skip_hostname");
     o->insecure_skip_hostname = skip;
     return MESH_OK;
 }
 
 MESH_EXPORT mesh_err_t mesh_client_opts_set_cache_entries(mesh_client_opts_t *o, size_t n)
 {
-    CHECK_HANDLE(o, "cache_entries");
+    MESH_OPT_NEED(o, "client option", "cache_entries");
     if (n == 0) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "client option cache_entries: must be >= 1");
     }
@@ -162,7 +134,7 @@ MESH_EXPORT mesh_err_t mesh_client_opts_set_cache_entries(mesh_client_opts_t *o,
 
 MESH_EXPORT mesh_err_t mesh_client_opts_set_refresh_fraction(mesh_client_opts_t *o, double f)
 {
-    CHECK_HANDLE(o, "refresh_fraction");
+    MESH_OPT_NEED(o, "client option", "refresh_fraction");
     if (!(f > 0.0 && f < 1.0)) { /* also refuses NaN */
         return mesh_err_set(MESH_ERR_INVALID_ARG, "client option refresh_fraction: must be in "
                                                   "(0, 1)");
@@ -173,7 +145,7 @@ MESH_EXPORT mesh_err_t mesh_client_opts_set_refresh_fraction(mesh_client_opts_t 
 
 MESH_EXPORT mesh_err_t mesh_client_opts_set_token_ttl(mesh_client_opts_t *o, int64_t seconds)
 {
-    CHECK_HANDLE(o, "token_ttl");
+    MESH_OPT_NEED(o, "client option", "token_ttl");
     if (seconds < 0) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "client option token_ttl: must be >= 0 (0: "
                                                   "the issuer's default)");
@@ -184,7 +156,7 @@ MESH_EXPORT mesh_err_t mesh_client_opts_set_token_ttl(mesh_client_opts_t *o, int
 
 MESH_EXPORT mesh_err_t mesh_client_opts_set_max_retries(mesh_client_opts_t *o, int n)
 {
-    CHECK_HANDLE(o, "max_retries");
+    MESH_OPT_NEED(o, "client option", "max_retries");
     if (n < 0) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "client option max_retries: must be >= 0");
     }
@@ -194,7 +166,7 @@ MESH_EXPORT mesh_err_t mesh_client_opts_set_max_retries(mesh_client_opts_t *o, i
 
 static mesh_err_t set_ms(mesh_client_opts_t *o, const char *name, int64_t *slot, int64_t ms)
 {
-    CHECK_HANDLE(o, name);
+    MESH_OPT_NEED(o, "client option", name);
     if (ms <= 0) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "client option %s: must be > 0 ms", name);
     }

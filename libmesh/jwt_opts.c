@@ -6,16 +6,11 @@
 #include <mesh/limits.h>
 
 #include "internal.h"
+#include "opts.h"
+
+#define JOPT "JWT verify option"
 #include "jwt_internal.h"
 
-
-#define NEED_OPTS(o, name)                                                                         \
-    do {                                                                                           \
-        mesh_err_clear();                                                                          \
-        if ((o) == NULL) {                                                                         \
-            return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT verify option %s: NULL options", name); \
-        }                                                                                          \
-    } while (0)
 
 MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_new(mesh_jwt_verify_opts_t **out)
 {
@@ -51,75 +46,58 @@ MESH_EXPORT void mesh_jwt_verify_opts_free(mesh_jwt_verify_opts_t *o)
     free(o);
 }
 
-/* Replaces *slot with a copy of `value`; NULL clears it when `optional`. */
-static mesh_err_t set_str(char **slot, const char *value, bool optional, const char *name)
-{
-    char *copy = NULL;
-
-    if (value == NULL || (value[0] == '\0' && !optional)) {
-        if (!optional || value != NULL) {
-            return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT verify option %s: empty", name);
-        }
-    } else if (strlen(value) > MESH_MAX_OPT_STRING) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT verify option %s: over %d bytes", name,
-                            MESH_MAX_OPT_STRING);
-    } else if ((copy = strdup(value)) == NULL) {
-        return mesh_err_set(MESH_ERR_NOMEM, "JWT verify option %s", name);
-    }
-    free(*slot);
-    *slot = copy;
-    return MESH_OK;
-}
-
 static mesh_err_t set_seconds(int64_t *slot, int64_t v, int64_t lo, const char *name)
 {
-    if (v < lo || v > MESH_MAX_OPT_SECONDS) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT verify option %s: %lld is not in %lld..%d",
-                            name, (long long)v, (long long)lo, MESH_MAX_OPT_SECONDS);
+    mesh_err_t rc = mesh_opt_range(JOPT, name, v, lo, MESH_MAX_OPT_SECONDS);
+
+    if (rc == MESH_OK) {
+        *slot = v;
     }
-    *slot = v;
-    return MESH_OK;
+    return rc;
 }
 
 MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_issuer(mesh_jwt_verify_opts_t *o, const char *iss)
 {
-    NEED_OPTS(o, "issuer");
-    return set_str(&o->issuer, iss, false, "issuer");
+    MESH_OPT_NEED(o, JOPT, "issuer");
+    return mesh_opt_str(JOPT, "issuer", &o->issuer, iss, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
+                        MESH_OPT_REQUIRED);
 }
 
 MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_audience(mesh_jwt_verify_opts_t *o, const char *aud)
 {
-    NEED_OPTS(o, "audience");
-    return set_str(&o->audience, aud, false, "audience");
+    MESH_OPT_NEED(o, JOPT, "audience");
+    return mesh_opt_str(JOPT, "audience", &o->audience, aud, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
+                        MESH_OPT_REQUIRED);
 }
 
 MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_typ(mesh_jwt_verify_opts_t *o, const char *typ)
 {
-    NEED_OPTS(o, "typ");
+    MESH_OPT_NEED(o, JOPT, "typ");
     if (typ != NULL && typ[0] == '\0') {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT verify option typ: empty (NULL turns "
                                                   "the rule off)");
     }
-    return set_str(&o->typ, typ, true, "typ");
+    return mesh_opt_str(JOPT, "typ", &o->typ, typ, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
+                        0);
 }
 
 MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_skew(mesh_jwt_verify_opts_t *o, int64_t seconds)
 {
-    NEED_OPTS(o, "skew");
+    MESH_OPT_NEED(o, JOPT, "skew");
     return set_seconds(&o->skew, seconds, 0, "skew");
 }
 
 MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_max_lifetime(mesh_jwt_verify_opts_t *o,
                                                              int64_t seconds)
 {
-    NEED_OPTS(o, "max_lifetime");
+    MESH_OPT_NEED(o, JOPT, "max_lifetime");
     return set_seconds(&o->max_lifetime, seconds, 1, "max_lifetime");
 }
 
 MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_clock(mesh_jwt_verify_opts_t *o, mesh_clock_fn fn,
                                                       void *ctx)
 {
-    NEED_OPTS(o, "clock");
+    MESH_OPT_NEED(o, JOPT, "clock");
     o->clock = fn;
     o->clock_ctx = fn != NULL ? ctx : NULL;
     return MESH_OK;
@@ -127,7 +105,7 @@ MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_clock(mesh_jwt_verify_opts_t *o,
 
 MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_now(mesh_jwt_verify_opts_t *o, int64_t now)
 {
-    NEED_OPTS(o, "now");
+    MESH_OPT_NEED(o, JOPT, "now");
     if (now < 0) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT verify option now: %lld is negative",
                             (long long)now);
@@ -141,7 +119,7 @@ MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_cert(mesh_jwt_verify_opts_t *o, 
 {
     uint8_t *copy = NULL;
 
-    NEED_OPTS(o, "cert");
+    MESH_OPT_NEED(o, JOPT, "cert");
     if ((der == NULL) != (len == 0) || len > MESH_MAX_PEM_BYTES) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT verify option cert: %zu bytes %s", len,
                             der == NULL ? "without a certificate" : "out of range");
@@ -161,7 +139,7 @@ MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_cert(mesh_jwt_verify_opts_t *o, 
 MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_binding(mesh_jwt_verify_opts_t *o,
                                                         const char *policy)
 {
-    NEED_OPTS(o, "binding");
+    MESH_OPT_NEED(o, JOPT, "binding");
     if (policy == NULL) {
         return mesh_err_set(MESH_ERR_CONFIG, "JWT verify option binding: NULL policy");
     }
@@ -171,7 +149,7 @@ MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_binding(mesh_jwt_verify_opts_t *
 MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_revoked(mesh_jwt_verify_opts_t *o,
                                                         mesh_revoked_fn fn, void *ctx)
 {
-    NEED_OPTS(o, "revoked");
+    MESH_OPT_NEED(o, JOPT, "revoked");
     o->revoked = fn;
     o->revoked_ctx = fn != NULL ? ctx : NULL;
     return MESH_OK;
@@ -180,10 +158,11 @@ MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_revoked(mesh_jwt_verify_opts_t *
 MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_required_scope(mesh_jwt_verify_opts_t *o,
                                                                const char *scope)
 {
-    NEED_OPTS(o, "required_scope");
+    MESH_OPT_NEED(o, JOPT, "required_scope");
     if (scope != NULL && scope[0] == '\0') {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT verify option required_scope: empty "
                                                   "(NULL requires none)");
     }
-    return set_str(&o->required_scope, scope, true, "required_scope");
+    return mesh_opt_str(JOPT, "required_scope", &o->required_scope, scope, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
+                        0);
 }

@@ -8,6 +8,7 @@
 
 #include "b64url.h"
 #include "internal.h"
+#include "opts.h"
 #include "json_emit.h"
 #include "jws_internal.h"
 
@@ -59,26 +60,9 @@ MESH_EXPORT void mesh_jwt_claims_in_free(mesh_jwt_claims_in_t *in)
 static mesh_err_t set_str(mesh_jwt_claims_in_t *in, char **slot, const char *v, bool optional,
                           size_t max, const char *name)
 {
-    char *copy = NULL;
-
-    mesh_err_clear();
-    if (in == NULL) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT claim %s: NULL claims", name);
-    }
-    if (!nonempty(v) && !optional) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT claim %s: empty", name);
-    }
-    if (nonempty(v)) {
-        if (strlen(v) > max) {
-            return mesh_err_set(MESH_ERR_LIMIT, "JWT claim %s: over %zu bytes", name, max);
-        }
-        if ((copy = strdup(v)) == NULL) {
-            return mesh_err_set(MESH_ERR_NOMEM, "JWT claim %s", name);
-        }
-    }
-    free(*slot);
-    *slot = copy;
-    return MESH_OK;
+    MESH_OPT_NEED(in, "JWT claim", name);
+    return mesh_opt_str("JWT claim", name, slot, v, max, MESH_ERR_LIMIT,
+                        optional ? MESH_OPT_EMPTY_UNSETS : MESH_OPT_REQUIRED);
 }
 
 MESH_EXPORT mesh_err_t mesh_jwt_claims_in_set_issuer(mesh_jwt_claims_in_t *in, const char *iss)

@@ -7,6 +7,9 @@
 #include <mesh/limits.h>
 
 #include "internal.h"
+#include "opts.h"
+
+#define VOPT "verifier option"
 #include "verifier_internal.h"
 
 
@@ -90,59 +93,24 @@ mesh_err_t mesh_verifier_opts_copy(struct mesh_verifier_opts *dst,
     return MESH_OK;
 }
 
-/* Replaces *slot with a copy of `value` (NULL allowed when `optional`). */
-static mesh_err_t set_str(char **slot, const char *value, bool optional, const char *name)
-{
-    char *copy = NULL;
-
-    if (value == NULL || value[0] == '\0') {
-        if (!optional) {
-            return mesh_err_set(MESH_ERR_INVALID_ARG, "verifier option %s: empty", name);
-        }
-    } else if (strlen(value) > MESH_MAX_OPT_STRING) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "verifier option %s: over %d bytes", name,
-                            MESH_MAX_OPT_STRING);
-    } else if ((copy = strdup(value)) == NULL) {
-        return mesh_err_set(MESH_ERR_NOMEM, "verifier option %s", name);
-    }
-    free(*slot);
-    *slot = copy;
-    return MESH_OK;
-}
-
-static mesh_err_t range(int64_t v, int64_t lo, int64_t hi, const char *name)
-{
-    if (v < lo || v > hi) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "verifier option %s: %lld is not in %lld..%lld",
-                            name, (long long)v, (long long)lo, (long long)hi);
-    }
-    return MESH_OK;
-}
-
-#define NEED_OPTS(o, name)                                                                         \
-    do {                                                                                           \
-        mesh_err_clear();                                                                          \
-        if ((o) == NULL) {                                                                         \
-            return mesh_err_set(MESH_ERR_INVALID_ARG, "verifier option %s: NULL options", name);   \
-        }                                                                                          \
-    } while (0)
-
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_issuer(mesh_verifier_opts_t *o, const char *issuer)
 {
-    NEED_OPTS(o, "issuer");
-    return set_str(&o->issuer, issuer, false, "issuer");
+    MESH_OPT_NEED(o, VOPT, "issuer");
+    return mesh_opt_str(VOPT, "issuer", &o->issuer, issuer, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
+                        MESH_OPT_REQUIRED);
 }
 
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_audience(mesh_verifier_opts_t *o, const char *aud)
 {
-    NEED_OPTS(o, "audience");
-    return set_str(&o->audience, aud, false, "audience");
+    MESH_OPT_NEED(o, VOPT, "audience");
+    return mesh_opt_str(VOPT, "audience", &o->audience, aud, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
+                        MESH_OPT_REQUIRED);
 }
 
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_jwks(mesh_verifier_opts_t *o, mesh_jwks_source_t src,
                                                    const char *location)
 {
-    NEED_OPTS(o, "jwks");
+    MESH_OPT_NEED(o, VOPT, "jwks");
     if (src != MESH_JWKS_FROM_ISSUER && src != MESH_JWKS_FROM_URL && src != MESH_JWKS_FROM_FILE) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "verifier option jwks: unknown source %d",
                             (int)src);
@@ -158,7 +126,8 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_jwks(mesh_verifier_opts_t *o, mesh
                             location);
     }
     mesh_err_t rc =
-        set_str(&o->jwks_location, src == MESH_JWKS_FROM_ISSUER ? NULL : location, true, "jwks");
+        mesh_opt_str(VOPT, "jwks", &o->jwks_location, src == MESH_JWKS_FROM_ISSUER ? NULL : location, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
+                        MESH_OPT_EMPTY_UNSETS);
     if (rc == MESH_OK) {
         o->jwks_source = src;
     }
@@ -167,8 +136,9 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_jwks(mesh_verifier_opts_t *o, mesh
 
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_ca_path(mesh_verifier_opts_t *o, const char *path)
 {
-    NEED_OPTS(o, "ca_path");
-    return set_str(&o->ca_path, path, true, "ca_path");
+    MESH_OPT_NEED(o, VOPT, "ca_path");
+    return mesh_opt_str(VOPT, "ca_path", &o->ca_path, path, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
+                        MESH_OPT_EMPTY_UNSETS);
 }
 
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_client_cert(mesh_verifier_opts_t *o,
@@ -178,13 +148,15 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_client_cert(mesh_verifier_opts_t *
     char *cert = NULL;
     mesh_err_t rc;
 
-    NEED_OPTS(o, "client_cert");
+    MESH_OPT_NEED(o, VOPT, "client_cert");
     if ((cert_path == NULL) != (key_path == NULL)) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "verifier option client_cert: give the "
                                                   "certificate and its key, or neither");
     }
-    if ((rc = set_str(&cert, cert_path, true, "client_cert")) != MESH_OK ||
-        (rc = set_str(&o->key_path, key_path, true, "client_cert key")) != MESH_OK) {
+    if ((rc = mesh_opt_str(VOPT, "client_cert", &cert, cert_path, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
+                        MESH_OPT_EMPTY_UNSETS)) != MESH_OK ||
+        (rc = mesh_opt_str(VOPT, "client_cert key", &o->key_path, key_path, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
+                        MESH_OPT_EMPTY_UNSETS)) != MESH_OK) {
         free(cert);
         return rc;
     }
@@ -195,20 +167,21 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_client_cert(mesh_verifier_opts_t *
 
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_issuer_id(mesh_verifier_opts_t *o, const char *id)
 {
-    NEED_OPTS(o, "issuer_id");
+    MESH_OPT_NEED(o, VOPT, "issuer_id");
     if (id != NULL && strncmp(id, "spiffe://", 9) != 0) {
         return mesh_err_set(MESH_ERR_CONFIG,
                             "verifier option issuer_id: \"%.256s\" is not a "
                             "spiffe:// ID",
                             id);
     }
-    return set_str(&o->issuer_id, id, true, "issuer_id");
+    return mesh_opt_str(VOPT, "issuer_id", &o->issuer_id, id, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
+                        MESH_OPT_EMPTY_UNSETS);
 }
 
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_skew(mesh_verifier_opts_t *o, int64_t seconds)
 {
-    NEED_OPTS(o, "skew");
-    mesh_err_t rc = range(seconds, 0, MESH_MAX_OPT_SECONDS, "skew");
+    MESH_OPT_NEED(o, VOPT, "skew");
+    mesh_err_t rc = mesh_opt_range(VOPT, "skew", seconds, 0, MESH_MAX_OPT_SECONDS);
     if (rc == MESH_OK) {
         o->skew = seconds;
     }
@@ -217,8 +190,8 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_skew(mesh_verifier_opts_t *o, int6
 
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_max_lifetime(mesh_verifier_opts_t *o, int64_t seconds)
 {
-    NEED_OPTS(o, "max_lifetime");
-    mesh_err_t rc = range(seconds, 1, MESH_MAX_OPT_SECONDS, "max_lifetime");
+    MESH_OPT_NEED(o, VOPT, "max_lifetime");
+    mesh_err_t rc = mesh_opt_range(VOPT, "max_lifetime", seconds, 1, MESH_MAX_OPT_SECONDS);
     if (rc == MESH_OK) {
         o->max_lifetime = seconds;
     }
@@ -227,7 +200,7 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_max_lifetime(mesh_verifier_opts_t 
 
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_binding(mesh_verifier_opts_t *o, const char *policy)
 {
-    NEED_OPTS(o, "binding");
+    MESH_OPT_NEED(o, VOPT, "binding");
     if (policy == NULL) {
         return mesh_err_set(MESH_ERR_CONFIG, "verifier option binding: NULL policy");
     }
@@ -236,7 +209,7 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_binding(mesh_verifier_opts_t *o, c
 
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_revocation_feed(mesh_verifier_opts_t *o, bool on)
 {
-    NEED_OPTS(o, "revocation_feed");
+    MESH_OPT_NEED(o, VOPT, "revocation_feed");
     o->revocation_feed = on;
     return MESH_OK;
 }
@@ -244,8 +217,8 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_revocation_feed(mesh_verifier_opts
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_revocation_poll_ms(mesh_verifier_opts_t *o,
                                                                  int64_t ms)
 {
-    NEED_OPTS(o, "revocation_poll_ms");
-    mesh_err_t rc = range(ms, 1, MESH_MAX_OPT_MS, "revocation_poll_ms");
+    MESH_OPT_NEED(o, VOPT, "revocation_poll_ms");
+    mesh_err_t rc = mesh_opt_range(VOPT, "revocation_poll_ms", ms, 1, MESH_MAX_OPT_MS);
     if (rc == MESH_OK) {
         o->revocation_poll_ms = ms;
     }
@@ -254,8 +227,8 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_revocation_poll_ms(mesh_verifier_o
 
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_jwks_cooldown_ms(mesh_verifier_opts_t *o, int64_t ms)
 {
-    NEED_OPTS(o, "jwks_cooldown_ms");
-    mesh_err_t rc = range(ms, 0, MESH_MAX_OPT_MS, "jwks_cooldown_ms");
+    MESH_OPT_NEED(o, VOPT, "jwks_cooldown_ms");
+    mesh_err_t rc = mesh_opt_range(VOPT, "jwks_cooldown_ms", ms, 0, MESH_MAX_OPT_MS);
     if (rc == MESH_OK) {
         o->jwks_cooldown_ms = ms;
     }
@@ -265,13 +238,13 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_jwks_cooldown_ms(mesh_verifier_opt
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_jwks_max_age(mesh_verifier_opts_t *o, int64_t min_s,
                                                            int64_t max_s, int64_t stale_if_error_s)
 {
-    NEED_OPTS(o, "jwks_max_age");
-    mesh_err_t rc = range(min_s, 0, MESH_MAX_OPT_SECONDS * 365, "jwks_max_age min");
+    MESH_OPT_NEED(o, VOPT, "jwks_max_age");
+    mesh_err_t rc = mesh_opt_range(VOPT, "jwks_max_age min", min_s, 0, MESH_MAX_OPT_SECONDS * 365);
     if (rc == MESH_OK) {
-        rc = range(max_s, min_s, MESH_MAX_OPT_SECONDS * 365, "jwks_max_age max");
+        rc = mesh_opt_range(VOPT, "jwks_max_age max", max_s, min_s, MESH_MAX_OPT_SECONDS * 365);
     }
     if (rc == MESH_OK) {
-        rc = range(stale_if_error_s, 0, MESH_MAX_OPT_SECONDS * 365, "jwks_max_age stale_if_error");
+        rc = mesh_opt_range(VOPT, "jwks_max_age stale_if_error", stale_if_error_s, 0, MESH_MAX_OPT_SECONDS * 365);
     }
     if (rc == MESH_OK) {
         o->jwks_max_age_min = min_s;
@@ -283,7 +256,7 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_jwks_max_age(mesh_verifier_opts_t 
 
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_cache_entries(mesh_verifier_opts_t *o, size_t n)
 {
-    NEED_OPTS(o, "cache_entries");
+    MESH_OPT_NEED(o, VOPT, "cache_entries");
     if (n > MESH_MAX_OPT_CACHE) {
         return mesh_err_set(MESH_ERR_INVALID_ARG,
                             "verifier option cache_entries: %zu is over "
@@ -297,7 +270,7 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_cache_entries(mesh_verifier_opts_t
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_clock(mesh_verifier_opts_t *o, mesh_clock_fn fn,
                                                     void *ctx)
 {
-    NEED_OPTS(o, "clock");
+    MESH_OPT_NEED(o, VOPT, "clock");
     o->clock = fn;
     o->clock_ctx = fn != NULL ? ctx : NULL;
     return MESH_OK;
@@ -310,13 +283,15 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_trust_bundle(mesh_verifier_opts_t 
     char *bundle = NULL;
     mesh_err_t rc;
 
-    NEED_OPTS(o, "trust_bundle");
+    MESH_OPT_NEED(o, VOPT, "trust_bundle");
     if (bundle_path == NULL && crl_path != NULL) {
         return mesh_err_set(MESH_ERR_CONFIG, "verifier option trust_bundle: a CRL path needs "
                                              "the bundle of the CAs whose CRLs they are");
     }
-    if ((rc = set_str(&bundle, bundle_path, true, "trust_bundle")) != MESH_OK ||
-        (rc = set_str(&o->crl_path, crl_path, true, "trust_bundle crl")) != MESH_OK) {
+    if ((rc = mesh_opt_str(VOPT, "trust_bundle", &bundle, bundle_path, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
+                        MESH_OPT_EMPTY_UNSETS)) != MESH_OK ||
+        (rc = mesh_opt_str(VOPT, "trust_bundle crl", &o->crl_path, crl_path, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
+                        MESH_OPT_EMPTY_UNSETS)) != MESH_OK) {
         free(bundle);
         return rc;
     }

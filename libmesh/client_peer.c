@@ -439,17 +439,11 @@ MESH_EXPORT mesh_err_t mesh_client_request(mesh_client_t *c, const mesh_request_
 
 /* ---- configuration from the environment ---- */
 
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    return v != NULL && v[0] != '\0' ? v : NULL;
-}
-
 MESH_EXPORT mesh_err_t mesh_client_from_env(const char *service_name, mesh_client_t **out)
 {
     mesh_client_opts_t *o = NULL;
-    const char *issuer = env("MESH_ISSUER_URL"), *id = env("MESH_CLIENT_ID");
-    const char *secret = env("MESH_CLIENT_SECRET"), *issuer_id = env("MESH_ISSUER_ID");
+    const char *issuer = mesh_env_get("MESH_ISSUER_URL"), *id = mesh_env_get("MESH_CLIENT_ID");
+    const char *secret = mesh_env_get("MESH_CLIENT_SECRET"), *issuer_id = mesh_env_get("MESH_ISSUER_ID");
     char *cert = NULL, *key = NULL, *ca = NULL;
     mesh_err_t rc;
 
@@ -471,9 +465,9 @@ MESH_EXPORT mesh_err_t mesh_client_from_env(const char *service_name, mesh_clien
         goto out;
     }
     if ((rc = mesh_client_opts_set_issuer_url(o, issuer)) != MESH_OK ||
-        (rc = mesh_client_opts_set_cert_path(o, id != NULL ? env("TLS_CERT_PATH") : cert)) !=
+        (rc = mesh_client_opts_set_cert_path(o, id != NULL ? mesh_env_get("TLS_CERT_PATH") : cert)) !=
             MESH_OK ||
-        (rc = mesh_client_opts_set_key_path(o, id != NULL ? env("TLS_KEY_PATH") : key)) !=
+        (rc = mesh_client_opts_set_key_path(o, id != NULL ? mesh_env_get("TLS_KEY_PATH") : key)) !=
             MESH_OK ||
         (rc = mesh_client_opts_set_ca_path(o, ca)) != MESH_OK ||
         (rc = mesh_client_opts_set_client_id(o, id)) != MESH_OK ||

@@ -14,7 +14,7 @@
 #include "internal.h"
 
 /* An empty variable counts as unset (`VAR= prog` is how a shell unsets one for a run). */
-static const char *env(const char *name)
+const char *mesh_env_get(const char *name)
 {
     const char *v = getenv(name);
     return v != NULL && v[0] != '\0' ? v : NULL;
@@ -56,7 +56,7 @@ static bool service_valid(const char *s)
 /* One path: the explicit variable, else derived from MESH_CERTS_DIR, else an error. */
 static mesh_err_t one(const char *var, const char *service, const char *file, char **out)
 {
-    const char *v = env(var), *dir = env("MESH_CERTS_DIR");
+    const char *v = mesh_env_get(var), *dir = mesh_env_get("MESH_CERTS_DIR");
 
     if (v != NULL) {
         *out = strdup(v);

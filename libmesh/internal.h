@@ -16,4 +16,7 @@
 
 /* Bounded file reads are mesh_file_read (<mesh/util.h>), public for programs too. */
 
+/* getenv(), with an empty variable counting as unset (env.c). */
+const char *mesh_env_get(const char *name);
+
 #endif /* MESH_INTERNAL_H */

@@ -9,13 +9,6 @@
 #include "internal.h"
 #include "verifier_internal.h"
 
-/* An empty variable counts as unset, as in env.c. */
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    return v != NULL && v[0] != '\0' ? v : NULL;
-}
-
 /* A setter's failure, re-said with the variable that carried the value. */
 static mesh_err_t named(mesh_err_t rc, const char *var)
 {
@@ -37,7 +30,7 @@ static mesh_err_t env_files(const char *service, mesh_verifier_opts_t *o)
     if (rc == MESH_OK) {
         rc = named(mesh_verifier_opts_set_ca_path(o, ca), "TLS_CA_PATH");
     }
-    if (rc == MESH_OK && (env("TLS_CERT_PATH") != NULL || env("MESH_CERTS_DIR") != NULL)) {
+    if (rc == MESH_OK && (mesh_env_get("TLS_CERT_PATH") != NULL || mesh_env_get("MESH_CERTS_DIR") != NULL)) {
         rc = mesh_env_identity(service, &cert, &key, NULL);
         if (rc == MESH_OK) {
             rc = named(mesh_verifier_opts_set_client_cert(o, cert, key), "TLS_CERT_PATH");
@@ -51,7 +44,7 @@ static mesh_err_t env_files(const char *service, mesh_verifier_opts_t *o)
 
 static mesh_err_t env_jwks(mesh_verifier_opts_t *o)
 {
-    const char *url = env("MESH_JWKS_URL"), *file = env("MESH_JWKS_FILE");
+    const char *url = mesh_env_get("MESH_JWKS_URL"), *file = mesh_env_get("MESH_JWKS_FILE");
 
     if (url != NULL && file != NULL) {
         return mesh_err_set(MESH_ERR_CONFIG, "MESH_JWKS_URL and MESH_JWKS_FILE are both set; "
@@ -68,8 +61,8 @@ static mesh_err_t env_jwks(mesh_verifier_opts_t *o)
 
 static mesh_err_t env_opts(const char *service, mesh_verifier_opts_t *o)
 {
-    const char *issuer = env("MESH_ISSUER_URL"), *aud = env("MESH_AUDIENCE");
-    const char *bundle = env("MESH_TRUST_BUNDLE"), *crl = env("MESH_CRL_PATH");
+    const char *issuer = mesh_env_get("MESH_ISSUER_URL"), *aud = mesh_env_get("MESH_AUDIENCE");
+    const char *bundle = mesh_env_get("MESH_TRUST_BUNDLE"), *crl = mesh_env_get("MESH_CRL_PATH");
     const char *v;
     mesh_err_t rc;
 
@@ -86,7 +79,7 @@ static mesh_err_t env_opts(const char *service, mesh_verifier_opts_t *o)
                                              "given to default it to");
     }
     rc = named(mesh_verifier_opts_set_audience(o, aud != NULL ? aud : service), "MESH_AUDIENCE");
-    if (rc == MESH_OK && (v = env("MESH_ISSUER_ID")) != NULL) {
+    if (rc == MESH_OK && (v = mesh_env_get("MESH_ISSUER_ID")) != NULL) {
         rc = named(mesh_verifier_opts_set_issuer_id(o, v), "MESH_ISSUER_ID");
     }
     if (rc == MESH_OK) {
@@ -102,7 +95,7 @@ static mesh_err_t env_opts(const char *service, mesh_verifier_opts_t *o)
     if (rc == MESH_OK) {
         rc = env_jwks(o);
     }
-    if (rc == MESH_OK && (v = env("MESH_BINDING")) != NULL) {
+    if (rc == MESH_OK && (v = mesh_env_get("MESH_BINDING")) != NULL) {
         rc = named(mesh_verifier_opts_set_binding(o, v), "MESH_BINDING");
     }
     return rc;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
-#include "secret.h"
+#include <mesh/util.h>
 
 struct mesh_buf {
     char *data;

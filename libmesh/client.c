@@ -13,7 +13,7 @@
 #include <mesh/limits.h>
 
 #include "client_internal.h"
-#include "secret.h"
+#include <mesh/util.h>
 #include "internal.h"
 #include "stripe.h"
 #include "x509_internal.h"

@@ -9,7 +9,7 @@
 #include <mesh/limits.h>
 
 #include "client_internal.h"
-#include "secret.h"
+#include <mesh/util.h>
 #include "internal.h"
 #include "json.h"
 #include "stripe.h"

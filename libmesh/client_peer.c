@@ -10,7 +10,6 @@
 #include <mesh/util.h>
 
 #include "client_internal.h"
-#include "secret.h"
 #include "internal.h"
 #include "x509_internal.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "http.h"
-#include "secret.h"
+#include <mesh/util.h>
 
 #include <ctype.h>
 #include <pthread.h>

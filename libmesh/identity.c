@@ -49,7 +49,7 @@ IDENTITY_TIME(not_before, nbf)
 
 MESH_EXPORT bool mesh_identity_has_scope(const mesh_identity_t *id, const char *scope)
 {
-    return id != NULL && scope != NULL && mesh_scope_has(id->scope, id->scope_len, scope);
+    return id != NULL && scope != NULL && mesh_words_contains(id->scope, scope);
 }
 
 /* Every accepted token's cnf named the presenting certificate (binding.c), so a token that

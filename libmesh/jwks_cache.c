@@ -16,7 +16,6 @@
 #include "stripe.h"
 
 #define SNAP_STRIPES 16
-#define METADATA_MAX_BYTES 16384
 #define FAIL_RETRY_MIN_MS 1000
 #define FAIL_RETRY_MAX_MS 60000
 
@@ -160,7 +159,7 @@ static mesh_err_t discover(mesh_jwks_cache_t *c)
         return mesh_err_set(MESH_ERR_CONFIG, "issuer URL too long");
     }
     req.url = url;
-    req.max_body = METADATA_MAX_BYTES;
+    req.max_body = MESH_MAX_METADATA_BYTES;
     rc = mesh_http_do(c->o.http, &req, &r);
     if (rc != MESH_OK) {
         return rc;

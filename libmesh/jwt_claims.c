@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include <mesh/jwt.h>
+#include <mesh/util.h>
 
 #include "binding.h"
 #include "internal.h"
@@ -331,37 +332,19 @@ static mesh_err_t check_cnf(const struct mesh_identity *c, const mesh_jwt_verify
     return mesh_binding_check(&opts->binding, c->x5t, c->sub, opts->cert_der, opts->cert_der_len);
 }
 
-bool mesh_scope_has(const char *scopes, size_t n, const char *want)
-{
-    size_t wlen = strlen(want);
-    size_t i = 0;
-
-    while (i < n) {
-        size_t j = i;
-        while (j < n && scopes[j] != ' ') {
-            j++;
-        }
-        if (j - i == wlen && wlen > 0 && memcmp(scopes + i, want, wlen) == 0) {
-            return true;
-        }
-        i = j + 1;
-    }
-    return false;
-}
-
 static mesh_err_t check_scopes(const struct mesh_identity *c, const mesh_jwt_verify_opts_t *opts)
 {
-    size_t count = c->scope_len > 0 ? 1 : 0;
+    const char *cursor = c->scope;
+    size_t count = 0;
 
-    for (size_t i = 0; i < c->scope_len; i++) {
-        count += c->scope[i] == ' ';
+    while (mesh_words_next(&cursor, NULL, NULL)) {
+        count++;
     }
     if (count > MESH_MAX_SCOPES) {
         return mesh_err_set(MESH_ERR_LIMIT, "scope has %zu values, over %d", count,
                             MESH_MAX_SCOPES);
     }
-    if (opts->required_scope != NULL &&
-        !mesh_scope_has(c->scope, c->scope_len, opts->required_scope)) {
+    if (opts->required_scope != NULL && !mesh_words_contains(c->scope, opts->required_scope)) {
         return mesh_err_set(MESH_ERR_SCOPE, "scope \"%s\" is required but not granted",
                             opts->required_scope);
     }

@@ -34,8 +34,6 @@ struct mesh_jwt_verify_opts {
     void *revoked_ctx;
 };
 
-/* true when `want` is one of the `n` bytes of space-separated `scopes` (exact match). */
-bool mesh_scope_has(const char *scopes, size_t n, const char *want);
 
 /* mesh_jwt_validate_claims, with the certificate binding left out when `binding` is false:
  * the verifier decides binding itself, in one place for its fresh and cached paths. */

@@ -12,7 +12,7 @@
 
 #include "internal.h"
 #include "revocations_internal.h"
-#include "secret.h"
+#include <mesh/util.h>
 
 /* ---- SipHash-2-4 ------------------------------------------------------------------------- */
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "jwt_internal.h"
-#include "secret.h"
+#include <mesh/util.h>
 #include "internal.h"
 #include "stripe.h"
 

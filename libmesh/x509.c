@@ -20,7 +20,6 @@
 #include "x509_internal.h"
 
 #define SPIFFE_PREFIX "spiffe://"
-#define SPIFFE_MAX 2048 /* SPIFFE ID spec §2.3: URIs up to 2048 bytes */
 
 MESH_EXPORT mesh_err_t mesh_x5t_s256(const uint8_t *der, size_t len, char out[MESH_X5T_LEN + 1])
 {
@@ -51,7 +50,7 @@ static bool spiffe_valid(const char *s, size_t len)
     size_t i = plen;
     size_t seg_start;
 
-    if (len > SPIFFE_MAX || len <= plen || memcmp(s, SPIFFE_PREFIX, plen) != 0) {
+    if (len > MESH_MAX_SPIFFE_ID || len <= plen || memcmp(s, SPIFFE_PREFIX, plen) != 0) {
         return false;
     }
     while (i < len && s[i] != '/') {

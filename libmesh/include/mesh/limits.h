@@ -37,6 +37,7 @@
 #define MESH_MAX_CHAIN_DEPTH 4        /* leaf + intermediate + root, plus one spare */
 #define MESH_MAX_TRUST_CERTS 64       /* CA certificates in a verifier's trust bundle */
 #define MESH_MAX_CRL_BYTES 1048576    /* a verifier's CRL file (PEM, all CRLs together) */
+#define MESH_MAX_SPIFFE_ID 2048       /* a SPIFFE ID URI (SPIFFE ID spec §2.3) */
 
 /* HTTP (issuer and gateway) */
 #define MESH_MAX_REQUEST_BODY 16384
@@ -75,6 +76,7 @@
 #define MESH_MAX_TOKEN_RESPONSE_BYTES 32768 /* the issuer's answer to a token request */
 #define MESH_MAX_EXPIRES_IN 86400           /* a token response's expires_in, seconds */
 #define MESH_MAX_RESPONSE_BODY (1024 * 1024) /* a fetch (JWKS, metadata, feed) by default */
+#define MESH_MAX_METADATA_BYTES 16384        /* an issuer's RFC 8414 metadata document */
 #define MESH_MAX_RESPONSE_HEADER_BYTES 32768 /* all headers of one response */
 #define MESH_MAX_PEER_RESPONSE_BODY (16 * 1024 * 1024) /* mesh_client_request by default */
 #define MESH_MAX_DOCTOR_BODY (256 * 1024)    /* what `mesh doctor` reads of an answer */

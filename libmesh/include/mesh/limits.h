@@ -110,4 +110,21 @@
 #define MESH_MAX_BINDING_SPEC 4096    /* the subject list of a binding "unbound-for:" policy */
 #define MESH_X5T_MEMO_DER_MAX 4096    /* largest certificate whose thumbprint a thread memoises */
 
+/* mesh-authz: its config, and what one proxy request may carry (every header is untrusted) */
+#define MESH_AUTHZ_MAX_CONFIG_BYTES (1024 * 1024) /* the config file */
+#define MESH_AUTHZ_MAX_ROUTES 1024        /* routes in one config */
+#define MESH_AUTHZ_MAX_ISSUERS 16         /* trusted issuers in one config */
+#define MESH_AUTHZ_MAX_LISTENERS 8        /* listeners (unix and tcp) */
+#define MESH_AUTHZ_MAX_WORKERS 64         /* worker threads */
+#define MESH_AUTHZ_MAX_LIST 64            /* entries of one list: methods, scopes, subjects */
+#define MESH_AUTHZ_MAX_HEADER_BYTES 32768 /* all headers of one proxy request together */
+#define MESH_AUTHZ_MAX_CERT_HEADER 16384  /* one header carrying certificates, as sent */
+#define MESH_AUTHZ_MAX_URI 8192           /* the original URI (X-Original-URI, Envoy path) */
+#define MESH_AUTHZ_MAX_HOST 255           /* the original host, its port included */
+#define MESH_AUTHZ_MAX_METHOD 16          /* the original method */
+#define MESH_AUTHZ_MAX_XFCC_ELEMENTS 16   /* comma-separated elements of one XFCC header */
+#define MESH_AUTHZ_MAX_XFCC_PAIRS 32      /* key=value pairs of one XFCC element */
+#define MESH_AUTHZ_MAX_BODY 4096          /* a request body (proxies send none; it is ignored) */
+#define MESH_AUTHZ_IDLE_TIMEOUT 60        /* seconds a proxy's keep-alive connection may idle */
+
 #endif /* MESH_LIMITS_H */

@@ -1,0 +1,684 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mesh/jansson.h>
+#include <mesh/limits.h>
+#include <mesh/util.h>
+
+#include "cfg_json.h"
+
+const char *bind_kind_name(bind_kind_t b)
+{
+    switch (b) {
+    case BIND_REQUIRED:
+        return "required";
+    case BIND_UNBOUND_FOR:
+        return "unbound-for";
+    default:
+        return "when-presented";
+    }
+}
+
+/* "HOST:PORT" with a numeric loopback or any address; [v6]:port too. */
+static bool parse_hostport(cfg_t *c, const char *path, const char *s, char **host, int *port,
+                           bool *loopback)
+{
+    const char *colon = strrchr(s, ':');
+    if (colon == NULL || colon == s) {
+        return cfg_fail(c, path, "'%s' must be HOST:PORT, e.g. \"127.0.0.1:9191\"", s);
+    }
+    const char *h = s;
+    size_t hlen = (size_t)(colon - s);
+    if (h[0] == '[' && hlen >= 2 && h[hlen - 1] == ']') {
+        h++;
+        hlen -= 2;
+    }
+    char *end;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (errno != 0 || *end != '\0' || end == colon + 1 || p < 0 || p > 65535) {
+        return cfg_fail(c, path, "port '%s' must be a number 0..65535", colon + 1);
+    }
+    *host = strndup(h, hlen);
+    if (*host == NULL) {
+        return cfg_fail(c, path, "out of memory");
+    }
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, *host, &a4) == 1) {
+        *loopback = (ntohl(a4.s_addr) >> 24) == 127;
+    } else if (inet_pton(AF_INET6, *host, &a6) == 1) {
+        *loopback = IN6_IS_ADDR_LOOPBACK(&a6);
+    } else {
+        return cfg_fail(c, path, "'%s' must be a numeric IP address (no host names: the trust "
+                                 "boundary must not depend on DNS)", *host);
+    }
+    *port = (int)p;
+    return true;
+}
+
+static bool parse_listener_tls(cfg_t *c, listener_t *l, const json_t *o, const char *path)
+{
+    json_t *tls;
+    if (!cfg_object(c, o, path, "tls", false, &tls)) {
+        return false;
+    }
+    char p[CFG_PATH];
+    cfg_join(p, sizeof(p), path, "tls");
+    if (tls == NULL) {
+        if (!l->loopback) {
+            return cfg_fail(c, p, "required for the non-loopback address %s: without the "
+                                  "proxy's mTLS anyone who reaches the port could send identity "
+                                  "headers", l->host);
+        }
+        return true;
+    }
+    static const char *const known[] = {"cert", "key", "client_ca", "allowed_proxies", NULL};
+    if (!cfg_known(c, tls, p, known) || !cfg_file(c, tls, p, "cert", true, &l->tls_cert) ||
+        !cfg_file(c, tls, p, "key", true, &l->tls_key) ||
+        !cfg_file(c, tls, p, "client_ca", true, &l->tls_client_ca) ||
+        !cfg_words(c, tls, p, "allowed_proxies", &l->proxies, &l->n_proxies)) {
+        return false;
+    }
+    if (l->n_proxies == 0) {
+        char q[CFG_PATH];
+        cfg_join(q, sizeof(q), p, "allowed_proxies");
+        return cfg_fail(c, q, "required: the SPIFFE IDs of the proxies that may call, e.g. "
+                              "[\"spiffe://mesh.local/nginx\"]");
+    }
+    for (size_t i = 0; i < l->n_proxies; i++) {
+        if (strncmp(l->proxies[i], "spiffe://", 9) != 0) {
+            char q[CFG_PATH], r[CFG_PATH];
+            cfg_join(q, sizeof(q), p, "allowed_proxies");
+            cfg_index(r, sizeof(r), q, i);
+            return cfg_fail(c, r, "'%s' must be a spiffe:// ID", l->proxies[i]);
+        }
+    }
+    return true;
+}
+
+static bool parse_listener(cfg_t *c, listener_t *l, const json_t *o, const char *path)
+{
+    if (!json_is_object(o)) {
+        return cfg_fail(c, path, "must be an object {\"unix\": PATH, \"mode\": \"0660\"} or "
+                                 "{\"tcp\": \"127.0.0.1:PORT\"}, got %s", cfg_type(o));
+    }
+    bool is_unix = json_object_get(o, "unix") != NULL;
+    bool is_tcp = json_object_get(o, "tcp") != NULL;
+    if (is_unix == is_tcp) {
+        return cfg_fail(c, path, "needs exactly one of \"unix\" or \"tcp\"");
+    }
+    if (is_unix) {
+        static const char *const known[] = {"unix", "mode", NULL};
+        char *mode = NULL;
+        l->kind = LISTEN_UNIX;
+        if (!cfg_known(c, o, path, known) || !cfg_file(c, o, path, "unix", true, &l->path) ||
+            !cfg_str(c, o, path, "mode", false, &mode)) {
+            return false;
+        }
+        l->mode = 0600;
+        bool ok = true;
+        if (mode != NULL) {
+            char *end;
+            unsigned long m = strtoul(mode, &end, 8);
+            char p[CFG_PATH];
+            cfg_join(p, sizeof(p), path, "mode");
+            if (*end != '\0' || strlen(mode) != 4 || mode[0] != '0') {
+                ok = cfg_fail(c, p, "'%s' must be four octal digits, e.g. \"0660\"", mode);
+            } else if ((m & 0007) != 0 || (m & 0600) != 0600) {
+                ok = cfg_fail(c, p, "'%s' must give the owner read and write and others nothing "
+                                    "(0600 or 0660): the socket is the trust boundary", mode);
+            }
+            l->mode = (unsigned)m;
+            free(mode);
+        }
+        if (ok && strlen(l->path) >= 108) {
+            char p[CFG_PATH];
+            cfg_join(p, sizeof(p), path, "unix");
+            ok = cfg_fail(c, p, "'%s' is longer than a socket path may be (107 bytes)", l->path);
+        }
+        return ok;
+    }
+    static const char *const known[] = {"tcp", "tls", NULL};
+    char *hp = NULL;
+    char p[CFG_PATH];
+    cfg_join(p, sizeof(p), path, "tcp");
+    l->kind = LISTEN_TCP;
+    bool ok = cfg_known(c, o, path, known) && cfg_str(c, o, path, "tcp", true, &hp) &&
+              parse_hostport(c, p, hp, &l->host, &l->port, &l->loopback) &&
+              parse_listener_tls(c, l, o, path);
+    free(hp);
+    return ok;
+}
+
+static bool parse_listen(cfg_t *c, config_t *cfg, const json_t *root)
+{
+    json_t *a = json_object_get(root, "listen");
+    if (a == NULL || !json_is_array(a) || json_array_size(a) == 0) {
+        return cfg_fail(c, "listen", "required: a non-empty array of listeners, e.g. "
+                                     "[{\"unix\": \"/run/mesh-authz/authz.sock\", \"mode\": "
+                                     "\"0660\"}]");
+    }
+    if (json_array_size(a) > MESH_AUTHZ_MAX_LISTENERS) {
+        return cfg_fail(c, "listen", "at most %d listeners (MESH_AUTHZ_MAX_LISTENERS)",
+                        MESH_AUTHZ_MAX_LISTENERS);
+    }
+    cfg->listeners = calloc(json_array_size(a), sizeof(listener_t));
+    if (cfg->listeners == NULL) {
+        return cfg_fail(c, "listen", "out of memory");
+    }
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        char p[CFG_PATH];
+        cfg_index(p, sizeof(p), "listen", i);
+        cfg->n_listeners++;
+        if (!parse_listener(c, &cfg->listeners[i], json_array_get(a, i), p)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool parse_top(cfg_t *c, config_t *cfg, const json_t *root)
+{
+    char *metrics = NULL;
+    int64_t workers;
+    json_t *trust, *log;
+    if (!cfg_str(c, root, "", "metrics", false, &metrics)) {
+        return false;
+    }
+    if (metrics != NULL) {
+        bool loop = false;
+        bool ok = parse_hostport(c, "metrics", metrics, &cfg->metrics_host, &cfg->metrics_port,
+                                 &loop);
+        free(metrics);
+        if (!ok) {
+            return false;
+        }
+        if (!loop) {
+            return cfg_fail(c, "metrics", "must be a loopback address (127.0.0.1:PORT or "
+                                          "[::1]:PORT); scrape it through a local agent");
+        }
+    }
+    if (!cfg_int(c, root, "", "workers", 2, 1, MESH_AUTHZ_MAX_WORKERS, &workers)) {
+        return false;
+    }
+    cfg->workers = (int)workers;
+    if (!cfg_object(c, root, "", "log", false, &log)) {
+        return false;
+    }
+    if (log != NULL) {
+        static const char *const known[] = {"decisions", NULL};
+        if (!cfg_known(c, log, "log", known) ||
+            !cfg_str(c, log, "log", "decisions", false, &cfg->log_path)) {
+            return false;
+        }
+        if (cfg->log_path != NULL && strcmp(cfg->log_path, "stderr") == 0) {
+            free(cfg->log_path);
+            cfg->log_path = NULL;
+        } else if (cfg->log_path != NULL && strcmp(cfg->log_path, "off") == 0) {
+            free(cfg->log_path);
+            cfg->log_path = strdup("-");
+        } else if (cfg->log_path != NULL && cfg->log_path[0] != '/') {
+            return cfg_fail(c, "log.decisions", "'%s' must be \"stderr\", \"off\" or an "
+                                                "absolute file path", cfg->log_path);
+        }
+    }
+    if (!cfg_object(c, root, "", "trust", false, &trust)) {
+        return false;
+    }
+    if (trust != NULL) {
+        static const char *const known[] = {"bundle", "crl", NULL};
+        return cfg_known(c, trust, "trust", known) &&
+               cfg_file(c, trust, "trust", "bundle", true, &cfg->trust_bundle) &&
+               cfg_file(c, trust, "trust", "crl", false, &cfg->trust_crl);
+    }
+    return true;
+}
+
+static bool parse_jwks(cfg_t *c, issuer_t *is, const json_t *o, const char *path)
+{
+    json_t *j;
+    if (!cfg_object(c, o, path, "jwks", false, &j)) {
+        return false;
+    }
+    is->jwks_src = MESH_JWKS_FROM_ISSUER;
+    if (j == NULL) {
+        return true;
+    }
+    char p[CFG_PATH];
+    cfg_join(p, sizeof(p), path, "jwks");
+    static const char *const known[] = {"url", "file", NULL};
+    char *url = NULL, *file = NULL;
+    if (!cfg_known(c, j, p, known) || !cfg_str(c, j, p, "url", false, &url) ||
+        !cfg_file(c, j, p, "file", false, &file)) {
+        free(url);
+        free(file);
+        return false;
+    }
+    if ((url == NULL) == (file == NULL)) {
+        free(url);
+        free(file);
+        return cfg_fail(c, p, "needs exactly one of \"url\" (https://) or \"file\"; leave "
+                              "\"jwks\" out to follow the issuer's RFC 8414 metadata");
+    }
+    is->jwks_src = url != NULL ? MESH_JWKS_FROM_URL : MESH_JWKS_FROM_FILE;
+    is->jwks_loc = url != NULL ? url : file;
+    if (url != NULL && strncmp(url, "https://", 8) != 0) {
+        char q[CFG_PATH];
+        cfg_join(q, sizeof(q), p, "url");
+        return cfg_fail(c, q, "'%s' must be an https:// URL", url);
+    }
+    return true;
+}
+
+static bool parse_issuer(cfg_t *c, issuer_t *is, const char *name, const json_t *o)
+{
+    char path[CFG_PATH];
+    cfg_join(path, sizeof(path), "issuers", name);
+    if (!json_is_object(o)) {
+        return cfg_fail(c, path, "must be an object, got %s", cfg_type(o));
+    }
+    size_t nlen = strlen(name);
+    if (nlen == 0 || nlen > MESH_MAX_SERVICE_NAME || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                                                                "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                                "0123456789_.-") != nlen) {
+        return cfg_fail(c, path, "an issuer's name must be 1..%d letters, digits, '_', '.' or "
+                                 "'-'", MESH_MAX_SERVICE_NAME);
+    }
+    is->name = strdup(name);
+    if (is->name == NULL) {
+        return cfg_fail(c, path, "out of memory");
+    }
+    char *kind = NULL;
+    if (!cfg_str(c, o, path, "kind", true, &kind)) {
+        return false;
+    }
+    char kp[CFG_PATH];
+    cfg_join(kp, sizeof(kp), path, "kind");
+    if (strcmp(kind, "oidc") == 0) {
+        free(kind);
+        return cfg_fail(c, kp, "\"oidc\" is not supported yet: external identity providers "
+                               "need libmesh's OIDC verifier (issue 11); use \"mesh\"");
+    }
+    if (strcmp(kind, "mesh") != 0) {
+        cfg_fail(c, kp, "'%s' is not a kind; use \"mesh\"", kind);
+        free(kind);
+        return false;
+    }
+    free(kind);
+    static const char *const known[] = {"kind",      "url",  "ca",
+                                        "cert",      "key",  "issuer_id",
+                                        "jwks",      "revocation_feed",
+                                        "revocation_poll_ms", NULL};
+    int64_t poll;
+    if (!cfg_known(c, o, path, known) || !cfg_str(c, o, path, "url", true, &is->url) ||
+        !cfg_file(c, o, path, "ca", false, &is->ca) ||
+        !cfg_file(c, o, path, "cert", false, &is->cert) ||
+        !cfg_file(c, o, path, "key", false, &is->key) ||
+        !cfg_str(c, o, path, "issuer_id", false, &is->issuer_id) ||
+        !parse_jwks(c, is, o, path) ||
+        !cfg_bool(c, o, path, "revocation_feed", true, &is->feed) ||
+        !cfg_int(c, o, path, "revocation_poll_ms", 10000, 100, MESH_MAX_OPT_MS, &poll)) {
+        return false;
+    }
+    is->poll_ms = poll;
+    if ((is->cert == NULL) != (is->key == NULL)) {
+        return cfg_fail(c, path, "\"cert\" and \"key\" go together (the client certificate "
+                                 "mesh-authz presents to the issuer)");
+    }
+    if (strncmp(is->url, "https://", 8) != 0) {
+        char p[CFG_PATH];
+        cfg_join(p, sizeof(p), path, "url");
+        return cfg_fail(c, p, "'%s' must be an https:// URL (the exact iss of its tokens)",
+                        is->url);
+    }
+    return true;
+}
+
+static bool parse_issuers(cfg_t *c, config_t *cfg, const json_t *root)
+{
+    json_t *o = json_object_get(root, "issuers");
+    if (o == NULL) {
+        return true; /* a config of public routes only */
+    }
+    if (!json_is_object(o)) {
+        return cfg_fail(c, "issuers", "must be an object {name: {\"kind\": \"mesh\", ...}}, "
+                                      "got %s", cfg_type(o));
+    }
+    if (json_object_size(o) > MESH_AUTHZ_MAX_ISSUERS) {
+        return cfg_fail(c, "issuers", "at most %d issuers (MESH_AUTHZ_MAX_ISSUERS)",
+                        MESH_AUTHZ_MAX_ISSUERS);
+    }
+    cfg->issuers = calloc(json_object_size(o) + 1, sizeof(issuer_t));
+    if (cfg->issuers == NULL) {
+        return cfg_fail(c, "issuers", "out of memory");
+    }
+    const char *name;
+    json_t *v;
+    json_object_foreach(o, name, v)
+    {
+        cfg->n_issuers++;
+        if (!parse_issuer(c, &cfg->issuers[cfg->n_issuers - 1], name, v)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool parse_routes(cfg_t *c, config_t *cfg, const json_t *root)
+{
+    json_t *a = json_object_get(root, "routes");
+    if (a == NULL || !json_is_array(a) || json_array_size(a) == 0) {
+        return cfg_fail(c, "routes", "required: a non-empty array of routes; a request no "
+                                     "route matches is refused");
+    }
+    if (json_array_size(a) > MESH_AUTHZ_MAX_ROUTES) {
+        return cfg_fail(c, "routes", "at most %d routes (MESH_AUTHZ_MAX_ROUTES)",
+                        MESH_AUTHZ_MAX_ROUTES);
+    }
+    cfg->routes = calloc(json_array_size(a), sizeof(route_t));
+    if (cfg->routes == NULL) {
+        return cfg_fail(c, "routes", "out of memory");
+    }
+    bool any_private = false;
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        char p[CFG_PATH];
+        cfg_index(p, sizeof(p), "routes", i);
+        cfg->n_routes++;
+        if (!config_parse_route(c, cfg, &cfg->routes[i], json_array_get(a, i), p)) {
+            return false;
+        }
+        any_private |= !cfg->routes[i].is_public;
+    }
+    if (any_private && cfg->trust_bundle == NULL) {
+        return cfg_fail(c, "trust", "required when a route verifies tokens: the proxy forwards "
+                                    "the caller's certificate, and mesh-authz checks it against "
+                                    "this bundle (\"bundle\": the mesh CA PEM)");
+    }
+    return true;
+}
+
+/* One verifier per issuer and audience, with the loosest binding its routes need. */
+static bool plan_verifiers(cfg_t *c, config_t *cfg)
+{
+    for (size_t i = 0; i < cfg->n_issuers; i++) {
+        issuer_t *is = &cfg->issuers[i];
+        is->auds = calloc(cfg->n_routes, sizeof(aud_verifier_t));
+        if (is->auds == NULL) {
+            return cfg_fail(c, "issuers", "out of memory");
+        }
+        for (size_t k = 0; k < cfg->n_routes; k++) {
+            const route_t *r = &cfg->routes[k];
+            bool uses = false;
+            for (size_t j = 0; j < r->n_issuers; j++) {
+                uses |= r->issuers[j] == i;
+            }
+            if (!uses) {
+                continue;
+            }
+            aud_verifier_t *av = NULL;
+            for (size_t j = 0; j < is->n_auds; j++) {
+                if (strcmp(is->auds[j].audience, r->audience) == 0) {
+                    av = &is->auds[j];
+                }
+            }
+            if (av == NULL) {
+                av = &is->auds[is->n_auds++];
+                av->audience = strdup(r->audience);
+                av->binding = r->binding;
+                if (av->audience == NULL) {
+                    return cfg_fail(c, "routes", "out of memory");
+                }
+            } else if (r->binding > av->binding) {
+                av->binding = r->binding;
+            }
+        }
+        for (size_t j = 0; j < is->n_auds; j++) {
+            aud_verifier_t *av = &is->auds[j];
+            if (av->binding != BIND_UNBOUND_FOR) {
+                av->binding_spec = strdup(bind_kind_name(av->binding));
+                if (av->binding_spec == NULL) {
+                    return cfg_fail(c, "routes", "out of memory");
+                }
+                continue;
+            }
+            /* unbound-for: the union of the subjects of every such route at this audience */
+            char spec[MESH_MAX_BINDING_SPEC + 16] = "unbound-for:";
+            size_t used = strlen(spec);
+            for (size_t k = 0; k < cfg->n_routes; k++) {
+                const route_t *r = &cfg->routes[k];
+                if (r->is_public || strcmp(r->audience, av->audience) != 0 ||
+                    r->binding != BIND_UNBOUND_FOR) {
+                    continue;
+                }
+                for (size_t s = 0; s < r->n_unbound; s++) {
+                    char probe[MESH_MAX_BINDING_SPEC + 16];
+                    snprintf(probe, sizeof(probe), ",%s,", r->unbound[s]);
+                    char have[MESH_MAX_BINDING_SPEC + 32];
+                    snprintf(have, sizeof(have), ",%s,", spec + 12);
+                    if (strstr(have, probe) != NULL) {
+                        continue;
+                    }
+                    int n = snprintf(spec + used, sizeof(spec) - used, "%s%s",
+                                     used > 12 ? "," : "", r->unbound[s]);
+                    if (n < 0 || (size_t)n >= sizeof(spec) - used ||
+                        used + (size_t)n - 12 > MESH_MAX_BINDING_SPEC) {
+                        return cfg_fail(c, "routes", "the unbound-for subjects of audience '%s' "
+                                                     "exceed %d bytes (MESH_MAX_BINDING_SPEC)",
+                                        av->audience, MESH_MAX_BINDING_SPEC);
+                    }
+                    used += (size_t)n;
+                }
+            }
+            av->binding_spec = strdup(spec);
+            if (av->binding_spec == NULL) {
+                return cfg_fail(c, "routes", "out of memory");
+            }
+        }
+    }
+    return true;
+}
+
+config_t *config_parse(const char *text, size_t len, const char *dir, char *err, size_t errlen)
+{
+    cfg_t c = {.msg = err, .len = errlen, .dir = dir ? dir : ""};
+    err[0] = '\0';
+    json_t *root = NULL;
+    if (mesh_json_parse_object(text, len, MESH_MAX_JSON_DEPTH, "mesh-authz config", &root) !=
+        MESH_OK) {
+        snprintf(err, errlen, "%s", mesh_err_detail());
+        return NULL;
+    }
+    config_t *cfg = calloc(1, sizeof(*cfg));
+    if (cfg == NULL) {
+        json_decref(root);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    atomic_init(&cfg->refs, 1);
+    static const char *const known[] = {"listen", "metrics", "workers", "log",
+                                        "trust",  "issuers", "routes",  NULL};
+    bool ok = cfg_known(&c, root, "", known) && parse_listen(&c, cfg, root) &&
+              parse_top(&c, cfg, root) && parse_issuers(&c, cfg, root) &&
+              parse_routes(&c, cfg, root) && plan_verifiers(&c, cfg);
+    json_decref(root);
+    if (!ok) {
+        config_unref(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+config_t *config_load(const char *path, char *err, size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (mesh_file_read(path, MESH_AUTHZ_MAX_CONFIG_BYTES, &text, &len) != MESH_OK) {
+        snprintf(err, errlen, "%s", mesh_err_detail());
+        return NULL;
+    }
+    char dir[MESH_MAX_PATH];
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    if (slash == path) {
+        snprintf(dir, sizeof(dir), "/");
+    }
+    char inner[1024];
+    config_t *cfg = config_parse(text, len, dir, inner, sizeof(inner));
+    mesh_free(text);
+    if (cfg == NULL) {
+        snprintf(err, errlen, "%s: %s", path, inner);
+        return NULL;
+    }
+    cfg->path = strdup(path);
+    if (cfg->path == NULL) {
+        config_unref(cfg);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    return cfg;
+}
+
+static mesh_err_t start_one(const config_t *cfg, const issuer_t *is, aud_verifier_t *av)
+{
+    mesh_verifier_opts_t *o = NULL;
+    mesh_err_t e = mesh_verifier_opts_new(&o);
+    if (e == MESH_OK) {
+        e = mesh_verifier_opts_set_issuer(o, is->url);
+    }
+    if (e == MESH_OK) {
+        e = mesh_verifier_opts_set_audience(o, av->audience);
+    }
+    if (e == MESH_OK) {
+        e = mesh_verifier_opts_set_binding(o, av->binding_spec);
+    }
+    if (e == MESH_OK && is->jwks_src != MESH_JWKS_FROM_ISSUER) {
+        e = mesh_verifier_opts_set_jwks(o, is->jwks_src, is->jwks_loc);
+    }
+    if (e == MESH_OK && is->ca != NULL) {
+        e = mesh_verifier_opts_set_ca_path(o, is->ca);
+    }
+    if (e == MESH_OK && is->cert != NULL) {
+        e = mesh_verifier_opts_set_client_cert(o, is->cert, is->key);
+    }
+    if (e == MESH_OK && is->issuer_id != NULL) {
+        e = mesh_verifier_opts_set_issuer_id(o, is->issuer_id);
+    }
+    if (e == MESH_OK) {
+        e = mesh_verifier_opts_set_revocation_feed(o, is->feed);
+    }
+    if (e == MESH_OK && is->feed) {
+        e = mesh_verifier_opts_set_revocation_poll_ms(o, is->poll_ms);
+    }
+    if (e == MESH_OK && cfg->trust_bundle != NULL) {
+        e = mesh_verifier_opts_set_trust_bundle(o, cfg->trust_bundle, cfg->trust_crl);
+    }
+    if (e == MESH_OK) {
+        e = mesh_verifier_new(o, &av->v);
+    }
+    mesh_verifier_opts_free(o);
+    return e;
+}
+
+bool config_start(config_t *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cfg->n_issuers; i++) {
+        issuer_t *is = &cfg->issuers[i];
+        for (size_t j = 0; j < is->n_auds; j++) {
+            mesh_err_t e = start_one(cfg, is, &is->auds[j]);
+            if (e != MESH_OK) {
+                snprintf(err, errlen, "issuers.%s (audience %s): %s: %s", is->name,
+                         is->auds[j].audience, mesh_strerror(e), mesh_err_detail());
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+mesh_verifier_t *config_verifier(const config_t *cfg, size_t i, const char *audience)
+{
+    const issuer_t *is = &cfg->issuers[i];
+    for (size_t j = 0; j < is->n_auds; j++) {
+        if (strcmp(is->auds[j].audience, audience) == 0) {
+            return is->auds[j].v;
+        }
+    }
+    return NULL;
+}
+
+config_t *config_ref(config_t *cfg)
+{
+    if (cfg != NULL) {
+        atomic_fetch_add(&cfg->refs, 1);
+    }
+    return cfg;
+}
+
+static void route_free(route_t *r)
+{
+    free(r->name);
+    free(r->host);
+    free(r->prefix);
+    cfg_free_strs(r->methods, r->n_methods);
+    free(r->audience);
+    cfg_free_strs(r->scopes, r->n_scopes);
+    free(r->scope_str);
+    cfg_free_strs(r->unbound, r->n_unbound);
+    free(r->issuers);
+}
+
+static void issuer_free(issuer_t *is)
+{
+    free(is->name);
+    free(is->url);
+    free(is->ca);
+    free(is->cert);
+    free(is->key);
+    free(is->issuer_id);
+    free(is->jwks_loc);
+    for (size_t j = 0; j < is->n_auds; j++) {
+        mesh_verifier_free(is->auds[j].v);
+        free(is->auds[j].audience);
+        free(is->auds[j].binding_spec);
+    }
+    free(is->auds);
+}
+
+void config_unref(config_t *cfg)
+{
+    if (cfg == NULL || atomic_fetch_sub(&cfg->refs, 1) != 1) {
+        return;
+    }
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        listener_t *l = &cfg->listeners[i];
+        free(l->path);
+        free(l->host);
+        free(l->tls_cert);
+        free(l->tls_key);
+        free(l->tls_client_ca);
+        cfg_free_strs(l->proxies, l->n_proxies);
+    }
+    free(cfg->listeners);
+    for (size_t i = 0; i < cfg->n_issuers; i++) {
+        issuer_free(&cfg->issuers[i]);
+    }
+    free(cfg->issuers);
+    for (size_t i = 0; i < cfg->n_routes; i++) {
+        route_free(&cfg->routes[i]);
+    }
+    free(cfg->routes);
+    free(cfg->path);
+    free(cfg->metrics_host);
+    free(cfg->log_path);
+    free(cfg->trust_bundle);
+    free(cfg->trust_crl);
+    free(cfg);
+}

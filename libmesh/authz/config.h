@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mesh-authz's configuration (docs/man/mesh-authz.json.5): listeners, trust, issuers and
+ * routes, parsed strictly (unknown members are errors naming their key path) into one
+ * immutable snapshot. A snapshot becomes live with config_start (one verifier per issuer and
+ * audience) and is shared by the workers through a reference count; SIGHUP swaps in a new one.
+ */
+#ifndef AUTHZ_CONFIG_H
+#define AUTHZ_CONFIG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mesh/verifier.h>
+
+/* Ordered loosest last: an issuer's verifier takes the loosest its routes need. */
+typedef enum {
+    BIND_REQUIRED = 0,
+    BIND_UNBOUND_FOR = 1,
+    BIND_WHEN_PRESENTED = 2,
+} bind_kind_t;
+
+typedef struct {
+    char *name;    /* metric and log label: "name" or "<host><prefix>" */
+    char *host;    /* NULL or "*": any host; else exact, case-insensitive, port ignored */
+    char *prefix;  /* "/x/" matches below it; "/x" matches /x and below /x/ */
+    char **methods; /* upper case; n_methods 0: any method */
+    size_t n_methods;
+    bool is_public;
+    char *audience;
+    char **scopes; /* all required */
+    size_t n_scopes;
+    char *scope_str; /* the scopes space-separated, for WWW-Authenticate */
+    bind_kind_t binding;
+    char **unbound; /* subjects allowed unbound under BIND_UNBOUND_FOR */
+    size_t n_unbound;
+    size_t *issuers; /* indices into config_t.issuers */
+    size_t n_issuers;
+} route_t;
+
+typedef struct {
+    char *audience;
+    bind_kind_t binding; /* the loosest of the routes that use it */
+    char *binding_spec;  /* the verifier's policy string */
+    mesh_verifier_t *v;  /* set by config_start */
+} aud_verifier_t;
+
+typedef struct {
+    char *name;
+    char *url; /* the exact iss, and the base URL of metadata, JWKS and feed */
+    char *ca, *cert, *key, *issuer_id;
+    mesh_jwks_source_t jwks_src;
+    char *jwks_loc;
+    bool feed;
+    int64_t poll_ms;
+    aud_verifier_t *auds;
+    size_t n_auds;
+} issuer_t;
+
+typedef enum { LISTEN_UNIX = 0, LISTEN_TCP = 1 } listen_kind_t;
+
+typedef struct {
+    listen_kind_t kind;
+    char *path;    /* unix */
+    unsigned mode; /* unix: 0600 or 0660 style, no bits for others */
+    char *host;    /* tcp */
+    int port;
+    bool loopback;
+    char *tls_cert, *tls_key, *tls_client_ca; /* tcp with tls: the proxy's mTLS */
+    char **proxies;                           /* SPIFFE IDs allowed to call */
+    size_t n_proxies;
+} listener_t;
+
+typedef struct config {
+    atomic_int refs;
+    char *path;
+    listener_t *listeners;
+    size_t n_listeners;
+    char *metrics_host; /* NULL: no metrics listener */
+    int metrics_port;
+    int workers;
+    char *log_path; /* NULL: stderr; "-" none */
+    char *trust_bundle, *trust_crl;
+    issuer_t *issuers;
+    size_t n_issuers;
+    route_t *routes;
+    size_t n_routes;
+} config_t;
+
+/* Parses the file; NULL with "<file>: <key path>: <what to change>" in err. No network. */
+config_t *config_load(const char *path, char *err, size_t errlen);
+/* Parses a JSON text (tests); `dir` resolves relative paths. */
+config_t *config_parse(const char *text, size_t len, const char *dir, char *err, size_t errlen);
+/* Creates the verifiers (blocks: first key fetch per verifier). false with err set. */
+bool config_start(config_t *cfg, char *err, size_t errlen);
+config_t *config_ref(config_t *cfg);
+void config_unref(config_t *cfg); /* frees at zero, verifiers too; NULL-safe */
+
+/* The verifier of `route` for issuer index `i` (NULL when not started). */
+mesh_verifier_t *config_verifier(const config_t *cfg, size_t i, const char *audience);
+
+/* --check-config: the routes and trust in plain words (stdout), or as JSON. */
+void config_explain(const config_t *cfg, bool json);
+/* --check-config --json for a config that failed: {"valid": false, "error": ...} on stdout. */
+void config_explain_error(const char *err);
+
+const char *bind_kind_name(bind_kind_t b);
+
+#endif /* AUTHZ_CONFIG_H */

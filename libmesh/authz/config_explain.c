@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* --check-config: what the config means, in plain words or as JSON. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "config.h"
+
+static void binding_words(const route_t *r, char *out, size_t cap)
+{
+    if (r->binding == BIND_REQUIRED) {
+        snprintf(out, cap, "the token must be bound to the caller's certificate");
+    } else if (r->binding == BIND_WHEN_PRESENTED) {
+        snprintf(out, cap, "a bound token must match the caller's certificate; unbound tokens "
+                           "are accepted");
+    } else {
+        size_t used = (size_t)snprintf(out, cap, "bound tokens only, except unbound tokens of");
+        for (size_t i = 0; i < r->n_unbound && used < cap; i++) {
+            used += (size_t)snprintf(out + used, cap - used, "%s %s", i ? "," : "",
+                                     r->unbound[i]);
+        }
+    }
+}
+
+static void list_words(char **v, size_t n, const char *none, char *out, size_t cap)
+{
+    if (n == 0) {
+        snprintf(out, cap, "%s", none);
+        return;
+    }
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && used < cap; i++) {
+        used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? " " : "", v[i]);
+    }
+}
+
+static void explain_text(const config_t *cfg)
+{
+    printf("mesh-authz config %s: valid\n\nlisteners (the trust boundary: identity and "
+           "certificate headers are believed from whoever can reach these):\n",
+           cfg->path ? cfg->path : "(text)");
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        const listener_t *l = &cfg->listeners[i];
+        if (l->kind == LISTEN_UNIX) {
+            printf("  unix socket %s, mode %04o: only processes of the socket's owner%s may ask\n",
+                   l->path, l->mode, (l->mode & 0060) ? " or group" : "");
+        } else if (l->tls_cert != NULL) {
+            printf("  tcp %s:%d with TLS: only proxies presenting a certificate from %s with "
+                   "SPIFFE ID", l->host, l->port, l->tls_client_ca);
+            for (size_t k = 0; k < l->n_proxies; k++) {
+                printf("%s %s", k ? "," : "", l->proxies[k]);
+            }
+            printf("\n");
+        } else {
+            printf("  tcp %s:%d (loopback, no TLS): any process on this host may ask\n", l->host,
+                   l->port);
+        }
+    }
+    if (cfg->metrics_host != NULL) {
+        printf("metrics: http://%s:%d/metrics (and /healthz)\n", cfg->metrics_host,
+               cfg->metrics_port);
+    } else {
+        printf("metrics: off\n");
+    }
+    printf("workers: %d\ndecision log: %s\n", cfg->workers,
+           cfg->log_path == NULL             ? "stderr"
+           : strcmp(cfg->log_path, "-") == 0 ? "off"
+                                             : cfg->log_path);
+    if (cfg->trust_bundle != NULL) {
+        printf("trust: a forwarded caller certificate must chain to %s%s%s\n", cfg->trust_bundle,
+               cfg->trust_crl ? ", and is refused when revoked by " : "",
+               cfg->trust_crl ? cfg->trust_crl : "");
+    }
+    printf("\nissuers:\n");
+    for (size_t i = 0; i < cfg->n_issuers; i++) {
+        const issuer_t *is = &cfg->issuers[i];
+        printf("  %s: tokens with iss %s, keys from %s%s, revocation feed %s", is->name, is->url,
+               is->jwks_src == MESH_JWKS_FROM_ISSUER ? "its RFC 8414 metadata"
+               : is->jwks_src == MESH_JWKS_FROM_URL  ? "the JWKS URL "
+                                                     : "the JWKS file ",
+               is->jwks_loc ? is->jwks_loc : "", is->feed ? "polled every " : "off");
+        if (is->feed) {
+            printf("%lld ms", (long long)is->poll_ms);
+        }
+        printf("\n");
+        for (size_t j = 0; j < is->n_auds; j++) {
+            printf("    one verifier for audience %s, binding policy \"%s\" (the loosest its "
+                   "routes need; each route re-checks its own)\n",
+                   is->auds[j].audience, is->auds[j].binding_spec);
+        }
+    }
+    if (cfg->n_issuers == 0) {
+        printf("  none (public routes only)\n");
+    }
+    printf("\nroutes (the request's host first, then the longest prefix; a request no route "
+           "matches is refused, 403 no_route):\n");
+    for (size_t i = 0; i < cfg->n_routes; i++) {
+        const route_t *r = &cfg->routes[i];
+        char methods[512], scopes[1024], bind[1024];
+        list_words(r->methods, r->n_methods, "any method", methods, sizeof(methods));
+        printf("  [%zu] %s: %s, path %s%s, %s: ", i, r->name, r->host ? r->host : "any host",
+               r->prefix, r->prefix[strlen(r->prefix) - 1] == '/' ? "*" : " and below it",
+               methods);
+        if (r->is_public) {
+            printf("public, no token is checked and no identity passed on\n");
+            continue;
+        }
+        list_words(r->scopes, r->n_scopes, "no particular scope", scopes, sizeof(scopes));
+        binding_words(r, bind, sizeof(bind));
+        printf("a token from");
+        for (size_t k = 0; k < r->n_issuers; k++) {
+            printf("%s %s", k ? " or" : "", cfg->issuers[r->issuers[k]].name);
+        }
+        printf(" for audience %s with %s; %s\n", r->audience, scopes, bind);
+    }
+}
+
+static json_t *strs(char **v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(a, json_string(v[i]));
+    }
+    return a;
+}
+
+static void explain_json(const config_t *cfg)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "valid", json_true());
+    json_t *ls = json_array();
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        const listener_t *l = &cfg->listeners[i];
+        json_t *x = l->kind == LISTEN_UNIX
+                        ? json_pack("{s:s, s:s, s:i}", "kind", "unix", "path", l->path, "mode",
+                                    (int)l->mode)
+                        : json_pack("{s:s, s:s, s:i, s:b, s:b}", "kind", "tcp", "host", l->host,
+                                    "port", l->port, "loopback", l->loopback, "tls",
+                                    l->tls_cert != NULL);
+        if (l->n_proxies > 0) {
+            json_object_set_new(x, "allowed_proxies", strs(l->proxies, l->n_proxies));
+        }
+        json_array_append_new(ls, x);
+    }
+    json_object_set_new(o, "listen", ls);
+    json_object_set_new(o, "workers", json_integer(cfg->workers));
+    json_t *is = json_array();
+    for (size_t i = 0; i < cfg->n_issuers; i++) {
+        const issuer_t *x = &cfg->issuers[i];
+        json_t *auds = json_array();
+        for (size_t j = 0; j < x->n_auds; j++) {
+            json_array_append_new(auds, json_pack("{s:s, s:s}", "audience", x->auds[j].audience,
+                                                  "binding", x->auds[j].binding_spec));
+        }
+        json_array_append_new(is, json_pack("{s:s, s:s, s:s, s:b, s:o}", "name", x->name, "url",
+                                            x->url, "kind", "mesh", "revocation_feed", x->feed,
+                                            "verifiers", auds));
+    }
+    json_object_set_new(o, "issuers", is);
+    json_t *rs = json_array();
+    for (size_t i = 0; i < cfg->n_routes; i++) {
+        const route_t *r = &cfg->routes[i];
+        json_t *x = json_pack("{s:s, s:s?, s:s, s:o, s:b}", "name", r->name, "host", r->host,
+                              "prefix", r->prefix, "methods", strs(r->methods, r->n_methods),
+                              "public", r->is_public);
+        if (!r->is_public) {
+            json_t *iss = json_array();
+            for (size_t k = 0; k < r->n_issuers; k++) {
+                json_array_append_new(iss, json_string(cfg->issuers[r->issuers[k]].name));
+            }
+            json_object_set_new(x, "audience", json_string(r->audience));
+            json_object_set_new(x, "scopes", strs(r->scopes, r->n_scopes));
+            json_object_set_new(x, "binding", json_string(bind_kind_name(r->binding)));
+            json_object_set_new(x, "unbound_for", strs(r->unbound, r->n_unbound));
+            json_object_set_new(x, "issuers", iss);
+        }
+        json_array_append_new(rs, x);
+    }
+    json_object_set_new(o, "routes", rs);
+    char *s = json_dumps(o, JSON_INDENT(2));
+    if (s != NULL) {
+        printf("%s\n", s);
+        free(s);
+    }
+    json_decref(o);
+}
+
+void config_explain(const config_t *cfg, bool json)
+{
+    if (json) {
+        explain_json(cfg);
+    } else {
+        explain_text(cfg);
+    }
+}
+
+void config_explain_error(const char *err)
+{
+    json_t *o = json_pack("{s:b, s:s}", "valid", 0, "error", err);
+    char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+    if (s != NULL) {
+        printf("%s\n", s);
+        free(s);
+    }
+    json_decref(o);
+}

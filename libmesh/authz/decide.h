@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The one decision engine behind every front end: a proxy's description of the original
+ * request in, a verdict with the caller's identity out. Route first (no route: deny), public
+ * routes answer without verifying, every other route verifies the bearer token with the
+ * verifier of its issuer and audience, then re-checks the route's own binding rule and
+ * scopes. Thread-safe (the config is read-only); may block as mesh_verify does.
+ */
+#ifndef AUTHZ_DECIDE_H
+#define AUTHZ_DECIDE_H
+
+#include <stdbool.h>
+
+#include <mesh/jwt.h>
+
+#include "config.h"
+
+typedef enum {
+    FE_NGINX = 0,   /* /nginx: auth_request */
+    FE_ENVOY = 1,   /* /envoy/<path>: ext_authz HTTP service */
+    FE_FORWARD = 2, /* /forward: Traefik / Caddy forward auth */
+} frontend_t;
+
+typedef struct {
+    frontend_t fe;
+    const char *method; /* the original method */
+    const char *host;   /* the original host (may carry a port); NULL: none */
+    const char *uri;    /* the original path and query */
+    const char *authorization; /* NULL: none */
+    bool two_auth;             /* the Authorization header came twice */
+    const char *cert;          /* the raw certificate header of the front end; NULL: none */
+    bool two_cert;             /* ... came twice */
+} authz_req_t;
+
+typedef struct {
+    int status;          /* 200, 400, 401, 403, 500, 503 */
+    const char *outcome; /* "allow", "public", "deny", "error" */
+    const char *reason;  /* a libmesh reason name or a mesh-authz one; static */
+    const char *error;   /* the JSON body's "error" */
+    char www[512];       /* WWW-Authenticate value; "" none */
+    const route_t *route;
+    mesh_identity_t *id; /* allow: the caller (mesh_identity_free by the caller) */
+} decision_t;
+
+void authz_decide(const config_t *cfg, const authz_req_t *rq, decision_t *d);
+
+#endif /* AUTHZ_DECIDE_H */

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* mesh-authz: the decision daemon nginx, Envoy and Traefik ask (docs/man/mesh-authz.8). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mesh/mesh.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+
+#define EXIT_USAGE 2
+
+static const char USAGE[] =
+    "usage: mesh-authz --config FILE [--ready-file FILE]\n"
+    "       mesh-authz --check-config --config FILE [--json]\n"
+    "       mesh-authz --help | --version\n"
+    "\n"
+    "Answers a proxy's question \"may this request pass, and who is it?\": nginx auth_request\n"
+    "(GET /nginx), Envoy ext_authz (/envoy/<original path>) and Traefik/Caddy forward auth\n"
+    "(GET /forward), verifying the mesh token and its certificate binding for the route the\n"
+    "config names.\n"
+    "\n"
+    "--config FILE      the JSON config (mesh-authz.json(5))\n"
+    "--check-config     read the config, explain its listeners, trust and routes in plain\n"
+    "                   words, exit 0 when it is valid, 1 when not (no network is used)\n"
+    "--json             with --check-config: the explanation as JSON\n"
+    "--ready-file FILE  once listening, write {\"pid\", \"listen\", \"metrics\"} there (the\n"
+    "                   bound addresses, for port 0)\n"
+    "\n"
+    "Signals: SIGHUP reloads the config (a bad one is refused and the old one kept), SIGTERM\n"
+    "and SIGINT stop. See mesh-authz(8) and docs/AUTHZ.md.\n";
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'k'},
+        {"json", no_argument, NULL, 'j'},         {"ready-file", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *ready = NULL;
+    bool check = false, json = false;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'k':
+            check = true;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'r':
+            ready = optarg;
+            break;
+        case 'h':
+            fputs(USAGE, stdout);
+            return 0;
+        case 'V':
+            printf("mesh-authz %s\n", MESH_VERSION);
+            return 0;
+        default:
+            fputs(USAGE, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "mesh-authz: unexpected argument '%s'\n%s", argv[optind], USAGE);
+        return EXIT_USAGE;
+    }
+    if (config == NULL) {
+        fprintf(stderr, "mesh-authz: --config FILE is required\n%s", USAGE);
+        return EXIT_USAGE;
+    }
+    if (json && !check) {
+        fprintf(stderr, "mesh-authz: --json goes with --check-config\n");
+        return EXIT_USAGE;
+    }
+    char err[1024];
+    config_t *cfg = config_load(config, err, sizeof(err));
+    if (cfg == NULL) {
+        if (check && json) {
+            config_explain_error(err);
+        } else {
+            fprintf(stderr, "mesh-authz: %s\n", err);
+        }
+        return 1;
+    }
+    if (check) {
+        config_explain(cfg, json);
+        config_unref(cfg);
+        return 0;
+    }
+    if (!config_start(cfg, err, sizeof(err))) {
+        log_msg("%s", err);
+        config_unref(cfg);
+        return 1;
+    }
+    return server_run(cfg, ready);
+}

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "metrics.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mesh/limits.h>
+#include <mesh/verifier.h>
+
+typedef struct {
+    char route[MESH_MAX_METRIC_LABEL + 1];
+    const char *outcome; /* static strings */
+    const char *reason;
+    uint64_t n;
+} series_t;
+
+/* Upper bounds of the duration buckets, in microseconds (the last bucket is +Inf). */
+static const int64_t BUCKETS_US[] = {50, 100, 250, 500, 1000, 2500, 5000, 10000, 50000, 250000,
+                                     1000000};
+#define N_BUCKETS (sizeof(BUCKETS_US) / sizeof(BUCKETS_US[0]))
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static series_t series[MESH_MAX_METRIC_SERIES + 1]; /* the last one is route="other" */
+static size_t n_series;
+static atomic_uint_fast64_t hist[N_BUCKETS + 1];
+static atomic_uint_fast64_t hist_count, hist_sum_us;
+static atomic_uint_fast64_t reloads_ok, reloads_failed;
+
+void metrics_decision(const char *route, const char *outcome, const char *reason,
+                      int64_t duration_us)
+{
+    if (route == NULL) {
+        route = "none";
+    }
+    pthread_mutex_lock(&lock);
+    series_t *s = NULL;
+    for (size_t i = 0; i < n_series; i++) {
+        if (series[i].outcome == outcome && strcmp(series[i].reason, reason) == 0 &&
+            strcmp(series[i].route, route) == 0) {
+            s = &series[i];
+            break;
+        }
+    }
+    if (s == NULL && n_series < MESH_MAX_METRIC_SERIES) {
+        s = &series[n_series++];
+        snprintf(s->route, sizeof(s->route), "%s", route);
+        s->outcome = outcome;
+        s->reason = reason;
+    } else if (s == NULL) {
+        s = &series[MESH_MAX_METRIC_SERIES];
+        snprintf(s->route, sizeof(s->route), "other");
+        s->outcome = "other";
+        s->reason = "other";
+    }
+    s->n++;
+    pthread_mutex_unlock(&lock);
+    size_t b = 0;
+    while (b < N_BUCKETS && duration_us > BUCKETS_US[b]) {
+        b++;
+    }
+    atomic_fetch_add(&hist[b], 1);
+    atomic_fetch_add(&hist_count, 1);
+    atomic_fetch_add(&hist_sum_us, (uint64_t)(duration_us < 0 ? 0 : duration_us));
+}
+
+void metrics_reload(bool ok)
+{
+    atomic_fetch_add(ok ? &reloads_ok : &reloads_failed, 1);
+}
+
+void metrics_reset(void)
+{
+    pthread_mutex_lock(&lock);
+    n_series = 0;
+    memset(series, 0, sizeof(series));
+    pthread_mutex_unlock(&lock);
+}
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    bool failed;
+} out_t;
+
+__attribute__((format(printf, 2, 3))) static void put(out_t *o, const char *fmt, ...)
+{
+    for (int tries = 0; tries < 2 && !o->failed; tries++) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            o->failed = true;
+            return;
+        }
+        if ((size_t)n < o->cap - o->len) {
+            o->len += (size_t)n;
+            return;
+        }
+        size_t cap = (o->cap + (size_t)n) * 2;
+        char *p = realloc(o->p, cap);
+        if (p == NULL) {
+            o->failed = true;
+            return;
+        }
+        o->p = p;
+        o->cap = cap;
+    }
+}
+
+static void render_verifiers(out_t *o, const config_t *cfg)
+{
+    static const struct {
+        const char *name, *help;
+        mesh_verifier_stat_t which;
+    } stats[] = {
+        {"mesh_authz_verifier_verified_total", "tokens a verifier accepted",
+         MESH_VSTAT_VERIFIED},
+        {"mesh_authz_verifier_rejected_total", "tokens a verifier refused", MESH_VSTAT_REJECTED},
+        {"mesh_authz_verifier_cache_hits_total", "verifications answered from the cache",
+         MESH_VSTAT_CACHE_HITS},
+        {"mesh_authz_jwks_fetches_total", "JWKS fetches (successful and failed)",
+         MESH_VSTAT_JWKS_FETCHES},
+        {"mesh_authz_revocation_polls_total", "revocation feed polls",
+         MESH_VSTAT_REVOCATION_POLLS},
+    };
+    for (size_t k = 0; k < sizeof(stats) / sizeof(stats[0]); k++) {
+        put(o, "# HELP %s %s\n# TYPE %s counter\n", stats[k].name, stats[k].help,
+            stats[k].name);
+        for (size_t i = 0; cfg != NULL && i < cfg->n_issuers; i++) {
+            const issuer_t *is = &cfg->issuers[i];
+            for (size_t j = 0; j < is->n_auds; j++) {
+                put(o, "%s{issuer=\"%s\",audience=\"%s\"} %llu\n", stats[k].name, is->name,
+                    is->auds[j].audience,
+                    (unsigned long long)mesh_verifier_stat(is->auds[j].v, stats[k].which));
+            }
+        }
+    }
+}
+
+char *metrics_render(const config_t *cfg)
+{
+    out_t o = {.p = malloc(4096), .cap = 4096};
+    if (o.p == NULL) {
+        return NULL;
+    }
+    put(&o, "# HELP mesh_authz_decisions_total decisions by route, outcome and reason\n"
+            "# TYPE mesh_authz_decisions_total counter\n");
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i <= MESH_MAX_METRIC_SERIES; i++) {
+        const series_t *s = &series[i];
+        if (i < n_series || (i == MESH_MAX_METRIC_SERIES && s->n > 0)) {
+            put(&o, "mesh_authz_decisions_total{route=\"%s\",outcome=\"%s\",reason=\"%s\"} %llu\n",
+                s->route, s->outcome, s->reason, (unsigned long long)s->n);
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    put(&o, "# HELP mesh_authz_decision_duration_seconds time to decide one request\n"
+            "# TYPE mesh_authz_decision_duration_seconds histogram\n");
+    uint64_t cum = 0;
+    for (size_t b = 0; b <= N_BUCKETS; b++) {
+        cum += atomic_load(&hist[b]);
+        if (b < N_BUCKETS) {
+            put(&o, "mesh_authz_decision_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                (double)BUCKETS_US[b] / 1e6, (unsigned long long)cum);
+        } else {
+            put(&o, "mesh_authz_decision_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+                (unsigned long long)cum);
+        }
+    }
+    put(&o, "mesh_authz_decision_duration_seconds_sum %.6f\n",
+        (double)atomic_load(&hist_sum_us) / 1e6);
+    put(&o, "mesh_authz_decision_duration_seconds_count %llu\n",
+        (unsigned long long)atomic_load(&hist_count));
+    put(&o, "# HELP mesh_authz_config_reloads_total SIGHUP reloads by result\n"
+            "# TYPE mesh_authz_config_reloads_total counter\n"
+            "mesh_authz_config_reloads_total{result=\"ok\"} %llu\n"
+            "mesh_authz_config_reloads_total{result=\"failed\"} %llu\n",
+        (unsigned long long)atomic_load(&reloads_ok),
+        (unsigned long long)atomic_load(&reloads_failed));
+    render_verifiers(&o, cfg);
+    if (o.failed) {
+        free(o.p);
+        return NULL;
+    }
+    return o.p;
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Prometheus metrics (text format 0.0.4) for the separate metrics listener: decisions by
+ * route, outcome and reason (route names come from the config, reasons from a fixed set;
+ * at most MESH_MAX_METRIC_SERIES label sets, the rest counted under route="other"), the
+ * decision duration histogram, config reloads, and each verifier's counters
+ * (mesh_verifier_stat: cache hits, JWKS fetches, revocation polls). Thread-safe.
+ */
+#ifndef AUTHZ_METRICS_H
+#define AUTHZ_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+void metrics_decision(const char *route, const char *outcome, const char *reason,
+                      int64_t duration_us);
+void metrics_reload(bool ok);
+/* The whole exposition as a new string (free()); NULL when out of memory. */
+char *metrics_render(const config_t *cfg);
+void metrics_reset(void); /* tests */
+
+#endif /* AUTHZ_METRICS_H */

@@ -211,8 +211,10 @@ bool cfg_words(cfg_t *c, const json_t *obj, const char *path, const char *key, c
         const char *w = json_string_value(s);
         for (const unsigned char *q = (const unsigned char *)w; *q; q++) {
             if (*q <= 0x20 || *q >= 0x7f || *q == '"' || *q == '\\' || *q == ',') {
-                return cfg_fail(c, pi, "'%s' must be one word of printable ASCII, no comma, "
-                                       "quote or backslash", w);
+                return cfg_fail(c, pi,
+                                "'%s' must be one word of printable ASCII, no comma, "
+                                "quote or backslash",
+                                w);
             }
         }
         if (strlen(w) != json_string_length(s)) {

@@ -57,8 +57,10 @@ static bool parse_hostport(cfg_t *c, const char *path, const char *s, char **hos
     } else if (inet_pton(AF_INET6, *host, &a6) == 1) {
         *loopback = IN6_IS_ADDR_LOOPBACK(&a6);
     } else {
-        return cfg_fail(c, path, "'%s' must be a numeric IP address (no host names: the trust "
-                                 "boundary must not depend on DNS)", *host);
+        return cfg_fail(c, path,
+                        "'%s' must be a numeric IP address (no host names: the trust "
+                        "boundary must not depend on DNS)",
+                        *host);
     }
     *port = (int)p;
     return true;
@@ -74,9 +76,11 @@ static bool parse_listener_tls(cfg_t *c, listener_t *l, const json_t *o, const c
     cfg_join(p, sizeof(p), path, "tls");
     if (tls == NULL) {
         if (!l->loopback) {
-            return cfg_fail(c, p, "required for the non-loopback address %s: without the "
-                                  "proxy's mTLS anyone who reaches the port could send identity "
-                                  "headers", l->host);
+            return cfg_fail(c, p,
+                            "required for the non-loopback address %s: without the "
+                            "proxy's mTLS anyone who reaches the port could send identity "
+                            "headers",
+                            l->host);
         }
         return true;
     }
@@ -90,8 +94,9 @@ static bool parse_listener_tls(cfg_t *c, listener_t *l, const json_t *o, const c
     if (l->n_proxies == 0) {
         char q[CFG_PATH];
         cfg_join(q, sizeof(q), p, "allowed_proxies");
-        return cfg_fail(c, q, "required: the SPIFFE IDs of the proxies that may call, e.g. "
-                              "[\"spiffe://mesh.local/nginx\"]");
+        return cfg_fail(c, q,
+                        "required: the SPIFFE IDs of the proxies that may call, e.g. "
+                        "[\"spiffe://mesh.local/nginx\"]");
     }
     for (size_t i = 0; i < l->n_proxies; i++) {
         if (strncmp(l->proxies[i], "spiffe://", 9) != 0) {
@@ -107,8 +112,10 @@ static bool parse_listener_tls(cfg_t *c, listener_t *l, const json_t *o, const c
 static bool parse_listener(cfg_t *c, listener_t *l, const json_t *o, const char *path)
 {
     if (!json_is_object(o)) {
-        return cfg_fail(c, path, "must be an object {\"unix\": PATH, \"mode\": \"0660\"} or "
-                                 "{\"tcp\": \"127.0.0.1:PORT\"}, got %s", cfg_type(o));
+        return cfg_fail(c, path,
+                        "must be an object {\"unix\": PATH, \"mode\": \"0660\"} or "
+                        "{\"tcp\": \"127.0.0.1:PORT\"}, got %s",
+                        cfg_type(o));
     }
     bool is_unix = json_object_get(o, "unix") != NULL;
     bool is_tcp = json_object_get(o, "tcp") != NULL;
@@ -133,8 +140,10 @@ static bool parse_listener(cfg_t *c, listener_t *l, const json_t *o, const char 
             if (*end != '\0' || strlen(mode) != 4 || mode[0] != '0') {
                 ok = cfg_fail(c, p, "'%s' must be four octal digits, e.g. \"0660\"", mode);
             } else if ((m & 0007) != 0 || (m & 0600) != 0600) {
-                ok = cfg_fail(c, p, "'%s' must give the owner read and write and others nothing "
-                                    "(0600 or 0660): the socket is the trust boundary", mode);
+                ok = cfg_fail(c, p,
+                              "'%s' must give the owner read and write and others nothing "
+                              "(0600 or 0660): the socket is the trust boundary",
+                              mode);
             }
             l->mode = (unsigned)m;
             free(mode);
@@ -162,9 +171,10 @@ static bool parse_listen(cfg_t *c, config_t *cfg, const json_t *root)
 {
     json_t *a = json_object_get(root, "listen");
     if (a == NULL || !json_is_array(a) || json_array_size(a) == 0) {
-        return cfg_fail(c, "listen", "required: a non-empty array of listeners, e.g. "
-                                     "[{\"unix\": \"/run/mesh-authz/authz.sock\", \"mode\": "
-                                     "\"0660\"}]");
+        return cfg_fail(c, "listen",
+                        "required: a non-empty array of listeners, e.g. "
+                        "[{\"unix\": \"/run/mesh-authz/authz.sock\", \"mode\": "
+                        "\"0660\"}]");
     }
     if (json_array_size(a) > MESH_AUTHZ_MAX_LISTENERS) {
         return cfg_fail(c, "listen", "at most %d listeners (MESH_AUTHZ_MAX_LISTENERS)",
@@ -195,15 +205,16 @@ static bool parse_top(cfg_t *c, config_t *cfg, const json_t *root)
     }
     if (metrics != NULL) {
         bool loop = false;
-        bool ok = parse_hostport(c, "metrics", metrics, &cfg->metrics_host, &cfg->metrics_port,
-                                 &loop);
+        bool ok =
+            parse_hostport(c, "metrics", metrics, &cfg->metrics_host, &cfg->metrics_port, &loop);
         free(metrics);
         if (!ok) {
             return false;
         }
         if (!loop) {
-            return cfg_fail(c, "metrics", "must be a loopback address (127.0.0.1:PORT or "
-                                          "[::1]:PORT); scrape it through a local agent");
+            return cfg_fail(c, "metrics",
+                            "must be a loopback address (127.0.0.1:PORT or "
+                            "[::1]:PORT); scrape it through a local agent");
         }
     }
     if (!cfg_int(c, root, "", "workers", 2, 1, MESH_AUTHZ_MAX_WORKERS, &workers)) {
@@ -226,8 +237,10 @@ static bool parse_top(cfg_t *c, config_t *cfg, const json_t *root)
             free(cfg->log_path);
             cfg->log_path = strdup("-");
         } else if (cfg->log_path != NULL && cfg->log_path[0] != '/') {
-            return cfg_fail(c, "log.decisions", "'%s' must be \"stderr\", \"off\" or an "
-                                                "absolute file path", cfg->log_path);
+            return cfg_fail(c, "log.decisions",
+                            "'%s' must be \"stderr\", \"off\" or an "
+                            "absolute file path",
+                            cfg->log_path);
         }
     }
     if (!cfg_object(c, root, "", "trust", false, &trust)) {
@@ -265,8 +278,9 @@ static bool parse_jwks(cfg_t *c, issuer_t *is, const json_t *o, const char *path
     if ((url == NULL) == (file == NULL)) {
         free(url);
         free(file);
-        return cfg_fail(c, p, "needs exactly one of \"url\" (https://) or \"file\"; leave "
-                              "\"jwks\" out to follow the issuer's RFC 8414 metadata");
+        return cfg_fail(c, p,
+                        "needs exactly one of \"url\" (https://) or \"file\"; leave "
+                        "\"jwks\" out to follow the issuer's RFC 8414 metadata");
     }
     is->jwks_src = url != NULL ? MESH_JWKS_FROM_URL : MESH_JWKS_FROM_FILE;
     is->jwks_loc = url != NULL ? url : file;
@@ -286,11 +300,14 @@ static bool parse_issuer(cfg_t *c, issuer_t *is, const char *name, const json_t 
         return cfg_fail(c, path, "must be an object, got %s", cfg_type(o));
     }
     size_t nlen = strlen(name);
-    if (nlen == 0 || nlen > MESH_MAX_SERVICE_NAME || strspn(name, "abcdefghijklmnopqrstuvwxyz"
-                                                                "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                                "0123456789_.-") != nlen) {
-        return cfg_fail(c, path, "an issuer's name must be 1..%d letters, digits, '_', '.' or "
-                                 "'-'", MESH_MAX_SERVICE_NAME);
+    if (nlen == 0 || nlen > MESH_MAX_SERVICE_NAME ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789_.-") != nlen) {
+        return cfg_fail(c, path,
+                        "an issuer's name must be 1..%d letters, digits, '_', '.' or "
+                        "'-'",
+                        MESH_MAX_SERVICE_NAME);
     }
     is->name = strdup(name);
     if (is->name == NULL) {
@@ -304,8 +321,9 @@ static bool parse_issuer(cfg_t *c, issuer_t *is, const char *name, const json_t 
     cfg_join(kp, sizeof(kp), path, "kind");
     if (strcmp(kind, "oidc") == 0) {
         free(kind);
-        return cfg_fail(c, kp, "\"oidc\" is not supported yet: external identity providers "
-                               "need libmesh's OIDC verifier (issue 11); use \"mesh\"");
+        return cfg_fail(c, kp,
+                        "\"oidc\" is not supported yet: external identity providers "
+                        "need libmesh's OIDC verifier (issue 11); use \"mesh\"");
     }
     if (strcmp(kind, "mesh") != 0) {
         cfg_fail(c, kp, "'%s' is not a kind; use \"mesh\"", kind);
@@ -313,25 +331,31 @@ static bool parse_issuer(cfg_t *c, issuer_t *is, const char *name, const json_t 
         return false;
     }
     free(kind);
-    static const char *const known[] = {"kind",      "url",  "ca",
-                                        "cert",      "key",  "issuer_id",
-                                        "jwks",      "revocation_feed",
-                                        "revocation_poll_ms", NULL};
+    static const char *const known[] = {"kind",
+                                        "url",
+                                        "ca",
+                                        "cert",
+                                        "key",
+                                        "issuer_id",
+                                        "jwks",
+                                        "revocation_feed",
+                                        "revocation_poll_ms",
+                                        NULL};
     int64_t poll;
     if (!cfg_known(c, o, path, known) || !cfg_str(c, o, path, "url", true, &is->url) ||
         !cfg_file(c, o, path, "ca", false, &is->ca) ||
         !cfg_file(c, o, path, "cert", false, &is->cert) ||
         !cfg_file(c, o, path, "key", false, &is->key) ||
-        !cfg_str(c, o, path, "issuer_id", false, &is->issuer_id) ||
-        !parse_jwks(c, is, o, path) ||
+        !cfg_str(c, o, path, "issuer_id", false, &is->issuer_id) || !parse_jwks(c, is, o, path) ||
         !cfg_bool(c, o, path, "revocation_feed", true, &is->feed) ||
         !cfg_int(c, o, path, "revocation_poll_ms", 10000, 100, MESH_MAX_OPT_MS, &poll)) {
         return false;
     }
     is->poll_ms = poll;
     if ((is->cert == NULL) != (is->key == NULL)) {
-        return cfg_fail(c, path, "\"cert\" and \"key\" go together (the client certificate "
-                                 "mesh-authz presents to the issuer)");
+        return cfg_fail(c, path,
+                        "\"cert\" and \"key\" go together (the client certificate "
+                        "mesh-authz presents to the issuer)");
     }
     if (strncmp(is->url, "https://", 8) != 0) {
         char p[CFG_PATH];
@@ -349,8 +373,10 @@ static bool parse_issuers(cfg_t *c, config_t *cfg, const json_t *root)
         return true; /* a config of public routes only */
     }
     if (!json_is_object(o)) {
-        return cfg_fail(c, "issuers", "must be an object {name: {\"kind\": \"mesh\", ...}}, "
-                                      "got %s", cfg_type(o));
+        return cfg_fail(c, "issuers",
+                        "must be an object {name: {\"kind\": \"mesh\", ...}}, "
+                        "got %s",
+                        cfg_type(o));
     }
     if (json_object_size(o) > MESH_AUTHZ_MAX_ISSUERS) {
         return cfg_fail(c, "issuers", "at most %d issuers (MESH_AUTHZ_MAX_ISSUERS)",
@@ -376,8 +402,9 @@ static bool parse_routes(cfg_t *c, config_t *cfg, const json_t *root)
 {
     json_t *a = json_object_get(root, "routes");
     if (a == NULL || !json_is_array(a) || json_array_size(a) == 0) {
-        return cfg_fail(c, "routes", "required: a non-empty array of routes; a request no "
-                                     "route matches is refused");
+        return cfg_fail(c, "routes",
+                        "required: a non-empty array of routes; a request no "
+                        "route matches is refused");
     }
     if (json_array_size(a) > MESH_AUTHZ_MAX_ROUTES) {
         return cfg_fail(c, "routes", "at most %d routes (MESH_AUTHZ_MAX_ROUTES)",
@@ -398,9 +425,10 @@ static bool parse_routes(cfg_t *c, config_t *cfg, const json_t *root)
         any_private |= !cfg->routes[i].is_public;
     }
     if (any_private && cfg->trust_bundle == NULL) {
-        return cfg_fail(c, "trust", "required when a route verifies tokens: the proxy forwards "
-                                    "the caller's certificate, and mesh-authz checks it against "
-                                    "this bundle (\"bundle\": the mesh CA PEM)");
+        return cfg_fail(c, "trust",
+                        "required when a route verifies tokens: the proxy forwards "
+                        "the caller's certificate, and mesh-authz checks it against "
+                        "this bundle (\"bundle\": the mesh CA PEM)");
     }
     return true;
 }
@@ -466,12 +494,13 @@ static bool plan_verifiers(cfg_t *c, config_t *cfg)
                     if (strstr(have, probe) != NULL) {
                         continue;
                     }
-                    int n = snprintf(spec + used, sizeof(spec) - used, "%s%s",
-                                     used > 12 ? "," : "", r->unbound[s]);
+                    int n = snprintf(spec + used, sizeof(spec) - used, "%s%s", used > 12 ? "," : "",
+                                     r->unbound[s]);
                     if (n < 0 || (size_t)n >= sizeof(spec) - used ||
                         used + (size_t)n - 12 > MESH_MAX_BINDING_SPEC) {
-                        return cfg_fail(c, "routes", "the unbound-for subjects of audience '%s' "
-                                                     "exceed %d bytes (MESH_MAX_BINDING_SPEC)",
+                        return cfg_fail(c, "routes",
+                                        "the unbound-for subjects of audience '%s' "
+                                        "exceed %d bytes (MESH_MAX_BINDING_SPEC)",
                                         av->audience, MESH_MAX_BINDING_SPEC);
                     }
                     used += (size_t)n;

@@ -23,9 +23,9 @@ typedef enum {
 } bind_kind_t;
 
 typedef struct {
-    char *name;    /* metric and log label: "name" or "<host><prefix>" */
-    char *host;    /* NULL or "*": any host; else exact, case-insensitive, port ignored */
-    char *prefix;  /* "/x/" matches below it; "/x" matches /x and below /x/ */
+    char *name;     /* metric and log label: "name" or "<host><prefix>" */
+    char *host;     /* NULL or "*": any host; else exact, case-insensitive, port ignored */
+    char *prefix;   /* "/x/" matches below it; "/x" matches /x and below /x/ */
     char **methods; /* upper case; n_methods 0: any method */
     size_t n_methods;
     bool is_public;

@@ -13,13 +13,13 @@ static void binding_words(const route_t *r, char *out, size_t cap)
     if (r->binding == BIND_REQUIRED) {
         snprintf(out, cap, "the token must be bound to the caller's certificate");
     } else if (r->binding == BIND_WHEN_PRESENTED) {
-        snprintf(out, cap, "a bound token must match the caller's certificate; unbound tokens "
-                           "are accepted");
+        snprintf(out, cap,
+                 "a bound token must match the caller's certificate; unbound tokens "
+                 "are accepted");
     } else {
         size_t used = (size_t)snprintf(out, cap, "bound tokens only, except unbound tokens of");
         for (size_t i = 0; i < r->n_unbound && used < cap; i++) {
-            used += (size_t)snprintf(out + used, cap - used, "%s %s", i ? "," : "",
-                                     r->unbound[i]);
+            used += (size_t)snprintf(out + used, cap - used, "%s %s", i ? "," : "", r->unbound[i]);
         }
     }
 }
@@ -49,7 +49,8 @@ static void explain_text(const config_t *cfg)
                    l->path, l->mode, (l->mode & 0060) ? " or group" : "");
         } else if (l->tls_cert != NULL) {
             printf("  tcp %s:%d with TLS: only proxies presenting a certificate from %s with "
-                   "SPIFFE ID", l->host, l->port, l->tls_client_ca);
+                   "SPIFFE ID",
+                   l->host, l->port, l->tls_client_ca);
             for (size_t k = 0; k < l->n_proxies; k++) {
                 printf("%s %s", k ? "," : "", l->proxies[k]);
             }
@@ -102,8 +103,7 @@ static void explain_text(const config_t *cfg)
         char methods[512], scopes[1024], bind[1024];
         list_words(r->methods, r->n_methods, "any method", methods, sizeof(methods));
         printf("  [%zu] %s: %s, path %s%s, %s: ", i, r->name, r->host ? r->host : "any host",
-               r->prefix, r->prefix[strlen(r->prefix) - 1] == '/' ? "*" : " and below it",
-               methods);
+               r->prefix, r->prefix[strlen(r->prefix) - 1] == '/' ? "*" : " and below it", methods);
         if (r->is_public) {
             printf("public, no token is checked and no identity passed on\n");
             continue;
@@ -134,12 +134,11 @@ static void explain_json(const config_t *cfg)
     json_t *ls = json_array();
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         const listener_t *l = &cfg->listeners[i];
-        json_t *x = l->kind == LISTEN_UNIX
-                        ? json_pack("{s:s, s:s, s:i}", "kind", "unix", "path", l->path, "mode",
-                                    (int)l->mode)
-                        : json_pack("{s:s, s:s, s:i, s:b, s:b}", "kind", "tcp", "host", l->host,
-                                    "port", l->port, "loopback", l->loopback, "tls",
-                                    l->tls_cert != NULL);
+        json_t *x = l->kind == LISTEN_UNIX ? json_pack("{s:s, s:s, s:i}", "kind", "unix", "path",
+                                                       l->path, "mode", (int)l->mode)
+                                           : json_pack("{s:s, s:s, s:i, s:b, s:b}", "kind", "tcp",
+                                                       "host", l->host, "port", l->port, "loopback",
+                                                       l->loopback, "tls", l->tls_cert != NULL);
         if (l->n_proxies > 0) {
             json_object_set_new(x, "allowed_proxies", strs(l->proxies, l->n_proxies));
         }
@@ -163,9 +162,9 @@ static void explain_json(const config_t *cfg)
     json_t *rs = json_array();
     for (size_t i = 0; i < cfg->n_routes; i++) {
         const route_t *r = &cfg->routes[i];
-        json_t *x = json_pack("{s:s, s:s?, s:s, s:o, s:b}", "name", r->name, "host", r->host,
-                              "prefix", r->prefix, "methods", strs(r->methods, r->n_methods),
-                              "public", r->is_public);
+        json_t *x =
+            json_pack("{s:s, s:s?, s:s, s:o, s:b}", "name", r->name, "host", r->host, "prefix",
+                      r->prefix, "methods", strs(r->methods, r->n_methods), "public", r->is_public);
         if (!r->is_public) {
             json_t *iss = json_array();
             for (size_t k = 0; k < r->n_issuers; k++) {

@@ -31,8 +31,10 @@ static bool parse_host(cfg_t *c, route_t *r, const json_t *o, const char *path)
     }
     for (char *q = r->host; *q; q++) {
         if (!isalnum((unsigned char)*q) && *q != '.' && *q != '-') {
-            return cfg_fail(c, p, "'%s' must be a host name (letters, digits, '.', '-'; no "
-                                  "port) or \"*\"", r->host);
+            return cfg_fail(c, p,
+                            "'%s' must be a host name (letters, digits, '.', '-'; no "
+                            "port) or \"*\"",
+                            r->host);
         }
         *q = (char)tolower((unsigned char)*q);
     }
@@ -66,8 +68,9 @@ static bool parse_binding(cfg_t *c, route_t *r, const json_t *o, const char *pat
             return true;
         }
     }
-    return cfg_fail(c, p, "must be \"required\", \"when-presented\" or {\"unbound-for\": "
-                          "[\"svc-token:ci\", ...]} (a non-empty subject list)");
+    return cfg_fail(c, p,
+                    "must be \"required\", \"when-presented\" or {\"unbound-for\": "
+                    "[\"svc-token:ci\", ...]} (a non-empty subject list)");
 }
 
 static bool parse_methods(cfg_t *c, route_t *r, const json_t *o, const char *path)
@@ -106,8 +109,9 @@ static bool parse_issuer_refs(cfg_t *c, config_t *cfg, route_t *r, const json_t 
     bool given = json_object_get(o, "issuers") != NULL;
     if (cfg->n_issuers == 0) {
         cfg_free_strs(names, n);
-        return cfg_fail(c, p, "no issuer is configured: add one under \"issuers\" to verify "
-                              "tokens, or make the route public");
+        return cfg_fail(c, p,
+                        "no issuer is configured: add one under \"issuers\" to verify "
+                        "tokens, or make the route public");
     }
     if (given && n == 0) {
         return cfg_fail(c, p, "must name at least one issuer of \"issuers\"");
@@ -167,7 +171,7 @@ bool config_parse_route(cfg_t *c, config_t *cfg, route_t *r, const json_t *o, co
         return cfg_fail(c, path, "must be an object {\"prefix\": \"/x/\", ...}, got %s",
                         cfg_type(o));
     }
-    static const char *const known[] = {"name",   "host",    "prefix",  "methods", "public",
+    static const char *const known[] = {"name",     "host",   "prefix",  "methods", "public",
                                         "audience", "scopes", "binding", "issuers", NULL};
     if (!cfg_known(c, o, path, known) || !cfg_str(c, o, path, "name", false, &r->name) ||
         !parse_host(c, r, o, path) || !cfg_str(c, o, path, "prefix", true, &r->prefix) ||
@@ -178,8 +182,10 @@ bool config_parse_route(cfg_t *c, config_t *cfg, route_t *r, const json_t *o, co
     cfg_join(p, sizeof(p), path, "prefix");
     if (r->prefix[0] != '/' || !route_path_canonical(r->prefix, strlen(r->prefix)) ||
         strlen(r->prefix) > MESH_AUTHZ_MAX_URI) {
-        return cfg_fail(c, p, "'%s' must start with '/' and have no '.', '..' or empty segment, "
-                              "no '%%', '?' or '#'", r->prefix);
+        return cfg_fail(c, p,
+                        "'%s' must start with '/' and have no '.', '..' or empty segment, "
+                        "no '%%', '?' or '#'",
+                        r->prefix);
     }
     if (r->name == NULL) {
         size_t n = strlen(r->prefix) + (r->host ? strlen(r->host) : 0) + 1;
@@ -199,8 +205,9 @@ bool config_parse_route(cfg_t *c, config_t *cfg, route_t *r, const json_t *o, co
         for (size_t i = 0; verifying[i] != NULL; i++) {
             if (json_object_get(o, verifying[i]) != NULL) {
                 cfg_join(p, sizeof(p), path, verifying[i]);
-                return cfg_fail(c, p, "a public route verifies no token; remove this member or "
-                                      "set \"public\": false");
+                return cfg_fail(c, p,
+                                "a public route verifies no token; remove this member or "
+                                "set \"public\": false");
             }
         }
         return join_scopes(c, r, path);

@@ -76,8 +76,8 @@ static mesh_err_t peek_issuer(const char *authorization, char *iss, size_t cap)
     }
     uint8_t payload[MESH_MAX_TOKEN_BYTES];
     size_t plen = 0;
-    if (mesh_b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), payload, sizeof(payload),
-                           &plen) != MESH_OK) {
+    if (mesh_b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), payload, sizeof(payload), &plen) !=
+        MESH_OK) {
         return MESH_ERR_TOKEN_MALFORMED;
     }
     json_t *claims = NULL;
@@ -146,6 +146,7 @@ static void verify(const config_t *cfg, const route_t *r, const authz_req_t *rq,
     }
     free(pem);
     if (e != MESH_OK) {
+        snprintf(d->detail, sizeof(d->detail), "%s", mesh_err_detail());
         from_err(d, e, NULL);
         return;
     }

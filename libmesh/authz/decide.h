@@ -23,9 +23,9 @@ typedef enum {
 
 typedef struct {
     frontend_t fe;
-    const char *method; /* the original method */
-    const char *host;   /* the original host (may carry a port); NULL: none */
-    const char *uri;    /* the original path and query */
+    const char *method;        /* the original method */
+    const char *host;          /* the original host (may carry a port); NULL: none */
+    const char *uri;           /* the original path and query */
     const char *authorization; /* NULL: none */
     bool two_auth;             /* the Authorization header came twice */
     const char *cert;          /* the raw certificate header of the front end; NULL: none */
@@ -38,6 +38,7 @@ typedef struct {
     const char *reason;  /* a libmesh reason name or a mesh-authz one; static */
     const char *error;   /* the JSON body's "error" */
     char www[512];       /* WWW-Authenticate value; "" none */
+    char detail[256];    /* libmesh's detail of a refusal, for the local log only */
     const route_t *route;
     mesh_identity_t *id; /* allow: the caller (mesh_identity_free by the caller) */
 } decision_t;

@@ -209,8 +209,8 @@ const char *fwd_xfcc_cert(const char *value, char **pem, size_t *len)
 
 static bool b64_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/' || c == '=';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/' || c == '=';
 }
 
 const char *fwd_traefik_cert(const char *value, char **pem, size_t *len)

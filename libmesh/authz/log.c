@@ -115,6 +115,9 @@ void log_decision(const authz_req_t *rq, const decision_t *d, int64_t duration_u
         json_object_set_new(o, "client_id", json_string(mesh_identity_client_id(d->id)));
         json_object_set_new(o, "bound", json_boolean(mesh_identity_bound(d->id)));
     }
+    if (d->detail[0] != '\0') {
+        json_object_set_new(o, "detail", field(d->detail, strlen(d->detail)));
+    }
     json_object_set_new(o, "duration_us", json_integer(duration_us));
     char *line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
     json_decref(o);

@@ -19,8 +19,8 @@ typedef struct {
 } series_t;
 
 /* Upper bounds of the duration buckets, in microseconds (the last bucket is +Inf). */
-static const int64_t BUCKETS_US[] = {50, 100, 250, 500, 1000, 2500, 5000, 10000, 50000, 250000,
-                                     1000000};
+static const int64_t BUCKETS_US[] = {50,   100,   250,   500,    1000,   2500,
+                                     5000, 10000, 50000, 250000, 1000000};
 #define N_BUCKETS (sizeof(BUCKETS_US) / sizeof(BUCKETS_US[0]))
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -118,19 +118,16 @@ static void render_verifiers(out_t *o, const config_t *cfg)
         const char *name, *help;
         mesh_verifier_stat_t which;
     } stats[] = {
-        {"mesh_authz_verifier_verified_total", "tokens a verifier accepted",
-         MESH_VSTAT_VERIFIED},
+        {"mesh_authz_verifier_verified_total", "tokens a verifier accepted", MESH_VSTAT_VERIFIED},
         {"mesh_authz_verifier_rejected_total", "tokens a verifier refused", MESH_VSTAT_REJECTED},
         {"mesh_authz_verifier_cache_hits_total", "verifications answered from the cache",
          MESH_VSTAT_CACHE_HITS},
         {"mesh_authz_jwks_fetches_total", "JWKS fetches (successful and failed)",
          MESH_VSTAT_JWKS_FETCHES},
-        {"mesh_authz_revocation_polls_total", "revocation feed polls",
-         MESH_VSTAT_REVOCATION_POLLS},
+        {"mesh_authz_revocation_polls_total", "revocation feed polls", MESH_VSTAT_REVOCATION_POLLS},
     };
     for (size_t k = 0; k < sizeof(stats) / sizeof(stats[0]); k++) {
-        put(o, "# HELP %s %s\n# TYPE %s counter\n", stats[k].name, stats[k].help,
-            stats[k].name);
+        put(o, "# HELP %s %s\n# TYPE %s counter\n", stats[k].name, stats[k].help, stats[k].name);
         for (size_t i = 0; cfg != NULL && i < cfg->n_issuers; i++) {
             const issuer_t *is = &cfg->issuers[i];
             for (size_t j = 0; j < is->n_auds; j++) {
@@ -176,10 +173,11 @@ char *metrics_render(const config_t *cfg)
         (double)atomic_load(&hist_sum_us) / 1e6);
     put(&o, "mesh_authz_decision_duration_seconds_count %llu\n",
         (unsigned long long)atomic_load(&hist_count));
-    put(&o, "# HELP mesh_authz_config_reloads_total SIGHUP reloads by result\n"
-            "# TYPE mesh_authz_config_reloads_total counter\n"
-            "mesh_authz_config_reloads_total{result=\"ok\"} %llu\n"
-            "mesh_authz_config_reloads_total{result=\"failed\"} %llu\n",
+    put(&o,
+        "# HELP mesh_authz_config_reloads_total SIGHUP reloads by result\n"
+        "# TYPE mesh_authz_config_reloads_total counter\n"
+        "mesh_authz_config_reloads_total{result=\"ok\"} %llu\n"
+        "mesh_authz_config_reloads_total{result=\"failed\"} %llu\n",
         (unsigned long long)atomic_load(&reloads_ok),
         (unsigned long long)atomic_load(&reloads_failed));
     render_verifiers(&o, cfg);

@@ -86,8 +86,8 @@ const route_t *route_match(const config_t *cfg, const char *method, const char *
         bool matched = false;
         for (size_t i = 0; i < cfg->n_routes; i++) {
             const route_t *r = &cfg->routes[i];
-            bool host_ok = pass == 0 ? r->host != NULL && host_matches(r->host, host)
-                                     : r->host == NULL;
+            bool host_ok =
+                pass == 0 ? r->host != NULL && host_matches(r->host, host) : r->host == NULL;
             if (host_ok && prefix_matches(r->prefix, path)) {
                 size_t len = strlen(r->prefix);
                 best_len = len > best_len ? len : best_len;
@@ -99,8 +99,8 @@ const route_t *route_match(const config_t *cfg, const char *method, const char *
         }
         for (size_t i = 0; i < cfg->n_routes; i++) {
             const route_t *r = &cfg->routes[i];
-            bool host_ok = pass == 0 ? r->host != NULL && host_matches(r->host, host)
-                                     : r->host == NULL;
+            bool host_ok =
+                pass == 0 ? r->host != NULL && host_matches(r->host, host) : r->host == NULL;
             if (host_ok && strlen(r->prefix) == best_len && prefix_matches(r->prefix, path) &&
                 method_allowed(r, method)) {
                 *reason = "ok";

@@ -201,8 +201,7 @@ static struct bufferevent *tls_bev(struct event_base *base, void *arg)
                                           BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 }
 
-static struct evhttp *http_new(struct event_base *base, void (*cb)(struct evhttp_request *,
-                                                                   void *),
+static struct evhttp *http_new(struct event_base *base, void (*cb)(struct evhttp_request *, void *),
                                void *arg)
 {
     struct evhttp *h = evhttp_new(base);
@@ -348,9 +347,9 @@ static bool write_ready(const char *path, const config_t *cfg, const char *metri
                                  socks[i].bound);
     }
     if (used < sizeof(buf)) {
-        used += (size_t)snprintf(buf + used, sizeof(buf) - used, "], \"metrics\": %s%s%s}\n",
-                                 metrics ? "\"" : "", metrics ? metrics : "null",
-                                 metrics ? "\"" : "");
+        used +=
+            (size_t)snprintf(buf + used, sizeof(buf) - used, "], \"metrics\": %s%s%s}\n",
+                             metrics ? "\"" : "", metrics ? metrics : "null", metrics ? "\"" : "");
     }
     (void)cfg;
     if (used >= sizeof(buf)) {

@@ -3,6 +3,7 @@
  * accessor is a plain read; only the reference count changes. */
 #include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <mesh/jwt.h>
 
@@ -50,6 +51,29 @@ IDENTITY_TIME(not_before, nbf)
 MESH_EXPORT bool mesh_identity_has_scope(const mesh_identity_t *id, const char *scope)
 {
     return id != NULL && scope != NULL && mesh_words_contains(id->scope, scope);
+}
+
+/* The aud claim was type-checked when the token was verified: a string or an array of
+ * strings (jwt_claims.c). */
+MESH_EXPORT bool mesh_identity_has_audience(const mesh_identity_t *id, const char *aud)
+{
+    size_t i, n;
+    json_t *e;
+
+    if (id == NULL || aud == NULL || id->aud_claim == NULL || (n = strlen(aud)) == 0) {
+        return false;
+    }
+    if (json_is_string(id->aud_claim)) {
+        return json_string_length(id->aud_claim) == n &&
+               memcmp(json_string_value(id->aud_claim), aud, n) == 0;
+    }
+    json_array_foreach(id->aud_claim, i, e)
+    {
+        if (json_string_length(e) == n && memcmp(json_string_value(e), aud, n) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Every accepted token's cnf named the presenting certificate (binding.c), so a token that

@@ -90,40 +90,64 @@ static mesh_err_t get_date(json_t *v, const char *name, int64_t *out)
     return MESH_OK;
 }
 
-/* aud: a string or an array of strings (RFC 7519 §4.1.3); the verifier's one must be there. */
+/* The aud member (string or array, type-checked) naming the `n` bytes at `w`: the token's own
+ * copy of that value, or NULL. */
+static const char *aud_names(json_t *v, const char *w, size_t n)
+{
+    size_t i;
+    json_t *e;
+
+    if (json_is_string(v)) {
+        return json_string_length(v) == n && memcmp(json_string_value(v), w, n) == 0
+                   ? json_string_value(v)
+                   : NULL;
+    }
+    json_array_foreach(v, i, e)
+    {
+        if (json_string_length(e) == n && memcmp(json_string_value(e), w, n) == 0) {
+            return json_string_value(e);
+        }
+    }
+    return NULL;
+}
+
+/*
+ * aud: a string or an array of strings (RFC 7519 §4.1.3) that must name at least one of the
+ * verifier's audiences (`want`, a space-separated list). *matched is the first audience of the
+ * list the token names, so mesh_identity_audience() does not depend on the token's order.
+ */
 static mesh_err_t check_aud(json_t *v, const char *want, const char **matched)
 {
-    size_t wlen = strlen(want);
-    size_t i;
+    const char *cursor = want, *w;
+    size_t i, n;
     json_t *e;
 
     if (v == NULL) {
         return mesh_err_set(MESH_ERR_CLAIM_MISSING, "claim \"aud\" is missing");
     }
+    if (!json_is_string(v)) {
+        if (!json_is_array(v) || json_array_size(v) == 0) {
+            return mesh_err_set(MESH_ERR_CLAIM_TYPE,
+                                "claim \"aud\" is not a string or string array");
+        }
+        json_array_foreach(v, i, e)
+        {
+            if (!json_is_string(e)) {
+                return mesh_err_set(MESH_ERR_CLAIM_TYPE, "aud[%zu] is not a string", i);
+            }
+        }
+    }
+    while (mesh_words_next(&cursor, &w, &n)) {
+        const char *hit = aud_names(v, w, n);
+        if (hit != NULL) {
+            *matched = hit;
+            return MESH_OK;
+        }
+    }
     if (json_is_string(v)) {
-        if (json_string_length(v) == wlen && memcmp(json_string_value(v), want, wlen) == 0) {
-            *matched = json_string_value(v);
-            return MESH_OK;
-        }
-        return mesh_err_set(MESH_ERR_AUDIENCE, "aud is not \"%s\"", want);
+        return mesh_err_set(MESH_ERR_AUDIENCE, "aud is not \"%.512s\"", want);
     }
-    if (!json_is_array(v) || json_array_size(v) == 0) {
-        return mesh_err_set(MESH_ERR_CLAIM_TYPE, "claim \"aud\" is not a string or string array");
-    }
-    json_array_foreach(v, i, e)
-    {
-        if (!json_is_string(e)) {
-            return mesh_err_set(MESH_ERR_CLAIM_TYPE, "aud[%zu] is not a string", i);
-        }
-    }
-    json_array_foreach(v, i, e)
-    {
-        if (json_string_length(e) == wlen && memcmp(json_string_value(e), want, wlen) == 0) {
-            *matched = json_string_value(e);
-            return MESH_OK;
-        }
-    }
-    return mesh_err_set(MESH_ERR_AUDIENCE, "none of the %zu aud values is \"%s\"",
+    return mesh_err_set(MESH_ERR_AUDIENCE, "none of the %zu aud values is \"%.512s\"",
                         json_array_size(v), want);
 }
 
@@ -249,6 +273,7 @@ static mesh_err_t claims_read(json_t *root, const mesh_jwt_verify_opts_t *opts,
         seen |= 1u << idx;
         if (idx == C_AUD) {
             aud = json_object_iter_value(it);
+            c->aud_claim = aud;
             continue;
         }
         rc = claim_read(c, idx, json_object_iter_value(it), opts->audience);

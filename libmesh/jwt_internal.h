@@ -17,13 +17,15 @@ struct mesh_identity {
     atomic_int refs;
     json_t *root;
     const char *iss, *sub, *aud, *jti, *scope, *client_id, *x5t;
+    json_t *aud_claim; /* the token's aud (string or array), borrowed from root */
     size_t scope_len;
     int64_t exp, iat, nbf;
 };
 
 /* mesh_jwt_verify_opts_t (jwt.h): every string and the certificate owned. */
 struct mesh_jwt_verify_opts {
-    char *issuer, *audience, *typ, *required_scope; /* typ NULL: not checked */
+    char *issuer, *typ, *required_scope; /* typ NULL: not checked */
+    char *audience; /* space-separated, 1..MESH_MAX_VERIFIER_AUDIENCES words */
     int64_t skew, max_lifetime, now;
     mesh_clock_fn clock;
     void *clock_ctx;
@@ -34,6 +36,12 @@ struct mesh_jwt_verify_opts {
     void *revoked_ctx;
 };
 
+/*
+ * The one check of an audience list (verifier and JWT verify options): 1 to
+ * MESH_MAX_VERIFIER_AUDIENCES space-separated words, each 1..MESH_MAX_CLAIM_STRING bytes of
+ * printable ASCII other than space. MESH_ERR_INVALID_ARG naming `what` otherwise.
+ */
+mesh_err_t mesh_audiences_check(const char *what, const char *list);
 
 /* mesh_jwt_validate_claims, with the certificate binding left out when `binding` is false:
  * the verifier decides binding itself, in one place for its fresh and cached paths. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <mesh/limits.h>
+#include <mesh/util.h>
 
 #include "internal.h"
 #include "opts.h"
@@ -63,9 +64,46 @@ MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_issuer(mesh_jwt_verify_opts_t *o
                         MESH_OPT_REQUIRED);
 }
 
+mesh_err_t mesh_audiences_check(const char *what, const char *list)
+{
+    const char *cursor = list, *w;
+    size_t n, count = 0;
+
+    if (list == NULL || list[0] == '\0') {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "%s audience: required (one audience, or "
+                            "several separated by spaces)", what);
+    }
+    while (mesh_words_next(&cursor, &w, &n)) {
+        if (++count > MESH_MAX_VERIFIER_AUDIENCES) {
+            return mesh_err_set(MESH_ERR_INVALID_ARG, "%s audience: more than %d audiences in "
+                                "the list", what, MESH_MAX_VERIFIER_AUDIENCES);
+        }
+        if (n > MESH_MAX_CLAIM_STRING) {
+            return mesh_err_set(MESH_ERR_INVALID_ARG, "%s audience: audience %zu is %zu bytes, "
+                                "over %d", what, count, n, MESH_MAX_CLAIM_STRING);
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (w[i] < 0x21 || w[i] > 0x7e) {
+                return mesh_err_set(MESH_ERR_INVALID_ARG, "%s audience: audience %zu has a "
+                                    "character that is not printable ASCII (byte 0x%02x)", what,
+                                    count, (unsigned)(unsigned char)w[i]);
+            }
+        }
+    }
+    if (count == 0) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "%s audience: only spaces, no audience", what);
+    }
+    return MESH_OK;
+}
+
 MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_audience(mesh_jwt_verify_opts_t *o, const char *aud)
 {
+    mesh_err_t rc;
+
     MESH_OPT_NEED(o, JOPT, "audience");
+    if ((rc = mesh_audiences_check(JOPT, aud)) != MESH_OK) {
+        return rc;
+    }
     return mesh_opt_str(JOPT, "audience", &o->audience, aud, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
                         MESH_OPT_REQUIRED);
 }

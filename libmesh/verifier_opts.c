@@ -10,6 +10,7 @@
 #include "opts.h"
 
 #define VOPT "verifier option"
+#include "jwt_internal.h"
 #include "verifier_internal.h"
 
 
@@ -102,7 +103,12 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_issuer(mesh_verifier_opts_t *o, co
 
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_audience(mesh_verifier_opts_t *o, const char *aud)
 {
+    mesh_err_t rc;
+
     MESH_OPT_NEED(o, VOPT, "audience");
+    if ((rc = mesh_audiences_check(VOPT, aud)) != MESH_OK) {
+        return rc;
+    }
     return mesh_opt_str(VOPT, "audience", &o->audience, aud, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
                         MESH_OPT_REQUIRED);
 }

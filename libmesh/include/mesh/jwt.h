@@ -88,7 +88,9 @@ void mesh_jwt_verify_opts_free(mesh_jwt_verify_opts_t *o); /* NULL-safe */
 
 /* Required: the exact iss. */
 MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_issuer(mesh_jwt_verify_opts_t *o, const char *iss);
-/* Required: the audience that must be aud, or one element of an aud array. */
+/* Required: the audiences accepted, a space-separated list of 1..MESH_MAX_VERIFIER_AUDIENCES
+ * words (as mesh_verifier_opts_set_audience, verifier.h): one of them must be aud, or one
+ * element of an aud array. */
 MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_audience(mesh_jwt_verify_opts_t *o, const char *aud);
 /* The header typ required (default "at+jwt"); NULL: not checked. */
 MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_typ(mesh_jwt_verify_opts_t *o, const char *typ);
@@ -160,7 +162,8 @@ void mesh_identity_free(mesh_identity_t *id);            /* drops a reference; N
  */
 const char *mesh_identity_issuer(const mesh_identity_t *id);    /* iss */
 const char *mesh_identity_subject(const mesh_identity_t *id);   /* sub */
-const char *mesh_identity_audience(const mesh_identity_t *id);  /* the verifier's audience */
+/* The first of the verifier's audiences (in the configured order) that the token's aud names. */
+const char *mesh_identity_audience(const mesh_identity_t *id);
 const char *mesh_identity_scopes(const mesh_identity_t *id);    /* space-separated; "" */
 const char *mesh_identity_jti(const mesh_identity_t *id);       /* "" when absent */
 const char *mesh_identity_client_id(const mesh_identity_t *id); /* "" when absent */
@@ -171,6 +174,10 @@ int64_t mesh_identity_not_before(const mesh_identity_t *id);    /* nbf; 0 when a
 
 /* true when `scope` is one of the space-separated scopes (exact match, no prefix). */
 bool mesh_identity_has_scope(const mesh_identity_t *id, const char *scope);
+
+/* true when the token's aud (a string, or one element of its array) is exactly `aud`: a route
+ * of a verifier with several audiences checks its own with it. false for NULL or "". */
+bool mesh_identity_has_audience(const mesh_identity_t *id, const char *aud);
 
 /* true when the token was certificate-bound: it carried cnf.x5t#S256, which named the
  * presenting certificate (every accepted bound token did). false for an unbound token the

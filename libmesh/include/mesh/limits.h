@@ -96,6 +96,7 @@
 #define MESH_MAX_OPT_MS 86400000            /* a duration option in milliseconds */
 #define MESH_MAX_OPT_CACHE ((size_t)1 << 26) /* verified-token cache entries */
 #define MESH_MAX_OPT_STRING 4096            /* a string option: a URL, a path, an ID */
+#define MESH_MAX_VERIFIER_AUDIENCES 64      /* audiences in one verifier's space-separated list */
 
 /* Revocation feed (GET /v1/revocations, read by verifiers) */
 #define MESH_MAX_REVOKED 1000000      /* entries (jti, subject, certificate) a verifier holds */

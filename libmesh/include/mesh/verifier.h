@@ -58,7 +58,18 @@ void mesh_verifier_opts_free(mesh_verifier_opts_t *o); /* NULL-safe */
 /* Required: the exact iss, and the base URL of the issuer (https:// unless keys come from a
  * JWKS file and the revocation feed is off: checked by mesh_verifier_new). */
 MESH_WUR mesh_err_t mesh_verifier_opts_set_issuer(mesh_verifier_opts_t *o, const char *issuer);
-/* Required: this service's audience name. */
+/*
+ * Required: the audiences this verifier accepts, a space-separated list (one word: this
+ * service's audience name; several: e.g. "asset-service jobs-service" for a gateway that
+ * serves routes of several audiences with one verifier, one key cache and one revocation
+ * poll). 1..MESH_MAX_VERIFIER_AUDIENCES words of printable ASCII, each at most
+ * MESH_MAX_CLAIM_STRING bytes, the whole list at most MESH_MAX_OPT_STRING bytes; otherwise
+ * MESH_ERR_INVALID_ARG. A token is accepted when its aud (a string or an array of strings)
+ * names at least one of them; mesh_identity_audience() is then the first audience of this
+ * list the token names, and a route checks its own with mesh_identity_has_audience(). The
+ * verified-token cache belongs to this one verifier, so a cached token was judged against
+ * this same list.
+ */
 MESH_WUR mesh_err_t mesh_verifier_opts_set_audience(mesh_verifier_opts_t *o, const char *aud);
 /* Where keys come from (default MESH_JWKS_FROM_ISSUER, location NULL): an https:// URL
  * (MESH_ERR_CONFIG otherwise) or a JWKS file path (reloaded on an unknown kid). */
@@ -137,7 +148,8 @@ MESH_WUR mesh_err_t mesh_verifier_new(const mesh_verifier_opts_t *opts, mesh_ver
 /*
  * A verifier configured from the environment, as mesh_client_from_env configures a client:
  *   MESH_ISSUER_URL    required: the issuer (exact iss, base URL of metadata, JWKS, feed);
- *   MESH_AUDIENCE      this service's audience (default: `service_name`);
+ *   MESH_AUDIENCE      this service's audience, or a space-separated list of audiences
+ *                      (mesh_verifier_opts_set_audience; default: `service_name`);
  *   MESH_ISSUER_ID     optional: the issuer's SPIFFE ID its fetches must reach;
  *   TLS_CA_PATH        the CA for those HTTPS fetches, or MESH_CERTS_DIR/ca.pem; with
  *                      TLS_CERT_PATH/TLS_KEY_PATH or MESH_CERTS_DIR/<service>/ the fetches

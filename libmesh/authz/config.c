@@ -433,15 +433,35 @@ static bool parse_routes(cfg_t *c, config_t *cfg, const json_t *root)
     return true;
 }
 
-/* One verifier per issuer and audience, with the loosest binding its routes need. */
+/* Appends `word` to the space-separated list *list (n words) unless it is there already. */
+static bool add_word(char **list, size_t *n, const char *word, size_t max_len)
+{
+    if (*list != NULL && mesh_words_contains(*list, word)) {
+        return true;
+    }
+    size_t old = *list ? strlen(*list) : 0;
+    if (old + 1 + strlen(word) > max_len) {
+        return false;
+    }
+    char *p = realloc(*list, old + strlen(word) + 2);
+    if (p == NULL) {
+        return false;
+    }
+    snprintf(p + old, strlen(word) + 2, "%s%s", old ? " " : "", word);
+    *list = p;
+    (*n)++;
+    return true;
+}
+
+/* One verifier per issuer: the union of its routes' audiences and the loosest binding. */
 static bool plan_verifiers(cfg_t *c, config_t *cfg)
 {
     for (size_t i = 0; i < cfg->n_issuers; i++) {
         issuer_t *is = &cfg->issuers[i];
-        is->auds = calloc(cfg->n_routes, sizeof(aud_verifier_t));
-        if (is->auds == NULL) {
-            return cfg_fail(c, "issuers", "out of memory");
-        }
+        char *subjects = NULL; /* the unbound-for union, comma-separated below */
+        size_t n_subjects = 0;
+        bool used = false;
+        is->binding = BIND_REQUIRED;
         for (size_t k = 0; k < cfg->n_routes; k++) {
             const route_t *r = &cfg->routes[k];
             bool uses = false;
@@ -451,66 +471,51 @@ static bool plan_verifiers(cfg_t *c, config_t *cfg)
             if (!uses) {
                 continue;
             }
-            aud_verifier_t *av = NULL;
-            for (size_t j = 0; j < is->n_auds; j++) {
-                if (strcmp(is->auds[j].audience, r->audience) == 0) {
-                    av = &is->auds[j];
-                }
+            used = true;
+            if (!add_word(&is->audiences, &is->n_audiences, r->audience, MESH_MAX_OPT_STRING) ||
+                is->n_audiences > MESH_MAX_VERIFIER_AUDIENCES) {
+                free(subjects);
+                char p[CFG_PATH];
+                cfg_join(p, sizeof(p), "issuers", is->name);
+                return cfg_fail(c, p,
+                                "its routes use more than %d audiences or %d bytes of "
+                                "them (MESH_MAX_VERIFIER_AUDIENCES)",
+                                MESH_MAX_VERIFIER_AUDIENCES, MESH_MAX_OPT_STRING);
             }
-            if (av == NULL) {
-                av = &is->auds[is->n_auds++];
-                av->audience = strdup(r->audience);
-                av->binding = r->binding;
-                if (av->audience == NULL) {
-                    return cfg_fail(c, "routes", "out of memory");
+            is->binding = r->binding > is->binding ? r->binding : is->binding;
+            for (size_t s = 0; s < r->n_unbound; s++) {
+                if (!add_word(&subjects, &n_subjects, r->unbound[s], MESH_MAX_BINDING_SPEC)) {
+                    free(subjects);
+                    return cfg_fail(c, "routes",
+                                    "the unbound-for subjects of issuer %s exceed "
+                                    "%d bytes (MESH_MAX_BINDING_SPEC)",
+                                    is->name, MESH_MAX_BINDING_SPEC);
                 }
-            } else if (r->binding > av->binding) {
-                av->binding = r->binding;
             }
         }
-        for (size_t j = 0; j < is->n_auds; j++) {
-            aud_verifier_t *av = &is->auds[j];
-            if (av->binding != BIND_UNBOUND_FOR) {
-                av->binding_spec = strdup(bind_kind_name(av->binding));
-                if (av->binding_spec == NULL) {
-                    return cfg_fail(c, "routes", "out of memory");
-                }
-                continue;
-            }
-            /* unbound-for: the union of the subjects of every such route at this audience */
-            char spec[MESH_MAX_BINDING_SPEC + 16] = "unbound-for:";
-            size_t used = strlen(spec);
-            for (size_t k = 0; k < cfg->n_routes; k++) {
-                const route_t *r = &cfg->routes[k];
-                if (r->is_public || strcmp(r->audience, av->audience) != 0 ||
-                    r->binding != BIND_UNBOUND_FOR) {
-                    continue;
-                }
-                for (size_t s = 0; s < r->n_unbound; s++) {
-                    char probe[MESH_MAX_BINDING_SPEC + 16];
-                    snprintf(probe, sizeof(probe), ",%s,", r->unbound[s]);
-                    char have[MESH_MAX_BINDING_SPEC + 32];
-                    snprintf(have, sizeof(have), ",%s,", spec + 12);
-                    if (strstr(have, probe) != NULL) {
-                        continue;
-                    }
-                    int n = snprintf(spec + used, sizeof(spec) - used, "%s%s", used > 12 ? "," : "",
-                                     r->unbound[s]);
-                    if (n < 0 || (size_t)n >= sizeof(spec) - used ||
-                        used + (size_t)n - 12 > MESH_MAX_BINDING_SPEC) {
-                        return cfg_fail(c, "routes",
-                                        "the unbound-for subjects of audience '%s' "
-                                        "exceed %d bytes (MESH_MAX_BINDING_SPEC)",
-                                        av->audience, MESH_MAX_BINDING_SPEC);
-                    }
-                    used += (size_t)n;
-                }
-            }
-            av->binding_spec = strdup(spec);
-            if (av->binding_spec == NULL) {
-                return cfg_fail(c, "routes", "out of memory");
-            }
+        if (!used) {
+            free(subjects);
+            char p[CFG_PATH];
+            cfg_join(p, sizeof(p), "issuers", is->name);
+            return cfg_fail(c, p,
+                            "no route accepts this issuer; remove it or name it in a "
+                            "route's \"issuers\"");
         }
+        size_t len = sizeof("unbound-for:") + (subjects ? strlen(subjects) : 0);
+        is->binding_spec = malloc(len);
+        if (is->binding_spec == NULL) {
+            free(subjects);
+            return cfg_fail(c, "issuers", "out of memory");
+        }
+        if (is->binding == BIND_UNBOUND_FOR) {
+            for (char *q = subjects; *q; q++) {
+                *q = *q == ' ' ? ',' : *q; /* subjects are single words: no space inside */
+            }
+            snprintf(is->binding_spec, len, "unbound-for:%s", subjects);
+        } else {
+            snprintf(is->binding_spec, len, "%s", bind_kind_name(is->binding));
+        }
+        free(subjects);
     }
     return true;
 }
@@ -575,7 +580,7 @@ config_t *config_load(const char *path, char *err, size_t errlen)
     return cfg;
 }
 
-static mesh_err_t start_one(const config_t *cfg, const issuer_t *is, aud_verifier_t *av)
+static mesh_err_t start_one(const config_t *cfg, issuer_t *is)
 {
     mesh_verifier_opts_t *o = NULL;
     mesh_err_t e = mesh_verifier_opts_new(&o);
@@ -583,10 +588,10 @@ static mesh_err_t start_one(const config_t *cfg, const issuer_t *is, aud_verifie
         e = mesh_verifier_opts_set_issuer(o, is->url);
     }
     if (e == MESH_OK) {
-        e = mesh_verifier_opts_set_audience(o, av->audience);
+        e = mesh_verifier_opts_set_audience(o, is->audiences);
     }
     if (e == MESH_OK) {
-        e = mesh_verifier_opts_set_binding(o, av->binding_spec);
+        e = mesh_verifier_opts_set_binding(o, is->binding_spec);
     }
     if (e == MESH_OK && is->jwks_src != MESH_JWKS_FROM_ISSUER) {
         e = mesh_verifier_opts_set_jwks(o, is->jwks_src, is->jwks_loc);
@@ -610,7 +615,7 @@ static mesh_err_t start_one(const config_t *cfg, const issuer_t *is, aud_verifie
         e = mesh_verifier_opts_set_trust_bundle(o, cfg->trust_bundle, cfg->trust_crl);
     }
     if (e == MESH_OK) {
-        e = mesh_verifier_new(o, &av->v);
+        e = mesh_verifier_new(o, &is->v);
     }
     mesh_verifier_opts_free(o);
     return e;
@@ -620,27 +625,14 @@ bool config_start(config_t *cfg, char *err, size_t errlen)
 {
     for (size_t i = 0; i < cfg->n_issuers; i++) {
         issuer_t *is = &cfg->issuers[i];
-        for (size_t j = 0; j < is->n_auds; j++) {
-            mesh_err_t e = start_one(cfg, is, &is->auds[j]);
-            if (e != MESH_OK) {
-                snprintf(err, errlen, "issuers.%s (audience %s): %s: %s", is->name,
-                         is->auds[j].audience, mesh_strerror(e), mesh_err_detail());
-                return false;
-            }
+        mesh_err_t e = start_one(cfg, is);
+        if (e != MESH_OK) {
+            snprintf(err, errlen, "issuers.%s: %s: %s", is->name, mesh_strerror(e),
+                     mesh_err_detail());
+            return false;
         }
     }
     return true;
-}
-
-mesh_verifier_t *config_verifier(const config_t *cfg, size_t i, const char *audience)
-{
-    const issuer_t *is = &cfg->issuers[i];
-    for (size_t j = 0; j < is->n_auds; j++) {
-        if (strcmp(is->auds[j].audience, audience) == 0) {
-            return is->auds[j].v;
-        }
-    }
-    return NULL;
 }
 
 config_t *config_ref(config_t *cfg)
@@ -673,12 +665,9 @@ static void issuer_free(issuer_t *is)
     free(is->key);
     free(is->issuer_id);
     free(is->jwks_loc);
-    for (size_t j = 0; j < is->n_auds; j++) {
-        mesh_verifier_free(is->auds[j].v);
-        free(is->auds[j].audience);
-        free(is->auds[j].binding_spec);
-    }
-    free(is->auds);
+    mesh_verifier_free(is->v);
+    free(is->audiences);
+    free(is->binding_spec);
 }
 
 void config_unref(config_t *cfg)

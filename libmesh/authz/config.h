@@ -41,13 +41,6 @@ typedef struct {
 } route_t;
 
 typedef struct {
-    char *audience;
-    bind_kind_t binding; /* the loosest of the routes that use it */
-    char *binding_spec;  /* the verifier's policy string */
-    mesh_verifier_t *v;  /* set by config_start */
-} aud_verifier_t;
-
-typedef struct {
     char *name;
     char *url; /* the exact iss, and the base URL of metadata, JWKS and feed */
     char *ca, *cert, *key, *issuer_id;
@@ -55,8 +48,14 @@ typedef struct {
     char *jwks_loc;
     bool feed;
     int64_t poll_ms;
-    aud_verifier_t *auds;
-    size_t n_auds;
+    /* ONE verifier per issuer: every audience its routes use (space-separated; each route
+     * then checks its own with mesh_identity_has_audience) and the loosest binding policy
+     * they need (each route re-checks its own rule). */
+    char *audiences;
+    size_t n_audiences;
+    bind_kind_t binding;
+    char *binding_spec; /* the verifier's policy string */
+    mesh_verifier_t *v; /* set by config_start */
 } issuer_t;
 
 typedef enum { LISTEN_UNIX = 0, LISTEN_TCP = 1 } listen_kind_t;
@@ -93,13 +92,10 @@ typedef struct config {
 config_t *config_load(const char *path, char *err, size_t errlen);
 /* Parses a JSON text (tests); `dir` resolves relative paths. */
 config_t *config_parse(const char *text, size_t len, const char *dir, char *err, size_t errlen);
-/* Creates the verifiers (blocks: first key fetch per verifier). false with err set. */
+/* Creates the verifiers (blocks: first key fetch per issuer). false with err set. */
 bool config_start(config_t *cfg, char *err, size_t errlen);
 config_t *config_ref(config_t *cfg);
 void config_unref(config_t *cfg); /* frees at zero, verifiers too; NULL-safe */
-
-/* The verifier of `route` for issuer index `i` (NULL when not started). */
-mesh_verifier_t *config_verifier(const config_t *cfg, size_t i, const char *audience);
 
 /* --check-config: the routes and trust in plain words (stdout), or as JSON. */
 void config_explain(const config_t *cfg, bool json);

@@ -87,11 +87,9 @@ static void explain_text(const config_t *cfg)
             printf("%lld ms", (long long)is->poll_ms);
         }
         printf("\n");
-        for (size_t j = 0; j < is->n_auds; j++) {
-            printf("    one verifier for audience %s, binding policy \"%s\" (the loosest its "
-                   "routes need; each route re-checks its own)\n",
-                   is->auds[j].audience, is->auds[j].binding_spec);
-        }
+        printf("    one verifier for audiences \"%s\", binding policy \"%s\" (the loosest its "
+               "routes need; each route re-checks its own audience and binding)\n",
+               is->audiences, is->binding_spec);
     }
     if (cfg->n_issuers == 0) {
         printf("  none (public routes only)\n");
@@ -149,14 +147,10 @@ static void explain_json(const config_t *cfg)
     json_t *is = json_array();
     for (size_t i = 0; i < cfg->n_issuers; i++) {
         const issuer_t *x = &cfg->issuers[i];
-        json_t *auds = json_array();
-        for (size_t j = 0; j < x->n_auds; j++) {
-            json_array_append_new(auds, json_pack("{s:s, s:s}", "audience", x->auds[j].audience,
-                                                  "binding", x->auds[j].binding_spec));
-        }
-        json_array_append_new(is, json_pack("{s:s, s:s, s:s, s:b, s:o}", "name", x->name, "url",
-                                            x->url, "kind", "mesh", "revocation_feed", x->feed,
-                                            "verifiers", auds));
+        json_array_append_new(is,
+                              json_pack("{s:s, s:s, s:s, s:b, s:s, s:s}", "name", x->name, "url",
+                                        x->url, "kind", "mesh", "revocation_feed", x->feed,
+                                        "audiences", x->audiences, "binding", x->binding_spec));
     }
     json_object_set_new(o, "issuers", is);
     json_t *rs = json_array();

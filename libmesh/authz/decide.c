@@ -137,7 +137,7 @@ static void verify(const config_t *cfg, const route_t *r, const authz_req_t *rq,
     if (e == MESH_OK && rq->two_auth) {
         e = MESH_ERR_TWO_CREDENTIALS;
     }
-    mesh_verifier_t *v = config_verifier(cfg, which, r->audience);
+    mesh_verifier_t *v = cfg->issuers[which].v;
     if (e == MESH_OK && v == NULL) {
         e = MESH_ERR_KEYS_UNAVAILABLE; /* not started: never allow */
     }
@@ -150,10 +150,22 @@ static void verify(const config_t *cfg, const route_t *r, const authz_req_t *rq,
         from_err(d, e, NULL);
         return;
     }
-    /* The verifier ran the loosest binding policy of this audience's routes; this route's own
+    /* The issuer's one verifier accepts every audience its routes use: this route's own
+     * audience is checked here (a token for /admin/'s audience is no token for /assets/). */
+    if (!mesh_identity_has_audience(d->id, r->audience)) {
+        snprintf(d->detail, sizeof(d->detail), "aud does not name the route's audience %s",
+                 r->audience);
+        mesh_identity_free(d->id);
+        d->id = NULL;
+        from_err(d, MESH_ERR_AUDIENCE, NULL);
+        return;
+    }
+    /* The verifier ran the loosest binding policy of the issuer's routes; this route's own
      * rule is applied here (a "required" route refuses the unbound token a "when-presented"
      * neighbour lets through). */
     if (!route_binding_ok(r, d->id)) {
+        snprintf(d->detail, sizeof(d->detail), "route %s requires a certificate-bound token",
+                 r->name);
         mesh_identity_free(d->id);
         d->id = NULL;
         from_err(d, MESH_ERR_CNF_MISSING, NULL);

@@ -130,11 +130,8 @@ static void render_verifiers(out_t *o, const config_t *cfg)
         put(o, "# HELP %s %s\n# TYPE %s counter\n", stats[k].name, stats[k].help, stats[k].name);
         for (size_t i = 0; cfg != NULL && i < cfg->n_issuers; i++) {
             const issuer_t *is = &cfg->issuers[i];
-            for (size_t j = 0; j < is->n_auds; j++) {
-                put(o, "%s{issuer=\"%s\",audience=\"%s\"} %llu\n", stats[k].name, is->name,
-                    is->auds[j].audience,
-                    (unsigned long long)mesh_verifier_stat(is->auds[j].v, stats[k].which));
-            }
+            put(o, "%s{issuer=\"%s\"} %llu\n", stats[k].name, is->name,
+                (unsigned long long)mesh_verifier_stat(is->v, stats[k].which));
         }
     }
 }

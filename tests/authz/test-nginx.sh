@@ -36,7 +36,8 @@ write_authz_config() { # file, extra route JSON (appended to the routes)
     {"name": "health", "prefix": "/healthz", "public": true},
     {"name": "assets", "prefix": "/assets/", "methods": ["GET"], "audience": "gateway",
      "scopes": ["assets:read"]},
-    {"name": "admin", "prefix": "/admin/", "audience": "gateway", "scopes": ["assets:write"]}$2
+    {"name": "admin", "prefix": "/admin/", "audience": "gateway", "scopes": ["assets:write"]},
+    {"name": "chat", "prefix": "/chat/", "audience": "chat-service", "scopes": ["chat:read"]}$2
   ]
 }
 JSON
@@ -154,8 +155,11 @@ check "a forged signature: 401 invalid_token" \
 
 other=$(token_for web-service chat-service)
 req web-service "$other" /assets/1
-check "a token for another audience: 401 invalid_token" \
+check "a token for another audience (one the issuer's verifier knows): 401 invalid_token" \
     eval '[[ $STATUS == 401 ]] && grep -qi "error=\"invalid_token\"" "$HDRS"'
+req web-service "$other" /chat/room
+check "... and the same token on its own audience's route: 200 (one verifier, two audiences)" \
+    eval '[[ $STATUS == 200 && $BODY == *"scopes=[chat:read]"* ]]'
 
 req chat-service "$tok" /assets/1
 check "stolen: web-service's token with chat-service's certificate: 401" \
@@ -202,7 +206,7 @@ m=$(curl -s "http://$METRICS/metrics" || true)
 check "/metrics counts decisions by route, outcome and reason, and the verifier's counters" \
     eval '[[ $m == *"mesh_authz_decisions_total{route=\"assets\",outcome=\"allow\",reason=\"ok\"}"* &&
              $m == *"mesh_authz_decision_duration_seconds_bucket"* &&
-             $m == *"mesh_authz_jwks_fetches_total{issuer=\"mesh\",audience=\"gateway\"}"* &&
+             $m == *"mesh_authz_jwks_fetches_total{issuer=\"mesh\"}"* &&
              $m == *"mesh_authz_verifier_cache_hits_total"* ]]'
 
 # ---- SIGHUP: a broken config is refused and the old one kept; a good one applies ----

@@ -14,9 +14,11 @@
 #define EXIT_USAGE 2
 
 static const char USAGE[] =
-    "usage: mesh-authz --config FILE [--ready-file FILE]\n"
+    "usage: mesh-authz [serve] --config FILE [--ready-file FILE]\n"
     "       mesh-authz --check-config --config FILE [--json]\n"
     "       mesh-authz --help | --version\n"
+    "\n"
+    "serve              run the decision daemon (the default when no verb is given)\n"
     "\n"
     "Answers a proxy's question \"may this request pass, and who is it?\": nginx auth_request\n"
     "(GET /nginx), Envoy ext_authz (/envoy/<original path>) and Traefik/Caddy forward auth\n"
@@ -47,6 +49,11 @@ int main(int argc, char **argv)
     const char *config = NULL, *ready = NULL;
     bool check = false, json = false;
     int ch;
+    if (argc > 1 && strcmp(argv[1], "serve") == 0) {
+        argv[1] = argv[0]; /* the verb is the default: drop it */
+        argv++;
+        argc--;
+    }
     while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c':

@@ -6,6 +6,14 @@
 # listener, and hostile certificate headers at and over their limits.
 . "$(dirname "$0")/lib.sh"
 
+check "examples/authz/authz.json passes --check-config" \
+    eval '"$AUTHZ" --check-config --config "$S/examples/authz/authz.json" >/dev/null'
+check "examples/authz/envoy.yaml and traefik-dynamic.yml parse, and use mesh-authz's paths" \
+    eval 'python3 -c "import sys, yaml; [yaml.safe_load(open(f)) for f in sys.argv[1:]]" \
+              "$S/examples/authz/envoy.yaml" "$S/examples/authz/traefik-dynamic.yml" &&
+          grep -q "path_prefix: /envoy" "$S/examples/authz/envoy.yaml" &&
+          grep -q "address: http://127.0.0.1:9191/forward" "$S/examples/authz/traefik-dynamic.yml"'
+
 mesh_certs
 issuer_up
 cat "$CERTS/ca.pem" "$CERTS/intermediate.pem" >"$T/bundle.pem"

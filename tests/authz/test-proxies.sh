@@ -28,7 +28,10 @@ unset ci_json
 
 cat >"$T/authz.json" <<JSON
 {
-  "listen": [{"unix": "$T/authz.sock"}, {"tcp": "127.0.0.1:0"}],
+  "listen": [{"unix": "$T/authz.sock"}, {"tcp": "127.0.0.1:0"},
+             {"tcp": "127.0.0.1:0", "tls": {"cert": "$CERTS/asset-service/cert.pem",
+              "key": "$CERTS/asset-service/key.pem", "client_ca": "$CERTS/ca.pem",
+              "allowed_proxies": ["spiffe://mesh.local/gateway"]}}],
   "workers": 2,
   "trust": {"bundle": "$T/bundle.pem"},
   "issuers": {"mesh": {"kind": "mesh", "url": "$ISSUER_URL", "ca": "$CERTS/ca.pem",
@@ -44,6 +47,7 @@ cat >"$T/authz.json" <<JSON
 JSON
 authz_up "$T/authz.json"
 TCP=$(jq -r '.listen[1]' "$T/authz.ready")
+TLS=$(jq -r '.listen[2]' "$T/authz.ready")
 check "--check-config: one verifier for the issuer with the loosest policy, when-presented" \
     eval '"$AUTHZ" --check-config --config "$T/authz.json" | grep -q "binding policy \"when-presented\""'
 
@@ -155,8 +159,40 @@ for p in /envoy/assets/../admin /envoy/assets//1 /envoy/assets/%2e%2e/x /envoy/a
     check "non-canonical path $p: 403 path_not_canonical" \
         eval '[[ $STATUS == 403 ]] && grep -q path_not_canonical "$T/body"'
 done
+# ---- the TLS listener: only the allowed proxy's own certificate may ask ----
+tls_ask() { # service (the proxy's certificate) or -
+    local c=()
+    [[ $1 != - ]] && c=(--cert "$CERTS/$1/cert.pem" --key "$CERTS/$1/key.pem")
+    printf 'header = "Authorization: Bearer %s"\n' "$tok" | curl -s -K - -o "$T/body" \
+        -w '%{http_code}' --cacert "$CERTS/ca.pem" "${c[@]}" \
+        -H "x-forwarded-client-cert: $xfcc" "https://$TLS/envoy/assets/1" || true
+}
+check "TLS listener, the proxy presents an allowed SPIFFE ID (gateway): 200" \
+    eval '[[ $(tls_ask gateway) == 200 ]]'
+check "TLS listener, a mesh certificate that is not an allowed proxy: 403 proxy_not_allowed" \
+    eval '[[ $(tls_ask web-service) == 403 ]] && grep -q proxy_not_allowed "$T/body"'
+check "TLS listener without a proxy certificate: no answer at all" \
+    eval '[[ $(tls_ask -) == 000 ]]'
+
 ask /somewhere "$tok"
 check "an unknown front end path: 404" eval '[[ $STATUS == 404 ]]'
+
+# ---- an issuer that is down: no keys, so 503 + Retry-After, never a guess ----
+sed -e "s|$ISSUER_URL|https://127.0.0.1:1|" -e "s|$T/authz.sock|$T/nokeys.sock|" \
+    -e 's|{"tcp": "127.0.0.1:0"},||' "$T/authz.json" | python3 -c '
+import json, sys
+c = json.load(sys.stdin)
+c["listen"] = [c["listen"][0]]
+print(json.dumps(c))' >"$T/nokeys.json"
+spawn nokeys "$AUTHZ" --config "$T/nokeys.json" --ready-file "$T/nokeys.ready"
+NOKEYS_PID=$LAST_PID
+check "mesh-authz starts even when its issuer is down" eventually 60 test -s "$T/nokeys.ready"
+STATUS=$(printf 'header = "Authorization: Bearer %s"\n' "$tok" | curl -s -K - -D "$T/h" \
+    -o "$T/body" -w '%{http_code}' --unix-socket "$T/nokeys.sock" \
+    -H "x-forwarded-client-cert: $xfcc" http://authz/envoy/assets/1 || true)
+check "... and answers 503 with Retry-After while it has no keys" \
+    eval '[[ $STATUS == 503 ]] && grep -qi "^Retry-After:" "$T/h" && grep -q keys "$T/body"'
+stop_pid "$NOKEYS_PID"
 
 kill -TERM "$AUTHZ_PID"
 rc=0

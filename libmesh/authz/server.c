@@ -23,6 +23,8 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
+#include <jansson.h>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -337,25 +339,22 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(r->main_base);
 }
 
-static bool write_ready(const char *path, const config_t *cfg, const char *metrics)
+static bool write_ready(const char *path, const char *metrics)
 {
-    char buf[4096];
-    size_t used = 0;
-    used += (size_t)snprintf(buf, sizeof(buf), "{\"pid\": %d, \"listen\": [", (int)getpid());
-    for (size_t i = 0; i < n_socks && used < sizeof(buf); i++) {
-        used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s\"%s\"", i ? ", " : "",
-                                 socks[i].bound);
+    json_t *ls = json_array();
+    for (size_t i = 0; i < n_socks; i++) {
+        json_array_append_new(ls, json_string(socks[i].bound));
     }
-    if (used < sizeof(buf)) {
-        used +=
-            (size_t)snprintf(buf + used, sizeof(buf) - used, "], \"metrics\": %s%s%s}\n",
-                             metrics ? "\"" : "", metrics ? metrics : "null", metrics ? "\"" : "");
-    }
-    (void)cfg;
-    if (used >= sizeof(buf)) {
+    json_t *o =
+        json_pack("{s:i, s:o, s:s?}", "pid", (int)getpid(), "listen", ls, "metrics", metrics);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (text == NULL) {
         return false;
     }
-    if (mesh_file_write_atomic(path, buf, used, 0644, true) != MESH_OK) {
+    mesh_err_t e = mesh_file_write_atomic(path, text, strlen(text), 0644, true);
+    free(text);
+    if (e != MESH_OK) {
         log_msg("--ready-file: %s", mesh_err_detail());
         return false;
     }
@@ -412,7 +411,7 @@ int server_run(config_t *cfg, const char *ready_file)
         }
         workers[i].started = true;
     }
-    if (ready_file != NULL && !write_ready(ready_file, cfg, mbound[0] ? mbound : NULL)) {
+    if (ready_file != NULL && !write_ready(ready_file, mbound[0] ? mbound : NULL)) {
         goto out;
     }
     log_msg("serving: %zu listeners, %d workers, %zu routes%s%s", n_socks, cfg->workers,

@@ -225,7 +225,9 @@ void http_handle(struct evhttp_request *req, void *arg)
     }
     rq.authorization = header(in, "Authorization", &n);
     rq.two_auth = n > 1;
-    if (!proxy_allowed(req, l)) {
+    if (cfg == NULL) {
+        simple(req, &d, 503, "temporarily_unavailable", "stopping");
+    } else if (!proxy_allowed(req, l)) {
         simple(req, &d, 403, "access_denied", "proxy_not_allowed");
     } else if (!known_fe) {
         simple(req, &d, 404, "not_found", "no_front_end");

@@ -151,7 +151,7 @@ authz_up() {
     spawn authz "$AUTHZ" --config "$1" --ready-file "$T/authz.ready"
     AUTHZ_PID=$LAST_PID
     eventually "$START_TIMEOUT" test -s "$T/authz.ready" || return 1
-    METRICS=$(sed -n 's/.*"metrics": "\([^"]*\)".*/\1/p' "$T/authz.ready")
+    METRICS=$(jq -r '.metrics // empty' "$T/authz.ready")
 }
 
 token_for() { "$CALLER" --service "$1" --audience "${2:-gateway}" --print-token; }

@@ -17,6 +17,21 @@ check "examples/authz/envoy.yaml and traefik-dynamic.yml parse, and use mesh-aut
 mesh_certs
 issuer_up
 cat "$CERTS/ca.pem" "$CERTS/intermediate.pem" >"$T/bundle.pem"
+# A second, independent issuer (its own URL and store): a route may accept either.
+ISSUER1_URL=$ISSUER_URL
+for attempt in 1 2 3 4 5; do
+    port2=$(free_port)
+    sed -e "s|${ISSUER_URL#https://}|127.0.0.1:$port2|g" -e "s|issuer.db|issuer2.db|" \
+        "$T/issuer.json" >"$T/issuer2.json"
+    spawn issuer2 "$ISSUER" serve --config "$T/issuer2.json"
+    ISSUER2_PID=$LAST_PID
+    if eventually "$START_TIMEOUT" curl -sf -o /dev/null --cacert "$CERTS/ca.pem" \
+        "https://127.0.0.1:$port2/healthz"; then
+        ISSUER2_URL=https://127.0.0.1:$port2
+        break
+    fi
+    stop_pid "$ISSUER2_PID"
+done
 
 # A service token for CI: unbound, subject svc-token:ci.
 ci_json=$("$ISSUER" token create ci --audience gateway --scope assets:read --json \
@@ -35,13 +50,17 @@ cat >"$T/authz.json" <<JSON
   "workers": 2,
   "trust": {"bundle": "$T/bundle.pem"},
   "issuers": {"mesh": {"kind": "mesh", "url": "$ISSUER_URL", "ca": "$CERTS/ca.pem",
-                       "revocation_poll_ms": 1000}},
+                       "revocation_poll_ms": 1000},
+              "second": {"kind": "mesh", "url": "$ISSUER2_URL", "ca": "$CERTS/ca.pem",
+                         "revocation_feed": false}},
   "routes": [
     {"name": "assets", "prefix": "/assets/", "audience": "gateway", "scopes": ["assets:read"],
-     "binding": "required"},
+     "binding": "required", "issuers": ["mesh"]},
+    {"name": "multi", "prefix": "/multi/", "audience": "gateway"},
     {"name": "ci", "prefix": "/ci/", "audience": "gateway",
-     "binding": {"unbound-for": ["svc-token:ci"]}},
-    {"name": "svc", "prefix": "/svc/", "audience": "gateway", "binding": "when-presented"}
+     "binding": {"unbound-for": ["svc-token:ci"]}, "issuers": ["mesh"]},
+    {"name": "svc", "prefix": "/svc/", "audience": "gateway", "binding": "when-presented",
+     "issuers": ["mesh"]}
   ]
 }
 JSON
@@ -50,6 +69,9 @@ TCP=$(jq -r '.listen[1]' "$T/authz.ready")
 TLS=$(jq -r '.listen[2]' "$T/authz.ready")
 check "--check-config: one verifier for the issuer with the loosest policy, when-presented" \
     eval '"$AUTHZ" --check-config --config "$T/authz.json" | grep -q "binding policy \"when-presented\""'
+check "... and the second issuer's verifier takes only what its routes need: required" \
+    eval '"$AUTHZ" --check-config --json --config "$T/authz.json" |
+          jq -e ".issuers[1].binding == \"required\" and .issuers[0].binding == \"when-presented\"" >/dev/null'
 
 tok=$(token_for web-service gateway)
 svc=$(MESH_CLIENT_ID=$ci_id MESH_CLIENT_SECRET=$ci_secret TLS_CA_PATH=$CERTS/ca.pem \
@@ -136,6 +158,20 @@ check "a repeated X-Forwarded-Method: 401 header_repeated" \
 ask /forward "$tok"
 check "forward auth without X-Forwarded-Uri: refused (the proxy is misconfigured)" \
     eval '[[ $STATUS == 400 ]]'
+
+# ---- a route that takes tokens of two issuers: the token's iss picks the verifier ----
+tok_b=$(MESH_ISSUER_URL=$ISSUER2_URL token_for web-service gateway)
+ask /envoy/multi/x "$tok_b" -H "x-forwarded-client-cert: $xfcc"
+check "a route with two issuers takes the second issuer's token: 200" \
+    eval '[[ $STATUS == 200 && $(hdr X-Mesh-Subject) == spiffe://mesh.local/web-service ]]'
+ask /envoy/multi/x "$tok" -H "x-forwarded-client-cert: $xfcc"
+check "... and the first issuer's: 200" eval '[[ $STATUS == 200 ]]'
+ask /envoy/assets/1 "$tok_b" -H "x-forwarded-client-cert: $xfcc"
+check "the second issuer's token on a route of the first issuer only: 401" \
+    eval '[[ $STATUS == 401 ]] && grep -q issuer "$T/body"'
+ask /envoy/multi/x "not.a-token" -H "x-forwarded-client-cert: $xfcc"
+check "a token whose iss cannot be read, on a two-issuer route: 401 token_malformed" \
+    eval '[[ $STATUS == 401 ]] && grep -q malformed "$T/body"'
 
 # ---- one verifier, the route's own binding rule ----
 ask /envoy/assets/1 "$svc"

@@ -44,6 +44,12 @@ bool cfg_words(cfg_t *c, const json_t *obj, const char *path, const char *key, c
                size_t *n);
 void cfg_free_strs(char **v, size_t n);
 
+/* config_listen.c: "HOST:PORT" with a numeric address (*loopback says whether it is one),
+ * and the whole "listen" array. */
+bool cfg_hostport(cfg_t *c, const char *path, const char *s, char **host, int *port,
+                  bool *loopback);
+bool config_parse_listen(cfg_t *c, config_t *cfg, const json_t *root);
+
 /* config_route.c: one element of "routes" (the issuers must be parsed already). */
 bool config_parse_route(cfg_t *c, config_t *cfg, route_t *r, const json_t *o, const char *path);
 

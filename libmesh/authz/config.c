@@ -507,6 +507,7 @@ void config_unref(config_t *cfg)
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         listener_t *l = &cfg->listeners[i];
         free(l->path);
+        free(l->group);
         free(l->host);
         free(l->tls_cert);
         free(l->tls_key);

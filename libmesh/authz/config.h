@@ -64,6 +64,7 @@ typedef struct {
     listen_kind_t kind;
     char *path;    /* unix */
     unsigned mode; /* unix: 0600 or 0660 style, no bits for others */
+    char *group;   /* unix: the socket's group (the proxy's), NULL: the process's */
     char *host;    /* tcp */
     int port;
     bool loopback;

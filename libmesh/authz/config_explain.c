@@ -45,8 +45,10 @@ static void explain_text(const config_t *cfg)
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         const listener_t *l = &cfg->listeners[i];
         if (l->kind == LISTEN_UNIX) {
-            printf("  unix socket %s, mode %04o: only processes of the socket's owner%s may ask\n",
-                   l->path, l->mode, (l->mode & 0060) ? " or group" : "");
+            printf("  unix socket %s, mode %04o%s%s: only processes of the socket's owner%s may "
+                   "ask\n",
+                   l->path, l->mode, l->group ? ", group " : "", l->group ? l->group : "",
+                   (l->mode & 0060) ? " or group" : "");
         } else if (l->tls_cert != NULL) {
             printf("  tcp %s:%d with TLS: only proxies presenting a certificate from %s with "
                    "SPIFFE ID",

@@ -107,11 +107,12 @@ static bool parse_listener(cfg_t *c, listener_t *l, const json_t *o, const char 
         return cfg_fail(c, path, "needs exactly one of \"unix\" or \"tcp\"");
     }
     if (is_unix) {
-        static const char *const known[] = {"unix", "mode", NULL};
+        static const char *const known[] = {"unix", "mode", "group", NULL};
         char *mode = NULL;
         l->kind = LISTEN_UNIX;
         if (!cfg_known(c, o, path, known) || !cfg_file(c, o, path, "unix", true, &l->path) ||
-            !cfg_str(c, o, path, "mode", false, &mode)) {
+            !cfg_str(c, o, path, "mode", false, &mode) ||
+            !cfg_str(c, o, path, "group", false, &l->group)) {
             return false;
         }
         l->mode = 0600;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -90,7 +91,20 @@ static int open_unix(const listener_t *l, lsock_t *s)
     mode_t old = umask(0177);
     int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sa, sizeof(sa));
     umask(old);
-    if (rc != 0 || chmod(l->path, l->mode) != 0 || listen(fd, 1024) != 0 ||
+    gid_t gid = (gid_t)-1;
+    if (rc == 0 && l->group != NULL) {
+        struct group gr, *found = NULL;
+        char buf[4096];
+        if (getgrnam_r(l->group, &gr, buf, sizeof(buf), &found) != 0 || found == NULL) {
+            log_msg("listen unix %s: group '%s' does not exist", l->path, l->group);
+            close(fd);
+            unlink(l->path);
+            return -1;
+        }
+        gid = gr.gr_gid;
+    }
+    if (rc != 0 || (gid != (gid_t)-1 && chown(l->path, (uid_t)-1, gid) != 0) ||
+        chmod(l->path, l->mode) != 0 || listen(fd, 1024) != 0 ||
         evutil_make_socket_nonblocking(fd) != 0) {
         log_msg("listen unix %s: %s", l->path, strerror(errno));
         if (fd >= 0) {

@@ -22,7 +22,7 @@ cat "$CERTS/ca.pem" "$CERTS/intermediate.pem" >"$T/bundle.pem"
 write_authz_config() { # file, extra route JSON (appended to the routes)
     cat >"$1" <<JSON
 {
-  "listen": [{"unix": "$T/authz.sock", "mode": "0660"}],
+  "listen": [{"unix": "$T/authz.sock", "mode": "0660", "group": "$(id -gn)"}],
   "metrics": "127.0.0.1:0",
   "workers": 2,
   "log": {"decisions": "$T/decisions.log"},
@@ -60,8 +60,9 @@ check "--check-config --json says valid: false with the error" \
     eval '[[ $rc == 1 ]] && jq -e ".valid == false and (.error | contains(\"routes[0].scopes\"))" <<<"$out" >/dev/null'
 
 authz_up "$T/authz.json"
-check "mesh-authz is up on its unix socket with mode 0660" \
-    eval '[[ -S $T/authz.sock && $(stat -c %a "$T/authz.sock") == 660 ]]'
+check "mesh-authz is up on its unix socket with mode 0660 and the configured group" \
+    eval '[[ -S $T/authz.sock && $(stat -c %a "$T/authz.sock") == 660 &&
+             $(stat -c %G "$T/authz.sock") == $(id -gn) ]]'
 
 # ---- nginx, unprivileged-ish, from a temp prefix ----
 mkdir -p "$T/nginx/tmp"

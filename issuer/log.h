@@ -7,7 +7,7 @@
 #ifndef ISSUER_LOG_H
 #define ISSUER_LOG_H
 
-#include <jansson.h>
+#include <mesh/jansson.h>
 
 typedef enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR } log_level_t;
 

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include <jansson.h>
+#include <mesh/jansson.h>
 
 #include <mesh/x509.h>
 

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <jansson.h>
+#include <mesh/jansson.h>
 
 #include <mesh/jwks.h>
 

@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <jansson.h>
 
+#include <mesh/jansson.h>
 #include <mesh/limits.h>
 
 #include "body.h"

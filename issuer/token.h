@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
+#include <mesh/jansson.h>
 
 #include <mesh/limits.h>
 

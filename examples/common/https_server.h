@@ -2,8 +2,8 @@
 /*
  * A small HTTPS server for the example services: libevent's evhttp over OpenSSL
  * bufferevents, asking every client for a certificate that chains to the mesh CA (mTLS).
- * This file and https_server.c are the examples' only libevent and TLS-server code; the
- * services themselves only see requests and the peer's DER certificate.
+ * This file and https_server.c are the examples' only TLS-server code; the services see
+ * requests (libevent's evhttp_request: headers, body) and the peer's DER certificate.
  *
  * One event loop, one thread: requests are handled one after another. That keeps the
  * examples short; a production gateway would hand the upstream call to a worker.

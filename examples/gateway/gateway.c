@@ -19,7 +19,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include <jansson.h>
+#include <mesh/jansson.h>
 
 #include <mesh/mesh.h>
 

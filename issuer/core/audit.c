@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
+#include <mesh/jansson.h>
 
 #include <mesh/limits.h>
 

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
+#include <mesh/jansson.h>
 
 #include "config.h"
 

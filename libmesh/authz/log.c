@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
+#include <mesh/jansson.h>
 
 #include <mesh/limits.h>
 

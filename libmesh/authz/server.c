@@ -24,7 +24,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
-#include <jansson.h>
+#include <mesh/jansson.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>

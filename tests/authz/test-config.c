@@ -46,8 +46,8 @@ static void test_errors_name_key_paths(void **state)
             "numeric");
     refused("{\"listen\": [{\"unix\": \"/a\", \"mode\": \"0666\"}], \"routes\": []}",
             "listen[0].mode", "others nothing");
-    refused("{\"listen\": [{\"unix\": \"/a\", \"group\": 5}], \"routes\": []}",
-            "listen[0].group", "non-empty string");
+    refused("{\"listen\": [{\"unix\": \"/a\", \"group\": 5}], \"routes\": []}", "listen[0].group",
+            "non-empty string");
     refused("{\"listen\": [{\"unix\": \"/a\", \"tcp\": \"127.0.0.1:1\"}], \"routes\": []}",
             "listen[0]", "exactly one");
     refused("{\"listen\": [{\"tcp\": \"10.0.0.1:9\", \"tls\": {\"cert\": \"c\", \"key\": \"k\", "

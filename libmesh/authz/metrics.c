@@ -39,7 +39,8 @@ void metrics_decision(const char *route, const char *outcome, const char *reason
     pthread_mutex_lock(&lock);
     series_t *s = NULL;
     for (size_t i = 0; i < n_series; i++) {
-        if (series[i].outcome == outcome && strcmp(series[i].reason, reason) == 0 &&
+        /* compared as strings: the same literal may have two addresses in two files */
+        if (strcmp(series[i].outcome, outcome) == 0 && strcmp(series[i].reason, reason) == 0 &&
             strcmp(series[i].route, route) == 0) {
             s = &series[i];
             break;

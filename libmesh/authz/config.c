@@ -2,9 +2,11 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <mesh/jansson.h>
 #include <mesh/limits.h>
@@ -459,6 +461,48 @@ bool config_start(config_t *cfg, char *err, size_t errlen)
             snprintf(err, errlen, "issuers.%s: %s: %s", is->name, mesh_strerror(e),
                      mesh_err_detail());
             return false;
+        }
+    }
+    return true;
+}
+
+static bool readable(const char *key, const char *path, char *err, size_t errlen)
+{
+    if (path == NULL || access(path, R_OK) == 0) {
+        return true;
+    }
+    snprintf(err, errlen, "%s: %s: %s", key, path, strerror(errno));
+    return false;
+}
+
+bool config_check_files(const config_t *cfg, char *err, size_t errlen)
+{
+    char key[CFG_PATH];
+    if (!readable("trust.bundle", cfg->trust_bundle, err, errlen) ||
+        !readable("trust.crl", cfg->trust_crl, err, errlen)) {
+        return false;
+    }
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        const listener_t *l = &cfg->listeners[i];
+        const char *files[] = {l->tls_cert, l->tls_key, l->tls_client_ca};
+        const char *names[] = {"cert", "key", "client_ca"};
+        for (size_t k = 0; k < 3; k++) {
+            snprintf(key, sizeof(key), "listen[%zu].tls.%s", i, names[k]);
+            if (!readable(key, files[k], err, errlen)) {
+                return false;
+            }
+        }
+    }
+    for (size_t i = 0; i < cfg->n_issuers; i++) {
+        const issuer_t *is = &cfg->issuers[i];
+        const char *files[] = {is->ca, is->cert, is->key,
+                               is->jwks_src == MESH_JWKS_FROM_FILE ? is->jwks_loc : NULL};
+        const char *names[] = {"ca", "cert", "key", "jwks.file"};
+        for (size_t k = 0; k < 4; k++) {
+            snprintf(key, sizeof(key), "issuers.%s.%s", is->name, names[k]);
+            if (!readable(key, files[k], err, errlen)) {
+                return false;
+            }
         }
     }
     return true;

@@ -98,6 +98,9 @@ bool config_start(config_t *cfg, char *err, size_t errlen);
 config_t *config_ref(config_t *cfg);
 void config_unref(config_t *cfg); /* frees at zero, verifiers too; NULL-safe */
 
+/* --check-config: every file the config names is readable; false with "<key path>: <file>:
+ * <reason>" in err. Touches only the file system. */
+bool config_check_files(const config_t *cfg, char *err, size_t errlen);
 /* --check-config: the routes and trust in plain words (stdout), or as JSON. */
 void config_explain(const config_t *cfg, bool json);
 /* --check-config --json for a config that failed: {"valid": false, "error": ...} on stdout. */

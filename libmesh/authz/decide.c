@@ -49,6 +49,8 @@ static const char *cert_decode(const authz_req_t *rq, char **pem, size_t *len)
         return "cert_header_malformed";
     }
     switch (rq->fe) {
+    case FE_NONE:
+        return "no_front_end";
     case FE_ENVOY:
         return fwd_xfcc_cert(rq->cert, pem, len);
     case FE_FORWARD:

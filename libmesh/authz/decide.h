@@ -19,6 +19,7 @@ typedef enum {
     FE_NGINX = 0,   /* /nginx: auth_request */
     FE_ENVOY = 1,   /* /envoy/<path>: ext_authz HTTP service */
     FE_FORWARD = 2, /* /forward: Traefik / Caddy forward auth */
+    FE_NONE = 3,    /* a path that is no front end (answered 404) */
 } frontend_t;
 
 typedef struct {

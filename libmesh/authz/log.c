@@ -96,7 +96,7 @@ void log_decision(const authz_req_t *rq, const decision_t *d, int64_t duration_u
     clock_gettime(CLOCK_REALTIME, &ts);
     const char *uri = rq->uri;
     size_t plen = uri ? strcspn(uri, "?") : 0;
-    static const char *const fe[] = {"nginx", "envoy", "forward"};
+    static const char *const fe[] = {"nginx", "envoy", "forward", "none"};
     json_t *o = json_object();
     if (o == NULL) {
         return;

@@ -101,6 +101,15 @@ int main(int argc, char **argv)
         }
         return 1;
     }
+    if (check && !config_check_files(cfg, err, sizeof(err))) {
+        if (json) {
+            config_explain_error(err);
+        } else {
+            fprintf(stderr, "mesh-authz: %s: %s\n", config, err);
+        }
+        config_unref(cfg);
+        return 1;
+    }
     if (check) {
         config_explain(cfg, json);
         config_unref(cfg);

@@ -221,6 +221,7 @@ void http_handle(struct evhttp_request *req, void *arg)
             simple(req, &d, 401, "invalid_request", "header_repeated");
         }
     } else {
+        rq.fe = FE_NONE;
         known_fe = false;
     }
     rq.authorization = header(in, "Authorization", &n);

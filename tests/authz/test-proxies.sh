@@ -6,8 +6,6 @@
 # listener, and hostile certificate headers at and over their limits.
 . "$(dirname "$0")/lib.sh"
 
-check "examples/authz/authz.json passes --check-config" \
-    eval '"$AUTHZ" --check-config --config "$S/examples/authz/authz.json" >/dev/null'
 check "examples/authz/envoy.yaml and traefik-dynamic.yml parse, and use mesh-authz's paths" \
     eval 'python3 -c "import sys, yaml; [yaml.safe_load(open(f)) for f in sys.argv[1:]]" \
               "$S/examples/authz/envoy.yaml" "$S/examples/authz/traefik-dynamic.yml" &&
@@ -17,6 +15,15 @@ check "examples/authz/envoy.yaml and traefik-dynamic.yml parse, and use mesh-aut
 mesh_certs
 issuer_up
 cat "$CERTS/ca.pem" "$CERTS/intermediate.pem" >"$T/bundle.pem"
+cp "$T/bundle.pem" "$CERTS/bundle.pem"
+sed "s|/etc/mesh/certs|$CERTS|g" "$S/examples/authz/authz.json" >"$T/example.json"
+check "examples/authz/authz.json passes --check-config (its files made by mesh-ca)" \
+    eval '"$AUTHZ" --check-config --config "$T/example.json" >/dev/null'
+sed "s|gateway/key.pem|gateway/missing.pem|" "$T/example.json" >"$T/example-bad.json"
+rc=0
+out=$("$AUTHZ" --check-config --config "$T/example-bad.json" 2>&1) || rc=$?
+check "--check-config names a file it cannot read, with its key path: exit 1" \
+    eval '[[ $rc == 1 && $out == *"issuers.mesh.key: $CERTS/gateway/missing.pem"* ]]'
 # A second, independent issuer (its own URL and store): a route may accept either.
 ISSUER1_URL=$ISSUER_URL
 for attempt in 1 2 3 4 5; do

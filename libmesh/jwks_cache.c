@@ -118,6 +118,12 @@ mesh_jwks_t *mesh_jwks_cache_get(mesh_jwks_cache_t *c, uint64_t *generation)
     return set;
 }
 
+bool mesh_jwks_cache_usable(mesh_jwks_cache_t *c)
+{
+    return atomic_load_explicit(&c->generation, memory_order_acquire) > 0 &&
+           cache_now(c) <= atomic_load_explicit(&c->usable_until, memory_order_acquire);
+}
+
 uint64_t mesh_jwks_cache_generation(mesh_jwks_cache_t *c)
 {
     return atomic_load_explicit(&c->generation, memory_order_acquire);

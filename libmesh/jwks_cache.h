@@ -45,6 +45,10 @@ void mesh_jwks_cache_free(mesh_jwks_cache_t *c);
  * the set's generation, read with it. Thread-safe, no global lock. */
 mesh_jwks_t *mesh_jwks_cache_get(mesh_jwks_cache_t *c, uint64_t *generation);
 
+/* false when the keys are too stale to use (past max-age + stale-if-error) or never came: a
+ * verification remembered from them must not be answered either. One atomic load. */
+bool mesh_jwks_cache_usable(mesh_jwks_cache_t *c);
+
 /*
  * The key-set generation: 0 before any set, then bumped on every install (every successful
  * fetch, same keys or not), before the new set is visible. Whatever was verified with a set of

@@ -207,11 +207,18 @@ static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len, c
     for (int attempt = 0;; attempt++) {
         set = mesh_jwks_cache_get(v->keys, generation);
         if (set == NULL || mesh_jwks_count(set) == 0) {
+            bool empty_set = set != NULL;
             mesh_jwks_free(set);
             if (attempt == 0 && mesh_jwks_cache_fetch_limited(v->keys) == MESH_OK) {
                 continue;
             }
             char why[512];
+            uint64_t skipped = mesh_jwks_cache_skipped(v->keys);
+            if (empty_set && skipped > 0) {
+                return mesh_err_set(MESH_ERR_KEYS_UNAVAILABLE, "no usable verification keys: "
+                                    "the algorithm list left out all %llu keys of the JWKS",
+                                    (unsigned long long)skipped);
+            }
             mesh_jwks_cache_last_error(v->keys, why, sizeof(why));
             return mesh_err_set(MESH_ERR_KEYS_UNAVAILABLE, "no verification keys (last fetch: "
                                 "%s)", why);
@@ -266,6 +273,14 @@ mesh_err_t mesh_verify_core(mesh_verifier_t *v, const char *authorization,
     if (v->cache != NULL) {
         h = mesh_tcache_hash(v->cache, tok, len);
         id = mesh_tcache_get(v->cache, h, tok, len, keys_generation(v));
+    }
+    if (id != NULL && v->keys != NULL && !mesh_jwks_cache_usable(v->keys)) {
+        /* Fail closed: past stale-if-error the keys that verified it are not trusted either. */
+        mesh_identity_free(id);
+        id = NULL;
+        rc = mesh_err_set(MESH_ERR_KEYS_UNAVAILABLE, "the keys that verified this token are past "
+                          "max-age and stale-if-error and have not been renewed");
+        goto out;
     }
     if (id != NULL) {
         atomic_fetch_add_explicit(&st->cache_hits, 1, memory_order_relaxed);

@@ -4,7 +4,6 @@
  * HTTP), and the background thread that keeps keys and revocations fresh. The per-request
  * path, mesh_verify(), is in verify.c.
  */
-#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>

@@ -157,7 +157,9 @@ mesh_err_t mesh_verifier_claim_rules(mesh_verifier_t *v)
         (v->jo->required_claims = strdup(v->o.required_claims)) == NULL) {
         rc = mesh_err_set(MESH_ERR_NOMEM, "verifier");
     }
-    v->jo->oidc = v->o.profile == MESH_PROFILE_OIDC;
+    if (rc == MESH_OK) {
+        v->jo->oidc = v->o.profile == MESH_PROFILE_OIDC;
+    }
     return rc;
 }
 

@@ -144,11 +144,16 @@ static mesh_err_t select_keys(const json_t *keys, unsigned mask, const char *wha
                                 name);
         }
         /* RFC 8725 §2.1: an "oct" key never comes from a JWKS (HMAC keys are configured). */
-        if ((alg = key_alg(jwk, mask, &why, &arg)) == MESH_ALG_UNSET) {
+        alg = key_alg(jwk, mask, &why, &arg);
+        /* A key of no type this file knows is judged as mesh_jwks_parse judges it: skipped
+         * when unsupported, the set refused when malformed (no kty, a kty not a string). */
+        rc = mesh_key_from_jwk_json(jwk, alg, name, &key);
+        if (alg == MESH_ALG_UNSET && (rc == MESH_OK || rc == MESH_ERR_KEY_UNSUPPORTED)) {
+            mesh_key_free(key);
+            mesh_err_clear();
             skip(skipped, jwk, why, arg);
             continue;
         }
-        rc = mesh_key_from_jwk_json(jwk, alg, name, &key);
         if (rc == MESH_ERR_KEY_UNSUPPORTED) {
             skip(skipped, jwk, "not a usable signature key (use, key_ops or type)", NULL);
             continue;

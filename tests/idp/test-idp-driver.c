@@ -248,6 +248,31 @@ static void test_discovery_issuer_must_match_exactly(void **state)
     mesh_free(asset);
 }
 
+/* A flood of unknown kids costs at most one JWKS fetch per cooldown (issue 11, "Bad input"). */
+static void test_unknown_kid_flood_one_fetch(void **state)
+{
+    mesh_verifier_opts_t *o = idp_opts("asset-service", NULL);
+    mesh_verifier_t *f;
+    char *asset = token("asset"), *dot = strchr(asset, '.');
+    char tok[MESH_MAX_TOKEN_BYTES + 1], header[128];
+    (void)state;
+
+    assert_int_equal(mesh_verifier_opts_set_jwks_cooldown_ms(o, 60000), MESH_OK);
+    f = make(o);
+    assert_int_equal(mesh_verifier_stat(f, MESH_VSTAT_JWKS_FETCHES), 1);
+    for (int i = 0; i < 50; i++) {
+        snprintf(header, sizeof(header), "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"k%d\"}",
+                 i);
+        size_t pos = mesh_b64url_encode((const uint8_t *)header, strlen(header), tok);
+        snprintf(tok + pos, sizeof(tok) - pos, "%s", dot);
+        assert_int_equal(mesh_verify(f, it_bearer(tok), NULL, 0, NULL, NULL), MESH_ERR_KID_UNKNOWN);
+    }
+    assert_int_equal(mesh_verifier_stat(f, MESH_VSTAT_JWKS_FETCHES), 2);
+    assert_int_equal(check(f, asset, NULL), MESH_OK);
+    mesh_verifier_free(f);
+    mesh_free(asset);
+}
+
 /* true once nothing accepts connections on the provider's port any more */
 static bool port_closed(void)
 {
@@ -313,6 +338,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_algorithm_outside_the_list_refused),
         cmocka_unit_test(test_required_claims_and_claim_text),
         cmocka_unit_test(test_discovery_issuer_must_match_exactly),
+        cmocka_unit_test(test_unknown_kid_flood_one_fetch),
         cmocka_unit_test(test_provider_gone_cached_keys_then_fail_closed),
     };
 

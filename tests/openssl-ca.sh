@@ -1,4 +1,4 @@
-# Sourced by the test PKI scripts (tests/issuer/e2e/gen-certs.sh, tests/client/mkpeercerts.sh):
+# Sourced by the test PKI scripts (tests/e2e/issuer/gen-certs.sh, tests/common/mkpeercerts.sh):
 # an `openssl ca` directory and config for CA NAME in the current directory, with the v3_ca and
 # v3_int (pathlen:0) extension sections.
 ca_conf() { # name

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
+#include <mesh/jansson.h>
 
 #include <mesh/mesh.h>
 
@@ -21,8 +21,11 @@ static void decode_help(void)
 /* Adds `text` (JSON) to obj under `name`, or the raw text when it is not JSON. */
 static void put_json(json_t *obj, const char *name, const char *text)
 {
-    json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
-    json_object_set_new(obj, name, v != NULL ? v : json_string(text));
+    json_t *v = NULL;
+    if (mesh_json_parse(text, strlen(text), MESH_MAX_JSON_DEPTH, name, &v) != MESH_OK) {
+        v = json_string(text);
+    }
+    json_object_set_new(obj, name, v);
 }
 
 int cmd_decode(int argc, char **argv)

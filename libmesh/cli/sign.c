@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
+#include <mesh/jansson.h>
 
 #include <mesh/mesh.h>
 
@@ -80,11 +80,11 @@ int cmd_sign(int argc, char **argv)
         goto out;
     }
     if (!raw) {
-        json_t *v = json_loadb(claims, len, JSON_REJECT_DUPLICATES, NULL);
-        int is_obj = json_is_object(v);
+        json_t *v = NULL;
+        rc = mesh_json_parse_object(claims, len, MESH_MAX_JSON_DEPTH, "--claims", &v);
         json_decref(v);
-        if (!is_obj) {
-            status = cli_usage_error("sign", "--claims is not a JSON object");
+        if (rc != MESH_OK) {
+            status = cli_usage_error("sign", "%s (--raw signs any bytes)", mesh_err_detail());
             goto out;
         }
     }

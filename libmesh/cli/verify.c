@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
+#include <mesh/jansson.h>
 
 #include <mesh/mesh.h>
 
@@ -122,13 +122,19 @@ static bool feed_revoked(void *ctx, const char *jti)
 
 static int load_revocations(verify_args_t *a)
 {
-    json_error_t err;
-    json_t *feed = json_load_file(a->revocations_path, JSON_REJECT_DUPLICATES, &err);
+    char *text = NULL;
+    size_t len = 0;
+    json_t *feed = NULL;
+    mesh_err_t rc = mesh_file_read(a->revocations_path, MESH_MAX_FEED_BYTES, &text, &len);
 
-    if (feed == NULL || !json_is_array(json_object_get(feed, "revoked"))) {
+    if (rc == MESH_OK) {
+        rc = mesh_json_parse_object(text, len, MESH_MAX_JSON_DEPTH, "revocation feed", &feed);
+    }
+    mesh_free(text);
+    if (rc != MESH_OK || !json_is_array(json_object_get(feed, "revoked"))) {
         json_decref(feed);
         return cli_usage_error("verify", "%s: not a revocation feed {\"revoked\":[...]}: %s",
-                               a->revocations_path, feed == NULL ? err.text : "no array");
+                               a->revocations_path, rc != MESH_OK ? mesh_err_detail() : "no array");
     }
     a->revoked = json_incref(json_object_get(feed, "revoked"));
     json_decref(feed);
@@ -147,7 +153,11 @@ static int report(const verify_args_t *a, mesh_err_t rc, const mesh_identity_t *
         rc = MESH_ERR_NOMEM;
     }
     if (rc == MESH_OK) {
-        json_t *cj = json_loads(claims_json, 0, NULL);
+        json_t *cj = NULL;
+        if (mesh_json_parse(claims_json, strlen(claims_json), MESH_MAX_JSON_DEPTH,
+                            "verified claims", &cj) != MESH_OK) {
+            cj = NULL; /* libmesh wrote it: printed as {} should it ever fail */
+        }
         json_object_set_new(out, "valid", json_true());
         json_object_set_new(out, "claims", cj);
         char *text = json_dumps(a->json ? out : cj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

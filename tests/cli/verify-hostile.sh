@@ -113,6 +113,20 @@ expect iat_in_future "$(sign "$(header)" "$(claims | sed "s/\"iat\":$NOW/\"iat\"
 expect lifetime_too_long "$(sign "$(header)" "$(claims | sed "s/\"exp\":$((NOW + 300))/\"exp\":$((NOW + 601))/")")"
 printf '{"seq":1,"revoked":[{"jti":"j1","exp":%d}]}' $((NOW + 300)) >revoked.json
 expect token_revoked "$good" --revocations revoked.json
+# The feed file is read as libmesh reads untrusted JSON (mesh_json_parse): a duplicate member
+# or nesting past MESH_MAX_JSON_DEPTH is a usage error (exit 2) naming the file, not a feed.
+usage_error() { # what FILE
+    local out rc
+    out=$("$MESH" verify - --jwks jwks.json --issuer "$ISS" --audience gateway --now $NOW \
+        --cert alice.pem --revocations "$2" <<<"$good" 2>&1 >/dev/null)
+    rc=$?
+    [[ $rc == 2 && $out == *"$2: not a revocation feed"* ]] && ok ||
+        bad "$1 feed: expected exit 2 naming $2, got exit $rc: $out"
+}
+printf '{"seq":1,"revoked":[],"revoked":[{"jti":"j1","exp":%d}]}' $((NOW + 300)) >dup.json
+usage_error duplicate-member dup.json
+printf '{"seq":1,"revoked":[],"x":[[[[[[[[[1]]]]]]]]]}' >deep.json
+usage_error too-deep deep.json
 expect cnf_mismatch "$good" --cert mallory.pem
 expect cnf_missing "$(sign "$(header)" "$(claims | sed 's/,"cnf":{[^}]*}//')")"
 expect insufficient_scope "$good" --scope admin

@@ -2,7 +2,7 @@
 /*
  * A presented certificate as a verifier with a trust bundle judges it (mesh_trust_verify):
  * arbitrary bytes as a proxy's PEM chain and as a TLS client certificate's DER. The bundle is
- * the root of the seed corpus's PKI (tests/client/mkpeercerts.sh; its key is long gone).
+ * the root of the seed corpus's PKI (tests/common/mkpeercerts.sh; its key is long gone).
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -368,6 +368,6 @@ void e2e_init_roots(const char *source_root, const char *build_root)
     char bin[512], gen[512];
 
     snprintf(bin, sizeof(bin), "%s/issuer/mesh-issuer", build_root);
-    snprintf(gen, sizeof(gen), "%s/tests/issuer/e2e/gen-certs.sh", source_root);
+    snprintf(gen, sizeof(gen), "%s/tests/e2e/issuer/gen-certs.sh", source_root);
     e2e_init(bin, gen);
 }

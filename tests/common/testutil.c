@@ -25,7 +25,7 @@ void tu_env_init(tu_env_t *e)
         fail("mkdtemp");
     }
     snprintf(e->certs, sizeof(e->certs), "%s/certs", e->dir);
-    snprintf(cmd, sizeof(cmd), "sh '%s/tests/client/mkcerts.sh' '%s' issuer svc-a svc-b",
+    snprintf(cmd, sizeof(cmd), "sh '%s/tests/common/mkcerts.sh' '%s' issuer svc-a svc-b",
              src != NULL ? src : ".", e->certs);
     if (system(cmd) != 0) {
         fail("mkcerts.sh");

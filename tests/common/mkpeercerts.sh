@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Test PKI for a verifier that checks presenting certificates itself (test-peer-trust.c), made
-# with the openssl CLI (the openssl ca layout of tests/issuer/e2e/gen-certs.sh):
+# with the openssl CLI (the openssl ca layout of tests/e2e/issuer/gen-certs.sh):
 #   ca (root) -> intermediate -> good, later, expired, future, serveronly, noeku, twoids,
 #                                revoked (in int-crl-1.pem and int-crl-2.pem), later (in 2 only)
 #   ca -> intermediate2 (revoked in root-crl.pem) -> under2

@@ -74,7 +74,7 @@ root foreign
 # The foreign CA's leaf claims the gateway's identity: it must still be refused.
 ID=gateway leaf foreign gateway-foreign
 
-# Hostile client certificates (tests/issuer/e2e/e2e_hostile.c): each claims a mesh identity.
+# Hostile client certificates (tests/e2e/issuer/e2e_hostile.c): each claims a mesh identity.
 mkdir -p hostile-self
 q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout hostile-self/key.pem -out hostile-self/cert.pem -days 30 -subj "/CN=web-service" \

@@ -55,7 +55,7 @@ static int group_setup(void **state)
     if (test_tmp_template(dir, sizeof(dir), "mesh-peer-trust") == NULL || mkdtemp(dir) == NULL) {
         return -1;
     }
-    snprintf(cmd, sizeof(cmd), "bash '%s/tests/client/mkpeercerts.sh' '%s/pki'",
+    snprintf(cmd, sizeof(cmd), "bash '%s/tests/common/mkpeercerts.sh' '%s/pki'",
              src != NULL ? src : ".", dir);
     if (system(cmd) != 0) {
         return -1;

@@ -6,7 +6,6 @@
  */
 #include "key_select.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 

@@ -28,7 +28,7 @@ typedef struct {
     size_t total, n;
     struct {
         char kid[MESH_KID_MAX + 1];
-        char why[96];
+        char why[128];
     } k[MESH_MAX_JWKS_KEYS];
 } mesh_jwks_skipped_t;
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <mesh/jwt.h>
+#include <mesh/limits.h>
 
 #include "internal.h"
 #include "jwt_internal.h"
@@ -22,6 +23,7 @@ MESH_EXPORT void mesh_identity_free(mesh_identity_t *id)
 {
     if (id != NULL && atomic_fetch_sub_explicit(&id->refs, 1, memory_order_acq_rel) == 1) {
         json_decref(id->root);
+        free(id->scope_buf);
         free(id);
     }
 }
@@ -94,6 +96,45 @@ MESH_EXPORT mesh_err_t mesh_identity_to_json(const mesh_identity_t *id, char **o
     s = json_dumps(id->root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (s == NULL) {
         return mesh_err_set(MESH_ERR_NOMEM, "identity to JSON: out of memory");
+    }
+    *out = s;
+    return MESH_OK;
+}
+
+MESH_EXPORT mesh_err_t mesh_identity_claim(const mesh_identity_t *id, const char *name, char **out)
+{
+    size_t n;
+    json_t *v;
+    char *s;
+
+    mesh_err_clear();
+    if (id == NULL || name == NULL || out == NULL) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "identity claim: NULL argument");
+    }
+    if ((n = strlen(name)) == 0 || n > MESH_MAX_CLAIM_NAME) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "identity claim: a claim name has 1..%d bytes",
+                            MESH_MAX_CLAIM_NAME);
+    }
+    if ((v = json_object_get(id->root, name)) == NULL) {
+        return mesh_err_set(MESH_ERR_NOT_FOUND, "the token has no claim \"%.64s\"", name);
+    }
+    if (json_is_string(v)) {
+        const char *str = json_string_value(v);
+        size_t len = json_string_length(v);
+        /* Text for a header: no control character can reach one through here. */
+        for (size_t i = 0; i < len; i++) {
+            if ((unsigned char)str[i] < 0x20 || str[i] == 0x7f) {
+                return mesh_err_set(MESH_ERR_CLAIM_TYPE, "claim \"%.64s\" holds a control "
+                                    "character; it cannot be given as header text", name);
+            }
+        }
+        s = strdup(str);
+    } else {
+        /* jansson escapes control characters in JSON text; compact, members in token order */
+        s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    }
+    if (s == NULL) {
+        return mesh_err_set(MESH_ERR_NOMEM, "identity claim: out of memory");
     }
     *out = s;
     return MESH_OK;

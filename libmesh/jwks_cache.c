@@ -10,9 +10,11 @@
 #include <time.h>
 
 #include <mesh/limits.h>
+#include <mesh/util.h>
 
 #include "internal.h"
 #include "json.h"
+#include "key_select.h"
 #include "stripe.h"
 
 #define SNAP_STRIPES 16
@@ -44,6 +46,8 @@ struct mesh_jwks_cache {
     long long pending_due_ms; /* written by the fetching thread only */
     long long fail_backoff_ms;
     char last_error[512]; /* under fetch_mu */
+    pthread_mutex_t skip_mu;      /* the keys the installed set left out (algorithm list) */
+    mesh_jwks_skipped_t skipped;  /* under skip_mu */
     atomic_uint_fast64_t fetches;
 };
 
@@ -66,6 +70,7 @@ mesh_err_t mesh_jwks_cache_new(const mesh_jwks_cache_opts_t *opts, mesh_jwks_cac
         pthread_mutex_init(&c->snap[i].mu, NULL);
     }
     pthread_mutex_init(&c->fetch_mu, NULL);
+    pthread_mutex_init(&c->skip_mu, NULL);
     pthread_cond_init(&c->fetch_cv, NULL);
     c->last_limited_ms = -(long long)opts->cooldown_ms - 1;
     c->due_ms = mesh_monotonic_ms();
@@ -88,6 +93,7 @@ void mesh_jwks_cache_free(mesh_jwks_cache_t *c)
         pthread_mutex_destroy(&c->snap[i].mu);
     }
     pthread_mutex_destroy(&c->fetch_mu);
+    pthread_mutex_destroy(&c->skip_mu);
     pthread_cond_destroy(&c->fetch_cv);
     free(c->issuer);
     free(c->location);
@@ -110,6 +116,12 @@ mesh_jwks_t *mesh_jwks_cache_get(mesh_jwks_cache_t *c, uint64_t *generation)
     }
     pthread_mutex_unlock(&s->mu);
     return set;
+}
+
+bool mesh_jwks_cache_usable(mesh_jwks_cache_t *c)
+{
+    return atomic_load_explicit(&c->generation, memory_order_acquire) > 0 &&
+           cache_now(c) <= atomic_load_explicit(&c->usable_until, memory_order_acquire);
 }
 
 uint64_t mesh_jwks_cache_generation(mesh_jwks_cache_t *c)
@@ -142,9 +154,17 @@ static void install(mesh_jwks_cache_t *c, mesh_jwks_t *set, int64_t usable_until
     }
 }
 
-/* RFC 8414 §3: the metadata's issuer must be ours exactly, and names jwks_uri. */
+/*
+ * RFC 8414 §3 (the mesh issuer: /.well-known/oauth-authorization-server) or OpenID Connect
+ * Discovery 1.0 §4 (an external IdP: /.well-known/openid-configuration, appended to the issuer
+ * without its trailing slash): the metadata's issuer must be ours exactly (RFC 8414 §3.3, OIDC
+ * Discovery §4.3), and names an https:// jwks_uri.
+ */
 static mesh_err_t discover(mesh_jwks_cache_t *c)
 {
+    const char *well_known = c->o.source == MESH_JWKS_FROM_OIDC
+                                 ? "/.well-known/openid-configuration"
+                                 : "/.well-known/oauth-authorization-server";
     mesh_http_resp_t r = {0};
     mesh_http_req_t req = {0};
     json_t *doc = NULL;
@@ -153,9 +173,9 @@ static mesh_err_t discover(mesh_jwks_cache_t *c)
     size_t ilen = strlen(c->issuer);
     mesh_err_t rc;
 
-    if (snprintf(url, sizeof(url), "%.*s/.well-known/oauth-authorization-server",
-                 (int)(ilen > 0 && c->issuer[ilen - 1] == '/' ? ilen - 1 : ilen),
-                 c->issuer) >= (int)sizeof(url)) {
+    if (snprintf(url, sizeof(url), "%.*s%s",
+                 (int)(ilen > 0 && c->issuer[ilen - 1] == '/' ? ilen - 1 : ilen), c->issuer,
+                 well_known) >= (int)sizeof(url)) {
         return mesh_err_set(MESH_ERR_CONFIG, "issuer URL too long");
     }
     req.url = url;
@@ -182,7 +202,8 @@ static mesh_err_t discover(mesh_jwks_cache_t *c)
         goto out;
     }
     if (uri == NULL || strncmp(uri, "https://", 8) != 0) {
-        rc = mesh_err_set(MESH_ERR_CONFIG, "%s: jwks_uri missing or not https://", url);
+        rc = mesh_err_set(MESH_ERR_CONFIG, "%s: jwks_uri missing or not https:// (the keys "
+                          "must come over a server-authenticated channel)", url);
         goto out;
     }
     free(c->jwks_uri);
@@ -194,6 +215,31 @@ out:
     return rc;
 }
 
+/* The set under the mesh rules, or under the algorithm list (key_select.h). */
+static mesh_err_t parse_set(mesh_jwks_cache_t *c, const char *body, size_t len, const char *what,
+                            mesh_jwks_t **set)
+{
+    mesh_jwks_skipped_t *sk;
+    mesh_err_t rc;
+
+    if (c->o.algs == 0) {
+        return mesh_jwks_parse(body, len, set);
+    }
+    if ((sk = malloc(sizeof(*sk))) == NULL) {
+        return mesh_err_set(MESH_ERR_NOMEM, "key cache");
+    }
+    rc = mesh_jwks_parse_allowed(body, len, c->o.algs, what, set, sk);
+    if (rc == MESH_OK) {
+        /* Installed with the set right after; a reader between the two sees the new notes
+         * with the old set, which only changes the wording of an unknown-kid refusal. */
+        pthread_mutex_lock(&c->skip_mu);
+        c->skipped = *sk;
+        pthread_mutex_unlock(&c->skip_mu);
+    }
+    free(sk);
+    return rc;
+}
+
 static mesh_err_t fetch_url(mesh_jwks_cache_t *c, mesh_jwks_t **set, int64_t *max_age)
 {
     mesh_http_resp_t r = {0};
@@ -201,13 +247,15 @@ static mesh_err_t fetch_url(mesh_jwks_cache_t *c, mesh_jwks_t **set, int64_t *ma
     const char *url;
     mesh_err_t rc;
 
-    if (c->o.source == MESH_JWKS_FROM_ISSUER && c->jwks_uri == NULL) {
+    bool discovered = c->o.source == MESH_JWKS_FROM_ISSUER || c->o.source == MESH_JWKS_FROM_OIDC;
+
+    if (discovered && c->jwks_uri == NULL) {
         rc = discover(c);
         if (rc != MESH_OK) {
             return rc;
         }
     }
-    url = c->o.source == MESH_JWKS_FROM_ISSUER ? c->jwks_uri : c->location;
+    url = discovered ? c->jwks_uri : c->location;
     req.url = url;
     req.max_body = MESH_MAX_JWKS_BYTES;
     rc = mesh_http_do(c->o.http, &req, &r);
@@ -217,7 +265,7 @@ static mesh_err_t fetch_url(mesh_jwks_cache_t *c, mesh_jwks_t **set, int64_t *ma
     if (r.status != 200) {
         rc = mesh_err_set(MESH_ERR_NETWORK, "%s answered HTTP %ld", url, r.status);
     } else {
-        rc = mesh_jwks_parse(r.body, r.body_len, set);
+        rc = parse_set(c, r.body, r.body_len, url, set);
         /* RFC 9111 §5.2.2.1 max-age, clamped so a typo neither hammers nor freezes us. */
         *max_age = r.no_store ? c->o.max_age_min : r.max_age >= 0 ? r.max_age : 300;
     }
@@ -232,8 +280,17 @@ static mesh_err_t do_fetch(mesh_jwks_cache_t *c)
     mesh_err_t rc;
 
     atomic_fetch_add(&c->fetches, 1);
-    if (c->o.source == MESH_JWKS_FROM_FILE) {
+    if (c->o.source == MESH_JWKS_FROM_FILE && c->o.algs == 0) {
         rc = mesh_jwks_load_file(c->location, &set);
+        max_age = c->o.max_age_max;
+    } else if (c->o.source == MESH_JWKS_FROM_FILE) {
+        char *body = NULL;
+        size_t len = 0;
+        rc = mesh_file_read(c->location, MESH_MAX_JWKS_BYTES, &body, &len);
+        if (rc == MESH_OK) {
+            rc = parse_set(c, body, len, c->location, &set);
+        }
+        mesh_free(body);
         max_age = c->o.max_age_max;
     } else {
         rc = fetch_url(c, &set, &max_age);
@@ -246,7 +303,7 @@ static mesh_err_t do_fetch(mesh_jwks_cache_t *c)
     }
     if (rc != MESH_OK) {
         /* Keep serving what we have (stale-if-error); try again with a growing backoff. */
-        if (c->o.source == MESH_JWKS_FROM_ISSUER) {
+        if (c->o.source == MESH_JWKS_FROM_ISSUER || c->o.source == MESH_JWKS_FROM_OIDC) {
             free(c->jwks_uri); /* rediscover next time: the issuer may have moved it */
             c->jwks_uri = NULL;
         }
@@ -332,6 +389,33 @@ void mesh_jwks_cache_last_error(mesh_jwks_cache_t *c, char *buf, size_t cap)
     snprintf(buf, cap, "%s", c->last_error[0] != '\0' ? c->last_error : "no fetch has "
              "succeeded yet");
     pthread_mutex_unlock(&c->fetch_mu);
+}
+
+uint64_t mesh_jwks_cache_skipped(mesh_jwks_cache_t *c)
+{
+    uint64_t n;
+
+    pthread_mutex_lock(&c->skip_mu);
+    n = c->skipped.total;
+    pthread_mutex_unlock(&c->skip_mu);
+    return n;
+}
+
+bool mesh_jwks_cache_skipped_kid(mesh_jwks_cache_t *c, const char *kid, size_t kid_len, char *why,
+                                 size_t cap)
+{
+    bool found = false;
+
+    pthread_mutex_lock(&c->skip_mu);
+    for (size_t i = 0; i < c->skipped.n && !found; i++) {
+        if (strlen(c->skipped.k[i].kid) == kid_len && kid_len > 0 &&
+            memcmp(c->skipped.k[i].kid, kid, kid_len) == 0) {
+            snprintf(why, cap, "%s", c->skipped.k[i].why);
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&c->skip_mu);
+    return found;
 }
 
 uint64_t mesh_jwks_cache_fetches(mesh_jwks_cache_t *c)

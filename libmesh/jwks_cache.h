@@ -9,6 +9,7 @@
 #ifndef MESH_JWKS_CACHE_H
 #define MESH_JWKS_CACHE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <mesh/jwks.h>
@@ -29,6 +30,7 @@ typedef struct {
     int64_t max_age_min, max_age_max, stale_if_error; /* seconds */
     mesh_clock_fn clock;
     void *clock_ctx;
+    unsigned algs; /* allowed algorithms (key_select.h); 0: the mesh rules of mesh_jwks_parse */
     mesh_jwks_swap_fn on_swap; /* called after a new set is installed (cache purge) */
     void *swap_ctx;
 } mesh_jwks_cache_opts_t;
@@ -42,6 +44,10 @@ void mesh_jwks_cache_free(mesh_jwks_cache_t *c);
  * keys: never fetched, or stale beyond the stale-if-error window. *generation (optional) gets
  * the set's generation, read with it. Thread-safe, no global lock. */
 mesh_jwks_t *mesh_jwks_cache_get(mesh_jwks_cache_t *c, uint64_t *generation);
+
+/* false when the keys are too stale to use (past max-age + stale-if-error) or never came: a
+ * verification remembered from them must not be answered either. One atomic load. */
+bool mesh_jwks_cache_usable(mesh_jwks_cache_t *c);
 
 /*
  * The key-set generation: 0 before any set, then bumped on every install (every successful
@@ -65,6 +71,15 @@ long long mesh_jwks_cache_due_ms(mesh_jwks_cache_t *c);
 
 /* The last fetch's error detail ("" after a success), copied into buf. */
 void mesh_jwks_cache_last_error(mesh_jwks_cache_t *c, char *buf, size_t cap);
+
+/*
+ * The keys the installed set left out under the algorithm list: how many, and for `kid`
+ * (`kid_len` bytes) why, into `why` (true when that kid was one of them). Thread-safe; takes a
+ * lock (only on an unknown kid).
+ */
+uint64_t mesh_jwks_cache_skipped(mesh_jwks_cache_t *c);
+bool mesh_jwks_cache_skipped_kid(mesh_jwks_cache_t *c, const char *kid, size_t kid_len, char *why,
+                                 size_t cap);
 
 /* Fetches attempted so far. */
 uint64_t mesh_jwks_cache_fetches(mesh_jwks_cache_t *c);

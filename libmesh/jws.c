@@ -155,7 +155,12 @@ static mesh_err_t header_string(json_t *root, const char *name, size_t max, mesh
     return MESH_OK;
 }
 
-static mesh_err_t header_alg(json_t *root, mesh_alg_t *alg)
+/*
+ * `hmac`: the verifier of an issuer configured with an HS256 key (verifier.h,
+ * mesh_verifier_opts_set_hmac_key): that key fixes the algorithm, so the header must say
+ * exactly HS256 (*alg stays MESH_ALG_UNSET: HS256 is no mesh_alg_t, no mesh key has it).
+ */
+static mesh_err_t header_alg(json_t *root, mesh_alg_t *alg, bool hmac)
 {
     json_t *v = json_object_get(root, "alg");
     const char *name;
@@ -171,6 +176,16 @@ static mesh_err_t header_alg(json_t *root, mesh_alg_t *alg)
     if (n == 4 && memcmp(name, "none", 4) == 0) {
         return mesh_err_set(MESH_ERR_ALG_NOT_ALLOWED, "alg \"none\" is never accepted");
     }
+    if (hmac) {
+        if (n == 5 && memcmp(name, "HS256", 5) == 0) {
+            *alg = MESH_ALG_UNSET;
+            return MESH_OK;
+        }
+        /* RFC 8725 §3.1: the configured key is HS256; a token cannot choose another. */
+        return mesh_err_set(MESH_ERR_ALG_NOT_ALLOWED,
+                            "alg \"%s\": this issuer's key is HS256 (configured), nothing else "
+                            "is accepted", printable(name, n, show, sizeof(show)));
+    }
     if (n >= 2 && memcmp(name, "HS", 2) == 0) {
         return mesh_err_set(MESH_ERR_ALG_NOT_ALLOWED,
                             "HMAC alg \"%s\" is never accepted: tokens are signed with keys",
@@ -185,7 +200,7 @@ static mesh_err_t header_alg(json_t *root, mesh_alg_t *alg)
     return MESH_OK;
 }
 
-static mesh_err_t header_parse(const char *b64, size_t n, mesh_jws_header_t *hdr)
+static mesh_err_t header_parse(const char *b64, size_t n, mesh_jws_header_t *hdr, bool hmac)
 {
     uint8_t buf[MESH_MAX_HEADER_JSON_BYTES];
     size_t len = 0;
@@ -207,7 +222,7 @@ static mesh_err_t header_parse(const char *b64, size_t n, mesh_jws_header_t *hdr
         rc = mesh_err_set(MESH_ERR_TOKEN_MALFORMED, "JWS header is not a JSON object");
         goto out;
     }
-    rc = header_alg(root, &hdr->alg);
+    rc = header_alg(root, &hdr->alg, hmac);
     if (rc != MESH_OK) {
         goto out;
     }
@@ -244,7 +259,7 @@ static mesh_err_t header_get(const char *b64, size_t n, mesh_jws_header_t *hdr)
         *hdr = hcache.hdr;
         return MESH_OK;
     }
-    rc = header_parse(b64, n, hdr);
+    rc = header_parse(b64, n, hdr, false); /* never an HMAC header: that path skips the cache */
     if (rc == MESH_OK && n <= HCACHE_MAX) {
         memcpy(hcache.b64, b64, n);
         hcache.hdr = *hdr;
@@ -337,6 +352,9 @@ mesh_err_t mesh_jws_verify_header(const mesh_key_t *key, const mesh_jwks_t *set,
         }
         key = mesh_jwks_find(set, h.kid, kid_len);
         if (key == NULL) {
+            if (hdr != NULL) {
+                memcpy(hdr->kid, h.kid, kid_len + 1); /* the verifier says why it is unknown */
+            }
             return mesh_err_set(MESH_ERR_KID_UNKNOWN, "no key with kid \"%s\" in the key set",
                                 printable(h.kid, kid_len, show, sizeof(show)));
         }
@@ -354,6 +372,49 @@ mesh_err_t mesh_jws_verify_header(const mesh_key_t *key, const mesh_jwks_t *set,
     if (key_out != NULL) {
         *key_out = key;
     }
+    return MESH_OK;
+}
+
+mesh_err_t mesh_jws_verify_hmac(const uint8_t *key, size_t key_len, const char *jws, size_t len,
+                                mesh_jws_header_t *hdr, uint8_t *payload, size_t cap,
+                                size_t *payload_len)
+{
+    uint8_t mac[MESH_HS256_LEN + 1];
+    jws_parts_t parts;
+    mesh_jws_header_t h;
+    size_t plen = 0, maclen = 0;
+    mesh_err_t rc;
+
+    mesh_err_clear();
+    if (key == NULL || payload == NULL) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "JWS verify: NULL HMAC key or payload buffer");
+    }
+    if ((rc = jws_split(jws, len, &parts)) != MESH_OK ||
+        (rc = header_parse(parts.h, parts.hlen, &h, true)) != MESH_OK) {
+        return rc;
+    }
+    rc = mesh_b64url_decode(parts.p, parts.plen, payload, cap, &plen);
+    if (rc != MESH_OK) {
+        return rc == MESH_ERR_LIMIT ? mesh_err_set(MESH_ERR_LIMIT, "JWS payload too large")
+                                    : relabel(rc, "payload");
+    }
+    rc = mesh_b64url_decode(parts.s, parts.slen, mac, sizeof(mac), &maclen);
+    if (rc == MESH_ERR_LIMIT || (rc == MESH_OK && maclen != MESH_HS256_LEN)) {
+        return mesh_err_set(MESH_ERR_SIGNATURE, "JWS HS256 MAC is not %d bytes", MESH_HS256_LEN);
+    }
+    if (rc != MESH_OK) {
+        return relabel(rc, "signature");
+    }
+    /* RFC 7515 §5.2 step 8: the MAC input is the ASCII "header.payload". */
+    rc = mesh_sig_verify_hmac(key, key_len, (const uint8_t *)parts.h,
+                              parts.hlen + 1 + parts.plen, mac, maclen);
+    if (rc != MESH_OK) {
+        return rc;
+    }
+    if (hdr != NULL) {
+        *hdr = h;
+    }
+    *payload_len = plen;
     return MESH_OK;
 }
 

@@ -25,11 +25,31 @@ typedef struct {
 /*
  * mesh_jws_verify (with `key`) or mesh_jws_verify_jwks (with `set`; key NULL), also giving the
  * verified header in *hdr (optional): what jwt_claims.c and the verifier need for the typ rule.
- * The contract is jws.h's.
+ * The contract is jws.h's. On MESH_ERR_KID_UNKNOWN from `set`, hdr->kid (only) is the kid the
+ * set lacks.
  */
 mesh_err_t mesh_jws_verify_header(const mesh_key_t *key, const mesh_jwks_t *set, const char *jws,
                                   size_t len, mesh_jws_header_t *hdr, uint8_t *payload, size_t cap,
                                   size_t *payload_len, const mesh_key_t **key_out);
+
+/* An HS256 MAC: 32 bytes (RFC 7518 §3.2). */
+#define MESH_HS256_LEN 32
+
+/*
+ * The JWS of an issuer configured with an HS256 key (verifier.h, set_hmac_key): the header's
+ * alg must be exactly HS256 (anything else MESH_ERR_ALG_NOT_ALLOWED, "none" included), the
+ * forbidden header members refused as for keys, the kid not consulted (one key), the MAC
+ * compared in constant time (MESH_ERR_SIGNATURE). The payload lands in `payload` (`cap`
+ * bytes). Never uses the per-thread header cache, which holds only key-signed headers.
+ */
+mesh_err_t mesh_jws_verify_hmac(const uint8_t *key, size_t key_len, const char *jws, size_t len,
+                                mesh_jws_header_t *hdr, uint8_t *payload, size_t cap,
+                                size_t *payload_len);
+
+/* HMAC-SHA256 of `msg` with `key`, compared with `mac` in constant time: MESH_ERR_SIGNATURE
+ * when they differ (or `mac_len` is not MESH_HS256_LEN). The computed MAC is wiped. */
+mesh_err_t mesh_sig_verify_hmac(const uint8_t *key, size_t key_len, const uint8_t *msg,
+                                size_t len, const uint8_t *mac, size_t mac_len);
 
 /* Largest signature we produce or accept: RSA at MESH_MAX_RSA_BITS. */
 #define MESH_SIG_MAX (MESH_MAX_RSA_BITS / 8)

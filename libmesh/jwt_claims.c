@@ -39,23 +39,39 @@ static const char *show(const char *s, char *buf, size_t cap)
 
 /* ---- typ --------------------------------------------------------------------------------- */
 
-/* RFC 7515 §4.1.9: typ compares case-insensitively, with or without "application/". */
+/* A configured typ word (`n` bytes, "application/" allowed) names the header's typ `typ`
+ * (already without "application/"). */
+static bool typ_is(const char *typ, const char *w, size_t n)
+{
+    if (n > 12 && strncasecmp(w, "application/", 12) == 0) {
+        w += 12;
+        n -= 12;
+    }
+    return strlen(typ) == n && strncasecmp(typ, w, n) == 0;
+}
+
+/* RFC 7515 §4.1.9: typ compares case-insensitively, with or without "application/". `want` is
+ * the list of accepted values; its word "none" accepts a header without typ (and only that). */
 static mesh_err_t check_typ(const char *header_typ, const char *want)
 {
-    const char *typ = header_typ;
+    const char *typ = header_typ, *cursor = want, *w;
     char buf[64];
+    size_t n;
 
     if (strncasecmp(typ, "application/", 12) == 0) {
         typ += 12;
     }
+    while (mesh_words_next(&cursor, &w, &n)) {
+        bool none = n == 4 && memcmp(w, "none", 4) == 0;
+        if (none ? header_typ[0] == '\0' : header_typ[0] != '\0' && typ_is(typ, w, n)) {
+            return MESH_OK;
+        }
+    }
     if (header_typ[0] == '\0') {
         return mesh_err_set(MESH_ERR_TYP, "header has no typ, expected \"%s\"", want);
     }
-    if (strcasecmp(typ, want) != 0) {
-        return mesh_err_set(MESH_ERR_TYP, "header typ is \"%s\", expected \"%s\"",
-                            show(header_typ, buf, sizeof(buf)), want);
-    }
-    return MESH_OK;
+    return mesh_err_set(MESH_ERR_TYP, "header typ is \"%s\", expected \"%s\"",
+                        show(header_typ, buf, sizeof(buf)), want);
 }
 
 /* ---- shape ------------------------------------------------------------------------------- */
@@ -186,7 +202,20 @@ static mesh_err_t get_cnf(json_t *cnf, const char **x5t)
     return MESH_OK;
 }
 
-enum { C_ISS, C_SUB, C_AUD, C_EXP, C_IAT, C_NBF, C_JTI, C_SCOPE, C_CLIENT_ID, C_CNF, C_COUNT };
+enum {
+    C_ISS,
+    C_SUB,
+    C_AUD,
+    C_EXP,
+    C_IAT,
+    C_NBF,
+    C_JTI,
+    C_SCOPE,
+    C_CLIENT_ID,
+    C_CNF,
+    C_SCP,
+    C_COUNT
+};
 
 static const struct {
     const char *name;
@@ -203,6 +232,7 @@ static const struct {
     [C_SCOPE] = {"scope", 5, false},
     [C_CLIENT_ID] = {"client_id", 9, false},
     [C_CNF] = {"cnf", 3, false},
+    [C_SCP] = {"scp", 3, false}, /* profile oidc only; otherwise an unknown claim */
 };
 
 static int claim_index(const char *k, size_t klen)
@@ -250,6 +280,82 @@ static mesh_err_t claim_read(struct mesh_identity *c, int idx, json_t *v, const 
     }
 }
 
+/* RFC 6749 §3.3: a scope-token is 1*NQCHAR (%x21 / %x23-5B / %x5D-7E). */
+static bool scope_token(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x21 || ch > 0x7e || ch == 0x22 || ch == 0x5c) {
+            return false;
+        }
+    }
+    return n > 0;
+}
+
+/*
+ * Profile oidc, a token without "scope": "scp" as a space-separated string (Azure AD) or an
+ * array of scope tokens (Okta and others), joined with spaces into the identity's own buffer.
+ */
+static mesh_err_t read_scp(json_t *v, struct mesh_identity *c)
+{
+    size_t i, total = 0, pos = 0;
+    json_t *e;
+
+    if (json_is_string(v)) {
+        return get_string(v, "scp", &c->scope, &c->scope_len);
+    }
+    if (!json_is_array(v)) {
+        return mesh_err_set(MESH_ERR_CLAIM_TYPE, "claim \"scp\" is not a string or string array");
+    }
+    if (json_array_size(v) > MESH_MAX_SCOPES) {
+        return mesh_err_set(MESH_ERR_LIMIT, "scp has %zu values, over %d", json_array_size(v),
+                            MESH_MAX_SCOPES);
+    }
+    json_array_foreach(v, i, e)
+    {
+        if (!json_is_string(e) || !scope_token(json_string_value(e), json_string_length(e))) {
+            return mesh_err_set(MESH_ERR_CLAIM_TYPE, "scp[%zu] is not a scope token (RFC 6749 "
+                                "§3.3)", i);
+        }
+        total += json_string_length(e) + 1;
+    }
+    if (total > MESH_MAX_CLAIM_STRING) {
+        return mesh_err_set(MESH_ERR_LIMIT, "scp joined is %zu bytes, over %d", total,
+                            MESH_MAX_CLAIM_STRING);
+    }
+    if ((c->scope_buf = malloc(total + 1)) == NULL) {
+        return mesh_err_set(MESH_ERR_NOMEM, "JWT claims: out of memory");
+    }
+    json_array_foreach(v, i, e)
+    {
+        size_t n = json_string_length(e);
+        if (pos > 0) {
+            c->scope_buf[pos++] = ' ';
+        }
+        memcpy(c->scope_buf + pos, json_string_value(e), n);
+        pos += n;
+    }
+    c->scope_buf[pos] = '\0';
+    c->scope = c->scope_buf;
+    c->scope_len = pos;
+    return MESH_OK;
+}
+
+/* A claim the verifier requires by name (set_required_claims): present, any type. */
+static mesh_err_t check_required(json_t *root, const char *list)
+{
+    const char *cursor = list, *w;
+    size_t n;
+
+    while (list != NULL && mesh_words_next(&cursor, &w, &n)) {
+        if (json_object_getn(root, w, n) == NULL) {
+            return mesh_err_set(MESH_ERR_CLAIM_MISSING, "claim \"%.*s\" is missing (this "
+                                "verifier requires it)", (int)n, w);
+        }
+    }
+    return MESH_OK;
+}
+
 /*
  * One pass over the members (cheaper than a lookup per claim). Type errors come before
  * "missing" errors, and an audience mismatch only after every claim had the right type.
@@ -257,7 +363,7 @@ static mesh_err_t claim_read(struct mesh_identity *c, int idx, json_t *v, const 
 static mesh_err_t claims_read(json_t *root, const mesh_jwt_verify_opts_t *opts,
                               struct mesh_identity *c)
 {
-    json_t *aud = NULL;
+    json_t *aud = NULL, *scp = NULL;
     unsigned seen = 0;
     mesh_err_t rc;
 
@@ -276,16 +382,30 @@ static mesh_err_t claims_read(json_t *root, const mesh_jwt_verify_opts_t *opts,
             c->aud_claim = aud;
             continue;
         }
+        if (idx == C_SCP) {
+            scp = json_object_iter_value(it);
+            continue;
+        }
         rc = claim_read(c, idx, json_object_iter_value(it), opts->audience);
         if (rc != MESH_OK) {
             return rc;
         }
     }
     for (int i = 0; i < C_COUNT; i++) {
-        if (claim_names[i].required && !(seen & (1u << i))) {
+        /* profile oidc: an external IdP's tokens need not carry a jti (RFC 9068 §2.2 does
+         * require one, but common providers omit it and nothing here revokes by it) */
+        bool required = claim_names[i].required && !(i == C_JTI && opts->oidc);
+        if (required && !(seen & (1u << i))) {
             return mesh_err_set(MESH_ERR_CLAIM_MISSING, "claim \"%s\" is missing",
                                 claim_names[i].name);
         }
+    }
+    if (opts->oidc && scp != NULL && !(seen & (1u << C_SCOPE)) &&
+        (rc = read_scp(scp, c)) != MESH_OK) {
+        return rc;
+    }
+    if ((rc = check_required(root, opts->required_claims)) != MESH_OK) {
+        return rc;
     }
     return claim_read(c, C_AUD, aud, opts->audience);
 }
@@ -456,6 +576,7 @@ mesh_err_t mesh_jwt_claims_validate(const uint8_t *payload, size_t len, const ch
             return MESH_OK;
         }
     }
+    free(c.scope_buf);
     json_decref(root);
     return rc;
 }

@@ -18,13 +18,17 @@ struct mesh_identity {
     json_t *root;
     const char *iss, *sub, *aud, *jti, *scope, *client_id, *x5t;
     json_t *aud_claim; /* the token's aud (string or array), borrowed from root */
+    char *scope_buf;   /* profile oidc: an "scp" array joined with spaces (scope points here) */
     size_t scope_len;
     int64_t exp, iat, nbf;
 };
 
 /* mesh_jwt_verify_opts_t (jwt.h): every string and the certificate owned. */
 struct mesh_jwt_verify_opts {
-    char *issuer, *typ, *required_scope; /* typ NULL: not checked */
+    char *issuer, *required_scope;
+    char *typ;             /* accepted typ values, a list ("none": no typ); NULL: not checked */
+    char *required_claims; /* claim names every token must carry (list); NULL: none */
+    bool oidc;             /* profile "oidc" (verifier.h): jti optional, scopes also from scp */
     char *audience; /* space-separated, 1..MESH_MAX_VERIFIER_AUDIENCES words */
     int64_t skew, max_lifetime, now;
     mesh_clock_fn clock;
@@ -42,6 +46,12 @@ struct mesh_jwt_verify_opts {
  * printable ASCII other than space. MESH_ERR_INVALID_ARG naming `what` otherwise.
  */
 mesh_err_t mesh_audiences_check(const char *what, const char *list);
+
+/* A typ list (1..MESH_MAX_VERIFIER_TYPS words of 1..63 printable ASCII bytes) and a claim-name
+ * list (1..MESH_MAX_REQUIRED_CLAIMS words of at most MESH_MAX_CLAIM_NAME bytes):
+ * MESH_ERR_INVALID_ARG naming `what` otherwise. */
+mesh_err_t mesh_typs_check(const char *what, const char *list);
+mesh_err_t mesh_claim_names_check(const char *what, const char *list);
 
 /* mesh_jwt_validate_claims, with the certificate binding left out when `binding` is false:
  * the verifier decides binding itself, in one place for its fresh and cached paths. */

@@ -41,6 +41,7 @@ MESH_EXPORT void mesh_jwt_verify_opts_free(mesh_jwt_verify_opts_t *o)
     free(o->issuer);
     free(o->audience);
     free(o->typ);
+    free(o->required_claims);
     free(o->required_scope);
     free(o->cert_der);
     mesh_binding_clear(&o->binding);
@@ -64,36 +65,59 @@ MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_issuer(mesh_jwt_verify_opts_t *o
                         MESH_OPT_REQUIRED);
 }
 
-mesh_err_t mesh_audiences_check(const char *what, const char *list)
+/* The one check of a configured word list: 1..max_words words of 1..max_len printable ASCII
+ * bytes other than space. `what` names the option, `noun` one word of it. */
+static mesh_err_t words_check(const char *what, const char *noun, const char *list,
+                              size_t max_words, size_t max_len)
 {
     const char *cursor = list, *w;
     size_t n, count = 0;
 
     if (list == NULL || list[0] == '\0') {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "%s audience: required (one audience, or "
-                            "several separated by spaces)", what);
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "%s: required (one %s, or several separated "
+                            "by spaces)", what, noun);
     }
     while (mesh_words_next(&cursor, &w, &n)) {
-        if (++count > MESH_MAX_VERIFIER_AUDIENCES) {
-            return mesh_err_set(MESH_ERR_INVALID_ARG, "%s audience: more than %d audiences in "
-                                "the list", what, MESH_MAX_VERIFIER_AUDIENCES);
+        if (++count > max_words) {
+            return mesh_err_set(MESH_ERR_INVALID_ARG, "%s: more than %zu values in the list",
+                                what, max_words);
         }
-        if (n > MESH_MAX_CLAIM_STRING) {
-            return mesh_err_set(MESH_ERR_INVALID_ARG, "%s audience: audience %zu is %zu bytes, "
-                                "over %d", what, count, n, MESH_MAX_CLAIM_STRING);
+        if (n > max_len) {
+            return mesh_err_set(MESH_ERR_INVALID_ARG, "%s: %s %zu is %zu bytes, over %zu", what,
+                                noun, count, n, max_len);
         }
         for (size_t i = 0; i < n; i++) {
             if (w[i] < 0x21 || w[i] > 0x7e) {
-                return mesh_err_set(MESH_ERR_INVALID_ARG, "%s audience: audience %zu has a "
-                                    "character that is not printable ASCII (byte 0x%02x)", what,
-                                    count, (unsigned)(unsigned char)w[i]);
+                return mesh_err_set(MESH_ERR_INVALID_ARG, "%s: %s %zu has a character that is "
+                                    "not printable ASCII (byte 0x%02x)", what, noun, count,
+                                    (unsigned)(unsigned char)w[i]);
             }
         }
     }
     if (count == 0) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "%s audience: only spaces, no audience", what);
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "%s: only spaces, no %s", what, noun);
     }
     return MESH_OK;
+}
+
+mesh_err_t mesh_audiences_check(const char *what, const char *list)
+{
+    char name[96];
+
+    snprintf(name, sizeof(name), "%s audience", what);
+    return words_check(name, "audience", list, MESH_MAX_VERIFIER_AUDIENCES,
+                       MESH_MAX_CLAIM_STRING);
+}
+
+mesh_err_t mesh_typs_check(const char *what, const char *list)
+{
+    /* 63: the longest typ a JOSE header may carry here (mesh_jws_header_t) */
+    return words_check(what, "typ", list, MESH_MAX_VERIFIER_TYPS, 63);
+}
+
+mesh_err_t mesh_claim_names_check(const char *what, const char *list)
+{
+    return words_check(what, "claim name", list, MESH_MAX_REQUIRED_CLAIMS, MESH_MAX_CLAIM_NAME);
 }
 
 MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_audience(mesh_jwt_verify_opts_t *o, const char *aud)
@@ -114,6 +138,12 @@ MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_typ(mesh_jwt_verify_opts_t *o, c
     if (typ != NULL && typ[0] == '\0') {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT verify option typ: empty (NULL turns "
                                                   "the rule off)");
+    }
+    if (typ != NULL) {
+        mesh_err_t rc = mesh_typs_check(JOPT " typ", typ);
+        if (rc != MESH_OK) {
+            return rc;
+        }
     }
     return mesh_opt_str(JOPT, "typ", &o->typ, typ, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
                         0);

@@ -11,6 +11,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <limits.h>
 #include <string.h>
@@ -417,6 +418,25 @@ mesh_err_t mesh_sig_verify(const mesh_key_t *key, const uint8_t *msg, size_t len
 }
 
 /* ---- sign -------------------------------------------------------------------------------- */
+
+mesh_err_t mesh_sig_verify_hmac(const uint8_t *key, size_t key_len, const uint8_t *msg,
+                                size_t len, const uint8_t *mac, size_t mac_len)
+{
+    uint8_t want[EVP_MAX_MD_SIZE];
+    size_t want_len = 0;
+    bool ok;
+
+    if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, key_len, msg, len, want,
+                  sizeof(want), &want_len) == NULL ||
+        want_len != MESH_HS256_LEN) {
+        OPENSSL_cleanse(want, sizeof(want));
+        return mesh_err_openssl(MESH_ERR_INTERNAL, "HMAC-SHA256");
+    }
+    /* STYLE.md: a MAC is compared in constant time (CRYPTO_memcmp). */
+    ok = mac_len == MESH_HS256_LEN && CRYPTO_memcmp(want, mac, MESH_HS256_LEN) == 0;
+    OPENSSL_cleanse(want, sizeof(want));
+    return ok ? MESH_OK : mesh_err_set(MESH_ERR_SIGNATURE, "HS256 MAC does not verify");
+}
 
 mesh_err_t mesh_sig_sign(const mesh_key_t *key, const uint8_t *msg, size_t len, uint8_t *sig,
                          size_t cap, size_t *siglen)

@@ -40,15 +40,33 @@ static void on_swap(void *ctx, const mesh_jwks_t *set, uint64_t generation)
 static void *background(void *arg);
 static mesh_err_t poll_revocations(mesh_verifier_t *v);
 
-/* What no single setter can judge: the required options, and the issuer's URL scheme. */
+/* What no single setter can judge: the required options, the profile's rules, the HMAC key's
+ * company, and the issuer's URL scheme. */
 static mesh_err_t check_opts(const struct mesh_verifier_opts *o)
 {
+    bool oidc = o->profile == MESH_PROFILE_OIDC;
+    bool feed = o->revocation_feed && !(oidc && !o->feed_set);
+    bool discovered = o->jwks_source == MESH_JWKS_FROM_ISSUER ||
+                      o->jwks_source == MESH_JWKS_FROM_OIDC;
+
     if (o->issuer == NULL || o->audience == NULL) {
         return mesh_err_set(MESH_ERR_INVALID_ARG,
                             "verifier options: issuer and audience are required");
     }
-    if ((o->jwks_source == MESH_JWKS_FROM_ISSUER || o->revocation_feed) &&
-        strncmp(o->issuer, "https://", 8) != 0) {
+    if (oidc && feed) {
+        return mesh_err_set(MESH_ERR_CONFIG, "verifier options: profile \"oidc\" has no "
+                            "revocation feed (an external identity provider publishes none; its "
+                            "tokens end at their exp): turn the feed off");
+    }
+    if (o->hmac_key != NULL && !oidc) {
+        return mesh_err_set(MESH_ERR_CONFIG, "verifier options: an HMAC key is for one external "
+                            "issuer with profile \"oidc\"; mesh tokens are signed with keys");
+    }
+    if (o->hmac_key != NULL && (o->jwks_source != MESH_JWKS_FROM_ISSUER || o->algs != 0)) {
+        return mesh_err_set(MESH_ERR_CONFIG, "verifier options: an HMAC issuer's one key is the "
+                            "configured HS256 key; give it no JWKS source and no algorithm list");
+    }
+    if (((discovered && o->hmac_key == NULL) || feed) && strncmp(o->issuer, "https://", 8) != 0) {
         return mesh_err_set(MESH_ERR_CONFIG,
                             "issuer %s is not an https:// URL; keys and "
                             "revocations are fetched from it (or use a JWKS file and turn the "
@@ -56,6 +74,19 @@ static mesh_err_t check_opts(const struct mesh_verifier_opts *o)
                             o->issuer);
     }
     return MESH_OK;
+}
+
+/* A profile changes the defaults of what was not set explicitly (check_opts passed). */
+static void apply_profile(struct mesh_verifier_opts *o)
+{
+    if (o->profile != MESH_PROFILE_OIDC) {
+        return;
+    }
+    o->revocation_feed = false;
+    if (!o->binding_set) {
+        mesh_binding_clear(&o->binding);
+        o->binding.mode = MESH_BIND_WHEN_PRESENTED;
+    }
 }
 
 static mesh_err_t setup_parts(mesh_verifier_t *v)
@@ -70,7 +101,9 @@ static mesh_err_t setup_parts(mesh_verifier_t *v)
     size_t ilen = strlen(v->o.issuer);
     mesh_err_t rc;
 
-    if (v->o.jwks_source != MESH_JWKS_FROM_FILE || v->o.revocation_feed) {
+    bool keys = v->o.hmac_key == NULL; /* an HMAC issuer has its one key, no JWKS */
+
+    if ((keys && v->o.jwks_source != MESH_JWKS_FROM_FILE) || v->o.revocation_feed) {
         rc = mesh_http_new(&ho, &v->http);
         if (rc != MESH_OK) {
             return rc;
@@ -86,9 +119,10 @@ static mesh_err_t setup_parts(mesh_verifier_t *v)
     ko.stale_if_error = v->o.jwks_stale_if_error;
     ko.clock = v->o.clock;
     ko.clock_ctx = v->o.clock_ctx;
+    ko.algs = v->o.algs;
     ko.on_swap = on_swap;
     ko.swap_ctx = v;
-    rc = mesh_jwks_cache_new(&ko, &v->keys);
+    rc = keys ? mesh_jwks_cache_new(&ko, &v->keys) : MESH_OK;
     if (rc == MESH_OK) {
         rc = mesh_tcache_new(v->o.cache_entries, &v->cache);
     }
@@ -133,6 +167,9 @@ MESH_EXPORT mesh_err_t mesh_verifier_new(const mesh_verifier_opts_t *opts, mesh_
     pthread_condattr_destroy(&ca);
     rc = mesh_verifier_opts_copy(&v->o, opts);
     if (rc == MESH_OK) {
+        apply_profile(&v->o);
+    }
+    if (rc == MESH_OK) {
         rc = mesh_verifier_claim_rules(v); /* verify.c */
     }
     if (rc == MESH_OK) {
@@ -148,7 +185,9 @@ MESH_EXPORT mesh_err_t mesh_verifier_new(const mesh_verifier_opts_t *opts, mesh_
     /* First keys and the whole revocation feed (every page) now; failures are not fatal (see
      * the header), but a feed that could not be loaded whole leaves the verifier refusing
      * tokens (MESH_ERR_REVOCATIONS_INCOMPLETE) until a poll completes. */
-    (void)mesh_jwks_cache_fetch(v->keys);
+    if (v->keys != NULL) {
+        (void)mesh_jwks_cache_fetch(v->keys);
+    }
     if (v->revoked != NULL) {
         (void)poll_revocations(v);
     }
@@ -191,6 +230,9 @@ MESH_EXPORT void mesh_verifier_free(mesh_verifier_t *v)
 MESH_EXPORT mesh_err_t mesh_verifier_refresh_keys(mesh_verifier_t *v)
 {
     mesh_err_clear();
+    if (v->keys == NULL) {
+        return mesh_err_set(MESH_ERR_CONFIG, "this verifier's issuer has an HMAC key, no JWKS");
+    }
     return mesh_jwks_cache_fetch(v->keys);
 }
 
@@ -222,7 +264,7 @@ static void *background(void *arg)
     pthread_mutex_lock(&v->mu);
     while (!v->stop) {
         long long now = mesh_monotonic_ms();
-        long long due = mesh_jwks_cache_due_ms(v->keys);
+        long long due = v->keys != NULL ? mesh_jwks_cache_due_ms(v->keys) : now + 3600000;
         long long wake = due;
         if (v->revoked != NULL && next_poll < wake) {
             wake = next_poll;
@@ -234,7 +276,7 @@ static void *background(void *arg)
             continue;
         }
         pthread_mutex_unlock(&v->mu);
-        if (now >= due) {
+        if (v->keys != NULL && now >= due) {
             (void)mesh_jwks_cache_fetch(v->keys);
         }
         if (v->revoked != NULL && now >= next_poll) {
@@ -266,7 +308,9 @@ MESH_EXPORT uint64_t mesh_verifier_stat(const mesh_verifier_t *v, mesh_verifier_
         }
         return n;
     case MESH_VSTAT_JWKS_FETCHES:
-        return mesh_jwks_cache_fetches(v->keys);
+        return v->keys != NULL ? mesh_jwks_cache_fetches(v->keys) : 0;
+    case MESH_VSTAT_JWKS_KEYS_SKIPPED:
+        return v->keys != NULL ? mesh_jwks_cache_skipped(v->keys) : 0;
     case MESH_VSTAT_REVOCATION_POLLS:
         return atomic_load(&v->polls);
     default:

@@ -28,11 +28,21 @@ typedef struct {
 
 typedef struct mesh_peer_trust mesh_peer_trust_t; /* verify_peer.c */
 
+/* mesh_verifier_opts_set_profile (verifier.h) */
+typedef enum { MESH_PROFILE_MESH = 0, MESH_PROFILE_OIDC = 1 } mesh_profile_t;
+
 /* mesh_verifier_opts_t (verifier.h): every string owned. */
 struct mesh_verifier_opts {
     char *issuer, *audience, *jwks_location, *ca_path, *cert_path, *key_path, *issuer_id;
     char *trust_bundle_path, *crl_path;
+    char *typ;             /* accepted header typ values (list); NULL: the profile's default */
+    char *required_claims; /* claim names (list); NULL: none */
     mesh_jwks_source_t jwks_source;
+    mesh_profile_t profile;
+    unsigned algs;         /* allowed algorithms (key_select.h); 0: the mesh rules */
+    uint8_t *hmac_key;     /* HS256 key (profile oidc only), wiped on clear; NULL: none */
+    size_t hmac_len;
+    bool binding_set, feed_set; /* set explicitly (a profile changes only the defaults) */
     int64_t skew, max_lifetime;
     mesh_binding_t binding; /* the one certificate-binding policy (binding.h) */
     bool revocation_feed;

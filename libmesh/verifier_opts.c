@@ -5,12 +5,14 @@
 #include <string.h>
 
 #include <mesh/limits.h>
+#include <mesh/util.h>
 
 #include "internal.h"
 #include "opts.h"
 
 #define VOPT "verifier option"
 #include "jwt_internal.h"
+#include "key_select.h"
 #include "verifier_internal.h"
 
 
@@ -48,14 +50,21 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_new(mesh_verifier_opts_t **out)
 
 void mesh_verifier_opts_clear(struct mesh_verifier_opts *o)
 {
-    char **s[] = {&o->issuer,   &o->audience,  &o->jwks_location,     &o->ca_path, &o->cert_path,
-                  &o->key_path, &o->issuer_id, &o->trust_bundle_path, &o->crl_path};
+    char **s[] = {&o->issuer,    &o->audience,          &o->jwks_location, &o->ca_path,
+                  &o->cert_path, &o->key_path,          &o->issuer_id,     &o->trust_bundle_path,
+                  &o->crl_path,  &o->typ,               &o->required_claims};
 
     for (size_t i = 0; i < MESH_ARRAY_LEN(s); i++) {
         free(*s[i]);
         *s[i] = NULL;
     }
     mesh_binding_clear(&o->binding);
+    if (o->hmac_key != NULL) {
+        mesh_wipe(o->hmac_key, o->hmac_len);
+        free(o->hmac_key);
+        o->hmac_key = NULL;
+        o->hmac_len = 0;
+    }
 }
 
 MESH_EXPORT void mesh_verifier_opts_free(mesh_verifier_opts_t *o)
@@ -71,16 +80,30 @@ mesh_err_t mesh_verifier_opts_copy(struct mesh_verifier_opts *dst,
 {
     const char *from[] = {src->issuer,    src->audience,          src->jwks_location,
                           src->ca_path,   src->cert_path,         src->key_path,
-                          src->issuer_id, src->trust_bundle_path, src->crl_path};
+                          src->issuer_id, src->trust_bundle_path, src->crl_path,
+                          src->typ,       src->required_claims};
     char **to[] = {&dst->issuer,    &dst->audience,          &dst->jwks_location,
                    &dst->ca_path,   &dst->cert_path,         &dst->key_path,
-                   &dst->issuer_id, &dst->trust_bundle_path, &dst->crl_path};
+                   &dst->issuer_id, &dst->trust_bundle_path, &dst->crl_path,
+                   &dst->typ,       &dst->required_claims};
 
     *dst = *src;
     for (size_t i = 0; i < MESH_ARRAY_LEN(to); i++) {
         *to[i] = NULL;
     }
     dst->binding.subjects = NULL;
+    dst->hmac_key = NULL;
+    dst->hmac_len = 0;
+    if (src->hmac_key != NULL) {
+        if ((dst->hmac_key = malloc(src->hmac_len)) == NULL) {
+            for (size_t i = 0; i < MESH_ARRAY_LEN(to); i++) {
+                *to[i] = NULL;
+            }
+            return mesh_err_set(MESH_ERR_NOMEM, "verifier options");
+        }
+        memcpy(dst->hmac_key, src->hmac_key, src->hmac_len);
+        dst->hmac_len = src->hmac_len;
+    }
     for (size_t i = 0; i < MESH_ARRAY_LEN(to); i++) {
         if (from[i] != NULL && (*to[i] = strdup(from[i])) == NULL) {
             mesh_verifier_opts_clear(dst);
@@ -117,11 +140,17 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_jwks(mesh_verifier_opts_t *o, mesh
                                                    const char *location)
 {
     MESH_OPT_NEED(o, VOPT, "jwks");
-    if (src != MESH_JWKS_FROM_ISSUER && src != MESH_JWKS_FROM_URL && src != MESH_JWKS_FROM_FILE) {
+    if (src != MESH_JWKS_FROM_ISSUER && src != MESH_JWKS_FROM_URL && src != MESH_JWKS_FROM_FILE &&
+        src != MESH_JWKS_FROM_OIDC) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "verifier option jwks: unknown source %d",
                             (int)src);
     }
-    if (src != MESH_JWKS_FROM_ISSUER && (location == NULL || location[0] == '\0')) {
+    bool discovered = src == MESH_JWKS_FROM_ISSUER || src == MESH_JWKS_FROM_OIDC;
+    if (src == MESH_JWKS_FROM_OIDC && location != NULL && location[0] != '\0') {
+        return mesh_err_set(MESH_ERR_CONFIG, "verifier option jwks: OIDC discovery finds the "
+                                             "JWKS from the issuer; give no location");
+    }
+    if (!discovered && (location == NULL || location[0] == '\0')) {
         return mesh_err_set(MESH_ERR_CONFIG, "verifier option jwks: a JWKS URL or file source "
                                              "needs its location");
     }
@@ -132,7 +161,7 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_jwks(mesh_verifier_opts_t *o, mesh
                             location);
     }
     mesh_err_t rc =
-        mesh_opt_str(VOPT, "jwks", &o->jwks_location, src == MESH_JWKS_FROM_ISSUER ? NULL : location, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
+        mesh_opt_str(VOPT, "jwks", &o->jwks_location, discovered ? NULL : location, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
                         MESH_OPT_EMPTY_UNSETS);
     if (rc == MESH_OK) {
         o->jwks_source = src;
@@ -210,13 +239,18 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_binding(mesh_verifier_opts_t *o, c
     if (policy == NULL) {
         return mesh_err_set(MESH_ERR_CONFIG, "verifier option binding: NULL policy");
     }
-    return mesh_binding_parse(policy, "verifier option binding", &o->binding);
+    mesh_err_t rc = mesh_binding_parse(policy, "verifier option binding", &o->binding);
+    if (rc == MESH_OK) {
+        o->binding_set = true;
+    }
+    return rc;
 }
 
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_revocation_feed(mesh_verifier_opts_t *o, bool on)
 {
     MESH_OPT_NEED(o, VOPT, "revocation_feed");
     o->revocation_feed = on;
+    o->feed_set = true;
     return MESH_OK;
 }
 
@@ -303,5 +337,92 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_trust_bundle(mesh_verifier_opts_t 
     }
     free(o->trust_bundle_path);
     o->trust_bundle_path = bundle;
+    return MESH_OK;
+}
+
+MESH_EXPORT mesh_err_t mesh_verifier_opts_set_profile(mesh_verifier_opts_t *o, const char *profile)
+{
+    MESH_OPT_NEED(o, VOPT, "profile");
+    if (profile != NULL && strcmp(profile, "mesh") == 0) {
+        o->profile = MESH_PROFILE_MESH;
+    } else if (profile != NULL && strcmp(profile, "oidc") == 0) {
+        o->profile = MESH_PROFILE_OIDC;
+    } else {
+        return mesh_err_set(MESH_ERR_CONFIG, "verifier option profile: \"%.64s\" is neither "
+                            "\"mesh\" (the mesh issuer) nor \"oidc\" (an external identity "
+                            "provider)", profile != NULL ? profile : "(NULL)");
+    }
+    return MESH_OK;
+}
+
+MESH_EXPORT mesh_err_t mesh_verifier_opts_set_typ(mesh_verifier_opts_t *o, const char *typs)
+{
+    MESH_OPT_NEED(o, VOPT, "typ");
+    if (typs != NULL) {
+        mesh_err_t rc = mesh_typs_check(VOPT " typ", typs);
+        if (rc != MESH_OK) {
+            return rc;
+        }
+    }
+    return mesh_opt_str(VOPT, "typ", &o->typ, typs, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG, 0);
+}
+
+MESH_EXPORT mesh_err_t mesh_verifier_opts_set_algorithms(mesh_verifier_opts_t *o, const char *algs)
+{
+    unsigned mask = 0;
+
+    MESH_OPT_NEED(o, VOPT, "algorithms");
+    if (algs != NULL) {
+        mesh_err_t rc = mesh_algs_parse(algs, VOPT " algorithms", &mask);
+        if (rc != MESH_OK) {
+            return rc;
+        }
+    }
+    o->algs = mask;
+    return MESH_OK;
+}
+
+MESH_EXPORT mesh_err_t mesh_verifier_opts_set_required_claims(mesh_verifier_opts_t *o,
+                                                              const char *claims)
+{
+    MESH_OPT_NEED(o, VOPT, "required_claims");
+    if (claims != NULL && claims[0] != '\0') {
+        mesh_err_t rc = mesh_claim_names_check(VOPT " required_claims", claims);
+        if (rc != MESH_OK) {
+            return rc;
+        }
+    }
+    return mesh_opt_str(VOPT, "required_claims", &o->required_claims, claims,
+                        MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG, MESH_OPT_EMPTY_UNSETS);
+}
+
+MESH_EXPORT mesh_err_t mesh_verifier_opts_set_hmac_key(mesh_verifier_opts_t *o, const uint8_t *key,
+                                                       size_t len)
+{
+    uint8_t *copy = NULL;
+
+    MESH_OPT_NEED(o, VOPT, "hmac_key");
+    if ((key == NULL) != (len == 0)) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "verifier option hmac_key: a key of %zu bytes "
+                            "%s", len, key == NULL ? "without its bytes" : "is empty");
+    }
+    if (key != NULL && (len < MESH_MIN_HMAC_KEY_BYTES || len > MESH_MAX_HMAC_KEY_BYTES)) {
+        /* RFC 7518 §3.2: an HS256 key is at least as long as the hash output. */
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "verifier option hmac_key: %zu bytes; an HS256 "
+                            "key has %d..%d bytes", len, MESH_MIN_HMAC_KEY_BYTES,
+                            MESH_MAX_HMAC_KEY_BYTES);
+    }
+    if (key != NULL) {
+        if ((copy = malloc(len)) == NULL) {
+            return mesh_err_set(MESH_ERR_NOMEM, "verifier option hmac_key");
+        }
+        memcpy(copy, key, len);
+    }
+    if (o->hmac_key != NULL) {
+        mesh_wipe(o->hmac_key, o->hmac_len);
+        free(o->hmac_key);
+    }
+    o->hmac_key = copy;
+    o->hmac_len = len;
     return MESH_OK;
 }

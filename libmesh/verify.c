@@ -150,7 +150,43 @@ mesh_err_t mesh_verifier_claim_rules(mesh_verifier_t *v)
     if (rc == MESH_OK) {
         rc = mesh_jwt_verify_opts_set_revoked(v->jo, mesh_verifier_is_revoked, v);
     }
+    if (rc == MESH_OK && v->o.typ != NULL) {
+        rc = mesh_jwt_verify_opts_set_typ(v->jo, v->o.typ);
+    }
+    if (rc == MESH_OK && v->o.required_claims != NULL &&
+        (v->jo->required_claims = strdup(v->o.required_claims)) == NULL) {
+        rc = mesh_err_set(MESH_ERR_NOMEM, "verifier");
+    }
+    if (rc == MESH_OK) {
+        v->jo->oidc = v->o.profile == MESH_PROFILE_OIDC;
+    }
     return rc;
+}
+
+/* The key-set generation cached verifications belong to; an HMAC issuer's one key never
+ * changes during the verifier's life. */
+static uint64_t keys_generation(mesh_verifier_t *v)
+{
+    return v->keys != NULL ? mesh_jwks_cache_generation(v->keys) : 1;
+}
+
+/*
+ * The verifier's algorithm list left this kid's key out of the set (set_algorithms): the
+ * refusal says so, at once, with no refetch (the same JWKS would leave it out again).
+ */
+static bool kid_skipped(mesh_verifier_t *v, const char *kid)
+{
+    char why[128];
+
+    if (v->o.algs == 0 || mesh_jwks_cache_skipped(v->keys) == 0) {
+        return false;
+    }
+    if (!mesh_jwks_cache_skipped_kid(v->keys, kid, strlen(kid), why, sizeof(why))) {
+        return false;
+    }
+    mesh_err_set(MESH_ERR_ALG_NOT_ALLOWED, "the issuer's key \"%s\" is not used: %s",
+                 shown(kid), why);
+    return true;
 }
 
 /* Signature and claims with the current keys; one limited refetch on an unknown kid.
@@ -164,14 +200,27 @@ static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len, c
     mesh_jwks_t *set;
     mesh_err_t rc;
 
+    if (v->o.hmac_key != NULL) {
+        *generation = 1;
+        rc = mesh_jws_verify_hmac(v->o.hmac_key, v->o.hmac_len, tok, len, &hdr, payload,
+                                  sizeof(payload), &plen);
+        goto claims;
+    }
     for (int attempt = 0;; attempt++) {
         set = mesh_jwks_cache_get(v->keys, generation);
         if (set == NULL || mesh_jwks_count(set) == 0) {
+            bool empty_set = set != NULL;
             mesh_jwks_free(set);
             if (attempt == 0 && mesh_jwks_cache_fetch_limited(v->keys) == MESH_OK) {
                 continue;
             }
             char why[512];
+            uint64_t skipped = mesh_jwks_cache_skipped(v->keys);
+            if (empty_set && skipped > 0) {
+                return mesh_err_set(MESH_ERR_KEYS_UNAVAILABLE, "no usable verification keys: "
+                                    "the algorithm list left out all %llu keys of the JWKS",
+                                    (unsigned long long)skipped);
+            }
             mesh_jwks_cache_last_error(v->keys, why, sizeof(why));
             return mesh_err_set(MESH_ERR_KEYS_UNAVAILABLE, "no verification keys (last fetch: "
                                 "%s)", why);
@@ -179,12 +228,16 @@ static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len, c
         rc = mesh_jws_verify_header(NULL, set, tok, len, &hdr, payload, sizeof(payload), &plen,
                                     NULL);
         mesh_jwks_free(set);
+        if (rc == MESH_ERR_KID_UNKNOWN && kid_skipped(v, hdr.kid)) {
+            return MESH_ERR_ALG_NOT_ALLOWED;
+        }
         if (rc == MESH_ERR_KID_UNKNOWN && attempt == 0 &&
             mesh_jwks_cache_fetch_limited(v->keys) == MESH_OK) {
             continue; /* DESIGN: an unknown kid earns at most one rate-limited refresh */
         }
         break;
     }
+claims:
     if (rc != MESH_OK) {
         return rc;
     }
@@ -221,7 +274,15 @@ mesh_err_t mesh_verify_core(mesh_verifier_t *v, const char *authorization,
     }
     if (v->cache != NULL) {
         h = mesh_tcache_hash(v->cache, tok, len);
-        id = mesh_tcache_get(v->cache, h, tok, len, mesh_jwks_cache_generation(v->keys));
+        id = mesh_tcache_get(v->cache, h, tok, len, keys_generation(v));
+    }
+    if (id != NULL && v->keys != NULL && !mesh_jwks_cache_usable(v->keys)) {
+        /* Fail closed: past stale-if-error the keys that verified it are not trusted either. */
+        mesh_identity_free(id);
+        id = NULL;
+        rc = mesh_err_set(MESH_ERR_KEYS_UNAVAILABLE, "the keys that verified this token are past "
+                          "max-age and stale-if-error and have not been renewed");
+        goto out;
     }
     if (id != NULL) {
         atomic_fetch_add_explicit(&st->cache_hits, 1, memory_order_relaxed);

@@ -297,7 +297,9 @@ static size_t count_lines(FILE *f, const char *needle, char *last, size_t cap)
     while (fgets(line, sizeof(line), f) != NULL) {
         if (needle == NULL || strstr(line, needle) != NULL) {
             n++;
-            (void)snprintf(last, cap, "%s", line);
+            size_t k = strnlen(line, cap - 1); /* the last line, cut to the caller's buffer */
+            memcpy(last, line, k);
+            last[k] = '\0';
         }
     }
     return n;

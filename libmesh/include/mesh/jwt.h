@@ -92,7 +92,9 @@ MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_issuer(mesh_jwt_verify_opts_t *o, c
  * words (as mesh_verifier_opts_set_audience, verifier.h): one of them must be aud, or one
  * element of an aud array. */
 MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_audience(mesh_jwt_verify_opts_t *o, const char *aud);
-/* The header typ required (default "at+jwt"); NULL: not checked. */
+/* The header typ values accepted, a space-separated list of at most MESH_MAX_VERIFIER_TYPS
+ * (default "at+jwt"; the word "none" accepts a token without typ; compared as RFC 7515 §4.1.9
+ * says); NULL: not checked. */
 MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_typ(mesh_jwt_verify_opts_t *o, const char *typ);
 /* Allowed clock difference, 0..86400 s. */
 MESH_WUR mesh_err_t mesh_jwt_verify_opts_set_skew(mesh_jwt_verify_opts_t *o, int64_t seconds);
@@ -183,6 +185,17 @@ bool mesh_identity_has_audience(const mesh_identity_t *id, const char *aud);
  * presenting certificate (every accepted bound token did). false for an unbound token the
  * binding policy let through, so a route can refuse those. */
 bool mesh_identity_bound(const mesh_identity_t *id);
+
+/*
+ * One top-level claim as text, e.g. for a header to an upstream: a string as it is (UTF-8; one
+ * holding a control character, CR or LF among them, is MESH_ERR_CLAIM_TYPE), a number, true,
+ * false or null as its JSON text, an object or array as compact JSON. *out is new
+ * (mesh_free()). MESH_ERR_NOT_FOUND when the token has no such claim; MESH_ERR_INVALID_ARG for
+ * NULL arguments or a name of 0 or more than MESH_MAX_CLAIM_NAME bytes. The identity keeps the
+ * token's whole claims object (at most MESH_MAX_TOKEN_BYTES of JSON), so a cached identity
+ * costs at most that per verified-token cache entry. Thread-safe; does not block.
+ */
+MESH_WUR mesh_err_t mesh_identity_claim(const mesh_identity_t *id, const char *name, char **out);
 
 /* The whole claims object as compact JSON (*out new, mesh_free()). */
 MESH_WUR mesh_err_t mesh_identity_to_json(const mesh_identity_t *id, char **out);

@@ -97,6 +97,11 @@
 #define MESH_MAX_OPT_CACHE ((size_t)1 << 26) /* verified-token cache entries */
 #define MESH_MAX_OPT_STRING 4096            /* a string option: a URL, a path, an ID */
 #define MESH_MAX_VERIFIER_AUDIENCES 64      /* audiences in one verifier's space-separated list */
+#define MESH_MAX_VERIFIER_TYPS 8            /* header typ values one verifier accepts */
+#define MESH_MAX_REQUIRED_CLAIMS 32         /* claims a verifier requires (set_required_claims) */
+#define MESH_MIN_HMAC_KEY_BYTES 32          /* an HS256 key: RFC 7518 §3.2, at least the hash size */
+#define MESH_MAX_HMAC_KEY_BYTES 1024        /* an HS256 key given to a verifier */
+#define MESH_MAX_CLAIM_NAME 256             /* a claim name asked for (mesh_identity_claim) */
 
 /* Revocation feed (GET /v1/revocations, read by verifiers) */
 #define MESH_MAX_REVOKED 1000000      /* entries (jti, subject, certificate) a verifier holds */

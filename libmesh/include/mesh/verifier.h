@@ -39,6 +39,11 @@ typedef enum {
     MESH_JWKS_FROM_ISSUER = 0,
     MESH_JWKS_FROM_URL = 1,  /* jwks_location is an https:// URL */
     MESH_JWKS_FROM_FILE = 2, /* jwks_location is a JWKS file (reloaded on an unknown kid) */
+    /* OpenID Connect Discovery 1.0: <issuer>/.well-known/openid-configuration (the issuer
+     * without a trailing slash), whose "issuer" must equal the configured issuer exactly
+     * (§4.3) and whose "jwks_uri" must be https://; location NULL. For an external identity
+     * provider (a Supabase project, any OIDC provider). */
+    MESH_JWKS_FROM_OIDC = 3,
 } mesh_jwks_source_t;
 
 /*
@@ -100,7 +105,61 @@ MESH_WUR mesh_err_t mesh_verifier_opts_set_max_lifetime(mesh_verifier_opts_t *o,
  * a route whether the identity it got was bound.
  */
 MESH_WUR mesh_err_t mesh_verifier_opts_set_binding(mesh_verifier_opts_t *o, const char *policy);
-/* Poll <issuer>/v1/revocations (default on) ... */
+/*
+ * The rule set for this issuer's tokens; MESH_ERR_CONFIG for another name:
+ *   "mesh" (default)  the mesh issuer's tokens: every rule of DESIGN.md "Verification rules"
+ *                     (jti required, revocation feed on, binding "required", typ "at+jwt");
+ *   "oidc"            an external identity provider's tokens (docs/TOKENS.md "External
+ *                     identity providers"): jti and client_id optional; no revocation feed
+ *                     (it is off, and turning it on is MESH_ERR_CONFIG at mesh_verifier_new);
+ *                     binding "when-presented" unless set (a cnf, when present, is still
+ *                     checked); scopes from "scope" (a space-separated string, RFC 9068
+ *                     §2.2.3) or, when the token has no "scope", from "scp" (a string, or an
+ *                     array of scope tokens joined with spaces); typ "at+jwt" unless set; aud
+ *                     a string or an array; the max lifetime as for "mesh" unless set (IdPs
+ *                     often issue 3600 s tokens: set it). iss, sub, exp and iat are required.
+ */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_profile(mesh_verifier_opts_t *o, const char *profile);
+/*
+ * The JOSE header typ values accepted, a space-separated list (RFC 7515 §4.1.9: compared
+ * case-insensitively, "application/" ignored); the word "none" accepts a token without typ.
+ * E.g. "at+jwt JWT" for an IdP that marks its access tokens "JWT". At most
+ * MESH_MAX_VERIFIER_TYPS words; MESH_ERR_INVALID_ARG otherwise. NULL restores the profile's
+ * default ("at+jwt" for both profiles: RFC 9068 §4).
+ */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_typ(mesh_verifier_opts_t *o, const char *typs);
+/*
+ * The algorithms this issuer's keys may have, a space-separated list of RS256, PS256, ES256,
+ * EdDSA (MESH_ERR_INVALID_ARG for another name, HS256 included: see set_hmac_key). The
+ * algorithm stays a property of the key (RFC 8725 §3.1): a JWK whose "alg" is outside the
+ * list is not used; a JWK without "alg" is used only when its kty/crv fixes exactly one allowed
+ * algorithm (EC P-256: ES256, OKP Ed25519: EdDSA, RSA: only when the list has exactly one of
+ * RS256 and PS256). The token's alg must still equal its key's. Keys left out are counted
+ * (MESH_VSTAT_JWKS_KEYS_SKIPPED), and a token whose kid names one of them is refused at once
+ * with MESH_ERR_ALG_NOT_ALLOWED, the detail saying why (no refetch). NULL: no list, the mesh
+ * rules (every algorithm libmesh implements; a JWK without "alg" takes its type's default,
+ * RSA RS256), the default for both profiles.
+ */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_algorithms(mesh_verifier_opts_t *o, const char *algs);
+/*
+ * Top-level claims every accepted token must carry (any JSON type), a space-separated list of
+ * at most MESH_MAX_REQUIRED_CLAIMS names, e.g. "email email_verified"; a token without one is
+ * MESH_ERR_CLAIM_MISSING naming it. NULL or "": none (the default).
+ */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_required_claims(mesh_verifier_opts_t *o,
+                                                           const char *claims);
+/*
+ * Legacy HS256 (a Supabase project's JWT secret, for one): this issuer's tokens are MACed
+ * with `key` (`len` bytes, MESH_MIN_HMAC_KEY_BYTES..MESH_MAX_HMAC_KEY_BYTES, copied; wiped on
+ * free and when replaced; never logged). Only with profile "oidc", without a JWKS source
+ * (set_jwks) or an algorithm list (MESH_ERR_CONFIG at mesh_verifier_new otherwise). The key's
+ * algorithm is HS256, so a token whose header says anything else is MESH_ERR_ALG_NOT_ALLOWED,
+ * and no JWKS ever supplies an HMAC key (kty "oct" is never used from one); the kid, if any,
+ * is not consulted (there is one key). The MAC is compared in constant time. NULL/0 unsets.
+ */
+MESH_WUR mesh_err_t mesh_verifier_opts_set_hmac_key(mesh_verifier_opts_t *o, const uint8_t *key,
+                                                    size_t len);
+/* Poll <issuer>/v1/revocations (default on; profile "oidc": off, and on is an error) ... */
 MESH_WUR mesh_err_t mesh_verifier_opts_set_revocation_feed(mesh_verifier_opts_t *o, bool on);
 /* ... every `ms`, 1..86400000 (default 10000). */
 MESH_WUR mesh_err_t mesh_verifier_opts_set_revocation_poll_ms(mesh_verifier_opts_t *o, int64_t ms);
@@ -140,7 +199,8 @@ typedef struct mesh_verifier mesh_verifier_t;
  * verifier is still created (a gateway may start before its issuer) and mesh_verify() answers
  * MESH_ERR_KEYS_UNAVAILABLE until keys arrive. `opts` is copied (borrowed for the call). Errors:
  * MESH_ERR_INVALID_ARG (issuer/audience missing), MESH_ERR_CONFIG (a location missing or not
- * https://; a trust bundle or CRL file that is unreadable as PEM, holds a non-CA certificate or no
+ * https://; profile "oidc" with the revocation feed turned on; an HMAC key without profile
+ * "oidc" or beside a JWKS source or an algorithm list; a trust bundle or CRL file that is unreadable as PEM, holds a non-CA certificate or no
  * root, or a CRL no bundle CA signed: the detail names the file), MESH_ERR_IO, MESH_ERR_NOMEM.
  */
 MESH_WUR mesh_err_t mesh_verifier_new(const mesh_verifier_opts_t *opts, mesh_verifier_t **out);
@@ -242,6 +302,8 @@ typedef enum {
     MESH_VSTAT_CACHE_HITS = 2,   /* verifications answered from the verified-token cache */
     MESH_VSTAT_JWKS_FETCHES = 3, /* successful and failed key fetches */
     MESH_VSTAT_REVOCATION_POLLS = 4,
+    /* keys of the installed JWKS left out by the algorithm list (set_algorithms) */
+    MESH_VSTAT_JWKS_KEYS_SKIPPED = 5,
 } mesh_verifier_stat_t;
 
 /* One counter; 0 for a NULL verifier or an unknown counter. Thread-safe, approximate under

@@ -26,7 +26,7 @@ static void expect_ok(decode_fn fn, const char *value, const char *want)
     size_t len = 99;
     const char *why = fn(value, &pem, &len);
     if (why != NULL) {
-        fail_msg("'%.80s': %s", value, why);
+        fail_msg("'%.80s': %s", value ? value : "(null)", why);
     }
     if (want == NULL) {
         assert_null(pem);
@@ -45,7 +45,8 @@ static void expect_refused(decode_fn fn, const char *value, const char *reason)
     size_t len = 99;
     const char *why = fn(value, &pem, &len);
     if (why == NULL || strcmp(why, reason) != 0) {
-        fail_msg("'%.80s': got %s, want %s", value, why ? why : "(accepted)", reason);
+        fail_msg("'%.80s': got %s, want %s", value ? value : "(null)", why ? why : "(accepted)",
+                 reason);
     }
     assert_null(pem);
 }

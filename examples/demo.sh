@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The libmesh demo: a whole mesh on 127.0.0.1 (mesh-ca, mesh-issuer, gateway, asset-service,
-# a web-service caller and a CI pipeline), eight checks printed as a table. Run via ./dev demo.
+# The libmesh demo: a whole mesh on 127.0.0.1 (mesh-ca, mesh-issuer, nginx in front of
+# asset-service with mesh-authz deciding, a web-service caller and a CI pipeline; and the
+# example C gateway), its checks printed as a table. Run via ./dev demo.
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -9,8 +10,10 @@ usage() {
     cat <<'EOF'
 usage: examples/demo.sh [--keep] [--build-dir DIR] [--dir DIR] [--help]
 
-Starts a demo mesh on 127.0.0.1 and shows each check working:
-  1. web-service -> gateway with certificate + token          200
+Starts a demo mesh on 127.0.0.1: nginx (Debian's) is the entry point, asking mesh-authz
+(auth_request on a unix socket) about every request before it passes it to asset-service
+over mTLS. Shows each check working, steps 1-8 through nginx:
+  1. web-service -> nginx with certificate + token            200
   2. no token                                                 401 + WWW-Authenticate
   3. a token for another audience                             401 invalid_token
   4. web-service's token replayed with chat-service's cert    401 (certificate binding)
@@ -18,6 +21,7 @@ Starts a demo mesh on 127.0.0.1 and shows each check working:
   6. CI pipeline with a service token (examples/ci-token.sh)  200
   7. the token revoked                                        401 once the feed catches up
   8. mesh doctor --service web-service --audience gateway     all checks pass
+  9. web-service -> the example C gateway (links libmesh)     200
 
   --keep           leave the mesh running; prints curl lines and the stop command
   --setup-only     start the mesh and leave it running without the checks (tests use this)
@@ -51,18 +55,22 @@ GATEWAY=$BUILD/examples/gateway
 ASSETS=$BUILD/examples/asset-service
 CALLER=$BUILD/examples/caller
 MESH=$BUILD/libmesh/cli/mesh
+AUTHZ=$BUILD/libmesh/authz/mesh-authz
+NGINX=$(command -v nginx || true)
+[[ -n $NGINX ]] || NGINX=/usr/sbin/nginx
 CI_TOKEN=$top/examples/ci-token.sh
 START_TIMEOUT=${MESH_DEMO_START_TIMEOUT:-60}   # seconds; ASan builds start slowly
 REVOKE_TIMEOUT=${MESH_DEMO_REVOKE_TIMEOUT:-30} # seconds for the feed to catch up
-POLL_MS=1000                                   # the gateway's revocation poll interval
+POLL_MS=1000                                   # gateway's, mesh-authz's revocation poll
 JWKS_MAX_AGE=${MESH_DEMO_JWKS_MAX_AGE:-300}    # the issuer's JWKS Cache-Control max-age
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 2; }
 
-for b in "$MESH_CA" "$ISSUER" "$GATEWAY" "$ASSETS" "$CALLER"; do
+for b in "$MESH_CA" "$ISSUER" "$GATEWAY" "$ASSETS" "$CALLER" "$AUTHZ"; do
     [[ -x $b ]] || die "$b is not built: run ./dev build (or ./dev demo), or pass --build-dir"
 done
+[[ -x $NGINX ]] || die "nginx is needed (./dev deps installs Debian's nginx)"
 command -v curl >/dev/null || die "curl is needed (apt-get install curl)"
 
 # ---- the demo directory and the processes we start ----
@@ -237,6 +245,51 @@ GW=https://127.0.0.1:$(<"$DIR/gateway.port")
 wait_until "$START_TIMEOUT" gateway "${PIDS[-1]}" \
     curl -sf -o /dev/null --cacert "$CERTS/ca.pem" "$GW/healthz" || die "gateway is not healthy"
 
+# ---- 4. mesh-authz and nginx in front of asset-service ----
+
+# fill TEMPLATE OUT: the @...@ placeholders of examples/authz/demo-*
+fill() {
+    sed -e "s|@DIR@|$DIR|g" -e "s|@CERTS@|$CERTS|g" -e "s|@ISSUER_URL@|$ISSUER_URL|g" \
+        -e "s|@POLL_MS@|$POLL_MS|g" -e "s|@GROUP@|$(id -gn)|g" -e "s|@USER_LINE@|$USER_LINE|g" \
+        -e "s|@ASSETS_PORT@|${ASSETS_URL##*:}|g" -e "s|@PORT@|${NGINX_PORT:-}|g" "$1" >"$2"
+}
+# nginx forwards the caller's leaf only ($ssl_client_escaped_cert): the bundle mesh-authz
+# checks it against holds the intermediate too.
+cat "$CERTS/ca.pem" "$CERTS/intermediate.pem" >"$DIR/bundle.pem"
+USER_LINE=
+# As root nginx's workers would switch to "nobody", who cannot enter the 0700 demo dir.
+[[ $(id -u) == 0 ]] && USER_LINE="user $(id -un) $(id -gn);"
+fill "$top/examples/authz/demo-authz.json" "$DIR/authz.json"
+"$AUTHZ" --check-config --config "$DIR/authz.json" >"$DIR/logs/authz-check.log" 2>&1 ||
+    { cat "$DIR/logs/authz-check.log" >&2; die "the mesh-authz config is not valid"; }
+say "starting mesh-authz (routes of $DIR/authz.json, unix socket $DIR/authz.sock)"
+start mesh-authz "$AUTHZ" --config "$DIR/authz.json" --ready-file "$DIR/authz.ready"
+wait_port_file "$DIR/authz.ready" "${PIDS[-1]}" ||
+    die "mesh-authz did not start; log: $DIR/logs/mesh-authz.log"
+
+mkdir -p "$DIR/nginx/tmp"
+NGINX_PORT=
+for attempt in 1 2 3 4 5; do
+    NGINX_PORT=$(free_port)
+    fill "$top/examples/authz/demo-nginx.conf" "$DIR/nginx/nginx.conf"
+    "$NGINX" -t -q -p "$DIR/nginx" -e "$DIR/logs/nginx-error.log" -c "$DIR/nginx/nginx.conf" \
+        >"$DIR/logs/nginx-t.log" 2>&1 ||
+        { cat "$DIR/logs/nginx-t.log" >&2; die "nginx refused $DIR/nginx/nginx.conf"; }
+    say "starting nginx on 127.0.0.1:$NGINX_PORT (auth_request -> mesh-authz, upstream asset-service)"
+    start nginx "$NGINX" -p "$DIR/nginx" -e "$DIR/logs/nginx-error.log" \
+        -c "$DIR/nginx/nginx.conf" -g 'daemon off;'
+    if wait_until "$START_TIMEOUT" nginx "${PIDS[-1]}" \
+        curl -sf -o /dev/null --cacert "$CERTS/ca.pem" "https://127.0.0.1:$NGINX_PORT/healthz"; then
+        break
+    fi
+    say "nginx did not start on port $NGINX_PORT (see $DIR/logs/nginx-error.log); trying another"
+    kill -TERM "${PIDS[-1]}" 2>/dev/null || true
+    wait "${PIDS[-1]}" 2>/dev/null || true
+    NGINX_PORT=
+done
+[[ -n $NGINX_PORT ]] || die "nginx did not start; log: $DIR/logs/nginx-error.log"
+ENTRY=https://127.0.0.1:$NGINX_PORT
+
 keep_running() {
     {
         printf '#!/bin/sh\n# Stops the demo mesh started by examples/demo.sh --keep (by PID).\n'
@@ -248,6 +301,7 @@ keep_running() {
     cat >"$DIR/env.sh" <<EOF
 export MESH_CERTS_DIR=$CERTS
 export MESH_ISSUER_URL=$ISSUER_URL
+export NGINX_URL=$ENTRY
 export GATEWAY_URL=$GW
 export ASSETS_URL=$ASSETS_URL
 export MESH_DEMO_DIR=$DIR
@@ -257,18 +311,20 @@ EOF
 
 The mesh keeps running (PIDs in $DIR/demo.pids):
   mesh-issuer    $ISSUER_URL
-  gateway        $GW
+  nginx          $ENTRY   (the entry point; mesh-authz decides, $DIR/authz.json)
   asset-service  $ASSETS_URL
-  logs           $DIR/logs/
+  C gateway      $GW   (the example that links libmesh directly)
+  logs           $DIR/logs/   (mesh-authz's decisions: authz-decisions.log)
 
 Talk to it:
   . $DIR/env.sh
-  $CALLER \$GATEWAY_URL/assets/42
+  $CALLER \$NGINX_URL/assets/42
   TOKEN=\$($CALLER --print-token)
   curl --cacert $CERTS/ca.pem --cert $CERTS/web-service/cert.pem \\
-       --key $CERTS/web-service/key.pem -H "Authorization: Bearer \$TOKEN" \$GATEWAY_URL/assets/42
-  curl --cacert $CERTS/ca.pem \$GATEWAY_URL/assets/42        # 401: no certificate, no token
-  (set -a; . $DIR/ci.env; TLS_CA_PATH=$CERTS/ca.pem $top/examples/ci-token.sh --url \$GATEWAY_URL/ci/deploy)
+       --key $CERTS/web-service/key.pem -H "Authorization: Bearer \$TOKEN" \$NGINX_URL/assets/42
+  curl --cacert $CERTS/ca.pem \$NGINX_URL/assets/42          # 401: no certificate, no token
+  (set -a; . $DIR/ci.env; TLS_CA_PATH=$CERTS/ca.pem $top/examples/ci-token.sh --url \$NGINX_URL/ci/deploy)
+  $CALLER \$GATEWAY_URL/assets/42                            # the same through the C gateway
 
 Stop it:
   $DIR/stop.sh
@@ -291,7 +347,7 @@ record() { # number, description, expected, got, ok(0/1), explanation
     printf '    step %s: %s (got %s)\n' "$1" "$mark" "$4" >&2
 }
 
-# Calls the gateway with curl as SERVICE (cert; "-" for none) and TOKEN ("" for none).
+# Calls nginx with curl as SERVICE (cert; "-" for none) and TOKEN ("" for none).
 # Sets STATUS, WWW (WWW-Authenticate value) and BODY. The token goes through stdin, never
 # the command line.
 call() { # service, token, method, path
@@ -302,7 +358,7 @@ call() { # service, token, method, path
         [[ -n $token ]] && printf 'header = "Authorization: Bearer %s"\n' "$token"
         true
     } | curl -s -K - "${cert[@]}" --cacert "$CERTS/ca.pem" -X "$method" -D "$hdr" \
-        -o "$DIR/last.body" -w '%{http_code}' "$GW$path") || STATUS=000
+        -o "$DIR/last.body" -w '%{http_code}' "$ENTRY$path") || STATUS=000
     WWW=$(sed -n 's/^[Ww][Ww][Ww]-[Aa]uthenticate: *//p' "$hdr" 2>/dev/null | tr -d '\r')
     DESC=$(sed -n 's/.*error_description="\([^"]*\)".*/\1/p' <<<"$WWW")
     BODY=$(cat "$DIR/last.body" 2>/dev/null || true)
@@ -315,13 +371,14 @@ token_for() { # service, audience
 say "running the checks"
 
 # 1. the happy path, through the libmesh client
-out=$("$CALLER" "$GW/assets/42" 2>&1) || true
+out=$("$CALLER" "$ENTRY/assets/42" 2>&1) || true
 st=$(sed -n '1s/^HTTP //p' <<<"$out")
-if [[ $st == 200 && $out == *'"caller":"spiffe://mesh.local/web-service"'* ]]; then
-    record 1 "web-service -> gateway, cert + token" 200 "$st" 0 \
-        "asset-service answered: caller spiffe://mesh.local/web-service via the gateway"
+if [[ $st == 200 && $out == *'"caller":"spiffe://mesh.local/web-service"'* &&
+    $out == *'"via":"spiffe://mesh.local/gateway"'* ]]; then
+    record 1 "web-service -> nginx, cert + token" 200 "$st" 0 \
+        "asset-service answered: caller spiffe://mesh.local/web-service via nginx (mesh-authz allowed)"
 else
-    record 1 "web-service -> gateway, cert + token" 200 "${st:-none}" 1 "got: ${out:0:120}"
+    record 1 "web-service -> nginx, cert + token" 200 "${st:-none}" 1 "got: ${out:0:120}"
 fi
 
 # 2. no token at all
@@ -332,7 +389,7 @@ else
     record 2 "no token" 401 "$STATUS" 1 "WWW-Authenticate: '${WWW}'"
 fi
 
-# 3. a token for another audience (chat-service) presented to the gateway
+# 3. a token for another audience (chat-service) presented to nginx (route audience gateway)
 tok_other=$(token_for web-service chat-service) || tok_other=
 call web-service "$tok_other" GET /assets/42
 if [[ $STATUS == 401 && $WWW == *invalid_token* && $WWW == *audience* ]]; then
@@ -359,7 +416,7 @@ else
 fi
 
 # 6. the CI pipeline: a service token (no certificate) exchanged for a JWT
-out=$(set -a && . "$DIR/ci.env" && TLS_CA_PATH=$CERTS/ca.pem MESH_CLI=$MESH "$CI_TOKEN" --url "$GW/ci/deploy" 2>&1) || true
+out=$(set -a && . "$DIR/ci.env" && TLS_CA_PATH=$CERTS/ca.pem MESH_CLI=$MESH "$CI_TOKEN" --url "$ENTRY/ci/deploy" 2>&1) || true
 st=$(sed -n 's/^HTTP //p' <<<"$out" | head -n 1)
 if [[ $st == 200 && $out == *'"caller":"svc-token:ci"'* ]]; then
     record 6 "CI pipeline, service token" 200 "$st" 0 "POST /ci/deploy as svc-token:ci (unbound tokens only on /ci/)"
@@ -367,7 +424,7 @@ else
     record 6 "CI pipeline, service token" 200 "${st:-none}" 1 "got: ${out:0:120}"
 fi
 
-# 7. revocation: web-service revokes its own token; the gateway's feed poll picks it up
+# 7. revocation: web-service revokes its own token; mesh-authz's feed poll picks it up
 call web-service "$tok_web" GET /assets/7
 before=$STATUS
 rev=$( {
@@ -403,6 +460,16 @@ if [[ -x $MESH ]] && "$MESH" doctor --help >/dev/null 2>&1; then
     fi
 else
     record 8 "mesh doctor --service web-service" "exit 0" none 1 "the mesh CLI has no 'doctor' verb in this build"
+fi
+
+# 9. the example C gateway: the same call, verified in-process by a program linking libmesh
+out=$("$CALLER" "$GW/assets/42" 2>&1) || true
+st=$(sed -n '1s/^HTTP //p' <<<"$out")
+if [[ $st == 200 && $out == *'"caller":"spiffe://mesh.local/web-service"'* ]]; then
+    record 9 "web-service -> C gateway (libmesh)" 200 "$st" 0 \
+        "examples/gateway verified in-process, forwarded with its own token"
+else
+    record 9 "web-service -> C gateway (libmesh)" 200 "${st:-none}" 1 "got: ${out:0:120}"
 fi
 
 # ---- the table ----

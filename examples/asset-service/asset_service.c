@@ -2,10 +2,15 @@
 /*
  * asset-service: a backend behind the gateway (examples/asset-service/README.md).
  *
- * It requires mTLS, verifies the caller's token for audience "asset-service" (bound to the
- * caller's certificate), and answers JSON naming who called. The X-Mesh-Subject and
- * X-Mesh-Scope headers are believed only when the verified caller is a trusted forwarder
- * (the gateway); from anyone else they are ignored.
+ * It requires mTLS and answers JSON naming who called. Two callers are served:
+ * - a service with a token for audience "asset-service" (bound to its certificate), verified
+ *   with mesh_verify(); when that token's subject is the trusted forwarder (the example C
+ *   gateway), its X-Mesh-Subject / X-Mesh-Scope headers name the original caller;
+ * - the trusted proxy (nginx with mesh-authz deciding) without a token: its TLS client
+ *   certificate (chain checked against the mesh CA in the handshake) carries the trusted
+ *   forwarder's SPIFFE ID, and mesh-authz already verified the caller, so its X-Mesh-Subject /
+ *   X-Mesh-Scopes headers are believed (nginx sets them, replacing client copies).
+ * From anyone else those headers are ignored.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -18,6 +23,7 @@
 #include <mesh/jansson.h>
 
 #include <mesh/mesh.h>
+#include <mesh/x509.h>
 
 #include "../common/https_server.h"
 #include "../common/service_env.h"
@@ -31,12 +37,15 @@ static const char USAGE[] =
     "\n"
     "A backend that requires mTLS and a mesh token for audience asset-service, and answers\n"
     "JSON naming the caller: the original subject forwarded by a trusted gateway, and the\n"
-    "verified identity of the service that called it.\n"
+    "verified identity of the service that called it. The trusted forwarder may also call\n"
+    "without a token (nginx with mesh-authz deciding): then its certificate's SPIFFE ID\n"
+    "must be the forwarder's, and its X-Mesh-Subject / X-Mesh-Scopes name the caller.\n"
     "\n"
     "  --listen HOST:PORT          where to listen (default 127.0.0.1:9443); port 0 picks a\n"
     "                              free port\n"
     "  --port-file FILE            write the bound port to FILE once listening\n"
-    "  --trust-forwarder ID        whose X-Mesh-Subject to believe\n"
+    "  --trust-forwarder ID        whose X-Mesh-Subject to believe: a token's subject or,\n"
+    "                              without a token, the client certificate's SPIFFE ID\n"
     "                              (default spiffe://mesh.local/gateway)\n"
     "\n"
     "Identity: MESH_CERTS_DIR (uses <dir>/asset-service/ and <dir>/ca.pem) or TLS_CERT_PATH,\n"
@@ -59,6 +68,51 @@ static void reply(struct evhttp_request *req, int status, const char *reason, js
     json_decref(j);
 }
 
+static void reply_asset(struct evhttp_request *req, const char *path, const char *caller,
+                        const char *caller_scope, const char *via)
+{
+    const char *last = strrchr(path, '/');
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "service", PROG, "method",
+                          https_method_name(req), "path", path, "caller", caller, "caller_scope",
+                          caller_scope, "via", via, "asset", "id",
+                          last && last[1] ? last + 1 : "all", "name", "demo asset");
+    reply(req, 200, "OK", j, NULL);
+}
+
+/*
+ * A request without a token from the trusted proxy (nginx + mesh-authz). The handshake
+ * already checked the certificate's chain against the mesh CA (EKU clientAuth); here its one
+ * SPIFFE ID must be the trusted forwarder's. Returns false when the peer is someone else
+ * (then the request is treated as any other: it needs a token).
+ */
+static bool serve_from_proxy(asset_service_t *a, struct evhttp_request *req, const char *path,
+                             const uint8_t *der, size_t len)
+{
+    char *spiffe = NULL;
+    if (der == NULL || mesh_x509_spiffe_id(der, len, &spiffe) != MESH_OK) {
+        return false;
+    }
+    bool trusted = strcmp(spiffe, a->forwarder) == 0; /* an identity, not a secret */
+    free(spiffe);
+    if (!trusted) {
+        return false;
+    }
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    const char *s = evhttp_find_header(in, "X-Mesh-Subject");
+    const char *sc = evhttp_find_header(in, "X-Mesh-Scopes");
+    if (s == NULL || s[0] == '\0') {
+        /* mesh-authz allowed it as public (no identity): nothing here is public but /healthz */
+        https_server_log_refusal(a->srv, "401 %s: the proxy forwarded no X-Mesh-Subject", path);
+        reply(req, 401, "Unauthorized",
+              json_pack("{s:s, s:s}", "error", "invalid_token", "error_description",
+                        "the proxy forwarded no verified identity (X-Mesh-Subject)"),
+              "Bearer realm=\"mesh\"");
+        return true;
+    }
+    reply_asset(req, path, s, sc ? sc : "", a->forwarder);
+    return true;
+}
+
 static void handle(struct evhttp_request *req, void *arg)
 {
     asset_service_t *a = arg;
@@ -76,6 +130,12 @@ static void handle(struct evhttp_request *req, void *arg)
     uint8_t *der = NULL;
     size_t len = 0;
     (void)https_peer_cert_der(req, &der, &len);
+    /* mesh-authz decided (its routes hold the scopes); nginx sends no token upstream */
+    if (evhttp_find_header(in, "Authorization") == NULL &&
+        serve_from_proxy(a, req, path, der, len)) {
+        free(der);
+        return;
+    }
     mesh_identity_t *id = NULL;
     mesh_err_t rc =
         mesh_verify(a->verifier, evhttp_find_header(in, "Authorization"), der, len, scope, &id);
@@ -103,12 +163,7 @@ static void handle(struct evhttp_request *req, void *arg)
             caller_scope = sc ? sc : "";
         }
     }
-    const char *last = strrchr(path, '/');
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "service", PROG, "method",
-                          https_method_name(req), "path", path, "caller", caller, "caller_scope",
-                          caller_scope, "via", via, "asset", "id",
-                          last && last[1] ? last + 1 : "all", "name", "demo asset");
-    reply(req, 200, "OK", j, NULL);
+    reply_asset(req, path, caller, caller_scope, via);
     mesh_identity_free(id);
 }
 

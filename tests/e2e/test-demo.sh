@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The demo's eight steps as assertions: run examples/demo.sh against this build in a temp
-# dir, check its exit status, each row of its table, and that it left no process behind.
+# The demo's steps as assertions: run examples/demo.sh against this build in a temp dir
+# (real nginx in front of asset-service, mesh-authz deciding), check its exit status, each
+# row of its table, that nginx really sat in the path, and that it left no process behind.
 . "$(dirname "$0")/lib.sh"
 
 DEMO=$MESH_SOURCE_ROOT/examples/demo.sh
@@ -16,8 +17,8 @@ sed 's/^/# /' "$T/table.txt"
 
 row() { grep -E "^$1 " "$T/table.txt" || true; }
 passed() { [[ $(row "$1") == *"✓"* ]]; }
-check "step 1: web-service -> gateway with cert + token is 200, names web-service" \
-    eval 'passed 1 && [[ $(row 1) == *" 200 "*"spiffe://mesh.local/web-service"* ]]'
+check "step 1: web-service -> nginx with cert + token is 200, names web-service" \
+    eval 'passed 1 && [[ $(row 1) == *" 200 "*"spiffe://mesh.local/web-service"*nginx* ]]'
 check "step 2: no token is 401 with WWW-Authenticate" \
     eval 'passed 2 && [[ $(row 2) == *" 401 "*"WWW-Authenticate: Bearer"* ]]'
 check "step 3: token for another audience is 401 invalid_token" \
@@ -33,8 +34,27 @@ check "step 7: revoked token is 401 after the feed catches up" \
 
 check "step 8: mesh doctor --service web-service, every check ✓" \
     eval 'passed 8 && [[ $(row 8) == *"exit 0"*"exit 0"* ]]'
+check "step 9: web-service -> the example C gateway is 200" \
+    eval 'passed 9 && [[ $(row 9) == *" 200 "*gateway* ]]'
 check "demo exits 0" test "$rc" = 0
-check "the table says all 8 steps behaved" grep -q "all 8 steps behaved as stated" "$T/table.txt"
+check "the table says all 9 steps behaved" grep -q "all 9 steps behaved as stated" "$T/table.txt"
+
+# The requests of steps 1-7 really went through nginx and mesh-authz: nginx's access log has
+# them with their statuses, mesh-authz's decision log its allow and deny lines.
+access=$T/demo/logs/nginx-access.log
+decisions=$T/demo/logs/authz-decisions.log
+check "nginx's access log: GET /assets/42 answered 200, 401 and 403 (POST /assets)" \
+    eval 'grep -q "\"GET /assets/42 HTTP/[0-9.]*\" 200 " "$access" &&
+          grep -q "\"GET /assets/42 HTTP/[0-9.]*\" 401 " "$access" &&
+          grep -q "\"POST /assets HTTP/[0-9.]*\" 403 " "$access"'
+check "nginx's access log: POST /ci/deploy answered 200 (the CI pipeline)" \
+    grep -q '"POST /ci/deploy HTTP/[0-9.]*" 200 ' "$access"
+check "mesh-authz's decision log: cnf_mismatch, insufficient_scope and token_revoked" \
+    eval 'grep -q "\"reason\":\"cnf_mismatch\"" "$decisions" &&
+          grep -q "\"reason\":\"insufficient_scope\"" "$decisions" &&
+          grep -q "\"reason\":\"token_revoked\"" "$decisions"'
+check "no token in mesh-authz's decision log" \
+    eval '! grep -qE "eyJ[A-Za-z0-9_-]{10,}\.eyJ" "$decisions"'
 
 alive=0
 while read -r pid name; do

@@ -64,3 +64,35 @@ while read -r pid name; do
     fi
 done <"$T/demo/demo.pids.stopped"
 check "the demo stopped every process it started" test "$alive" = 0
+
+# ---- asset-service's trust in nginx (the mesh left running: demo.sh --setup-only) ----
+mesh_up
+# direct SERVICE PATH [curl args...]: a call straight to asset-service, no token; sets BODY
+# (the answer, then its status on the last line)
+direct() {
+    local svc=$1 path=$2
+    shift 2
+    BODY=$(curl -s --cacert "$MESH_CERTS_DIR/ca.pem" --cert "$MESH_CERTS_DIR/$svc/cert.pem" \
+        --key "$MESH_CERTS_DIR/$svc/key.pem" -w '\n%{http_code}' "$@" "$ASSETS_URL$path" || true)
+}
+status() { printf '%s' "${BODY##*$'\n'}"; }
+direct web-service /assets/1 -H "X-Mesh-Subject: spiffe://mesh.local/admin"
+check "asset-service: X-Mesh-Subject from web-service's certificate, no token: 401, not believed" \
+    eval '[[ $(status) == 401 && $BODY != *admin* ]]'
+direct gateway /assets/1 -H "X-Mesh-Subject: spiffe://mesh.local/someone" \
+    -H "X-Mesh-Scopes: assets:read"
+check "asset-service: the same headers from the forwarder's certificate (nginx's): believed" \
+    eval '[[ $(status) == 200 && $BODY == *"\"caller\":\"spiffe://mesh.local/someone\""* &&
+             $BODY == *"\"via\":\"spiffe://mesh.local/gateway\""* ]]'
+direct gateway /assets/1
+check "asset-service: the forwarder's certificate with no X-Mesh-Subject: 401" \
+    eval '[[ $(status) == 401 ]]'
+
+tok=$(token_for web-service gateway)
+BODY=$(printf 'header = "Authorization: Bearer %s"\n' "$tok" |
+    curl -s -K - --cacert "$MESH_CERTS_DIR/ca.pem" --cert "$MESH_CERTS_DIR/web-service/cert.pem" \
+        --key "$MESH_CERTS_DIR/web-service/key.pem" -H "X-Mesh-Subject: spiffe://mesh.local/admin" \
+        -H "X-Mesh-Scopes: assets:write" -w '\n%{http_code}' "$NGINX_URL/assets/1" || true)
+check "through nginx: a client-sent X-Mesh-Subject/-Scopes is replaced by mesh-authz's" \
+    eval '[[ $(status) == 200 && $BODY != *admin* && $BODY != *assets:write* &&
+             $BODY == *"\"caller\":\"spiffe://mesh.local/web-service\""* ]]'

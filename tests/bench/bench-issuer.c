@@ -30,7 +30,6 @@
 #include "bench_util.h"
 #include "e2e.h"
 
-
 static double raw_jwt_sign_rate(const char *keypath, double secs)
 {
     mesh_key_t *key = NULL;
@@ -115,56 +114,40 @@ typedef struct {
     double wall, cpu;
 } load_t;
 
-/* `conns` concurrent clients posting tokens for `secs`; fresh: a new TLS connection each time */
+typedef struct {
+    bool fresh;
+    const char *cert, *key, *ca, *url;
+} load_req_t;
+
+static bool load_prepare(void *easy, long seq, void *ud)
+{
+    (void)seq;
+    const load_req_t *q = ud;
+    curl_easy_setopt(easy, CURLOPT_URL, q->url);
+    curl_easy_setopt(easy, CURLOPT_CAINFO, q->ca);
+    curl_easy_setopt(easy, CURLOPT_SSLCERT, q->cert);
+    curl_easy_setopt(easy, CURLOPT_SSLKEY, q->key);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS,
+                     "grant_type=client_credentials&audience=asset-service");
+    if (q->fresh) {
+        curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
+        curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(easy, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+    }
+    return true;
+}
+
+/* `conns` concurrent clients posting tokens for `secs`; fresh: a new TLS connection each time
+ * (the closed loop is bench_util's bench_load_run, shared with authz-load) */
 static load_t run_load(bool fresh, int conns, double secs, const char *cert, const char *key,
                        const char *ca, const char *url)
 {
-    load_t r = {0};
-    CURLM *multi = curl_multi_init();
-    curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)conns);
-    CURL **easy = calloc((size_t)conns, sizeof(CURL *));
-    for (int i = 0; i < conns; i++) {
-        easy[i] = make_easy(cert, key, ca, url);
-        if (fresh) {
-            curl_easy_setopt(easy[i], CURLOPT_FORBID_REUSE, 1L);
-            curl_easy_setopt(easy[i], CURLOPT_FRESH_CONNECT, 1L);
-            curl_easy_setopt(easy[i], CURLOPT_SSL_SESSIONID_CACHE, 0L);
-        }
-        curl_multi_add_handle(multi, easy[i]);
-    }
-    double cpu0 = bench_proc_cpu(srv.pid), t0 = bench_now(), t = t0;
-    while (t - t0 < secs) {
-        int running = 0;
-        curl_multi_perform(multi, &running);
-        CURLMsg *m;
-        int left;
-        while ((m = curl_multi_info_read(multi, &left)) != NULL) {
-            if (m->msg != CURLMSG_DONE) {
-                continue;
-            }
-            long code = 0;
-            curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &code);
-            if (m->data.result == CURLE_OK && code == 200) {
-                r.ok++;
-            } else {
-                r.failed++;
-            }
-            /* the same handle again: with keep-alive its connection stays open */
-            CURL *e = m->easy_handle;
-            curl_multi_remove_handle(multi, e);
-            curl_multi_add_handle(multi, e);
-        }
-        curl_multi_poll(multi, NULL, 0, 100, NULL);
-        t = bench_now();
-    }
-    r.wall = bench_now() - t0;
+    load_req_t q = {fresh, cert, key, ca, url};
+    double cpu0 = bench_proc_cpu(srv.pid);
+    bench_load_t b = bench_load_run(conns, secs, 200, load_prepare, &q);
+    load_t r = {.ok = b.ok, .failed = b.failed, .wall = b.wall};
     r.cpu = bench_proc_cpu(srv.pid) - cpu0;
-    for (int i = 0; i < conns; i++) {
-        curl_multi_remove_handle(multi, easy[i]);
-        curl_easy_cleanup(easy[i]);
-    }
-    free(easy);
-    curl_multi_cleanup(multi);
+    free(b.lat_ms);
     return r;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "bench_util.h"
 
+#include <curl/curl.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,4 +146,86 @@ long bench_proc_nvcsw(pid_t pid)
     }
     closedir(d);
     return total;
+}
+
+static size_t bench_sink(char *p, size_t s, size_t n, void *ud)
+{
+    (void)p;
+    (void)ud;
+    return s * n;
+}
+
+static void bench_lat_push(bench_load_t *r, size_t *cap, double ms)
+{
+    if (r->n_lat == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 4096;
+        double *v = realloc(r->lat_ms, ncap * sizeof(double));
+        if (v == NULL) {
+            return; /* the latency sample stays smaller; the counts stay right */
+        }
+        r->lat_ms = v;
+        *cap = ncap;
+    }
+    r->lat_ms[r->n_lat++] = ms;
+}
+
+bench_load_t bench_load_run(int conns, double secs, long want_status, bench_prepare_fn prepare,
+                            void *ud)
+{
+    bench_load_t r = {0};
+    size_t cap = 0;
+    CURLM *multi = curl_multi_init();
+    curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)conns);
+    CURL **easy = calloc((size_t)conns, sizeof(CURL *));
+    int active = 0;
+    for (int i = 0; i < conns && easy != NULL; i++) {
+        easy[i] = curl_easy_init();
+        curl_easy_setopt(easy[i], CURLOPT_WRITEFUNCTION, bench_sink);
+        curl_easy_setopt(easy[i], CURLOPT_TCP_KEEPALIVE, 1L);
+        if (prepare(easy[i], r.sent, ud)) {
+            r.sent++;
+            curl_multi_add_handle(multi, easy[i]);
+            active++;
+        }
+    }
+    double t0 = bench_now();
+    while (active > 0 && bench_now() - t0 < secs) {
+        int running = 0;
+        curl_multi_perform(multi, &running);
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(multi, &left)) != NULL) {
+            if (m->msg != CURLMSG_DONE) {
+                continue;
+            }
+            CURL *e = m->easy_handle;
+            long code = 0;
+            curl_off_t us = 0;
+            curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+            curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &us);
+            if (m->data.result == CURLE_OK && code == want_status) {
+                r.ok++;
+            } else {
+                r.failed++;
+            }
+            bench_lat_push(&r, &cap, (double)us / 1000.0);
+            curl_multi_remove_handle(multi, e);
+            active--;
+            /* the same handle again: with keep-alive its connection stays open */
+            if (prepare(e, r.sent, ud)) {
+                r.sent++;
+                curl_multi_add_handle(multi, e);
+                active++;
+            }
+        }
+        curl_multi_poll(multi, NULL, 0, 100, NULL);
+    }
+    r.wall = bench_now() - t0;
+    for (int i = 0; i < conns && easy != NULL; i++) {
+        curl_multi_remove_handle(multi, easy[i]);
+        curl_easy_cleanup(easy[i]);
+    }
+    free(easy);
+    curl_multi_cleanup(multi);
+    return r;
 }

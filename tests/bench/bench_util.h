@@ -3,6 +3,7 @@
 #ifndef BENCH_UTIL_H
 #define BENCH_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -16,5 +17,24 @@ double bench_median(double *v, size_t n);               /* sorts v */
 double bench_percentile(double *v, size_t n, double p); /* v sorted; p in 0..1 */
 double bench_loadavg(void);                             /* 1-minute load average */
 long bench_proc_nvcsw(pid_t pid); /* involuntary context switches, all threads; -1 on error */
+
+/*
+ * Closed-loop keep-alive load on libcurl multi (the loop of bench-issuer's run_load, made
+ * reusable): `conns` handles, each re-added as soon as its answer came, so its connection
+ * stays open. Before every request prepare(easy, seq, ud) sets that request up (URL, headers,
+ * certificate: the handle keeps what it set last time); it returns false when there is no
+ * request left (then that handle rests). Runs until `secs` passed or every handle rests.
+ * ok counts answers with status `want_status`; lat_ms (malloc'd, caller frees) holds the
+ * total time of every answered request, in milliseconds.
+ */
+typedef bool (*bench_prepare_fn)(void *easy, long seq, void *ud);
+typedef struct {
+    long ok, failed, sent;
+    double wall;
+    double *lat_ms;
+    size_t n_lat;
+} bench_load_t;
+bench_load_t bench_load_run(int conns, double secs, long want_status, bench_prepare_fn prepare,
+                            void *ud);
 
 #endif /* BENCH_UTIL_H */

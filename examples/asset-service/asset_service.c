@@ -93,7 +93,7 @@ static bool serve_from_proxy(asset_service_t *a, struct evhttp_request *req, con
         return false;
     }
     bool trusted = strcmp(spiffe, a->forwarder) == 0; /* an identity, not a secret */
-    free(spiffe);
+    mesh_free(spiffe);
     if (!trusted) {
         return false;
     }

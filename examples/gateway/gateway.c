@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * gateway: the mesh's HTTPS entry point (examples/gateway/README.md).
+ * gateway: an example of linking libmesh directly (examples/gateway/README.md). It is NOT
+ * the pattern to deploy: put nginx, Envoy or Traefik in front with mesh-authz deciding
+ * (docs/AUTHZ.md; ./dev demo does). This program shows, in one file, what a server that
+ * verifies in-process does with the verifier and the client.
  *
  * Every request: find the route, verify the bearer token with the libmesh verifier
  * (signature, claims, audience "gateway", revocation, binding to the TLS client certificate,

@@ -14,7 +14,8 @@
  *       the tokens of the file taken in turn (--each-once: each once, then stop); CERT "-"
  *       for none; --unix talks plain HTTP over a unix socket (mesh-authz's); --cert-header
  *       adds X-Client-Cert: the URL-encoded PEM (as nginx's $ssl_client_escaped_cert);
- *       --cpu reports that process's CPU seconds during the run (/proc/PID/stat)
+ *       --cpu reports that process's CPU seconds during the run (/proc/PID/stat), in the
+ *       order given; self_cpu is the load generator's own
  *   authz-load verify ISSUER CA CERT KEY AUDIENCE TOKENS PEER-PEM SECS [--no-cache]
  *       mesh_verify() in this thread over the tokens in turn for SECS: verifications per
  *       CPU-second (the raw library cost beside mesh-authz's)
@@ -270,7 +271,9 @@ static int cmd_http(int argc, char **argv)
     for (int i = 0; i < npids; i++) {
         cpu0[i] = bench_proc_cpu(pids[i]);
     }
+    double self0 = bench_self_cpu();
     bench_load_t r = bench_load_run(conns, secs, 200, http_prepare, &h);
+    double self_cpu = bench_self_cpu() - self0;
     printf("{\"requests\":%ld,\"ok\":%ld,\"failed\":%ld,\"wall\":%.3f,\"rps\":%.1f",
            r.ok + r.failed, r.ok, r.failed, r.wall, (double)(r.ok + r.failed) / r.wall);
     if (r.n_lat > 0) {
@@ -281,7 +284,7 @@ static int cmd_http(int argc, char **argv)
     for (int i = 0; i < npids; i++) {
         printf("%s%.3f", i ? "," : "", bench_proc_cpu(pids[i]) - cpu0[i]);
     }
-    printf("]}\n");
+    printf("],\"self_cpu\":%.3f}\n", self_cpu);
     free(r.lat_ms);
     for (size_t i = 0; i < h.n_per; i++) {
         curl_slist_free_all(h.per[i]);

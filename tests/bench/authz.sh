@@ -12,14 +12,16 @@
 #      cache misses every time; the certificate's verdict stays remembered, as in production
 #      where a caller keeps its certificate).
 #   3. raw mesh_verify() in one thread of authz-load, cached and with the cache off.
-# Run by ./dev bench (MESH_BUILD_ROOT = the release build). RUNS, SECS, CONNS, N may be set.
+# Run by ./dev bench (MESH_BUILD_ROOT = the release build). RUNS, SECS, CONNS, N, AUTHZ_LOG
+# (file or off: mesh-authz's decision log) may be set; PERF_OUT=FILE writes a perf profile of
+# mesh-authz during the first cached round there.
 # Nothing here asserts a time: the numbers are printed, and written down by hand.
 set -euo pipefail
 
 B=${MESH_BUILD_ROOT:?run via ./dev bench}
 S=${MESH_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-RUNS=${RUNS:-3}
-SECS=${SECS:-8}
+RUNS=${RUNS:-5}
+SECS=${SECS:-5}
 CONNS=${CONNS:-16}
 N=${N:-10000} # distinct tokens (each uncached round restarts mesh-authz and sends them once)
 LOAD=$B/tests/bench/authz-load
@@ -82,6 +84,11 @@ eventually() { # secs, command...
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 field() { jq -r ".$1" <<<"$2"; } # name, JSON line
 
+# The decision log goes to a file, as in production (its cost is part of a decision);
+# AUTHZ_LOG=off measures without it.
+DECISIONS=$T/decisions.log
+[[ ${AUTHZ_LOG:-file} == off ]] && DECISIONS=off
+
 # ---- certificates, issuer, mesh-authz, nginx ----
 "$B/ca/mesh-ca" init --dir "$T/certs" --template "$S/certs-templates/mesh.json" >"$T/mesh-ca.log" 2>&1 ||
     die "mesh-ca init failed ($(tail -n 1 "$T/mesh-ca.log"))"
@@ -112,7 +119,7 @@ cat >"$T/authz.json" <<JSON
   "listen": [{"unix": "$T/authz.sock", "mode": "0660", "group": "$(id -gn)"}],
   "metrics": "127.0.0.1:0",
   "workers": 2,
-  "log": {"decisions": "$T/decisions.log"},
+  "log": {"decisions": "$DECISIONS"},
   "trust": {"bundle": "$T/bundle.pem"},
   "issuers": {
     "mesh": {"kind": "mesh", "url": "$ISSUER_URL", "ca": "$C/ca.pem",
@@ -126,7 +133,6 @@ cat >"$T/authz.json" <<JSON
   ]
 }
 JSON
-# The decision log goes to a file, as in production (its cost is part of a decision).
 "$AUTHZ" --check-config --config "$T/authz.json" >"$T/authz-check.log" 2>&1 ||
     die "mesh-authz refused its config: $(tail -n 2 "$T/authz-check.log")"
 authz_start() { # a fresh mesh-authz (an empty verified-token cache); sets AUTHZ_PID
@@ -219,7 +225,8 @@ spawn nginx "$NGINX" -p "$T/nginx" -e "$T/nginx/error.log" -c "$T/nginx/nginx.co
 NGINX_PID=$LAST_PID
 eventually 30 port_in_use "$P_NONE" || die "nginx did not start ($T/nginx/error.log)"
 eventually 30 port_in_use "$P_AUTH" || die "nginx did not start ($T/nginx/error.log)"
-NGINX_WORKERS=$(pgrep -P "$NGINX_PID" | tr '\n' ' ')
+mapfile -t NGINX_WORKERS < <(pgrep -P "$NGINX_PID")
+((${#NGINX_WORKERS[@]} == 2)) || die "nginx has ${#NGINX_WORKERS[@]} workers, not 2"
 
 # ---- tokens ----
 WS=$C/web-service
@@ -241,18 +248,25 @@ out=$("$LOAD" http "https://127.0.0.1:$P_AUTH/assets/1" - - "$C/ca.pem" "$T/one.
 load_host=$(awk '{print $1}' /proc/loadavg)
 say "nginx: $RUNS alternating rounds of ${SECS}s, $CONNS mTLS keep-alive connections (load $load_host)"
 : >"$T/none.rps"; : >"$T/none.p99"; : >"$T/none.p50"
-: >"$T/auth.rps"; : >"$T/auth.p99"; : >"$T/auth.p50"; : >"$T/auth.authz_cpu"
+: >"$T/auth.rps"; : >"$T/auth.p99"; : >"$T/auth.p50"
+: >"$T/none.us_nginx"; : >"$T/auth.us_nginx"; : >"$T/auth.us_authz"; : >"$T/none.us_load"
+: >"$T/auth.us_load"
 for r in $(seq 1 "$RUNS"); do
     for kind in none auth; do
         p=$P_NONE
         [[ $kind == auth ]] && p=$P_AUTH
         out=$("$LOAD" http "https://127.0.0.1:$p/assets/1" "$WS/cert.pem" "$WS/key.pem" \
-            "$C/ca.pem" "$T/one.tok" "$CONNS" "$SECS" --cpu "$AUTHZ_PID") ||
+            "$C/ca.pem" "$T/one.tok" "$CONNS" "$SECS" --cpu "$AUTHZ_PID" \
+            --cpu "${NGINX_WORKERS[0]}" --cpu "${NGINX_WORKERS[1]}") ||
             die "the $kind round failed: $out"
         printf '    round %d %-4s %s\n' "$r" "$kind" "$out" >&2
         field rps "$out" >>"$T/$kind.rps"
         field p50_ms "$out" >>"$T/$kind.p50"
         field p99_ms "$out" >>"$T/$kind.p99"
+        # CPU microseconds per request: nginx's two workers, mesh-authz, the load generator
+        jq -r '(.cpu[1] + .cpu[2]) * 1e6 / .requests' <<<"$out" >>"$T/$kind.us_nginx"
+        [[ $kind == auth ]] && jq -r '.cpu[0] * 1e6 / .requests' <<<"$out" >>"$T/auth.us_authz"
+        jq -r '.self_cpu * 1e6 / .requests' <<<"$out" >>"$T/$kind.us_load"
     done
 done
 
@@ -270,8 +284,20 @@ for r in $(seq 1 "$RUNS"); do
     out=$(direct "$T/many.tok" 600 --each-once) || die "the uncached round failed: $out"
     printf '    round %d uncached %s\n' "$r" "$out" >&2
     jq -r '.requests / .cpu[0]' <<<"$out" >>"$T/uncached.per"
+    perf_pid=
+    if [[ -n ${PERF_OUT:-} && $r == 1 ]] && command -v perf >/dev/null; then
+        perf record -q -g -p "$AUTHZ_PID" -o "$T/perf.data" -- sleep "$SECS" \
+            >"$T/perf.log" 2>&1 &
+        perf_pid=$!
+    fi
     out=$(direct "$T/one.tok" "$SECS") || die "the cached round failed: $out"
     printf '    round %d cached   %s\n' "$r" "$out" >&2
+    if [[ -n $perf_pid ]]; then
+        wait "$perf_pid" || true
+        perf report -i "$T/perf.data" --stdio --no-children --sort ${PERF_SORT:-dso,sym} 2>/dev/null |
+            grep -v '^$' | head -n 200 >"$PERF_OUT" || true
+        say "perf profile of mesh-authz (cached round 1) in $PERF_OUT"
+    fi
     jq -r '.requests / .cpu[0]' <<<"$out" >>"$T/cached.per"
     field rps "$out" >>"$T/cached.rps"
 done
@@ -293,7 +319,8 @@ auth_rps=$(median <"$T/auth.rps")
 load_end=$(awk '{print $1}' /proc/loadavg)
 printf '\nmesh-authz bench (medians of %d rounds; %d mTLS keep-alive connections, %ss each; ' \
     "$RUNS" "$CONNS" "$SECS"
-printf 'load average %s at the start, %s at the end; %d CPUs)\n' "$load_host" "$load_end" "$(nproc)"
+printf 'load average %s at the start, %s at the end; %d CPUs; decision log %s)\n' "$load_host" \
+    "$load_end" "$(nproc)" "${AUTHZ_LOG:-file}"
 printf '  %-40s %10s %10s %10s\n' "" "req/s" "p50 ms" "p99 ms"
 printf '  %-40s %10.0f %10.2f %10.2f\n' "nginx, no auth" "$none_rps" "$(median <"$T/none.p50")" \
     "$(median <"$T/none.p99")"
@@ -301,11 +328,13 @@ printf '  %-40s %10.0f %10.2f %10.2f\n' "nginx + mesh-authz (auth_request)" "$au
     "$(median <"$T/auth.p50")" "$(median <"$T/auth.p99")"
 awk -v a="$auth_rps" -v n="$none_rps" \
     'BEGIN {printf "  ratio (with / without auth): %.2f (goal >= 0.60)\n", a / n}'
+printf '  CPU per request, us: nginx %.1f -> %.1f with auth, + mesh-authz %.1f; the load ' \
+    "$(median <"$T/none.us_nginx")" "$(median <"$T/auth.us_nginx")" "$(median <"$T/auth.us_authz")"
+printf 'generator %.1f -> %.1f\n' "$(median <"$T/none.us_load")" "$(median <"$T/auth.us_load")"
 printf '  %-40s %10s\n' "" "per CPU-s"
 printf '  %-40s %10.0f   (%.0f req/s over the socket)\n' "mesh-authz decisions, cached" \
     "$(median <"$T/cached.per")" "$(median <"$T/cached.rps")"
 printf '  %-40s %10.0f\n' "mesh-authz decisions, uncached" "$(median <"$T/uncached.per")"
 printf '  %-40s %10.0f\n' "raw mesh_verify(), cached" "$(median <"$T/raw_cached")"
 printf '  %-40s %10.0f\n' "raw mesh_verify(), cache off" "$(median <"$T/raw_nocache")"
-printf '  (nginx workers: %s; mesh-authz: 2 workers; the load generator: 1 thread)\n' \
-    "$NGINX_WORKERS"
+printf '  (nginx: 2 workers; mesh-authz: 2 workers; the load generator: 1 thread)\n'

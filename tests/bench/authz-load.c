@@ -32,8 +32,7 @@
 
 #include "bench_util.h"
 
-#define MAX_HEADERS  8
-#define MAX_CPU_PIDS 4
+#define N_CPU_PIDS 4
 
 typedef struct {
     char **v;
@@ -233,14 +232,14 @@ static int cmd_http(int argc, char **argv)
     }
     int conns = (int)strtol(argv[7], NULL, 10);
     double secs = strtod(argv[8], NULL);
-    pid_t pids[MAX_CPU_PIDS];
+    pid_t pids[N_CPU_PIDS];
     int npids = 0;
     for (int i = 9; i < argc; i++) {
         if (strcmp(argv[i], "--each-once") == 0) {
             h.each_once = true;
         } else if (strcmp(argv[i], "--unix") == 0 && i + 1 < argc) {
             h.unix_sock = argv[++i];
-        } else if (strcmp(argv[i], "--cpu") == 0 && i + 1 < argc && npids < MAX_CPU_PIDS) {
+        } else if (strcmp(argv[i], "--cpu") == 0 && i + 1 < argc && npids < N_CPU_PIDS) {
             pids[npids++] = (pid_t)strtol(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "-H") == 0 && i + 1 < argc) {
             h.fixed = curl_slist_append(h.fixed, argv[++i]);
@@ -254,6 +253,11 @@ static int cmd_http(int argc, char **argv)
             }
             size_t n = strlen(esc) + 32;
             char *hdr = malloc(n);
+            if (hdr == NULL) {
+                curl_free(esc);
+                free(pem);
+                return 2;
+            }
             snprintf(hdr, n, "X-Client-Cert: %s", esc);
             h.fixed = curl_slist_append(h.fixed, hdr);
             free(hdr);
@@ -267,7 +271,7 @@ static int cmd_http(int argc, char **argv)
     h.n_per = (size_t)conns;
     h.per = calloc(h.n_per, sizeof(*h.per));
     h.owner = calloc(h.n_per, sizeof(*h.owner));
-    double cpu0[MAX_CPU_PIDS];
+    double cpu0[N_CPU_PIDS];
     for (int i = 0; i < npids; i++) {
         cpu0[i] = bench_proc_cpu(pids[i]);
     }

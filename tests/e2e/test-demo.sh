@@ -65,6 +65,13 @@ while read -r pid name; do
 done <"$T/demo/demo.pids.stopped"
 check "the demo stopped every process it started" test "$alive" = 0
 
+# The services' logs of this run (ASan/UBSan reports land there at exit), before mesh_up
+# below recreates the demo directory.
+no_sanitizer_report() {
+    ! grep -lE 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$T"/demo/logs/*.log
+}
+check "no sanitizer report in the logs of the demo's services" no_sanitizer_report
+
 # ---- asset-service's trust in nginx (the mesh left running: demo.sh --setup-only) ----
 mesh_up
 # direct SERVICE PATH [curl args...]: a call straight to asset-service, no token; sets BODY

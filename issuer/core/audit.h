@@ -14,9 +14,10 @@ typedef struct {
     const char *scope;
     const char *jti;         /* "" when denied */
     int64_t lifetime;
-    const char *outcome;     /* "issued" | "denied" | "revoked" */
+    const char *outcome;     /* "issued" | "denied" | "revoked"; certificates: "certificate_issued" | "certificate_denied" | "certificate_revoked" */
     const char *reason;      /* OAuth error code or "" */
     const char *source;      /* peer address */
+    const char *serial;      /* certificate decisions: the serial issued (hex); NULL = none */
 } audit_event_t;
 
 /* Writes one line to f (stderr by default), atomically with respect to other threads. */

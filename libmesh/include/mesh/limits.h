@@ -116,4 +116,16 @@
 #define MESH_MAX_BINDING_SPEC 4096    /* the subject list of a binding "unbound-for:" policy */
 #define MESH_X5T_MEMO_DER_MAX 4096    /* largest certificate whose thumbprint a thread memoises */
 
+/* Online certificate issuance (mesh-issuer POST /v1/certificate, docs/CERTIFICATES.md) */
+#define MESH_MAX_CSR_BYTES 8192            /* the PEM CERTIFICATE REQUEST in a request body */
+#define MESH_MAX_CSR_NAMES 32              /* subject alternative names one CSR may ask for */
+#define MESH_MIN_CSR_RSA_BITS 2048         /* an RSA key in a CSR: smaller is refused */
+#define MESH_MAX_CSR_RSA_BITS 8192         /* larger RSA keys are refused (cost of a check) */
+#define MESH_CERT_LIFETIME_MIN 60          /* lowest certificates.min_lifetime, seconds */
+#define MESH_CERT_LIFETIME_MAX (30 * 86400) /* highest certificates.max_lifetime, seconds */
+#define MESH_CERT_LIFETIME_DEFAULT 86400   /* certificates.default_lifetime */
+#define MESH_MAX_CERT_SERVICES 4096        /* certificates.services[] entries */
+#define MESH_JOIN_TOKEN_TTL_MAX (7 * 86400) /* longest join token (join-token create --ttl) */
+#define MESH_MAX_JOIN_TOKEN 64             /* a Mesh-Join-Token header: "mjt_" + 43 characters */
+
 #endif /* MESH_LIMITS_H */

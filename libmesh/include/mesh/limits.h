@@ -127,5 +127,7 @@
 #define MESH_MAX_CERT_SERVICES 4096        /* certificates.services[] entries */
 #define MESH_JOIN_TOKEN_TTL_MAX (7 * 86400) /* longest join token (join-token create --ttl) */
 #define MESH_MAX_JOIN_TOKEN 64             /* a Mesh-Join-Token header: "mjt_" + 43 characters */
+#define MESH_CRL_SERVED_NEXT_S 3600        /* nextUpdate of the CRL GET /v1/crl signs: 1 h */
+#define MESH_CRL_FILE_NEXT_S (7 * 86400)   /* nextUpdate of certificates.crl, the file */
 
 #endif /* MESH_LIMITS_H */

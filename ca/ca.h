@@ -32,7 +32,7 @@
 #define CA_EXIT_WARN 1 /* check: something expires within the window */
 #define CA_EXIT_ERR  2 /* bad input, or something expired/invalid */
 
-#define CA_BACKDATE_SECS      60 /* NotBefore = now - 60 s (clock skew between hosts) */
+#define CA_BACKDATE_SECS 60 /* NotBefore = now - 60 s (clock skew between hosts) */
 
 /* ---- util.c: time, parsing, string lists ---- */
 

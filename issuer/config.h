@@ -39,10 +39,10 @@ typedef struct {
 
 /* certificates.services[]: a service mesh-issuer signs certificates for. */
 typedef struct {
-    char *name;    /* spiffe://<trust_domain>/<name>, CN */
-    char **dns;    /* DNS SANs it may have (default: its name) */
+    char *name; /* spiffe://<trust_domain>/<name>, CN */
+    char **dns; /* DNS SANs it may have (default: its name) */
     size_t n_dns;
-    char **ips;    /* IP SANs it may have (default: none) */
+    char **ips; /* IP SANs it may have (default: none) */
     size_t n_ips;
     int64_t lifetime; /* 0 = certificates.default_lifetime */
 } cfg_cert_service_t;

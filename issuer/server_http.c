@@ -205,8 +205,7 @@ static bool certs_enabled(hctx_t *h, issuer_resp_t *resp)
 
 static void r_certificate(hctx_t *h, issuer_resp_t *resp)
 {
-    const char *ct =
-        evhttp_find_header(evhttp_request_get_input_headers(h->req), "Content-Type");
+    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(h->req), "Content-Type");
     if (!certs_enabled(h, resp)) {
         return;
     }

@@ -14,7 +14,7 @@
 
 #include "metrics.h"
 
-#define METRICS_OTHER      "other"
+#define METRICS_OTHER "other"
 
 typedef struct {
     char *a, *b; /* label values; b is NULL for one-label families */
@@ -151,7 +151,7 @@ static series_t *family_get(family_t *f, const char *a, const char *b, bool two,
         return s;
     }
     return f->n == MESH_MAX_METRIC_SERIES ? family_add(f, METRICS_OTHER, two ? METRICS_OTHER : NULL)
-                                      : NULL;
+                                          : NULL;
 }
 
 void metrics_token_issued(metrics_t *m, const char *audience, const char *auth_method)

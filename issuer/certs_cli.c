@@ -23,6 +23,20 @@
 
 #define EXIT_USAGE 2
 
+static const char HELP[] =
+    "usage: mesh-issuer join-token create --service NAME [--ttl 1h] [--json] --config FILE\n"
+    "       mesh-issuer join-token list [--json] --config FILE\n"
+    "       mesh-issuer join-token revoke ID --config FILE\n"
+    "       mesh-issuer cert list [--json] --config FILE\n"
+    "       mesh-issuer cert revoke SERIAL --config FILE\n"
+    "\n"
+    "Online certificate issuance (POST /v1/certificate; docs/CERTIFICATES.md). The config\n"
+    "needs a certificates section. A join token is printed once, works once, for one service\n"
+    "of certificates.services[], within --ttl (1s..7d, default 1h). cert revoke refuses the\n"
+    "certificate's renewal, revokes its tokens at every verifier and rewrites\n"
+    "certificates.crl (served at GET /v1/crl).\n"
+    "Exit status: 0 done, 1 failed (store, unknown id or serial), 2 usage.\n";
+
 typedef struct {
     const char *config;
     const char *service;
@@ -40,18 +54,20 @@ static int usage(const char *noun, const char *why)
 
 static int parse(int argc, char **argv, const char *noun, cli_opts_t *o)
 {
-    static const struct option longs[] = {{"config", required_argument, NULL, 'c'},
-                                          {"service", required_argument, NULL, 's'},
-                                          {"ttl", required_argument, NULL, 't'},
-                                          {"json", no_argument, NULL, 'j'},
-                                          {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {
+        {"config", required_argument, NULL, 'c'}, {"service", required_argument, NULL, 's'},
+        {"ttl", required_argument, NULL, 't'},    {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     int ch;
     char why[160];
 
     opterr = 0;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:s:t:j", longs, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:s:t:jh", longs, NULL)) != -1) {
         switch (ch) {
+        case 'h':
+            fputs(HELP, stdout);
+            exit(0);
         case 'c':
             o->config = optarg;
             break;

@@ -10,9 +10,6 @@
 #include "config.h"
 #include "config_json.h"
 
-#define CERT_MIN_LIFETIME_DEFAULT 300
-#define CERT_MAX_LIFETIME_DEFAULT (7 * 86400)
-
 /* RFC 1035 label, lowercase: [a-z0-9-]{1,63}, no hyphen at either end. */
 static bool label_ok(const char *s, size_t n)
 {
@@ -167,9 +164,9 @@ bool cfg_parse_certs(ctx_t *c, config_t *cfg, const json_t *root)
                         "'%s' is not a trust domain: a lowercase DNS name such as mesh.local",
                         cc->trust_domain);
     }
-    if (!cfg_get_int(c, sec, s, "min_lifetime", CERT_MIN_LIFETIME_DEFAULT, MESH_CERT_LIFETIME_MIN,
+    if (!cfg_get_int(c, sec, s, "min_lifetime", MESH_CERT_MIN_LIFETIME_DEFAULT, MESH_CERT_LIFETIME_MIN,
                      MESH_CERT_LIFETIME_MAX, &cc->min_lifetime) ||
-        !cfg_get_int(c, sec, s, "max_lifetime", CERT_MAX_LIFETIME_DEFAULT, MESH_CERT_LIFETIME_MIN,
+        !cfg_get_int(c, sec, s, "max_lifetime", MESH_CERT_MAX_LIFETIME_DEFAULT, MESH_CERT_LIFETIME_MIN,
                      MESH_CERT_LIFETIME_MAX, &cc->max_lifetime) ||
         !cfg_get_int(c, sec, s, "default_lifetime", MESH_CERT_LIFETIME_DEFAULT,
                      MESH_CERT_LIFETIME_MIN, MESH_CERT_LIFETIME_MAX, &cc->default_lifetime)) {

@@ -124,6 +124,8 @@
 #define MESH_CERT_LIFETIME_MIN 60          /* lowest certificates.min_lifetime, seconds */
 #define MESH_CERT_LIFETIME_MAX (30 * 86400) /* highest certificates.max_lifetime, seconds */
 #define MESH_CERT_LIFETIME_DEFAULT 86400   /* certificates.default_lifetime */
+#define MESH_CERT_MIN_LIFETIME_DEFAULT 300 /* certificates.min_lifetime */
+#define MESH_CERT_MAX_LIFETIME_DEFAULT (7 * 86400) /* certificates.max_lifetime */
 #define MESH_MAX_CERT_SERVICES 4096        /* certificates.services[] entries */
 #define MESH_JOIN_TOKEN_TTL_MAX (7 * 86400) /* longest join token (join-token create --ttl) */
 #define MESH_MAX_JOIN_TOKEN 64             /* a Mesh-Join-Token header: "mjt_" + 43 characters */

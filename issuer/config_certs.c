@@ -164,10 +164,10 @@ bool cfg_parse_certs(ctx_t *c, config_t *cfg, const json_t *root)
                         "'%s' is not a trust domain: a lowercase DNS name such as mesh.local",
                         cc->trust_domain);
     }
-    if (!cfg_get_int(c, sec, s, "min_lifetime", MESH_CERT_MIN_LIFETIME_DEFAULT, MESH_CERT_LIFETIME_MIN,
-                     MESH_CERT_LIFETIME_MAX, &cc->min_lifetime) ||
-        !cfg_get_int(c, sec, s, "max_lifetime", MESH_CERT_MAX_LIFETIME_DEFAULT, MESH_CERT_LIFETIME_MIN,
-                     MESH_CERT_LIFETIME_MAX, &cc->max_lifetime) ||
+    if (!cfg_get_int(c, sec, s, "min_lifetime", MESH_CERT_MIN_LIFETIME_DEFAULT,
+                     MESH_CERT_LIFETIME_MIN, MESH_CERT_LIFETIME_MAX, &cc->min_lifetime) ||
+        !cfg_get_int(c, sec, s, "max_lifetime", MESH_CERT_MAX_LIFETIME_DEFAULT,
+                     MESH_CERT_LIFETIME_MIN, MESH_CERT_LIFETIME_MAX, &cc->max_lifetime) ||
         !cfg_get_int(c, sec, s, "default_lifetime", MESH_CERT_LIFETIME_DEFAULT,
                      MESH_CERT_LIFETIME_MIN, MESH_CERT_LIFETIME_MAX, &cc->default_lifetime)) {
         return false;

@@ -336,3 +336,25 @@ check "audit: certificate_denied lines" grep -q '"outcome":"certificate_denied"'
 check "no join token in the issuer's log" bash -c "! grep -q '$JT' '$T/issuer.log'"
 check "RFC 8414 metadata names the certificate endpoint" \
     bash -c "curl -s --cacert '$C/ca.pem' '$URL/.well-known/oauth-authorization-server' | jq -e --arg u '$URL/v1/certificate' '.mesh_certificate_endpoint == \$u' >/dev/null"
+
+# ---- without a certificates section (reloaded): 404 saying why ----
+jq 'del(.certificates)' "$T/issuer.json" >"$T/issuer.json.new"
+mv "$T/issuer.json.new" "$T/issuer.json"
+kill -HUP "$IPID"
+no_certs() {
+    st=$(post_csr "$T/renew.csr" -H "Mesh-Join-Token: $JT")
+    [[ $st == 404 ]]
+}
+reloaded=1
+for ((i = 0; i < 100; i++)); do
+    if no_certs; then reloaded=0; break; fi
+    sleep 0.2
+done
+check "without a certificates section POST /v1/certificate -> 404" test "$reloaded" = 0
+check "... saying the issuer does not sign certificates" desc_has "does not sign certificates"
+check "... GET /v1/crl -> 404" \
+    test "$(curl -s --cacert "$C/ca.pem" -o /dev/null -w '%{http_code}' "$URL/v1/crl")" = 404
+check "... the metadata has no mesh_certificate_endpoint" \
+    bash -c "curl -s --cacert '$C/ca.pem' '$URL/.well-known/oauth-authorization-server' | jq -e 'has(\"mesh_certificate_endpoint\") | not' >/dev/null"
+check "... cert list says the config has no certificates section (exit 1)" \
+    bash -c "'$ISSUER' cert list --config '$T/issuer.json' 2>&1 >/dev/null | grep -q 'no certificates section'; test \${PIPESTATUS[0]} = 1"

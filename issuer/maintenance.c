@@ -79,7 +79,9 @@ bool maintenance_certs_crl(store_t *s, const issuer_state_t *st)
             return false;
         }
         log_msg(LOG_INFO, "CRL written", "%s", cc->crl);
-        present = stat(cc->crl, &sb) == 0;
+        /* written here: the running TLS verdict has the old one (or none) */
+        crl_seen = stat(cc->crl, &sb) == 0 ? mtime_ns(&sb) : 0;
+        return true;
     }
     if (!present) {
         return false;

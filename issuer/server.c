@@ -617,10 +617,13 @@ int server_run(const char *config_path, issuer_state_t *st, int nworkers)
     }
     if (status == 0) {
         maintain_current(house, config_path);
+        /* maintenance may have reloaded (a new CRL): `st` may be gone, say what is current */
+        issuer_state_t *now_st = server_state_get();
         log_json(LOG_INFO, "listening",
-                 json_pack("{s:s, s:i, s:i, s:s, s:s, s:i}", "address", st->cfg->listen_host,
-                           "port", port, "workers", nworkers, "issuer", st->cfg->issuer, "kid",
-                           mesh_key_kid(st->sign_key), "pid", (int)getpid()));
+                 json_pack("{s:s, s:i, s:i, s:s, s:s, s:i}", "address", now_st->cfg->listen_host,
+                           "port", port, "workers", nworkers, "issuer", now_st->cfg->issuer, "kid",
+                           mesh_key_kid(now_st->sign_key), "pid", (int)getpid()));
+        state_unref(now_st);
     }
     while (status == 0) {
         struct timespec every = {MAINTENANCE_INTERVAL, 0};

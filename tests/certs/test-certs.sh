@@ -113,6 +113,12 @@ cat >"$T/issuer.json" <<EOF
 }
 EOF
 ISS=("$ISSUER")
+check "--check-config explains the certificates section" \
+    bash -c "'$ISSUER' --check-config --config '$T/issuer.json' | grep -q 'certificates: signed by .*issuing-ca.pem for spiffe://mesh.local/<service>'"
+chmod 0644 "$C/issuing-ca.key"
+check "--check-config refuses an issuing CA key readable by others" \
+    bash -c "! '$ISSUER' --check-config --config '$T/issuer.json' >/dev/null 2>&1"
+chmod 0600 "$C/issuing-ca.key"
 "$ISSUER" serve --config "$T/issuer.json" >"$T/issuer.log" 2>&1 &
 PIDS+=("$!")
 IPID=$!

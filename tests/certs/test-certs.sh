@@ -343,6 +343,22 @@ check "no join token in the issuer's log" bash -c "! grep -q '$JT' '$T/issuer.lo
 check "RFC 8414 metadata names the certificate endpoint" \
     bash -c "curl -s --cacert '$C/ca.pem' '$URL/.well-known/oauth-authorization-server' | jq -e --arg u '$URL/v1/certificate' '.mesh_certificate_endpoint == \$u' >/dev/null"
 
+# ---- rate-limited like the token endpoint: the caller's identity bucket ----
+jq '.rate_limits.per_identity = {"rate": 0.001, "burst": 2}' "$T/issuer.json" >"$T/issuer.json.new"
+mv "$T/issuer.json.new" "$T/issuer.json"
+kill -HUP "$IPID"
+printf '{"csr": "x"}' >"$T/junk.json"
+limited=1
+for ((i = 0; i < 50; i++)); do
+    st=$(curl -s --cacert "$C/ca.pem" -H 'Content-Type: application/json' \
+        --data-binary "@$T/junk.json" -D "$T/headers.txt" -o "$T/out.json" -w '%{http_code}' \
+        --cert "$C/svc-a/cert.pem" --key "$C/svc-a/key.pem" "$URL/v1/certificate" || true)
+    if [[ $st == 429 ]]; then limited=0; break; fi
+    sleep 0.2
+done
+check "an empty identity bucket -> 429 slow_down" bash -c "test $limited = 0 && jq -e '.error == \"slow_down\"' '$T/out.json'"
+check "... with Retry-After" grep -qi '^retry-after: [0-9]' "$T/headers.txt"
+
 # ---- without a certificates section (reloaded): 404 saying why ----
 jq 'del(.certificates)' "$T/issuer.json" >"$T/issuer.json.new"
 mv "$T/issuer.json.new" "$T/issuer.json"

@@ -356,8 +356,11 @@ static int cert_revoke(const cli_opts_t *o)
     if (rc == MESH_OK) {
         rc = store_issued_revoke(s, rec.serial, now);
     }
-    if (rc == MESH_OK) { /* every token bound to it, at every verifier (the feed) */
-        rc = store_revoke_cert(s, rec.x5t, now + cfg->ttl_max + cfg->skew + 1, now, &seq);
+    if (rc == MESH_OK) {
+        /* every token bound to it, at every verifier (the feed), kept until the last token it
+         * could still get (until the TLS verdict reads the new CRL) has expired */
+        int64_t until = (rec.not_after > now ? rec.not_after : now) + cfg->ttl_max + cfg->skew + 1;
+        rc = store_revoke_cert(s, rec.x5t, until, now, &seq);
     }
     if (rc == MESH_OK) {
         rc = certs_crl_write(ca, s, cfg->certs.crl, now);

@@ -133,4 +133,20 @@
 #define MESH_AUTHZ_MAX_BODY 4096          /* a request body (proxies send none; it is ignored) */
 #define MESH_AUTHZ_IDLE_TIMEOUT 60        /* seconds a proxy's keep-alive connection may idle */
 
+/* Online certificate issuance (mesh-issuer POST /v1/certificate, docs/CERTIFICATES.md) */
+#define MESH_MAX_CSR_BYTES 8192            /* the PEM CERTIFICATE REQUEST in a request body */
+#define MESH_MAX_CSR_NAMES 32              /* subject alternative names one CSR may ask for */
+#define MESH_MIN_CSR_RSA_BITS 2048         /* an RSA key in a CSR: smaller is refused */
+#define MESH_MAX_CSR_RSA_BITS 8192         /* larger RSA keys are refused (cost of a check) */
+#define MESH_CERT_LIFETIME_MIN 60          /* lowest certificates.min_lifetime, seconds */
+#define MESH_CERT_LIFETIME_MAX (30 * 86400) /* highest certificates.max_lifetime, seconds */
+#define MESH_CERT_LIFETIME_DEFAULT 86400   /* certificates.default_lifetime */
+#define MESH_CERT_MIN_LIFETIME_DEFAULT 300 /* certificates.min_lifetime */
+#define MESH_CERT_MAX_LIFETIME_DEFAULT (7 * 86400) /* certificates.max_lifetime */
+#define MESH_MAX_CERT_SERVICES 4096        /* certificates.services[] entries */
+#define MESH_JOIN_TOKEN_TTL_MAX (7 * 86400) /* longest join token (join-token create --ttl) */
+#define MESH_MAX_JOIN_TOKEN 64             /* a Mesh-Join-Token header: "mjt_" + 43 characters */
+#define MESH_CRL_SERVED_NEXT_S 3600        /* nextUpdate of the CRL GET /v1/crl signs: 1 h */
+#define MESH_CRL_FILE_NEXT_S (7 * 86400)   /* nextUpdate of certificates.crl, the file */
+
 #endif /* MESH_LIMITS_H */

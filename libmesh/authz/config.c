@@ -253,7 +253,7 @@ static bool plan_verifiers(cfg_t *c, config_t *cfg)
         if (is->kind != ISSUER_MESH) {
             is->binding = own;
         }
-        size_t len = sizeof("unbound-for:") + (subjects ? strlen(subjects) : 0);
+        size_t len = sizeof("unbound-for:when-presented") + (subjects ? strlen(subjects) : 0);
         is->binding_spec = malloc(len);
         if (is->binding_spec == NULL) {
             free(subjects);

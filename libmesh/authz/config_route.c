@@ -277,6 +277,16 @@ bool config_parse_route(cfg_t *c, config_t *cfg, route_t *r, const json_t *o, co
         !config_parse_limits(c, r, o, path)) {
         return false;
     }
+    for (size_t i = 0; r->single_use && i < r->n_issuers + r->n_all; i++) {
+        size_t x = i < r->n_issuers ? r->issuers[i] : r->all[i - r->n_issuers];
+        if (cfg->issuers[x].kind == ISSUER_API_KEYS) {
+            cfg_join(p, sizeof(p), path, "single_use");
+            return cfg_fail(c, p,
+                            "a single-use route remembers each token's jti; API keys (%s) "
+                            "have none and are used again and again",
+                            cfg->issuers[x].name);
+        }
+    }
     if (r->audience == NULL && needs_audience(cfg, r)) {
         cfg_join(p, sizeof(p), path, "audience");
         return cfg_fail(c, p,

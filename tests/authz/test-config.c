@@ -172,6 +172,12 @@ static void test_issue11_shapes(void **state)
             "issuers.k.header", "X-Api-Key");
     refused("{" L ", " I ", " T ", \"routes\": [{\"prefix\": \"/\"}]}", "routes[0].audience",
             "required");
+    refused(
+        "{" L ", \"issuers\": {\"k\": {\"kind\": \"api-keys\", \"keys\": [{\"name\": \"ci\", "
+        "\"hash\": \"sha256:"
+        "0000000000000000000000000000000000000000000000000000000000000000"
+        "\", \"expires\": \"never\"}]}}, \"routes\": [{\"prefix\": \"/\", \"single_use\": true}]}",
+        "routes[0].single_use", "API keys");
 
     char err[1024];
     config_t *c =
@@ -184,7 +190,8 @@ static void test_issue11_shapes(void **state)
               "\"legacy-ci\", \"hash\": \"sha256:"
               "00112233445566778899aabbccddeeff"
               "00112233445566778899AABBCCDDEEFF\", \"expires\": \"2027-01-31T12:00:00Z\"}]}}, "
-              "\"routes\": [{\"prefix\": \"/u/\", \"issuers\": [\"idp\", \"k\"], "
+              "\"routes\": [{\"prefix\": \"/k/\", \"issuers\": [\"k\"]}, {\"prefix\": \"/u/\", "
+              "\"issuers\": [\"idp\"], "
               "\"single_use\": true, \"rate_limit\": {\"per_route\": \"1000/h\", "
               "\"per_subject\": {\"*\": \"50/m\", \"svc-token:ci\": \"5/10s\"}}}]}",
               err, sizeof(err));
@@ -207,7 +214,7 @@ static void test_issue11_shapes(void **state)
     assert_false(k->enabled);
     assert_int_equal(k->keys[0].expires, 1801396800);
     assert_int_equal(k->keys[0].hash[15], 0xff);
-    const route_t *r = &c->routes[0];
+    const route_t *r = &c->routes[1];
     assert_null(r->audience);
     assert_true(r->single_use);
     assert_int_equal(r->per_route.n, 1000);

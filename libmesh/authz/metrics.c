@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <mesh/limits.h>
 #include <mesh/verifier.h>
@@ -183,6 +184,24 @@ static void render_verifiers(out_t *o, const config_t *cfg)
     }
 }
 
+/* How old each mesh issuer's revocation feed is: seconds since its last successful poll. */
+static void render_feed_age(out_t *o, const config_t *cfg)
+{
+    put(o, "# HELP mesh_authz_revocation_feed_age_seconds seconds since the last successful "
+           "revocation feed poll (-1: none yet)\n"
+           "# TYPE mesh_authz_revocation_feed_age_seconds gauge\n");
+    int64_t now = (int64_t)time(NULL);
+    for (size_t i = 0; cfg != NULL && i < cfg->n_issuers; i++) {
+        const issuer_t *is = &cfg->issuers[i];
+        if (is->kind != ISSUER_MESH || !is->feed) {
+            continue;
+        }
+        int64_t last = (int64_t)mesh_verifier_stat(is->v, MESH_VSTAT_REVOCATION_LAST_POLL);
+        put(o, "mesh_authz_revocation_feed_age_seconds{issuer=\"%s\"} %lld\n", is->name,
+            (long long)(last > 0 ? (now > last ? now - last : 0) : -1));
+    }
+}
+
 char *metrics_render(const config_t *cfg)
 {
     out_t o = {.p = malloc(4096), .cap = 4096};
@@ -246,6 +265,7 @@ char *metrics_render(const config_t *cfg)
     }
     pthread_mutex_unlock(&lock);
     render_verifiers(&o, cfg);
+    render_feed_age(&o, cfg);
     if (o.failed) {
         free(o.p);
         return NULL;

@@ -249,6 +249,10 @@ check "\"enabled\": false and SIGHUP: the key is refused (legacy_key_refused)" \
 check "... and counted as refused" \
     eval '(( $(metric "mesh_authz_legacy_key_uses_total{issuer=\"legacy\",key=\"ci-legacy\",result=\"legacy_key_refused\"}") >= 1 ))'
 
+check "mesh_authz_revocation_feed_age_seconds: the mesh issuer's feed was polled (age >= 0)" \
+    eval '(( $(metric "mesh_authz_revocation_feed_age_seconds{issuer=\"mesh\"}") >= 0 )) &&
+          curl -s "http://$METRICS/metrics" | grep -q "^mesh_authz_revocation_feed_age_seconds{issuer=\"mesh\"} [0-9]"'
+
 # ---- a flood of unknown kids: at most one JWKS fetch ----
 b64() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
 now=$(date +%s)

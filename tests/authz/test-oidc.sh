@@ -56,6 +56,11 @@ check "hash-key prints the entry, with the hash and without the key" \
     eval '[[ $(jq -r .hash <<<"$KEY_ENTRY") == sha256:$(printf %s "$API_KEY" | sha256sum | cut -c1-64) &&
              $KEY_ENTRY != *"$API_KEY"* ]]'
 
+# ---- a legacy HS256 project (as a Supabase project's JWT secret): a 0600 key file ----
+HS_ISS=https://legacy-project.test/auth/v1
+HS_SECRET=$(openssl rand -hex 32)
+(umask 077 && printf '%s' "$HS_SECRET" >"$T/hs.key")
+
 write_config() { # file, socket, legacy keys enabled (true|false), idp jwks_cache JSON
     cat >"$1" <<JSON
 {
@@ -75,7 +80,10 @@ write_config() { # file, socket, legacy keys enabled (true|false), idp jwks_cach
     "idp-cf": {"kind": "oidc", "url": "$IDP", "discovery": true, "ca": "$T/idp-ca.pem",
                "audiences": ["profile-service"], "token_header": "Cf-Access-Jwt-Assertion",
                "claims_to_headers": {"email": "X-Mesh-User-Email"}},
-    "legacy": {"kind": "api-keys", "enabled": $3, "keys": [$KEY_ENTRY]}
+    "legacy": {"kind": "api-keys", "enabled": $3, "keys": [$KEY_ENTRY]},
+    "hs": {"kind": "oidc", "url": "$HS_ISS", "hmac_key_file": "$T/hs.key",
+           "audiences": ["authenticated"], "typ": ["JWT"],
+           "claims_to_headers": {"email": "X-Mesh-User-Email"}}
   },
   "routes": [
     {"name": "user", "prefix": "/user/", "issuers": ["idp"], "scopes": ["read"]},
@@ -86,7 +94,8 @@ write_config() { # file, socket, legacy keys enabled (true|false), idp jwks_cach
      "rate_limit": {"per_subject": {"spiffe://mesh.local/web-service": "3/h", "*": "100/h"}}},
     {"name": "once", "prefix": "/once/", "audience": "gateway", "issuers": ["mesh"],
      "single_use": true},
-    {"name": "legacy", "prefix": "/legacy/", "audience": "gateway", "issuers": ["legacy", "mesh"]}
+    {"name": "legacy", "prefix": "/legacy/", "audience": "gateway", "issuers": ["legacy", "mesh"]},
+    {"name": "hs", "prefix": "/hs/", "issuers": ["hs"]}
   ]
 }
 JSON
@@ -253,9 +262,30 @@ check "mesh_authz_revocation_feed_age_seconds: the mesh issuer's feed was polled
     eval '(( $(metric "mesh_authz_revocation_feed_age_seconds{issuer=\"mesh\"}") >= 0 )) &&
           curl -s "http://$METRICS/metrics" | grep -q "^mesh_authz_revocation_feed_age_seconds{issuer=\"mesh\"} [0-9]"'
 
-# ---- a flood of unknown kids: at most one JWKS fetch ----
+# ---- the legacy HS256 issuer: its one key, never a token's choice ----
 b64() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
 now=$(date +%s)
+hs_token() { # alg, secret
+    local h p
+    h=$(printf '{"alg":"%s","typ":"JWT"}' "$1" | b64)
+    p=$(printf '{"iss":"%s","sub":"user-7","aud":"authenticated","email":"bo@example.com","iat":%d,"exp":%d}' \
+        "$HS_ISS" "$now" $((now + 600)) | b64)
+    printf '%s.%s.%s' "$h" "$p" "$(printf '%s' "$h.$p" | openssl dgst -sha256 -hmac "$2" -binary | b64)"
+}
+req - /hs/x -K - < <(hdr "Authorization: Bearer $(hs_token HS256 "$HS_SECRET")")
+check "a legacy HS256 token MACed with the configured key file: 200, its email passed on" \
+    eval '[[ $STATUS == 200 && $BODY == *"subject=[user-7]"* && $BODY == *"email=[bo@example.com]"* ]]'
+req - /hs/x -K - < <(hdr "Authorization: Bearer $(hs_token HS256 "$(openssl rand -hex 32)")")
+check "... MACed with another key: 401" test "$STATUS" = 401
+req - /hs/x -K - < <(hdr "Authorization: Bearer $(hs_token HS512 "$HS_SECRET")")
+check "... a token that names another algorithm: 401 (the key fixes HS256)" test "$STATUS" = 401
+chmod 644 "$T/hs.key"
+check "--check-config refuses the HS256 key file once others may read it" \
+    eval '! "$AUTHZ" --check-config --config "$T/authz.json" >"$T/check2.out" 2>&1 &&
+          grep -q "hmac_key_file.*0600" "$T/check2.out"'
+chmod 600 "$T/hs.key"
+
+# ---- a flood of unknown kids: at most one JWKS fetch ----
 before=$(metric 'mesh_authz_jwks_fetches_total{issuer="idp"}')
 codes=
 for i in $(seq 1 20); do

@@ -131,6 +131,14 @@
 #define MESH_AUTHZ_MAX_XFCC_ELEMENTS 16   /* comma-separated elements of one XFCC header */
 #define MESH_AUTHZ_MAX_XFCC_PAIRS 32      /* key=value pairs of one XFCC element */
 #define MESH_AUTHZ_MAX_BODY 4096          /* a request body (proxies send none; it is ignored) */
+#define MESH_AUTHZ_MAX_HEADER_NAME 64      /* a configured header name (token_header, claims) */
+#define MESH_AUTHZ_MAX_REQUIRES_ALL 4      /* issuers one route's requires_all names */
+#define MESH_AUTHZ_MAX_API_KEYS 1024       /* keys of one api-keys issuer */
+#define MESH_AUTHZ_MIN_API_KEY_BYTES 32    /* hash-key: a shorter key is not random enough */
+#define MESH_AUTHZ_MAX_API_KEY_BYTES 512   /* one API key header value */
+#define MESH_AUTHZ_MAX_QUOTA 100000000     /* N of a rate limit "N/period" */
+#define MESH_AUTHZ_MAX_RATE_KEYS 65536     /* (route, subject) counters kept; full: 503 */
+#define MESH_AUTHZ_MAX_REPLAY_ENTRIES 262144 /* jti kept by single-use routes; full: 503 */
 #define MESH_AUTHZ_IDLE_TIMEOUT 60        /* seconds a proxy's keep-alive connection may idle */
 
 /* Online certificate issuance (mesh-issuer POST /v1/certificate, docs/CERTIFICATES.md) */

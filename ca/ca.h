@@ -16,8 +16,11 @@
 
 #include <mesh/jansson.h>
 #include <mesh/limits.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <mesh/error.h>
 #include <mesh/key.h>
@@ -29,7 +32,7 @@
 #define CA_EXIT_WARN 1 /* check: something expires within the window */
 #define CA_EXIT_ERR  2 /* bad input, or something expired/invalid */
 
-#define CA_BACKDATE_SECS      60 /* NotBefore = now - 60 s (clock skew between hosts) */
+#define CA_BACKDATE_SECS 60 /* NotBefore = now - 60 s (clock skew between hosts) */
 
 /* ---- util.c: time, parsing, string lists ---- */
 
@@ -129,8 +132,16 @@ mesh_err_t ca_mint_root(EVP_PKEY *key, const char *td, int days, time_t now, X50
 mesh_err_t ca_mint_intermediate(EVP_PKEY *key, const struct ca_signer *root, const char *td,
                                 int days, const struct ca_strv *nc_dns, time_t now,
                                 X509 **out) CA_WUR;
+/* The issuing CA mesh-issuer holds (`mesh-ca issuer-ca`): an intermediate of its own name
+ * ("mesh-issuer issuing CA (td)"), pathlen 0, signed by the root, with the name constraints
+ * of `constraints_from` (the mesh's intermediate) when it has any. */
+mesh_err_t ca_mint_issuing(EVP_PKEY *key, const struct ca_signer *root, const char *td, int days,
+                           X509 *constraints_from, time_t now, X509 **out) CA_WUR;
 mesh_err_t ca_mint_leaf(const struct ca_leaf_req *req, EVP_PKEY *key,
                         const struct ca_signer *issuer, time_t now, X509 **out) CA_WUR;
+/* As ca_mint_leaf, living `secs` seconds (req->days is not read): mesh-issuer's leaves. */
+mesh_err_t ca_mint_leaf_secs(const struct ca_leaf_req *req, long long secs, EVP_PKEY *key,
+                             const struct ca_signer *issuer, time_t now, X509 **out) CA_WUR;
 /* The SAN list a leaf request implies, as sorted "DNS:x" / "IP:x" / "URI:x" strings. */
 mesh_err_t ca_req_names(const struct ca_leaf_req *req, struct ca_strv *out) CA_WUR;
 /* The SANs of a certificate, in the same form. */
@@ -287,5 +298,6 @@ int ca_cmd_renew(const struct ca_opts *o);
 int ca_cmd_revoke(const struct ca_opts *o);
 int ca_cmd_list(const struct ca_opts *o);
 int ca_cmd_check(const struct ca_opts *o);
+int ca_cmd_issuer_ca(const struct ca_opts *o); /* issuer_ca.c */
 
 #endif /* MESH_CA_H */

@@ -117,6 +117,14 @@ static const struct verb verbs[] = {
      "usage: mesh-ca check [--within 30d] [--json] [--dir DIR]\n"
      "For cron, CI and monitoring. Exit status 0: nothing expires within the window (default\n"
      "30d); 1: something does (named on stdout); 2: something is expired, revoked or invalid.\n"},
+    {"issuer-ca", ca_cmd_issuer_ca, "dir now force fix-perms key-type days json", 0, 0,
+     "usage: mesh-ca issuer-ca [--dir DIR] [--days N] [--key-type T] [--force] [--json]\n"
+     "Mints the issuing CA mesh-issuer signs certificates with online (POST /v1/certificate):\n"
+     "DIR/issuing-ca.pem and DIR/issuing-ca.key (mode 0600), signed by the root, with the\n"
+     "intermediate's name constraints. The root key stays with mesh-ca.\n\n"
+     "  --days N             lifetime (default 365; never past the root's expiry)\n"
+     "  --key-type T         p256 (default), rsa2048, rsa3072 or ed25519\n"
+     "  --force              replace an existing issuing CA\n"},
     {"template", cmd_template, "template", 0, 0,
      "usage: mesh-ca template [--template FILE]\n"
      "Prints the template format; with --template, validates FILE and says what is wrong.\n"},
@@ -133,7 +141,8 @@ static void usage(FILE *f)
                "  revoke    revoke a certificate and write crl.pem\n"
                "  list      inventory with status and days left\n"
                "  check     exit 0/1/2 for monitoring\n"
-               "  template  the template format, or validate one\n\n"
+               "  template  the template format, or validate one\n"
+               "  issuer-ca the issuing CA mesh-issuer signs certificates with online\n\n"
                "`mesh-ca VERB --help` shows a verb's options; see also mesh-ca(1).\n");
 }
 

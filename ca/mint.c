@@ -254,6 +254,42 @@ out:
     return rc;
 }
 
+mesh_err_t ca_mint_issuing(EVP_PKEY *key, const struct ca_signer *root, const char *td, int days,
+                           X509 *constraints_from, time_t now, X509 **out)
+{
+    X509 *x = NULL;
+    char cn[300];
+    int at =
+        constraints_from ? X509_get_ext_by_NID(constraints_from, NID_name_constraints, -1) : -1;
+    mesh_err_t rc;
+
+    /* A name of its own: CRLs and chains are matched by issuer name (RFC 5280 §6.3.3). */
+    (void)snprintf(cn, sizeof(cn), "mesh-issuer issuing CA (%s)", td);
+    rc = cert_start(&x, key, cn, "mesh-issuer online CA", root->cert, now,
+                    cap_time(now + (time_t)days * 86400, root->cert));
+    if (rc != MESH_OK ||
+        (rc = add_ext(x, root->cert, NID_basic_constraints, "critical,CA:TRUE,pathlen:0")) !=
+            MESH_OK ||
+        (rc = add_ext(x, root->cert, NID_key_usage, "critical,keyCertSign,cRLSign")) != MESH_OK ||
+        (rc = add_ext(x, root->cert, NID_subject_key_identifier, "hash")) != MESH_OK ||
+        (rc = add_ext(x, root->cert, NID_authority_key_identifier, "keyid:always")) != MESH_OK) {
+        goto out;
+    }
+    /* never wider than the mesh's own intermediate */
+    if (at >= 0 && X509_add_ext(x, X509_get_ext(constraints_from, at), -1) != 1) {
+        rc = mesh_err_openssl(MESH_ERR_INTERNAL, "name constraints");
+        goto out;
+    }
+    if ((rc = cert_sign(x, root->key)) != MESH_OK) {
+        goto out;
+    }
+    *out = x;
+    x = NULL;
+out:
+    X509_free(x);
+    return rc;
+}
+
 static mesh_err_t push_name(GENERAL_NAMES *gens, int type, const char *value)
 {
     GENERAL_NAME *gn = NULL;
@@ -316,13 +352,19 @@ out:
 mesh_err_t ca_mint_leaf(const struct ca_leaf_req *req, EVP_PKEY *key,
                         const struct ca_signer *issuer, time_t now, X509 **out)
 {
+    return ca_mint_leaf_secs(req, (long long)req->days * 86400, key, issuer, now, out);
+}
+
+mesh_err_t ca_mint_leaf_secs(const struct ca_leaf_req *req, long long secs, EVP_PKEY *key,
+                             const struct ca_signer *issuer, time_t now, X509 **out)
+{
     X509 *x = NULL;
     const char *ku = EVP_PKEY_is_a(key, "RSA") ? "critical,digitalSignature,keyEncipherment"
                                                : "critical,digitalSignature";
     mesh_err_t rc;
 
     rc = cert_start(&x, key, req->name, NULL, issuer->cert, now,
-                    cap_time(now + (time_t)req->days * 86400, issuer->cert));
+                    cap_time(now + (time_t)secs, issuer->cert));
     if (rc != MESH_OK ||
         (rc = add_ext(x, issuer->cert, NID_basic_constraints, "critical,CA:FALSE")) != MESH_OK ||
         (rc = add_ext(x, issuer->cert, NID_key_usage, ku)) != MESH_OK ||

@@ -281,6 +281,7 @@ static bool parse_root(ctx_t *c, config_t *cfg, const json_t *root)
                                         "jwks_max_age",
                                         "max_connection_age",
                                         "max_connections_per_source",
+                                        "certificates",
                                         NULL};
     if (!cfg_only_known(c, root, "", known)) {
         return false;
@@ -348,7 +349,7 @@ static bool parse_root(ctx_t *c, config_t *cfg, const json_t *root)
     cfg->jwks_max_age = (int)maxage;
     cfg->max_connection_age = (int)connage;
     cfg->max_connections_per_source = (int)persrc;
-    return true;
+    return cfg_parse_certs(c, cfg, root);
 }
 
 mesh_err_t config_parse(const char *buf, size_t len, const char *path, config_t **out, char *err,
@@ -452,6 +453,7 @@ void config_free(config_t *cfg)
     }
     free(cfg->policy);
     cfg_free_strs(cfg->admins, cfg->n_admins);
+    cfg_free_certs(cfg);
     free(cfg);
 }
 

@@ -37,6 +37,27 @@ typedef struct {
     double burst;
 } cfg_rate_t;
 
+/* certificates.services[]: a service mesh-issuer signs certificates for. */
+typedef struct {
+    char *name; /* spiffe://<trust_domain>/<name>, CN */
+    char **dns; /* DNS SANs it may have (default: its name) */
+    size_t n_dns;
+    char **ips; /* IP SANs it may have (default: none) */
+    size_t n_ips;
+    int64_t lifetime; /* 0 = certificates.default_lifetime */
+} cfg_cert_service_t;
+
+/* The `certificates` section (online issuance, docs/CERTIFICATES.md); enabled false without it. */
+typedef struct {
+    bool enabled;
+    char *ca_cert, *ca_key; /* the issuing CA (mesh-ca issuer-ca) */
+    char *crl;              /* where `cert revoke` writes the issuing CA's CRL */
+    char *trust_domain;
+    int64_t default_lifetime, min_lifetime, max_lifetime;
+    cfg_cert_service_t *services;
+    size_t n_services;
+} cfg_certs_t;
+
 typedef struct config {
     char *path;
     char *issuer; /* https URL, the iss claim */
@@ -58,6 +79,7 @@ typedef struct config {
     int jwks_max_age;               /* seconds, Cache-Control of the JWKS */
     int max_connection_age;         /* seconds; an older connection is closed after its answer */
     int max_connections_per_source; /* open connections one address may hold, all workers */
+    cfg_certs_t certs;
 } config_t;
 
 /*
@@ -79,6 +101,9 @@ bool config_is_admin(const config_t *cfg, const char *identity);
 
 /* true when a policy identity pattern matches `identity`. */
 bool config_identity_matches(const char *pattern, const char *identity);
+
+/* The certificates.services[] entry named `name`, or NULL. */
+const cfg_cert_service_t *config_cert_service(const config_t *cfg, const char *name);
 
 /* Human explanation of what the config means, for --check-config. */
 void config_explain(const config_t *cfg, FILE *f);

@@ -60,4 +60,25 @@ void config_explain(const config_t *cfg, FILE *f)
             "address (0 = unlimited)\n",
             cfg->rl_identity.rate, cfg->rl_identity.burst, cfg->rl_source.rate,
             cfg->rl_source.burst);
+    if (!cfg->certs.enabled) {
+        fprintf(f, "certificates: not signed here (no certificates section)\n");
+        return;
+    }
+    fprintf(f,
+            "certificates: signed by %s for spiffe://%s/<service>, %llds unless a service says "
+            "otherwise (bounds %lld..%llds); CRL written to %s\n",
+            cfg->certs.ca_cert, cfg->certs.trust_domain, (long long)cfg->certs.default_lifetime,
+            (long long)cfg->certs.min_lifetime, (long long)cfg->certs.max_lifetime, cfg->certs.crl);
+    for (size_t i = 0; i < cfg->certs.n_services; i++) {
+        const cfg_cert_service_t *svc = &cfg->certs.services[i];
+        fprintf(f, "  %s: DNS ", svc->name);
+        print_list(f, svc->dns, svc->n_dns);
+        fprintf(f, "; IP ");
+        if (svc->n_ips == 0) {
+            fprintf(f, "(none)");
+        }
+        print_list(f, svc->ips, svc->n_ips);
+        fprintf(f, "; %llds\n",
+                (long long)(svc->lifetime ? svc->lifetime : cfg->certs.default_lifetime));
+    }
 }

@@ -39,4 +39,9 @@ bool cfg_get_str_array(ctx_t *c, const json_t *obj, const char *path, const char
                        bool required, char ***out, size_t *n, bool *present);
 void cfg_free_strs(char **v, size_t n);
 
+/* config_certs.c: the optional `certificates` section into cfg->certs; its free. */
+struct config;
+bool cfg_parse_certs(ctx_t *c, struct config *cfg, const json_t *root);
+void cfg_free_certs(struct config *cfg);
+
 #endif /* ISSUER_CONFIG_JSON_H */

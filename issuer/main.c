@@ -11,6 +11,7 @@
 
 #include <mesh/mesh.h>
 
+#include "certs_cli.h"
 #include "config.h"
 #include "log.h"
 #include "server.h"
@@ -28,6 +29,11 @@ static const char USAGE[] =
     "       mesh-issuer token list [--json] --config FILE\n"
     "       mesh-issuer token rotate NAME [--grace 24h] [--json] --config FILE\n"
     "       mesh-issuer token revoke NAME --config FILE\n"
+    "       mesh-issuer join-token create --service NAME [--ttl 1h] [--json] --config FILE\n"
+    "       mesh-issuer join-token list [--json] --config FILE\n"
+    "       mesh-issuer join-token revoke ID --config FILE\n"
+    "       mesh-issuer cert list [--json] --config FILE\n"
+    "       mesh-issuer cert revoke SERIAL --config FILE\n"
     "       mesh-issuer --help | --version\n"
     "\n"
     "serve          run the HTTPS token issuer (SIGHUP reloads, SIGTERM drains and exits)\n"
@@ -37,6 +43,12 @@ static const char USAGE[] =
     "token list     service tokens, their audiences, expiry and last use\n"
     "token rotate   new secret; the old one keeps working for --grace (default 24h)\n"
     "token revoke   the service token stops working at once\n"
+    "join-token create  a one-time token for a service's first certificate (POST\n"
+    "               /v1/certificate with Mesh-Join-Token); prints it ONCE\n"
+    "join-token list    join tokens by id, their service, and whether they were used\n"
+    "join-token revoke  the join token can no longer get a certificate\n"
+    "cert list      certificates this issuer signed: serial, status, expiry, identity\n"
+    "cert revoke    the certificate cannot renew, its tokens are revoked, the CRL lists it\n"
     "\n"
     "Durations: a number with s, m, h or d (\"8760h\", \"30d\").\n"
     "See mesh-issuer(8) and docs/CONFIG.md.\n";
@@ -531,6 +543,13 @@ int main(int argc, char **argv)
     if (strcmp(verb, "token") == 0) {
         return token_cmd(argc, argv);
     }
+    if (strcmp(verb, "join-token") == 0 || strcmp(verb, "cert") == 0) {
+        if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+            fputs(USAGE, stdout);
+            return 0;
+        }
+        return certs_cli(argc, argv);
+    }
     opts_t o = {0};
     if (strcmp(verb, "serve") == 0) {
         int rc = parse_opts(argc - 1, argv + 1, &o);
@@ -552,5 +571,6 @@ int main(int argc, char **argv)
         }
         return usage_error("%s", "say what to do: serve, --check-config or token");
     }
-    return usage_error("unknown command '%s'; use serve, token or --check-config", verb);
+    return usage_error("unknown command '%s'; use serve, token, join-token, cert or --check-config",
+                       verb);
 }

@@ -516,11 +516,16 @@ static void reload(const char *config_path)
              json_pack("{s:s, s:s}", "config", config_path, "kid", mesh_key_kid(st->sign_key)));
 }
 
-static void maintain_current(store_t *s)
+static void maintain_current(store_t *s, const char *config_path)
 {
     issuer_state_t *st = server_state_get();
     maintenance_run(s, st);
+    bool crl_changed = maintenance_certs_crl(s, st);
     state_unref(st);
+    if (crl_changed) { /* the issuing CA's CRL changed: the TLS verdict reads it now */
+        log_msg(LOG_INFO, "CRL changed", "reloading %s", config_path);
+        reload(config_path);
+    }
 }
 
 /*
@@ -611,25 +616,28 @@ int server_run(const char *config_path, issuer_state_t *st, int nworkers)
         status = 1;
     }
     if (status == 0) {
-        maintain_current(house);
+        maintain_current(house, config_path);
+        /* maintenance may have reloaded (a new CRL): `st` may be gone, say what is current */
+        issuer_state_t *now_st = server_state_get();
         log_json(LOG_INFO, "listening",
-                 json_pack("{s:s, s:i, s:i, s:s, s:s, s:i}", "address", st->cfg->listen_host,
-                           "port", port, "workers", nworkers, "issuer", st->cfg->issuer, "kid",
-                           mesh_key_kid(st->sign_key), "pid", (int)getpid()));
+                 json_pack("{s:s, s:i, s:i, s:s, s:s, s:i}", "address", now_st->cfg->listen_host,
+                           "port", port, "workers", nworkers, "issuer", now_st->cfg->issuer, "kid",
+                           mesh_key_kid(now_st->sign_key), "pid", (int)getpid()));
+        state_unref(now_st);
     }
     while (status == 0) {
         struct timespec every = {MAINTENANCE_INTERVAL, 0};
         int sig = sigtimedwait(&set, NULL, &every);
         if (sig < 0) {
             if (errno == EAGAIN) {
-                maintain_current(house);
+                maintain_current(house, config_path);
             }
             continue;
         }
         if (sig == SIGHUP) {
             log_msg(LOG_INFO, "SIGHUP", "reloading %s", config_path);
             reload(config_path);
-            maintain_current(house);
+            maintain_current(house, config_path);
             continue;
         }
         log_msg(LOG_INFO, "draining", "signal %d: no new connections; finishing requests", sig);

@@ -18,6 +18,7 @@
 #include <mesh/util.h>
 
 #include "body.h"
+#include "certs.h"
 #include "log.h"
 #include "server.h"
 #include "token.h"
@@ -168,6 +169,7 @@ static void oauth_post(hctx_t *h, issuer_resp_t *resp,
         .authorization = evhttp_find_header(hdrs, "Authorization"),
         .mesh_client_id = evhttp_find_header(hdrs, "Mesh-Client-Id"),
         .mesh_client_secret = evhttp_find_header(hdrs, "Mesh-Client-Secret"),
+        .join_token = evhttp_find_header(hdrs, "Mesh-Join-Token"),
         .n_params = b.n,
     };
     for (size_t i = 0; i < b.n; i++) {
@@ -187,6 +189,50 @@ static void r_token(hctx_t *h, issuer_resp_t *resp)
 static void r_revoke(hctx_t *h, issuer_resp_t *resp)
 {
     oauth_post(h, resp, revoke_endpoint);
+}
+
+/* Without a certificates section the route is there and says why it cannot answer. */
+static bool certs_enabled(hctx_t *h, issuer_resp_t *resp)
+{
+    if (h->st->cfg->certs.enabled) {
+        return true;
+    }
+    resp_error(resp, 404, "not_found",
+               "this issuer does not sign certificates: its config has no certificates section "
+               "(docs/CERTIFICATES.md)");
+    return false;
+}
+
+static void r_certificate(hctx_t *h, issuer_resp_t *resp)
+{
+    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(h->req), "Content-Type");
+    if (!certs_enabled(h, resp)) {
+        return;
+    }
+    if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
+        (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
+        resp_error(resp, 415, "invalid_request",
+                   "send Content-Type: application/json with {\"csr\": \"<PEM>\"}");
+        return;
+    }
+    oauth_post(h, resp, certificate_endpoint);
+}
+
+static void r_crl(hctx_t *h, issuer_resp_t *resp)
+{
+    char *pem = NULL;
+    size_t len = 0;
+    if (!certs_enabled(h, resp)) {
+        return;
+    }
+    /* signed on request from the store: always the revocations in force now */
+    if (!certs_crl_build(h->st, worker_store(h->w), (int64_t)time(NULL), MESH_CRL_SERVED_NEXT_S,
+                         &pem, &len, resp)) {
+        return;
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(h->req), "Cache-Control", "no-cache");
+    send_text(h, 200, "application/x-pem-file", pem, len);
+    free(pem);
 }
 
 static void r_revocations(hctx_t *h, issuer_resp_t *resp)
@@ -245,6 +291,8 @@ static const route_t routes[] = {
     {"/v1/token", EVHTTP_REQ_POST, "POST", r_token, RL_AUTH},
     {"/v1/revoke", EVHTTP_REQ_POST, "POST", r_revoke, RL_AUTH},
     {"/v1/revocations", GETS, "GET, HEAD", r_revocations, RL_SOURCE},
+    {"/v1/certificate", EVHTTP_REQ_POST, "POST", r_certificate, RL_AUTH},
+    {"/v1/crl", GETS, "GET, HEAD", r_crl, RL_SOURCE},
     {"/.well-known/jwks.json", GETS, "GET, HEAD", r_jwks, RL_SOURCE},
     {"/.well-known/oauth-authorization-server", GETS, "GET, HEAD", r_metadata, RL_SOURCE},
     {"/v1/audiences", GETS, "GET, HEAD", r_audiences, RL_SOURCE},
@@ -517,7 +565,8 @@ void http_handle(struct evhttp_request *req, void *arg)
     } else if (route == NULL) {
         resp_error(&resp, 404, "not_found",
                    "no endpoint at this path; endpoints: POST "
-                   "/v1/token, POST /v1/revoke, GET /v1/revocations, /v1/audiences, "
+                   "/v1/token, POST /v1/revoke, POST /v1/certificate, GET /v1/revocations, "
+                   "/v1/crl, /v1/audiences, "
                    "/.well-known/jwks.json, /.well-known/oauth-authorization-server, "
                    "/healthz, /metrics");
     } else if ((route->methods & method) == 0) {

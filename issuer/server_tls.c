@@ -285,6 +285,12 @@ mesh_err_t tls_ctx_new(const config_t *cfg, tls_ctx_t **out, char *err, size_t e
         (rc = load_crl(store, ti, t, cfg->tls_crl, err, errlen)) != MESH_OK) {
         goto out;
     }
+    /* The issuing CA's own CRL (`mesh-issuer cert revoke` writes it): a certificate this
+     * issuer revoked is refused here too, from the next SIGHUP. */
+    if (cfg->certs.enabled &&
+        (rc = load_crl(store, ti, t, cfg->certs.crl, err, errlen)) != MESH_OK) {
+        goto out;
+    }
     rc = MESH_ERR_CONFIG;
     /* Requested, not required: service-token callers have no certificate. */
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
@@ -435,6 +441,7 @@ void tls_peer_judge(struct ssl_st *ssl, const tls_ctx_t *now, tls_peer_t *out)
     if (vr != X509_V_OK) {
         snprintf(out->error, sizeof(out->error), "%s (X509 error %ld)",
                  X509_verify_cert_error_string(vr), vr);
+        out->lapsed = vr == X509_V_ERR_CERT_HAS_EXPIRED || vr == X509_V_ERR_CERT_REVOKED;
         return;
     }
     if (!leaf_rules(cert, out->error, sizeof(out->error))) {

@@ -40,6 +40,7 @@ typedef struct {
     bool presented;  /* the client sent a certificate */
     bool verified;   /* ... and it chains to the mesh CA, is current, not revoked */
     char error[256]; /* why not, when presented && !verified */
+    bool lapsed;     /* ... because it has expired or is revoked (else: not a mesh identity) */
     char *identity;  /* its spiffe:// URI SAN (new string), NULL when none */
     char x5t[MESH_X5T_LEN + 1];
     char cert_key[TLS_CERT_KEY_LEN + 1]; /* issuer + serial, as CRL entries name it */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "state.h"
+#include "online.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,11 @@ static char *build_metadata(const config_t *cfg)
         "response_types_supported", "scopes_supported", scopes, "mesh_revocations_endpoint",
         jurl(cfg, "/v1/revocations"), "mesh_audiences_endpoint", jurl(cfg, "/v1/audiences"),
         "access_token_types_supported", "at+jwt");
+    if (m != NULL && cfg->certs.enabled &&
+        json_object_set_new(m, "mesh_certificate_endpoint", jurl(cfg, "/v1/certificate")) != 0) {
+        json_decref(m);
+        m = NULL;
+    }
     if (m == NULL) {
         return NULL;
     }
@@ -213,6 +219,12 @@ mesh_err_t state_load(const char *config_path, const issuer_state_t *prev, issue
     if ((rc = tls_ctx_new(st->cfg, &st->tls, err, errlen)) != MESH_OK) {
         goto fail;
     }
+    if (st->cfg->certs.enabled &&
+        (rc = ca_issuing_load(st->cfg->certs.ca_cert, st->cfg->certs.ca_key, &st->issuing)) !=
+            MESH_OK) {
+        snprintf(err, errlen, "certificates: %s", mesh_err_detail());
+        goto fail;
+    }
     st->metadata_json = build_metadata(st->cfg);
     st->audiences_json = build_audiences(st->cfg);
     st->rl_identity = rl_get(prev ? prev->rl_identity : NULL, st->cfg->rl_identity);
@@ -250,5 +262,6 @@ void state_unref(issuer_state_t *st)
     tls_ctx_free(st->tls);
     rl_put(st->rl_identity);
     rl_put(st->rl_source);
+    ca_issuing_free(st->issuing);
     free(st);
 }

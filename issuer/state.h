@@ -18,6 +18,7 @@
 #include "server_tls.h"
 
 typedef struct shared_rl shared_rl_t;
+typedef struct ca_issuing ca_issuing_t; /* ca/online.h */
 
 typedef struct issuer_state {
     atomic_int refs;
@@ -30,6 +31,7 @@ typedef struct issuer_state {
     tls_ctx_t *tls;
     shared_rl_t *rl_identity; /* kept across reloads while the rates stay the same */
     shared_rl_t *rl_source;
+    ca_issuing_t *issuing; /* certificates.ca_cert/ca_key; NULL without a certificates section */
 } issuer_state_t;
 
 /*

@@ -31,6 +31,7 @@ typedef struct {
     const char *authorization;  /* Authorization header or NULL */
     const char *mesh_client_id; /* Mesh-Client-Id header or NULL */
     const char *mesh_client_secret;
+    const char *join_token; /* Mesh-Join-Token header or NULL (POST /v1/certificate) */
     req_param_t params[MESH_MAX_REQUEST_PARAMS]; /* body parameters, names unique */
     size_t n_params;
 } issuer_req_t;

@@ -247,6 +247,9 @@ static mesh_err_t poll_revocations(mesh_verifier_t *v)
      * have expired (a revoked token that has expired is rejected anyway) leave first. */
     rc = mesh_revset_poll(v->revoked, v->http, v->feed_url, mesh_verifier_now(v) - v->o.skew - 1);
     atomic_fetch_add(&v->polls, 1);
+    if (rc == MESH_OK) {
+        atomic_store(&v->last_poll_ok, mesh_verifier_now(v));
+    }
     return rc;
 }
 
@@ -313,6 +316,10 @@ MESH_EXPORT uint64_t mesh_verifier_stat(const mesh_verifier_t *v, mesh_verifier_
         return v->keys != NULL ? mesh_jwks_cache_skipped(v->keys) : 0;
     case MESH_VSTAT_REVOCATION_POLLS:
         return atomic_load(&v->polls);
+    case MESH_VSTAT_REVOCATION_LAST_POLL: {
+        int64_t t = atomic_load(&v->last_poll_ok);
+        return t > 0 ? (uint64_t)t : 0;
+    }
     default:
         return 0;
     }

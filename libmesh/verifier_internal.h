@@ -74,6 +74,7 @@ struct mesh_verifier {
     pthread_cond_t cv;
     bool stop;
     atomic_uint_fast64_t polls;
+    _Atomic int64_t last_poll_ok; /* verifier clock, s, of the last successful feed poll */
     mesh_peer_trust_t *peer; /* trust bundle + verdict memo; NULL: the TLS layer checks */
 };
 

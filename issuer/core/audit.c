@@ -54,7 +54,8 @@ static json_t *build(const audit_event_t *ev)
         json_object_set_new(o, "jti", field(ev->jti)) != 0 ||
         json_object_set_new(o, "lifetime", json_integer(ev->lifetime)) != 0 ||
         json_object_set_new(o, "reason", field(ev->reason)) != 0 ||
-        json_object_set_new(o, "source", field(ev->source)) != 0) {
+        json_object_set_new(o, "source", field(ev->source)) != 0 ||
+        (ev->serial != NULL && json_object_set_new(o, "serial", field(ev->serial)) != 0)) {
         json_decref(o);
         return NULL;
     }

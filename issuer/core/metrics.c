@@ -14,7 +14,7 @@
 
 #include "metrics.h"
 
-#define METRICS_OTHER      "other"
+#define METRICS_OTHER "other"
 
 typedef struct {
     char *a, *b; /* label values; b is NULL for one-label families */
@@ -43,6 +43,8 @@ struct metrics {
     family_t issued;                     /* audience, auth_method */
     family_t denials;                    /* reason */
     family_t expiry;                     /* name */
+    family_t certs_issued;               /* auth_method (renewal | join_token) */
+    family_t certs_refused;              /* reason (OAuth error code) */
     uint64_t bucket_count[NBUCKETS + 1]; /* per bucket, not cumulative; last is +Inf */
     double duration_sum;
     uint64_t duration_count;
@@ -79,6 +81,8 @@ void metrics_free(metrics_t *m)
     family_clear(&m->issued);
     family_clear(&m->denials);
     family_clear(&m->expiry);
+    family_clear(&m->certs_issued);
+    family_clear(&m->certs_refused);
     pthread_mutex_destroy(&m->mu);
     free(m);
 }
@@ -147,7 +151,7 @@ static series_t *family_get(family_t *f, const char *a, const char *b, bool two,
         return s;
     }
     return f->n == MESH_MAX_METRIC_SERIES ? family_add(f, METRICS_OTHER, two ? METRICS_OTHER : NULL)
-                                      : NULL;
+                                          : NULL;
 }
 
 void metrics_token_issued(metrics_t *m, const char *audience, const char *auth_method)
@@ -178,6 +182,31 @@ void metrics_denied(metrics_t *m, const char *reason)
         s->v++;
     }
     pthread_mutex_unlock(&m->mu);
+}
+
+static void count1(metrics_t *m, family_t *f, const char *label)
+{
+    series_t *s;
+    bool other;
+
+    if (m == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&m->mu);
+    if ((s = family_get(f, label, NULL, false, &other)) != NULL) {
+        s->v++;
+    }
+    pthread_mutex_unlock(&m->mu);
+}
+
+void metrics_cert_issued(metrics_t *m, const char *auth_method)
+{
+    count1(m, m ? &m->certs_issued : NULL, auth_method);
+}
+
+void metrics_cert_refused(metrics_t *m, const char *reason)
+{
+    count1(m, m ? &m->certs_refused : NULL, reason);
 }
 
 void metrics_svc_token_expiry(metrics_t *m, const char *name, int64_t seconds)
@@ -321,6 +350,12 @@ static void put_all(FILE *f, const metrics_t *m)
     put_head(f, "mesh_issuer_service_token_expiry_seconds", "gauge",
              "Seconds until a service token expires (negative: expired).");
     put_family(f, &m->expiry, "mesh_issuer_service_token_expiry_seconds", "name", NULL);
+    put_head(f, "mesh_issuer_certificates_issued_total", "counter",
+             "Certificates signed at POST /v1/certificate, by how the caller authenticated.");
+    put_family(f, &m->certs_issued, "mesh_issuer_certificates_issued_total", "auth_method", NULL);
+    put_head(f, "mesh_issuer_certificates_refused_total", "counter",
+             "Certificate requests refused, by OAuth error code.");
+    put_family(f, &m->certs_refused, "mesh_issuer_certificates_refused_total", "reason", NULL);
 }
 
 char *metrics_render(metrics_t *m)

@@ -15,8 +15,10 @@ typedef struct metrics metrics_t;
 metrics_t *metrics_new(void);
 void metrics_free(metrics_t *m);
 void metrics_token_issued(metrics_t *m, const char *audience, const char *auth_method);
-void metrics_denied(metrics_t *m, const char *reason); /* OAuth error code */
-void metrics_request(metrics_t *m, double seconds);    /* latency histogram */
+void metrics_denied(metrics_t *m, const char *reason);           /* OAuth error code */
+void metrics_cert_issued(metrics_t *m, const char *auth_method); /* renewal | join_token */
+void metrics_cert_refused(metrics_t *m, const char *reason);     /* OAuth error code */
+void metrics_request(metrics_t *m, double seconds);              /* latency histogram */
 void metrics_conn_open(metrics_t *m);
 void metrics_conn_close(metrics_t *m);
 void metrics_tls_failure(metrics_t *m);

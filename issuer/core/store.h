@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include <mesh/error.h>
+#include <mesh/limits.h>
 
 typedef struct store store_t;
 
@@ -92,5 +93,52 @@ rev_kind_t store_rev_key_parse(const char *key, int64_t *iat_before, const char 
 mesh_err_t store_cert_seen(store_t *s, const char *cert_key, const char *x5t, int64_t not_after);
 /* *x5t (cap bytes) of a recorded certificate; MESH_ERR_NOT_FOUND when it never got a token. */
 mesh_err_t store_cert_x5t(store_t *s, const char *cert_key, char *x5t, size_t cap);
+
+/*
+ * Join tokens (first issuance, docs/CERTIFICATES.md): one-time, for one service. Only the
+ * SHA-256 of the token is stored (`hash`, base64url); `id` is a public handle (a prefix of
+ * the hash) for list and revoke.
+ */
+typedef struct {
+    char id[16];
+    char hash[48];
+    char service[MESH_MAX_SERVICE_NAME + 1];
+    int64_t created;
+    int64_t expires;
+    int64_t used_at; /* 0 = not used */
+    bool revoked;
+} join_token_rec_t;
+
+mesh_err_t store_join_insert(store_t *s, const join_token_rec_t *rec);
+/* The token with this hash, used or not (MESH_ERR_NOT_FOUND). */
+mesh_err_t store_join_get(store_t *s, const char *hash, join_token_rec_t *out);
+/*
+ * Uses the token: succeeds (MESH_OK) for exactly one caller, when the token is unused, not
+ * revoked and not expired at `now`; otherwise MESH_ERR_NOT_FOUND. Durable before returning.
+ */
+mesh_err_t store_join_consume(store_t *s, const char *hash, int64_t now);
+mesh_err_t store_join_list(store_t *s, bool (*fn)(void *ctx, const join_token_rec_t *rec),
+                           void *ctx);
+mesh_err_t store_join_revoke(store_t *s, const char *id); /* MESH_ERR_NOT_FOUND */
+
+/* Certificates this issuer signed (POST /v1/certificate), the inventory and its CRL. */
+typedef struct {
+    char serial[48]; /* lowercase hex */
+    char spiffe_id[MESH_MAX_SPIFFE_ID + 1];
+    char x5t[48];
+    int64_t not_before;
+    int64_t not_after;
+    char auth_method[16]; /* renewal | join_token */
+    int64_t revoked_at;   /* 0 = not revoked */
+} issued_cert_rec_t;
+
+mesh_err_t store_issued_insert(store_t *s, const issued_cert_rec_t *rec);
+mesh_err_t store_issued_by_x5t(store_t *s, const char *x5t, issued_cert_rec_t *out);
+mesh_err_t store_issued_by_serial(store_t *s, const char *serial, issued_cert_rec_t *out);
+/* Marks it revoked at `now` (a second time keeps the first time); MESH_ERR_NOT_FOUND. */
+mesh_err_t store_issued_revoke(store_t *s, const char *serial, int64_t now);
+/* Every record (revoked_only: those revoked and not expired at `now`), by notAfter. */
+mesh_err_t store_issued_list(store_t *s, bool revoked_only, int64_t now,
+                             bool (*fn)(void *ctx, const issued_cert_rec_t *rec), void *ctx);
 
 #endif /* ISSUER_CORE_STORE_H */

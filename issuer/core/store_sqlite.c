@@ -26,14 +26,15 @@
 #include "store_sqlite.h"
 
 #define STORE_SCHEME          "sqlite:"
-#define STORE_SCHEMA_VERSION  2
+#define STORE_SCHEMA_VERSION  3
 #define STORE_BUSY_TIMEOUT_MS 5000
 /* About 260 KiB of WAL frames (4 KiB pages) between checkpoints; SQLite's default is 1000. */
 #define STORE_WAL_AUTOCHECKPOINT_PAGES 64
 
-/* Version 2 is schema_sql below; a change to it bumps the version and adds a migration.
- * 1 -> 2 added the certs table, which schema_sql creates where it is missing. */
-_Static_assert(STORE_SCHEMA_VERSION == 2, "schema_sql describes version 2");
+/* Version 3 is schema_sql below; a change to it bumps the version and adds a migration.
+ * 1 -> 2 added the certs table, 2 -> 3 the join_tokens and issued_certs tables (online
+ * certificate issuance), which schema_sql creates where they are missing. */
+_Static_assert(STORE_SCHEMA_VERSION == 3, "schema_sql describes version 3");
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
@@ -56,7 +57,27 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS certs ("
     " cert_key TEXT PRIMARY KEY NOT NULL,"
     " x5t TEXT NOT NULL,"
-    " not_after INTEGER NOT NULL);";
+    " not_after INTEGER NOT NULL);"
+    /* join tokens: only the SHA-256 of the token (base64url) is kept; `id` is a public
+     * handle for list and revoke, cut from the hash; used_at 0 = not used yet */
+    "CREATE TABLE IF NOT EXISTS join_tokens ("
+    " id TEXT PRIMARY KEY NOT NULL,"
+    " hash TEXT NOT NULL UNIQUE,"
+    " service TEXT NOT NULL,"
+    " created INTEGER NOT NULL, expires INTEGER NOT NULL,"
+    " used_at INTEGER NOT NULL, revoked INTEGER NOT NULL);"
+    /* certificates this issuer signed (POST /v1/certificate); revoked_at 0 = not revoked */
+    "CREATE TABLE IF NOT EXISTS issued_certs ("
+    " serial TEXT PRIMARY KEY NOT NULL,"
+    " spiffe_id TEXT NOT NULL,"
+    " x5t TEXT NOT NULL UNIQUE,"
+    " not_before INTEGER NOT NULL, not_after INTEGER NOT NULL,"
+    " auth_method TEXT NOT NULL,"
+    " revoked_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS issued_certs_not_after ON issued_certs (not_after);";
+
+#define JOIN_COLS   "id, hash, service, created, expires, used_at, revoked"
+#define ISSUED_COLS "serial, spiffe_id, x5t, not_before, not_after, auth_method, revoked_at"
 
 #define SVC_COLS                                                                                   \
     "name, client_id, audiences, scopes, hash, salt, prev_hash, prev_salt, "                       \
@@ -86,6 +107,26 @@ static const char *const query_sql[Q_COUNT] = {
     [Q_CERT_X5T] = "SELECT x5t FROM certs WHERE cert_key = ?1",
     [Q_CERT_PRUNE] = "DELETE FROM certs WHERE rowid IN "
                      "(SELECT rowid FROM certs WHERE not_after < ?1 LIMIT ?2)",
+    [Q_JOIN_INSERT] = "INSERT INTO join_tokens (" JOIN_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, 0, 0)",
+    [Q_JOIN_BY_HASH] = "SELECT " JOIN_COLS " FROM join_tokens WHERE hash = ?1",
+    /* One statement decides who wins: two concurrent uses, one row changed. */
+    [Q_JOIN_CONSUME] = "UPDATE join_tokens SET used_at = ?2 WHERE hash = ?1 AND used_at = 0 "
+                       "AND revoked = 0 AND expires > ?2",
+    [Q_JOIN_LIST] = "SELECT " JOIN_COLS " FROM join_tokens ORDER BY created, id",
+    [Q_JOIN_REVOKE] = "UPDATE join_tokens SET revoked = 1 WHERE id = ?1",
+    [Q_JOIN_PRUNE] = "DELETE FROM join_tokens WHERE rowid IN "
+                     "(SELECT rowid FROM join_tokens WHERE expires < ?1 LIMIT ?2)",
+    [Q_ISSUED_INSERT] = "INSERT INTO issued_certs (" ISSUED_COLS ") "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
+    [Q_ISSUED_BY_X5T] = "SELECT " ISSUED_COLS " FROM issued_certs WHERE x5t = ?1",
+    [Q_ISSUED_BY_SERIAL] = "SELECT " ISSUED_COLS " FROM issued_certs WHERE serial = ?1",
+    [Q_ISSUED_REVOKE] = "UPDATE issued_certs SET revoked_at = ?2 WHERE serial = ?1 AND "
+                        "revoked_at = 0",
+    [Q_ISSUED_LIST] = "SELECT " ISSUED_COLS " FROM issued_certs ORDER BY not_after, serial",
+    [Q_ISSUED_REVOKED] = "SELECT " ISSUED_COLS " FROM issued_certs WHERE revoked_at > 0 "
+                         "AND not_after >= ?1 ORDER BY serial",
+    [Q_ISSUED_PRUNE] = "DELETE FROM issued_certs WHERE rowid IN "
+                       "(SELECT rowid FROM issued_certs WHERE not_after < ?1 LIMIT ?2)",
 };
 
 /* What an operator can do about a failed SQLite call. */
@@ -282,12 +323,13 @@ static mesh_err_t migrate(store_t *s)
         rc = read_version(s, &version);
     }
     if (rc == MESH_OK && version == 0) {
-        rc = exec_sql(s, "INSERT INTO schema_version (version) VALUES (2)",
+        rc = exec_sql(s, "INSERT INTO schema_version (version) VALUES (3)",
                       "cannot record the schema version");
         version = STORE_SCHEMA_VERSION;
     }
-    if (rc == MESH_OK && version == 1) { /* schema_sql has just added the certs table */
-        rc = exec_sql(s, "UPDATE schema_version SET version = 2", "cannot migrate to version 2");
+    if (rc == MESH_OK && (version == 1 || version == 2)) {
+        /* schema_sql has just added the tables the older version lacked */
+        rc = exec_sql(s, "UPDATE schema_version SET version = 3", "cannot migrate to version 3");
         version = STORE_SCHEMA_VERSION;
     }
     if (rc == MESH_OK && version != STORE_SCHEMA_VERSION) {

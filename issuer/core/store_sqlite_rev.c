@@ -172,7 +172,7 @@ static mesh_err_t prune_one(store_t *s, int which, int64_t now, size_t *removed)
                 continue;
             }
             return store_db_fail(s, which == Q_REV_PRUNE ? "cannot prune revocations"
-                                                         : "cannot prune certificate records");
+                                                         : "cannot prune expired records");
         }
         n = sqlite3_changes(s->db);
         *removed += (size_t)n;
@@ -190,8 +190,10 @@ mesh_err_t store_prune(store_t *s, int64_t now, size_t *removed)
     if (s == NULL) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "store_prune: NULL store");
     }
-    if ((rc = prune_one(s, Q_REV_PRUNE, now, &n)) == MESH_OK) {
-        rc = prune_one(s, Q_CERT_PRUNE, now, &n);
+    if ((rc = prune_one(s, Q_REV_PRUNE, now, &n)) == MESH_OK &&
+        (rc = prune_one(s, Q_CERT_PRUNE, now, &n)) == MESH_OK &&
+        (rc = prune_one(s, Q_JOIN_PRUNE, now, &n)) == MESH_OK) {
+        rc = prune_one(s, Q_ISSUED_PRUNE, now, &n);
     }
     if (removed != NULL) {
         *removed = n;

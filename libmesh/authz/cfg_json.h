@@ -50,7 +50,13 @@ bool cfg_hostport(cfg_t *c, const char *path, const char *s, char **host, int *p
                   bool *loopback);
 bool config_parse_listen(cfg_t *c, config_t *cfg, const json_t *root);
 
+/* config_issuer.c: one member of "issuers" named `name`. */
+bool config_parse_issuer(cfg_t *c, issuer_t *is, const char *name, const json_t *o);
+
 /* config_route.c: one element of "routes" (the issuers must be parsed already). */
 bool config_parse_route(cfg_t *c, config_t *cfg, route_t *r, const json_t *o, const char *path);
+
+/* config_limits.c: the route's "rate_limit" and "single_use". */
+bool config_parse_limits(cfg_t *c, route_t *r, const json_t *o, const char *path);
 
 #endif /* AUTHZ_CFG_JSON_H */

@@ -13,6 +13,7 @@
 #include <mesh/util.h>
 
 #include "cfg_json.h"
+#include "secret.h"
 
 const char *bind_kind_name(bind_kind_t b)
 {
@@ -86,117 +87,6 @@ static bool parse_top(cfg_t *c, config_t *cfg, const json_t *root)
     return true;
 }
 
-static bool parse_jwks(cfg_t *c, issuer_t *is, const json_t *o, const char *path)
-{
-    json_t *j;
-    if (!cfg_object(c, o, path, "jwks", false, &j)) {
-        return false;
-    }
-    is->jwks_src = MESH_JWKS_FROM_ISSUER;
-    if (j == NULL) {
-        return true;
-    }
-    char p[CFG_PATH];
-    cfg_join(p, sizeof(p), path, "jwks");
-    static const char *const known[] = {"url", "file", NULL};
-    char *url = NULL, *file = NULL;
-    if (!cfg_known(c, j, p, known) || !cfg_str(c, j, p, "url", false, &url) ||
-        !cfg_file(c, j, p, "file", false, &file)) {
-        free(url);
-        free(file);
-        return false;
-    }
-    if ((url == NULL) == (file == NULL)) {
-        free(url);
-        free(file);
-        return cfg_fail(c, p,
-                        "needs exactly one of \"url\" (https://) or \"file\"; leave "
-                        "\"jwks\" out to follow the issuer's RFC 8414 metadata");
-    }
-    is->jwks_src = url != NULL ? MESH_JWKS_FROM_URL : MESH_JWKS_FROM_FILE;
-    is->jwks_loc = url != NULL ? url : file;
-    if (url != NULL && strncmp(url, "https://", 8) != 0) {
-        char q[CFG_PATH];
-        cfg_join(q, sizeof(q), p, "url");
-        return cfg_fail(c, q, "'%s' must be an https:// URL", url);
-    }
-    return true;
-}
-
-static bool parse_issuer(cfg_t *c, issuer_t *is, const char *name, const json_t *o)
-{
-    char path[CFG_PATH];
-    cfg_join(path, sizeof(path), "issuers", name);
-    if (!json_is_object(o)) {
-        return cfg_fail(c, path, "must be an object, got %s", cfg_type(o));
-    }
-    size_t nlen = strlen(name);
-    if (nlen == 0 || nlen > MESH_MAX_SERVICE_NAME ||
-        strspn(name, "abcdefghijklmnopqrstuvwxyz"
-                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                     "0123456789_.-") != nlen) {
-        return cfg_fail(c, path,
-                        "an issuer's name must be 1..%d letters, digits, '_', '.' or "
-                        "'-'",
-                        MESH_MAX_SERVICE_NAME);
-    }
-    is->name = strdup(name);
-    if (is->name == NULL) {
-        return cfg_fail(c, path, "out of memory");
-    }
-    char *kind = NULL;
-    if (!cfg_str(c, o, path, "kind", true, &kind)) {
-        return false;
-    }
-    char kp[CFG_PATH];
-    cfg_join(kp, sizeof(kp), path, "kind");
-    if (strcmp(kind, "oidc") == 0) {
-        free(kind);
-        return cfg_fail(c, kp,
-                        "\"oidc\" is not supported yet: external identity providers "
-                        "need libmesh's OIDC verifier (issue 11); use \"mesh\"");
-    }
-    if (strcmp(kind, "mesh") != 0) {
-        cfg_fail(c, kp, "'%s' is not a kind; use \"mesh\"", kind);
-        free(kind);
-        return false;
-    }
-    free(kind);
-    static const char *const known[] = {"kind",
-                                        "url",
-                                        "ca",
-                                        "cert",
-                                        "key",
-                                        "issuer_id",
-                                        "jwks",
-                                        "revocation_feed",
-                                        "revocation_poll_ms",
-                                        NULL};
-    int64_t poll;
-    if (!cfg_known(c, o, path, known) || !cfg_str(c, o, path, "url", true, &is->url) ||
-        !cfg_file(c, o, path, "ca", false, &is->ca) ||
-        !cfg_file(c, o, path, "cert", false, &is->cert) ||
-        !cfg_file(c, o, path, "key", false, &is->key) ||
-        !cfg_str(c, o, path, "issuer_id", false, &is->issuer_id) || !parse_jwks(c, is, o, path) ||
-        !cfg_bool(c, o, path, "revocation_feed", true, &is->feed) ||
-        !cfg_int(c, o, path, "revocation_poll_ms", 10000, 100, MESH_MAX_OPT_MS, &poll)) {
-        return false;
-    }
-    is->poll_ms = poll;
-    if ((is->cert == NULL) != (is->key == NULL)) {
-        return cfg_fail(c, path,
-                        "\"cert\" and \"key\" go together (the client certificate "
-                        "mesh-authz presents to the issuer)");
-    }
-    if (strncmp(is->url, "https://", 8) != 0) {
-        char p[CFG_PATH];
-        cfg_join(p, sizeof(p), path, "url");
-        return cfg_fail(c, p, "'%s' must be an https:// URL (the exact iss of its tokens)",
-                        is->url);
-    }
-    return true;
-}
-
 static bool parse_issuers(cfg_t *c, config_t *cfg, const json_t *root)
 {
     json_t *o = json_object_get(root, "issuers");
@@ -222,7 +112,7 @@ static bool parse_issuers(cfg_t *c, config_t *cfg, const json_t *root)
     json_object_foreach(o, name, v)
     {
         cfg->n_issuers++;
-        if (!parse_issuer(c, &cfg->issuers[cfg->n_issuers - 1], name, v)) {
+        if (!config_parse_issuer(c, &cfg->issuers[cfg->n_issuers - 1], name, v)) {
             return false;
         }
     }
@@ -245,7 +135,7 @@ static bool parse_routes(cfg_t *c, config_t *cfg, const json_t *root)
     if (cfg->routes == NULL) {
         return cfg_fail(c, "routes", "out of memory");
     }
-    bool any_private = false;
+    bool any_mesh = false;
     for (size_t i = 0; i < json_array_size(a); i++) {
         char p[CFG_PATH];
         cfg_index(p, sizeof(p), "routes", i);
@@ -253,9 +143,13 @@ static bool parse_routes(cfg_t *c, config_t *cfg, const json_t *root)
         if (!config_parse_route(c, cfg, &cfg->routes[i], json_array_get(a, i), p)) {
             return false;
         }
-        any_private |= !cfg->routes[i].is_public;
+        const route_t *r = &cfg->routes[i];
+        for (size_t k = 0; k < r->n_issuers + r->n_all; k++) {
+            size_t x = k < r->n_issuers ? r->issuers[k] : r->all[k - r->n_issuers];
+            any_mesh |= cfg->issuers[x].kind == ISSUER_MESH;
+        }
     }
-    if (any_private && cfg->trust_bundle == NULL) {
+    if (any_mesh && cfg->trust_bundle == NULL) {
         return cfg_fail(c, "trust",
                         "required when a route verifies tokens: the proxy forwards "
                         "the caller's certificate, and mesh-authz checks it against "
@@ -292,6 +186,7 @@ static bool plan_verifiers(cfg_t *c, config_t *cfg)
         char *subjects = NULL; /* the unbound-for union, comma-separated below */
         size_t n_subjects = 0;
         bool used = false;
+        bind_kind_t own = is->binding;
         is->binding = BIND_REQUIRED;
         for (size_t k = 0; k < cfg->n_routes; k++) {
             const route_t *r = &cfg->routes[k];
@@ -299,10 +194,16 @@ static bool plan_verifiers(cfg_t *c, config_t *cfg)
             for (size_t j = 0; j < r->n_issuers; j++) {
                 uses |= r->issuers[j] == i;
             }
+            for (size_t j = 0; j < r->n_all; j++) {
+                uses |= r->all[j] == i;
+            }
             if (!uses) {
                 continue;
             }
             used = true;
+            if (is->kind != ISSUER_MESH) {
+                continue; /* their own audiences and binding (config_issuer.c) */
+            }
             if (!add_word(&is->audiences, &is->n_audiences, r->audience, MESH_MAX_OPT_STRING) ||
                 is->n_audiences > MESH_MAX_VERIFIER_AUDIENCES) {
                 free(subjects);
@@ -332,7 +233,27 @@ static bool plan_verifiers(cfg_t *c, config_t *cfg)
                             "no route accepts this issuer; remove it or name it in a "
                             "route's \"issuers\"");
         }
-        size_t len = sizeof("unbound-for:") + (subjects ? strlen(subjects) : 0);
+        if (is->kind == ISSUER_OIDC && !is->own_audiences) {
+            /* no "audiences": the audiences of its routes, each route checking its own */
+            for (size_t k = 0; k < cfg->n_routes; k++) {
+                const route_t *r = &cfg->routes[k];
+                bool uses = false;
+                for (size_t j = 0; j < r->n_issuers + r->n_all; j++) {
+                    uses |= (j < r->n_issuers ? r->issuers[j] : r->all[j - r->n_issuers]) == i;
+                }
+                if (uses && r->audience != NULL &&
+                    (!add_word(&is->audiences, &is->n_audiences, r->audience,
+                               MESH_MAX_OPT_STRING) ||
+                     is->n_audiences > MESH_MAX_VERIFIER_AUDIENCES)) {
+                    free(subjects);
+                    return cfg_fail(c, "issuers", "issuer %s: too many audiences", is->name);
+                }
+            }
+        }
+        if (is->kind != ISSUER_MESH) {
+            is->binding = own;
+        }
+        size_t len = sizeof("unbound-for:when-presented") + (subjects ? strlen(subjects) : 0);
         is->binding_spec = malloc(len);
         if (is->binding_spec == NULL) {
             free(subjects);
@@ -411,12 +332,52 @@ config_t *config_load(const char *path, char *err, size_t errlen)
     return cfg;
 }
 
+/* The key cache and the OpenID profile's rules (kind "oidc"). */
+static mesh_err_t oidc_opts(const issuer_t *is, mesh_verifier_opts_t *o)
+{
+    mesh_err_t e = MESH_OK;
+    if (is->max_age_min >= 0) {
+        e = mesh_verifier_opts_set_jwks_max_age(o, is->max_age_min, is->max_age_max, is->stale_s);
+    }
+    if (e == MESH_OK && is->cooldown_ms >= 0) {
+        e = mesh_verifier_opts_set_jwks_cooldown_ms(o, is->cooldown_ms);
+    }
+    if (is->kind != ISSUER_OIDC) {
+        return e;
+    }
+    if (e == MESH_OK) {
+        e = mesh_verifier_opts_set_profile(o, "oidc");
+    }
+    if (e == MESH_OK && is->typ != NULL) {
+        e = mesh_verifier_opts_set_typ(o, is->typ);
+    }
+    if (e == MESH_OK && is->algorithms != NULL) {
+        e = mesh_verifier_opts_set_algorithms(o, is->algorithms);
+    }
+    if (e == MESH_OK && is->required_claims != NULL) {
+        e = mesh_verifier_opts_set_required_claims(o, is->required_claims);
+    }
+    if (e == MESH_OK && is->hmac_key != NULL) {
+        e = mesh_verifier_opts_set_hmac_key(o, is->hmac_key, is->hmac_len);
+    }
+    if (e == MESH_OK && is->max_lifetime > 0) {
+        e = mesh_verifier_opts_set_max_lifetime(o, is->max_lifetime);
+    }
+    return e;
+}
+
 static mesh_err_t start_one(const config_t *cfg, issuer_t *is)
 {
     mesh_verifier_opts_t *o = NULL;
+    if (is->kind == ISSUER_API_KEYS) {
+        return MESH_OK; /* no verifier: the keys are in the config */
+    }
     mesh_err_t e = mesh_verifier_opts_new(&o);
     if (e == MESH_OK) {
         e = mesh_verifier_opts_set_issuer(o, is->url);
+    }
+    if (e == MESH_OK) {
+        e = oidc_opts(is, o);
     }
     if (e == MESH_OK) {
         e = mesh_verifier_opts_set_audience(o, is->audiences);
@@ -424,7 +385,7 @@ static mesh_err_t start_one(const config_t *cfg, issuer_t *is)
     if (e == MESH_OK) {
         e = mesh_verifier_opts_set_binding(o, is->binding_spec);
     }
-    if (e == MESH_OK && is->jwks_src != MESH_JWKS_FROM_ISSUER) {
+    if (e == MESH_OK && is->jwks_src != MESH_JWKS_FROM_ISSUER && is->hmac_key == NULL) {
         e = mesh_verifier_opts_set_jwks(o, is->jwks_src, is->jwks_loc);
     }
     if (e == MESH_OK && is->ca != NULL) {
@@ -436,10 +397,10 @@ static mesh_err_t start_one(const config_t *cfg, issuer_t *is)
     if (e == MESH_OK && is->issuer_id != NULL) {
         e = mesh_verifier_opts_set_issuer_id(o, is->issuer_id);
     }
-    if (e == MESH_OK) {
+    if (e == MESH_OK && is->kind == ISSUER_MESH) {
         e = mesh_verifier_opts_set_revocation_feed(o, is->feed);
     }
-    if (e == MESH_OK && is->feed) {
+    if (e == MESH_OK && is->feed && is->kind == ISSUER_MESH) {
         e = mesh_verifier_opts_set_revocation_poll_ms(o, is->poll_ms);
     }
     if (e == MESH_OK && cfg->trust_bundle != NULL) {
@@ -527,6 +488,9 @@ static void route_free(route_t *r)
     free(r->scope_str);
     cfg_free_strs(r->unbound, r->n_unbound);
     free(r->issuers);
+    free(r->all);
+    free(r->per_subject);
+    cfg_free_strs(r->quota_subjects, r->n_per_subject);
 }
 
 static void issuer_free(issuer_t *is)
@@ -541,6 +505,22 @@ static void issuer_free(issuer_t *is)
     mesh_verifier_free(is->v);
     free(is->audiences);
     free(is->binding_spec);
+    free(is->token_header);
+    free(is->algorithms);
+    free(is->typ);
+    free(is->required_claims);
+    for (size_t i = 0; i < is->n_claims; i++) {
+        free(is->claims[i].claim);
+        free(is->claims[i].header);
+    }
+    free(is->claims);
+    secret_wipe(is->hmac_key, is->hmac_len);
+    free(is->hmac_key);
+    for (size_t i = 0; i < is->n_keys; i++) {
+        free(is->keys[i].name);
+        cfg_free_strs(is->keys[i].scopes, is->keys[i].n_scopes);
+    }
+    free(is->keys);
 }
 
 void config_unref(config_t *cfg)

@@ -22,6 +22,27 @@ typedef enum {
     BIND_WHEN_PRESENTED = 2,
 } bind_kind_t;
 
+/* "N/period": at most n requests in any sliding window of `period_s` seconds. */
+typedef struct {
+    int64_t n;
+    int64_t period_s;
+} quota_t;
+
+typedef struct {
+    char *claim;  /* a top-level claim of the token */
+    char *header; /* the header to the upstream that carries its value */
+} claim_header_t;
+
+typedef struct {
+    char *name;       /* X-Mesh-Subject api-key:<name>; metric and log label */
+    uint8_t hash[32]; /* SHA-256 of the key */
+    int64_t expires;  /* Unix seconds; 0: never */
+    char **scopes;    /* what the key may do */
+    size_t n_scopes;
+} api_key_t;
+
+typedef enum { ISSUER_MESH = 0, ISSUER_OIDC = 1, ISSUER_API_KEYS = 2 } issuer_kind_t;
+
 typedef struct {
     char *name;     /* metric and log label: "name" or "<host><prefix>" */
     char *host;     /* NULL or "*": any host; else exact, case-insensitive, port ignored */
@@ -36,13 +57,22 @@ typedef struct {
     bind_kind_t binding;
     char **unbound; /* subjects allowed unbound under BIND_UNBOUND_FOR */
     size_t n_unbound;
-    size_t *issuers; /* indices into config_t.issuers */
+    size_t *issuers; /* indices into config_t.issuers: any one of them (Envoy requires_any) */
     size_t n_issuers;
+    size_t *all; /* requires_all: a credential of EACH (a user token AND a service token) */
+    size_t n_all;
+    quota_t per_route;    /* rate_limit.per_route; n 0: none */
+    quota_t *per_subject; /* rate_limit.per_subject, "*" last when given */
+    char **quota_subjects;
+    size_t n_per_subject;
+    bool single_use; /* a jti replay cache: each token once */
 } route_t;
 
 typedef struct {
     char *name;
-    char *url; /* the exact iss, and the base URL of metadata, JWKS and feed */
+    issuer_kind_t kind;
+    char *token_header; /* NULL: "Authorization: Bearer"; else a header with the raw token */
+    char *url;          /* the exact iss, and the base URL of metadata, JWKS and feed */
     char *ca, *cert, *key, *issuer_id;
     mesh_jwks_source_t jwks_src;
     char *jwks_loc;
@@ -56,6 +86,22 @@ typedef struct {
     bind_kind_t binding;
     char *binding_spec; /* the verifier's policy string */
     mesh_verifier_t *v; /* set by config_start */
+    /* the key cache (every JWT kind; -1: libmesh's default) */
+    int64_t max_age_min, max_age_max, stale_s, cooldown_ms;
+    /* kind "oidc" */
+    bool own_audiences;     /* "audiences" given: the verifier takes those, routes do not check */
+    char *algorithms;       /* space-separated; NULL: libmesh's rules */
+    char *typ;              /* space-separated; NULL: at+jwt */
+    char *required_claims;  /* space-separated; NULL: none */
+    claim_header_t *claims; /* claims_to_headers */
+    size_t n_claims;
+    uint8_t *hmac_key; /* hmac_key_file's bytes (legacy HS256), wiped on free */
+    size_t hmac_len;
+    int64_t max_lifetime; /* 0: libmesh's default */
+    /* kind "api-keys" */
+    api_key_t *keys;
+    size_t n_keys;
+    bool enabled; /* false: every key is refused (legacy_key_refused) */
 } issuer_t;
 
 typedef enum { LISTEN_UNIX = 0, LISTEN_TCP = 1 } listen_kind_t;

@@ -11,7 +11,9 @@
 static void binding_words(const route_t *r, char *out, size_t cap)
 {
     if (r->binding == BIND_REQUIRED) {
-        snprintf(out, cap, "the token must be bound to the caller's certificate");
+        snprintf(out, cap,
+                 "a mesh token must be bound to the caller's certificate (an IdP's "
+                 "token: its issuer's binding policy)");
     } else if (r->binding == BIND_WHEN_PRESENTED) {
         snprintf(out, cap,
                  "a bound token must match the caller's certificate; unbound tokens "
@@ -36,6 +38,8 @@ static void list_words(char **v, size_t n, const char *none, char *out, size_t c
         used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? " " : "", v[i]);
     }
 }
+
+static void explain_issuer(const issuer_t *is);
 
 static void explain_text(const config_t *cfg)
 {
@@ -79,19 +83,7 @@ static void explain_text(const config_t *cfg)
     }
     printf("\nissuers:\n");
     for (size_t i = 0; i < cfg->n_issuers; i++) {
-        const issuer_t *is = &cfg->issuers[i];
-        printf("  %s: tokens with iss %s, keys from %s%s, revocation feed %s", is->name, is->url,
-               is->jwks_src == MESH_JWKS_FROM_ISSUER ? "its RFC 8414 metadata"
-               : is->jwks_src == MESH_JWKS_FROM_URL  ? "the JWKS URL "
-                                                     : "the JWKS file ",
-               is->jwks_loc ? is->jwks_loc : "", is->feed ? "polled every " : "off");
-        if (is->feed) {
-            printf("%lld ms", (long long)is->poll_ms);
-        }
-        printf("\n");
-        printf("    one verifier for audiences \"%s\", binding policy \"%s\" (the loosest its "
-               "routes need; each route re-checks its own audience and binding)\n",
-               is->audiences, is->binding_spec);
+        explain_issuer(&cfg->issuers[i]);
     }
     if (cfg->n_issuers == 0) {
         printf("  none (public routes only)\n");
@@ -110,11 +102,68 @@ static void explain_text(const config_t *cfg)
         }
         list_words(r->scopes, r->n_scopes, "no particular scope", scopes, sizeof(scopes));
         binding_words(r, bind, sizeof(bind));
-        printf("a token from");
-        for (size_t k = 0; k < r->n_issuers; k++) {
-            printf("%s %s", k ? " or" : "", cfg->issuers[r->issuers[k]].name);
+        if (r->n_all > 0) {
+            printf("a credential of EACH of");
+            for (size_t k = 0; k < r->n_all; k++) {
+                printf("%s %s", k ? " and" : "", cfg->issuers[r->all[k]].name);
+            }
+        } else {
+            printf("a credential from");
+            for (size_t k = 0; k < r->n_issuers; k++) {
+                printf("%s %s", k ? " or" : "", cfg->issuers[r->issuers[k]].name);
+            }
         }
-        printf(" for audience %s with %s; %s\n", r->audience, scopes, bind);
+        printf(" for audience %s with %s; %s\n", r->audience ? r->audience : "(the issuers' own)",
+               scopes, bind);
+        if (r->per_route.n > 0) {
+            printf("      rate limit: %lld requests per %lld s on the route\n",
+                   (long long)r->per_route.n, (long long)r->per_route.period_s);
+        }
+        for (size_t k = 0; k < r->n_per_subject; k++) {
+            printf("      rate limit: %lld requests per %lld s for %s%s\n",
+                   (long long)r->per_subject[k].n, (long long)r->per_subject[k].period_s,
+                   strcmp(r->quota_subjects[k], "*") == 0 ? "each other subject" : "subject ",
+                   strcmp(r->quota_subjects[k], "*") == 0 ? "" : r->quota_subjects[k]);
+        }
+        if (r->single_use) {
+            printf("      single use: a token's jti is accepted once (per mesh-authz process)\n");
+        }
+    }
+}
+
+static void explain_issuer(const issuer_t *is)
+{
+    const char *hdr = is->token_header ? is->token_header : "Authorization: Bearer";
+    if (is->kind == ISSUER_API_KEYS) {
+        printf("  %s: %zu legacy API keys in %s (SHA-256 hashes), %s\n", is->name, is->n_keys, hdr,
+               is->enabled ? "accepted while in date" : "REFUSED (\"enabled\": false)");
+        return;
+    }
+    const char *src = is->hmac_key != NULL                    ? "a legacy HS256 key file"
+                      : is->jwks_src == MESH_JWKS_FROM_OIDC   ? "OpenID Connect discovery"
+                      : is->jwks_src == MESH_JWKS_FROM_ISSUER ? "its RFC 8414 metadata"
+                      : is->jwks_src == MESH_JWKS_FROM_URL    ? "the JWKS URL "
+                                                              : "the JWKS file ";
+    printf("  %s (%s): tokens with iss %s in %s, keys from %s%s", is->name,
+           is->kind == ISSUER_OIDC ? "external OpenID provider" : "mesh issuer", is->url, hdr, src,
+           is->jwks_loc && is->hmac_key == NULL ? is->jwks_loc : "");
+    if (is->kind == ISSUER_MESH) {
+        printf(", revocation feed %s", is->feed ? "polled every " : "off");
+        if (is->feed) {
+            printf("%lld ms", (long long)is->poll_ms);
+        }
+    }
+    printf("\n    one verifier for audiences \"%s\"%s, binding policy \"%s\"\n",
+           is->audiences ? is->audiences : "",
+           is->own_audiences ? " (its own)" : " (those of its routes; each route checks its own)",
+           is->binding_spec ? is->binding_spec : "");
+    if (is->kind == ISSUER_OIDC) {
+        printf("    algorithms %s, typ %s, required claims %s\n",
+               is->algorithms ? is->algorithms : "(libmesh's rules)", is->typ ? is->typ : "at+jwt",
+               is->required_claims ? is->required_claims : "none");
+        for (size_t k = 0; k < is->n_claims; k++) {
+            printf("    claim %s -> header %s\n", is->claims[k].claim, is->claims[k].header);
+        }
     }
 }
 
@@ -149,10 +198,24 @@ static void explain_json(const config_t *cfg)
     json_t *is = json_array();
     for (size_t i = 0; i < cfg->n_issuers; i++) {
         const issuer_t *x = &cfg->issuers[i];
-        json_array_append_new(is,
-                              json_pack("{s:s, s:s, s:s, s:b, s:s, s:s}", "name", x->name, "url",
-                                        x->url, "kind", "mesh", "revocation_feed", x->feed,
-                                        "audiences", x->audiences, "binding", x->binding_spec));
+        static const char *const kinds[] = {"mesh", "oidc", "api-keys"};
+        json_t *j =
+            json_pack("{s:s, s:s, s:s, s:s?, s:s?}", "name", x->name, "url", x->url, "kind",
+                      kinds[x->kind], "audiences", x->audiences, "binding", x->binding_spec);
+        json_object_set_new(j, "token_header",
+                            x->token_header ? json_string(x->token_header) : json_null());
+        if (x->kind == ISSUER_MESH) {
+            json_object_set_new(j, "revocation_feed", json_boolean(x->feed));
+        }
+        if (x->kind == ISSUER_API_KEYS) {
+            json_object_set_new(j, "enabled", json_boolean(x->enabled));
+            json_t *names = json_array();
+            for (size_t k = 0; k < x->n_keys; k++) {
+                json_array_append_new(names, json_string(x->keys[k].name));
+            }
+            json_object_set_new(j, "keys", names);
+        }
+        json_array_append_new(is, j);
     }
     json_object_set_new(o, "issuers", is);
     json_t *rs = json_array();
@@ -166,7 +229,14 @@ static void explain_json(const config_t *cfg)
             for (size_t k = 0; k < r->n_issuers; k++) {
                 json_array_append_new(iss, json_string(cfg->issuers[r->issuers[k]].name));
             }
-            json_object_set_new(x, "audience", json_string(r->audience));
+            json_object_set_new(x, "audience",
+                                r->audience ? json_string(r->audience) : json_null());
+            json_t *all = json_array();
+            for (size_t k = 0; k < r->n_all; k++) {
+                json_array_append_new(all, json_string(cfg->issuers[r->all[k]].name));
+            }
+            json_object_set_new(x, "requires_all", all);
+            json_object_set_new(x, "single_use", json_boolean(r->single_use));
             json_object_set_new(x, "scopes", strs(r->scopes, r->n_scopes));
             json_object_set_new(x, "binding", json_string(bind_kind_name(r->binding)));
             json_object_set_new(x, "unbound_for", strs(r->unbound, r->n_unbound));

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <mesh/limits.h>
 
@@ -95,18 +96,18 @@ static bool parse_methods(cfg_t *c, route_t *r, const json_t *o, const char *pat
     return true;
 }
 
-static bool parse_issuer_refs(cfg_t *c, config_t *cfg, route_t *r, const json_t *o,
-                              const char *path)
+static bool parse_issuer_refs(cfg_t *c, config_t *cfg, const json_t *o, const char *path,
+                              const char *key, size_t **out, size_t *n_out)
 {
     char **names = NULL;
     size_t n = 0;
     char p[CFG_PATH];
-    cfg_join(p, sizeof(p), path, "issuers");
-    if (!cfg_words(c, o, path, "issuers", &names, &n)) {
+    cfg_join(p, sizeof(p), path, key);
+    if (!cfg_words(c, o, path, key, &names, &n)) {
         cfg_free_strs(names, n);
         return false;
     }
-    bool given = json_object_get(o, "issuers") != NULL;
+    bool given = json_object_get(o, key) != NULL;
     if (cfg->n_issuers == 0) {
         cfg_free_strs(names, n);
         return cfg_fail(c, p,
@@ -116,9 +117,12 @@ static bool parse_issuer_refs(cfg_t *c, config_t *cfg, route_t *r, const json_t 
     if (given && n == 0) {
         return cfg_fail(c, p, "must name at least one issuer of \"issuers\"");
     }
+    if (!given && strcmp(key, "issuers") != 0) {
+        return true;
+    }
     size_t count = given ? n : cfg->n_issuers;
-    r->issuers = calloc(count, sizeof(size_t));
-    if (r->issuers == NULL) {
+    *out = calloc(count, sizeof(size_t));
+    if (*out == NULL) {
         cfg_free_strs(names, n);
         return cfg_fail(c, p, "out of memory");
     }
@@ -138,7 +142,7 @@ static bool parse_issuer_refs(cfg_t *c, config_t *cfg, route_t *r, const json_t 
                 return false;
             }
         }
-        r->issuers[r->n_issuers++] = k;
+        (*out)[(*n_out)++] = k;
     }
     cfg_free_strs(names, n);
     return true;
@@ -165,14 +169,67 @@ static bool join_scopes(cfg_t *c, route_t *r, const char *path)
     return true;
 }
 
+/* A route checks its own audience for issuers without their own "audiences". */
+static bool needs_audience(const config_t *cfg, const route_t *r)
+{
+    for (size_t i = 0; i < r->n_issuers + r->n_all; i++) {
+        const issuer_t *is =
+            &cfg->issuers[i < r->n_issuers ? r->issuers[i] : r->all[i - r->n_issuers]];
+        if (is->kind == ISSUER_MESH || (is->kind == ISSUER_OIDC && !is->own_audiences)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* "issuers" (any one of them) or "requires_all" (each of them, every one in its own header). */
+static bool parse_requirers(cfg_t *c, config_t *cfg, route_t *r, const json_t *o, const char *path)
+{
+    char p[CFG_PATH];
+    cfg_join(p, sizeof(p), path, "requires_all");
+    if (json_object_get(o, "requires_all") == NULL) {
+        return parse_issuer_refs(c, cfg, o, path, "issuers", &r->issuers, &r->n_issuers);
+    }
+    if (json_object_get(o, "issuers") != NULL) {
+        return cfg_fail(c, p,
+                        "a route has \"issuers\" (any one) or \"requires_all\" (each), "
+                        "not both");
+    }
+    if (!parse_issuer_refs(c, cfg, o, path, "requires_all", &r->all, &r->n_all)) {
+        return false;
+    }
+    if (r->n_all < 2 || r->n_all > MESH_AUTHZ_MAX_REQUIRES_ALL) {
+        return cfg_fail(c, p,
+                        "names 2..%d issuers (MESH_AUTHZ_MAX_REQUIRES_ALL); for one, use "
+                        "\"issuers\"",
+                        MESH_AUTHZ_MAX_REQUIRES_ALL);
+    }
+    for (size_t i = 0; i < r->n_all; i++) {
+        for (size_t k = 0; k < i; k++) {
+            const char *a = cfg->issuers[r->all[i]].token_header;
+            const char *b = cfg->issuers[r->all[k]].token_header;
+            if ((a == NULL && b == NULL) || (a != NULL && b != NULL && strcasecmp(a, b) == 0)) {
+                return cfg_fail(c, p,
+                                "%s and %s both read %s: each credential needs its own header "
+                                "(set \"token_header\" on one, e.g. "
+                                "\"Cf-Access-Jwt-Assertion\")",
+                                cfg->issuers[r->all[k]].name, cfg->issuers[r->all[i]].name,
+                                a ? a : "Authorization");
+            }
+        }
+    }
+    return true;
+}
+
 bool config_parse_route(cfg_t *c, config_t *cfg, route_t *r, const json_t *o, const char *path)
 {
     if (!json_is_object(o)) {
         return cfg_fail(c, path, "must be an object {\"prefix\": \"/x/\", ...}, got %s",
                         cfg_type(o));
     }
-    static const char *const known[] = {"name",     "host",   "prefix",  "methods", "public",
-                                        "audience", "scopes", "binding", "issuers", NULL};
+    static const char *const known[] = {
+        "name",    "host",    "prefix",       "methods",    "public",     "audience", "scopes",
+        "binding", "issuers", "requires_all", "rate_limit", "single_use", NULL};
     if (!cfg_known(c, o, path, known) || !cfg_str(c, o, path, "name", false, &r->name) ||
         !parse_host(c, r, o, path) || !cfg_str(c, o, path, "prefix", true, &r->prefix) ||
         !parse_methods(c, r, o, path) || !cfg_bool(c, o, path, "public", false, &r->is_public)) {
@@ -201,7 +258,9 @@ bool config_parse_route(cfg_t *c, config_t *cfg, route_t *r, const json_t *o, co
                         MESH_MAX_METRIC_LABEL);
     }
     if (r->is_public) {
-        static const char *const verifying[] = {"audience", "scopes", "binding", "issuers", NULL};
+        static const char *const verifying[] = {
+            "audience",     "scopes",     "binding",    "issuers",
+            "requires_all", "rate_limit", "single_use", NULL};
         for (size_t i = 0; verifying[i] != NULL; i++) {
             if (json_object_get(o, verifying[i]) != NULL) {
                 cfg_join(p, sizeof(p), path, verifying[i]);
@@ -212,12 +271,30 @@ bool config_parse_route(cfg_t *c, config_t *cfg, route_t *r, const json_t *o, co
         }
         return join_scopes(c, r, path);
     }
-    if (!cfg_str(c, o, path, "audience", true, &r->audience) ||
+    if (!cfg_str(c, o, path, "audience", false, &r->audience) ||
         !cfg_words(c, o, path, "scopes", &r->scopes, &r->n_scopes) ||
-        !parse_binding(c, r, o, path) || !parse_issuer_refs(c, cfg, r, o, path)) {
+        !parse_binding(c, r, o, path) || !parse_requirers(c, cfg, r, o, path) ||
+        !config_parse_limits(c, r, o, path)) {
         return false;
     }
-    if (strpbrk(r->audience, " \t\r\n\"\\") != NULL) {
+    for (size_t i = 0; r->single_use && i < r->n_issuers + r->n_all; i++) {
+        size_t x = i < r->n_issuers ? r->issuers[i] : r->all[i - r->n_issuers];
+        if (cfg->issuers[x].kind == ISSUER_API_KEYS) {
+            cfg_join(p, sizeof(p), path, "single_use");
+            return cfg_fail(c, p,
+                            "a single-use route remembers each token's jti; API keys (%s) "
+                            "have none and are used again and again",
+                            cfg->issuers[x].name);
+        }
+    }
+    if (r->audience == NULL && needs_audience(cfg, r)) {
+        cfg_join(p, sizeof(p), path, "audience");
+        return cfg_fail(c, p,
+                        "required, missing (the aud a mesh token for this route carries; "
+                        "only routes whose issuers all have their own \"audiences\" or "
+                        "are api-keys may leave it out)");
+    }
+    if (r->audience != NULL && strpbrk(r->audience, " \t\r\n\"\\") != NULL) {
         cfg_join(p, sizeof(p), path, "audience");
         return cfg_fail(c, p, "'%s' must be one word", r->audience);
     }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include <mesh/jwt.h>
+#include <mesh/limits.h>
 
 #include "config.h"
 
@@ -22,6 +23,9 @@ typedef enum {
     FE_NONE = 3,    /* a path that is no front end (answered 404) */
 } frontend_t;
 
+/* Another header of the request: its first value and how often it came (NULL, 0: none). */
+typedef const char *(*header_fn)(void *ctx, const char *name, int *count);
+
 typedef struct {
     frontend_t fe;
     const char *method;        /* the original method */
@@ -31,6 +35,8 @@ typedef struct {
     bool two_auth;             /* the Authorization header came twice */
     const char *cert;          /* the raw certificate header of the front end; NULL: none */
     bool two_cert;             /* ... came twice */
+    header_fn header;          /* token_header / API key headers; NULL: none */
+    void *hctx;
 } authz_req_t;
 
 typedef struct {
@@ -41,9 +47,20 @@ typedef struct {
     char www[512];       /* WWW-Authenticate value; "" none */
     char detail[256];    /* libmesh's detail of a refusal, for the local log only */
     const route_t *route;
-    mesh_identity_t *id; /* allow: the caller (mesh_identity_free by the caller) */
+    mesh_identity_t *id; /* allow: the caller (authz_decision_free) */
+    const issuer_t *id_issuer;
+    /* requires_all: the other verified credentials, for their claims_to_headers */
+    mesh_identity_t *more[MESH_AUTHZ_MAX_REQUIRES_ALL];
+    const issuer_t *more_issuer[MESH_AUTHZ_MAX_REQUIRES_ALL];
+    size_t n_more;
+    const api_key_t *key; /* allow by a legacy API key (no id), or its refusal */
+    const issuer_t *key_issuer;
+    int64_t retry_after; /* 429, 503: seconds; 0: the default */
 } decision_t;
 
 void authz_decide(const config_t *cfg, const authz_req_t *rq, decision_t *d);
+/* The subject a decision allowed: the token's sub or "api-key:<name>" (into buf). */
+const char *authz_subject(const decision_t *d, char *buf, size_t cap);
+void authz_decision_free(decision_t *d); /* the identities; the struct is the caller's */
 
 #endif /* AUTHZ_DECIDE_H */

@@ -114,6 +114,12 @@ void log_decision(const authz_req_t *rq, const decision_t *d, int64_t duration_u
         json_object_set_new(o, "subject", json_string(mesh_identity_subject(d->id)));
         json_object_set_new(o, "client_id", json_string(mesh_identity_client_id(d->id)));
         json_object_set_new(o, "bound", json_boolean(mesh_identity_bound(d->id)));
+        json_object_set_new(o, "issuer", json_string(d->id_issuer ? d->id_issuer->name : ""));
+    }
+    if (d->key != NULL) {
+        /* a legacy API key: its name, so operators see who still uses one; never the key */
+        json_object_set_new(o, "api_key", json_string(d->key->name));
+        json_object_set_new(o, "issuer", json_string(d->key_issuer->name));
     }
     if (d->detail[0] != '\0') {
         json_object_set_new(o, "detail", field(d->detail, strlen(d->detail)));

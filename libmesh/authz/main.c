@@ -5,10 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mesh/jansson.h>
+#include <mesh/limits.h>
 #include <mesh/mesh.h>
 
 #include "config.h"
 #include "log.h"
+#include "secret.h"
 #include "server.h"
 
 #define EXIT_USAGE 2
@@ -16,9 +19,13 @@
 static const char USAGE[] =
     "usage: mesh-authz [serve] --config FILE [--ready-file FILE]\n"
     "       mesh-authz --check-config --config FILE [--json]\n"
+    "       mesh-authz hash-key --name NAME [--expires DATE]   (the key on stdin)\n"
     "       mesh-authz --help | --version\n"
     "\n"
     "serve              run the decision daemon (the default when no verb is given)\n"
+    "hash-key           read a legacy API key from stdin (never the command line) and print\n"
+    "                   its entry for an \"api-keys\" issuer's \"keys\": name, sha256 hash,\n"
+    "                   expiry (--expires 2027-01-31 or ...T12:00:00Z, default \"never\")\n"
     "\n"
     "Answers a proxy's question \"may this request pass, and who is it?\": nginx auth_request\n"
     "(GET /nginx), Envoy ext_authz (/envoy/<original path>) and Traefik/Caddy forward auth\n"
@@ -35,6 +42,84 @@ static const char USAGE[] =
     "Signals: SIGHUP reloads the config (a bad one is refused and the old one kept), SIGTERM\n"
     "and SIGINT stop. See mesh-authz(8) and docs/AUTHZ.md.\n";
 
+/* mesh-authz hash-key: the key from stdin to {"name", "hash", "expires"} on stdout. */
+static int hash_key(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"name", required_argument, NULL, 'n'},
+        {"expires", required_argument, NULL, 'e'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *name = NULL, *expires = "never";
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'n':
+            name = optarg;
+            break;
+        case 'e':
+            expires = optarg;
+            break;
+        case 'h':
+            fputs(USAGE, stdout);
+            return 0;
+        default:
+            fputs(USAGE, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "mesh-authz hash-key: unexpected argument; the key is read from stdin, "
+                        "never from the command line (it would be in ps and the shell "
+                        "history)\n");
+        return EXIT_USAGE;
+    }
+    if (name == NULL) {
+        fprintf(stderr, "mesh-authz hash-key: --name NAME is required (the key's name in "
+                        "metrics and logs)\n");
+        return EXIT_USAGE;
+    }
+    char key[MESH_AUTHZ_MAX_API_KEY_BYTES + 2];
+    size_t n = fread(key, 1, sizeof(key), stdin);
+    while (n > 0 && (key[n - 1] == '\n' || key[n - 1] == '\r')) {
+        n--;
+    }
+    int rc = 1;
+    uint8_t h[32];
+    if (n > MESH_AUTHZ_MAX_API_KEY_BYTES) {
+        fprintf(stderr,
+                "mesh-authz hash-key: the key on stdin is over %d bytes "
+                "(MESH_AUTHZ_MAX_API_KEY_BYTES)\n",
+                MESH_AUTHZ_MAX_API_KEY_BYTES);
+    } else if (n < MESH_AUTHZ_MIN_API_KEY_BYTES) {
+        fprintf(stderr,
+                "mesh-authz hash-key: the key on stdin is %zu bytes; an API key must be random "
+                "and at least %d bytes (MESH_AUTHZ_MIN_API_KEY_BYTES), e.g. openssl rand -hex "
+                "32\n",
+                n, MESH_AUTHZ_MIN_API_KEY_BYTES);
+    } else if (memchr(key, '\n', n) != NULL) {
+        fprintf(stderr, "mesh-authz hash-key: stdin holds more than one line; give one key\n");
+    } else if (secret_sha256(key, n, h)) {
+        char hex[65];
+        for (size_t i = 0; i < 32; i++) {
+            snprintf(hex + 2 * i, 3, "%02x", h[i]);
+        }
+        json_t *o =
+            json_pack("{s:s, s:s+, s:s}", "name", name, "hash", "sha256:", hex, "expires", expires);
+        char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        if (text != NULL) {
+            printf("%s\n", text);
+            rc = 0;
+        }
+        free(text);
+        json_decref(o);
+        secret_wipe(h, sizeof(h));
+    }
+    secret_wipe(key, sizeof(key));
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -49,6 +134,9 @@ int main(int argc, char **argv)
     const char *config = NULL, *ready = NULL;
     bool check = false, json = false;
     int ch;
+    if (argc > 1 && strcmp(argv[1], "hash-key") == 0) {
+        return hash_key(argc - 1, argv + 1);
+    }
     if (argc > 1 && strcmp(argv[1], "serve") == 0) {
         argv[1] = argv[0]; /* the verb is the default: drop it */
         argv++;

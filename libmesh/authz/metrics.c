@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <mesh/limits.h>
 #include <mesh/verifier.h>
@@ -29,6 +30,42 @@ static size_t n_series;
 static atomic_uint_fast64_t hist[N_BUCKETS + 1];
 static atomic_uint_fast64_t hist_count, hist_sum_us;
 static atomic_uint_fast64_t reloads_ok, reloads_failed;
+static atomic_uint_fast64_t rate_limited, replays_refused;
+
+typedef struct {
+    char issuer[MESH_MAX_METRIC_LABEL + 1];
+    char key[MESH_MAX_METRIC_LABEL + 1];
+    const char *result;
+    uint64_t n;
+} key_series_t;
+
+static key_series_t keys[MESH_MAX_METRIC_SERIES + 1]; /* the last: key="other" */
+static size_t n_keys;
+
+void metrics_legacy_key(const char *issuer, const char *key, const char *result)
+{
+    pthread_mutex_lock(&lock);
+    key_series_t *s = NULL;
+    for (size_t i = 0; i < n_keys && s == NULL; i++) {
+        if (strcmp(keys[i].issuer, issuer) == 0 && strcmp(keys[i].key, key) == 0 &&
+            strcmp(keys[i].result, result) == 0) {
+            s = &keys[i];
+        }
+    }
+    if (s == NULL && n_keys < MESH_MAX_METRIC_SERIES) {
+        s = &keys[n_keys++];
+        snprintf(s->issuer, sizeof(s->issuer), "%s", issuer);
+        snprintf(s->key, sizeof(s->key), "%s", key);
+        s->result = result;
+    } else if (s == NULL) {
+        s = &keys[MESH_MAX_METRIC_SERIES];
+        snprintf(s->issuer, sizeof(s->issuer), "other");
+        snprintf(s->key, sizeof(s->key), "other");
+        s->result = "other";
+    }
+    s->n++;
+    pthread_mutex_unlock(&lock);
+}
 
 void metrics_decision(const char *route, const char *outcome, const char *reason,
                       int64_t duration_us)
@@ -59,6 +96,11 @@ void metrics_decision(const char *route, const char *outcome, const char *reason
     }
     s->n++;
     pthread_mutex_unlock(&lock);
+    if (strcmp(reason, "rate_limited") == 0) {
+        atomic_fetch_add(&rate_limited, 1);
+    } else if (strcmp(reason, "token_replayed") == 0) {
+        atomic_fetch_add(&replays_refused, 1);
+    }
     size_t b = 0;
     while (b < N_BUCKETS && duration_us > BUCKETS_US[b]) {
         b++;
@@ -78,6 +120,8 @@ void metrics_reset(void)
     pthread_mutex_lock(&lock);
     n_series = 0;
     memset(series, 0, sizeof(series));
+    n_keys = 0;
+    memset(keys, 0, sizeof(keys));
     pthread_mutex_unlock(&lock);
 }
 
@@ -131,9 +175,30 @@ static void render_verifiers(out_t *o, const config_t *cfg)
         put(o, "# HELP %s %s\n# TYPE %s counter\n", stats[k].name, stats[k].help, stats[k].name);
         for (size_t i = 0; cfg != NULL && i < cfg->n_issuers; i++) {
             const issuer_t *is = &cfg->issuers[i];
+            if (is->kind == ISSUER_API_KEYS) {
+                continue;
+            }
             put(o, "%s{issuer=\"%s\"} %llu\n", stats[k].name, is->name,
                 (unsigned long long)mesh_verifier_stat(is->v, stats[k].which));
         }
+    }
+}
+
+/* How old each mesh issuer's revocation feed is: seconds since its last successful poll. */
+static void render_feed_age(out_t *o, const config_t *cfg)
+{
+    put(o, "# HELP mesh_authz_revocation_feed_age_seconds seconds since the last successful "
+           "revocation feed poll (-1: none yet)\n"
+           "# TYPE mesh_authz_revocation_feed_age_seconds gauge\n");
+    int64_t now = (int64_t)time(NULL);
+    for (size_t i = 0; cfg != NULL && i < cfg->n_issuers; i++) {
+        const issuer_t *is = &cfg->issuers[i];
+        if (is->kind != ISSUER_MESH || !is->feed) {
+            continue;
+        }
+        int64_t last = (int64_t)mesh_verifier_stat(is->v, MESH_VSTAT_REVOCATION_LAST_POLL);
+        put(o, "mesh_authz_revocation_feed_age_seconds{issuer=\"%s\"} %lld\n", is->name,
+            (long long)(last > 0 ? (now > last ? now - last : 0) : -1));
     }
 }
 
@@ -178,7 +243,29 @@ char *metrics_render(const config_t *cfg)
         "mesh_authz_config_reloads_total{result=\"failed\"} %llu\n",
         (unsigned long long)atomic_load(&reloads_ok),
         (unsigned long long)atomic_load(&reloads_failed));
+    put(&o,
+        "# HELP mesh_authz_rate_limited_total requests refused by a rate limit (429)\n"
+        "# TYPE mesh_authz_rate_limited_total counter\n"
+        "mesh_authz_rate_limited_total %llu\n"
+        "# HELP mesh_authz_replays_refused_total single-use tokens refused the second time\n"
+        "# TYPE mesh_authz_replays_refused_total counter\n"
+        "mesh_authz_replays_refused_total %llu\n",
+        (unsigned long long)atomic_load(&rate_limited),
+        (unsigned long long)atomic_load(&replays_refused));
+    put(&o, "# HELP mesh_authz_legacy_key_uses_total legacy API key uses by key name and result\n"
+            "# TYPE mesh_authz_legacy_key_uses_total counter\n");
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i <= MESH_MAX_METRIC_SERIES; i++) {
+        const key_series_t *k = &keys[i];
+        if (i < n_keys || (i == MESH_MAX_METRIC_SERIES && k->n > 0)) {
+            put(&o,
+                "mesh_authz_legacy_key_uses_total{issuer=\"%s\",key=\"%s\",result=\"%s\"} %llu\n",
+                k->issuer, k->key, k->result, (unsigned long long)k->n);
+        }
+    }
+    pthread_mutex_unlock(&lock);
     render_verifiers(&o, cfg);
+    render_feed_age(&o, cfg);
     if (o.failed) {
         free(o.p);
         return NULL;

@@ -18,6 +18,9 @@
 void metrics_decision(const char *route, const char *outcome, const char *reason,
                       int64_t duration_us);
 void metrics_reload(bool ok);
+/* One use of a legacy API key by name ("result": the decision's reason: ok,
+ * legacy_key_refused, api_key_expired); at most MESH_MAX_METRIC_SERIES series. */
+void metrics_legacy_key(const char *issuer, const char *key, const char *result);
 /* The whole exposition as a new string (free()); NULL when out of memory. */
 char *metrics_render(const config_t *cfg);
 void metrics_reset(void); /* tests */

@@ -82,8 +82,10 @@ static void reply(struct evhttp_request *req, const decision_t *d)
     if (d->www[0] != '\0') {
         evhttp_add_header(out, "WWW-Authenticate", d->www);
     }
-    if (d->status == 503) {
-        evhttp_add_header(out, "Retry-After", "5");
+    if (d->status == 503 || d->status == 429) {
+        char ra[24];
+        snprintf(ra, sizeof(ra), "%lld", (long long)(d->retry_after > 0 ? d->retry_after : 5));
+        evhttp_add_header(out, "Retry-After", ra);
     }
     char body[256];
     if (d->status == 200) {
@@ -95,7 +97,11 @@ static void reply(struct evhttp_request *req, const decision_t *d)
     if (b != NULL) {
         evbuffer_add(b, body, strlen(body));
     }
-    evhttp_send_reply(req, d->status, d->status == 200 ? "OK" : "Refused", b);
+    evhttp_send_reply(req, d->status,
+                      d->status == 200   ? "OK"
+                      : d->status == 429 ? "Too Many Requests"
+                                         : "Refused",
+                      b);
     evbuffer_free(b);
 }
 
@@ -108,6 +114,46 @@ static bool printable(const char *s)
         }
     }
     return true;
+}
+
+/* A claim's value for a header: no control character (CR, LF, NUL, DEL among them). */
+static bool header_safe(const char *s)
+{
+    for (; *s; s++) {
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* claims_to_headers of one verified token; an absent claim sets no header. */
+static bool add_claims(struct evkeyvalq *out, const issuer_t *is, const mesh_identity_t *id)
+{
+    for (size_t i = 0; is != NULL && i < is->n_claims; i++) {
+        char *v = NULL;
+        mesh_err_t e = mesh_identity_claim(id, is->claims[i].claim, &v);
+        if (e == MESH_ERR_NOT_FOUND) {
+            continue;
+        }
+        bool ok = e == MESH_OK && strlen(v) <= MESH_MAX_CLAIM_STRING && header_safe(v) &&
+                  evhttp_add_header(out, is->claims[i].header, v) == 0;
+        mesh_free(v);
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool add_key_identity(struct evhttp_request *req, const api_key_t *k)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    char sub[MESH_MAX_METRIC_LABEL + 16];
+    snprintf(sub, sizeof(sub), "api-key:%s", k->name);
+    return evhttp_add_header(out, "X-Mesh-Subject", sub) == 0 &&
+           evhttp_add_header(out, "X-Mesh-Client-Id", k->name) == 0 &&
+           evhttp_add_header(out, "X-Mesh-Bound", "false") == 0;
 }
 
 static bool add_identity(struct evhttp_request *req, const mesh_identity_t *id)
@@ -172,6 +218,30 @@ static void simple(struct evhttp_request *req, decision_t *d, int status, const 
     d->reason = reason;
 }
 
+static const char *other_header(void *ctx, const char *name, int *count)
+{
+    return header(ctx, name, count);
+}
+
+/* Every identity header of an allowed request: the primary credential's X-Mesh-*, then the
+ * claims_to_headers of each verified token. */
+static bool add_all(struct evhttp_request *req, const decision_t *d)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    if (d->id != NULL && (!add_identity(req, d->id) || !add_claims(out, d->id_issuer, d->id))) {
+        return false;
+    }
+    if (d->id == NULL && d->key != NULL && !add_key_identity(req, d->key)) {
+        return false;
+    }
+    for (size_t i = 0; i < d->n_more; i++) {
+        if (!add_claims(out, d->more_issuer[i], d->more[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
 void http_handle(struct evhttp_request *req, void *arg)
 {
     const listener_t *l = arg;
@@ -224,6 +294,8 @@ void http_handle(struct evhttp_request *req, void *arg)
         rq.fe = FE_NONE;
         known_fe = false;
     }
+    rq.header = other_header;
+    rq.hctx = (void *)in;
     rq.authorization = header(in, "Authorization", &n);
     rq.two_auth = n > 1;
     if (cfg == NULL) {
@@ -237,16 +309,20 @@ void http_handle(struct evhttp_request *req, void *arg)
     } else if (d.status == 0) {
         authz_decide(cfg, &rq, &d);
     }
-    if (d.status == 200 && d.id != NULL && !add_identity(req, d.id)) {
-        mesh_identity_free(d.id);
-        d.id = NULL;
+    if (d.status == 200 && !add_all(req, &d)) {
+        authz_decision_free(&d);
+        d.key = NULL;
+        evhttp_clear_headers(evhttp_request_get_output_headers(req));
         simple(req, &d, 401, "invalid_token", "claim_not_printable");
+    }
+    if (d.key != NULL) {
+        metrics_legacy_key(d.key_issuer->name, d.key->name, d.reason);
     }
     int64_t took = now_us() - t0;
     reply(req, &d);
     metrics_decision(d.route ? d.route->name : NULL, d.outcome, d.reason, took);
     log_decision(&rq, &d, took);
-    mesh_identity_free(d.id);
+    authz_decision_free(&d);
     config_unref(cfg);
 }
 

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -79,9 +81,9 @@ static void test_errors_name_key_paths(void **state)
     refused("{" L ", " I ", " T ", \"routes\": [{\"prefix\": \"/\", \"audience\": \"g\", "
             "\"scopes\": [\"a b\"]}]}",
             "routes[0].scopes[0]", "one word");
-    refused("{" L ", \"issuers\": {\"x\": {\"kind\": \"oidc\"}}, \"routes\": [{\"prefix\": \"/\", "
+    refused("{" L ", \"issuers\": {\"x\": {\"kind\": \"ldap\"}}, \"routes\": [{\"prefix\": \"/\", "
             "\"public\": true}]}",
-            "issuers.x.kind", "not supported yet");
+            "issuers.x.kind", "\"oidc\"");
     refused("{" L ", \"issuers\": {\"x\": {\"kind\": \"mesh\", \"url\": \"http://i\"}}, "
             "\"routes\": [{\"prefix\": \"/\", \"public\": true}]}",
             "issuers.x.url", "https://");
@@ -105,6 +107,153 @@ static void test_errors_name_key_paths(void **state)
     refused("{" L ", \"routes\": [{\"prefix\": \"/\", \"public\": \"yes\"}]}", "routes[0].public",
             "true or false");
     refused("{\"listen\": 1, \"listen\": 2}", "mesh-authz config", "");
+}
+
+#define IDP   "\"idp\": {\"kind\": \"oidc\", \"url\": \"https://idp.example\", \"discovery\": true"
+#define R_IDP "\"routes\": [{\"prefix\": \"/u/\", \"audience\": \"g\", \"issuers\": [\"idp\"]}]"
+
+/* External OpenID providers, requires_all, API keys, rate limits: each error names its key. */
+static void test_issue11_shapes(void **state)
+{
+    refused("{" L ", \"issuers\": {\"idp\": {\"kind\": \"oidc\", \"url\": \"https://i\"}}, " R_IDP
+            "}",
+            "issuers.idp", "exactly one key source");
+    refused("{" L ", \"issuers\": {" IDP ", \"jwks\": {\"url\": \"https://j\"}}}, " R_IDP "}",
+            "issuers.idp", "exactly one key source");
+    refused("{" L ", \"issuers\": {" IDP
+            ", \"claims_to_headers\": {\"email\": \"X-Mesh-Subject\"}}}, " R_IDP "}",
+            "issuers.idp.claims_to_headers.email", "header name");
+    refused("{" L ", \"issuers\": {" IDP ", \"claims_to_headers\": {\"email\": \"X Bad\"}}}, " R_IDP
+            "}",
+            "issuers.idp.claims_to_headers.email", "header name");
+    refused("{" L ", \"issuers\": {" IDP ", \"token_header\": \"Cf:Access\"}}, " R_IDP "}",
+            "issuers.idp.token_header", "header name");
+    refused("{" L ", \"issuers\": {" IDP ", \"binding\": \"maybe\"}}, " R_IDP "}",
+            "issuers.idp.binding", "when-presented");
+    refused("{" L ", \"issuers\": {" IDP ", \"max_lifetime\": 0.5}}, " R_IDP "}",
+            "issuers.idp.max_lifetime", "integer");
+    refused("{" L ", \"issuers\": {\"idp\": {\"kind\": \"oidc\", \"url\": \"https://i\", "
+            "\"hmac_key_file\": \"/nonexistent/key\"}}, " R_IDP "}",
+            "issuers.idp.hmac_key_file", "No such file");
+    /* requires_all: two credentials cannot share one header */
+    refused("{" L ", " T ", \"issuers\": {" IDP "}, \"mesh\": {\"kind\": \"mesh\", \"url\": "
+            "\"https://m\"}}, \"routes\": [{\"prefix\": \"/\", \"audience\": \"g\", "
+            "\"requires_all\": [\"idp\", \"mesh\"]}]}",
+            "routes[0].requires_all", "its own header");
+    refused("{" L ", " T ", \"issuers\": {" IDP
+            "}}, \"routes\": [{\"prefix\": \"/\", \"audience\": "
+            "\"g\", \"requires_all\": [\"idp\"], \"issuers\": [\"idp\"]}]}",
+            "routes[0].requires_all", "not both");
+    refused("{" L ", \"issuers\": {" IDP
+            "}}, \"routes\": [{\"prefix\": \"/\", \"audience\": \"g\", "
+            "\"rate_limit\": {\"per_route\": \"10/week\"}}]}",
+            "routes[0].rate_limit.per_route", "N/period");
+    refused("{" L ", \"issuers\": {" IDP
+            "}}, \"routes\": [{\"prefix\": \"/\", \"audience\": \"g\", "
+            "\"rate_limit\": {\"per_subject\": {\"svc-token:ci\": \"0/h\"}}}]}",
+            "routes[0].rate_limit.per_subject.svc-token:ci", "N/period");
+    refused("{" L ", \"issuers\": {" IDP
+            "}}, \"routes\": [{\"prefix\": \"/\", \"audience\": \"g\", "
+            "\"rate_limit\": {}}]}",
+            "routes[0].rate_limit", "no quota");
+    refused("{" L ", \"routes\": [{\"prefix\": \"/\", \"public\": true, \"single_use\": true}]}",
+            "routes[0].single_use", "public route");
+    /* API keys: hashed, named, dated */
+    refused("{" L ", \"issuers\": {\"k\": {\"kind\": \"api-keys\", \"keys\": [{\"name\": \"ci\", "
+            "\"hash\": \"s3cr3t\", \"expires\": \"never\"}]}}, \"routes\": [{\"prefix\": \"/\"}]}",
+            "issuers.k.keys[0].hash", "sha256:");
+    refused("{" L ", \"issuers\": {\"k\": {\"kind\": \"api-keys\", \"keys\": [{\"name\": \"ci\", "
+            "\"hash\": \"sha256:"
+            "0000000000000000000000000000000000000000000000000000000000000000"
+            "\", \"expires\": \"soon\"}]}}, \"routes\": [{\"prefix\": \"/\"}]}",
+            "issuers.k.keys[0].expires", "UTC date");
+    refused("{" L ", \"issuers\": {\"k\": {\"kind\": \"api-keys\", \"header\": \"Authorization\", "
+            "\"keys\": []}}, \"routes\": [{\"prefix\": \"/\"}]}",
+            "issuers.k.header", "X-Api-Key");
+    refused("{" L ", " I ", " T ", \"routes\": [{\"prefix\": \"/\"}]}", "routes[0].audience",
+            "required");
+    refused(
+        "{" L ", \"issuers\": {\"k\": {\"kind\": \"api-keys\", \"keys\": [{\"name\": \"ci\", "
+        "\"hash\": \"sha256:"
+        "0000000000000000000000000000000000000000000000000000000000000000"
+        "\", \"expires\": \"never\"}]}}, \"routes\": [{\"prefix\": \"/\", \"single_use\": true}]}",
+        "routes[0].single_use", "API keys");
+
+    char err[1024];
+    config_t *c =
+        parse("{" L ", \"issuers\": {" IDP ", \"audiences\": [\"asset-service\"], "
+              "\"algorithms\": [\"RS256\", \"ES256\"], \"typ\": [\"at+jwt\", \"JWT\"], "
+              "\"required_claims\": [\"email\"], \"token_header\": "
+              "\"Cf-Access-Jwt-Assertion\", \"claims_to_headers\": {\"email\": "
+              "\"X-Mesh-User-Email\"}}, "
+              "\"k\": {\"kind\": \"api-keys\", \"enabled\": false, \"keys\": [{\"name\": "
+              "\"legacy-ci\", \"hash\": \"sha256:"
+              "00112233445566778899aabbccddeeff"
+              "00112233445566778899AABBCCDDEEFF\", \"expires\": \"2027-01-31T12:00:00Z\"}]}}, "
+              "\"routes\": [{\"prefix\": \"/k/\", \"issuers\": [\"k\"]}, {\"prefix\": \"/u/\", "
+              "\"issuers\": [\"idp\"], "
+              "\"single_use\": true, \"rate_limit\": {\"per_route\": \"1000/h\", "
+              "\"per_subject\": {\"*\": \"50/m\", \"svc-token:ci\": \"5/10s\"}}}]}",
+              err, sizeof(err));
+    if (c == NULL) {
+        fail_msg("%s", err);
+    }
+    const issuer_t *idp = &c->issuers[0], *k = &c->issuers[1];
+    assert_int_equal(idp->kind, ISSUER_OIDC);
+    assert_int_equal(idp->jwks_src, MESH_JWKS_FROM_OIDC);
+    assert_true(idp->own_audiences);
+    assert_string_equal(idp->audiences, "asset-service");
+    assert_string_equal(idp->algorithms, "RS256 ES256");
+    assert_string_equal(idp->typ, "at+jwt JWT");
+    assert_string_equal(idp->token_header, "Cf-Access-Jwt-Assertion");
+    assert_string_equal(idp->claims[0].header, "X-Mesh-User-Email");
+    assert_int_equal(idp->binding, BIND_WHEN_PRESENTED);
+    assert_null(c->trust_bundle); /* no mesh issuer: no bundle needed */
+    assert_int_equal(k->kind, ISSUER_API_KEYS);
+    assert_string_equal(k->token_header, "X-Api-Key");
+    assert_false(k->enabled);
+    assert_int_equal(k->keys[0].expires, 1801396800);
+    assert_int_equal(k->keys[0].hash[15], 0xff);
+    const route_t *r = &c->routes[1];
+    assert_null(r->audience);
+    assert_true(r->single_use);
+    assert_int_equal(r->per_route.n, 1000);
+    assert_int_equal(r->per_route.period_s, 3600);
+    assert_string_equal(r->quota_subjects[0], "svc-token:ci"); /* exact first, "*" last */
+    assert_int_equal(r->per_subject[0].period_s, 10);
+    assert_string_equal(r->quota_subjects[1], "*");
+    config_unref(c);
+}
+
+/* hmac_key_file: a legacy HS256 secret is read only from a file no one else can read. */
+static void test_hmac_key_file_mode(void **state)
+{
+    char dir[] = "/tmp/authz-hmac.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char key[64], json[1024], err[1024];
+    snprintf(key, sizeof(key), "%s/k", dir);
+    FILE *f = fopen(key, "w");
+    assert_non_null(f);
+    fputs("a-legacy-project-jwt-secret-of-32-bytes-or-more\n", f);
+    fclose(f);
+    assert_int_equal(chmod(key, 0644), 0);
+    snprintf(json, sizeof(json),
+             "{" L ", \"issuers\": {\"idp\": {\"kind\": \"oidc\", \"url\": \"https://i\", "
+             "\"hmac_key_file\": \"%s\"}}, " R_IDP "}",
+             key);
+    config_t *c = parse(json, err, sizeof(err));
+    assert_null(c);
+    assert_non_null(strstr(err, "mode 0600"));
+    assert_int_equal(chmod(key, 0600), 0);
+    c = parse(json, err, sizeof(err));
+    if (c == NULL) {
+        fail_msg("%s", err);
+    }
+    assert_int_equal(c->issuers[0].hmac_len,
+                     strlen("a-legacy-project-jwt-secret-of-32-bytes-or-more"));
+    config_unref(c);
+    unlink(key);
+    rmdir(dir);
 }
 
 static void test_too_many_routes(void **state)
@@ -178,10 +327,9 @@ static void test_defaults_and_paths(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_errors_name_key_paths),
-        cmocka_unit_test(test_too_many_routes),
-        cmocka_unit_test(test_verifier_plan),
-        cmocka_unit_test(test_defaults_and_paths),
+        cmocka_unit_test(test_errors_name_key_paths), cmocka_unit_test(test_too_many_routes),
+        cmocka_unit_test(test_issue11_shapes),        cmocka_unit_test(test_hmac_key_file_mode),
+        cmocka_unit_test(test_verifier_plan),         cmocka_unit_test(test_defaults_and_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

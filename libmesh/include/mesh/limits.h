@@ -131,6 +131,30 @@
 #define MESH_AUTHZ_MAX_XFCC_ELEMENTS 16   /* comma-separated elements of one XFCC header */
 #define MESH_AUTHZ_MAX_XFCC_PAIRS 32      /* key=value pairs of one XFCC element */
 #define MESH_AUTHZ_MAX_BODY 4096          /* a request body (proxies send none; it is ignored) */
+#define MESH_AUTHZ_MAX_HEADER_NAME 64      /* a configured header name (token_header, claims) */
+#define MESH_AUTHZ_MAX_REQUIRES_ALL 4      /* issuers one route's requires_all names */
+#define MESH_AUTHZ_MAX_API_KEYS 1024       /* keys of one api-keys issuer */
+#define MESH_AUTHZ_MIN_API_KEY_BYTES 32    /* hash-key: a shorter key is not random enough */
+#define MESH_AUTHZ_MAX_API_KEY_BYTES 512   /* one API key header value */
+#define MESH_AUTHZ_MAX_QUOTA 100000000     /* N of a rate limit "N/period" */
+#define MESH_AUTHZ_MAX_RATE_KEYS 65536     /* (route, subject) counters kept; full: 503 */
+#define MESH_AUTHZ_MAX_REPLAY_ENTRIES 262144 /* jti kept by single-use routes; full: 503 */
 #define MESH_AUTHZ_IDLE_TIMEOUT 60        /* seconds a proxy's keep-alive connection may idle */
+
+/* Online certificate issuance (mesh-issuer POST /v1/certificate, docs/CERTIFICATES.md) */
+#define MESH_MAX_CSR_BYTES 8192            /* the PEM CERTIFICATE REQUEST in a request body */
+#define MESH_MAX_CSR_NAMES 32              /* subject alternative names one CSR may ask for */
+#define MESH_MIN_CSR_RSA_BITS 2048         /* an RSA key in a CSR: smaller is refused */
+#define MESH_MAX_CSR_RSA_BITS 8192         /* larger RSA keys are refused (cost of a check) */
+#define MESH_CERT_LIFETIME_MIN 60          /* lowest certificates.min_lifetime, seconds */
+#define MESH_CERT_LIFETIME_MAX (30 * 86400) /* highest certificates.max_lifetime, seconds */
+#define MESH_CERT_LIFETIME_DEFAULT 86400   /* certificates.default_lifetime */
+#define MESH_CERT_MIN_LIFETIME_DEFAULT 300 /* certificates.min_lifetime */
+#define MESH_CERT_MAX_LIFETIME_DEFAULT (7 * 86400) /* certificates.max_lifetime */
+#define MESH_MAX_CERT_SERVICES 4096        /* certificates.services[] entries */
+#define MESH_JOIN_TOKEN_TTL_MAX (7 * 86400) /* longest join token (join-token create --ttl) */
+#define MESH_MAX_JOIN_TOKEN 64             /* a Mesh-Join-Token header: "mjt_" + 43 characters */
+#define MESH_CRL_SERVED_NEXT_S 3600        /* nextUpdate of the CRL GET /v1/crl signs: 1 h */
+#define MESH_CRL_FILE_NEXT_S (7 * 86400)   /* nextUpdate of certificates.crl, the file */
 
 #endif /* MESH_LIMITS_H */

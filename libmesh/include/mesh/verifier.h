@@ -304,6 +304,10 @@ typedef enum {
     MESH_VSTAT_REVOCATION_POLLS = 4,
     /* keys of the installed JWKS left out by the algorithm list (set_algorithms) */
     MESH_VSTAT_JWKS_KEYS_SKIPPED = 5,
+    /* not a counter: the verifier clock's time (Unix seconds) of the last revocation feed
+     * poll that succeeded; 0 before the first (or with the feed off). Its age is the feed's
+     * staleness, for an alert. */
+    MESH_VSTAT_REVOCATION_LAST_POLL = 6,
 } mesh_verifier_stat_t;
 
 /* One counter; 0 for a NULL verifier or an unknown counter. Thread-safe, approximate under

@@ -175,7 +175,7 @@ static void test_newer_schema_refused(void **state)
     assert_null(s);
 }
 
-/* A version-1 store (before the certs table) opens, and is version 2 afterwards. */
+/* A version-1 store (before the certs table) opens, and is version 3 afterwards. */
 static void test_schema_v1_migrates(void **state)
 {
     struct fixture *fx = *state;
@@ -199,7 +199,7 @@ static void test_schema_v1_migrates(void **state)
     assert_int_equal(sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 2);
+    assert_int_equal(sqlite3_column_int(st, 0), 3);
     sqlite3_finalize(st);
     sqlite3_close(db);
 }

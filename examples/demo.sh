@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The libmesh demo: a whole mesh on 127.0.0.1 (mesh-ca, mesh-issuer, nginx in front of
-# asset-service with mesh-authz deciding, a web-service caller and a CI pipeline; and the
-# example C gateway), its checks printed as a table. Run via ./dev demo.
+# asset-service with mesh-authz deciding, an external OpenID provider, a web-service caller,
+# a CI pipeline, a legacy API key; and the example C gateway), its checks printed as a
+# table. Run via ./dev demo.
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,7 +13,8 @@ usage: examples/demo.sh [--keep] [--build-dir DIR] [--dir DIR] [--help]
 
 Starts a demo mesh on 127.0.0.1: nginx (Debian's) is the entry point, asking mesh-authz
 (auth_request on a unix socket) about every request before it passes it to asset-service
-over mTLS. Shows each check working, steps 1-8 through nginx:
+over mTLS; the OpenID provider is panva's oidc-provider (tests/idp, installed by ./dev deps)
+on Node. Shows each check working, steps 1-11 through nginx:
   1. web-service -> nginx with certificate + token            200
   2. no token                                                 401 + WWW-Authenticate
   3. a token for another audience                             401 invalid_token
@@ -21,7 +23,10 @@ over mTLS. Shows each check working, steps 1-8 through nginx:
   6. CI pipeline with a service token (examples/ci-token.sh)  200
   7. the token revoked                                        401 once the feed catches up
   8. mesh doctor --service web-service --audience gateway     all checks pass
-  9. web-service -> the example C gateway (links libmesh)     200
+  9. a user token of an external OpenID provider, user route 200 (a mesh token there: 401)
+ 10. a legacy API key, then "enabled": false + SIGHUP        200, then 401 legacy_key_refused
+ 11. a token on a single-use route, twice                    200, then 401 token_replayed
+ 12. web-service -> the example C gateway (links libmesh)     200
 
   --keep           leave the mesh running; prints curl lines and the stop command
   --setup-only     start the mesh and leave it running without the checks (tests use this)
@@ -58,6 +63,7 @@ MESH=$BUILD/libmesh/cli/mesh
 AUTHZ=$BUILD/libmesh/authz/mesh-authz
 NGINX=$(command -v nginx || true)
 [[ -n $NGINX ]] || NGINX=/usr/sbin/nginx
+IDP_DIR=$top/tests/idp
 CI_TOKEN=$top/examples/ci-token.sh
 START_TIMEOUT=${MESH_DEMO_START_TIMEOUT:-60}   # seconds; ASan builds start slowly
 REVOKE_TIMEOUT=${MESH_DEMO_REVOKE_TIMEOUT:-30} # seconds for the feed to catch up
@@ -71,6 +77,10 @@ for b in "$MESH_CA" "$ISSUER" "$GATEWAY" "$ASSETS" "$CALLER" "$AUTHZ"; do
     [[ -x $b ]] || die "$b is not built: run ./dev build (or ./dev demo), or pass --build-dir"
 done
 [[ -x $NGINX ]] || die "nginx is needed (./dev deps installs Debian's nginx)"
+command -v node >/dev/null && [[ -f $IDP_DIR/node_modules/oidc-provider/package.json ]] ||
+    die "node and oidc-provider are needed for the external identity provider (./dev deps)"
+command -v jq >/dev/null || die "jq is needed (./dev deps installs it)"
+command -v openssl >/dev/null || die "openssl is needed (./dev deps installs it)"
 command -v curl >/dev/null || die "curl is needed (apt-get install curl)"
 
 # ---- the demo directory and the processes we start ----
@@ -251,6 +261,8 @@ wait_until "$START_TIMEOUT" gateway "${PIDS[-1]}" \
 fill() {
     sed -e "s|@DIR@|$DIR|g" -e "s|@CERTS@|$CERTS|g" -e "s|@ISSUER_URL@|$ISSUER_URL|g" \
         -e "s|@POLL_MS@|$POLL_MS|g" -e "s|@GROUP@|$(id -gn)|g" -e "s|@USER_LINE@|$USER_LINE|g" \
+        -e "s|@IDP_URL@|$IDP_URL|g" -e "s|@LEGACY_ENABLED@|$LEGACY_ENABLED|g" \
+        -e "s|@API_KEY_ENTRY@|$KEY_ENTRY|g" \
         -e "s|@ASSETS_PORT@|${ASSETS_URL##*:}|g" -e "s|@PORT@|${NGINX_PORT:-}|g" "$1" >"$2"
 }
 # nginx forwards the caller's leaf only ($ssl_client_escaped_cert): the bundle mesh-authz
@@ -259,11 +271,44 @@ cat "$CERTS/ca.pem" "$CERTS/intermediate.pem" >"$DIR/bundle.pem"
 USER_LINE=
 # As root nginx's workers would switch to "nobody", who cannot enter the 0700 demo dir.
 [[ $(id -u) == 0 ]] && USER_LINE="user $(id -un) $(id -gn);"
+
+# The external identity provider: panva's oidc-provider on HTTPS (a CA of its own: it is not
+# part of the mesh), a port it picks. Its client_credentials client stands for a user's
+# login here; its access tokens (RFC 9068 JWTs, RS256) name audience profile-service.
+mkdir -p "$DIR/idp"
+(
+    cd "$DIR/idp"
+    umask 077
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
+        -out ca.pem -subj /CN=demo-idp-ca -days 2 \
+        -addext basicConstraints=critical,CA:true -addext keyUsage=critical,keyCertSign
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout idp.key \
+        -out idp.csr -subj /CN=127.0.0.1
+    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:false\n' \
+        >idp.ext
+    openssl x509 -req -in idp.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out idp.pem \
+        -days 2 -extfile idp.ext
+) >"$DIR/logs/idp-openssl.log" 2>&1 || die "openssl could not make the IdP's certificate"
+say "starting the external OpenID provider (oidc-provider, tests/idp/provider.mjs)"
+start idp node "$IDP_DIR/provider.mjs" "$DIR/idp/idp.pem" "$DIR/idp/idp.key" "$DIR/idp/ready.json"
+wait_port_file "$DIR/idp/ready.json" "${PIDS[-1]}" ||
+    die "the OpenID provider did not start; log: $DIR/logs/idp.log"
+IDP_URL=$(jq -er .issuer "$DIR/idp/ready.json") || die "the OpenID provider wrote no issuer"
+IDP_CLIENT=svc-client:svc-client-secret-for-tests-only # provider.mjs's test client
+
+# A legacy API key, as a service that predates tokens holds it: mesh-authz keeps its hash
+# (mesh-authz hash-key, the key on stdin), the key itself only demo/legacy-api.key (0600).
+(umask 077 && openssl rand -hex 32 >"$DIR/legacy-api.key")
+KEY_ENTRY=$("$AUTHZ" hash-key --name ci-legacy --expires "$(date -u -d '+1 year' +%F)" \
+    <"$DIR/legacy-api.key") || die "mesh-authz hash-key failed"
+LEGACY_ENABLED=true
+
 fill "$top/examples/authz/demo-authz.json" "$DIR/authz.json"
 "$AUTHZ" --check-config --config "$DIR/authz.json" >"$DIR/logs/authz-check.log" 2>&1 ||
     { cat "$DIR/logs/authz-check.log" >&2; die "the mesh-authz config is not valid"; }
 say "starting mesh-authz (routes of $DIR/authz.json, unix socket $DIR/authz.sock)"
 start mesh-authz "$AUTHZ" --config "$DIR/authz.json" --ready-file "$DIR/authz.ready"
+AUTHZ_PID=${PIDS[-1]}
 wait_port_file "$DIR/authz.ready" "${PIDS[-1]}" ||
     die "mesh-authz did not start; log: $DIR/logs/mesh-authz.log"
 
@@ -302,6 +347,7 @@ keep_running() {
 export MESH_CERTS_DIR=$CERTS
 export MESH_ISSUER_URL=$ISSUER_URL
 export NGINX_URL=$ENTRY
+export IDP_URL=$IDP_URL
 export GATEWAY_URL=$GW
 export ASSETS_URL=$ASSETS_URL
 export MESH_DEMO_DIR=$DIR
@@ -312,6 +358,7 @@ EOF
 The mesh keeps running (PIDs in $DIR/demo.pids):
   mesh-issuer    $ISSUER_URL
   nginx          $ENTRY   (the entry point; mesh-authz decides, $DIR/authz.json)
+  OpenID provider $IDP_URL   (oidc-provider; CA $DIR/idp/ca.pem)
   asset-service  $ASSETS_URL
   C gateway      $GW   (the example that links libmesh directly)
   logs           $DIR/logs/   (mesh-authz's decisions: authz-decisions.log)
@@ -350,12 +397,14 @@ record() { # number, description, expected, got, ok(0/1), explanation
 # Calls nginx with curl as SERVICE (cert; "-" for none) and TOKEN ("" for none).
 # Sets STATUS, WWW (WWW-Authenticate value) and BODY. The token goes through stdin, never
 # the command line.
+# EXTRA_HEADER (a "Name: value" line, e.g. an API key) goes through stdin too.
 call() { # service, token, method, path
     local svc=$1 token=$2 method=$3 path=$4 cert=() hdr
     [[ $svc != - ]] && cert=(--cert "$CERTS/$svc/cert.pem" --key "$CERTS/$svc/key.pem")
     hdr=$DIR/last.headers
     STATUS=$( {
         [[ -n $token ]] && printf 'header = "Authorization: Bearer %s"\n' "$token"
+        [[ -n ${EXTRA_HEADER:-} ]] && printf 'header = "%s"\n' "$EXTRA_HEADER"
         true
     } | curl -s -K - "${cert[@]}" --cacert "$CERTS/ca.pem" -X "$method" -D "$hdr" \
         -o "$DIR/last.body" -w '%{http_code}' "$ENTRY$path") || STATUS=000
@@ -462,14 +511,69 @@ else
     record 8 "mesh doctor --service web-service" "exit 0" none 1 "the mesh CLI has no 'doctor' verb in this build"
 fi
 
-# 9. the example C gateway: the same call, verified in-process by a program linking libmesh
+# 9. a user token of the external OpenID provider on the user route /profile/ (issuer "idp"
+# only): accepted, its email claim passed on; web-service's mesh token there is refused.
+utok=$( { printf 'user = "%s"\n' "$IDP_CLIENT"; } | curl -s -K - --cacert "$DIR/idp/ca.pem" \
+    -d grant_type=client_credentials --data-urlencode resource=https://profile.test/ \
+    --data-urlencode scope=read "$IDP_URL/token" | jq -r '.access_token // empty') || utok=
+call - "$utok" GET /profile/me
+user_status=$STATUS user_body=$BODY
+call web-service "$(token_for web-service gateway)" GET /profile/me
+if [[ $user_status == 200 && $user_body == *'"caller":"svc-client"'* && $STATUS == 401 ]]; then
+    record 9 "external IdP user token, user route" 200 "$user_status" 0 \
+        "oidc-provider's RS256 token (aud profile-service) as svc-client; a mesh token there: 401"
+else
+    record 9 "external IdP user token, user route" 200 "${user_status:-none}" 1 \
+        "user token: $user_status ${user_body:0:80}; mesh token: $STATUS"
+fi
+
+# 10. the legacy API key: accepted while "enabled", refused once the operator switches it
+# off ("enabled": false in the config, SIGHUP to mesh-authz; the old config stays until the
+# new one is valid). The key goes to curl through stdin.
+EXTRA_HEADER="X-Api-Key: $(<"$DIR/legacy-api.key")"
+call - "" GET /legacy/report
+key_before=$STATUS key_body=$BODY
+LEGACY_ENABLED=false
+fill "$top/examples/authz/demo-authz.json" "$DIR/authz.json"
+kill -HUP "$AUTHZ_PID"
+t0=$SECONDS
+STATUS=000
+while ((SECONDS - t0 < 20)); do
+    call - "" GET /legacy/report
+    [[ $STATUS == 401 ]] && grep -q '"reason":"legacy_key_refused"' "$DIR/logs/authz-decisions.log" && break
+    sleep 0.2
+done
+unset EXTRA_HEADER
+if [[ $key_before == 200 && $key_body == *'"caller":"api-key:ci-legacy"'* && $STATUS == 401 ]] &&
+    grep -q '"reason":"legacy_key_refused"' "$DIR/logs/authz-decisions.log"; then
+    record 10 "legacy API key, then the switch" "200/401" "$key_before/$STATUS" 0 \
+        "accepted as api-key:ci-legacy (counted, logged by name), refused after \"enabled\": false + SIGHUP (legacy_key_refused)"
+else
+    record 10 "legacy API key, then the switch" "200/401" "$key_before/$STATUS" 1 \
+        "before: ${key_body:0:80}; WWW-Authenticate: '${WWW}'"
+fi
+
+# 11. a single-use route: the jti is remembered, the same token a second time is refused
+otok=$(token_for web-service gateway) || otok=
+call web-service "$otok" GET /once/download
+once_first=$STATUS
+call web-service "$otok" GET /once/download
+if [[ $once_first == 200 && $STATUS == 401 && $WWW == *token_replayed* ]]; then
+    record 11 "single-use route, the token twice" "200/401" "$once_first/$STATUS" 0 \
+        "invalid_token ($DESC) the second time: the jti replay cache"
+else
+    record 11 "single-use route, the token twice" "200/401" "$once_first/$STATUS" 1 \
+        "WWW-Authenticate: '${WWW}'"
+fi
+
+# 12. the example C gateway: the same call, verified in-process by a program linking libmesh
 out=$("$CALLER" "$GW/assets/42" 2>&1) || true
 st=$(sed -n '1s/^HTTP //p' <<<"$out")
 if [[ $st == 200 && $out == *'"caller":"spiffe://mesh.local/web-service"'* ]]; then
-    record 9 "web-service -> C gateway (libmesh)" 200 "$st" 0 \
+    record 12 "web-service -> C gateway (libmesh)" 200 "$st" 0 \
         "examples/gateway verified in-process, forwarded with its own token"
 else
-    record 9 "web-service -> C gateway (libmesh)" 200 "${st:-none}" 1 "got: ${out:0:120}"
+    record 12 "web-service -> C gateway (libmesh)" 200 "${st:-none}" 1 "got: ${out:0:120}"
 fi
 
 # ---- the table ----

@@ -34,10 +34,16 @@ check "step 7: revoked token is 401 after the feed catches up" \
 
 check "step 8: mesh doctor --service web-service, every check ✓" \
     eval 'passed 8 && [[ $(row 8) == *"exit 0"*"exit 0"* ]]'
-check "step 9: web-service -> the example C gateway is 200" \
-    eval 'passed 9 && [[ $(row 9) == *" 200 "*gateway* ]]'
+check "step 9: a user token of oidc-provider on the user route is 200, a mesh token 401" \
+    eval 'passed 9 && [[ $(row 9) == *" 200 "*oidc-provider*svc-client*401* ]]'
+check "step 10: the legacy API key is 200, then 401 legacy_key_refused after the switch" \
+    eval 'passed 10 && [[ $(row 10) == *" 200/401 "*api-key:ci-legacy*legacy_key_refused* ]]'
+check "step 11: a single-use token is 200 once, then 401 token_replayed" \
+    eval 'passed 11 && [[ $(row 11) == *" 200/401 "*token_replayed* ]]'
+check "step 12: web-service -> the example C gateway is 200" \
+    eval 'passed 12 && [[ $(row 12) == *" 200 "*gateway* ]]'
 check "demo exits 0" test "$rc" = 0
-check "the table says all 9 steps behaved" grep -q "all 9 steps behaved as stated" "$T/table.txt"
+check "the table says all 12 steps behaved" grep -q "all 12 steps behaved as stated" "$T/table.txt"
 
 # The requests of steps 1-7 really went through nginx and mesh-authz: nginx's access log has
 # them with their statuses, mesh-authz's decision log its allow and deny lines.
@@ -55,6 +61,10 @@ check "mesh-authz's decision log: cnf_mismatch, insufficient_scope and token_rev
           grep -q "\"reason\":\"token_revoked\"" "$decisions"'
 check "no token in mesh-authz's decision log" \
     eval '! grep -qE "eyJ[A-Za-z0-9_-]{10,}\.eyJ" "$decisions"'
+check "the legacy API key is in no log (the decision log names it ci-legacy)" \
+    eval 'grep -q "\"api_key\":\"ci-legacy\"" "$decisions" &&
+          ! grep -rqF "$(<"$T/demo/legacy-api.key")" "$T/demo/logs" "$T/table.txt" "$T/progress.log"'
+check "the legacy API key file is mode 0600" test "$(stat -c %a "$T/demo/legacy-api.key")" = 600
 
 alive=0
 while read -r pid name; do

@@ -14,7 +14,7 @@ usage: examples/demo.sh [--keep] [--build-dir DIR] [--dir DIR] [--help]
 Starts a demo mesh on 127.0.0.1: nginx (Debian's) is the entry point, asking mesh-authz
 (auth_request on a unix socket) about every request before it passes it to asset-service
 over mTLS; the OpenID provider is panva's oidc-provider (tests/idp, installed by ./dev deps)
-on Node. Shows each check working, steps 1-11 through nginx:
+on Node. Shows each check working, steps 1-7 and 9-11 through nginx:
   1. web-service -> nginx with certificate + token            200
   2. no token                                                 401 + WWW-Authenticate
   3. a token for another audience                             401 invalid_token
@@ -23,9 +23,9 @@ on Node. Shows each check working, steps 1-11 through nginx:
   6. CI pipeline with a service token (examples/ci-token.sh)  200
   7. the token revoked                                        401 once the feed catches up
   8. mesh doctor --service web-service --audience gateway     all checks pass
-  9. a user token of an external OpenID provider, user route 200 (a mesh token there: 401)
- 10. a legacy API key, then "enabled": false + SIGHUP        200, then 401 legacy_key_refused
- 11. a token on a single-use route, twice                    200, then 401 token_replayed
+  9. an external IdP's user token on a user route             200 (a mesh token: 401)
+ 10. a legacy API key, then "enabled": false + SIGHUP         200, then 401 legacy_key_refused
+ 11. a token on a single-use route, twice                     200, then 401 token_replayed
  12. web-service -> the example C gateway (links libmesh)     200
 
   --keep           leave the mesh running; prints curl lines and the stop command

@@ -14,7 +14,8 @@
 #   3. raw mesh_verify() in one thread of authz-load, cached and with the cache off.
 # Run by ./dev bench (MESH_BUILD_ROOT = the release build). RUNS, SECS, CONNS, N, AUTHZ_LOG
 # (file or off: mesh-authz's decision log) may be set; PERF_OUT=FILE writes a perf profile of
-# mesh-authz during the first cached round there.
+# mesh-authz during the first cached round there; AUTHZ_BIN=PATH runs another build of
+# mesh-authz (an A/B of two versions, the rest unchanged).
 # Nothing here asserts a time: the numbers are printed, and written down by hand.
 set -euo pipefail
 
@@ -25,7 +26,7 @@ SECS=${SECS:-5}
 CONNS=${CONNS:-16}
 N=${N:-10000} # distinct tokens (each uncached round restarts mesh-authz and sends them once)
 LOAD=$B/tests/bench/authz-load
-AUTHZ=$B/libmesh/authz/mesh-authz
+AUTHZ=${AUTHZ_BIN:-$B/libmesh/authz/mesh-authz} # AUTHZ_BIN: another build of it, for an A/B
 NGINX=$(command -v nginx || true)
 [[ -n $NGINX ]] || NGINX=/usr/sbin/nginx
 [[ -x $NGINX ]] || { echo "bench authz: nginx missing (./dev deps installs it)" >&2; exit 2; }

@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: Apache-2.0
+"""python-service: a FastAPI backend on the mesh (the Python twin of asset-service).
+
+It serves mTLS itself (uvicorn, client certificates of the mesh CA required), verifies each
+caller's token bound to that certificate, and calls a peer back through the mesh client.
+
+Environment (the same contract as the C services):
+  MESH_SERVICE        this service's name (default python-service): its certificate is
+                      MESH_CERTS_DIR/<name>/ (or TLS_CERT_PATH/TLS_KEY_PATH/TLS_CA_PATH)
+  MESH_ISSUER_URL     mesh-issuer's https URL (tokens are verified against it)
+  MESH_AUDIENCE       the audience the routes require (default: the service name)
+  LISTEN              host:port (default 127.0.0.1:8446)
+  MESH_TRUSTED_PROXIES  space-separated addresses whose X-Mesh-* / X-Client-Cert headers are
+                      believed (behind nginx + mesh-authz); unset: none
+  MESH_PEER_URL, MESH_PEER_AUDIENCE  optional: GET /peer calls this URL with a token for
+                      that audience and answers what it said
+
+Run: python3 examples/python-service/app.py   (PYTHONPATH must reach libmesh/python)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional
+
+from fastapi import Depends, FastAPI
+
+import mesh
+import mesh.transports
+from mesh.fastapi import MeshMiddleware, require_audience
+
+
+def create_app(verifier: mesh.Verifier, audience: str, *, client: Optional[mesh.Client] = None,
+               trusted_proxies: tuple[str, ...] = (), peer_url: Optional[str] = None,
+               peer_audience: Optional[str] = None) -> FastAPI:
+    """The app: /healthz public, /whoami and /jobs/{id}/abort protected."""
+    app = FastAPI(title="python-service", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(MeshMiddleware, verifier=verifier, public_paths=["/healthz"],
+                       trusted_proxies=trusted_proxies)
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/whoami")
+    def whoami(who=Depends(require_audience(audience))) -> dict:
+        return {"subject": who.subject, "client_id": who.client_id, "audience": who.audience,
+                "scopes": who.scopes, "token_id": who.token_id, "bound": who.bound}
+
+    @app.post("/jobs/{job}/abort")
+    def abort(job: str, who=Depends(require_audience(audience, "write"))) -> dict:
+        return {"aborted": job, "by": who.subject}
+
+    if client is not None and peer_url:
+        http = mesh.transports.async_httpx_client(client, peer_audience, timeout=10.0)
+
+        @app.get("/peer")
+        async def peer(who=Depends(require_audience(audience))) -> dict:
+            r = await http.get(peer_url)
+            return {"status": r.status_code, "body": r.json() if r.content else None}
+
+        @app.on_event("shutdown")
+        async def close_http() -> None:
+            await http.aclose()
+
+    return app
+
+
+def main() -> int:
+    import uvicorn
+
+    import mesh.uvicorn
+
+    if len(sys.argv) > 1:
+        print(__doc__.strip())
+        return 0 if sys.argv[1:] == ["--help"] else 2
+    name = os.environ.get("MESH_SERVICE") or "python-service"
+    audience = os.environ.get("MESH_AUDIENCE") or name
+    host, _, port = (os.environ.get("LISTEN") or "127.0.0.1:8446").rpartition(":")
+    try:
+        verifier = mesh.Verifier.from_env(name)
+        peer_url = os.environ.get("MESH_PEER_URL") or None
+        client = mesh.Client.from_env(name) if peer_url else None
+        config = mesh.uvicorn.config_from_env(
+            create_app(verifier, audience, client=client, peer_url=peer_url,
+                       peer_audience=os.environ.get("MESH_PEER_AUDIENCE") or None,
+                       trusted_proxies=tuple((os.environ.get("MESH_TRUSTED_PROXIES") or "").split())),
+            name, host=host, port=int(port), log_level="warning")
+    except (mesh.MeshError, ValueError, OSError) as e:
+        print(f"python-service: {e}", file=sys.stderr)
+        return 1
+    uvicorn.Server(config).run()
+    if client is not None:
+        client.close()
+    verifier.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

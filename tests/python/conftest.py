@@ -34,8 +34,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(pred, what: str, log: Optional[Path] = None, tries: int = 400) -> None:
+def wait_until(pred, what: str, log: Optional[Path] = None, tries: int = 400,
+               proc: Optional[subprocess.Popen] = None) -> None:
     for _ in range(tries):
+        if proc is not None and proc.poll() is not None:
+            break
         try:
             if pred():
                 return
@@ -99,7 +102,7 @@ class Mesh:
         log.close()
         wait_until(lambda: requests.get(self.url + "/healthz", verify=self.ca,
                                         timeout=2).status_code == 200,
-                   "mesh-issuer", self.root / "issuer.log")
+                   "mesh-issuer", self.root / "issuer.log", proc=self.proc)
 
     def stop(self) -> None:
         stop_proc(self.proc)
@@ -197,9 +200,9 @@ def _run(mesh_net: Mesh, s: Service) -> Iterator[Service]:
             ["/usr/bin/python3", str(SOURCE / "examples" / "python-service" / "app.py")],
             env=s.env, stdout=log, stderr=log)
     try:
-        wait_until(lambda: s.proc.poll() is None and requests.get(
+        wait_until(lambda: requests.get(
             s.url + "/healthz", verify=mesh_net.ca, cert=mesh_net.files("svc-a"),
-            timeout=2).status_code == 200, "python-service", s.log)
+            timeout=2).status_code == 200, "python-service", s.log, proc=s.proc)
         yield s
     finally:
         s.stop()

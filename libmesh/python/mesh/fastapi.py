@@ -24,6 +24,9 @@ import ssl
 from typing import Any, Awaitable, Callable, Iterable, Optional, Sequence, Union
 from urllib.parse import unquote_to_bytes
 
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
 from .client import Scopes, scope_string
 from .errors import ERR_AUDIENCE, ERR_SCOPE, MeshError, http_status
 from .verifier import Identity, Verifier
@@ -201,9 +204,6 @@ def require_audience(audience: str, scopes: Scopes = None) -> Callable[..., Awai
 
     Uses the identity MeshMiddleware established, or verifies the request itself with the
     middleware's or ``install``'s verifier."""
-    from fastapi import HTTPException
-    from starlette.requests import Request
-
     wanted = (scope_string(scopes) or "").split()
 
     def refuse(code: int, scope_name: Optional[str] = None, err: Optional[MeshError] = None):

@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 import pytest
-import requests
+
+try:
+    import fastapi  # noqa: F401
+    import httpx  # noqa: F401
+    import requests
+    import uvicorn  # noqa: F401
+except ImportError as e:  # a clear failure, never a skip that passes unrun
+    raise SystemExit(f"tests/python: {e.name} is missing: run ./dev deps (Debian's "
+                     "python3-fastapi python3-uvicorn python3-httpx python3-requests)")
 
 BUILD = Path(os.environ.get("MESH_BUILD_ROOT", "build")).resolve()
 SOURCE = Path(os.environ.get("MESH_SOURCE_ROOT", Path(__file__).resolve().parents[2]))

@@ -12,8 +12,11 @@ import mesh
 
 
 def der(mesh_net, svc):
+    """The leaf of svc's cert.pem (leaf first, then the intermediate) as DER."""
     with open(mesh_net.files(svc)[0]) as f:
-        return ssl.PEM_cert_to_DER_cert(f.read())
+        text = f.read()
+    end = "-----END CERTIFICATE-----"
+    return ssl.PEM_cert_to_DER_cert(text[: text.index(end) + len(end)] + "\n")
 
 
 def pem(mesh_net, svc):

@@ -202,3 +202,33 @@ def test_no_leak_100000_verifications(mesh_net, client, verifier):
     after = rss_kib()
     # A leak of one identity (hundreds of bytes) per call would be tens of MiB.
     assert after - before < 2048, f"RSS grew {after - before} KiB over 100,000 verifications"
+
+
+def test_close_while_threads_verify(mesh_net, client):
+    cert = der(mesh_net, "svc-a")
+    auth = "Bearer " + client.token("svc-b")
+    v = mesh.Verifier(issuer=mesh_net.url, audience="svc-b", ca_path=mesh_net.ca)
+    started = threading.Barrier(5)
+    outcome = []
+
+    def work():
+        started.wait()
+        n = 0
+        try:
+            while True:
+                v.verify(auth, peer_cert_der=cert)
+                n += 1
+        except RuntimeError as e:  # "mesh.Verifier is closed": the only way out
+            outcome.append((n, str(e)))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    started.wait()
+    while v.stat(0) < 2000:  # verified count: the threads are verifying
+        pass
+    v.close()  # waits for the calls in flight, then frees
+    for t in threads:
+        t.join()
+    assert len(outcome) == 4 and all("closed" in msg for _, msg in outcome)
+    v.close()  # idempotent

@@ -73,7 +73,7 @@ def enc(value: Optional[str], name: str) -> Optional[bytes]:
     (C would silently cut the string there)."""
     if value is None:
         return None
-    if not isinstance(value, str):
+    if value.__class__ is not str and not isinstance(value, str):
         raise TypeError(f"{name}: expected str, got {type(value).__name__}")
     if "\0" in value:
         raise ValueError(f"{name}: contains a NUL character")

@@ -12,6 +12,9 @@ from ._lib import c_void_p, lib
 from .errors import ERR_NOT_FOUND, MeshError, check, enc, take_string
 
 _FREE_IDENTITY = lib.mesh_identity_free
+_VERIFY = lib.mesh_verify
+_VERIFY_PEM = lib.mesh_verify_pem
+_byref = ctypes.byref
 
 
 class Identity:
@@ -263,22 +266,22 @@ class Verifier:
             raise ValueError("verify: give peer_cert_pem or peer_cert_der, not both")
         auth = enc(authorization, "authorization")
         scope = enc(required_scope, "required_scope") if required_scope else None
+        der = peer_cert_der
+        if peer_cert_pem is not None and not self.has_trust_bundle:
+            der, peer_cert_pem = _pem_leaf_der(peer_cert_pem), None
         out = c_void_p()
-        ptr = self._h.acquire()
+        h = self._h
+        ptr = h.acquire()
         try:
-            if peer_cert_pem is not None and self.has_trust_bundle:
+            if peer_cert_pem is not None:
                 pem = peer_cert_pem.encode() if isinstance(peer_cert_pem, str) else peer_cert_pem
-                rc = lib.mesh_verify_pem(ptr, auth, pem, len(pem), scope, ctypes.byref(out))
+                rc = _VERIFY_PEM(ptr, auth, pem, len(pem), scope, _byref(out))
             else:
-                der = peer_cert_der
-                if peer_cert_pem is not None:
-                    der = _pem_leaf_der(peer_cert_pem)
-                rc = lib.mesh_verify(ptr, auth, der, len(der) if der else 0, scope,
-                                     ctypes.byref(out))
+                rc = _VERIFY(ptr, auth, der, len(der) if der else 0, scope, _byref(out))
             if rc:
-                check(rc)
+                check(rc)  # on this thread, right after the call: the detail is thread-local
         finally:
-            self._h.release()
+            h.release()
         return Identity(out)
 
     async def averify(

@@ -12,6 +12,8 @@ Environment (the same contract as the C services):
   LISTEN              host:port (default 127.0.0.1:8446)
   MESH_TRUSTED_PROXIES  space-separated addresses whose X-Mesh-* / X-Client-Cert headers are
                       believed (behind nginx + mesh-authz); unset: none
+  MESH_TRUSTED_FORWARDERS  space-separated SPIFFE IDs (the gateway: spiffe://mesh.local/gateway)
+                      whose X-Mesh-Subject / X-Mesh-Scope name the original caller; unset: none
   MESH_PEER_URL, MESH_PEER_AUDIENCE  optional: GET /peer calls this URL with a token for
                       that audience and answers what it said
 
@@ -32,12 +34,13 @@ from mesh.fastapi import MeshMiddleware, require_audience
 
 
 def create_app(verifier: mesh.Verifier, audience: str, *, client: Optional[mesh.Client] = None,
-               trusted_proxies: tuple[str, ...] = (), peer_url: Optional[str] = None,
+               trusted_proxies: tuple[str, ...] = (), trusted_forwarders: tuple[str, ...] = (),
+               peer_url: Optional[str] = None,
                peer_audience: Optional[str] = None) -> FastAPI:
     """The app: /healthz public, /whoami and /jobs/{id}/abort protected."""
     app = FastAPI(title="python-service", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(MeshMiddleware, verifier=verifier, public_paths=["/healthz"],
-                       trusted_proxies=trusted_proxies)
+                       trusted_proxies=trusted_proxies, trusted_forwarders=trusted_forwarders)
 
     @app.get("/healthz")
     def healthz() -> dict:
@@ -45,8 +48,10 @@ def create_app(verifier: mesh.Verifier, audience: str, *, client: Optional[mesh.
 
     @app.get("/whoami")
     def whoami(who=Depends(require_audience(audience))) -> dict:
+        via = getattr(who, "via", None)
         return {"subject": who.subject, "client_id": who.client_id, "audience": who.audience,
-                "scopes": who.scopes, "token_id": who.token_id, "bound": who.bound}
+                "scopes": who.scopes, "token_id": who.token_id, "bound": who.bound,
+                "via": via.subject if via is not None else None}
 
     @app.post("/jobs/{job}/abort")
     def abort(job: str, who=Depends(require_audience(audience, "write"))) -> dict:
@@ -94,7 +99,9 @@ def main() -> int:
         app = create_app(verifier, audience, client=client, peer_url=peer_url,
                          peer_audience=os.environ.get("MESH_PEER_AUDIENCE") or None,
                          trusted_proxies=tuple((os.environ.get("MESH_TRUSTED_PROXIES")
-                                                or "").split()))
+                                                or "").split()),
+                         trusted_forwarders=tuple((os.environ.get("MESH_TRUSTED_FORWARDERS")
+                                                   or "").split()))
         config = mesh.uvicorn.config_from_env(app, name, host=host, port=int(port),
                                               log_level="warning")
     except (mesh.MeshError, ValueError, OSError) as e:

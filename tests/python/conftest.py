@@ -222,3 +222,11 @@ def proxied_service(mesh_net: Mesh) -> Iterator[Service]:
     s = Service(mesh_net, "svc-b", MESH_TRUSTED_PROXIES="127.0.0.1",
                 MESH_TRUST_BUNDLE=mesh_net.ca)
     yield from _run(mesh_net, s)
+
+
+@pytest.fixture(scope="session")
+def forwarded_service(mesh_net: Mesh) -> Iterator[Service]:
+    """python-service as svc-b behind the gateway, which is played by svc-a here:
+    MESH_TRUSTED_FORWARDERS names svc-a's SPIFFE ID."""
+    s = Service(mesh_net, "svc-b", MESH_TRUSTED_FORWARDERS="spiffe://mesh.local/svc-a")
+    yield from _run(mesh_net, s)

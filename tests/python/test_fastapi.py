@@ -138,3 +138,35 @@ def test_service_calls_a_peer_with_its_own_token(mesh_net, service, tokens):
         assert body["status"] == 200
         assert body["body"]["subject"] == "spiffe://mesh.local/svc-b"
         assert body["body"]["bound"] is True
+
+
+def test_forwarded_identity_from_a_trusted_forwarder(mesh_net, forwarded_service, tokens):
+    fwd = {"X-Mesh-Subject": "spiffe://mesh.local/web", "X-Mesh-Scope": "read",
+           "X-Mesh-Client-Id": "web"}
+    with as_svc(mesh_net, "svc-a") as gw:  # svc-a plays the gateway: its own bound token
+        r = gw.get(forwarded_service.url + "/whoami", headers={**bearer(tokens["read"]), **fwd})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["subject"] == "spiffe://mesh.local/web"
+        assert body["via"] == "spiffe://mesh.local/svc-a" and body["scopes"] == ["read"]
+        # the original caller's scopes decide, not the forwarder's token
+        r = gw.post(forwarded_service.url + "/jobs/1/abort",
+                    headers={**bearer(tokens["write"]), **fwd})
+        assert r.status_code == 403
+        r = gw.post(forwarded_service.url + "/jobs/1/abort",
+                    headers={**bearer(tokens["read"]), **fwd, "X-Mesh-Scope": "write"})
+        assert r.status_code == 200 and r.json()["by"] == "spiffe://mesh.local/web"
+        # without the forwarder's own valid token nothing is believed
+        assert gw.get(forwarded_service.url + "/whoami", headers=fwd).status_code == 401
+    with as_svc(mesh_net, "svc-c") as thief:  # the forwarder's token, another certificate
+        r = thief.get(forwarded_service.url + "/whoami",
+                      headers={**bearer(tokens["read"]), **fwd})
+        assert r.status_code == 401
+
+
+def test_forwarded_headers_from_a_caller_not_trusted(mesh_net, service, tokens):
+    with as_svc(mesh_net, "svc-a") as h:
+        r = h.get(service.url + "/whoami", headers={**bearer(tokens["read"]),
+                                                   "X-Mesh-Subject": "spiffe://mesh.local/web"})
+        assert r.status_code == 200 and r.json()["subject"] == "spiffe://mesh.local/svc-a"
+        assert r.json()["via"] is None

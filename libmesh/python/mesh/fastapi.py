@@ -11,10 +11,16 @@ Where the caller's certificate comes from:
   ``X-Mesh-Bound`` headers the proxy sets become a ``ProxyIdentity``.
 * **Behind a proxy that forwards the certificate** (nginx ``X-Client-Cert:
   $ssl_client_escaped_cert``): the token is verified here against that certificate.
+* **Called by the mesh gateway** (examples/gateway): the gateway calls with its own bound
+  token and names the original caller in ``X-Mesh-Subject`` / ``X-Mesh-Scope`` /
+  ``X-Mesh-Client-Id``; a ``ForwardedIdentity`` when the verified caller's SPIFFE ID is one
+  of ``trusted_forwarders`` (as asset-service's ``--trust-forwarder``).
 
 Proxy headers are believed only when the connection comes from one of ``trusted_proxies``
-(the proxies' addresses; empty, the default: never). From anyone else they are ignored,
-and the request is judged by its own token and TLS certificate.
+(the proxies' addresses; empty, the default: never), forwarded identities only from a
+caller whose own token verified and whose subject is one of ``trusted_forwarders``. From
+anyone else these headers are ignored, and the request is judged by its own token and TLS
+certificate.
 """
 
 from __future__ import annotations
@@ -72,15 +78,53 @@ class ProxyIdentity:
         return f"ProxyIdentity(subject={self.subject!r}, audience={self.audience!r})"
 
 
-AnyIdentity = Union[Identity, ProxyIdentity]
+class ForwardedIdentity:
+    """The original caller a trusted forwarder (the gateway) named, beside ``via``, the
+    forwarder's own verified Identity. Subject, scopes and client id are the headers'; the
+    audience, expiry and binding are those of the forwarder's token (which was for us)."""
+
+    def __init__(self, via: Identity, headers: dict[bytes, bytes]) -> None:
+        g = lambda k: headers.get(k, b"").decode("latin-1")  # noqa: E731
+        self.via = via
+        self.subject = g(b"x-mesh-subject")
+        self.scope = g(b"x-mesh-scope") or g(b"x-mesh-scopes")
+        self.client_id = g(b"x-mesh-client-id")
+        self.audience = via.audience
+        self.issuer = via.issuer
+        self.token_id = via.token_id
+        self.expiry = via.expiry
+        self.bound = via.bound
+        self.x5t = via.x5t
+
+    @property
+    def scopes(self) -> list[str]:
+        return self.scope.split()
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scope.split()
+
+    def has_audience(self, audience: str) -> bool:
+        return self.via.has_audience(audience)
+
+    def claim(self, name: str) -> Optional[str]:
+        return None
+
+    def __repr__(self) -> str:
+        return f"ForwardedIdentity(subject={self.subject!r}, via={self.via.subject!r})"
+
+
+AnyIdentity = Union[Identity, ProxyIdentity, ForwardedIdentity]
 
 
 class MeshConfig:
-    """How requests are authenticated: the verifier, and which peers are trusted proxies."""
+    """How requests are authenticated: the verifier, which peers are trusted proxies (by
+    address) and which callers are trusted forwarders (by SPIFFE ID)."""
 
-    def __init__(self, verifier: Optional[Verifier], trusted_proxies: Iterable[str] = ()) -> None:
+    def __init__(self, verifier: Optional[Verifier], trusted_proxies: Iterable[str] = (),
+                 trusted_forwarders: Iterable[str] = ()) -> None:
         self.verifier = verifier
         self.trusted_proxies = frozenset(trusted_proxies)
+        self.trusted_forwarders = frozenset(trusted_forwarders)
 
     def from_trusted_proxy(self, scope: dict) -> bool:
         client = scope.get("client")
@@ -107,12 +151,26 @@ class MeshConfig:
                             "request")
         auth = headers.get(b"authorization")
         authorization = auth.decode("latin-1") if auth is not None else None
+        forwarded = bool(self.trusted_forwarders) and b"x-mesh-subject" in headers
+        # A forwarder's own token need not carry the original caller's scope.
+        need = None if forwarded else required_scope
         if proxied and headers.get(CERT_HEADER):
             pem = unquote_to_bytes(headers[CERT_HEADER])
-            return await self.verifier.averify(authorization, peer_cert_pem=pem,
-                                               required_scope=required_scope)
-        return await self.verifier.averify(authorization, peer_cert_der=tls_peer_cert(scope),
-                                           required_scope=required_scope)
+            ident = await self.verifier.averify(authorization, peer_cert_pem=pem,
+                                                required_scope=need)
+        else:
+            ident = await self.verifier.averify(authorization, peer_cert_der=tls_peer_cert(scope),
+                                                required_scope=need)
+        if not forwarded:
+            return ident
+        if ident.subject not in self.trusted_forwarders:
+            if required_scope and not ident.has_scope(required_scope):
+                raise MeshError(ERR_SCOPE, f"scope {required_scope} missing", "request")
+            return ident  # not a forwarder: its X-Mesh-* headers mean nothing
+        fwd = ForwardedIdentity(ident, headers)
+        if required_scope and not fwd.has_scope(required_scope):
+            raise MeshError(ERR_SCOPE, f"scope {required_scope} missing", "forwarded identity")
+        return fwd
 
 
 def tls_peer_cert(scope: dict) -> Optional[bytes]:
@@ -161,9 +219,10 @@ class MeshMiddleware:
 
     def __init__(self, app: Any, verifier: Optional[Verifier] = None, *,
                  public_paths: Sequence[str] = (), trusted_proxies: Iterable[str] = (),
+                 trusted_forwarders: Iterable[str] = (),
                  required_scope: Optional[str] = None) -> None:
         self.app = app
-        self.config = MeshConfig(verifier, trusted_proxies)
+        self.config = MeshConfig(verifier, trusted_proxies, trusted_forwarders)
         self.exact = {p for p in public_paths if not p.endswith(("*", "/"))}
         self.prefixes = tuple(p.rstrip("*") for p in public_paths if p.endswith(("*", "/")))
         self.required_scope = required_scope
@@ -189,10 +248,11 @@ class MeshMiddleware:
         await self.app(scope, receive, send)
 
 
-def install(app: Any, verifier: Optional[Verifier], *, trusted_proxies: Iterable[str] = ()) -> None:
-    """For an app without the middleware: the verifier (and trusted proxies) the
-    ``require_audience`` dependencies use."""
-    app.state.mesh_config = MeshConfig(verifier, trusted_proxies)
+def install(app: Any, verifier: Optional[Verifier], *, trusted_proxies: Iterable[str] = (),
+            trusted_forwarders: Iterable[str] = ()) -> None:
+    """For an app without the middleware: the verifier (and trusted proxies and forwarders)
+    the ``require_audience`` dependencies use."""
+    app.state.mesh_config = MeshConfig(verifier, trusted_proxies, trusted_forwarders)
 
 
 def require_audience(audience: str, scopes: Scopes = None) -> Callable[..., Awaitable[AnyIdentity]]:
@@ -235,5 +295,5 @@ def require_audience(audience: str, scopes: Scopes = None) -> Callable[..., Awai
     return dependency
 
 
-__all__ = ["MeshMiddleware", "MeshConfig", "ProxyIdentity", "require_audience", "install",
+__all__ = ["MeshMiddleware", "MeshConfig", "ProxyIdentity", "ForwardedIdentity", "require_audience", "install",
            "tls_peer_cert", "error_response", "http_status"]

@@ -97,21 +97,36 @@ def test_requests_adapter_without_token(service, client):
     assert s.get(service.url + "/healthz").status_code == 200
 
 
-def test_renewed_certificate_files_are_picked_up(mesh_net, service, tmp_path):
+def put_identity(mesh_net, svc, d):
+    """Writes svc's certificate and key into d as a renewal does: new files renamed over."""
+    for src, name in zip(mesh_net.files(svc), ("cert.pem", "key.pem")):
+        shutil.copy(src, d / (name + ".new"))
+        os.rename(d / (name + ".new"), d / name)
+
+
+@pytest.mark.parametrize("kind", ["httpx", "async", "requests"])
+def test_renewed_certificate_is_picked_up_without_restart(mesh_net, service, tmp_path, kind):
     d = tmp_path / "id"
     d.mkdir()
-    for src, name in zip(mesh_net.files("svc-a"), ("cert.pem", "key.pem")):
-        shutil.copy(src, d / name)
+    put_identity(mesh_net, "svc-b", d)  # svc-b may call svc-b too (the test issuer's policy)
     with mesh.Client(issuer_url=mesh_net.url, ca_path=mesh_net.ca,
                      cert_path=str(d / "cert.pem"), key_path=str(d / "key.pem")) as c:
-        t = mt.MeshTransport(c, None)
-        first = t._t.get()
-        assert t._t.get() is first  # unchanged files: the same transport
-        # a renewal writes new files and renames them into place
-        for src, name in zip(mesh_net.files("svc-a"), ("cert.pem", "key.pem")):
-            shutil.copy(src, d / (name + ".new"))
-            os.rename(d / (name + ".new"), d / name)
-        second = t._t.get()
-        assert second is not first
-        with httpx.Client(transport=t) as h:
-            assert h.get(service.url + "/healthz").status_code == 200
+        if kind == "httpx":
+            h = mt.httpx_client(c, "svc-b")
+            get = lambda: h.get(service.url + "/whoami")  # noqa: E731
+        elif kind == "requests":
+            h = mt.requests_session(c, "svc-b")
+            get = lambda: h.get(service.url + "/whoami")  # noqa: E731
+        else:
+            async def aget():
+                async with mt.async_httpx_client(c, "svc-b") as ah:
+                    return await ah.get(service.url + "/whoami")
+            get = lambda: asyncio.run(aget())  # noqa: E731
+        assert caller(get()) == ("spiffe://mesh.local/svc-b", True)
+        assert c.check_renewal() is False
+        put_identity(mesh_net, "svc-a", d)  # the "renewed" identity: another key, another cert
+        # the next request presents the new certificate with a token bound to it
+        assert caller(get()) == ("spiffe://mesh.local/svc-a", True)
+        assert c.check_renewal() is False  # already reloaded by that request
+        if kind != "async":
+            h.close()

@@ -32,7 +32,8 @@ def server_context(cert_path: str, key_path: str, ca_path: str) -> ssl.SSLContex
     return ctx
 
 
-def _stamp(files: IdentityFiles) -> tuple:
+def file_stamp(files: IdentityFiles) -> tuple:
+    """What changes when any identity file is replaced: inode, mtime and size of each."""
     out = []
     for p in (files.cert_path, files.key_path, files.ca_path):
         if p:
@@ -54,12 +55,12 @@ class Renewing(Generic[T]):
         self.files = files
         self._build = build
         self._lock = threading.Lock()
-        self._stamp = _stamp(files)
+        self._stamp = file_stamp(files)
         self._current: T = build(client_context(files))
         self.retired: list[T] = []
 
     def get(self) -> T:
-        stamp = _stamp(self.files)
+        stamp = file_stamp(self.files)
         if stamp == self._stamp:
             return self._current
         with self._lock:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import ctypes
 import os
+import threading
 from dataclasses import dataclass
-from typing import Iterable, Optional, Union
+from typing import Callable, Iterable, Optional, Union
 
 from ._handle import Handle
 from ._lib import c_int64, c_void_p, lib
@@ -55,13 +56,41 @@ def env_identity(service_name: str) -> IdentityFiles:
     return IdentityFiles(take_string(cert), take_string(key), take_string(ca))
 
 
+def _new_client(kw: dict) -> c_void_p:
+    """mesh_client_new from keyword options (Client's), as a new handle."""
+    opts = c_void_p()
+    check(lib.mesh_client_opts_new(ctypes.byref(opts)), "mesh_client_opts_new")
+    try:
+        for name in ("issuer_url", "ca_path", "cert_path", "key_path", "client_id",
+                     "client_secret", "issuer_id"):
+            if kw.get(name) is not None:
+                setter = getattr(lib, f"mesh_client_opts_set_{name}")
+                check(setter(opts, enc(kw[name], name)), name)
+        for name in ("token_ttl", "refresh_fraction", "cache_entries", "max_retries",
+                     "timeout_ms"):
+            if kw.get(name) is not None:
+                check(getattr(lib, f"mesh_client_opts_set_{name}")(opts, kw[name]), name)
+        ptr = c_void_p()
+        check(lib.mesh_client_new(opts, ctypes.byref(ptr)), "mesh_client_new")
+        return ptr
+    finally:
+        lib.mesh_client_opts_free(opts)
+
+
+def _client_from_env(service_name: str) -> c_void_p:
+    ptr = c_void_p()
+    check(lib.mesh_client_from_env(enc(service_name, "service_name"), ctypes.byref(ptr)),
+          "mesh_client_from_env")
+    return ptr
+
+
 class Client:
     """A service's mesh client: its certificate, and a token cache in front of mesh-issuer
     that refreshes tokens in the background before they expire.
 
     Thread-safe and meant to live as long as the process; close it (or use ``with``) at the
     end. Build one with ``Client.from_env(name)`` (the same environment contract as C) or
-    with keyword arguments naming each option.
+    with keyword arguments naming each option (those of mesh_client_opts_set_*).
     """
 
     def __init__(
@@ -80,39 +109,12 @@ class Client:
         max_retries: Optional[int] = None,
         timeout_ms: Optional[int] = None,
     ) -> None:
-        opts = c_void_p()
-        check(lib.mesh_client_opts_new(ctypes.byref(opts)), "mesh_client_opts_new")
-        try:
-            strings = {
-                "issuer_url": issuer_url,
-                "ca_path": ca_path,
-                "cert_path": cert_path,
-                "key_path": key_path,
-                "client_id": client_id,
-                "client_secret": client_secret,
-                "issuer_id": issuer_id,
-            }
-            for name, value in strings.items():
-                if value is not None:
-                    setter = getattr(lib, f"mesh_client_opts_set_{name}")
-                    check(setter(opts, enc(value, name)), name)
-            numbers = {
-                "token_ttl": token_ttl,
-                "refresh_fraction": refresh_fraction,
-                "cache_entries": cache_entries,
-                "max_retries": max_retries,
-                "timeout_ms": timeout_ms,
-            }
-            for name, value in numbers.items():
-                if value is not None:
-                    check(getattr(lib, f"mesh_client_opts_set_{name}")(opts, value), name)
-            ptr = c_void_p()
-            check(lib.mesh_client_new(opts, ctypes.byref(ptr)), "mesh_client_new")
-        finally:
-            lib.mesh_client_opts_free(opts)
-        self._h = Handle(ptr, lib.mesh_client_free, "mesh.Client")
-        self.files = IdentityFiles(cert_path, key_path, ca_path)
-        self.issuer_url = issuer_url
+        kw = dict(issuer_url=issuer_url, ca_path=ca_path, cert_path=cert_path,
+                  key_path=key_path, client_id=client_id, client_secret=client_secret,
+                  issuer_id=issuer_id, token_ttl=token_ttl, refresh_fraction=refresh_fraction,
+                  cache_entries=cache_entries, max_retries=max_retries, timeout_ms=timeout_ms)
+        self._setup(_new_client(kw), IdentityFiles(cert_path, key_path, ca_path), issuer_url,
+                    lambda: _new_client(kw))
 
     @classmethod
     def from_env(cls, service_name: str) -> "Client":
@@ -120,29 +122,66 @@ class Client:
         files (see ``env_identity``), MESH_ISSUER_URL, MESH_CLIENT_ID + MESH_CLIENT_SECRET for
         service-token mode, MESH_ISSUER_ID. Raises MeshError naming a missing variable or a
         wrong file. Reads files; does not contact the issuer."""
-        ptr = c_void_p()
-        check(lib.mesh_client_from_env(enc(service_name, "service_name"), ctypes.byref(ptr)),
-              "mesh_client_from_env")
+        ptr = _client_from_env(service_name)
         self = cls.__new__(cls)
-        self._h = Handle(ptr, lib.mesh_client_free, "mesh.Client")
         try:
-            self.files = env_identity(service_name)
+            files = env_identity(service_name)
         except BaseException:
-            self._h.close()
+            lib.mesh_client_free(ptr)
             raise
-        self.issuer_url = os.environ.get("MESH_ISSUER_URL", "")
+        # check_renewal reads the environment again (normally unchanged) and the new files.
+        self._setup(ptr, files, os.environ.get("MESH_ISSUER_URL", ""),
+                    lambda: _client_from_env(service_name))
         return self
+
+    def _setup(self, ptr: c_void_p, files: IdentityFiles, issuer_url: str,
+               factory: Callable[[], c_void_p]) -> None:
+        from ._tls import file_stamp
+
+        self._h = Handle(ptr, lib.mesh_client_free, "mesh.Client")
+        self.files = files
+        self.issuer_url = issuer_url
+        self._factory = factory
+        self._stamp = file_stamp(files)
+        self._reload_lock = threading.Lock()
+
+    def check_renewal(self) -> bool:
+        """When the certificate, key or CA file changed since the client was made (a
+        certificate renewal, new files renamed into place), makes a new libmesh client from
+        the same options and puts it in place of the old one, whose cached tokens are bound
+        to the old certificate (a peer would refuse them beside the new one: cnf_mismatch).
+        Calls in flight finish on the old client. The transports call this before each
+        request. True when it reloaded. Files that do not fit together yet (a renewal half
+        done) keep the old client; the next call tries again."""
+        from ._tls import file_stamp
+
+        if file_stamp(self.files) == self._stamp:
+            return False
+        with self._reload_lock:
+            stamp = file_stamp(self.files)
+            if stamp == self._stamp:
+                return False
+            try:
+                ptr = self._factory()
+            except MeshError:
+                return False
+            old, self._h = self._h, Handle(ptr, lib.mesh_client_free, "mesh.Client")
+            self._stamp = stamp
+        old.close()
+        return True
 
     def token_and_expiry(self, audience: str, scopes: Scopes = None) -> tuple[str, int]:
         """As ``token``, with the token's expiry (seconds since the epoch)."""
         out, exp = c_void_p(), c_int64()
         aud, scope = enc(audience, "audience"), enc(scope_string(scopes), "scopes")
-        ptr = self._h.acquire()
+        self.check_renewal()
+        h = self._h  # the one acquired is the one released, across a reload
+        ptr = h.acquire()
         try:
             rc = lib.mesh_client_token(ptr, aud, scope, ctypes.byref(out), ctypes.byref(exp))
             check(rc, f"token for {audience}")
         finally:
-            self._h.release()
+            h.release()
         return take_string(out), exp.value
 
     def token(self, audience: str, scopes: Scopes = None) -> str:
@@ -162,11 +201,12 @@ class Client:
 
     def stat(self, which: int) -> int:
         """A counter (0 issuer requests, 1 cache hits, 2 background refreshes)."""
-        ptr = self._h.acquire()
+        h = self._h
+        ptr = h.acquire()
         try:
             return int(lib.mesh_client_stat(ptr, which))
         finally:
-            self._h.release()
+            h.release()
 
     def close(self) -> None:
         """Stops the refresh thread and wipes the tokens; waits for calls in flight. Idempotent."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Optional, Union
 
-from ._tls import Renewing, optional_host
+from ._tls import Renewing, file_stamp, optional_host
 from .client import Client, Scopes
 
 # A peer's audience: one name for every request, a map from "host:port" (or "host") to the
@@ -122,15 +122,22 @@ if requests is not None:
         """A requests adapter for mesh peers (mount it on "https://"): every request
         presents the service certificate, trusts only the mesh CA (a caller's verify= or
         cert= is overridden) and carries the token for the peer's audience. New connections
-        read the certificate files, so a renewal is picked up."""
+        read the certificate files; when the files change (a renewal) the pooled
+        connections are dropped, so the next request presents the new certificate."""
 
         def __init__(self, client: Client, audience: Audience = None, scopes: Scopes = None,
                      **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.client, self.audience, self.scopes = client, audience, scopes
+            self._stamp = file_stamp(client.files)
 
         def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
             f = self.client.files
+            stamp = file_stamp(f)
+            if stamp != self._stamp:
+                # Renewed files: pooled connections still present the old certificate.
+                self._stamp = stamp
+                self.poolmanager.clear()
             kwargs["verify"] = f.ca_path
             kwargs["cert"] = (f.cert_path, f.key_path) if f.cert_path else None
             u = urlsplit(request.url or "")

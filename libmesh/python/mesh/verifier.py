@@ -312,19 +312,21 @@ class Verifier:
         self._call(lib.mesh_verifier_reload_trust, "reload_trust")
 
     def _call(self, fn: object, what: str) -> None:
-        ptr = self._h.acquire()
+        h = self._h
+        ptr = h.acquire()
         try:
             check(fn(ptr), what)  # type: ignore[operator]
         finally:
-            self._h.release()
+            h.release()
 
     def stat(self, which: int) -> int:
         """A counter: 0 verified, 1 rejected, 2 cache hits, 3 JWKS fetches, 4 revocation polls."""
-        ptr = self._h.acquire()
+        h = self._h
+        ptr = h.acquire()
         try:
             return int(lib.mesh_verifier_stat(ptr, which))
         finally:
-            self._h.release()
+            h.release()
 
     def close(self) -> None:
         """Stops the background thread and frees; waits for verifications in flight."""

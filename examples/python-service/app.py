@@ -18,6 +18,9 @@ Environment (the same contract as the C services):
                       that audience and answers what it said
 
 Run: python3 examples/python-service/app.py   (PYTHONPATH must reach libmesh/python)
+
+Exit status: 0 after a clean shutdown (SIGTERM, SIGINT) or for --help; 1 when the
+configuration is wrong (the message names the variable or file); 2 for unknown arguments.
 """
 
 from __future__ import annotations

@@ -63,3 +63,36 @@ def test_atoken_from_asyncio(mesh_net, env_for):
             return await asyncio.gather(*(c.atoken("svc-b", "write") for _ in range(8)))
         toks = asyncio.run(main())
         assert len(set(toks)) == 1
+
+
+def test_service_token_mode(mesh_net, env_for, monkeypatch):
+    import json
+    import ssl
+    import subprocess
+
+    from conftest import BUILD
+
+    out = subprocess.run([str(BUILD / "issuer" / "mesh-issuer"), "token", "create", "ci-py",
+                          "--audience", "svc-b", "--json", "--config", str(mesh_net.config)],
+                         cwd=mesh_net.root, capture_output=True, text=True, check=True)
+    cred = json.loads(out.stdout)
+    env_for("ci-py")  # no certificate for ci-py: only the CA is read
+    monkeypatch.setenv("MESH_CLIENT_ID", cred["client_id"])
+    monkeypatch.setenv("MESH_CLIENT_SECRET", cred["client_secret"])
+    with mesh.Client.from_env("ci-py") as c:
+        assert c.files.cert_path is None and c.files.ca_path == mesh_net.ca
+        tok = c.token("svc-b")
+    with open(mesh_net.files("svc-a")[0]) as f:
+        text = f.read()
+    end = "-----END CERTIFICATE-----"
+    der = ssl.PEM_cert_to_DER_cert(text[: text.index(end) + len(end)] + "\n")
+    # an unbound token: refused under the default policy, accepted where its sub is allowed
+    with mesh.Verifier(issuer=mesh_net.url, audience="svc-b", ca_path=mesh_net.ca) as v:
+        with pytest.raises(mesh.MeshError) as e:
+            v.verify("Bearer " + tok, peer_cert_der=der)
+        assert e.value.code == 50  # MESH_ERR_CNF_MISSING
+    with mesh.Verifier(issuer=mesh_net.url, audience="svc-b", ca_path=mesh_net.ca,
+                       binding="unbound-for:svc-token:ci-py") as v:
+        who = v.verify("Bearer " + tok)
+        assert who.subject == "svc-token:ci-py" and not who.bound
+        assert who.client_id == "ci-py"  # the token names the service token, not its id

@@ -40,19 +40,16 @@ class IdentityFiles:
 def env_identity(service_name: str) -> IdentityFiles:
     """The identity files from the environment, as libmesh reads them: TLS_CERT_PATH,
     TLS_KEY_PATH, TLS_CA_PATH, or MESH_CERTS_DIR/<service>/{cert,key}.pem and
-    MESH_CERTS_DIR/ca.pem. Raises MeshError (reason "config_error"...) naming the variable."""
-    cert, key, ca = c_void_p(), c_void_p(), c_void_p()
+    MESH_CERTS_DIR/ca.pem. In service-token mode (MESH_CLIENT_ID and MESH_CLIENT_SECRET set,
+    as mesh_client_from_env decides) only the CA: cert_path and key_path are None. Raises
+    MeshError ("config_invalid") naming the variable that is missing."""
     name = enc(service_name, "service_name")
-    rc = lib.mesh_env_identity(name, ctypes.byref(cert), ctypes.byref(key), ctypes.byref(ca))
-    if rc != 0:
-        # Service-token mode needs only the CA: ask for that alone.
-        err = rc
-        detail = lib.mesh_err_detail().decode(errors="replace")
-        rc = lib.mesh_env_identity(name, None, None, ctypes.byref(ca))
-        if rc != 0 or not os.environ.get("MESH_CLIENT_ID"):
-            lib.mesh_free(ca)
-            raise MeshError(err, detail, "mesh_env_identity")
+    cert, key, ca = c_void_p(), c_void_p(), c_void_p()
+    if os.environ.get("MESH_CLIENT_ID") and os.environ.get("MESH_CLIENT_SECRET"):
+        check(lib.mesh_env_identity(name, None, None, ctypes.byref(ca)), "mesh_env_identity")
         return IdentityFiles(None, None, take_string(ca))
+    check(lib.mesh_env_identity(name, ctypes.byref(cert), ctypes.byref(key), ctypes.byref(ca)),
+          "mesh_env_identity")
     return IdentityFiles(take_string(cert), take_string(key), take_string(ca))
 
 

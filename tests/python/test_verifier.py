@@ -2,7 +2,6 @@
 """mesh.Verifier: accept, reject (a stolen token with another certificate, scopes, no
 token), revocation within one poll, PEM input, threads, and RSS under 100,000 calls."""
 
-import os
 import ssl
 import threading
 

@@ -29,10 +29,11 @@ class Identity:
     def __init__(self, ptr: c_void_p) -> None:
         self._ptr = ptr
 
-    def __del__(self) -> None:
+    def __del__(self, _free: object = _FREE_IDENTITY) -> None:
+        # _free bound at definition: module globals may be gone at interpreter exit.
         ptr, self._ptr = self._ptr, None
         if ptr:
-            _FREE_IDENTITY(ptr)
+            _free(ptr)  # type: ignore[operator]
 
     def _s(self, fn: object) -> str:
         return fn(self._ptr).decode()  # type: ignore[operator]

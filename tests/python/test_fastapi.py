@@ -170,3 +170,11 @@ def test_forwarded_headers_from_a_caller_not_trusted(mesh_net, service, tokens):
                                                    "X-Mesh-Subject": "spiffe://mesh.local/web"})
         assert r.status_code == 200 and r.json()["subject"] == "spiffe://mesh.local/svc-a"
         assert r.json()["via"] is None
+
+
+def test_repeated_identity_header_from_the_proxy_is_400(mesh_net, proxied_service):
+    hdrs = [("X-Mesh-Subject", "spiffe://mesh.local/svc-a"), ("X-Mesh-Audience", "svc-b"),
+            ("X-Mesh-Subject", "spiffe://mesh.local/admin")]
+    with as_svc(mesh_net, "svc-c") as proxy:
+        r = proxy.get(proxied_service.url + "/whoami", headers=hdrs)
+        assert r.status_code == 400

@@ -43,6 +43,8 @@ ERR_NO_TOKEN = 66
 PROXY_HEADERS = (b"x-mesh-subject", b"x-mesh-client-id", b"x-mesh-audience",
                  b"x-mesh-scopes", b"x-mesh-token-id", b"x-mesh-bound")
 CERT_HEADER = b"x-client-cert"
+# Headers a request may carry once: the credential, and every header this module believes.
+_SINGLE = frozenset((b"authorization", CERT_HEADER, b"x-mesh-scope") + PROXY_HEADERS)
 
 
 class ProxyIdentity:
@@ -133,13 +135,11 @@ class MeshConfig:
     async def authenticate(self, scope: dict, required_scope: Optional[str] = None) -> AnyIdentity:
         """The caller of one request, or MeshError saying why not."""
         headers: dict[bytes, bytes] = {}
-        auth_count = 0
         for k, v in scope.get("headers", ()):
-            if k == b"authorization":
-                auth_count += 1
+            if k in headers and k in _SINGLE:
+                # Two credentials, or an identity header a proxy appended instead of set.
+                raise MeshError(ERR_TWO_CREDENTIALS, f"{k.decode()} repeated", "request")
             headers.setdefault(k, v)
-        if auth_count > 1:
-            raise MeshError(ERR_TWO_CREDENTIALS, "two Authorization headers", "request")
         proxied = self.from_trusted_proxy(scope)
         if proxied and b"x-mesh-subject" in headers:
             ident = ProxyIdentity(headers)

@@ -33,7 +33,6 @@ SOURCE = Path(os.environ.get("MESH_SOURCE_ROOT", Path(__file__).resolve().parent
 PYPATH = str(SOURCE / "libmesh" / "python")
 os.environ.setdefault("MESH_BUILD_ROOT", str(BUILD))
 sys.path.insert(0, PYPATH)
-sys.path.insert(0, str(SOURCE / "examples" / "python-service"))
 
 
 def free_port() -> int:

@@ -116,4 +116,10 @@
 #define MESH_MAX_BINDING_SPEC 4096    /* the subject list of a binding "unbound-for:" policy */
 #define MESH_X5T_MEMO_DER_MAX 4096    /* largest certificate whose thumbprint a thread memoises */
 
+/* Certificate renewal (renew.h): the issuer's answer and what the renewer reads back */
+#define MESH_MAX_CERT_RESPONSE_BYTES 65536 /* the issuer's answer to a certificate request */
+#define MESH_MAX_SERIAL_HEX 64             /* a certificate serial in hex (RFC 5280: 20 bytes) */
+#define MESH_RENEW_READ_TRIES 50           /* reads of a pair while a renewal is mid-swap */
+#define MESH_JOIN_TOKEN_LEN 47             /* "mjt_" + base64url of 32 bytes */
+
 #endif /* MESH_LIMITS_H */

@@ -45,13 +45,13 @@ static void free_key_pem(char *pem, size_t len)
 }
 
 MESH_EXPORT mesh_err_t mesh_identity_read_pair(const char *cert_path, const char *key_path,
-                                               char **cert_pem, size_t *cert_len,
-                                               char **key_pem, size_t *key_len)
+                                               char **cert_pem, size_t *cert_len, char **key_pem,
+                                               size_t *key_len)
 {
     mesh_err_clear();
     if (cert_path == NULL || key_path == NULL || cert_pem == NULL || key_pem == NULL) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_identity_read_pair: both paths and "
-                            "both outputs are required");
+                                                  "both outputs are required");
     }
     for (int i = 0; i < MESH_RENEW_READ_TRIES; i++) {
         char *c = NULL, *k = NULL;
@@ -81,10 +81,11 @@ MESH_EXPORT mesh_err_t mesh_identity_read_pair(const char *cert_path, const char
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    return mesh_err_set(MESH_ERR_CERT_KEY_MISMATCH, "the key in %s is not the one of the "
+    return mesh_err_set(MESH_ERR_CERT_KEY_MISMATCH,
+                        "the key in %s is not the one of the "
                         "certificate in %s (read %d times): give the key that belongs to the "
-                        "certificate, or renew the pair (mesh renew)", key_path, cert_path,
-                        MESH_RENEW_READ_TRIES);
+                        "certificate, or renew the pair (mesh renew)",
+                        key_path, cert_path, MESH_RENEW_READ_TRIES);
 }
 
 /* A renewal that stopped between its renames left the new certificate in place and the new
@@ -182,14 +183,16 @@ static mesh_err_t issuer_refused(const char *url, const mesh_http_resp_t *r)
     json_t *doc = NULL;
     char err[96] = "", desc[320] = "";
 
-    if (mesh_json_parse_object(r->body, r->body_len, MESH_MAX_JSON_DEPTH, "issuer error",
-                               &doc) == MESH_OK) {
+    if (mesh_json_parse_object(r->body, r->body_len, MESH_MAX_JSON_DEPTH, "issuer error", &doc) ==
+        MESH_OK) {
         clean(err, sizeof(err), json_string_value(json_object_get(doc, "error")));
         clean(desc, sizeof(desc), json_string_value(json_object_get(doc, "error_description")));
         json_decref(doc);
     }
-    return mesh_err_set(MESH_ERR_ISSUER_ERROR, "issuer %s refused the certificate request: "
-                        "HTTP %ld %s: %s", url, r->status, err[0] != '\0' ? err : "(no error)",
+    return mesh_err_set(MESH_ERR_ISSUER_ERROR,
+                        "issuer %s refused the certificate request: "
+                        "HTTP %ld %s: %s",
+                        url, r->status, err[0] != '\0' ? err : "(no error)",
                         desc[0] != '\0' ? desc : "(no description)");
 }
 
@@ -212,11 +215,15 @@ static mesh_err_t parse_answer(const mesh_renew_opts_t *o, const char *url,
         pem = json_string_value(json_object_get(doc, "certificate"));
     }
     if (pem == NULL || strlen(pem) > MESH_MAX_PEM_BYTES) {
-        rc = mesh_err_set(MESH_ERR_ISSUER_ERROR, "issuer %s: the answer has no \"chain\" PEM "
-                          "(at most %d bytes)", url, MESH_MAX_PEM_BYTES);
+        rc = mesh_err_set(MESH_ERR_ISSUER_ERROR,
+                          "issuer %s: the answer has no \"chain\" PEM "
+                          "(at most %d bytes)",
+                          url, MESH_MAX_PEM_BYTES);
     } else if (!mesh_x509_pem_has_key(pem, strlen(pem), key)) {
-        rc = mesh_err_set(MESH_ERR_CERT, "issuer %s answered a certificate that is not for the "
-                          "key of this request; nothing written", url);
+        rc = mesh_err_set(MESH_ERR_CERT,
+                          "issuer %s answered a certificate that is not for the "
+                          "key of this request; nothing written",
+                          url);
     } else if ((rc = mesh_x509_pem_chain_check(pem, strlen(pem), o->ca_path,
                                                (int64_t)time(NULL))) != MESH_OK) {
         /* detail set */
@@ -224,8 +231,10 @@ static mesh_err_t parse_answer(const mesh_renew_opts_t *o, const char *url,
                MESH_OK) {
         /* detail set */
     } else if (want_id != NULL && strcmp(info->spiffe_id, want_id) != 0) {
-        rc = mesh_err_set(MESH_ERR_CERT, "issuer %s answered a certificate for \"%s\", not for "
-                          "\"%s\" as asked; nothing written", url, info->spiffe_id, want_id);
+        rc = mesh_err_set(MESH_ERR_CERT,
+                          "issuer %s answered a certificate for \"%s\", not for "
+                          "\"%s\" as asked; nothing written",
+                          url, info->spiffe_id, want_id);
     } else if ((*chain = strdup(pem)) == NULL) {
         rc = mesh_err_set(MESH_ERR_NOMEM, "certificate");
     }
@@ -234,8 +243,7 @@ static mesh_err_t parse_answer(const mesh_renew_opts_t *o, const char *url,
 }
 
 /* The pair on disk (renew.h): both new files, then the certificate, then the key. */
-static mesh_err_t write_pair(const mesh_renew_opts_t *o, const mesh_key_t *key,
-                             const char *chain)
+static mesh_err_t write_pair(const mesh_renew_opts_t *o, const mesh_key_t *key, const char *chain)
 {
     char *knew = with_suffix(o->key_path), *cnew = with_suffix(o->cert_path);
     mesh_err_t rc;
@@ -259,8 +267,10 @@ static mesh_err_t write_pair(const mesh_renew_opts_t *o, const mesh_key_t *key,
     }
     if (rename(knew, o->key_path) != 0) {
         /* The new certificate is in place without its key: the next renewal finishes it. */
-        rc = mesh_err_set(MESH_ERR_IO, "renew: cannot move %s to %s: %s (the next renewal "
-                          "completes it)", knew, o->key_path, strerror(errno));
+        rc = mesh_err_set(MESH_ERR_IO,
+                          "renew: cannot move %s to %s: %s (the next renewal "
+                          "completes it)",
+                          knew, o->key_path, strerror(errno));
         goto out;
     }
     rc = MESH_OK;
@@ -316,10 +326,12 @@ MESH_EXPORT mesh_err_t mesh_renew_once(const mesh_renew_opts_t *o, mesh_renew_in
     finish_interrupted(o);
     have_cert = current_pair(o, &cur);
     if (!have_cert && o->join_token == NULL) {
-        return mesh_err_set(MESH_ERR_CERT, "renew: %s is missing, expired or does not match "
+        return mesh_err_set(MESH_ERR_CERT,
+                            "renew: %s is missing, expired or does not match "
                             "%s, and no join token was given: ask the operator for one "
                             "(mesh-issuer join-token create) and pass it (--join-token, "
-                            "MESH_JOIN_TOKEN)", o->cert_path, o->key_path);
+                            "MESH_JOIN_TOKEN)",
+                            o->cert_path, o->key_path);
     }
     ho.ca_path = o->ca_path;
     ho.timeout_ms = (long)o->timeout_ms;
@@ -329,8 +341,7 @@ MESH_EXPORT mesh_err_t mesh_renew_once(const mesh_renew_opts_t *o, mesh_renew_in
     }
     if ((rc = mesh_http_new(&ho, &h)) != MESH_OK ||
         (rc = mesh_key_generate(o->key_type, &key)) != MESH_OK ||
-        (rc = mesh_x509_csr_pem(key, have_cert && cur.spiffe_id[0] != '\0' ? cur.spiffe_id
-                                                                            : NULL,
+        (rc = mesh_x509_csr_pem(key, have_cert && cur.spiffe_id[0] != '\0' ? cur.spiffe_id : NULL,
                                 &csr)) != MESH_OK ||
         (rc = request_body(csr, &body)) != MESH_OK) {
         goto out;
@@ -358,8 +369,8 @@ MESH_EXPORT mesh_err_t mesh_renew_once(const mesh_renew_opts_t *o, mesh_renew_in
         rc = issuer_refused(url, &r);
         goto out;
     }
-    rc = parse_answer(o, url, &r, key,
-                      have_cert && cur.spiffe_id[0] != '\0' ? cur.spiffe_id : NULL, &chain, &got);
+    rc = parse_answer(o, url, &r, key, have_cert && cur.spiffe_id[0] != '\0' ? cur.spiffe_id : NULL,
+                      &chain, &got);
     if (rc == MESH_OK) {
         rc = write_pair(o, key, chain);
     }

@@ -84,14 +84,15 @@ mesh_err_t mesh_renew_opts_check(const mesh_renew_opts_t *o)
 
     for (size_t i = 0; i < MESH_ARRAY_LEN(names); i++) {
         if (vals[i] == NULL) {
-            return mesh_err_set(MESH_ERR_CONFIG, "renew option %s is not set: give %s",
-                                names[i], hints[i]);
+            return mesh_err_set(MESH_ERR_CONFIG, "renew option %s is not set: give %s", names[i],
+                                hints[i]);
         }
     }
     if (o->retry_max_ms < o->retry_base_ms) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "renew options: retry_max_ms (%lld) is below "
-                            "retry_base_ms (%lld)", (long long)o->retry_max_ms,
-                            (long long)o->retry_base_ms);
+        return mesh_err_set(MESH_ERR_INVALID_ARG,
+                            "renew options: retry_max_ms (%lld) is below "
+                            "retry_base_ms (%lld)",
+                            (long long)o->retry_max_ms, (long long)o->retry_base_ms);
     }
     return MESH_OK;
 }
@@ -100,8 +101,9 @@ MESH_EXPORT mesh_err_t mesh_renew_opts_set_issuer_url(mesh_renew_opts_t *o, cons
 {
     MESH_OPT_NEED(o, WHAT, "issuer_url");
     if (url == NULL || strncmp(url, "https://", 8) != 0 || url[8] == '\0') {
-        return mesh_err_set(MESH_ERR_CONFIG, WHAT " issuer_url: \"%s\" is not an https:// URL "
-                            "(give the issuer's, e.g. https://127.0.0.1:8443)",
+        return mesh_err_set(MESH_ERR_CONFIG,
+                            WHAT " issuer_url: \"%s\" is not an https:// URL "
+                                 "(give the issuer's, e.g. https://127.0.0.1:8443)",
                             url != NULL ? url : "(none)");
     }
     return mesh_opt_str(WHAT, "issuer_url", &o->issuer_url, url, MESH_MAX_OPT_STRING,
@@ -150,9 +152,10 @@ MESH_EXPORT mesh_err_t mesh_renew_opts_set_join_token(mesh_renew_opts_t *o, cons
     MESH_OPT_NEED(o, WHAT, "join_token");
     if (token != NULL && token[0] != '\0' && !join_token_shape(token)) {
         /* Never the token itself in the detail: it is a credential. */
-        return mesh_err_set(MESH_ERR_CONFIG, WHAT " join_token: not a join token (\"mjt_\" and "
-                            "43 base64url characters, as `mesh-issuer join-token create` "
-                            "prints it)");
+        return mesh_err_set(MESH_ERR_CONFIG,
+                            WHAT " join_token: not a join token (\"mjt_\" and "
+                                 "43 base64url characters, as `mesh-issuer join-token create` "
+                                 "prints it)");
     }
     return mesh_opt_str(WHAT, "join_token", &o->join_token, token, MESH_JOIN_TOKEN_LEN,
                         MESH_ERR_INVALID_ARG, MESH_OPT_SECRET | MESH_OPT_EMPTY_UNSETS);
@@ -162,8 +165,10 @@ MESH_EXPORT mesh_err_t mesh_renew_opts_set_key_type(mesh_renew_opts_t *o, mesh_k
 {
     MESH_OPT_NEED(o, WHAT, "key_type");
     if (mesh_key_type_name(type) == NULL) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, WHAT " key_type: %d is not a key type "
-                            "(p256, ed25519, rsa2048, rsa3072)", (int)type);
+        return mesh_err_set(MESH_ERR_INVALID_ARG,
+                            WHAT " key_type: %d is not a key type "
+                                 "(p256, ed25519, rsa2048, rsa3072)",
+                            (int)type);
     }
     o->key_type = type;
     return MESH_OK;
@@ -174,7 +179,7 @@ MESH_EXPORT mesh_err_t mesh_renew_opts_set_fraction(mesh_renew_opts_t *o, double
     MESH_OPT_NEED(o, WHAT, "fraction");
     if (!(f > 0.0 && f < 1.0)) { /* also refuses NaN */
         return mesh_err_set(MESH_ERR_INVALID_ARG, WHAT " fraction: must be in (0, 1) (of the "
-                            "certificate's lifetime; default 2/3)");
+                                                       "certificate's lifetime; default 2/3)");
     }
     o->fraction = f;
     return MESH_OK;
@@ -185,7 +190,7 @@ MESH_EXPORT mesh_err_t mesh_renew_opts_set_jitter(mesh_renew_opts_t *o, double j
     MESH_OPT_NEED(o, WHAT, "jitter");
     if (!(j >= 0.0 && j <= 0.5)) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, WHAT " jitter: must be in [0, 0.5] (of the "
-                            "certificate's lifetime; default 0.1)");
+                                                       "certificate's lifetime; default 0.1)");
     }
     o->jitter = j;
     return MESH_OK;

@@ -127,8 +127,7 @@ static void *run(void *arg)
             atomic_fetch_add(&r->failures, 1);
             int64_t now = (int64_t)time(NULL);
             bool expired = !r->have || now >= r->info.not_after;
-            final = !retryable(rc, mesh_err_detail()) ||
-                    (expired && r->o->join_token == NULL);
+            final = !retryable(rc, mesh_err_detail()) || (expired && r->o->join_token == NULL);
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             next_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
@@ -147,8 +146,8 @@ static void *run(void *arg)
     return NULL;
 }
 
-MESH_EXPORT mesh_err_t mesh_renewer_new(const mesh_renew_opts_t *o, mesh_renew_cb_t cb,
-                                        void *arg, mesh_renewer_t **out)
+MESH_EXPORT mesh_err_t mesh_renewer_new(const mesh_renew_opts_t *o, mesh_renew_cb_t cb, void *arg,
+                                        mesh_renewer_t **out)
 {
     mesh_renewer_t *r;
     pthread_condattr_t ca;
@@ -157,7 +156,7 @@ MESH_EXPORT mesh_err_t mesh_renewer_new(const mesh_renew_opts_t *o, mesh_renew_c
     mesh_err_clear();
     if (o == NULL || out == NULL) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_renewer_new: options and out are "
-                            "required");
+                                                  "required");
     }
     if ((rc = mesh_renew_opts_check(o)) != MESH_OK) {
         return rc;
@@ -221,7 +220,7 @@ MESH_EXPORT mesh_err_t mesh_renewer_info(mesh_renewer_t *r, mesh_renew_info_t *i
     mesh_err_clear();
     if (r == NULL || info == NULL) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_renewer_info: renewer and info are "
-                            "required");
+                                                  "required");
     }
     pthread_mutex_lock(&r->mu);
     if (r->have) {
@@ -241,9 +240,12 @@ MESH_EXPORT uint64_t mesh_renewer_stat(const mesh_renewer_t *r, mesh_renew_stat_
         return 0;
     }
     switch (which) {
-    case MESH_RENEW_STAT_RENEWALS: return atomic_load(&m->renewals);
-    case MESH_RENEW_STAT_ATTEMPTS: return atomic_load(&m->attempts);
-    case MESH_RENEW_STAT_FAILURES: return atomic_load(&m->failures);
+    case MESH_RENEW_STAT_RENEWALS:
+        return atomic_load(&m->renewals);
+    case MESH_RENEW_STAT_ATTEMPTS:
+        return atomic_load(&m->attempts);
+    case MESH_RENEW_STAT_FAILURES:
+        return atomic_load(&m->failures);
     }
     return 0;
 }

@@ -40,8 +40,7 @@ static mesh_err_t csr_names(X509_REQ *req, const char *spiffe_id)
     snprintf(uri, sizeof(uri), "URI:%s", spiffe_id);
     if (exts == NULL ||
         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                                   (const unsigned char *)service_of(spiffe_id), -1, -1,
-                                   0) != 1 ||
+                                   (const unsigned char *)service_of(spiffe_id), -1, -1, 0) != 1 ||
         (san = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, uri)) == NULL ||
         !sk_X509_EXTENSION_push(exts, san) || X509_REQ_add_extensions(req, exts) != 1) {
         if (san != NULL && sk_X509_EXTENSION_find(exts, san) < 0) {
@@ -199,9 +198,10 @@ mesh_err_t mesh_x509_pem_chain_check(const char *cert_pem, size_t len, const cha
     }
     X509_STORE_CTX_set_time(ctx, 0, (time_t)now);
     if (X509_verify_cert(ctx) != 1) {
-        rc = mesh_err_set(MESH_ERR_CERT, "the new certificate does not chain to the CA in %s: "
-                          "%s", ca_path,
-                          X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+        rc = mesh_err_set(MESH_ERR_CERT,
+                          "the new certificate does not chain to the CA in %s: "
+                          "%s",
+                          ca_path, X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
     }
 out:
     ERR_clear_error();

@@ -463,6 +463,172 @@ static void test_renewer_bootstraps_with_a_join_token(void **state)
     mesh_renew_opts_free(o);
 }
 
+/* ---- the client renewing its own identity ---- */
+
+static mesh_client_t *renewing_client(const char *join)
+{
+    mesh_client_opts_t *o = NULL;
+    mesh_client_t *c = NULL;
+
+    assert_int_equal(mesh_client_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_issuer_url(o, fake_url(fake)), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_cert_path(o, cert), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_key_path(o, keyp), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_ca_path(o, ca), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_renew(o, true), MESH_OK);
+    if (join != NULL) {
+        assert_int_equal(mesh_client_opts_set_join_token(o, join), MESH_OK);
+    }
+    if (mesh_client_new(o, &c) != MESH_OK) {
+        fail_msg("mesh_client_new: %s", mesh_err_detail());
+    }
+    mesh_client_opts_free(o);
+    return c;
+}
+
+/* The x5t#S256 of the leaf in the certificate file now. */
+static void file_x5t(char out[MESH_X5T_LEN + 1])
+{
+    uint8_t *der = NULL;
+    size_t len = 0;
+    assert_int_equal(mesh_x509_load_der(cert, &der, &len), MESH_OK);
+    assert_int_equal(mesh_x5t_s256(der, len, out), MESH_OK);
+    mesh_free(der);
+}
+
+typedef struct {
+    mesh_client_t *c;
+    atomic_bool stop;
+    atomic_int ok, failed;
+} traffic_t;
+
+static void *traffic(void *arg)
+{
+    traffic_t *t = arg;
+    char url[128];
+
+    snprintf(url, sizeof(url), "%s/peer", fake_url(fake));
+    while (!atomic_load(&t->stop)) {
+        mesh_response_t *resp = NULL;
+        mesh_err_t rc = tu_request(t->c, NULL, "GET", url, "svc-b", NULL, NULL, 0, 0, &resp);
+        if (rc == MESH_OK && mesh_response_status(resp) == 200) {
+            atomic_fetch_add(&t->ok, 1);
+        } else {
+            atomic_fetch_add(&t->failed, 1);
+            fprintf(stderr, "traffic: %s (status %ld)\n", rc == MESH_OK ? "" : mesh_err_detail(),
+                    resp != NULL ? mesh_response_status(resp) : 0L);
+        }
+        mesh_response_free(resp);
+    }
+    return NULL;
+}
+
+static void test_client_renews_under_traffic_without_failures(void **state)
+{
+    traffic_t t = {0};
+    pthread_t th[3];
+    char before[MESH_X5T_LEN + 1], now[MESH_X5T_LEN + 1];
+    char url[128];
+    char *tok1 = NULL, *tok2 = NULL;
+    (void)state;
+
+    fresh(false);
+    fake_set_join_token(fake, JOIN, "spiffe://mesh.local/svc-a");
+    fake_set_cert_ca(fake, inter, inter_key, 4);
+    /* A service started with only a join token: it gets its certificate, then tokens. */
+    t.c = renewing_client(JOIN);
+    assert_int_equal(fake_certs_issued(fake) > 0, 1);
+    assert_int_equal(mesh_client_token(t.c, "svc-b", NULL, &tok1, NULL), MESH_OK);
+    file_x5t(before);
+    for (size_t i = 0; i < 3; i++) {
+        pthread_create(&th[i], NULL, traffic, &t);
+    }
+    /* Three renewals of 4-second certificates (about every 2.7 s) under traffic. */
+    for (int i = 0; i < 3000 && mesh_client_renew_stat(t.c, MESH_RENEW_STAT_RENEWALS) < 3; i++) {
+        tu_sleep_ms(10);
+    }
+    assert_true(mesh_client_renew_stat(t.c, MESH_RENEW_STAT_RENEWALS) >= 3);
+    atomic_store(&t.stop, true);
+    for (size_t i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+    }
+    assert_int_equal(atomic_load(&t.failed), 0);
+    assert_true(atomic_load(&t.ok) > 0);
+    /* New connections present the new certificate, and the token is bound to it. */
+    file_x5t(now);
+    assert_string_not_equal(before, now);
+    snprintf(url, sizeof(url), "%s/peer", fake_url(fake));
+    mesh_response_t *resp = NULL;
+    assert_int_equal(tu_request(t.c, NULL, "GET", url, "svc-b", NULL, NULL, 0, 0, &resp), MESH_OK);
+    if (strstr(mesh_response_body(resp), now) == NULL) {
+        fail_msg("the peer saw %s, not the renewed certificate %s", mesh_response_body(resp), now);
+    }
+    mesh_response_free(resp);
+    assert_int_equal(mesh_client_token(t.c, "svc-b", NULL, &tok2, NULL), MESH_OK);
+    assert_string_not_equal(tok1, tok2); /* the old certificate's token was dropped */
+    mesh_free(tok1);
+    mesh_free(tok2);
+    mesh_client_free(t.c);
+}
+
+static void test_client_renew_options_are_checked(void **state)
+{
+    mesh_client_opts_t *o = NULL;
+    mesh_client_t *c = NULL;
+    (void)state;
+
+    fresh(false);
+    assert_int_equal(mesh_client_opts_new(&o), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_join_token(o, "mjt_nope"), MESH_ERR_CONFIG);
+    expect_detail("join_token");
+    assert_int_equal(mesh_client_opts_set_issuer_url(o, fake_url(fake)), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_cert_path(o, cert), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_key_path(o, keyp), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_ca_path(o, ca), MESH_OK);
+    /* A join token nobody issued: the client does not start, and says why. */
+    fake_set_join_token(fake, NULL, NULL);
+    assert_int_equal(mesh_client_opts_set_join_token(o, JOIN), MESH_OK);
+    assert_int_equal(mesh_client_new(o, &c), MESH_ERR_ISSUER_ERROR);
+    expect_detail("invalid_client");
+    assert_null(c);
+    /* Service-token mode has nothing to renew. */
+    assert_int_equal(mesh_client_opts_set_client_id(o, "svc-x"), MESH_OK);
+    assert_int_equal(mesh_client_opts_set_client_secret(o, "s3cret"), MESH_OK);
+    assert_int_equal(mesh_client_new(o, &c), MESH_ERR_CONFIG);
+    expect_detail("renew");
+    mesh_client_opts_free(o);
+}
+
+static void test_client_from_env_bootstraps_from_a_join_token(void **state)
+{
+    mesh_client_t *c = NULL;
+    char *tok = NULL;
+    (void)state;
+
+    fresh(false);
+    fake_set_join_token(fake, JOIN, "spiffe://mesh.local/svc-env");
+    setenv("MESH_ISSUER_URL", fake_url(fake), 1);
+    setenv("TLS_CERT_PATH", cert, 1);
+    setenv("TLS_KEY_PATH", keyp, 1);
+    setenv("TLS_CA_PATH", ca, 1);
+    setenv("MESH_RENEW", "yes", 1);
+    assert_int_equal(mesh_client_from_env("svc-env", &c), MESH_ERR_CONFIG);
+    expect_detail("MESH_RENEW");
+    setenv("MESH_RENEW", "1", 1);
+    setenv("MESH_JOIN_TOKEN", JOIN, 1);
+    if (mesh_client_from_env("svc-env", &c) != MESH_OK) {
+        fail_msg("from_env: %s", mesh_err_detail());
+    }
+    assert_int_equal(mesh_client_token(c, "svc-b", NULL, &tok, NULL), MESH_OK);
+    mesh_free(tok);
+    mesh_client_free(c);
+    /* Started again with the same (spent) token and the certificate it got: no bootstrap. */
+    assert_int_equal(mesh_client_from_env("svc-env", &c), MESH_OK);
+    mesh_client_free(c);
+    unsetenv("MESH_RENEW");
+    unsetenv("MESH_JOIN_TOKEN");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -476,6 +642,9 @@ int main(void)
         cmocka_unit_test(test_renewer_backs_off_while_the_issuer_is_down),
         cmocka_unit_test(test_renewer_gives_up_on_a_refusal),
         cmocka_unit_test(test_renewer_bootstraps_with_a_join_token),
+        cmocka_unit_test(test_client_renews_under_traffic_without_failures),
+        cmocka_unit_test(test_client_renew_options_are_checked),
+        cmocka_unit_test(test_client_from_env_bootstraps_from_a_join_token),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

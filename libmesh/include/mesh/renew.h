@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <mesh/client.h>
 #include <mesh/error.h>
 #include <mesh/key.h>
 #include <mesh/limits.h>
@@ -160,6 +161,25 @@ typedef enum {
 
 /* One counter; 0 for an unknown one or a NULL renewer. Thread-safe, does not block. */
 uint64_t mesh_renewer_stat(const mesh_renewer_t *r, mesh_renew_stat_t which);
+
+/*
+ * The mesh client (client.h) renewing its own certificate. With renew on, mesh_client_new
+ * runs a renewer for the client's cert_path/key_path (the defaults above; CA and issuer from
+ * the client's options) and, after each renewal, swaps the new pair into its TLS: requests in
+ * flight finish on their connections, new connections present the new certificate, and the
+ * cached tokens bound to the old certificate (cnf x5t#S256) are dropped, so the next request
+ * fetches one bound to the new. With a join token and no valid certificate yet,
+ * mesh_client_new first gets one (blocking on the issuer, as mesh_renew_once) and then starts
+ * as usual. mesh_client_from_env: MESH_RENEW=1 turns renewal on, MESH_JOIN_TOKEN sets the
+ * token (and turns it on). Not in service-token mode (MESH_ERR_CONFIG).
+ */
+MESH_WUR mesh_err_t mesh_client_opts_set_renew(mesh_client_opts_t *o, bool renew);
+/* A one-time join token for the first certificate (mesh_renew_opts_set_join_token's rules);
+ * copied, wiped, never logged. NULL unsets. */
+MESH_WUR mesh_err_t mesh_client_opts_set_join_token(mesh_client_opts_t *o, const char *token);
+/* The client's renewer's counters (mesh_renewer_stat); 0 when the client does not renew.
+ * Thread-safe, does not block. */
+uint64_t mesh_client_renew_stat(const mesh_client_t *c, mesh_renew_stat_t which);
 
 #ifdef __cplusplus
 }

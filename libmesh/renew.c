@@ -388,3 +388,34 @@ out:
     free(chain);
     return rc;
 }
+
+MESH_EXPORT mesh_err_t mesh_certfile_renewal(const char *cert_path, const mesh_renew_opts_t *o,
+                                             mesh_renew_info_t *info)
+{
+    mesh_renew_opts_t *defaults = NULL;
+    char *pem = NULL;
+    size_t len = 0;
+    mesh_renew_info_t got;
+    mesh_err_t rc;
+
+    mesh_err_clear();
+    if (cert_path == NULL || info == NULL) {
+        return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_certfile_renewal: cert_path and info "
+                                                  "are required");
+    }
+    if (o == NULL && (rc = mesh_renew_opts_new(&defaults)) != MESH_OK) {
+        return rc;
+    }
+    rc = mesh_file_read(cert_path, MESH_MAX_PEM_BYTES, &pem, &len);
+    if (rc == MESH_OK) {
+        rc = mesh_x509_pem_info(pem, len, cert_path, &got);
+    }
+    if (rc == MESH_OK) {
+        got.renew_at =
+            mesh_renew_point(o != NULL ? o : defaults, got.not_before, got.not_after, 1.0);
+        *info = got;
+    }
+    mesh_free(pem);
+    mesh_renew_opts_free(defaults);
+    return rc;
+}

@@ -64,6 +64,7 @@ struct fake {
     EVP_PKEY *cert_ca_key;
     char *cert_ca_pem;
     int64_t cert_lifetime;
+    int64_t cert_backdate; /* not_before this far in the past */
     char *join_token, *join_id;
     reply_t cert_replies[MAX_REPLIES];
     int ncert_replies;
@@ -402,7 +403,7 @@ static char *sign_leaf(fake_t *f, X509_REQ *csr, const char *spiffe_id, int64_t 
     OPENSSL_free(hex);
     BN_free(bn);
     X509_set_version(x, 2);
-    *nb = (int64_t)time(NULL);
+    *nb = (int64_t)time(NULL) - f->cert_backdate;
     *na = *nb + lifetime;
     ASN1_TIME_set(X509_getm_notBefore(x), (time_t)*nb);
     ASN1_TIME_set(X509_getm_notAfter(x), (time_t)*na);
@@ -850,4 +851,11 @@ int fake_certs_issued(fake_t *f)
     n = f->certs_issued;
     pthread_mutex_unlock(&f->mu);
     return n;
+}
+
+void fake_set_cert_backdate(fake_t *f, int64_t seconds)
+{
+    pthread_mutex_lock(&f->mu);
+    f->cert_backdate = seconds;
+    pthread_mutex_unlock(&f->mu);
 }

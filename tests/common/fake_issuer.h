@@ -54,6 +54,9 @@ void fake_set_cert_ca(fake_t *f, const char *ca_cert_path, const char *ca_key_pa
 void fake_set_join_token(fake_t *f, const char *token, const char *spiffe_id);
 /* The next answers of the certificate endpoint, in order (status + JSON body). */
 void fake_push_cert_reply(fake_t *f, int status, const char *body);
+/* Certificates signed from now on start `seconds` in the past (a certificate already past its
+ * renewal point, for `mesh doctor`); default 0. */
+void fake_set_cert_backdate(fake_t *f, int64_t seconds);
 /* Certificates the endpoint signed. */
 int fake_certs_issued(fake_t *f);
 

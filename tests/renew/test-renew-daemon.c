@@ -210,12 +210,52 @@ static void test_daemon_gives_up_when_refused(void **state)
     assert_int_equal(count_lines(out, "\"final\":true"), 1);
 }
 
+/* `mesh doctor` with short-lived certificates: exit 0 before the renewal point, 3 (a warning)
+ * past it, 1 once expired. */
+static int doctor(const char *out)
+{
+    const char *argv[] = {mesh_bin,       "doctor", "--json", "--issuer",
+                          fake_url(fake), "--cert", cert,     "--key",
+                          keyp,           "--ca",   ca,       NULL};
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 1);
+        execv(mesh_bin, (char *const *)argv);
+        _exit(127);
+    }
+    return wait_exit(pid);
+}
+
+static void test_doctor_understands_short_lived_certificates(void **state)
+{
+    char out[600];
+    const char *json[] = {"--json", NULL};
+    (void)state;
+
+    snprintf(out, sizeof(out), "%s/doctor.json", env.dir);
+    fake_set_cert_ca(fake, inter, inter_key, 600);
+    assert_int_equal(wait_exit(spawn(out, json)), 0);
+    assert_int_equal(doctor(out), 0); /* a fresh 10-minute certificate: healthy */
+    assert_int_equal(count_lines(out, "past its renewal point"), 0);
+    /* Valid for another 100 s but 500 s into its 600: past the renewal point (at most 430 s). */
+    fake_set_cert_backdate(fake, 500);
+    assert_int_equal(wait_exit(spawn(out, json)), 0);
+    assert_int_equal(doctor(out), 3);
+    assert_int_equal(count_lines(out, "past its renewal point"), 1);
+    assert_int_equal(count_lines(out, "\"status\": \"warn\""), 1);
+    fake_set_cert_backdate(fake, 0);
+    fake_set_cert_ca(fake, inter, inter_key, 60);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_renew_once_json_and_exit_codes),
         cmocka_unit_test(test_daemon_renews_a_60s_certificate_and_signals),
         cmocka_unit_test(test_daemon_gives_up_when_refused),
+        cmocka_unit_test(test_doctor_understands_short_lived_certificates),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

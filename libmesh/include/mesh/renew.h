@@ -124,6 +124,16 @@ int64_t mesh_renew_point(const mesh_renew_opts_t *o, int64_t not_before, int64_t
 int64_t mesh_renew_backoff_ms(const mesh_renew_opts_t *o, int attempt, double u);
 
 /*
+ * The certificate in `cert_path` (its first) as a renewer would schedule it under `o` (NULL:
+ * the defaults): validity, serial, SPIFFE ID, and renew_at the latest renewal point of the
+ * jitter range (u = 1): a certificate still in place after it is overdue, its renewal is
+ * failing (`mesh doctor` warns). MESH_ERR_IO / MESH_ERR_CERT naming the file. Blocks on the
+ * file system. Thread-safe.
+ */
+MESH_WUR mesh_err_t mesh_certfile_renewal(const char *cert_path, const mesh_renew_opts_t *o,
+                                          mesh_renew_info_t *info);
+
+/*
  * A background renewer: a thread that renews the pair at its renewal point (at once when the
  * certificate is missing, expired or past it and a renewal is possible), retries with backoff
  * while the issuer is down or answers 503, until the certificate expires, and calls `cb`

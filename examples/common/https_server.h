@@ -54,6 +54,12 @@ void https_server_stop(https_server_t *s);
 
 void https_server_free(https_server_t *s);
 
+/* Renewed certificate files are taken without a restart: on SIGHUP, and when the certificate
+ * or key file changes (inode, mtime or size, looked at every second). New connections get the
+ * new pair, open ones keep theirs; a pair that fails to load is reported and the previous one
+ * kept. The count of reloads so far (tests). */
+unsigned https_server_reloads(const https_server_t *s);
+
 /* The port the server is bound to. */
 int https_server_port(const https_server_t *s);
 

@@ -242,8 +242,8 @@ static void reload(https_server_t *s, const char *why)
     SSL_CTX *ctx = make_ctx(&s->o);
 
     if (ctx == NULL) {
-        fprintf(stderr, "%s: reload (%s) failed: still serving the previous certificate\n",
-                s->name, why);
+        fprintf(stderr, "%s: reload (%s) failed: still serving the previous certificate\n", s->name,
+                why);
         return;
     }
     SSL_CTX_free(s->ctx);

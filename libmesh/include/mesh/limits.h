@@ -78,16 +78,16 @@
 #define MESH_MAX_RESPONSE_BODY (1024 * 1024) /* a fetch (JWKS, metadata, feed) by default */
 #define MESH_MAX_METADATA_BYTES 16384        /* an issuer's RFC 8414 metadata document */
 #define MESH_MAX_RESPONSE_HEADER_BYTES 32768 /* all headers of one response */
+#define MESH_MAX_PEER_RESPONSE_BODY (16 * 1024 * 1024) /* mesh_client_request by default */
+#define MESH_MAX_DOCTOR_BODY (256 * 1024)    /* what `mesh doctor` reads of an answer */
+#define MESH_MAX_CLI_HEADERS 64              /* `mesh curl -H` headers */
+#define MESH_MAX_CLI_DATA (16 * 1024 * 1024) /* `mesh curl -d @file` */
 
 /* Certificate renewal (renew.h): the issuer's answer and what the renewer reads back */
 #define MESH_MAX_CERT_RESPONSE_BYTES 65536 /* the issuer's answer to a certificate request */
 #define MESH_MAX_SERIAL_HEX 64             /* a certificate serial in hex (RFC 5280: 20 bytes) */
 #define MESH_RENEW_READ_TRIES 50           /* reads of a pair while a renewal is mid-swap */
 #define MESH_JOIN_TOKEN_LEN 47             /* "mjt_" + base64url of 32 bytes */
-#define MESH_MAX_PEER_RESPONSE_BODY (16 * 1024 * 1024) /* mesh_client_request by default */
-#define MESH_MAX_DOCTOR_BODY (256 * 1024)    /* what `mesh doctor` reads of an answer */
-#define MESH_MAX_CLI_HEADERS 64              /* `mesh curl -H` headers */
-#define MESH_MAX_CLI_DATA (16 * 1024 * 1024) /* `mesh curl -d @file` */
 
 /* mesh-ca: templates, its index and what they ask for */
 #define MESH_MAX_TEMPLATE_BYTES 1048576      /* one template file */

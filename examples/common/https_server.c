@@ -34,9 +34,6 @@
 
 #include "log_limit.h"
 
-/* How often the identity files are looked at for a renewal (their inode, mtime and size). */
-#define RELOAD_POLL_MS 1000
-
 struct https_server {
     struct event_base *base;
     struct evhttp *http;
@@ -394,12 +391,28 @@ https_server_t *https_server_new(const https_server_opts_t *o, https_handler_fn 
     s->o.ca_path = s->ca_path;
     s->o.name = s->name;
     s->sighup = evsignal_new(s->base, SIGHUP, on_sighup, s);
-    s->reload_timer = event_new(s->base, -1, EV_PERSIST, on_reload_poll, s);
-    struct timeval poll = {RELOAD_POLL_MS / 1000, (RELOAD_POLL_MS % 1000) * 1000};
+    int poll_ms = o->reload_poll_ms;
+    const char *env_poll = getenv("MESH_TLS_RELOAD_POLL_MS");
+    if (poll_ms <= 0 && env_poll != NULL && env_poll[0] != '\0') {
+        char *end = NULL;
+        long v = strtol(env_poll, &end, 10);
+        if (end == env_poll || *end != '\0' || v < 100 || v > 3600000) {
+            fprintf(stderr, "%s: MESH_TLS_RELOAD_POLL_MS=%s: give milliseconds, 100..3600000\n",
+                    o->name, env_poll);
+            goto fail;
+        }
+        poll_ms = (int)v;
+    }
     if (s->cert_path == NULL || s->key_path == NULL || s->ca_path == NULL || s->sighup == NULL ||
-        s->reload_timer == NULL || evsignal_add(s->sighup, NULL) != 0 ||
-        event_add(s->reload_timer, &poll) != 0) {
+        evsignal_add(s->sighup, NULL) != 0) {
         goto fail;
+    }
+    if (poll_ms > 0) {
+        struct timeval poll = {poll_ms / 1000, (poll_ms % 1000) * 1000};
+        s->reload_timer = event_new(s->base, -1, EV_PERSIST, on_reload_poll, s);
+        if (s->reload_timer == NULL || event_add(s->reload_timer, &poll) != 0) {
+            goto fail;
+        }
     }
     stat(s->cert_path, &s->cert_st);
     stat(s->key_path, &s->key_st);

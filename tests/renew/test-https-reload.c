@@ -88,7 +88,8 @@ static int setup(void **state)
                              .key_path = keyp,
                              .ca_path = ca,
                              .require_client_cert = true,
-                             .name = "reload-test"};
+                             .name = "reload-test",
+                             .reload_poll_ms = 200};
     srv = https_server_new(&o, on_req, NULL);
     assert_non_null(srv);
     pthread_create(&loop, NULL, run, srv);

@@ -304,6 +304,12 @@ static mesh_err_t request_body(const char *csr, char **out)
 
 MESH_EXPORT mesh_err_t mesh_renew_once(const mesh_renew_opts_t *o, mesh_renew_info_t *info)
 {
+    long status = 0;
+    return mesh_renew_run(o, info, &status);
+}
+
+mesh_err_t mesh_renew_run(const mesh_renew_opts_t *o, mesh_renew_info_t *info, long *status)
+{
     mesh_renew_info_t cur = {0}, got = {0};
     mesh_http_opts_t ho = {0};
     mesh_http_t *h = NULL;
@@ -365,6 +371,7 @@ MESH_EXPORT mesh_err_t mesh_renew_once(const mesh_renew_opts_t *o, mesh_renew_in
     if (rc != MESH_OK) {
         goto out;
     }
+    *status = r.status;
     if (r.status != 200) {
         rc = issuer_refused(url, &r);
         goto out;

@@ -18,6 +18,9 @@ struct mesh_renew_opts {
     int64_t retry_base_ms, retry_max_ms, timeout_ms;
 };
 
+/* mesh_renew_once, also giving the issuer's HTTP status (0 when no answer came). */
+mesh_err_t mesh_renew_run(const mesh_renew_opts_t *o, mesh_renew_info_t *info, long *status);
+
 /* A deep copy of `o` (strings too). MESH_ERR_NOMEM. */
 mesh_err_t mesh_renew_opts_copy(const mesh_renew_opts_t *o, mesh_renew_opts_t **out);
 

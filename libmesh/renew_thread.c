@@ -82,11 +82,11 @@ static bool wait_until(mesh_renewer_t *r, int64_t at_ms_wall)
     }
 }
 
-static bool retryable(mesh_err_t rc, const char *detail)
+static bool retryable(mesh_err_t rc, long status)
 {
-    /* 4xx from the issuer is an answer (no retry); 5xx, 429 and transport errors are not. */
+    /* A 4xx from the issuer is its answer (no retry); 5xx, 429 and transport errors pass. */
     if (rc == MESH_ERR_ISSUER_ERROR) {
-        return strstr(detail, "HTTP 5") != NULL || strstr(detail, "HTTP 429") != NULL;
+        return status >= 500 || status == 429;
     }
     return rc == MESH_ERR_NETWORK || rc == MESH_ERR_TLS || rc == MESH_ERR_IO ||
            rc == MESH_ERR_NOMEM || rc == MESH_ERR_INTERNAL;
@@ -111,7 +111,8 @@ static void *run(void *arg)
         pthread_mutex_unlock(&r->mu);
         mesh_renew_info_t got = {0};
         atomic_fetch_add(&r->attempts, 1);
-        mesh_err_t rc = mesh_renew_once(r->o, &got);
+        long status = 0;
+        mesh_err_t rc = mesh_renew_run(r->o, &got, &status);
         bool final = false;
         pthread_mutex_lock(&r->mu);
         if (rc == MESH_OK) {
@@ -127,7 +128,7 @@ static void *run(void *arg)
             atomic_fetch_add(&r->failures, 1);
             int64_t now = (int64_t)time(NULL);
             bool expired = !r->have || now >= r->info.not_after;
-            final = !retryable(rc, mesh_err_detail()) || (expired && r->o->join_token == NULL);
+            final = !retryable(rc, status) || (expired && r->o->join_token == NULL);
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             next_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +

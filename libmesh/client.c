@@ -95,6 +95,7 @@ static mesh_err_t copy_opts(mesh_client_t *c, const mesh_client_opts_t *o)
     /* Only the copies above hold strings; c->o keeps the numbers. */
     c->o.issuer_url = c->o.cert_path = c->o.key_path = c->o.ca_path = NULL;
     c->o.client_id = c->o.client_secret = c->o.issuer_id = NULL;
+    c->o.join_token = NULL; /* the renewer keeps what it needs (client_renew.c) */
     n = strlen(c->issuer_url);
     while (n > 0 && c->issuer_url[n - 1] == '/') {
         c->issuer_url[--n] = '\0';
@@ -118,7 +119,9 @@ MESH_EXPORT mesh_err_t mesh_client_new(const mesh_client_opts_t *opts, mesh_clie
     if (opts == NULL || out == NULL) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_client_new: opts and out are required");
     }
-    if ((rc = check_opts(opts)) != MESH_OK || (rc = check_files(opts)) != MESH_OK) {
+    if ((rc = check_opts(opts)) != MESH_OK ||
+        (rc = mesh_client_renew_bootstrap(opts)) != MESH_OK ||
+        (rc = check_files(opts)) != MESH_OK) {
         return rc;
     }
     c = calloc(1, sizeof(*c));
@@ -147,6 +150,10 @@ MESH_EXPORT mesh_err_t mesh_client_new(const mesh_client_opts_t *opts, mesh_clie
         return rc;
     }
     c->refresher_started = true;
+    if (opts->renew && (rc = mesh_client_renew_start(c, opts)) != MESH_OK) {
+        mesh_client_free(c);
+        return rc;
+    }
     if (opts->insecure_skip_hostname) {
         fprintf(stderr, "libmesh: WARNING: mesh client for %s created with TLS hostname "
                 "verification OFF (insecure_skip_hostname, development only); never use this "
@@ -172,6 +179,8 @@ MESH_EXPORT void mesh_client_free(mesh_client_t *c)
     if (c == NULL) {
         return;
     }
+    mesh_renewer_free(c->renewer); /* first: its callback uses the client */
+    c->renewer = NULL;
     pthread_mutex_lock(&c->mu);
     c->stop = true;
     pthread_cond_broadcast(&c->cv);
@@ -273,9 +282,10 @@ static tok_entry_t *add(mesh_client_t *c, const char *audience, const char *scop
 }
 
 /* A token is handed out until shortly before expiry, so a peer never gets a dying one. */
-static bool usable(const tok_entry_t *e, long long now)
+static bool usable(mesh_client_t *c, const tok_entry_t *e, long long now)
 {
-    return e->token != NULL && now < e->expire_ms;
+    /* ... and only while the certificate it is bound to is the client's (renew.h). */
+    return e->token != NULL && now < e->expire_ms && e->ident_gen == atomic_load(&c->ident_gen);
 }
 
 /* Stores a fetched token and schedules its refresh at ~fraction of its life, +-10 %. */
@@ -313,6 +323,7 @@ static mesh_err_t fetch_entry(mesh_client_t *c, tok_entry_t *e)
     char *token = NULL;
     int64_t expires_in = 0;
     char *aud = e->audience, *scope = e->scope; /* stable while fetching (not evictable) */
+    uint64_t gen = atomic_load(&c->ident_gen); /* the pair this fetch presents */
     mesh_err_t rc;
 
     e->fetching = true;
@@ -324,6 +335,7 @@ static mesh_err_t fetch_entry(mesh_client_t *c, tok_entry_t *e)
     e->last_err = rc;
     if (rc == MESH_OK) {
         store(c, e, token, expires_in);
+        e->ident_gen = gen;
     } else {
         snprintf(e->last_detail, sizeof(e->last_detail), "%s", mesh_err_detail());
     }
@@ -357,7 +369,7 @@ MESH_EXPORT mesh_err_t mesh_client_token(mesh_client_t *c, const char *audience,
     for (;;) {
         long long now = mesh_monotonic_ms();
         e->last_used_ms = now;
-        if (usable(e, now)) {
+        if (usable(c, e, now)) {
             bool first_use = !e->used_since_fetch; /* now worth refreshing ahead */
             e->used_since_fetch = true;
             if (!wake) {
@@ -378,7 +390,7 @@ MESH_EXPORT mesh_err_t mesh_client_token(mesh_client_t *c, const char *audience,
             }
             e->waiters--;
             wake = true; /* shared someone's fetch: not a cache hit */
-            if (!usable(e, mesh_monotonic_ms()) && e->last_err != MESH_OK) {
+            if (!usable(c, e, mesh_monotonic_ms()) && e->last_err != MESH_OK) {
                 rc = mesh_err_set(e->last_err, "%s", e->last_detail);
                 break;
             }

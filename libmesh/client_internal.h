@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <mesh/client.h>
+#include <mesh/renew.h>
 
 #include "http.h"
 
@@ -21,6 +22,8 @@ struct mesh_client_opts {
     int64_t token_ttl;
     int max_retries;
     int64_t retry_base_ms, retry_max_ms, timeout_ms;
+    bool renew;       /* renew.h: the client renews its certificate */
+    char *join_token; /* the first certificate's one-time token; wiped on free */
 };
 
 typedef struct tok_entry {
@@ -36,6 +39,7 @@ typedef struct tok_entry {
     mesh_err_t last_err;
     char last_detail[512];
     long long backoff_ms;   /* background refresh failures */
+    uint64_t ident_gen;     /* the client identity the token was fetched with (cnf) */
 } tok_entry_t;
 
 struct mesh_client {
@@ -54,7 +58,18 @@ struct mesh_client {
     bool refresher_started;
 
     atomic_uint_fast64_t issuer_requests, cache_hits, refreshes;
+    /* renew.h: the renewer, and the identity generation a token must have been fetched
+     * under to be handed out (a renewal bumps it: tokens bound to the old certificate go). */
+    mesh_renewer_t *renewer;
+    atomic_uint_fast64_t ident_gen;
 };
+
+/* The client's renewal (client_renew.c): before the files are checked, a first certificate
+ * from the join token when there is none yet; after the client is built, the renewer. */
+mesh_err_t mesh_client_renew_bootstrap(const mesh_client_opts_t *o);
+mesh_err_t mesh_client_renew_start(mesh_client_t *c, const mesh_client_opts_t *o);
+/* Called under no lock after a renewal: the new pair into TLS, old tokens out. */
+void mesh_client_identity_changed(mesh_client_t *c);
 
 /*
  * One token request to the issuer with the client's retry policy (connection errors, 5xx and

@@ -50,6 +50,7 @@ MESH_EXPORT void mesh_client_opts_free(mesh_client_opts_t *o)
     free(o->client_id);
     mesh_opt_free_secret(o->client_secret);
     free(o->issuer_id);
+    mesh_opt_free_secret(o->join_token);
     free(o);
 }
 

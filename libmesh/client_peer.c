@@ -438,6 +438,27 @@ MESH_EXPORT mesh_err_t mesh_client_request(mesh_client_t *c, const mesh_request_
 
 /* ---- configuration from the environment ---- */
 
+/* renew.h: MESH_RENEW=1 renews the certificate; MESH_JOIN_TOKEN gets the first one. */
+static mesh_err_t renew_from_env(mesh_client_opts_t *o)
+{
+    const char *renew = mesh_env_get("MESH_RENEW"), *join = mesh_env_get("MESH_JOIN_TOKEN");
+    mesh_err_t rc;
+
+    if (renew != NULL && strcmp(renew, "1") != 0 && strcmp(renew, "0") != 0) {
+        return mesh_err_set(MESH_ERR_CONFIG, "MESH_RENEW is \"%s\": set it to 1 (renew the "
+                            "certificate) or 0", renew);
+    }
+    if ((rc = mesh_client_opts_set_renew(o, renew != NULL && renew[0] == '1')) != MESH_OK) {
+        return rc;
+    }
+    if (join != NULL && (rc = mesh_client_opts_set_join_token(o, join)) != MESH_OK) {
+        char why[256];
+        snprintf(why, sizeof(why), "%s", mesh_err_detail()); /* not the buffer it rewrites */
+        return mesh_err_set(rc, "MESH_JOIN_TOKEN: %s", why);
+    }
+    return MESH_OK;
+}
+
 MESH_EXPORT mesh_err_t mesh_client_from_env(const char *service_name, mesh_client_t **out)
 {
     mesh_client_opts_t *o = NULL;
@@ -471,7 +492,8 @@ MESH_EXPORT mesh_err_t mesh_client_from_env(const char *service_name, mesh_clien
         (rc = mesh_client_opts_set_ca_path(o, ca)) != MESH_OK ||
         (rc = mesh_client_opts_set_client_id(o, id)) != MESH_OK ||
         (rc = mesh_client_opts_set_client_secret(o, secret)) != MESH_OK ||
-        (rc = mesh_client_opts_set_issuer_id(o, issuer_id)) != MESH_OK) {
+        (rc = mesh_client_opts_set_issuer_id(o, issuer_id)) != MESH_OK ||
+        (rc = renew_from_env(o)) != MESH_OK) {
         goto out;
     }
     rc = mesh_client_new(o, out);

@@ -24,6 +24,11 @@ struct mesh_http {
     CURLSH *share;
     pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
     atomic_bool cancelled;
+    /* The identity in memory (mesh_http_set_identity), used instead of the files when set:
+     * renewal swaps it whole, so a new connection never reads half of a pair. */
+    pthread_mutex_t id_mu;
+    char *cert_blob, *key_blob;
+    size_t cert_blob_len, key_blob_len;
 };
 
 /* What a response brings, in the bounded buffer of <mesh/buf.h>: the limit is the buffer's,
@@ -94,6 +99,7 @@ mesh_err_t mesh_http_new(const mesh_http_opts_t *opts, mesh_http_t **out)
     for (size_t i = 0; i < MESH_ARRAY_LEN(h->locks); i++) {
         pthread_mutex_init(&h->locks[i], NULL);
     }
+    pthread_mutex_init(&h->id_mu, NULL);
     h->share = curl_share_init();
     if (failed || h->share == NULL) {
         mesh_http_free(h);
@@ -122,6 +128,12 @@ void mesh_http_free(mesh_http_t *h)
     for (size_t i = 0; i < MESH_ARRAY_LEN(h->locks); i++) {
         pthread_mutex_destroy(&h->locks[i]);
     }
+    pthread_mutex_destroy(&h->id_mu);
+    if (h->key_blob != NULL) {
+        mesh_wipe(h->key_blob, h->key_blob_len);
+    }
+    free(h->key_blob);
+    free(h->cert_blob);
     free(h->cert_path);
     free(h->key_path);
     free(h->pin_prefix);
@@ -326,6 +338,61 @@ mesh_err_t mesh_http_pin_result(const struct mesh_peer_pin *p)
     return p != NULL ? p->rc : MESH_OK;
 }
 
+/* The in-memory identity, when there is one: curl copies the blobs (CURL_BLOB_COPY), and a
+ * connection or TLS session made with another pair is not reused for this handle (curl
+ * matches connections on the client certificate), so after a swap new requests open new
+ * connections with the new pair while requests in flight finish on theirs. */
+static bool set_identity_blobs(mesh_http_t *h, CURL *c)
+{
+    bool set = false;
+
+    pthread_mutex_lock(&h->id_mu);
+    if (h->cert_blob != NULL) {
+        struct curl_blob cert = {h->cert_blob, h->cert_blob_len, CURL_BLOB_COPY};
+        struct curl_blob key = {h->key_blob, h->key_blob_len, CURL_BLOB_COPY};
+        curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cert);
+        curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+        curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &key);
+        curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+        set = true;
+    }
+    pthread_mutex_unlock(&h->id_mu);
+    return set;
+}
+
+mesh_err_t mesh_http_set_identity(mesh_http_t *h, const char *cert_pem, size_t cert_len,
+                                  const char *key_pem, size_t key_len)
+{
+    char *c = malloc(cert_len + 1), *k = malloc(key_len + 1);
+    char *old_c, *old_k;
+    size_t old_klen;
+
+    if (c == NULL || k == NULL) {
+        free(c);
+        free(k);
+        return mesh_err_set(MESH_ERR_NOMEM, "client identity");
+    }
+    memcpy(c, cert_pem, cert_len);
+    c[cert_len] = '\0';
+    memcpy(k, key_pem, key_len);
+    k[key_len] = '\0';
+    pthread_mutex_lock(&h->id_mu);
+    old_c = h->cert_blob;
+    old_k = h->key_blob;
+    old_klen = h->key_blob_len;
+    h->cert_blob = c;
+    h->cert_blob_len = cert_len;
+    h->key_blob = k;
+    h->key_blob_len = key_len;
+    pthread_mutex_unlock(&h->id_mu);
+    if (old_k != NULL) {
+        mesh_wipe(old_k, old_klen);
+    }
+    free(old_k);
+    free(old_c);
+    return MESH_OK;
+}
+
 /* The TLS and sharing options every handle gets. */
 static void set_tls(mesh_http_t *h, CURL *c, bool with_cert)
 {
@@ -337,6 +404,9 @@ static void set_tls(mesh_http_t *h, CURL *c, bool with_cert)
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, h->skip_hostname ? 0L : 2L);
     if (h->ca_path != NULL) {
         curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_path);
+    }
+    if (with_cert && set_identity_blobs(h, c)) {
+        return;
     }
     if (with_cert && h->cert_path != NULL) {
         curl_easy_setopt(c, CURLOPT_SSLCERT, h->cert_path);

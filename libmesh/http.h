@@ -31,6 +31,12 @@ typedef struct mesh_http mesh_http_t;
 mesh_err_t mesh_http_new(const mesh_http_opts_t *opts, mesh_http_t **out);
 void mesh_http_free(mesh_http_t *h);
 
+/* Presents this certificate chain and key (PEM, copied; the key wiped when replaced and on
+ * free) instead of the files from now on: new connections use the new pair, requests in
+ * flight finish with theirs. Thread-safe. */
+mesh_err_t mesh_http_set_identity(mesh_http_t *h, const char *cert_pem, size_t cert_len,
+                                  const char *key_pem, size_t key_len);
+
 /* Makes every request in flight through `h` (and every later one) fail at once with
  * MESH_ERR_NETWORK: lets an owner stop its threads without waiting for a timeout. */
 void mesh_http_cancel(mesh_http_t *h);

@@ -27,6 +27,11 @@
 
 #include <mesh/limits.h>
 
+#include <mesh/renew.h>
+#include <mesh/util.h>
+#include <openssl/pem.h>
+#include <sys/stat.h>
+
 #include "log_limit.h"
 
 struct https_server {
@@ -41,6 +46,13 @@ struct https_server {
     void *arg;
     log_limit_t refusals;
     long long (*clock)(void);
+    /* Renewed identity files are picked up without a restart: on SIGHUP, and when a poll
+     * sees the certificate or key file change (mesh renew, a renewing client). */
+    https_server_opts_t o; /* the strings below are copies */
+    char *cert_path, *key_path, *ca_path;
+    struct event *sighup, *reload_timer;
+    struct stat cert_st, key_st;
+    unsigned reloads;
 };
 
 static long long monotonic_seconds(void)
@@ -106,6 +118,55 @@ static void tls_error(const char *name, const char *what, const char *path)
     ERR_clear_error();
 }
 
+/* The chain and key as one consistent pair (mesh_identity_read_pair reads again while a
+ * renewal is between its two renames), loaded from memory. */
+static bool use_pair(SSL_CTX *ctx, const https_server_opts_t *o)
+{
+    char *cert = NULL, *key = NULL;
+    size_t cl = 0, kl = 0;
+    BIO *cb = NULL, *kb = NULL;
+    X509 *x = NULL;
+    EVP_PKEY *pk = NULL;
+    bool ok = false;
+    mesh_err_t rc = mesh_identity_read_pair(o->cert_path, o->key_path, &cert, &cl, &key, &kl);
+
+    if (rc != MESH_OK) {
+        fprintf(stderr, "%s: cannot load the certificate and key: %s\n", o->name,
+                mesh_err_detail());
+        return false;
+    }
+    cb = BIO_new_mem_buf(cert, (int)cl);
+    kb = BIO_new_mem_buf(key, (int)kl);
+    x = cb != NULL ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+    if (x == NULL || SSL_CTX_use_certificate(ctx, x) != 1) {
+        tls_error(o->name, "cannot load certificate", o->cert_path);
+        goto out;
+    }
+    for (X509 *ch; (ch = PEM_read_bio_X509(cb, NULL, NULL, NULL)) != NULL;) {
+        if (SSL_CTX_add0_chain_cert(ctx, ch) != 1) {
+            X509_free(ch);
+            tls_error(o->name, "cannot load the chain in", o->cert_path);
+            goto out;
+        }
+    }
+    ERR_clear_error(); /* the end of the chain */
+    pk = kb != NULL ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+    if (pk == NULL || SSL_CTX_use_PrivateKey(ctx, pk) != 1) {
+        tls_error(o->name, "cannot load key", o->key_path);
+        goto out;
+    }
+    ok = true;
+out:
+    EVP_PKEY_free(pk);
+    X509_free(x);
+    BIO_free(cb);
+    BIO_free(kb);
+    mesh_wipe(key, kl);
+    mesh_free(key);
+    mesh_free(cert);
+    return ok;
+}
+
 static SSL_CTX *make_ctx(const https_server_opts_t *o)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -113,12 +174,7 @@ static SSL_CTX *make_ctx(const https_server_opts_t *o)
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    if (SSL_CTX_use_certificate_chain_file(ctx, o->cert_path) != 1) {
-        tls_error(o->name, "cannot load certificate", o->cert_path);
-        goto fail;
-    }
-    if (SSL_CTX_use_PrivateKey_file(ctx, o->key_path, SSL_FILETYPE_PEM) != 1) {
-        tls_error(o->name, "cannot load key", o->key_path);
+    if (!use_pair(ctx, o)) {
         goto fail;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -174,6 +230,61 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     https_server_t *s = arg;
     fprintf(stderr, "%s: signal %d, stopping\n", s->name, (int)sig);
     event_base_loopexit(s->base, NULL);
+}
+
+/* Takes the renewed pair: new connections get a context with it, connections already open
+ * keep theirs (each SSL holds a reference to the context it was made from). */
+static void reload(https_server_t *s, const char *why)
+{
+    SSL_CTX *ctx = make_ctx(&s->o);
+
+    if (ctx == NULL) {
+        fprintf(stderr, "%s: reload (%s) failed: still serving the previous certificate\n", s->name,
+                why);
+        return;
+    }
+    SSL_CTX_free(s->ctx);
+    s->ctx = ctx;
+    s->reloads++;
+    fprintf(stderr, "%s: reloaded %s (%s)\n", s->name, s->cert_path, why);
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+static void on_reload_poll(evutil_socket_t fd, short what, void *arg)
+{
+    https_server_t *s = arg;
+    struct stat c, k;
+    (void)fd;
+    (void)what;
+
+    if (stat(s->cert_path, &c) != 0 || stat(s->key_path, &k) != 0) {
+        return; /* between renames, or gone: keep serving, look again */
+    }
+    if (!same_file(&c, &s->cert_st) || !same_file(&k, &s->key_st)) {
+        s->cert_st = c;
+        s->key_st = k;
+        reload(s, "the files changed");
+    }
+}
+
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+    https_server_t *s = arg;
+    (void)sig;
+    (void)what;
+    stat(s->cert_path, &s->cert_st);
+    stat(s->key_path, &s->key_st);
+    reload(s, "SIGHUP");
+}
+
+unsigned https_server_reloads(const https_server_t *s)
+{
+    return s->reloads;
 }
 
 static bool split_listen(const char *listen, char *host, size_t cap, int *port)
@@ -271,6 +382,40 @@ https_server_t *https_server_new(const https_server_opts_t *o, https_handler_fn 
         evsignal_add(s->sigint, NULL) != 0 || evsignal_add(s->sigterm, NULL) != 0) {
         goto fail;
     }
+    s->o = *o;
+    s->cert_path = strdup(o->cert_path);
+    s->key_path = strdup(o->key_path);
+    s->ca_path = strdup(o->ca_path);
+    s->o.cert_path = s->cert_path;
+    s->o.key_path = s->key_path;
+    s->o.ca_path = s->ca_path;
+    s->o.name = s->name;
+    s->sighup = evsignal_new(s->base, SIGHUP, on_sighup, s);
+    int poll_ms = o->reload_poll_ms;
+    const char *env_poll = getenv("MESH_TLS_RELOAD_POLL_MS");
+    if (poll_ms <= 0 && env_poll != NULL && env_poll[0] != '\0') {
+        char *end = NULL;
+        long v = strtol(env_poll, &end, 10);
+        if (end == env_poll || *end != '\0' || v < 100 || v > 3600000) {
+            fprintf(stderr, "%s: MESH_TLS_RELOAD_POLL_MS=%s: give milliseconds, 100..3600000\n",
+                    o->name, env_poll);
+            goto fail;
+        }
+        poll_ms = (int)v;
+    }
+    if (s->cert_path == NULL || s->key_path == NULL || s->ca_path == NULL || s->sighup == NULL ||
+        evsignal_add(s->sighup, NULL) != 0) {
+        goto fail;
+    }
+    if (poll_ms > 0) {
+        struct timeval poll = {poll_ms / 1000, (poll_ms % 1000) * 1000};
+        s->reload_timer = event_new(s->base, -1, EV_PERSIST, on_reload_poll, s);
+        if (s->reload_timer == NULL || event_add(s->reload_timer, &poll) != 0) {
+            goto fail;
+        }
+    }
+    stat(s->cert_path, &s->cert_st);
+    stat(s->key_path, &s->key_st);
     signal(SIGPIPE, SIG_IGN);
     if (o->port_file != NULL && !write_port_file(o->port_file, s->port)) {
         fprintf(stderr, "%s: cannot write port file %s: %s\n", o->name, o->port_file,
@@ -317,6 +462,15 @@ void https_server_free(https_server_t *s)
     if (s->log_timer != NULL) {
         event_free(s->log_timer);
     }
+    if (s->sighup != NULL) {
+        event_free(s->sighup);
+    }
+    if (s->reload_timer != NULL) {
+        event_free(s->reload_timer);
+    }
+    free(s->cert_path);
+    free(s->key_path);
+    free(s->ca_path);
     if (s->http != NULL) {
         evhttp_free(s->http);
     }

@@ -32,6 +32,10 @@ typedef struct {
     const char *name;         /* for log lines: "gateway", "asset-service" */
     FILE *log;                /* refusal log (https_server_log_refusal); NULL: stderr */
     long long (*clock)(void); /* test hook: seconds for the log rate limit; NULL: monotonic */
+    /* Look at the certificate and key files every this many ms and reload when they change
+     * (a renewal in place); 0: the environment's MESH_TLS_RELOAD_POLL_MS, else no polling.
+     * SIGHUP reloads in any case. */
+    int reload_poll_ms;
 } https_server_opts_t;
 
 typedef struct https_server https_server_t;
@@ -53,6 +57,12 @@ int https_server_run(https_server_t *s);
 void https_server_stop(https_server_t *s);
 
 void https_server_free(https_server_t *s);
+
+/* Renewed certificate files are taken without a restart: on SIGHUP (what `mesh renew --daemon
+ * --signal PID` sends), and with reload_poll_ms when the certificate or key file changes
+ * (inode, mtime or size). New connections get the new pair, open ones keep theirs; a pair that
+ * fails to load is reported and the previous one kept. The count of reloads so far (tests). */
+unsigned https_server_reloads(const https_server_t *s);
 
 /* The port the server is bound to. */
 int https_server_port(const https_server_t *s);

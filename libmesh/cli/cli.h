@@ -30,6 +30,7 @@ int cmd_sign(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_curl(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+int cmd_renew(int argc, char **argv);
 
 /* Prints "mesh VERB: <what>" on stderr and returns CLI_USAGE. */
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

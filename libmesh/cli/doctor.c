@@ -14,6 +14,7 @@
 #include <mesh/jansson.h>
 #include <mesh/limits.h>
 #include <mesh/mesh.h>
+#include <mesh/renew.h>
 
 #include "cli.h"
 #include "client_env.h"
@@ -33,6 +34,7 @@ typedef struct {
     char *token;
     int passed, warned;
     bool warn;       /* the step passed with a warning (in note) */
+    bool overdue;    /* the certificate is past its renewal point (exit 3) */
     time_t date;     /* the issuer's Date header, 0 when unknown */
 } doctor_t;
 
@@ -148,9 +150,29 @@ static bool step_expiry(doctor_t *d)
             d->id.service != NULL ? d->id.service : "SERVICE");
         return lib_fail(d, rc);
     }
-    long long days = (long long)(not_after - time(NULL)) / 86400;
-    NOTE("valid for %lld more days", days);
-    if (days < 30) {
+    long long left = (long long)(not_after - time(NULL));
+    long long days = left / 86400;
+    mesh_renew_info_t ri = {0};
+    /* Short-lived certificates (renew.h): healthy until the renewal point (2/3 of the
+     * lifetime, the latest of its jitter), a warning past it: the renewal is failing. */
+    bool known = mesh_certfile_renewal(d->id.cert, NULL, &ri) == MESH_OK;
+    if (known && time(NULL) >= ri.renew_at) {
+        NOTE("past its renewal point (%lld s ago; expires in %lld s): the renewal is failing "
+             "(check `mesh renew` or the service's log; mesh-ca renew %s by hand)",
+             (long long)(time(NULL) - ri.renew_at), left,
+             d->id.service != NULL ? d->id.service : "SERVICE");
+        d->warn = true;
+        d->overdue = true;
+        return true;
+    }
+    if (known && left < 2 * 86400) {
+        NOTE("valid for %lld more s, renews in %lld s at the latest", left,
+             (long long)(ri.renew_at - time(NULL)));
+    } else {
+        NOTE("valid for %lld more days", days);
+    }
+    /* A long-lived certificate renewed by hand: the 30-day warning as before. */
+    if (days < 30 && (!known || not_after - ri.not_before > 45 * 86400)) {
         NOTE("expires in %lld days: renew it soon (mesh-ca renew %s)", days,
              d->id.service != NULL ? d->id.service : "SERVICE");
         d->warn = true;
@@ -446,8 +468,11 @@ static void doctor_help(void)
            "A '!' marks a check that passed with a warning. Stops at the first failure and\n"
            "says what to change. --json prints {\"ok\":...,\"checks\":[{\"check\",\"status\"\n"
            "(ok|warn|fail|skipped),\"detail\",\"fix\"}]} instead, for monitoring.\n"
-           "Exit status 0 when every check passed (warnings allowed),\n"
-           "1 when one failed, 2 for usage errors.\n\n%s", CLI_CLIENT_HELP);
+           "Short-lived certificates: healthy until the renewal point (2/3 of the lifetime),\n"
+           "a warning past it (the renewal is failing).\n"
+           "Exit status 0 when every check passed (warnings allowed), 3 when every check\n"
+           "passed but the certificate is past its renewal point, 1 when one failed, 2 for\n"
+           "usage errors.\n\n%s", CLI_CLIENT_HELP);
 }
 
 /* One line of the report: text for people, or an element of the --json array. */
@@ -531,6 +556,9 @@ int cmd_doctor(int argc, char **argv)
     } else if (status == CLI_OK) {
         printf("all %d checks passed", d.passed);
         printf(d.warned > 0 ? " (%d with a warning: see the ! lines)\n" : "\n", d.warned);
+    }
+    if (status == CLI_OK && d.overdue) {
+        status = 3; /* passed, but the certificate is past its renewal point (mesh(1)) */
     }
     mesh_jwks_free(d.jwks);
     mesh_free(d.token);

@@ -17,6 +17,7 @@ static const cli_verb_t verbs[] = {
     {"token", "get a token for an audience from the issuer", cmd_token},
     {"curl", "call a peer with this service's certificate and a token", cmd_curl},
     {"doctor", "check this service's certificates, issuer and token step by step", cmd_doctor},
+    {"renew", "renew this service's certificate in place, once or as a daemon", cmd_renew},
 };
 
 static void usage(FILE *f)

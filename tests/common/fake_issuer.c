@@ -21,9 +21,13 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
 #include <openssl/ssl.h>
 
 #include "testutil.h"
+#include <jansson.h>
 
 #define MAX_REPLIES 16
 
@@ -55,6 +59,16 @@ struct fake {
     int64_t ttl;
     bool running;
     pthread_cond_t started;
+    /* the certificate endpoint (fake_set_cert_ca) */
+    X509 *cert_ca;
+    EVP_PKEY *cert_ca_key;
+    char *cert_ca_pem;
+    int64_t cert_lifetime;
+    int64_t cert_backdate; /* not_before this far in the past */
+    char *join_token, *join_id;
+    reply_t cert_replies[MAX_REPLIES];
+    int ncert_replies;
+    int certs_issued;
 };
 
 static void die(const char *what)
@@ -139,6 +153,13 @@ static void on_meta(struct evhttp_request *req, void *arg)
              "{\"issuer\":\"%s\",\"jwks_uri\":\"%s/.well-known/jwks.json\","
              "\"token_endpoint\":\"%s/v1/token\"}",
              f->url, f->url, f->url);
+    pthread_mutex_lock(&f->mu);
+    bool certs = f->cert_ca != NULL;
+    pthread_mutex_unlock(&f->mu);
+    if (certs) {
+        snprintf(body + strlen(body) - 1, sizeof(body) - strlen(body) + 1,
+                 ",\"mesh_certificate_endpoint\":\"%s/v1/certificate\"}", f->url);
+    }
     send_json(req, 200, body);
 }
 
@@ -311,6 +332,212 @@ out:
     evhttp_clear_headers(&form);
 }
 
+/* ---- the certificate endpoint: a scripted peer that really signs (fake_set_cert_ca) ---- */
+
+static void cert_error(struct evhttp_request *req, int status, const char *err, const char *desc)
+{
+    char body[512];
+    snprintf(body, sizeof(body), "{\"error\":\"%s\",\"error_description\":\"%s\"}", err, desc);
+    send_json(req, status, body);
+}
+
+/* The spiffe:// URI SAN a CSR asks for, copied into out ("" when none); false when it asks
+ * for any other name (a DNS or IP SAN, a second URI). */
+static bool csr_spiffe(X509_REQ *csr, char *out, size_t cap)
+{
+    STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(csr);
+    GENERAL_NAMES *names = NULL;
+    bool ok = true;
+
+    out[0] = '\0';
+    for (int i = 0; exts != NULL && i < sk_X509_EXTENSION_num(exts); i++) {
+        X509_EXTENSION *e = sk_X509_EXTENSION_value(exts, i);
+        if (OBJ_obj2nid(X509_EXTENSION_get_object(e)) == NID_subject_alt_name) {
+            names = X509V3_EXT_d2i(e);
+        }
+    }
+    for (int i = 0; names != NULL && i < sk_GENERAL_NAME_num(names); i++) {
+        GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+        if (gn->type != GEN_URI || out[0] != '\0') {
+            ok = false;
+            break;
+        }
+        snprintf(out, cap, "%.*s", ASN1_STRING_length(gn->d.uniformResourceIdentifier),
+                 (const char *)ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier));
+    }
+    GENERAL_NAMES_free(names);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    return ok;
+}
+
+static void add_ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+    X509V3_CTX ctx;
+    X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
+    X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+    if (e == NULL || X509_add_ext(x, e, -1) != 1) {
+        die("certificate extension");
+    }
+    X509_EXTENSION_free(e);
+}
+
+/* A leaf for `spiffe_id` with the CSR's key, signed by the CA: PEM (new, free()). */
+static char *sign_leaf(fake_t *f, X509_REQ *csr, const char *spiffe_id, int64_t lifetime,
+                       char serial_hex[80], int64_t *nb, int64_t *na)
+{
+    X509 *x = X509_new();
+    unsigned char sn[16];
+    BIGNUM *bn;
+    char san[2200], *hex, *pem;
+    const char *svc = strrchr(spiffe_id, '/') + 1;
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data;
+    long n;
+
+    RAND_bytes(sn, sizeof(sn));
+    sn[0] &= 0x7f;
+    bn = BN_bin2bn(sn, sizeof(sn), NULL);
+    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x));
+    hex = BN_bn2hex(bn);
+    snprintf(serial_hex, 80, "%s", hex);
+    OPENSSL_free(hex);
+    BN_free(bn);
+    X509_set_version(x, 2);
+    *nb = (int64_t)time(NULL) - f->cert_backdate;
+    *na = *nb + lifetime;
+    ASN1_TIME_set(X509_getm_notBefore(x), (time_t)*nb);
+    ASN1_TIME_set(X509_getm_notAfter(x), (time_t)*na);
+    X509_set_issuer_name(x, X509_get_subject_name(f->cert_ca));
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8,
+                               (const unsigned char *)svc, -1, -1, 0);
+    X509_set_pubkey(x, X509_REQ_get0_pubkey(csr));
+    add_ext(x, f->cert_ca, NID_basic_constraints, "critical,CA:FALSE");
+    add_ext(x, f->cert_ca, NID_key_usage, "critical,digitalSignature");
+    add_ext(x, f->cert_ca, NID_ext_key_usage, "serverAuth,clientAuth");
+    snprintf(san, sizeof(san), "URI:%s,DNS:%s,DNS:localhost,IP:127.0.0.1", spiffe_id, svc);
+    add_ext(x, f->cert_ca, NID_subject_alt_name, san);
+    if (X509_sign(x, f->cert_ca_key, EVP_sha256()) <= 0 || PEM_write_bio_X509(bio, x) != 1) {
+        die("signing a leaf");
+    }
+    n = BIO_get_mem_data(bio, &data);
+    pem = malloc((size_t)n + 1);
+    memcpy(pem, data, (size_t)n);
+    pem[n] = '\0';
+    BIO_free(bio);
+    X509_free(x);
+    return pem;
+}
+
+static void on_cert(struct evhttp_request *req, void *arg)
+{
+    fake_t *f = arg;
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t n = evbuffer_get_length(in), der_len = 0;
+    char raw[16384], asked[2100], serial[80];
+    const char *join, *csr_pem;
+    char *spiffe = NULL, *leaf = NULL, *chain = NULL, *out = NULL;
+    uint8_t *der = NULL;
+    json_t *doc = NULL, *ans;
+    X509_REQ *csr = NULL;
+    BIO *bio = NULL;
+    int64_t nb = 0, na = 0, lifetime;
+    reply_t r = {0};
+    int delay;
+
+    if (begin(f, req, FAKE_CERT) != 0) {
+        return;
+    }
+    pthread_mutex_lock(&f->mu);
+    bool ready = f->cert_ca != NULL;
+    lifetime = f->cert_lifetime;
+    delay = f->delay_ms;
+    if (f->ncert_replies > 0) {
+        r = f->cert_replies[0];
+        memmove(f->cert_replies, f->cert_replies + 1,
+                sizeof(reply_t) * (size_t)(--f->ncert_replies));
+    }
+    pthread_mutex_unlock(&f->mu);
+    if (delay > 0) {
+        usleep((useconds_t)delay * 1000);
+    }
+    if (r.status != 0) {
+        send_json(req, r.status, r.body);
+        free(r.body);
+        return;
+    }
+    if (!ready) {
+        cert_error(req, 404, "not_found", "no certificate endpoint here");
+        return;
+    }
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST || n >= sizeof(raw)) {
+        cert_error(req, 400, "invalid_request", "POST a JSON body of at most 16 KiB");
+        return;
+    }
+    evbuffer_copyout(in, raw, n);
+    raw[n] = '\0';
+    doc = json_loads(raw, 0, NULL);
+    csr_pem = json_string_value(json_object_get(doc, "csr"));
+    bio = csr_pem != NULL ? BIO_new_mem_buf(csr_pem, -1) : NULL;
+    csr = bio != NULL ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
+    ERR_clear_error();
+    if (csr == NULL || X509_REQ_verify(csr, X509_REQ_get0_pubkey(csr)) != 1) {
+        ERR_clear_error();
+        cert_error(req, 400, "invalid_request", "csr: not a signed PEM CERTIFICATE REQUEST");
+        goto out;
+    }
+    if (!csr_spiffe(csr, asked, sizeof(asked))) {
+        cert_error(req, 400, "invalid_request", "csr: names other than the SPIFFE ID");
+        goto out;
+    }
+    der = peer_der(req, &der_len);
+    join = evhttp_find_header(evhttp_request_get_input_headers(req), "Mesh-Join-Token");
+    if (der != NULL && mesh_x509_spiffe_id(der, der_len, &spiffe) == MESH_OK) {
+        /* renewal: the same identity only */
+    } else if (join != NULL) {
+        pthread_mutex_lock(&f->mu);
+        bool ok = f->join_token != NULL && strcmp(join, f->join_token) == 0;
+        if (ok) {
+            spiffe = strdup(f->join_id);
+            free(f->join_token); /* one use */
+            f->join_token = NULL;
+        }
+        pthread_mutex_unlock(&f->mu);
+        if (!ok) {
+            cert_error(req, 401, "invalid_client", "join token unknown, expired or used");
+            goto out;
+        }
+    } else {
+        cert_error(req, 401, "invalid_client", "present a client certificate or a join token");
+        goto out;
+    }
+    if (asked[0] != '\0' && strcmp(asked, spiffe) != 0) {
+        cert_error(req, 403, "access_denied", "csr asks for another identity");
+        goto out;
+    }
+    pthread_mutex_lock(&f->mu);
+    leaf = sign_leaf(f, csr, spiffe, lifetime, serial, &nb, &na);
+    size_t clen = strlen(leaf) + strlen(f->cert_ca_pem) + 1;
+    chain = malloc(clen);
+    snprintf(chain, clen, "%s%s", leaf, f->cert_ca_pem);
+    f->certs_issued++;
+    pthread_mutex_unlock(&f->mu);
+    ans = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}", "certificate", leaf, "chain", chain, "serial",
+                    serial, "spiffe_id", spiffe, "not_before", (json_int_t)nb, "not_after",
+                    (json_int_t)na);
+    out = json_dumps(ans, JSON_COMPACT);
+    json_decref(ans);
+    send_json(req, 200, out);
+out:
+    free(out);
+    free(leaf);
+    free(chain);
+    free(der);
+    mesh_free(spiffe);
+    X509_REQ_free(csr);
+    BIO_free(bio);
+    json_decref(doc);
+}
+
 static struct bufferevent *make_bev(struct event_base *base, void *arg)
 {
     fake_t *f = arg;
@@ -393,6 +620,7 @@ fake_t *fake_start(const char *certdir, mesh_key_t *key, int port)
     evhttp_set_cb(f->http, "/.well-known/oauth-authorization-server", on_meta, f);
     evhttp_set_cb(f->http, "/v1/revocations", on_revocations, f);
     evhttp_set_cb(f->http, "/peer", on_peer, f);
+    evhttp_set_cb(f->http, "/v1/certificate", on_cert, f);
     sock = evhttp_bind_socket_with_handle(f->http, "127.0.0.1", (ev_uint16_t)port);
     if (sock == NULL) {
         die("bind");
@@ -440,6 +668,14 @@ void fake_stop(fake_t *f)
     free(f->revoked);
     free(f->jwks);
     free(f->cache_control);
+    X509_free(f->cert_ca);
+    EVP_PKEY_free(f->cert_ca_key);
+    free(f->cert_ca_pem);
+    free(f->join_token);
+    free(f->join_id);
+    for (int i = 0; i < f->ncert_replies; i++) {
+        free(f->cert_replies[i].body);
+    }
     pthread_cond_destroy(&f->started);
     pthread_mutex_destroy(&f->mu);
     free(f);
@@ -553,5 +789,73 @@ void fake_reset_counts(fake_t *f)
 {
     pthread_mutex_lock(&f->mu);
     memset(f->counts, 0, sizeof(f->counts));
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_set_cert_ca(fake_t *f, const char *ca_cert_path, const char *ca_key_path,
+                      int64_t lifetime)
+{
+    FILE *cf = fopen(ca_cert_path, "r"), *kf = fopen(ca_key_path, "r");
+    X509 *x = cf != NULL ? PEM_read_X509(cf, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *k = kf != NULL ? PEM_read_PrivateKey(kf, NULL, NULL, NULL) : NULL;
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data;
+    long n;
+
+    if (cf != NULL) {
+        fclose(cf);
+    }
+    if (kf != NULL) {
+        fclose(kf);
+    }
+    if (x == NULL || k == NULL || PEM_write_bio_X509(bio, x) != 1) {
+        die("certificate CA");
+    }
+    n = BIO_get_mem_data(bio, &data);
+    pthread_mutex_lock(&f->mu);
+    X509_free(f->cert_ca);
+    EVP_PKEY_free(f->cert_ca_key);
+    free(f->cert_ca_pem);
+    f->cert_ca = x;
+    f->cert_ca_key = k;
+    f->cert_ca_pem = strndup(data, (size_t)n);
+    f->cert_lifetime = lifetime;
+    pthread_mutex_unlock(&f->mu);
+    BIO_free(bio);
+}
+
+void fake_set_join_token(fake_t *f, const char *token, const char *spiffe_id)
+{
+    pthread_mutex_lock(&f->mu);
+    free(f->join_token);
+    free(f->join_id);
+    f->join_token = token != NULL ? strdup(token) : NULL;
+    f->join_id = spiffe_id != NULL ? strdup(spiffe_id) : NULL;
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_push_cert_reply(fake_t *f, int status, const char *body)
+{
+    pthread_mutex_lock(&f->mu);
+    if (f->ncert_replies < MAX_REPLIES) {
+        f->cert_replies[f->ncert_replies].status = status;
+        f->cert_replies[f->ncert_replies++].body = strdup(body);
+    }
+    pthread_mutex_unlock(&f->mu);
+}
+
+int fake_certs_issued(fake_t *f)
+{
+    int n;
+    pthread_mutex_lock(&f->mu);
+    n = f->certs_issued;
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+void fake_set_cert_backdate(fake_t *f, int64_t seconds)
+{
+    pthread_mutex_lock(&f->mu);
+    f->cert_backdate = seconds;
     pthread_mutex_unlock(&f->mu);
 }

@@ -15,7 +15,7 @@
 
 typedef struct fake fake_t;
 
-enum { FAKE_TOKEN, FAKE_JWKS, FAKE_META, FAKE_REVOCATIONS, FAKE_PEER, FAKE_NPATHS };
+enum { FAKE_TOKEN, FAKE_JWKS, FAKE_META, FAKE_REVOCATIONS, FAKE_PEER, FAKE_CERT, FAKE_NPATHS };
 
 /* Serves with <certdir>/issuer/{cert,key}.pem, asking for client certs from <certdir>/ca.pem;
  * signs tokens with `key`. `port` 0 picks a free one. Aborts the test on failure. */
@@ -38,5 +38,26 @@ void fake_set_delay_ms(fake_t *f, int ms); /* token endpoint latency */
 void fake_set_ttl(fake_t *f, int64_t ttl);
 int fake_count(fake_t *f, int path);
 void fake_reset_counts(fake_t *f);
+
+
+/*
+ * The certificate endpoint (POST /v1/certificate, the contract of issue 12), a scripted peer
+ * for the renewal tests: it really signs the CSR with OpenSSL, with the CA key `ca_key_path`
+ * whose certificate is `ca_cert_path` (the chain it answers is leaf + that certificate), for
+ * `lifetime` seconds. Renewal: the caller's verified client certificate, same SPIFFE ID only
+ * (a CSR naming another is 400 invalid_request). First issuance: the header Mesh-Join-Token
+ * equal to the token set with fake_set_join_token, for `spiffe_id`, once. Until this is
+ * called the endpoint answers 404. The metadata then names it (mesh_certificate_endpoint).
+ */
+void fake_set_cert_ca(fake_t *f, const char *ca_cert_path, const char *ca_key_path,
+                      int64_t lifetime);
+void fake_set_join_token(fake_t *f, const char *token, const char *spiffe_id);
+/* The next answers of the certificate endpoint, in order (status + JSON body). */
+void fake_push_cert_reply(fake_t *f, int status, const char *body);
+/* Certificates signed from now on start `seconds` in the past (a certificate already past its
+ * renewal point, for `mesh doctor`); default 0. */
+void fake_set_cert_backdate(fake_t *f, int64_t seconds);
+/* Certificates the endpoint signed. */
+int fake_certs_issued(fake_t *f);
 
 #endif

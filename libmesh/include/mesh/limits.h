@@ -83,6 +83,12 @@
 #define MESH_MAX_CLI_HEADERS 64              /* `mesh curl -H` headers */
 #define MESH_MAX_CLI_DATA (16 * 1024 * 1024) /* `mesh curl -d @file` */
 
+/* Certificate renewal (renew.h): the issuer's answer and what the renewer reads back */
+#define MESH_MAX_CERT_RESPONSE_BYTES 65536 /* the issuer's answer to a certificate request */
+#define MESH_MAX_SERIAL_HEX 64             /* a certificate serial in hex (RFC 5280: 20 bytes) */
+#define MESH_RENEW_READ_TRIES 50           /* reads of a pair while a renewal is mid-swap */
+#define MESH_JOIN_TOKEN_LEN 47             /* "mjt_" + base64url of 32 bytes */
+
 /* mesh-ca: templates, its index and what they ask for */
 #define MESH_MAX_TEMPLATE_BYTES 1048576      /* one template file */
 #define MESH_MAX_CA_INDEX_BYTES (16 * 1048576) /* index.json */

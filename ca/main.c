@@ -116,7 +116,9 @@ static const struct verb verbs[] = {
     {"check", ca_cmd_check, "dir now json within", 0, 0,
      "usage: mesh-ca check [--within 30d] [--json] [--dir DIR]\n"
      "For cron, CI and monitoring. Exit status 0: nothing expires within the window (default\n"
-     "30d); 1: something does (named on stdout); 2: something is expired, revoked or invalid.\n"},
+     "30d); 1: something does (named on stdout); 2: something is expired, revoked or invalid.\n"
+     "A short-lived service certificate (7 days or less, renewed in place) is judged by its\n"
+     "renewal point (2/3 of its lifetime + jitter): healthy before it, 1 (overdue) past it.\n"},
     {"issuer-ca", ca_cmd_issuer_ca, "dir now force fix-perms key-type days json", 0, 0,
      "usage: mesh-ca issuer-ca [--dir DIR] [--days N] [--key-type T] [--force] [--json]\n"
      "Mints the issuing CA mesh-issuer signs certificates with online (POST /v1/certificate):\n"

@@ -8,6 +8,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include <mesh/renew.h>
+
 #include "ca.h"
 
 static const char *status_name(enum ca_status st)
@@ -184,7 +186,8 @@ void ca_inspect_leaf(struct ca_mesh *m, const char *svc, const struct ca_leaf_re
     } else if (ca_index_is_revoked(m->idx, it->serial)) {
         set_bad(it, CA_ST_REVOKED, "serial %s is revoked", it->serial);
     } else if (want_key != NULL && ca_key_type_of(key, &kt) && kt != *want_key) {
-        set_bad(it, CA_ST_OUTDATED, "the template asks for a %s key", mesh_key_type_name(*want_key));
+        set_bad(it, CA_ST_OUTDATED, "the template asks for a %s key",
+                mesh_key_type_name(*want_key));
     } else if (want != NULL) {
         compare_names(it, cert, want);
     }
@@ -241,7 +244,8 @@ static bool inspect_crl(struct ca_mesh *m, struct ca_item *it)
     }
     if (it->not_after <= m->o->now) {
         it->st = CA_ST_EXPIRED;
-        snprintf(it->why, sizeof(it->why), "nextUpdate has passed: servers that check the CRL "
+        snprintf(it->why, sizeof(it->why),
+                 "nextUpdate has passed: servers that check the CRL "
                  "(mesh-issuer) refuse every client certificate; run `mesh-ca init` to re-sign it");
     }
     return true;
@@ -366,7 +370,39 @@ out:
     return ret;
 }
 
-/* check: 0 all fine for `within`, 1 something expires within it, 2 expired/invalid. */
+/* Leaves of at most this lifetime are the ones a renewer keeps renewed in place (hours to
+ * days, as SPIRE, step-ca and issue 12's 24 h default); longer ones are renewed by hand. */
+#define SHORT_LIVED_SECONDS (7 * 86400)
+
+/*
+ * A short-lived leaf (at most SHORT_LIVED_SECONDS, and its whole lifetime fits in `within`: a
+ * 24 h certificate renewed in place by `mesh renew --daemon` or libmesh) would always be
+ * "expiring" by the window; what says it is unhealthy is having outlived its renewal point:
+ * 2/3 of its lifetime plus half the renewer's jitter (mesh_certfile_renewal with the renewer's
+ * defaults, the point `mesh doctor` uses). *renew_at is that point, 0 when not short-lived.
+ */
+static bool short_lived(struct ca_mesh *m, const struct ca_item *it, long long within,
+                        int64_t *renew_at)
+{
+    char cp[MESH_MAX_PATH];
+    mesh_renew_info_t info;
+
+    *renew_at = 0;
+    if (strcmp(it->kind, "leaf") != 0 || it->st != CA_ST_OK ||
+        ca_path(cp, sizeof(cp), "%s/%s/cert.pem", m->dir, it->name) != MESH_OK ||
+        mesh_certfile_renewal(cp, NULL, &info) != MESH_OK) {
+        return false;
+    }
+    int64_t lifetime = info.not_after - info.not_before;
+    if (lifetime > SHORT_LIVED_SECONDS || lifetime > within) {
+        return false;
+    }
+    *renew_at = info.renew_at;
+    return true;
+}
+
+/* check: 0 all fine for `within`, 1 something expires within it (a short-lived leaf: it is
+ * past its renewal point), 2 expired/invalid. */
 int ca_cmd_check(const struct ca_opts *o)
 {
     struct ca_mesh m;
@@ -383,18 +419,32 @@ int ca_cmd_check(const struct ca_opts *o)
     for (size_t i = 0; i < n; i++) {
         struct ca_item *it = &items[i];
         char date[16];
-        if (it->st == CA_ST_OK && it->not_after != 0 &&
-            (long long)it->not_after - (long long)o->now <= within) {
+        int64_t renew_at = 0;
+        bool brief = short_lived(&m, it, within, &renew_at);
+        if (brief && (int64_t)o->now >= renew_at) {
+            char when[32];
+            ca_fmt_time((time_t)renew_at, when, sizeof(when));
+            set_bad(it, CA_ST_EXPIRING,
+                    "past its renewal point %s: the renewer (mesh renew --daemon, libmesh) is "
+                    "failing; see its log and `mesh doctor`",
+                    when);
+        } else if (!brief && it->st == CA_ST_OK && it->not_after != 0 &&
+                   (long long)it->not_after - (long long)o->now <= within) {
             it->st = CA_ST_EXPIRING;
         }
         ca_fmt_date(it->not_after, date, sizeof(date));
-        if (it->st == CA_ST_EXPIRING) {
+        if (it->st == CA_ST_EXPIRING && brief) {
+            soon++;
+            if (!o->json) {
+                printf("overdue: %s expires %s; %s\n", it->name, date, it->why);
+            }
+        } else if (it->st == CA_ST_EXPIRING) {
             soon++;
             if (!o->json) {
                 printf("expiring: %s expires %s (in %lld days); run `mesh-ca %s%s`\n", it->name,
                        date, days_left(it, o->now),
                        strcmp(it->kind, "crl") == 0 ? "init" : "renew ",
-                       strcmp(it->kind, "crl") == 0   ? ""
+                       strcmp(it->kind, "crl") == 0    ? ""
                        : strcmp(it->kind, "leaf") == 0 ? it->name
                                                        : "--all");
             }
@@ -404,7 +454,14 @@ int ca_cmd_check(const struct ca_opts *o)
                 printf("%s: %s: %s\n", status_name(it->st), it->name, it->why);
             }
         }
-        json_array_append_new(arr, item_json(it, o->now));
+        json_t *j = item_json(it, o->now);
+        if (j != NULL && brief) {
+            char when[32];
+            ca_fmt_time((time_t)renew_at, when, sizeof(when));
+            (void)json_object_set_new(j, "short_lived", json_true());
+            (void)json_object_set_new(j, "renew_at", json_string(when));
+        }
+        json_array_append_new(arr, j);
     }
     ret = bad ? CA_EXIT_ERR : soon ? CA_EXIT_WARN : CA_EXIT_OK;
     if (o->json) {
@@ -416,8 +473,9 @@ int ca_cmd_check(const struct ca_opts *o)
                              (json_int_t)within, "items", arr));
         arr = NULL;
     } else if (ret == CA_EXIT_OK) {
-        printf("ok: %zu checked (CA, JWT key, services), none expires within %lld days\n", n,
-               within / 86400);
+        printf("ok: %zu checked (CA, JWT key, services), none expires within %lld days "
+               "(short-lived ones: none past its renewal point)\n",
+               n, within / 86400);
     }
 out:
     json_decref(arr);

@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -529,6 +530,59 @@ static void maintain_current(store_t *s, const char *config_path)
 }
 
 /*
+ * The server's own certificate renews in place (mesh renew, the issuer's own renewer): a
+ * change of tls.cert or tls.key is a reload, as SIGHUP is, so that new handshakes present
+ * the new certificate; connections opened before keep the context they started with.
+ */
+#define TLS_FILES_POLL_INTERVAL 1 /* seconds between looks at tls.cert and tls.key */
+
+typedef struct {
+    struct stat cert, key;
+} tls_files_t;
+
+static void tls_files_stat(tls_files_t *f)
+{
+    issuer_state_t *st = server_state_get();
+    memset(f, 0, sizeof(*f));
+    if (stat(st->cfg->tls_cert, &f->cert) != 0) {
+        memset(&f->cert, 0, sizeof(f->cert));
+    }
+    if (stat(st->cfg->tls_key, &f->key) != 0) {
+        memset(&f->key, 0, sizeof(f->key));
+    }
+    state_unref(st);
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* True when the files changed since *seen (which becomes what is there now). Missing files
+ * (between renames, or gone) are no change: keep serving, look again. */
+static bool tls_files_changed(tls_files_t *seen)
+{
+    tls_files_t now;
+    tls_files_stat(&now);
+    if (now.cert.st_ino == 0 || now.key.st_ino == 0) {
+        return false;
+    }
+    if (same_file(&now.cert, &seen->cert) && same_file(&now.key, &seen->key)) {
+        return false;
+    }
+    *seen = now;
+    return true;
+}
+
+static int64_t monotonic_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+/*
  * Every connection is a descriptor: workers x max_connections must fit RLIMIT_NOFILE, with
  * room for the listener, stores, logs and libevent's own. Raise the soft limit as far as the
  * hard one allows; what still does not fit lowers max_connections, loudly.
@@ -625,18 +679,31 @@ int server_run(const char *config_path, issuer_state_t *st, int nworkers)
                            mesh_key_kid(now_st->sign_key), "pid", (int)getpid()));
         state_unref(now_st);
     }
+    tls_files_t tls_seen;
+    tls_files_stat(&tls_seen);
+    int64_t next_maintenance = monotonic_s() + MAINTENANCE_INTERVAL;
     while (status == 0) {
-        struct timespec every = {MAINTENANCE_INTERVAL, 0};
+        struct timespec every = {TLS_FILES_POLL_INTERVAL, 0};
         int sig = sigtimedwait(&set, NULL, &every);
         if (sig < 0) {
-            if (errno == EAGAIN) {
+            if (errno != EAGAIN) {
+                continue;
+            }
+            if (tls_files_changed(&tls_seen)) {
+                log_msg(LOG_INFO, "TLS certificate changed", "reloading %s", config_path);
+                reload(config_path);
+                tls_files_stat(&tls_seen); /* the files the running configuration names */
+            }
+            if (monotonic_s() >= next_maintenance) {
                 maintain_current(house, config_path);
+                next_maintenance = monotonic_s() + MAINTENANCE_INTERVAL;
             }
             continue;
         }
         if (sig == SIGHUP) {
             log_msg(LOG_INFO, "SIGHUP", "reloading %s", config_path);
             reload(config_path);
+            tls_files_stat(&tls_seen);
             maintain_current(house, config_path);
             continue;
         }

@@ -19,6 +19,8 @@
 #include <openssl/x509_vfy.h>
 
 #include <mesh/limits.h>
+#include <mesh/renew.h>
+#include <mesh/util.h>
 
 #include "log.h"
 
@@ -226,6 +228,56 @@ static mesh_err_t load_crl(X509_STORE *store, trust_info_t *ti, tls_ctx_t *t, co
     return MESH_OK;
 }
 
+/*
+ * The server's own certificate chain and key, read as one pair (a renewal renames the
+ * certificate, then the key: mesh_identity_read_pair reads again until they match) and
+ * loaded from memory, so that a reload never pairs a new certificate with an old key.
+ */
+static mesh_err_t use_pair(SSL_CTX *ctx, const config_t *cfg, char *err, size_t errlen)
+{
+    char *cert = NULL, *key = NULL;
+    size_t cl = 0, kl = 0;
+    mesh_err_t rc = mesh_identity_read_pair(cfg->tls_cert, cfg->tls_key, &cert, &cl, &key, &kl);
+    if (rc != MESH_OK) {
+        snprintf(err, errlen, "tls.cert %s / tls.key %s: %s", cfg->tls_cert, cfg->tls_key,
+                 mesh_err_detail());
+        return rc == MESH_ERR_NOMEM ? rc : MESH_ERR_CONFIG;
+    }
+    rc = MESH_ERR_CONFIG;
+    BIO *cb = BIO_new_mem_buf(cert, (int)cl);
+    BIO *kb = BIO_new_mem_buf(key, (int)kl);
+    X509 *x = cb != NULL ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *pk = NULL;
+    if (x == NULL || SSL_CTX_use_certificate(ctx, x) != 1) {
+        ssl_err(err, errlen, "tls.cert: cannot use certificate", cfg->tls_cert);
+        goto out;
+    }
+    SSL_CTX_clear_chain_certs(ctx);
+    for (X509 *ch; (ch = PEM_read_bio_X509(cb, NULL, NULL, NULL)) != NULL;) {
+        if (SSL_CTX_add0_chain_cert(ctx, ch) != 1) {
+            X509_free(ch);
+            ssl_err(err, errlen, "tls.cert: cannot use the chain in", cfg->tls_cert);
+            goto out;
+        }
+    }
+    ERR_clear_error(); /* the end of the chain */
+    pk = kb != NULL ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+    if (pk == NULL || SSL_CTX_use_PrivateKey(ctx, pk) != 1) {
+        ssl_err(err, errlen, "tls.key: cannot use key", cfg->tls_key);
+        goto out;
+    }
+    rc = MESH_OK;
+out:
+    EVP_PKEY_free(pk);
+    X509_free(x);
+    BIO_free(cb);
+    BIO_free(kb);
+    mesh_wipe(key, kl);
+    mesh_free(key);
+    mesh_free(cert);
+    return rc;
+}
+
 mesh_err_t tls_ctx_new(const config_t *cfg, tls_ctx_t **out, char *err, size_t errlen)
 {
     if (conn_idx < 0) {
@@ -249,14 +301,10 @@ mesh_err_t tls_ctx_new(const config_t *cfg, tls_ctx_t **out, char *err, size_t e
         ssl_err(err, errlen, "cannot set", "ciphers");
         goto out;
     }
-    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
-        ssl_err(err, errlen, "tls.cert: cannot use certificate", cfg->tls_cert);
+    if ((rc = use_pair(ctx, cfg, err, errlen)) != MESH_OK) {
         goto out;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
-        ssl_err(err, errlen, "tls.key: cannot use key", cfg->tls_key);
-        goto out;
-    }
+    rc = MESH_ERR_CONFIG;
     if (SSL_CTX_check_private_key(ctx) != 1) {
         snprintf(err, errlen, "tls.key %s does not match tls.cert %s", cfg->tls_key, cfg->tls_cert);
         goto out;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `check` exit codes (0 fine, 1 expiring within the window, 2 expired/invalid) with --now and
-# MESH_CA_NOW; `list` and its JSON.
+# `check` exit codes (0 fine, 1 expiring within the window or a short-lived certificate past its
+# renewal point, 2 expired/invalid) with --now and MESH_CA_NOW; `list` and its JSON.
 . "$(dirname "$0")/lib.sh"
 
 now=$(date +%s)
@@ -42,14 +42,43 @@ expect 0 list --dir certs --now "$now"
 has out "spiffe://mesh.local/chat-service"
 ok "list and check --json"
 
-# short lifetimes instead of time travel; an invalid pair is exit 2
+# Short-lived certificates (renewed in place by `mesh renew --daemon` or libmesh): a 24 h one
+# renewed every 16 h is healthy although it always expires within the 30-day window; past its
+# renewal point (2/3 of its lifetime, plus the renewer's 10 % jitter / 2: 17.2 h) it is a
+# warning (exit 1), expired is exit 2.
 expect 0 issue short --days 1 --dir certs --now "$now"
-expect 1 check --dir certs --now "$now"
-has out "expiring: short"
+expect 0 check --dir certs --now "$now"
+has out "none past its renewal point"
+expect 0 check --dir certs --now $((now + 12 * 3600))
+expect 0 check --dir certs --now $((now + 16 * 3600))
+expect 1 check --dir certs --now $((now + 18 * 3600))
+has out "overdue: short expires"
+has out "past its renewal point"
+! grep -q 'gateway' out || fail "gateway is not overdue at +18 h"
+expect 1 check --dir certs --now $((now + 18 * 3600)) --json
+python3 - "$WORK/out" "$now" <<'PY'
+import calendar, json, sys, time
+d = json.load(open(sys.argv[1]))
+now = int(sys.argv[2])
+assert d["status"] == "expiring", d["status"]
+short = [i for i in d["items"] if i["name"] == "short"][0]
+assert short["status"] == "expiring" and short["short_lived"] is True, short
+at = calendar.timegm(time.strptime(short["renew_at"], "%Y-%m-%dT%H:%M:%SZ"))
+assert now + 16 * 3600 < at <= now + 18 * 3600, (short, now)
+gw = [i for i in d["items"] if i["name"] == "gateway"][0]
+assert gw["status"] == "valid" and "short_lived" not in gw, gw
+PY
+expect 2 check --dir certs --now $((now + 25 * 3600))
+has out "expired: short"
+# a window shorter than the lifetime: the window decides, as for any certificate
+expect 0 check --dir certs --now "$now" --within 12h
+expect 1 check --dir certs --now $((now + 13 * 3600)) --within 12h
+has out "expiring: short expires"
+ok "a 24 h certificate: healthy until its renewal point, then a warning (exit 1), expired exit 2"
 cp certs/gateway/key.pem certs/short/key.pem
 expect 2 check --dir certs --now "$now"
 has out "invalid: short"
-ok "1-day certificate is expiring; a mismatched key is invalid (exit 2)"
+ok "a mismatched key is invalid (exit 2)"
 
 # renew --all --within renews exactly the ones in the window
 expect 0 renew --all --within 30d --dir certs --now "$now"

@@ -9,9 +9,11 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -40,7 +42,8 @@ typedef struct {
     const listener_t *l; /* from the config the daemon started with (listeners never reload) */
     int fd;
     SSL_CTX *tls;
-    char bound[128]; /* "unix:PATH" or "HOST:PORT" as bound */
+    char bound[128];  /* "unix:PATH" or "HOST:PORT" as bound */
+    atomic_int conns; /* open now, all workers together */
 } lsock_t;
 
 typedef struct {
@@ -175,8 +178,32 @@ static SSL_CTX *tls_ctx(const listener_t *l)
     return ctx;
 }
 
+/* Every connection is a descriptor: the listeners' max_connections together, and a reserve
+ * for the verifiers, log and metrics, must fit RLIMIT_NOFILE. The soft limit is raised as far
+ * as the hard one allows; when even that is short, the log says so (accept then fails with
+ * EMFILE before the cap is reached, and libevent retries later). */
+static void fit_nofile(const config_t *cfg)
+{
+    enum { FD_RESERVE = 64 };
+    rlim_t need = FD_RESERVE;
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        need += (rlim_t)cfg->listeners[i].max_connections;
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need) {
+        return;
+    }
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < need) {
+        log_msg("descriptors: the listeners' max_connections need %llu, RLIMIT_NOFILE allows "
+                "%llu: raise LimitNOFILE / ulimit -n, or lower max_connections",
+                (unsigned long long)need, (unsigned long long)rl.rlim_cur);
+    }
+}
+
 static bool open_sockets(const config_t *cfg)
 {
+    fit_nofile(cfg);
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         const listener_t *l = &cfg->listeners[i];
         lsock_t *s = &socks[n_socks];
@@ -206,15 +233,93 @@ static void close_sockets(void)
     n_socks = 0;
 }
 
-static struct bufferevent *tls_bev(struct event_base *base, void *arg)
+/*
+ * Connections per listener. evhttp (libevent 2.1) has no cap and no hook when it accepts, so
+ * the count is kept around the bufferevent evhttp asks conn_bev for: conn_bev counts the
+ * connection and activates conn_attach at a higher priority than any I/O, so it runs before
+ * the connection's first byte is read. conn_attach finds the evhttp connection (the
+ * bufferevent's callback argument), closes it when the listener was already full, else
+ * registers conn_closed, which uncounts it when evhttp frees it.
+ */
+typedef struct {
+    lsock_t *s;
+    struct bufferevent *bev;
+    struct event *ev;
+    bool over; /* the listener held max_connections when it was accepted */
+} conn_t;
+
+enum { PRIO_CONN = 0, PRIO_IO = 1, N_PRIO = 2 };
+
+static void conn_done(conn_t *c)
+{
+    atomic_fetch_sub(&c->s->conns, 1);
+    metrics_connection(-1);
+    free(c);
+}
+
+static void conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+    evhttp_connection_set_closecb(evcon, NULL, NULL); /* once, whatever evhttp does next */
+    conn_done(arg);
+}
+
+static void conn_attach(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_t *c = arg;
+    struct bufferevent *bev = c->bev;
+    event_free(c->ev);
+    c->ev = NULL;
+    void *cbarg = NULL;
+    bufferevent_getcb(bev, NULL, NULL, NULL, &cbarg);
+    struct evhttp_connection *evcon = cbarg; /* NULL: evhttp freed it already */
+    if (evcon == NULL) {
+        conn_done(c);
+    } else if (c->over) {
+        metrics_connection_refused();
+        evhttp_connection_free(evcon);
+        conn_done(c);
+    } else {
+        evhttp_connection_set_closecb(evcon, conn_closed, c);
+    }
+    bufferevent_decref(bev); /* conn_bev's reference */
+}
+
+static struct bufferevent *conn_bev(struct event_base *base, void *arg)
 {
     lsock_t *s = arg;
-    SSL *ssl = SSL_new(s->tls);
-    if (ssl == NULL) {
+    conn_t *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
         return NULL;
     }
-    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                          BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (s->tls != NULL) {
+        SSL *ssl = SSL_new(s->tls);
+        c->bev =
+            ssl == NULL
+                ? NULL
+                : bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                 BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    } else {
+        c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    }
+    c->ev = c->bev != NULL ? event_new(base, -1, 0, conn_attach, c) : NULL;
+    if (c->ev == NULL || event_priority_set(c->ev, PRIO_CONN) != 0) {
+        if (c->ev != NULL) {
+            event_free(c->ev);
+        }
+        if (c->bev != NULL) {
+            bufferevent_free(c->bev);
+        }
+        free(c);
+        return NULL; /* evhttp then makes a plain one: conn_bev only fails out of memory */
+    }
+    c->s = s;
+    c->over = atomic_fetch_add(&s->conns, 1) >= s->l->max_connections;
+    metrics_connection(+1);
+    bufferevent_incref(c->bev); /* kept until conn_attach has looked at it */
+    event_active(c->ev, EV_TIMEOUT, 0);
+    return c->bev;
 }
 
 static struct evhttp *http_new(struct event_base *base, void (*cb)(struct evhttp_request *, void *),
@@ -244,7 +349,7 @@ static bool bind_fd(struct event_base *base, struct evhttp *h, int fd)
 static bool worker_init(worker_t *w)
 {
     w->base = event_base_new();
-    if (w->base == NULL) {
+    if (w->base == NULL || event_base_priority_init(w->base, N_PRIO) != 0) {
         return false;
     }
     for (size_t i = 0; i < n_socks; i++) {
@@ -252,9 +357,7 @@ static bool worker_init(worker_t *w)
         if (w->http[i] == NULL) {
             return false;
         }
-        if (socks[i].tls != NULL) {
-            evhttp_set_bevcb(w->http[i], tls_bev, &socks[i]);
-        }
+        evhttp_set_bevcb(w->http[i], conn_bev, &socks[i]);
         if (!bind_fd(w->base, w->http[i], socks[i].fd)) {
             return false;
         }
@@ -294,7 +397,8 @@ static bool same_listeners(const config_t *a, const config_t *b)
                     (x->path == NULL) == (y->path == NULL) &&
                     (x->path == NULL || strcmp(x->path, y->path) == 0) &&
                     (x->host == NULL || (y->host != NULL && strcmp(x->host, y->host) == 0)) &&
-                    (x->tls_cert == NULL) == (y->tls_cert == NULL);
+                    (x->tls_cert == NULL) == (y->tls_cert == NULL) &&
+                    x->max_connections == y->max_connections;
         if (!same) {
             return false;
         }

@@ -29,18 +29,23 @@ write_authz_config() { # file, extra route JSON (appended to the routes)
   "issuers": {
     "mesh": {"kind": "mesh", "url": "$ISSUER_URL", "ca": "$CERTS/ca.pem",
              "cert": "$CERTS/gateway/cert.pem", "key": "$CERTS/gateway/key.pem",
-             "issuer_id": "spiffe://mesh.local/issuer", "revocation_poll_ms": 500}
+             "issuer_id": "spiffe://mesh.local/issuer", "revocation_poll_ms": 500},
+    "down": {"kind": "mesh", "url": "https://127.0.0.1:$DOWN_PORT", "ca": "$CERTS/ca.pem",
+             "revocation_feed": false}
   },
   "routes": [
     {"name": "health", "prefix": "/healthz", "public": true},
     {"name": "assets", "prefix": "/assets/", "methods": ["GET"], "audience": "gateway",
      "scopes": ["assets:read"]},
     {"name": "admin", "prefix": "/admin/", "audience": "gateway", "scopes": ["assets:write"]},
-    {"name": "chat", "prefix": "/chat/", "audience": "chat-service", "scopes": ["chat:read"]}$2
+    {"name": "chat", "prefix": "/chat/", "audience": "chat-service", "scopes": ["chat:read"]},
+    {"name": "down", "prefix": "/down/", "audience": "gateway", "issuers": ["down"]}$2
   ]
 }
 JSON
 }
+# An issuer that is down: nothing listens on its port (mesh-authz never gets its keys).
+DOWN_PORT=$(free_port)
 write_authz_config "$T/authz.json" ""
 
 check "--check-config accepts the config and explains the routes" \
@@ -186,6 +191,15 @@ check "no route: 403 (never allowed by default)" eval '[[ $STATUS == 403 ]]'
 req - "" "/healthz/../assets/1"
 check "a dot-segment path under a public prefix is refused (403), not allowed as /healthz" \
     eval '[[ $STATUS == 403 || $STATUS == 400 ]]'
+
+# ---- an issuer that is down: mesh-authz answers 503 + Retry-After, which auth_request
+# would turn into a 500; examples/authz/nginx-site.conf maps it back ----
+req web-service "$tok" /down/1
+check "an issuer that is down: the client sees 503 with Retry-After (nginx-site.conf's mapping)" \
+    eval '[[ $STATUS == 503 && $BODY == *temporarily_unavailable* ]] &&
+          grep -qiE "^Retry-After: [0-9]+" "$HDRS" || { log "status $STATUS: $BODY"; false; }'
+check "... and nginx logged mesh-authz's 503 as the auth subrequest's status (not a guess)" \
+    grep -q "auth request unexpected status: 503" "$T/nginx/error.log"
 
 # ---- revocation through the issuer's feed ----
 tok2=$(token_for web-service gateway)

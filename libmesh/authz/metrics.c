@@ -212,6 +212,16 @@ static void render_feed_age(out_t *o, const config_t *cfg)
         put(o, "mesh_authz_revocation_feed_age_seconds{issuer=\"%s\"} %lld\n", is->name,
             (long long)(last > 0 ? (now > last ? now - last : 0) : -1));
     }
+    put(o, "# HELP mesh_authz_revocation_feed_seq the revocation feed's sequence number read up "
+           "to (the issuer's latest seq minus this is the feed's lag, in entries)\n"
+           "# TYPE mesh_authz_revocation_feed_seq gauge\n");
+    for (size_t i = 0; cfg != NULL && i < cfg->n_issuers; i++) {
+        const issuer_t *is = &cfg->issuers[i];
+        if (is->kind == ISSUER_MESH && is->feed) {
+            put(o, "mesh_authz_revocation_feed_seq{issuer=\"%s\"} %llu\n", is->name,
+                (unsigned long long)mesh_verifier_stat(is->v, MESH_VSTAT_REVOCATION_SEQ));
+        }
+    }
 }
 
 char *metrics_render(const config_t *cfg)

@@ -210,6 +210,19 @@ revoked() { req web-service "$tok2" /assets/2; [[ $STATUS == 401 ]]; }
 check "revoked (mesh-issuer revoke, then the feed poll): 200 before, 401 after" \
     eval '[[ $first == 200 && $st == 200 ]] && eventually 30 revoked'
 
+# The feed's lag: the seq mesh-authz read up to, against the issuer's own latest one.
+issuer_seq() {
+    curl -sf --cacert "$CERTS/ca.pem" --cert "$CERTS/gateway/cert.pem" \
+        --key "$CERTS/gateway/key.pem" "$ISSUER_URL/v1/revocations?since=0" | jq -r .seq
+}
+feed_seq() {
+    curl -sf "http://$METRICS/metrics" |
+        awk '$1 == "mesh_authz_revocation_feed_seq{issuer=\"mesh\"}" {print $2}'
+}
+seq_caught_up() { local a b; a=$(issuer_seq) && b=$(feed_seq) && [[ $a -ge 1 && $a == "$b" ]]; }
+check "mesh_authz_revocation_feed_seq{issuer=\"mesh\"} reaches the issuer's own feed seq (>= 1)" \
+    eventually 30 seq_caught_up
+
 # ---- the decision log and metrics ----
 check "the decision log has one JSON line per decision, with reasons, without the token" \
     eval 'jq -e -s "length > 10 and any(.outcome == \"allow\" and .subject == \"spiffe://mesh.local/web-service\")

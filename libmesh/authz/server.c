@@ -29,9 +29,11 @@
 #include <mesh/jansson.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include <mesh/limits.h>
+#include <mesh/renew.h>
 #include <mesh/util.h>
 
 #include "log.h"
@@ -41,9 +43,11 @@
 typedef struct {
     const listener_t *l; /* from the config the daemon started with (listeners never reload) */
     int fd;
+    pthread_mutex_t tls_mu; /* tls is swapped by a reload while workers make SSLs from it */
     SSL_CTX *tls;
-    char bound[128];  /* "unix:PATH" or "HOST:PORT" as bound */
-    atomic_int conns; /* open now, all workers together */
+    struct stat cert_st, key_st; /* the pair's files as last read */
+    char bound[128];             /* "unix:PATH" or "HOST:PORT" as bound */
+    atomic_int conns;            /* open now, all workers together */
 } lsock_t;
 
 typedef struct {
@@ -157,18 +161,74 @@ static int open_tcp(const char *host, int port, char *bound, size_t cap)
     return fd;
 }
 
+enum { TLS_POLL_MS = 1000 }; /* how often the TLS listeners' pair files are looked at */
+
+static void tls_fail(const listener_t *l, const char *what)
+{
+    char e[256];
+    ERR_error_string_n(ERR_get_error(), e, sizeof(e));
+    log_msg("listen %s:%d: tls %s: %s", l->host, l->port, what, e);
+    ERR_clear_error();
+}
+
+/* The listener's certificate chain and key, read as a pair that belongs together
+ * (mesh_identity_read_pair: a renewal between its two renames is read again). */
+static bool use_pair(SSL_CTX *ctx, const listener_t *l)
+{
+    char *cert = NULL, *key = NULL;
+    size_t cl = 0, kl = 0;
+    if (mesh_identity_read_pair(l->tls_cert, l->tls_key, &cert, &cl, &key, &kl) != MESH_OK) {
+        log_msg("listen %s:%d: tls (cert %s, key %s): %s", l->host, l->port, l->tls_cert,
+                l->tls_key, mesh_err_detail());
+        return false;
+    }
+    BIO *cb = BIO_new_mem_buf(cert, (int)cl), *kb = BIO_new_mem_buf(key, (int)kl);
+    X509 *x = cb != NULL ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *pk = NULL;
+    bool ok = false;
+    if (x == NULL || SSL_CTX_use_certificate(ctx, x) != 1) {
+        tls_fail(l, "certificate");
+        goto out;
+    }
+    for (X509 *ch; (ch = PEM_read_bio_X509(cb, NULL, NULL, NULL)) != NULL;) {
+        if (SSL_CTX_add0_chain_cert(ctx, ch) != 1) {
+            X509_free(ch);
+            tls_fail(l, "chain");
+            goto out;
+        }
+    }
+    ERR_clear_error(); /* the end of the chain */
+    pk = kb != NULL ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+    if (pk == NULL || SSL_CTX_use_PrivateKey(ctx, pk) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        tls_fail(l, "key");
+        goto out;
+    }
+    ok = true;
+out:
+    EVP_PKEY_free(pk);
+    X509_free(x);
+    BIO_free(cb);
+    BIO_free(kb);
+    mesh_wipe(key, kl);
+    mesh_free(key);
+    mesh_free(cert);
+    return ok;
+}
+
 static SSL_CTX *tls_ctx(const listener_t *l)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-        SSL_CTX_use_certificate_chain_file(ctx, l->tls_cert) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx, l->tls_key, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1 ||
-        SSL_CTX_load_verify_locations(ctx, l->tls_client_ca, NULL) != 1) {
-        char e[256];
-        ERR_error_string_n(ERR_get_error(), e, sizeof(e));
-        log_msg("listen %s:%d: tls (cert %s, key %s, client_ca %s): %s", l->host, l->port,
-                l->tls_cert, l->tls_key, l->tls_client_ca, e);
+    if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+        tls_fail(l, "context");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (!use_pair(ctx, l)) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (SSL_CTX_load_verify_locations(ctx, l->tls_client_ca, NULL) != 1) {
+        tls_fail(l, l->tls_client_ca);
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -176,6 +236,59 @@ static SSL_CTX *tls_ctx(const listener_t *l)
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
     SSL_CTX_set_verify_depth(ctx, MESH_MAX_CHAIN_DEPTH);
     return ctx;
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/*
+ * A renewed pair for the TLS listeners, without a restart: new connections get a context
+ * with it, connections already open keep theirs (each SSL holds a reference to the context
+ * it was made from). `force` (SIGHUP) reads every pair again; otherwise only pairs whose
+ * files changed since they were read (the poll). A pair that cannot be read keeps the old one.
+ */
+static void tls_reload(bool force)
+{
+    for (size_t i = 0; i < n_socks; i++) {
+        lsock_t *s = &socks[i];
+        const listener_t *l = s->l;
+        if (l->tls_cert == NULL) {
+            continue;
+        }
+        struct stat c, k;
+        if (stat(l->tls_cert, &c) != 0 || stat(l->tls_key, &k) != 0) {
+            continue; /* between renames, or gone: keep serving, look again */
+        }
+        if (!force && same_file(&c, &s->cert_st) && same_file(&k, &s->key_st)) {
+            continue;
+        }
+        s->cert_st = c;
+        s->key_st = k;
+        SSL_CTX *ctx = tls_ctx(l);
+        if (ctx == NULL) {
+            log_msg("listen %s: tls reload failed: still serving the previous certificate",
+                    s->bound);
+            continue;
+        }
+        pthread_mutex_lock(&s->tls_mu);
+        SSL_CTX *old = s->tls;
+        s->tls = ctx;
+        pthread_mutex_unlock(&s->tls_mu);
+        SSL_CTX_free(old);
+        log_msg("listen %s: tls certificate %s reloaded (%s)", s->bound, l->tls_cert,
+                force ? "SIGHUP" : "the files changed");
+    }
+}
+
+static void on_tls_poll(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    tls_reload(false);
 }
 
 /* Every connection is a descriptor: the listeners' max_connections together, and a reserve
@@ -214,8 +327,13 @@ static bool open_sockets(const config_t *cfg)
             return false;
         }
         n_socks++;
-        if (l->tls_cert != NULL && (s->tls = tls_ctx(l)) == NULL) {
-            return false;
+        pthread_mutex_init(&s->tls_mu, NULL);
+        if (l->tls_cert != NULL) {
+            stat(l->tls_cert, &s->cert_st);
+            stat(l->tls_key, &s->key_st);
+            if ((s->tls = tls_ctx(l)) == NULL) {
+                return false;
+            }
         }
     }
     return true;
@@ -229,6 +347,8 @@ static void close_sockets(void)
             unlink(socks[i].l->path);
         }
         SSL_CTX_free(socks[i].tls);
+        socks[i].tls = NULL;
+        pthread_mutex_destroy(&socks[i].tls_mu);
     }
     n_socks = 0;
 }
@@ -293,8 +413,10 @@ static struct bufferevent *conn_bev(struct event_base *base, void *arg)
     if (c == NULL) {
         return NULL;
     }
-    if (s->tls != NULL) {
-        SSL *ssl = SSL_new(s->tls);
+    if (s->l->tls_cert != NULL) {
+        pthread_mutex_lock(&s->tls_mu);
+        SSL *ssl = SSL_new(s->tls); /* holds its own reference to the context */
+        pthread_mutex_unlock(&s->tls_mu);
         c->bev =
             ssl == NULL
                 ? NULL
@@ -446,6 +568,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     run_t *r = arg;
     if (sig == SIGHUP) {
         reload(r);
+        tls_reload(true);
         return;
     }
     log_msg("signal %d: stopping", (int)sig);
@@ -501,7 +624,7 @@ int server_run(config_t *cfg, const char *ready_file)
     struct event_base *main_base = event_base_new();
     run.main_base = main_base;
     struct evhttp *mhttp = NULL;
-    struct event *sigs[3] = {0};
+    struct event *sigs[3] = {0}, *tls_poll = NULL;
     char mbound[128] = "";
     int mfd = -1;
     if (main_base == NULL || !open_sockets(cfg)) {
@@ -519,6 +642,16 @@ int server_run(config_t *cfg, const char *ready_file)
         sigs[i] = evsignal_new(main_base, signums[i], on_signal, &run);
         if (sigs[i] == NULL || event_add(sigs[i], NULL) != 0) {
             goto out;
+        }
+    }
+    for (size_t i = 0; i < n_socks && tls_poll == NULL; i++) {
+        if (socks[i].l->tls_cert != NULL) {
+            /* a renewal writes the files in place: look at them every TLS_POLL_MS */
+            struct timeval every = {TLS_POLL_MS / 1000, (TLS_POLL_MS % 1000) * 1000};
+            tls_poll = event_new(main_base, -1, EV_PERSIST, on_tls_poll, NULL);
+            if (tls_poll == NULL || event_add(tls_poll, &every) != 0) {
+                goto out;
+            }
         }
     }
     for (int i = 0; i < cfg->workers; i++) {
@@ -548,6 +681,9 @@ out:
         if (sigs[i] != NULL) {
             event_free(sigs[i]);
         }
+    }
+    if (tls_poll != NULL) {
+        event_free(tls_poll);
     }
     if (mhttp != NULL) {
         evhttp_free(mhttp);

@@ -29,14 +29,19 @@ static int hexval(char c)
 
 bool fwd_pct_decode(const char *in, size_t len, char *out, size_t *outlen)
 {
+    if (memchr(in, '\0', len) != NULL) {
+        return false;
+    }
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
-        if (in[i] == '\0') {
-            return false;
-        }
-        if (in[i] != '%') {
-            out[o++] = in[i];
-            continue;
+        /* the run up to the next '%' in one copy (a PEM is mostly base64) */
+        const char *pct = memchr(in + i, '%', len - i);
+        size_t run = pct != NULL ? (size_t)(pct - (in + i)) : len - i;
+        memcpy(out + o, in + i, run);
+        o += run;
+        i += run;
+        if (i == len) {
+            break;
         }
         if (i + 2 >= len) {
             return false;

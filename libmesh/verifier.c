@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "revocations_internal.h"
 #include "stripe.h"
 #include "verifier_internal.h"
 
@@ -250,6 +251,9 @@ static mesh_err_t poll_revocations(mesh_verifier_t *v)
     if (rc == MESH_OK) {
         atomic_store(&v->last_poll_ok, mesh_verifier_now(v));
     }
+    pthread_mutex_lock(&v->revoked->poll_mu); /* since is the poll's, under its lock */
+    atomic_store(&v->feed_seq, v->revoked->since);
+    pthread_mutex_unlock(&v->revoked->poll_mu);
     return rc;
 }
 
@@ -319,6 +323,10 @@ MESH_EXPORT uint64_t mesh_verifier_stat(const mesh_verifier_t *v, mesh_verifier_
     case MESH_VSTAT_REVOCATION_LAST_POLL: {
         int64_t t = atomic_load(&v->last_poll_ok);
         return t > 0 ? (uint64_t)t : 0;
+    }
+    case MESH_VSTAT_REVOCATION_SEQ: {
+        int64_t seq = atomic_load(&v->feed_seq);
+        return seq > 0 ? (uint64_t)seq : 0;
     }
     default:
         return 0;

@@ -75,6 +75,7 @@ struct mesh_verifier {
     bool stop;
     atomic_uint_fast64_t polls;
     _Atomic int64_t last_poll_ok; /* verifier clock, s, of the last successful feed poll */
+    _Atomic int64_t feed_seq;     /* the feed's seq read up to (MESH_VSTAT_REVOCATION_SEQ) */
     mesh_peer_trust_t *peer; /* trust bundle + verdict memo; NULL: the TLS layer checks */
 };
 

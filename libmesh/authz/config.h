@@ -117,6 +117,7 @@ typedef struct {
     char *tls_cert, *tls_key, *tls_client_ca; /* tcp with tls: the proxy's mTLS */
     char **proxies;                           /* SPIFFE IDs allowed to call */
     size_t n_proxies;
+    int max_connections; /* open at once; one more is closed (MESH_AUTHZ_MAX_CONNECTIONS) */
 } listener_t;
 
 typedef struct config {

@@ -93,6 +93,17 @@ static bool parse_listener_tls(cfg_t *c, listener_t *l, const json_t *o, const c
     return true;
 }
 
+static bool parse_max_connections(cfg_t *c, listener_t *l, const json_t *o, const char *path)
+{
+    int64_t n = 0;
+    if (!cfg_int(c, o, path, "max_connections", MESH_AUTHZ_MAX_CONNECTIONS, 1,
+                 MESH_AUTHZ_MAX_CONNECTIONS, &n)) {
+        return false;
+    }
+    l->max_connections = (int)n;
+    return true;
+}
+
 static bool parse_listener(cfg_t *c, listener_t *l, const json_t *o, const char *path)
 {
     if (!json_is_object(o)) {
@@ -107,12 +118,13 @@ static bool parse_listener(cfg_t *c, listener_t *l, const json_t *o, const char 
         return cfg_fail(c, path, "needs exactly one of \"unix\" or \"tcp\"");
     }
     if (is_unix) {
-        static const char *const known[] = {"unix", "mode", "group", NULL};
+        static const char *const known[] = {"unix", "mode", "group", "max_connections", NULL};
         char *mode = NULL;
         l->kind = LISTEN_UNIX;
         if (!cfg_known(c, o, path, known) || !cfg_file(c, o, path, "unix", true, &l->path) ||
             !cfg_str(c, o, path, "mode", false, &mode) ||
-            !cfg_str(c, o, path, "group", false, &l->group)) {
+            !cfg_str(c, o, path, "group", false, &l->group) ||
+            !parse_max_connections(c, l, o, path)) {
             return false;
         }
         l->mode = 0600;
@@ -140,14 +152,14 @@ static bool parse_listener(cfg_t *c, listener_t *l, const json_t *o, const char 
         }
         return ok;
     }
-    static const char *const known[] = {"tcp", "tls", NULL};
+    static const char *const known[] = {"tcp", "tls", "max_connections", NULL};
     char *hp = NULL;
     char p[CFG_PATH];
     cfg_join(p, sizeof(p), path, "tcp");
     l->kind = LISTEN_TCP;
     bool ok = cfg_known(c, o, path, known) && cfg_str(c, o, path, "tcp", true, &hp) &&
               cfg_hostport(c, p, hp, &l->host, &l->port, &l->loopback) &&
-              parse_listener_tls(c, l, o, path);
+              parse_listener_tls(c, l, o, path) && parse_max_connections(c, l, o, path);
     free(hp);
     return ok;
 }

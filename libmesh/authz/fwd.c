@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "fwd.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include <mesh/b64url.h>
 #include <mesh/limits.h>
+#include <mesh/util.h>
+#include <mesh/x509.h>
 
 #define PEM_BEGIN "-----BEGIN CERTIFICATE-----"
 
@@ -25,14 +29,19 @@ static int hexval(char c)
 
 bool fwd_pct_decode(const char *in, size_t len, char *out, size_t *outlen)
 {
+    if (memchr(in, '\0', len) != NULL) {
+        return false;
+    }
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
-        if (in[i] == '\0') {
-            return false;
-        }
-        if (in[i] != '%') {
-            out[o++] = in[i];
-            continue;
+        /* the run up to the next '%' in one copy (a PEM is mostly base64) */
+        const char *pct = memchr(in + i, '%', len - i);
+        size_t run = pct != NULL ? (size_t)(pct - (in + i)) : len - i;
+        memcpy(out + o, in + i, run);
+        o += run;
+        i += run;
+        if (i == len) {
+            break;
         }
         if (i + 2 >= len) {
             return false;
@@ -153,6 +162,80 @@ static bool key_is(const pair_t *p, const char *k)
     return p->klen == strlen(k) && strncasecmp(p->key, k, p->klen) == 0;
 }
 
+/* The DER of the first certificate of a PEM text (its base64 body, made base64url). */
+static bool pem_leaf_der(const char *pem, size_t len, uint8_t *der, size_t cap, size_t *dlen)
+{
+    static const char END[] = "-----END CERTIFICATE-----";
+    if (len < sizeof(PEM_BEGIN) - 1 || strncmp(pem, PEM_BEGIN, sizeof(PEM_BEGIN) - 1) != 0) {
+        return false;
+    }
+    char *b64 = malloc(len);
+    if (b64 == NULL) {
+        return false;
+    }
+    size_t n = 0;
+    bool ended = false;
+    for (size_t i = sizeof(PEM_BEGIN) - 1; i < len && !ended; i++) {
+        char c = pem[i];
+        if (c == '-') {
+            ended = len - i >= sizeof(END) - 1 && strncmp(pem + i, END, sizeof(END) - 1) == 0;
+            if (!ended) {
+                break;
+            }
+        } else if (c == '+' || c == '/') {
+            b64[n++] = c == '+' ? '-' : '_';
+        } else if (c != '\n' && c != '\r' && c != ' ' && c != '\t' && c != '=') {
+            b64[n++] = c;
+        }
+    }
+    bool ok = ended && n > 0 && mesh_b64url_decode(b64, n, der, cap, dlen) == MESH_OK;
+    free(b64);
+    return ok;
+}
+
+/*
+ * Hash= must be the hex SHA-256 of the leaf's DER: a proxy (or a hop) that says one thing in
+ * Hash and another in Cert is not believed ("xfcc_hash_mismatch"). `leaf` is the Cert= pair
+ * when the PEM in `pem` is Chain='s, else NULL (the leaf is the first certificate of `pem`).
+ */
+static const char *check_hash(const pair_t *hash, const pair_t *leaf, const char *pem, size_t len)
+{
+    uint8_t want[32];
+    if (hash->vlen != 2 * sizeof(want)) {
+        return "xfcc_malformed";
+    }
+    for (size_t i = 0; i < sizeof(want); i++) {
+        int hi = hexval(hash->val[2 * i]), lo = hexval(hash->val[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            return "xfcc_malformed";
+        }
+        want[i] = (uint8_t)(hi << 4 | lo);
+    }
+    char *own = NULL;
+    size_t olen = 0;
+    if (leaf != NULL) {
+        const char *why = decode_pem(leaf->val, leaf->vlen, &own, &olen);
+        if (why != NULL) {
+            return why;
+        }
+        pem = own;
+        len = olen;
+    }
+    /* x5t#S256 of the leaf's DER (libmesh's door to SHA-256) against Hash as base64url */
+    char got[MESH_X5T_LEN + 1], want64[MESH_X5T_LEN + 2];
+    size_t dlen = 0;
+    uint8_t *der = malloc(len);
+    const char *why = "cert_header_malformed"; /* a PEM that is no certificate */
+    if (der != NULL && pem_leaf_der(pem, len, der, len, &dlen) &&
+        mesh_x5t_s256(der, dlen, got) == MESH_OK) {
+        mesh_b64url_encode(want, sizeof(want), want64);
+        why = mesh_equal_ct(got, want64, MESH_X5T_LEN) ? NULL : "xfcc_hash_mismatch";
+    }
+    free(der);
+    free(own);
+    return why;
+}
+
 const char *fwd_xfcc_cert(const char *value, char **pem, size_t *len)
 {
     *pem = NULL;
@@ -199,9 +282,27 @@ const char *fwd_xfcc_cert(const char *value, char **pem, size_t *len)
             *slot = &pairs[i];
         }
     }
+    const pair_t *hash = NULL;
+    for (size_t i = 0; why == NULL && i < np; i++) {
+        if (key_is(&pairs[i], "Hash")) {
+            if (hash != NULL) {
+                why = "xfcc_malformed"; /* Hash twice in one element */
+            }
+            hash = &pairs[i];
+        }
+    }
     if (why == NULL) {
         const pair_t *use = chain != NULL ? chain : cert;
         why = use == NULL ? "xfcc_no_cert" : decode_pem(use->val, use->vlen, pem, len);
+    }
+    if (why == NULL && hash != NULL) {
+        /* Hash= is of the leaf: Cert= when present, else Chain='s first certificate */
+        why = check_hash(hash, cert != NULL && chain != NULL ? cert : NULL, *pem, *len);
+        if (why != NULL) {
+            free(*pem);
+            *pem = NULL;
+            *len = 0;
+        }
     }
     free(scratch);
     return why;

@@ -5,7 +5,8 @@
  * MESH_AUTHZ_MAX_CERT_HEADER; each function returns NULL on success (*pem new, free(); NULL
  * when the header says no certificate was presented) or a short reason code for a header
  * that is malformed or too large ("cert_header_malformed", "cert_header_too_large",
- * "xfcc_malformed", "xfcc_no_cert"): the request is then refused (401), never guessed at.
+ * "xfcc_malformed", "xfcc_no_cert", "xfcc_hash_mismatch"): the request is then refused (401), never
+ * guessed at.
  */
 #ifndef AUTHZ_FWD_H
 #define AUTHZ_FWD_H
@@ -30,6 +31,9 @@ const char *fwd_nginx_cert(const char *value, char **pem, size_t *len);
  * that element, Chain= (leaf first) is used when present, else Cert=; both are percent-encoded
  * PEM. An element with only Hash= (or no certificate at all) is "xfcc_no_cert": a hash cannot
  * be checked against the trust bundle, so configure Envoy to forward Cert (see docs/AUTHZ.md).
+ * When the element has Hash= too, it must be the hex SHA-256 of the leaf's DER (Cert=, else
+ * Chain='s first): "xfcc_hash_mismatch" when it is not, "xfcc_malformed" when it is no such
+ * hex string, "cert_header_malformed" when the certificate cannot be read to hash it.
  */
 const char *fwd_xfcc_cert(const char *value, char **pem, size_t *len);
 

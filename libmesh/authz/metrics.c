@@ -31,6 +31,8 @@ static atomic_uint_fast64_t hist[N_BUCKETS + 1];
 static atomic_uint_fast64_t hist_count, hist_sum_us;
 static atomic_uint_fast64_t reloads_ok, reloads_failed;
 static atomic_uint_fast64_t rate_limited, replays_refused;
+static atomic_uint_fast64_t conns_refused;
+static atomic_int_fast64_t conns_open;
 
 typedef struct {
     char issuer[MESH_MAX_METRIC_LABEL + 1];
@@ -113,6 +115,16 @@ void metrics_decision(const char *route, const char *outcome, const char *reason
 void metrics_reload(bool ok)
 {
     atomic_fetch_add(ok ? &reloads_ok : &reloads_failed, 1);
+}
+
+void metrics_connection(int delta)
+{
+    atomic_fetch_add(&conns_open, delta);
+}
+
+void metrics_connection_refused(void)
+{
+    atomic_fetch_add(&conns_refused, 1);
 }
 
 void metrics_reset(void)
@@ -200,6 +212,16 @@ static void render_feed_age(out_t *o, const config_t *cfg)
         put(o, "mesh_authz_revocation_feed_age_seconds{issuer=\"%s\"} %lld\n", is->name,
             (long long)(last > 0 ? (now > last ? now - last : 0) : -1));
     }
+    put(o, "# HELP mesh_authz_revocation_feed_seq the revocation feed's sequence number read up "
+           "to (the issuer's latest seq minus this is the feed's lag, in entries)\n"
+           "# TYPE mesh_authz_revocation_feed_seq gauge\n");
+    for (size_t i = 0; cfg != NULL && i < cfg->n_issuers; i++) {
+        const issuer_t *is = &cfg->issuers[i];
+        if (is->kind == ISSUER_MESH && is->feed) {
+            put(o, "mesh_authz_revocation_feed_seq{issuer=\"%s\"} %llu\n", is->name,
+                (unsigned long long)mesh_verifier_stat(is->v, MESH_VSTAT_REVOCATION_SEQ));
+        }
+    }
 }
 
 char *metrics_render(const config_t *cfg)
@@ -252,6 +274,15 @@ char *metrics_render(const config_t *cfg)
         "mesh_authz_replays_refused_total %llu\n",
         (unsigned long long)atomic_load(&rate_limited),
         (unsigned long long)atomic_load(&replays_refused));
+    put(&o,
+        "# HELP mesh_authz_connections_open proxy connections open now (all listeners)\n"
+        "# TYPE mesh_authz_connections_open gauge\n"
+        "mesh_authz_connections_open %lld\n"
+        "# HELP mesh_authz_connections_refused_total proxy connections closed at once: their "
+        "listener held max_connections\n"
+        "# TYPE mesh_authz_connections_refused_total counter\n"
+        "mesh_authz_connections_refused_total %llu\n",
+        (long long)atomic_load(&conns_open), (unsigned long long)atomic_load(&conns_refused));
     put(&o, "# HELP mesh_authz_legacy_key_uses_total legacy API key uses by key name and result\n"
             "# TYPE mesh_authz_legacy_key_uses_total counter\n");
     pthread_mutex_lock(&lock);

@@ -18,6 +18,10 @@
 void metrics_decision(const char *route, const char *outcome, const char *reason,
                       int64_t duration_us);
 void metrics_reload(bool ok);
+/* A proxy connection opened (+1) or closed (-1); one closed at once because its listener
+ * already held max_connections. */
+void metrics_connection(int delta);
+void metrics_connection_refused(void);
 /* One use of a legacy API key by name ("result": the decision's reason: ok,
  * legacy_key_refused, api_key_expired); at most MESH_MAX_METRIC_SERIES series. */
 void metrics_legacy_key(const char *issuer, const char *key, const char *result);

@@ -9,9 +9,11 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -27,9 +29,11 @@
 #include <mesh/jansson.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include <mesh/limits.h>
+#include <mesh/renew.h>
 #include <mesh/util.h>
 
 #include "log.h"
@@ -39,8 +43,11 @@
 typedef struct {
     const listener_t *l; /* from the config the daemon started with (listeners never reload) */
     int fd;
+    pthread_mutex_t tls_mu; /* tls is swapped by a reload while workers make SSLs from it */
     SSL_CTX *tls;
-    char bound[128]; /* "unix:PATH" or "HOST:PORT" as bound */
+    struct stat cert_st, key_st; /* the pair's files as last read */
+    char bound[128];             /* "unix:PATH" or "HOST:PORT" as bound */
+    atomic_int conns;            /* open now, all workers together */
 } lsock_t;
 
 typedef struct {
@@ -154,18 +161,74 @@ static int open_tcp(const char *host, int port, char *bound, size_t cap)
     return fd;
 }
 
+enum { TLS_POLL_MS = 1000 }; /* how often the TLS listeners' pair files are looked at */
+
+static void tls_fail(const listener_t *l, const char *what)
+{
+    char e[256];
+    ERR_error_string_n(ERR_get_error(), e, sizeof(e));
+    log_msg("listen %s:%d: tls %s: %s", l->host, l->port, what, e);
+    ERR_clear_error();
+}
+
+/* The listener's certificate chain and key, read as a pair that belongs together
+ * (mesh_identity_read_pair: a renewal between its two renames is read again). */
+static bool use_pair(SSL_CTX *ctx, const listener_t *l)
+{
+    char *cert = NULL, *key = NULL;
+    size_t cl = 0, kl = 0;
+    if (mesh_identity_read_pair(l->tls_cert, l->tls_key, &cert, &cl, &key, &kl) != MESH_OK) {
+        log_msg("listen %s:%d: tls (cert %s, key %s): %s", l->host, l->port, l->tls_cert,
+                l->tls_key, mesh_err_detail());
+        return false;
+    }
+    BIO *cb = BIO_new_mem_buf(cert, (int)cl), *kb = BIO_new_mem_buf(key, (int)kl);
+    X509 *x = cb != NULL ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *pk = NULL;
+    bool ok = false;
+    if (x == NULL || SSL_CTX_use_certificate(ctx, x) != 1) {
+        tls_fail(l, "certificate");
+        goto out;
+    }
+    for (X509 *ch; (ch = PEM_read_bio_X509(cb, NULL, NULL, NULL)) != NULL;) {
+        if (SSL_CTX_add0_chain_cert(ctx, ch) != 1) {
+            X509_free(ch);
+            tls_fail(l, "chain");
+            goto out;
+        }
+    }
+    ERR_clear_error(); /* the end of the chain */
+    pk = kb != NULL ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+    if (pk == NULL || SSL_CTX_use_PrivateKey(ctx, pk) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        tls_fail(l, "key");
+        goto out;
+    }
+    ok = true;
+out:
+    EVP_PKEY_free(pk);
+    X509_free(x);
+    BIO_free(cb);
+    BIO_free(kb);
+    mesh_wipe(key, kl);
+    mesh_free(key);
+    mesh_free(cert);
+    return ok;
+}
+
 static SSL_CTX *tls_ctx(const listener_t *l)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-        SSL_CTX_use_certificate_chain_file(ctx, l->tls_cert) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx, l->tls_key, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1 ||
-        SSL_CTX_load_verify_locations(ctx, l->tls_client_ca, NULL) != 1) {
-        char e[256];
-        ERR_error_string_n(ERR_get_error(), e, sizeof(e));
-        log_msg("listen %s:%d: tls (cert %s, key %s, client_ca %s): %s", l->host, l->port,
-                l->tls_cert, l->tls_key, l->tls_client_ca, e);
+    if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+        tls_fail(l, "context");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (!use_pair(ctx, l)) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (SSL_CTX_load_verify_locations(ctx, l->tls_client_ca, NULL) != 1) {
+        tls_fail(l, l->tls_client_ca);
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -175,8 +238,85 @@ static SSL_CTX *tls_ctx(const listener_t *l)
     return ctx;
 }
 
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/*
+ * A renewed pair for the TLS listeners, without a restart: new connections get a context
+ * with it, connections already open keep theirs (each SSL holds a reference to the context
+ * it was made from). `force` (SIGHUP) reads every pair again; otherwise only pairs whose
+ * files changed since they were read (the poll). A pair that cannot be read keeps the old one.
+ */
+static void tls_reload(bool force)
+{
+    for (size_t i = 0; i < n_socks; i++) {
+        lsock_t *s = &socks[i];
+        const listener_t *l = s->l;
+        if (l->tls_cert == NULL) {
+            continue;
+        }
+        struct stat c, k;
+        if (stat(l->tls_cert, &c) != 0 || stat(l->tls_key, &k) != 0) {
+            continue; /* between renames, or gone: keep serving, look again */
+        }
+        if (!force && same_file(&c, &s->cert_st) && same_file(&k, &s->key_st)) {
+            continue;
+        }
+        s->cert_st = c;
+        s->key_st = k;
+        SSL_CTX *ctx = tls_ctx(l);
+        if (ctx == NULL) {
+            log_msg("listen %s: tls reload failed: still serving the previous certificate",
+                    s->bound);
+            continue;
+        }
+        pthread_mutex_lock(&s->tls_mu);
+        SSL_CTX *old = s->tls;
+        s->tls = ctx;
+        pthread_mutex_unlock(&s->tls_mu);
+        SSL_CTX_free(old);
+        log_msg("listen %s: tls certificate %s reloaded (%s)", s->bound, l->tls_cert,
+                force ? "SIGHUP" : "the files changed");
+    }
+}
+
+static void on_tls_poll(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    tls_reload(false);
+}
+
+/* Every connection is a descriptor: the listeners' max_connections together, and a reserve
+ * for the verifiers, log and metrics, must fit RLIMIT_NOFILE. The soft limit is raised as far
+ * as the hard one allows; when even that is short, the log says so (accept then fails with
+ * EMFILE before the cap is reached, and libevent retries later). */
+static void fit_nofile(const config_t *cfg)
+{
+    enum { FD_RESERVE = 64 };
+    rlim_t need = FD_RESERVE;
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        need += (rlim_t)cfg->listeners[i].max_connections;
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need) {
+        return;
+    }
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < need) {
+        log_msg("descriptors: the listeners' max_connections need %llu, RLIMIT_NOFILE allows "
+                "%llu: raise LimitNOFILE / ulimit -n, or lower max_connections",
+                (unsigned long long)need, (unsigned long long)rl.rlim_cur);
+    }
+}
+
 static bool open_sockets(const config_t *cfg)
 {
+    fit_nofile(cfg);
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         const listener_t *l = &cfg->listeners[i];
         lsock_t *s = &socks[n_socks];
@@ -187,8 +327,13 @@ static bool open_sockets(const config_t *cfg)
             return false;
         }
         n_socks++;
-        if (l->tls_cert != NULL && (s->tls = tls_ctx(l)) == NULL) {
-            return false;
+        pthread_mutex_init(&s->tls_mu, NULL);
+        if (l->tls_cert != NULL) {
+            stat(l->tls_cert, &s->cert_st);
+            stat(l->tls_key, &s->key_st);
+            if ((s->tls = tls_ctx(l)) == NULL) {
+                return false;
+            }
         }
     }
     return true;
@@ -202,19 +347,101 @@ static void close_sockets(void)
             unlink(socks[i].l->path);
         }
         SSL_CTX_free(socks[i].tls);
+        socks[i].tls = NULL;
+        pthread_mutex_destroy(&socks[i].tls_mu);
     }
     n_socks = 0;
 }
 
-static struct bufferevent *tls_bev(struct event_base *base, void *arg)
+/*
+ * Connections per listener. evhttp (libevent 2.1) has no cap and no hook when it accepts, so
+ * the count is kept around the bufferevent evhttp asks conn_bev for: conn_bev counts the
+ * connection and activates conn_attach at a higher priority than any I/O, so it runs before
+ * the connection's first byte is read. conn_attach finds the evhttp connection (the
+ * bufferevent's callback argument), closes it when the listener was already full, else
+ * registers conn_closed, which uncounts it when evhttp frees it.
+ */
+typedef struct {
+    lsock_t *s;
+    struct bufferevent *bev;
+    struct event *ev;
+    bool over; /* the listener held max_connections when it was accepted */
+} conn_t;
+
+enum { PRIO_CONN = 0, PRIO_IO = 1, N_PRIO = 2 };
+
+static void conn_done(conn_t *c)
+{
+    atomic_fetch_sub(&c->s->conns, 1);
+    metrics_connection(-1);
+    free(c);
+}
+
+static void conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+    evhttp_connection_set_closecb(evcon, NULL, NULL); /* once, whatever evhttp does next */
+    conn_done(arg);
+}
+
+static void conn_attach(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_t *c = arg;
+    struct bufferevent *bev = c->bev;
+    event_free(c->ev);
+    c->ev = NULL;
+    void *cbarg = NULL;
+    bufferevent_getcb(bev, NULL, NULL, NULL, &cbarg);
+    struct evhttp_connection *evcon = cbarg; /* NULL: evhttp freed it already */
+    if (evcon == NULL) {
+        conn_done(c);
+    } else if (c->over) {
+        metrics_connection_refused();
+        evhttp_connection_free(evcon);
+        conn_done(c);
+    } else {
+        evhttp_connection_set_closecb(evcon, conn_closed, c);
+    }
+    bufferevent_decref(bev); /* conn_bev's reference */
+}
+
+static struct bufferevent *conn_bev(struct event_base *base, void *arg)
 {
     lsock_t *s = arg;
-    SSL *ssl = SSL_new(s->tls);
-    if (ssl == NULL) {
+    conn_t *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
         return NULL;
     }
-    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                          BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (s->l->tls_cert != NULL) {
+        pthread_mutex_lock(&s->tls_mu);
+        SSL *ssl = SSL_new(s->tls); /* holds its own reference to the context */
+        pthread_mutex_unlock(&s->tls_mu);
+        c->bev =
+            ssl == NULL
+                ? NULL
+                : bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                 BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    } else {
+        c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    }
+    c->ev = c->bev != NULL ? event_new(base, -1, 0, conn_attach, c) : NULL;
+    if (c->ev == NULL || event_priority_set(c->ev, PRIO_CONN) != 0) {
+        if (c->ev != NULL) {
+            event_free(c->ev);
+        }
+        if (c->bev != NULL) {
+            bufferevent_free(c->bev);
+        }
+        free(c);
+        return NULL; /* evhttp then makes a plain one: conn_bev only fails out of memory */
+    }
+    c->s = s;
+    c->over = atomic_fetch_add(&s->conns, 1) >= s->l->max_connections;
+    metrics_connection(+1);
+    bufferevent_incref(c->bev); /* kept until conn_attach has looked at it */
+    event_active(c->ev, EV_TIMEOUT, 0);
+    return c->bev;
 }
 
 static struct evhttp *http_new(struct event_base *base, void (*cb)(struct evhttp_request *, void *),
@@ -244,7 +471,7 @@ static bool bind_fd(struct event_base *base, struct evhttp *h, int fd)
 static bool worker_init(worker_t *w)
 {
     w->base = event_base_new();
-    if (w->base == NULL) {
+    if (w->base == NULL || event_base_priority_init(w->base, N_PRIO) != 0) {
         return false;
     }
     for (size_t i = 0; i < n_socks; i++) {
@@ -252,9 +479,7 @@ static bool worker_init(worker_t *w)
         if (w->http[i] == NULL) {
             return false;
         }
-        if (socks[i].tls != NULL) {
-            evhttp_set_bevcb(w->http[i], tls_bev, &socks[i]);
-        }
+        evhttp_set_bevcb(w->http[i], conn_bev, &socks[i]);
         if (!bind_fd(w->base, w->http[i], socks[i].fd)) {
             return false;
         }
@@ -294,7 +519,8 @@ static bool same_listeners(const config_t *a, const config_t *b)
                     (x->path == NULL) == (y->path == NULL) &&
                     (x->path == NULL || strcmp(x->path, y->path) == 0) &&
                     (x->host == NULL || (y->host != NULL && strcmp(x->host, y->host) == 0)) &&
-                    (x->tls_cert == NULL) == (y->tls_cert == NULL);
+                    (x->tls_cert == NULL) == (y->tls_cert == NULL) &&
+                    x->max_connections == y->max_connections;
         if (!same) {
             return false;
         }
@@ -342,6 +568,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     run_t *r = arg;
     if (sig == SIGHUP) {
         reload(r);
+        tls_reload(true);
         return;
     }
     log_msg("signal %d: stopping", (int)sig);
@@ -397,7 +624,7 @@ int server_run(config_t *cfg, const char *ready_file)
     struct event_base *main_base = event_base_new();
     run.main_base = main_base;
     struct evhttp *mhttp = NULL;
-    struct event *sigs[3] = {0};
+    struct event *sigs[3] = {0}, *tls_poll = NULL;
     char mbound[128] = "";
     int mfd = -1;
     if (main_base == NULL || !open_sockets(cfg)) {
@@ -415,6 +642,16 @@ int server_run(config_t *cfg, const char *ready_file)
         sigs[i] = evsignal_new(main_base, signums[i], on_signal, &run);
         if (sigs[i] == NULL || event_add(sigs[i], NULL) != 0) {
             goto out;
+        }
+    }
+    for (size_t i = 0; i < n_socks && tls_poll == NULL; i++) {
+        if (socks[i].l->tls_cert != NULL) {
+            /* a renewal writes the files in place: look at them every TLS_POLL_MS */
+            struct timeval every = {TLS_POLL_MS / 1000, (TLS_POLL_MS % 1000) * 1000};
+            tls_poll = event_new(main_base, -1, EV_PERSIST, on_tls_poll, NULL);
+            if (tls_poll == NULL || event_add(tls_poll, &every) != 0) {
+                goto out;
+            }
         }
     }
     for (int i = 0; i < cfg->workers; i++) {
@@ -444,6 +681,9 @@ out:
         if (sigs[i] != NULL) {
             event_free(sigs[i]);
         }
+    }
+    if (tls_poll != NULL) {
+        event_free(tls_poll);
     }
     if (mhttp != NULL) {
         evhttp_free(mhttp);

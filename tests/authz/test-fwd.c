@@ -9,6 +9,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include <mesh/limits.h>
 
@@ -79,7 +82,7 @@ static void test_xfcc(void **state)
 {
     expect_ok(fwd_xfcc_cert, NULL, NULL);
     expect_ok(fwd_xfcc_cert,
-              "By=spiffe://a;Hash=ab12;Cert=\"" PEM1_ENC "\";Subject=\"CN=x,O=\\\"q\\\"\";"
+              "By=spiffe://a;Cert=\"" PEM1_ENC "\";Subject=\"CN=x,O=\\\"q\\\"\";"
               "URI=spiffe://mesh.local/x;DNS=a;DNS=b",
               PEM1);
     /* Chain wins over Cert; unquoted values too */
@@ -111,6 +114,106 @@ static void test_xfcc(void **state)
     }
     expect_refused(fwd_xfcc_cert, "Cert=\"abc\"", "cert_header_malformed");
     expect_refused(fwd_xfcc_cert, "Cert=\"%ZZ\"", "cert_header_malformed");
+}
+
+/* A real self-signed certificate (P-256), its PEM percent-encoded and its DER's SHA-256 in hex. */
+typedef struct {
+    char pem[2048], enc[6144], hash[65];
+} real_cert_t;
+
+static void make_cert(real_cert_t *c, const char *cn)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    assert_non_null(key);
+    assert_non_null(x);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                               (const unsigned char *)cn, -1, -1, 0);
+    X509_set_issuer_name(x, X509_get_subject_name(x));
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, key);
+    assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+    BIO *b = BIO_new(BIO_s_mem());
+    assert_int_equal(PEM_write_bio_X509(b, x), 1);
+    int n = BIO_read(b, c->pem, sizeof(c->pem) - 1);
+    assert_true(n > 0);
+    c->pem[n] = '\0';
+    BIO_free(b);
+    size_t o = 0;
+    for (int i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)c->pem[i];
+        if (ch == '\n' || ch == ' ' || ch == '+' || ch == '/' || ch == '=') {
+            o += (size_t)snprintf(c->enc + o, sizeof(c->enc) - o, "%%%02X", ch);
+        } else {
+            c->enc[o++] = (char)ch;
+        }
+    }
+    c->enc[o] = '\0';
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    assert_int_equal(X509_digest(x, EVP_sha256(), md, &mdlen), 1);
+    for (unsigned int i = 0; i < mdlen; i++) {
+        snprintf(c->hash + 2 * i, 3, "%02x", md[i]);
+    }
+    X509_free(x);
+    EVP_PKEY_free(key);
+}
+
+/* Hash= beside Cert=/Chain= must be the SHA-256 of the leaf's DER. */
+static void test_xfcc_hash(void **state)
+{
+    (void)state;
+    static real_cert_t a, b;
+    make_cert(&a, "a");
+    make_cert(&b, "b");
+    char v[32768], upper[65];
+    snprintf(v, sizeof(v), "By=x;Hash=%s;Cert=\"%s\"", a.hash, a.enc);
+    expect_ok(fwd_xfcc_cert, v, a.pem);
+    for (int i = 0; i < 64; i++) { /* hex digits in either case */
+        upper[i] = (a.hash[i] >= 'a' && a.hash[i] <= 'f') ? (char)(a.hash[i] - 32) : a.hash[i];
+    }
+    upper[64] = '\0';
+    snprintf(v, sizeof(v), "Cert=\"%s\";Hash=%s", a.enc, upper);
+    expect_ok(fwd_xfcc_cert, v, a.pem);
+    /* the hash of another certificate */
+    snprintf(v, sizeof(v), "By=x;Hash=%s;Cert=\"%s\"", b.hash, a.enc);
+    expect_refused(fwd_xfcc_cert, v, "xfcc_hash_mismatch");
+    /* Chain= alone: the hash is of its first certificate */
+    char chain[13000];
+    snprintf(chain, sizeof(chain), "%s%s", a.enc, b.enc);
+    snprintf(v, sizeof(v), "Hash=%s;Chain=\"%s\"", a.hash, chain);
+    char both[4200];
+    snprintf(both, sizeof(both), "%s%s", a.pem, b.pem);
+    expect_ok(fwd_xfcc_cert, v, both);
+    snprintf(v, sizeof(v), "Hash=%s;Chain=\"%s\"", b.hash, chain);
+    expect_refused(fwd_xfcc_cert, v, "xfcc_hash_mismatch");
+    /* Cert= and Chain=: the hash is of Cert= */
+    snprintf(v, sizeof(v), "Hash=%s;Cert=\"%s\";Chain=\"%s\"", a.hash, a.enc, chain);
+    expect_ok(fwd_xfcc_cert, v, both);
+    snprintf(v, sizeof(v), "Hash=%s;Cert=\"%s\";Chain=\"%s\"", a.hash, b.enc, chain);
+    expect_refused(fwd_xfcc_cert, v, "xfcc_hash_mismatch");
+    /* not 64 hex digits, or twice */
+    static const char *const bad_hash[] = {"ab12", "", "zz"};
+    for (size_t i = 0; i < sizeof(bad_hash) / sizeof(bad_hash[0]); i++) {
+        snprintf(v, sizeof(v), "Hash=%s;Cert=\"%s\"", bad_hash[i], a.enc);
+        expect_refused(fwd_xfcc_cert, v, "xfcc_malformed");
+    }
+    snprintf(v, sizeof(v), "Hash=%.63sg;Cert=\"%s\"", a.hash, a.enc);
+    expect_refused(fwd_xfcc_cert, v, "xfcc_malformed");
+    snprintf(v, sizeof(v), "Hash=%s;Hash=%s;Cert=\"%s\"", a.hash, a.hash, a.enc);
+    expect_refused(fwd_xfcc_cert, v, "xfcc_malformed");
+    /* a PEM whose body is no certificate: its bytes do not have the hash */
+    snprintf(v, sizeof(v), "Hash=%s;Cert=\"%s\"", a.hash, PEM1_ENC);
+    expect_refused(fwd_xfcc_cert, v, "xfcc_hash_mismatch");
+    /* a body that is not base64 cannot be hashed */
+    snprintf(v, sizeof(v),
+             "Hash=%s;Cert=\"-----BEGIN%%20CERTIFICATE-----%%0A*%%0A-----END"
+             "%%20CERTIFICATE-----%%0A\"",
+             a.hash);
+    expect_refused(fwd_xfcc_cert, v, "cert_header_malformed");
 }
 
 static void test_xfcc_limits(void **state)
@@ -175,7 +278,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pct_decode), cmocka_unit_test(test_nginx),
         cmocka_unit_test(test_xfcc),       cmocka_unit_test(test_xfcc_limits),
-        cmocka_unit_test(test_traefik),
+        cmocka_unit_test(test_xfcc_hash),  cmocka_unit_test(test_traefik),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

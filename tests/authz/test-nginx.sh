@@ -8,10 +8,9 @@
 NGINX=$(command -v nginx || true)
 [[ -n $NGINX ]] || NGINX=/usr/sbin/nginx
 if [[ ! -x $NGINX ]]; then
-    printf '1..0 # SKIP nginx is not installed (./dev deps installs it)\n'
-    trap - EXIT
-    rm -rf "$T"
-    exit 77
+    # A skip would hide a broken CI: the test needs nginx, and ./dev deps installs it.
+    not_ok "nginx is not installed: run ./dev deps"
+    exit 1
 fi
 
 mesh_certs
@@ -30,18 +29,23 @@ write_authz_config() { # file, extra route JSON (appended to the routes)
   "issuers": {
     "mesh": {"kind": "mesh", "url": "$ISSUER_URL", "ca": "$CERTS/ca.pem",
              "cert": "$CERTS/gateway/cert.pem", "key": "$CERTS/gateway/key.pem",
-             "issuer_id": "spiffe://mesh.local/issuer", "revocation_poll_ms": 500}
+             "issuer_id": "spiffe://mesh.local/issuer", "revocation_poll_ms": 500},
+    "down": {"kind": "mesh", "url": "https://127.0.0.1:$DOWN_PORT", "ca": "$CERTS/ca.pem",
+             "revocation_feed": false}
   },
   "routes": [
     {"name": "health", "prefix": "/healthz", "public": true},
     {"name": "assets", "prefix": "/assets/", "methods": ["GET"], "audience": "gateway",
      "scopes": ["assets:read"]},
     {"name": "admin", "prefix": "/admin/", "audience": "gateway", "scopes": ["assets:write"]},
-    {"name": "chat", "prefix": "/chat/", "audience": "chat-service", "scopes": ["chat:read"]}$2
+    {"name": "chat", "prefix": "/chat/", "audience": "chat-service", "scopes": ["chat:read"]},
+    {"name": "down", "prefix": "/down/", "audience": "gateway", "issuers": ["down"]}$2
   ]
 }
 JSON
 }
+# An issuer that is down: nothing listens on its port (mesh-authz never gets its keys).
+DOWN_PORT=$(free_port)
 write_authz_config "$T/authz.json" ""
 
 check "--check-config accepts the config and explains the routes" \
@@ -188,6 +192,15 @@ req - "" "/healthz/../assets/1"
 check "a dot-segment path under a public prefix is refused (403), not allowed as /healthz" \
     eval '[[ $STATUS == 403 || $STATUS == 400 ]]'
 
+# ---- an issuer that is down: mesh-authz answers 503 + Retry-After, which auth_request
+# would turn into a 500; examples/authz/nginx-site.conf maps it back ----
+req web-service "$tok" /down/1
+check "an issuer that is down: the client sees 503 with Retry-After (nginx-site.conf's mapping)" \
+    eval '[[ $STATUS == 503 && $BODY == *temporarily_unavailable* ]] &&
+          grep -qiE "^Retry-After: [0-9]+" "$HDRS" || { log "status $STATUS: $BODY"; false; }'
+check "... and nginx logged mesh-authz's 503 as the auth subrequest's status (not a guess)" \
+    grep -q "auth request unexpected status: 503" "$T/nginx/error.log"
+
 # ---- revocation through the issuer's feed ----
 tok2=$(token_for web-service gateway)
 req web-service "$tok2" /assets/2
@@ -196,6 +209,19 @@ st=$(revoke web-service "$tok2")
 revoked() { req web-service "$tok2" /assets/2; [[ $STATUS == 401 ]]; }
 check "revoked (mesh-issuer revoke, then the feed poll): 200 before, 401 after" \
     eval '[[ $first == 200 && $st == 200 ]] && eventually 30 revoked'
+
+# The feed's lag: the seq mesh-authz read up to, against the issuer's own latest one.
+issuer_seq() {
+    curl -sf --cacert "$CERTS/ca.pem" --cert "$CERTS/gateway/cert.pem" \
+        --key "$CERTS/gateway/key.pem" "$ISSUER_URL/v1/revocations?since=0" | jq -r .seq
+}
+feed_seq() {
+    curl -sf "http://$METRICS/metrics" |
+        awk '$1 == "mesh_authz_revocation_feed_seq{issuer=\"mesh\"}" {print $2}'
+}
+seq_caught_up() { local a b; a=$(issuer_seq) && b=$(feed_seq) && [[ $a -ge 1 && $a == "$b" ]]; }
+check "mesh_authz_revocation_feed_seq{issuer=\"mesh\"} reaches the issuer's own feed seq (>= 1)" \
+    eventually 30 seq_caught_up
 
 # ---- the decision log and metrics ----
 check "the decision log has one JSON line per decision, with reasons, without the token" \

@@ -11,12 +11,16 @@
 NGINX=$(command -v nginx || true)
 [[ -n $NGINX ]] || NGINX=/usr/sbin/nginx
 IDP_DIR=$S/tests/idp
-if [[ ! -x $NGINX ]] || ! command -v node >/dev/null ||
-    [[ ! -f $IDP_DIR/node_modules/oidc-provider/package.json ]]; then
-    printf '1..0 # SKIP nginx, node or oidc-provider missing (./dev deps installs them)\n'
-    trap - EXIT
-    rm -rf "$T"
-    exit 77
+# A skip would hide a broken CI: each piece missing is a failure naming it (./dev deps
+# installs nginx, node and the pinned oidc-provider).
+missing=
+[[ -x $NGINX ]] || missing="nginx is not installed"
+command -v node >/dev/null || missing="${missing:+$missing, }node is not installed"
+[[ -f $IDP_DIR/node_modules/oidc-provider/package.json ]] ||
+    missing="${missing:+$missing, }oidc-provider is not installed in tests/idp/node_modules"
+if [[ -n $missing ]]; then
+    not_ok "$missing: run ./dev deps"
+    exit 1
 fi
 
 mesh_certs

@@ -110,6 +110,10 @@ check "Envoy XFCC with Hash, Cert, Subject, URI: 200 and the identity headers" \
     eval '[[ $STATUS == 200 && $(hdr X-Mesh-Subject) == spiffe://mesh.local/web-service &&
              $(hdr X-Mesh-Bound) == true && $(hdr X-Mesh-Audience) == gateway &&
              -n $(hdr X-Mesh-Token-Id) && $(hdr X-Mesh-Scopes) == *assets:read* ]]'
+chat_hash=$(leaf_pem chat-service | openssl x509 -outform DER | sha256sum | cut -d' ' -f1)
+ask /envoy/assets/1 "$tok" -H "x-forwarded-client-cert: By=spiffe://mesh.local/gateway;Hash=$chat_hash;Cert=\"$web_cert\""
+check "XFCC whose Hash is another certificate's than its Cert: 401 xfcc_hash_mismatch" \
+    eval '[[ $STATUS == 401 ]] && grep -q "\"reason\":\"xfcc_hash_mismatch\"" "$T/body"'
 ask /envoy/assets/1 "$tok" -X DELETE -H "x-forwarded-client-cert: By=x;Chain=\"$web_chain\""
 check "Envoy XFCC Chain= (leaf and intermediate), original method DELETE: 200" \
     eval '[[ $STATUS == 200 ]]'

@@ -146,6 +146,7 @@
 #define MESH_AUTHZ_MAX_RATE_KEYS 65536     /* (route, subject) counters kept; full: 503 */
 #define MESH_AUTHZ_MAX_REPLAY_ENTRIES 262144 /* jti kept by single-use routes; full: 503 */
 #define MESH_AUTHZ_IDLE_TIMEOUT 60        /* seconds a proxy's keep-alive connection may idle */
+#define MESH_AUTHZ_MAX_CONNECTIONS 1024   /* open connections of one listener; more: closed */
 
 /* Online certificate issuance (mesh-issuer POST /v1/certificate, docs/CERTIFICATES.md) */
 #define MESH_MAX_CSR_BYTES 8192            /* the PEM CERTIFICATE REQUEST in a request body */

@@ -308,6 +308,10 @@ typedef enum {
      * poll that succeeded; 0 before the first (or with the feed off). Its age is the feed's
      * staleness, for an alert. */
     MESH_VSTAT_REVOCATION_LAST_POLL = 6,
+    /* not a counter: the revocation feed's sequence number this verifier has read up to
+     * (the "seq" of the last page applied; 0 before the first poll or with the feed off).
+     * The issuer's own latest seq minus this one is how many revocations it has not seen. */
+    MESH_VSTAT_REVOCATION_SEQ = 7,
 } mesh_verifier_stat_t;
 
 /* One counter; 0 for a NULL verifier or an unknown counter. Thread-safe, approximate under

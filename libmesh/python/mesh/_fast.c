@@ -43,8 +43,8 @@ static PyObject *raise_mesh(mesh_err_t rc, const char *detail, const char *conte
                      (int)rc);
         return NULL;
     }
-    PyObject *d = PyUnicode_DecodeUTF8(detail ? detail : "", detail ? (Py_ssize_t)strlen(detail) : 0,
-                                       "replace");
+    PyObject *d = PyUnicode_DecodeUTF8(detail ? detail : "",
+                                       detail ? (Py_ssize_t)strlen(detail) : 0, "replace");
     if (d == NULL) {
         return NULL;
     }
@@ -75,7 +75,7 @@ static bool arg_str(PyObject *o, const char *name, bool none_ok, const char **ou
     if (s == NULL) {
         return false;
     }
-    if ((size_t)len != strlen(s)) {
+    if (memchr(s, '\0', (size_t)len) != NULL) {
         PyErr_Format(PyExc_ValueError, "%s: contains a NUL character", name);
         return false;
     }
@@ -86,7 +86,8 @@ static bool arg_str(PyObject *o, const char *name, bool none_ok, const char **ou
 /* ---- Identity ------------------------------------------------------------------------ */
 
 typedef struct {
-    PyObject_HEAD mesh_identity_t *id;
+    PyObject ob_base; /* PyObject_HEAD */
+    mesh_identity_t *id;
     PyObject *weakrefs;
 } IdentityObject;
 
@@ -242,8 +243,7 @@ static PyObject *Identity_repr(IdentityObject *self)
     PyObject *scope = Identity_scope(self, NULL);
     PyObject *r = NULL;
     if (sub != NULL && aud != NULL && scope != NULL) {
-        r = PyUnicode_FromFormat("Identity(subject=%R, audience=%R, scope=%R)", sub, aud,
-                                 scope);
+        r = PyUnicode_FromFormat("Identity(subject=%R, audience=%R, scope=%R)", sub, aud, scope);
     }
     Py_XDECREF(sub);
     Py_XDECREF(aud);
@@ -265,7 +265,11 @@ static PyMethodDef Identity_methods[] = {
 };
 
 static PyTypeObject Identity_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "mesh.Identity",
+    /* PyVarObject_HEAD_INIT ends with a comma, which clang-format does not know */
+    /* clang-format off */
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "mesh.Identity",
+    /* clang-format on */
     .tp_basicsize = sizeof(IdentityObject),
     .tp_dealloc = (destructor)Identity_dealloc,
     .tp_repr = (reprfunc)Identity_repr,
@@ -286,7 +290,8 @@ static PyTypeObject Identity_Type = {
  * `closed` or is waited for).
  */
 typedef struct {
-    PyObject_HEAD mesh_verifier_t *v;
+    PyObject ob_base; /* PyObject_HEAD */
+    mesh_verifier_t *v;
     atomic_long inflight;
     atomic_bool closed;
     bool has_trust_bundle;
@@ -531,7 +536,11 @@ static PyGetSetDef Core_getset[] = {
 };
 
 static PyTypeObject Core_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "mesh._fast.Core",
+    /* PyVarObject_HEAD_INIT ends with a comma, which clang-format does not know */
+    /* clang-format off */
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "mesh._fast.Core",
+    /* clang-format on */
     .tp_basicsize = sizeof(CoreObject),
     .tp_dealloc = (destructor)Core_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
@@ -570,7 +579,8 @@ static PyMethodDef fast_methods[] = {
 };
 
 static struct PyModuleDef fast_module = {
-    PyModuleDef_HEAD_INIT, .m_name = "mesh._fast",
+    PyModuleDef_HEAD_INIT,
+    .m_name = "mesh._fast",
     .m_doc = "The compiled verification path of mesh.Verifier.",
     .m_size = -1,
     .m_methods = fast_methods,

@@ -58,7 +58,7 @@ def test_same_identity_on_both_paths(mesh_net, client, verifier):
     cert = der(mesh_net, "svc-a")
     a = verifier.verify(auth, peer_cert_der=cert, required_scope="read")
     b = ctypes_verify(verifier, auth, peer_cert_der=cert, required_scope="read")
-    assert type(b) is mesh.Identity
+    assert type(b) is mesh.Identity and isinstance(a, mesh.Identity)
     if mesh.fast:
         assert type(a).__name__ == "Identity" and type(a) is not mesh.Identity
     for name in ("issuer", "subject", "audience", "scope", "scopes", "token_id", "client_id",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import abc
 import ctypes
 import os
 import ssl
@@ -18,11 +19,13 @@ _VERIFY_PEM = lib.mesh_verify_pem
 _byref = ctypes.byref
 
 
-class Identity:
+class Identity(metaclass=abc.ABCMeta):
     """A verified caller: what its token said. Immutable; any thread may read it.
 
     Holds a reference to libmesh's identity object (dropped when this is garbage collected);
-    the attributes are read from it on first use.
+    the attributes are read from it on first use. This class is the ctypes path's; the
+    compiled path (mesh._fast) returns its own Identity type with the same attributes,
+    registered here so that ``isinstance(x, mesh.Identity)`` holds for both.
     """
 
     __slots__ = ("_ptr", "__weakref__")
@@ -168,6 +171,7 @@ def _load_fast() -> tuple[object, str]:
     if mod.mesh_verify_address() != ctypes.cast(lib.mesh_verify, c_void_p).value:
         return None, f"ctypes: {mod.__file__} links another libmesh.so than {lib._name}"
     mod.setup(MeshError, _pem_leaf_der)
+    Identity.register(mod.Identity)
     return mod, f"compiled: {mod.__file__}"
 
 

@@ -9,8 +9,8 @@ else the system library) through ctypes and uses only its public, opaque-handle 
 
 from .client import Client, IdentityFiles, env_identity
 from .errors import MeshError, http_status
-from .verifier import Identity, Verifier
+from .verifier import Identity, Verifier, fast, fast_path
 
 __all__ = ["Client", "Identity", "IdentityFiles", "MeshError", "Verifier", "env_identity",
-           "http_status"]
+           "fast", "fast_path", "http_status"]
 __version__ = "0.1.0"

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import abc
 import ctypes
+import os
 import ssl
 from typing import Iterable, Optional, Union
 
@@ -17,11 +19,13 @@ _VERIFY_PEM = lib.mesh_verify_pem
 _byref = ctypes.byref
 
 
-class Identity:
+class Identity(metaclass=abc.ABCMeta):
     """A verified caller: what its token said. Immutable; any thread may read it.
 
     Holds a reference to libmesh's identity object (dropped when this is garbage collected);
-    the attributes are read from it on first use.
+    the attributes are read from it on first use. This class is the ctypes path's; the
+    compiled path (mesh._fast) returns its own Identity type with the same attributes,
+    registered here so that ``isinstance(x, mesh.Identity)`` holds for both.
     """
 
     __slots__ = ("_ptr", "__weakref__")
@@ -133,6 +137,50 @@ def _pem_leaf_der(pem: Union[str, bytes]) -> bytes:
 _JWKS_SOURCES = {"issuer": 0, "url": 1, "file": 2, "oidc": 3}
 
 
+def _load_fast() -> tuple[object, str]:
+    """The compiled path (mesh._fast) and why it is or is not used. Looked for in the build
+    tree named by $MESH_BUILD_ROOT (as _lib finds libmesh there), then beside this package
+    (meson install). MESH_PYTHON_FAST=0 turns it off (the tests run both paths)."""
+    if os.environ.get("MESH_PYTHON_FAST", "1") == "0":
+        return None, "off: MESH_PYTHON_FAST=0"
+    import importlib.machinery
+    import importlib.util
+
+    mod = None
+    build = os.environ.get("MESH_BUILD_ROOT")
+    if build:
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = os.path.join(build, "libmesh", "python", "_fast" + suffix)
+            if os.path.exists(path):
+                spec = importlib.util.spec_from_file_location(f"{__package__}._fast", path)
+                if spec is None or spec.loader is None:
+                    continue
+                try:
+                    mod = importlib.util.module_from_spec(spec)
+                    spec.loader.exec_module(mod)
+                except ImportError as e:
+                    return None, f"ctypes: {path}: {e}"
+                break
+    if mod is None:
+        try:
+            from . import _fast as mod  # type: ignore[attr-defined,no-redef]
+        except ImportError as e:
+            return None, f"ctypes: mesh._fast not built or not importable ({e})"
+    # One libmesh for both doors: the extension's mesh_verify must be the one ctypes loaded,
+    # else a verifier made through ctypes would be handed to another copy of the library.
+    if mod.mesh_verify_address() != ctypes.cast(lib.mesh_verify, c_void_p).value:
+        return None, f"ctypes: {mod.__file__} links another libmesh.so than {lib._name}"
+    mod.setup(MeshError, _pem_leaf_der)
+    Identity.register(mod.Identity)
+    return mod, f"compiled: {mod.__file__}"
+
+
+_fast, fast_path = _load_fast()
+fast = _fast is not None
+"""True when mesh.Verifier.verify runs through the compiled extension mesh._fast; fast_path
+says which file, or why the ctypes path is used."""
+
+
 class Verifier:
     """Verifies bearer tokens: signature (keys from a cached JWKS), every claim rule,
     revocation (a background poll of the issuer's feed) and the RFC 8705 binding to the
@@ -221,32 +269,42 @@ class Verifier:
             for name, value in numbers.items():
                 if value is not None:
                     check(getattr(lib, f"mesh_verifier_opts_set_{name}")(opts, value), name)
+            self.has_trust_bundle = trust_bundle is not None
             self._init(opts)
         finally:
             lib.mesh_verifier_opts_free(opts)
-        self.has_trust_bundle = trust_bundle is not None
 
     def _init(self, opts: c_void_p) -> None:
         ptr = c_void_p()
         check(lib.mesh_verifier_new(opts, ctypes.byref(ptr)), "mesh_verifier_new")
-        self._h = Handle(ptr, lib.mesh_verifier_free, "mesh.Verifier")
+        if _fast is None:
+            self._h = Handle(ptr, lib.mesh_verifier_free, "mesh.Verifier")
+            return
+        try:
+            core = _fast.Core(ptr.value, self.has_trust_bundle)
+        except BaseException:
+            lib.mesh_verifier_free(ptr)
+            raise
+        # The compiled path: verify is one C method (an instance attribute, found before the
+        # class's ctypes verify); acquire/release/close keep the Handle protocol.
+        self._h = core
+        self.verify = core.verify  # type: ignore[method-assign]
 
     @classmethod
     def from_env(cls, service_name: str) -> "Verifier":
         """A verifier configured from the environment as mesh_verifier_from_env does
         (MESH_ISSUER_URL, MESH_AUDIENCE, TLS_CA_PATH or MESH_CERTS_DIR, MESH_TRUST_BUNDLE,
         MESH_JWKS_URL/MESH_JWKS_FILE, MESH_BINDING...). Blocks for the first key fetch."""
-        import os
 
         opts = c_void_p()
         check(lib.mesh_verifier_opts_from_env(enc(service_name, "service_name"),
                                               ctypes.byref(opts)), "mesh_verifier_from_env")
         self = cls.__new__(cls)
+        self.has_trust_bundle = bool(os.environ.get("MESH_TRUST_BUNDLE"))
         try:
             self._init(opts)
         finally:
             lib.mesh_verifier_opts_free(opts)
-        self.has_trust_bundle = bool(os.environ.get("MESH_TRUST_BUNDLE"))
         return self
 
     def verify(
@@ -345,4 +403,4 @@ class Verifier:
             h.close()
 
 
-__all__ = ["Identity", "MeshError", "Verifier"]
+__all__ = ["Identity", "MeshError", "Verifier", "fast", "fast_path"]

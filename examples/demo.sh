@@ -303,10 +303,12 @@ rm -f "$DIR/python-service.join" # spent: the issuer keeps only its hash, marked
 PY_PORT=$(free_port)
 say "starting python-service on 127.0.0.1:$PY_PORT (FastAPI on uvicorn, $PYTHON)"
 start python-service env MESH_SERVICE=python-service LISTEN="127.0.0.1:$PY_PORT" \
-    PYTHONPATH="$top/libmesh/python" MESH_BUILD_ROOT="$BUILD" MESH_TRUSTED_PROXIES=127.0.0.1 \
+    PYTHONPATH="$top/libmesh/python" MESH_BUILD_ROOT="$BUILD" MESH_TRUSTED_PROXIES=127.0.0.2 \
     MESH_PEER_URL="$ASSETS_URL/assets/7" MESH_PEER_AUDIENCE=asset-service \
     "$PYTHON" "$top/examples/python-service/app.py"
 PY_URL=https://127.0.0.1:$PY_PORT
+# It believes X-Mesh-* headers only from nginx's upstream address, 127.0.0.2 (proxy_bind in
+# examples/authz/demo-nginx.conf): every other demo process connects from 127.0.0.1.
 # uvicorn asks every client for a mesh certificate, /healthz included
 wait_until "$START_TIMEOUT" python-service "${PIDS[-1]}" \
     curl -sf -o /dev/null --cacert "$CERTS/ca.pem" --cert "$CERTS/web-service/cert.pem" \

@@ -670,7 +670,7 @@ fi
 # 14. a renewal: web-service renews its mesh-ca certificate online (mesh renew, mTLS with the
 # current one: a new key, a ${CERT_LIFETIME}s certificate of the issuing CA); its next
 # requests present the new certificate (nginx logs its serial) and keep working.
-serial_of() { openssl x509 -in "$1" -noout -serial 2>/dev/null | cut -d= -f2; }
+serial_of() { openssl x509 -in "$1" -noout -serial 2>/dev/null | cut -d= -f2 || true; }
 old_serial=$(serial_of "$CERTS/web-service/cert.pem")
 rc=0
 "$MESH" renew --service web-service --json >"$DIR/logs/renew-web.log" 2>&1 || rc=$?
@@ -679,8 +679,14 @@ new_issuer=$(openssl x509 -in "$CERTS/web-service/cert.pem" -noout -issuer 2>/de
 out=$("$CALLER" "$ENTRY/assets/43" 2>&1) || true
 st=$(sed -n '1s/^HTTP //p' <<<"$out")
 call web-service "$(token_for web-service python-service)" GET /python/peer
-seen=$(grep '"GET /assets/43 ' "$DIR/logs/nginx-access.log" | tail -n 1 |
-    sed -n 's/.*client_serial=\([0-9A-Fa-f]*\).*/\1/p')
+# nginx writes the access log line once the answer is out: allow it a moment.
+seen=
+for ((i = 0; i < 25; i++)); do
+    seen=$( (grep '"GET /assets/43 ' "$DIR/logs/nginx-access.log" || true) | tail -n 1 |
+        sed -n 's/.*client_serial=\([0-9A-Fa-f]*\).*/\1/p')
+    [[ -n $seen ]] && break
+    sleep 0.2
+done
 if ((rc == 0)) && [[ -n $new_serial && $new_serial != "$old_serial" && $st == 200 &&
     $STATUS == 200 && ${seen^^} == "${new_serial^^}" && $new_issuer == *issuing* ]]; then
     record 14 "renewal: web-service's cert, online" "200/200" "$st/$STATUS" 0 \

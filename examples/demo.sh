@@ -664,7 +664,7 @@ if [[ $who_status == 200 && $who_sub == spiffe://mesh.local/web-service && $STAT
         "FastAPI saw $who_sub (via nginx); its call to asset-service: $peer_st, caller $peer_caller"
 else
     record 13 "web-service -> nginx -> python-service" "200/200" "$who_status/$STATUS" 1 \
-        "whoami: ${who_body:0:80}; peer: ${BODY:0:80}"
+        "whoami: $(tr -s '\n' ' ' <<<"${who_body:0:80}"); peer: $(tr -s '\n' ' ' <<<"${BODY:0:80}")"
 fi
 
 # 14. a renewal: web-service renews its mesh-ca certificate online (mesh renew, mTLS with the

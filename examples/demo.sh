@@ -92,6 +92,8 @@ done
 command -v node >/dev/null && [[ -f $IDP_DIR/node_modules/oidc-provider/package.json ]] ||
     die "node and oidc-provider are needed for the external identity provider (./dev deps)"
 command -v jq >/dev/null || die "jq is needed (./dev deps installs it)"
+[[ -x $PYTHON ]] && "$PYTHON" -c 'import fastapi, uvicorn, httpx' 2>/dev/null ||
+    die "$PYTHON with fastapi, uvicorn and httpx is needed for python-service (./dev deps installs python3-fastapi python3-uvicorn python3-httpx)"
 command -v openssl >/dev/null || die "openssl is needed (./dev deps installs it)"
 command -v curl >/dev/null || die "curl is needed (apt-get install curl)"
 

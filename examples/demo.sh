@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The libmesh demo: a whole mesh on 127.0.0.1 (mesh-ca, mesh-issuer, nginx in front of
 # asset-service with mesh-authz deciding, an external OpenID provider, a web-service caller,
-# a CI pipeline, a legacy API key; and the example C gateway), its checks printed as a
-# table. Run via ./dev demo.
+# a CI pipeline, a legacy API key, the example C gateway, a FastAPI service that joins with
+# a join token, and a certificate renewed online), its checks printed as a table. Run via
+# ./dev demo.
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -14,7 +15,9 @@ usage: examples/demo.sh [--keep] [--build-dir DIR] [--dir DIR] [--help]
 Starts a demo mesh on 127.0.0.1: nginx (Debian's) is the entry point, asking mesh-authz
 (auth_request on a unix socket) about every request before it passes it to asset-service
 over mTLS; the OpenID provider is panva's oidc-provider (tests/idp, installed by ./dev deps)
-on Node. Shows each check working, steps 1-7 and 9-11 through nginx:
+on Node. mesh-issuer also signs certificates online (a "certificates" section, the issuing
+CA of `mesh-ca issuer-ca`, 24 h certificates). Shows each check working, steps 1-7, 9-11 and
+13-14 through nginx:
   1. web-service -> nginx with certificate + token            200
   2. no token                                                 401 + WWW-Authenticate
   3. a token for another audience                             401 invalid_token
@@ -27,6 +30,13 @@ on Node. Shows each check working, steps 1-7 and 9-11 through nginx:
  10. a legacy API key, then "enabled": false + SIGHUP         200, then 401 legacy_key_refused
  11. a token on a single-use route, twice                     200, then 401 token_replayed
  12. web-service -> the example C gateway (links libmesh)     200
+ 13. web-service -> nginx -> examples/python-service          200, and its own call to
+     (FastAPI on Debian's uvicorn; its first certificate       asset-service: 200, caller
+     came with a one-time join token)                          python-service
+ 14. web-service renews online (mesh renew, its current       new serial; the next
+     certificate) and calls nginx and python-service again     requests 200, nginx logs it
+
+Takes about 6 s (about 10 s with an ASan build).
 
   --keep           leave the mesh running; prints curl lines and the stop command
   --setup-only     start the mesh and leave it running without the checks (tests use this)
@@ -69,6 +79,8 @@ START_TIMEOUT=${MESH_DEMO_START_TIMEOUT:-60}   # seconds; ASan builds start slow
 REVOKE_TIMEOUT=${MESH_DEMO_REVOKE_TIMEOUT:-30} # seconds for the feed to catch up
 POLL_MS=1000                                   # gateway's, mesh-authz's revocation poll
 JWKS_MAX_AGE=${MESH_DEMO_JWKS_MAX_AGE:-300}    # the issuer's JWKS Cache-Control max-age
+CERT_LIFETIME=86400                            # seconds: certificates mesh-issuer signs online
+PYTHON=/usr/bin/python3                        # Debian's, with python3-fastapi and -uvicorn
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 2; }
@@ -80,6 +92,8 @@ done
 command -v node >/dev/null && [[ -f $IDP_DIR/node_modules/oidc-provider/package.json ]] ||
     die "node and oidc-provider are needed for the external identity provider (./dev deps)"
 command -v jq >/dev/null || die "jq is needed (./dev deps installs it)"
+[[ -x $PYTHON ]] && "$PYTHON" -c 'import fastapi, uvicorn, httpx' 2>/dev/null ||
+    die "$PYTHON with fastapi, uvicorn and httpx is needed for python-service (./dev deps installs python3-fastapi python3-uvicorn python3-httpx)"
 command -v openssl >/dev/null || die "openssl is needed (./dev deps installs it)"
 command -v curl >/dev/null || die "curl is needed (apt-get install curl)"
 
@@ -175,6 +189,12 @@ wait_port_file() { # file, pid
 say "mesh-ca init: root + intermediate CA, a certificate per service, the JWT signing key"
 "$MESH_CA" init --dir "$CERTS" --template "$top/certs-templates/mesh.json" >"$DIR/logs/mesh-ca.log" 2>&1 ||
     { cat "$DIR/logs/mesh-ca.log" >&2; die "mesh-ca init failed"; }
+say "mesh-ca issuer-ca: the issuing CA mesh-issuer signs short-lived certificates with online"
+"$MESH_CA" issuer-ca --dir "$CERTS" >>"$DIR/logs/mesh-ca.log" 2>&1 ||
+    { cat "$DIR/logs/mesh-ca.log" >&2; die "mesh-ca issuer-ca failed"; }
+# As on a real mesh, the pair moves to the issuer's side (ca.key stays with mesh-ca); certs/
+# stays the CA's own directory.
+mv "$CERTS/issuing-ca.pem" "$CERTS/issuing-ca.key" "$DIR/"
 
 # ---- 2. the issuer ----
 
@@ -191,15 +211,27 @@ write_issuer_config() { # port
      "scopes": ["assets:read", "assets:write", "ci:deploy"]},
     {"name": "asset-service", "description": "assets, behind the gateway",
      "scopes": ["assets:read", "assets:write"]},
-    {"name": "chat-service", "description": "chat", "scopes": ["chat:read"]}
+    {"name": "chat-service", "description": "chat", "scopes": ["chat:read"]},
+    {"name": "python-service", "description": "the FastAPI example (examples/python-service)"}
   ],
   "policy": [
-    {"identity": "spiffe://mesh.local/web-service", "audiences": ["gateway", "chat-service"],
+    {"identity": "spiffe://mesh.local/web-service",
+     "audiences": ["gateway", "chat-service", "python-service"],
      "scopes": ["assets:read", "chat:read"]},
+    {"identity": "spiffe://mesh.local/python-service", "audiences": ["asset-service"],
+     "scopes": ["assets:read"]},
     {"identity": "spiffe://mesh.local/chat-service", "audiences": ["gateway"],
      "scopes": ["assets:read"]},
     {"identity": "spiffe://mesh.local/gateway", "audiences": ["asset-service"]}
   ],
+  "certificates": {
+    "ca_cert": "issuing-ca.pem", "ca_key": "issuing-ca.key",
+    "crl": "issuing-crl.pem", "trust_domain": "mesh.local", "default_lifetime": $CERT_LIFETIME,
+    "services": [
+      {"name": "web-service", "dns": ["web-service", "localhost"], "ips": ["127.0.0.1"]},
+      {"name": "python-service", "dns": ["python-service", "localhost"], "ips": ["127.0.0.1"]}
+    ]
+  },
   "jwks_max_age": $JWKS_MAX_AGE,
   "workers": 2
 }
@@ -211,7 +243,7 @@ for attempt in 1 2 3 4 5; do
     port=$(free_port)
     write_issuer_config "$port"
     if ((attempt == 1)); then
-        say "issuer config $DIR/issuer.json (audiences gateway, asset-service, chat-service)"
+        say "issuer config $DIR/issuer.json (audiences gateway, asset-service, chat-service, python-service)"
         "$ISSUER" --check-config --config "$DIR/issuer.json" >"$DIR/logs/check-config.log" 2>&1 ||
             { cat "$DIR/logs/check-config.log" >&2; die "the issuer config is not valid"; }
         say "mesh-issuer token create ci: a service token for the CI pipeline"
@@ -223,6 +255,10 @@ for attempt in 1 2 3 4 5; do
         (umask 077 && printf 'MESH_CLIENT_ID=%s\nMESH_CLIENT_SECRET=%s\n' "$ci_id" \
             "$ci_secret" >"$DIR/ci.env")
         unset ci_json
+        say "mesh-issuer join-token create --service python-service: its first certificate"
+        (umask 077 && "$ISSUER" join-token create --service python-service --ttl 10m --json \
+            --config "$DIR/issuer.json" | jq -er .token >"$DIR/python-service.join") ||
+            die "mesh-issuer join-token create failed"
     fi
     say "starting mesh-issuer on 127.0.0.1:$port"
     start issuer "$ISSUER" serve --config "$DIR/issuer.json"
@@ -255,6 +291,40 @@ GW=https://127.0.0.1:$(<"$DIR/gateway.port")
 wait_until "$START_TIMEOUT" gateway "${PIDS[-1]}" \
     curl -sf -o /dev/null --cacert "$CERTS/ca.pem" "$GW/healthz" || die "gateway is not healthy"
 
+# ---- 3b. the Python service joins the mesh ----
+
+# No certificate from mesh-ca: a one-time join token gets python-service its first one from
+# mesh-issuer (POST /v1/certificate, the issuing CA, $CERT_LIFETIME s), then it serves mTLS
+# itself (uvicorn) and calls asset-service back with its own token.
+say "mesh renew --service python-service with the join token: its first certificate, online"
+mkdir -m 700 "$CERTS/python-service"
+MESH_JOIN_TOKEN=$(<"$DIR/python-service.join") "$MESH" renew --service python-service --json \
+    >"$DIR/logs/python-join.log" 2>&1 ||
+    { cat "$DIR/logs/python-join.log" >&2; die "python-service could not join with its token"; }
+rm -f "$DIR/python-service.join" # spent: the issuer keeps only its hash, marked used
+PY_PORT=$(free_port)
+# An ASan build's libmesh.so (./dev test's build-asan) loads into Python only after the ASan
+# runtime: preload it, without the leak checker (it would report the interpreter's own
+# allocations, as tests/python/meson.build explains); other reports still land in the log.
+PY_ENV=()
+asan_rt=$(ldd "$BUILD/libmesh/libmesh.so.0" 2>/dev/null | awk '$1 ~ /^libasan\.so/ {print $3}')
+if [[ -n $asan_rt ]]; then
+    PY_ENV=(LD_PRELOAD="$asan_rt" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
+fi
+say "starting python-service on 127.0.0.1:$PY_PORT (FastAPI on uvicorn, $PYTHON)"
+start python-service env "${PY_ENV[@]}" MESH_SERVICE=python-service LISTEN="127.0.0.1:$PY_PORT" \
+    PYTHONPATH="$top/libmesh/python" MESH_BUILD_ROOT="$BUILD" MESH_TRUSTED_PROXIES=127.0.0.2 \
+    MESH_PEER_URL="$ASSETS_URL/assets/7" MESH_PEER_AUDIENCE=asset-service \
+    "$PYTHON" "$top/examples/python-service/app.py"
+PY_URL=https://127.0.0.1:$PY_PORT
+# It believes X-Mesh-* headers only from nginx's upstream address, 127.0.0.2 (proxy_bind in
+# examples/authz/demo-nginx.conf): every other demo process connects from 127.0.0.1.
+# uvicorn asks every client for a mesh certificate, /healthz included
+wait_until "$START_TIMEOUT" python-service "${PIDS[-1]}" \
+    curl -sf -o /dev/null --cacert "$CERTS/ca.pem" --cert "$CERTS/web-service/cert.pem" \
+    --key "$CERTS/web-service/key.pem" "$PY_URL/healthz" ||
+    die "python-service did not start; log: $DIR/logs/python-service.log"
+
 # ---- 4. mesh-authz and nginx in front of asset-service ----
 
 # fill TEMPLATE OUT: the @...@ placeholders of examples/authz/demo-*
@@ -263,11 +333,12 @@ fill() {
         -e "s|@POLL_MS@|$POLL_MS|g" -e "s|@GROUP@|$(id -gn)|g" -e "s|@USER_LINE@|$USER_LINE|g" \
         -e "s|@IDP_URL@|$IDP_URL|g" -e "s|@LEGACY_ENABLED@|$LEGACY_ENABLED|g" \
         -e "s|@API_KEY_ENTRY@|$KEY_ENTRY|g" \
-        -e "s|@ASSETS_PORT@|${ASSETS_URL##*:}|g" -e "s|@PORT@|${NGINX_PORT:-}|g" "$1" >"$2"
+        -e "s|@ASSETS_PORT@|${ASSETS_URL##*:}|g" -e "s|@PYTHON_PORT@|$PY_PORT|g" -e "s|@PORT@|${NGINX_PORT:-}|g" "$1" >"$2"
 }
 # nginx forwards the caller's leaf only ($ssl_client_escaped_cert): the bundle mesh-authz
 # checks it against holds the intermediate too.
-cat "$CERTS/ca.pem" "$CERTS/intermediate.pem" >"$DIR/bundle.pem"
+# The issuing CA signs the certificates mesh-issuer issues online (python-service's, renewals).
+cat "$CERTS/ca.pem" "$CERTS/intermediate.pem" "$DIR/issuing-ca.pem" >"$DIR/bundle.pem"
 USER_LINE=
 # As root nginx's workers would switch to "nobody", who cannot enter the 0700 demo dir.
 [[ $(id -u) == 0 ]] && USER_LINE="user $(id -un) $(id -gn);"
@@ -350,6 +421,7 @@ export NGINX_URL=$ENTRY
 export IDP_URL=$IDP_URL
 export GATEWAY_URL=$GW
 export ASSETS_URL=$ASSETS_URL
+export PYTHON_SERVICE_URL=$PY_URL
 export MESH_DEMO_DIR=$DIR
 export ISSUER_CONFIG=$DIR/issuer.json
 EOF
@@ -360,6 +432,7 @@ The mesh keeps running (PIDs in $DIR/demo.pids):
   nginx          $ENTRY   (the entry point; mesh-authz decides, $DIR/authz.json)
   OpenID provider $IDP_URL   (oidc-provider; CA $DIR/idp/ca.pem)
   asset-service  $ASSETS_URL
+  python-service $PY_URL   (FastAPI; through nginx at /python/)
   C gateway      $GW   (the example that links libmesh directly)
   logs           $DIR/logs/   (mesh-authz's decisions: authz-decisions.log)
 
@@ -372,6 +445,8 @@ Talk to it:
   curl --cacert $CERTS/ca.pem \$NGINX_URL/assets/42          # 401: no certificate, no token
   (set -a; . $DIR/ci.env; TLS_CA_PATH=$CERTS/ca.pem $top/examples/ci-token.sh --url \$NGINX_URL/ci/deploy)
   $CALLER \$GATEWAY_URL/assets/42                            # the same through the C gateway
+  $CALLER --audience python-service \$NGINX_URL/python/peer  # the FastAPI service, and its call back
+  $MESH renew --service web-service                           # a new certificate, online
 
 Stop it:
   $DIR/stop.sh
@@ -574,6 +649,53 @@ if [[ $st == 200 && $out == *'"caller":"spiffe://mesh.local/web-service"'* ]]; t
         "examples/gateway verified in-process, forwarded with its own token"
 else
     record 12 "web-service -> C gateway (libmesh)" 200 "${st:-none}" 1 "got: ${out:0:120}"
+fi
+
+# 13. the Python service: web-service calls it through nginx (mesh-authz, audience
+# python-service); it calls asset-service back with its own token (async httpx transport).
+ptok=$(token_for web-service python-service) || ptok=
+call web-service "$ptok" GET /python/whoami
+who_status=$STATUS who_body=$BODY
+call web-service "$ptok" GET /python/peer
+who_sub=$(jq -r '.subject // empty' <<<"$who_body" 2>/dev/null || true)
+peer_st=$(jq -r '.status // empty' <<<"$BODY" 2>/dev/null || true)
+peer_caller=$(jq -r '.body.caller // empty' <<<"$BODY" 2>/dev/null || true)
+if [[ $who_status == 200 && $who_sub == spiffe://mesh.local/web-service && $STATUS == 200 &&
+    $peer_st == 200 && $peer_caller == spiffe://mesh.local/python-service ]]; then
+    record 13 "web-service -> nginx -> python-service" "200/200" "$who_status/$STATUS" 0 \
+        "FastAPI saw $who_sub (via nginx); its call to asset-service: $peer_st, caller $peer_caller"
+else
+    record 13 "web-service -> nginx -> python-service" "200/200" "$who_status/$STATUS" 1 \
+        "whoami: $(tr -s '\n' ' ' <<<"${who_body:0:80}"); peer: $(tr -s '\n' ' ' <<<"${BODY:0:80}")"
+fi
+
+# 14. a renewal: web-service renews its mesh-ca certificate online (mesh renew, mTLS with the
+# current one: a new key, a ${CERT_LIFETIME}s certificate of the issuing CA); its next
+# requests present the new certificate (nginx logs its serial) and keep working.
+serial_of() { openssl x509 -in "$1" -noout -serial 2>/dev/null | cut -d= -f2 || true; }
+old_serial=$(serial_of "$CERTS/web-service/cert.pem")
+rc=0
+"$MESH" renew --service web-service --json >"$DIR/logs/renew-web.log" 2>&1 || rc=$?
+new_serial=$(serial_of "$CERTS/web-service/cert.pem")
+new_issuer=$(openssl x509 -in "$CERTS/web-service/cert.pem" -noout -issuer 2>/dev/null || true)
+out=$("$CALLER" "$ENTRY/assets/43" 2>&1) || true
+st=$(sed -n '1s/^HTTP //p' <<<"$out")
+call web-service "$(token_for web-service python-service)" GET /python/peer
+# nginx writes the access log line once the answer is out: allow it a moment.
+seen=
+for ((i = 0; i < 25; i++)); do
+    seen=$( (grep '"GET /assets/43 ' "$DIR/logs/nginx-access.log" || true) | tail -n 1 |
+        sed -n 's/.*client_serial=\([0-9A-Fa-f]*\).*/\1/p')
+    [[ -n $seen ]] && break
+    sleep 0.2
+done
+if ((rc == 0)) && [[ -n $new_serial && $new_serial != "$old_serial" && $st == 200 &&
+    $STATUS == 200 && ${seen^^} == "${new_serial^^}" && $new_issuer == *issuing* ]]; then
+    record 14 "renewal: web-service's cert, online" "200/200" "$st/$STATUS" 0 \
+        "serial $old_serial -> $new_serial (mesh-issuer's issuing CA, ${CERT_LIFETIME}s); nginx saw $seen"
+else
+    record 14 "renewal: web-service's cert, online" "200/200" "${st:-none}/$STATUS" 1 \
+        "renew exit $rc; serial $old_serial -> ${new_serial:-none}; nginx saw ${seen:-none}; $new_issuer"
 fi
 
 # ---- the table ----

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo's steps as assertions: run examples/demo.sh against this build in a temp dir
-# (real nginx in front of asset-service, mesh-authz deciding), check its exit status, each
-# row of its table, that nginx really sat in the path, and that it left no process behind.
+# (real nginx in front of asset-service and the FastAPI python-service, mesh-authz deciding,
+# mesh-issuer signing certificates online), check its exit status, each row of its table,
+# that nginx really sat in the path, and that it left no process behind.
 . "$(dirname "$0")/lib.sh"
 
 DEMO=$MESH_SOURCE_ROOT/examples/demo.sh
@@ -42,8 +43,49 @@ check "step 11: a single-use token is 200 once, then 401 token_replayed" \
     eval 'passed 11 && [[ $(row 11) == *" 200/401 "*token_replayed* ]]'
 check "step 12: web-service -> the example C gateway is 200" \
     eval 'passed 12 && [[ $(row 12) == *" 200 "*gateway* ]]'
+check "step 13: web-service -> nginx -> python-service 200, and its call to asset-service 200" \
+    eval 'passed 13 && [[ $(row 13) == *" 200/200 "*"saw spiffe://mesh.local/web-service"*"asset-service: 200, caller spiffe://mesh.local/python-service"* ]]'
+check "step 14: web-service renewed online, a new serial, the next requests 200" \
+    eval 'passed 14 && [[ $(row 14) == *" 200/200 "*"serial "*" -> "*"issuing CA"* ]]'
 check "demo exits 0" test "$rc" = 0
-check "the table says all 12 steps behaved" grep -q "all 12 steps behaved as stated" "$T/table.txt"
+check "the table says all 14 steps behaved" grep -q "all 14 steps behaved as stated" "$T/table.txt"
+
+# Step 13 for real: python-service's certificate came from mesh-issuer's issuing CA with the
+# join token (no mesh-ca certificate), the process was Debian's python3 running app.py.
+pycert=$T/demo/certs/python-service/cert.pem
+check "python-service's certificate: mesh-issuer's issuing CA, SPIFFE ID python-service" \
+    eval 'openssl x509 -in "$pycert" -noout -issuer | grep -q "issuing CA" &&
+          openssl x509 -in "$pycert" -noout -ext subjectAltName |
+              grep -q "URI:spiffe://mesh.local/python-service"'
+check "python-service's key is mode 0600" \
+    test "$(stat -c %a "$T/demo/certs/python-service/key.pem")" = 600
+check "the join token is spent (the issuer's list says used) and in no log" \
+    eval '"$ISSUER" join-token list --json --config "$T/demo/issuer.json" |
+              jq -e "any(.[]; .service == \"python-service\" and .status == \"used\")" >/dev/null &&
+          [[ ! -e $T/demo/python-service.join ]] &&
+          ! grep -rq "mjt_" "$T/demo/logs" "$T/table.txt" "$T/progress.log"'
+check "nginx's access log: /python/whoami and /python/peer answered 200" \
+    eval 'grep -q "\"GET /python/whoami HTTP/[0-9.]*\" 200 " "$T/demo/logs/nginx-access.log" &&
+          grep -q "\"GET /python/peer HTTP/[0-9.]*\" 200 " "$T/demo/logs/nginx-access.log"'
+check "mesh-authz decided the python route (audience python-service)" \
+    grep -q '"route":"python"' "$T/demo/logs/authz-decisions.log"
+
+# Step 14 for real: the pair on disk is the renewed one, signed by the issuing CA, and nginx
+# saw the caller present it.
+webcert=$T/demo/certs/web-service/cert.pem
+new_serial=$(openssl x509 -in "$webcert" -noout -serial | cut -d= -f2)
+check "web-service's certificate is now the issuing CA's ($new_serial)" \
+    eval 'openssl x509 -in "$webcert" -noout -issuer | grep -q "issuing CA"'
+check "nginx logged requests presenting the renewed certificate" \
+    grep -q "client_serial=$new_serial" "$T/demo/logs/nginx-access.log"
+check "web-service's renewed key is mode 0600" \
+    test "$(stat -c %a "$T/demo/certs/web-service/key.pem")" = 600
+check "mesh-issuer's inventory: python-service by join token, web-service by renewal" \
+    eval '"$ISSUER" cert list --json --config "$T/demo/issuer.json" >"$T/certs.json" &&
+          jq -e "any(.[]; .spiffe_id == \"spiffe://mesh.local/python-service\" and
+                          .auth_method == \"join_token\")" "$T/certs.json" >/dev/null &&
+          jq -e "any(.[]; .spiffe_id == \"spiffe://mesh.local/web-service\" and
+                          .auth_method == \"renewal\")" "$T/certs.json" >/dev/null'
 
 # The requests of steps 1-7 really went through nginx and mesh-authz: nginx's access log has
 # them with their statuses, mesh-authz's decision log its allow and deny lines.
@@ -113,3 +155,29 @@ BODY=$(printf 'header = "Authorization: Bearer %s"\n' "$tok" |
 check "through nginx: a client-sent X-Mesh-Subject/-Scopes is replaced by mesh-authz's" \
     eval '[[ $(status) == 200 && $BODY != *admin* && $BODY != *assets:write* &&
              $BODY == *"\"caller\":\"spiffe://mesh.local/web-service\""* ]]'
+
+# python-service believes X-Mesh-* only from nginx's upstream address (127.0.0.2): the same
+# headers from 127.0.0.1, even with a mesh certificate, are not believed.
+pydirect() { # curl args...: a call straight to python-service as web-service; sets BODY
+    BODY=$(curl -s --cacert "$MESH_CERTS_DIR/ca.pem" --cert "$MESH_CERTS_DIR/web-service/cert.pem" \
+        --key "$MESH_CERTS_DIR/web-service/key.pem" -w '\n%{http_code}' "$@" || true)
+}
+pydirect -H "X-Mesh-Subject: spiffe://mesh.local/admin" -H "X-Mesh-Audience: python-service" \
+    "$PYTHON_SERVICE_URL/whoami"
+check "python-service: X-Mesh-Subject from 127.0.0.1 without a token: 401, not believed" \
+    eval '[[ $(status) == 401 && $BODY != *admin* ]]'
+ptok=$(token_for web-service python-service)
+BODY=$(printf 'header = "Authorization: Bearer %s"\n' "$ptok" |
+    curl -s -K - --cacert "$MESH_CERTS_DIR/ca.pem" --cert "$MESH_CERTS_DIR/web-service/cert.pem" \
+        --key "$MESH_CERTS_DIR/web-service/key.pem" -H "X-Mesh-Subject: spiffe://mesh.local/admin" \
+        -w '\n%{http_code}' "$PYTHON_SERVICE_URL/whoami" || true)
+check "python-service: its own token and a forged X-Mesh-Subject: the token's subject wins" \
+    eval '[[ $(status) == 200 && $BODY != *admin* &&
+             $BODY == *"\"subject\":\"spiffe://mesh.local/web-service\""* ]]'
+BODY=$(printf 'header = "Authorization: Bearer %s"\n' "$ptok" |
+    curl -s -K - --cacert "$MESH_CERTS_DIR/ca.pem" --cert "$MESH_CERTS_DIR/web-service/cert.pem" \
+        --key "$MESH_CERTS_DIR/web-service/key.pem" -H "X-Mesh-Subject: spiffe://mesh.local/admin" \
+        -w '\n%{http_code}' "$NGINX_URL/python/whoami" || true)
+check "through nginx (from 127.0.0.2): mesh-authz's X-Mesh-Subject, not the client's" \
+    eval '[[ $(status) == 200 && $BODY != *admin* &&
+             $BODY == *"\"subject\":\"spiffe://mesh.local/web-service\""* ]]'

@@ -80,9 +80,9 @@ static mesh_err_t issue_one(struct ca_mesh *m, const struct ca_opts *o, const st
     ca_inspect_leaf(m, name, NULL, NULL, &it);
     if (it.st != CA_ST_MISSING && !o->force) {
         rc = mesh_err_set(MESH_ERR_INVALID_ARG,
-                     "%s/%s already exists (%s); use `mesh-ca renew %s` "
-                     "or add --force to re-issue it",
-                     m->dir, name, it.st == CA_ST_OK ? "valid" : it.why, name);
+                          "%s/%s already exists (%s); use `mesh-ca renew %s` "
+                          "or add --force to re-issue it",
+                          m->dir, name, it.st == CA_ST_OK ? "valid" : it.why, name);
         goto out;
     }
     /* --template decides development or not; else the mode `init` recorded */
@@ -104,9 +104,9 @@ static mesh_err_t open_with_ca(struct ca_mesh *m, const struct ca_opts *o)
 
     if (rc == MESH_OK && (rc = ca_mesh_load_ca(m)) == MESH_OK && m->trust_domain == NULL) {
         rc = mesh_err_set(MESH_ERR_CONFIG,
-                     "%s: cannot tell the trust domain (index.json lost?); "
-                     "run `mesh-ca init`",
-                     m->dir);
+                          "%s: cannot tell the trust domain (index.json lost?); "
+                          "run `mesh-ca init`",
+                          m->dir);
     }
     return rc;
 }
@@ -162,9 +162,9 @@ static mesh_err_t renew_one(struct ca_mesh *m, const struct ca_opts *o, const ch
     ca_inspect_leaf(m, name, NULL, NULL, &it);
     if (it.st == CA_ST_MISSING) {
         return mesh_err_set(MESH_ERR_NOT_FOUND,
-                       "%s/%s: no certificate to renew; use `mesh-ca issue "
-                       "%s`",
-                       m->dir, name, name);
+                            "%s/%s: no certificate to renew; use `mesh-ca issue "
+                            "%s`",
+                            m->dir, name, name);
     }
     if (o->within >= 0 && it.st == CA_ST_OK &&
         (long long)it.not_after - (long long)o->now > o->within) {
@@ -229,9 +229,9 @@ static mesh_err_t revoke_target(struct ca_mesh *m, const char *arg, char *serial
         ca_inspect_leaf(m, arg, NULL, NULL, &it);
         if (it.serial[0] == '\0') {
             return mesh_err_set(MESH_ERR_CERT,
-                           "%s: no readable certificate (%s); revoke it by "
-                           "serial (see `mesh-ca list`)",
-                           arg, it.why);
+                                "%s: no readable certificate (%s); revoke it by "
+                                "serial (see `mesh-ca list`)",
+                                arg, it.why);
         }
         (void)snprintf(serial, size, "%s", it.serial);
         return MESH_OK;
@@ -242,14 +242,14 @@ static mesh_err_t revoke_target(struct ca_mesh *m, const char *arg, char *serial
             *p = (char)(*p - 'A' + 'a');
         } else if (*p == ':') {
             return mesh_err_set(MESH_ERR_INVALID_ARG, "give the serial without colons, as "
-                                                 "`mesh-ca list` shows it");
+                                                      "`mesh-ca list` shows it");
         }
     }
     if (ca_index_find(m->idx, serial) == NULL) {
         return mesh_err_set(MESH_ERR_NOT_FOUND,
-                       "\"%s\" is neither a service in %s nor a serial in "
-                       "its index.json; `mesh-ca list` shows both",
-                       arg, m->dir);
+                            "\"%s\" is neither a service in %s nor a serial in "
+                            "its index.json; `mesh-ca list` shows both",
+                            arg, m->dir);
     }
     return MESH_OK;
 }

@@ -47,15 +47,15 @@ mesh_err_t ca_revoke_entry(json_t *idx, const char *serial, const char *reason, 
 
     if (e == NULL) {
         return mesh_err_set(MESH_ERR_NOT_FOUND,
-                       "serial %s is not in index.json; `mesh-ca list` "
-                       "shows the serials",
-                       serial);
+                            "serial %s is not in index.json; `mesh-ca list` "
+                            "shows the serials",
+                            serial);
     }
     if (strcmp(json_string_value(json_object_get(e, "kind")), "leaf") != 0) {
         return mesh_err_set(MESH_ERR_INVALID_ARG,
-                       "serial %s is a CA certificate; replace the CA "
-                       "with `mesh-ca init --force-ca` instead",
-                       serial);
+                            "serial %s is a CA certificate; replace the CA "
+                            "with `mesh-ca init --force-ca` instead",
+                            serial);
     }
     /* Revoking again re-signs the CRL but keeps the first revocation date (RFC 5280 §5.3.2
      * invalidity stays when it was) and the recorded reason unless a new one is given. */

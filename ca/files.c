@@ -49,21 +49,21 @@ mesh_err_t ca_dir_ensure(const char *dir, bool create, bool fix)
     }
     if (lstat(dir, &st) != 0) {
         return mesh_err_set(MESH_ERR_IO, "%s: %s%s", dir, strerror(errno),
-                       errno == ENOENT ? "; run `mesh-ca init` first or pass --dir" : "");
+                            errno == ENOENT ? "; run `mesh-ca init` first or pass --dir" : "");
     }
     if (!S_ISDIR(st.st_mode)) {
         return mesh_err_set(MESH_ERR_IO, "%s: not a directory", dir);
     }
     if (access(dir, R_OK | W_OK | X_OK) != 0) {
-        return mesh_err_set(MESH_ERR_IO, "%s: %s; fix its owner/permissions or pick another --dir", dir,
-                       strerror(errno));
+        return mesh_err_set(MESH_ERR_IO, "%s: %s; fix its owner/permissions or pick another --dir",
+                            dir, strerror(errno));
     }
     if ((st.st_mode & 077) != 0) {
         if (!fix) {
             return mesh_err_set(MESH_ERR_IO,
-                           "%s: directory holding private keys has mode %04o; "
-                           "run `chmod 700 %s` or pass --fix-perms",
-                           dir, (unsigned)(st.st_mode & 07777), dir);
+                                "%s: directory holding private keys has mode %04o; "
+                                "run `chmod 700 %s` or pass --fix-perms",
+                                dir, (unsigned)(st.st_mode & 07777), dir);
         }
         if (chmod(dir, 0700) != 0) {
             return mesh_err_set(MESH_ERR_IO, "%s: chmod 700: %s", dir, strerror(errno));

@@ -38,17 +38,17 @@ mesh_err_t ca_index_load(const char *dir, json_t **out)
         char why[512];
         (void)snprintf(why, sizeof(why), "%s", mesh_err_detail());
         return mesh_err_set(MESH_ERR_JSON,
-                       "%s; restore index.json from a backup or delete it (init rebuilds it "
-                       "from the certificates, losing revocations)",
-                       why);
+                            "%s; restore index.json from a backup or delete it (init rebuilds it "
+                            "from the certificates, losing revocations)",
+                            why);
     }
     if (!json_is_object(idx) || !json_is_array(json_object_get(idx, "certs")) ||
         !json_is_integer(json_object_get(idx, "crl_number"))) {
         json_decref(idx);
         return mesh_err_set(MESH_ERR_JSON,
-                       "%s: not a mesh-ca index (needs \"certs\" and "
-                       "\"crl_number\")",
-                       path);
+                            "%s: not a mesh-ca index (needs \"certs\" and "
+                            "\"crl_number\")",
+                            path);
     }
     *out = idx;
     return MESH_OK;

@@ -80,10 +80,10 @@ static mesh_err_t ensure_root(struct ca_mesh *m, const struct ca_template *t, bo
     }
     if (it.st != CA_ST_MISSING && !m->o->force_ca) {
         return mesh_err_set(MESH_ERR_CERT,
-                       "%s; mesh-ca never replaces a root CA on its own: run "
-                       "`mesh-ca init --force-ca` (every certificate and trust store with the "
-                       "old ca.pem must then be updated)",
-                       it.why);
+                            "%s; mesh-ca never replaces a root CA on its own: run "
+                            "`mesh-ca init --force-ca` (every certificate and trust store with the "
+                            "old ca.pem must then be updated)",
+                            it.why);
     }
     if (it.st != CA_ST_MISSING) {
         warn_force_ca(m->dir);
@@ -310,7 +310,8 @@ static mesh_err_t ensure_extra(struct ca_mesh *m, const struct ca_template *t, c
     }
     if ((rc = ca_path(cp, sizeof(cp), "%s/%s/cert.pem", m->dir, name)) != MESH_OK ||
         (rc = ca_leaf_from_cert(cp, &dns, &ips, &req.days)) != MESH_OK) {
-        printf("  skipped   %s: %s (not in the template; fix or remove it)\n", name, mesh_err_detail());
+        printf("  skipped   %s: %s (not in the template; fix or remove it)\n", name,
+               mesh_err_detail());
         rc = MESH_OK;
         goto out;
     }
@@ -411,8 +412,7 @@ static mesh_err_t init_run(struct ca_mesh *m, const struct ca_template *t)
      * must exist once index.json has a revocation (a crash may have cut `revoke` short). */
     /* And it must not lapse: an expired CRL makes CRL-checking servers refuse everyone. */
     bool due = !inter_new && ca_crl_due(m->dir, m->o->now);
-    if ((inter_new && ca_exists(crl)) || due ||
-        (!ca_exists(crl) && index_has_revoked(m->idx))) {
+    if ((inter_new && ca_exists(crl)) || due || (!ca_exists(crl) && index_has_revoked(m->idx))) {
         if ((rc = ca_crl_write(m->dir, m->idx, &m->inter, m->o->now)) != MESH_OK) {
             return rc;
         }

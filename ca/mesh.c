@@ -178,9 +178,9 @@ static mesh_err_t load_signer(const char *dir, const char *name, struct ca_signe
     if (X509_check_private_key(s->cert, s->key) != 1) {
         ERR_clear_error();
         return mesh_err_set(MESH_ERR_CERT_KEY_MISMATCH,
-                       "%s does not match %s; restore a backup or "
-                       "run `mesh-ca init --force-ca`",
-                       kp, cp);
+                            "%s does not match %s; restore a backup or "
+                            "run `mesh-ca init --force-ca`",
+                            kp, cp);
     }
     return MESH_OK;
 }
@@ -317,13 +317,13 @@ mesh_err_t ca_leaf_issue(struct ca_mesh *m, const struct ca_leaf_req *req, mesh_
     if ((rc = ca_chain_verify(cert, m->inter.cert, m->root.cert, m->o->now)) != MESH_OK) {
         char why[256];
         (void)snprintf(why, sizeof(why), "%s", mesh_err_detail());
-        rc =
-            mesh_err_set(MESH_ERR_CERT, "%s: the new certificate would not verify: %s%s", req->name, why,
-                    X509_get_ext_by_NID(m->inter.cert, NID_name_constraints, -1) >= 0
-                        ? " (the intermediate has name constraints: add the names to the "
-                          "template's name_constraints.dns and re-create the CA with "
-                          "`mesh-ca init --force-ca --name-constraints`)"
-                        : "");
+        rc = mesh_err_set(MESH_ERR_CERT, "%s: the new certificate would not verify: %s%s",
+                          req->name, why,
+                          X509_get_ext_by_NID(m->inter.cert, NID_name_constraints, -1) >= 0
+                              ? " (the intermediate has name constraints: add the names to the "
+                                "template's name_constraints.dns and re-create the CA with "
+                                "`mesh-ca init --force-ca --name-constraints`)"
+                              : "");
         goto out;
     }
     if ((rc = leaf_commit(m, sub, cert, key, kept, backup)) != MESH_OK ||

@@ -87,7 +87,8 @@ static mesh_err_t get_days(const struct ca_template *t, json_t *obj, const char 
         return MESH_OK;
     }
     (void)snprintf(path, sizeof(path), "%s%s", where, member);
-    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > MESH_MAX_CERT_DAYS) {
+    if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+        json_integer_value(v) > MESH_MAX_CERT_DAYS) {
         return bad(t, path, "must be a whole number of days from 1 to 36500");
     }
     *out = (int)json_integer_value(v);
@@ -374,15 +375,14 @@ mesh_err_t ca_template_load(const char *path, struct ca_template *t)
 
     if (rc != MESH_OK) {
         memset(t, 0, sizeof(*t)); /* as after any failure: nothing held, safe to free */
-        return MESH_ERR_CONFIG; /* the detail already names the file and what is wrong */
+        return MESH_ERR_CONFIG;   /* the detail already names the file and what is wrong */
     }
     rc = template_from_json(path, root, t);
     json_decref(root);
     return rc;
 }
 
-mesh_err_t ca_template_parse(const char *name, const char *buf, size_t len,
-                             struct ca_template *t)
+mesh_err_t ca_template_parse(const char *name, const char *buf, size_t len, struct ca_template *t)
 {
     json_t *root = NULL;
     mesh_err_t rc;
@@ -390,7 +390,7 @@ mesh_err_t ca_template_parse(const char *name, const char *buf, size_t len,
     memset(t, 0, sizeof(*t)); /* as after any failure: nothing held, safe to free */
     if (len > MESH_MAX_TEMPLATE_BYTES) {
         return mesh_err_set(MESH_ERR_CONFIG, "%s: %zu bytes, over the %d-byte limit", name, len,
-                       (int)MESH_MAX_TEMPLATE_BYTES);
+                            (int)MESH_MAX_TEMPLATE_BYTES);
     }
     /* libmesh's JSON door: duplicates refused, nesting bounded by MESH_MAX_JSON_DEPTH */
     if (mesh_json_parse_object(buf, len, MESH_MAX_JSON_DEPTH, name, &root) != MESH_OK) {

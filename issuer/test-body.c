@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 #include <mesh/jansson.h>
 #include <mesh/limits.h>
 

@@ -8,22 +8,20 @@ static const char enc_table[64] =
 
 /* 255 marks a byte that is not in the base64url alphabet. */
 static const uint8_t dec_table[256] = {
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,  62, 255, 255,
-     52,  53,  54,  55,  56,  57,  58,  59,  60,  61, 255, 255, 255, 255, 255, 255,
-    255,   0,   1,   2,   3,   4,   5,   6,   7,   8,   9,  10,  11,  12,  13,  14,
-     15,  16,  17,  18,  19,  20,  21,  22,  23,  24,  25, 255, 255, 255, 255,  63,
-    255,  26,  27,  28,  29,  30,  31,  32,  33,  34,  35,  36,  37,  38,  39,  40,
-     41,  42,  43,  44,  45,  46,  47,  48,  49,  50,  51, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 62,  255, 255, 52,  53,  54,  55,  56,  57,  58,  59,  60,
+    61,  255, 255, 255, 255, 255, 255, 255, 0,   1,   2,   3,   4,   5,   6,   7,   8,   9,   10,
+    11,  12,  13,  14,  15,  16,  17,  18,  19,  20,  21,  22,  23,  24,  25,  255, 255, 255, 255,
+    63,  255, 26,  27,  28,  29,  30,  31,  32,  33,  34,  35,  36,  37,  38,  39,  40,  41,  42,
+    43,  44,  45,  46,  47,  48,  49,  50,  51,  255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255,
 };
 
 MESH_EXPORT size_t mesh_b64url_encode(const uint8_t *in, size_t n, char *out)
@@ -53,7 +51,7 @@ MESH_EXPORT size_t mesh_b64url_encode(const uint8_t *in, size_t n, char *out)
 }
 
 MESH_EXPORT mesh_err_t mesh_b64url_decode(const char *in, size_t n, uint8_t *out, size_t cap,
-                              size_t *out_len)
+                                          size_t *out_len)
 {
     size_t rem = n % 4;
     size_t need;
@@ -66,15 +64,13 @@ MESH_EXPORT mesh_err_t mesh_b64url_decode(const char *in, size_t n, uint8_t *out
     }
     need = mesh_b64url_dec_len(n);
     if (need > cap) {
-        return mesh_err_set(MESH_ERR_LIMIT, "base64url decodes to %zu bytes, over %zu", need,
-                            cap);
+        return mesh_err_set(MESH_ERR_LIMIT, "base64url decodes to %zu bytes, over %zu", need, cap);
     }
     for (i = 0; i + 4 <= n; i += 4) {
         uint8_t a = dec_table[(uint8_t)in[i]], b = dec_table[(uint8_t)in[i + 1]];
         uint8_t c = dec_table[(uint8_t)in[i + 2]], d = dec_table[(uint8_t)in[i + 3]];
         if ((a | b | c | d) & 0xc0) {
-            return mesh_err_set(MESH_ERR_B64URL, "invalid base64url character near offset %zu",
-                                i);
+            return mesh_err_set(MESH_ERR_B64URL, "invalid base64url character near offset %zu", i);
         }
         uint32_t v = ((uint32_t)a << 18) | ((uint32_t)b << 12) | ((uint32_t)c << 6) | d;
         out[o++] = (uint8_t)(v >> 16);
@@ -85,8 +81,7 @@ MESH_EXPORT mesh_err_t mesh_b64url_decode(const char *in, size_t n, uint8_t *out
         uint8_t a = dec_table[(uint8_t)in[i]], b = dec_table[(uint8_t)in[i + 1]];
         uint8_t c = rem == 3 ? dec_table[(uint8_t)in[i + 2]] : 0;
         if ((a | b | c) & 0xc0) {
-            return mesh_err_set(MESH_ERR_B64URL, "invalid base64url character near offset %zu",
-                                i);
+            return mesh_err_set(MESH_ERR_B64URL, "invalid base64url character near offset %zu", i);
         }
         uint32_t v = ((uint32_t)a << 18) | ((uint32_t)b << 12) | ((uint32_t)c << 6);
         /* Canonical encoding: the bits past the last whole byte must be zero. */

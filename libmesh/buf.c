@@ -71,8 +71,7 @@ static mesh_err_t buf_grow(mesh_buf_t *b, size_t need, const char *what)
     return MESH_OK;
 }
 
-MESH_EXPORT mesh_err_t mesh_buf_append(mesh_buf_t *b, const void *data, size_t n,
-                                       const char *what)
+MESH_EXPORT mesh_err_t mesh_buf_append(mesh_buf_t *b, const void *data, size_t n, const char *what)
 {
     mesh_err_t rc;
 

@@ -25,7 +25,8 @@ static void *refresher(void *arg);
 static mesh_err_t check_opts(const mesh_client_opts_t *o)
 {
     if (o->issuer_url == NULL || strncmp(o->issuer_url, "https://", 8) != 0) {
-        return mesh_err_set(MESH_ERR_CONFIG, "issuer URL \"%s\" is not https:// (set "
+        return mesh_err_set(MESH_ERR_CONFIG,
+                            "issuer URL \"%s\" is not https:// (set "
                             "MESH_ISSUER_URL to the issuer's https URL)",
                             o->issuer_url != NULL ? o->issuer_url : "(none)");
     }
@@ -34,25 +35,27 @@ static mesh_err_t check_opts(const mesh_client_opts_t *o)
     }
     if ((o->client_id == NULL) != (o->client_secret == NULL)) {
         return mesh_err_set(MESH_ERR_CONFIG, "service-token mode needs both a client id and "
-                            "a client secret");
+                                             "a client secret");
     }
     if (o->client_id == NULL && (o->cert_path == NULL || o->key_path == NULL)) {
         return mesh_err_set(MESH_ERR_CONFIG, "no certificate and key (set TLS_CERT_PATH and "
-                            "TLS_KEY_PATH), and no service token");
+                                             "TLS_KEY_PATH), and no service token");
     }
     if ((o->cert_path == NULL) != (o->key_path == NULL)) {
         return mesh_err_set(MESH_ERR_CONFIG, "give both a certificate and its key, or neither");
     }
     if (o->issuer_id != NULL && !mesh_spiffe_id_valid(o->issuer_id)) {
-        return mesh_err_set(MESH_ERR_CONFIG, "issuer ID \"%s\" is not a SPIFFE ID (set "
+        return mesh_err_set(MESH_ERR_CONFIG,
+                            "issuer ID \"%s\" is not a SPIFFE ID (set "
                             "MESH_ISSUER_ID to the issuer's, e.g. spiffe://mesh.local/issuer)",
                             o->issuer_id);
     }
     /* Each value was checked by its setter; only the pair is left. */
     if (o->retry_max_ms < o->retry_base_ms) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "client options: retry_max_ms (%lld) is "
-                            "below retry_base_ms (%lld)", (long long)o->retry_max_ms,
-                            (long long)o->retry_base_ms);
+        return mesh_err_set(MESH_ERR_INVALID_ARG,
+                            "client options: retry_max_ms (%lld) is "
+                            "below retry_base_ms (%lld)",
+                            (long long)o->retry_max_ms, (long long)o->retry_base_ms);
     }
     return MESH_OK;
 }
@@ -80,10 +83,10 @@ static mesh_err_t check_files(const mesh_client_opts_t *o)
 
 static mesh_err_t copy_opts(mesh_client_t *c, const mesh_client_opts_t *o)
 {
-    const char *src[] = {o->issuer_url, o->cert_path, o->key_path, o->ca_path, o->client_id,
-                         o->client_secret, o->issuer_id};
-    char **dst[] = {&c->issuer_url, &c->cert_path, &c->key_path, &c->ca_path, &c->client_id,
-                    &c->client_secret, &c->issuer_id};
+    const char *src[] = {o->issuer_url, o->cert_path,     o->key_path, o->ca_path,
+                         o->client_id,  o->client_secret, o->issuer_id};
+    char **dst[] = {&c->issuer_url, &c->cert_path,     &c->key_path, &c->ca_path,
+                    &c->client_id,  &c->client_secret, &c->issuer_id};
     size_t n;
 
     for (size_t i = 0; i < MESH_ARRAY_LEN(src); i++) {
@@ -119,8 +122,7 @@ MESH_EXPORT mesh_err_t mesh_client_new(const mesh_client_opts_t *opts, mesh_clie
     if (opts == NULL || out == NULL) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_client_new: opts and out are required");
     }
-    if ((rc = check_opts(opts)) != MESH_OK ||
-        (rc = mesh_client_renew_bootstrap(opts)) != MESH_OK ||
+    if ((rc = check_opts(opts)) != MESH_OK || (rc = mesh_client_renew_bootstrap(opts)) != MESH_OK ||
         (rc = check_files(opts)) != MESH_OK) {
         return rc;
     }
@@ -155,9 +157,11 @@ MESH_EXPORT mesh_err_t mesh_client_new(const mesh_client_opts_t *opts, mesh_clie
         return rc;
     }
     if (opts->insecure_skip_hostname) {
-        fprintf(stderr, "libmesh: WARNING: mesh client for %s created with TLS hostname "
+        fprintf(stderr,
+                "libmesh: WARNING: mesh client for %s created with TLS hostname "
                 "verification OFF (insecure_skip_hostname, development only); never use this "
-                "in production\n", c->issuer_url);
+                "in production\n",
+                c->issuer_url);
     }
     *out = c;
     return MESH_OK;
@@ -323,7 +327,7 @@ static mesh_err_t fetch_entry(mesh_client_t *c, tok_entry_t *e)
     char *token = NULL;
     int64_t expires_in = 0;
     char *aud = e->audience, *scope = e->scope; /* stable while fetching (not evictable) */
-    uint64_t gen = atomic_load(&c->ident_gen); /* the pair this fetch presents */
+    uint64_t gen = atomic_load(&c->ident_gen);  /* the pair this fetch presents */
     mesh_err_t rc;
 
     e->fetching = true;
@@ -343,8 +347,8 @@ static mesh_err_t fetch_entry(mesh_client_t *c, tok_entry_t *e)
     return rc;
 }
 
-MESH_EXPORT mesh_err_t mesh_client_token(mesh_client_t *c, const char *audience,
-                                         const char *scope, char **token, int64_t *expires_at)
+MESH_EXPORT mesh_err_t mesh_client_token(mesh_client_t *c, const char *audience, const char *scope,
+                                         char **token, int64_t *expires_at)
 {
     tok_entry_t *e;
     mesh_err_t rc = MESH_OK;
@@ -355,7 +359,7 @@ MESH_EXPORT mesh_err_t mesh_client_token(mesh_client_t *c, const char *audience,
     mesh_err_clear();
     if (c == NULL || audience == NULL || audience[0] == '\0' || token == NULL) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_client_token: client, audience and "
-                            "token are required");
+                                                  "token are required");
     }
     if (scope == NULL) {
         scope = "";
@@ -461,9 +465,12 @@ MESH_EXPORT uint64_t mesh_client_stat(const mesh_client_t *c, mesh_client_stat_t
         return 0;
     }
     switch (which) {
-    case MESH_CLIENT_STAT_ISSUER_REQUESTS: return atomic_load(&m->issuer_requests);
-    case MESH_CLIENT_STAT_CACHE_HITS: return atomic_load(&m->cache_hits);
-    case MESH_CLIENT_STAT_REFRESHES: return atomic_load(&m->refreshes);
+    case MESH_CLIENT_STAT_ISSUER_REQUESTS:
+        return atomic_load(&m->issuer_requests);
+    case MESH_CLIENT_STAT_CACHE_HITS:
+        return atomic_load(&m->cache_hits);
+    case MESH_CLIENT_STAT_REFRESHES:
+        return atomic_load(&m->refreshes);
     }
     return 0;
 }

@@ -14,7 +14,6 @@
 #include "json.h"
 #include "stripe.h"
 
-
 /* grant_type=client_credentials&audience=A[&scope=S][&ttl=N], form-encoded. */
 static char *token_form(const mesh_client_t *c, const char *audience, const char *scope)
 {
@@ -61,20 +60,22 @@ static mesh_err_t issuer_error(const mesh_client_t *c, const mesh_http_resp_t *r
     json_t *doc = NULL;
     char err[96] = "", desc[320] = "";
 
-    if (mesh_json_parse_object(r->body, r->body_len, MESH_MAX_JSON_DEPTH, "issuer error",
-                               &doc) == MESH_OK) {
+    if (mesh_json_parse_object(r->body, r->body_len, MESH_MAX_JSON_DEPTH, "issuer error", &doc) ==
+        MESH_OK) {
         clean(err, sizeof(err), json_string_value(json_object_get(doc, "error")));
         clean(desc, sizeof(desc), json_string_value(json_object_get(doc, "error_description")));
         json_decref(doc);
     }
     if (err[0] == '\0') {
-        return mesh_err_set(MESH_ERR_ISSUER_ERROR, "issuer %s answered HTTP %ld without an "
-                            "OAuth error body (token for audience \"%s\")", c->token_url,
-                            r->status, audience);
+        return mesh_err_set(MESH_ERR_ISSUER_ERROR,
+                            "issuer %s answered HTTP %ld without an "
+                            "OAuth error body (token for audience \"%s\")",
+                            c->token_url, r->status, audience);
     }
-    return mesh_err_set(MESH_ERR_ISSUER_ERROR, "issuer refused a token for audience \"%s\": "
-                        "HTTP %ld %s: %s", audience, r->status, err,
-                        desc[0] != '\0' ? desc : "(no description)");
+    return mesh_err_set(MESH_ERR_ISSUER_ERROR,
+                        "issuer refused a token for audience \"%s\": "
+                        "HTTP %ld %s: %s",
+                        audience, r->status, err, desc[0] != '\0' ? desc : "(no description)");
 }
 
 /* RFC 6749 §5.1 success response. */
@@ -93,10 +94,11 @@ mesh_err_t mesh_client_parse_token(const char *body, size_t len, const char *url
     tok = json_string_value(json_object_get(doc, "access_token"));
     type = json_string_value(json_object_get(doc, "token_type"));
     exp = json_object_get(doc, "expires_in");
-    if (tok == NULL || tok[0] == '\0' || strlen(tok) > MESH_MAX_TOKEN_BYTES ||
-        type == NULL || strcasecmp(type, "Bearer") != 0 || !json_is_integer(exp) ||
-        json_integer_value(exp) <= 0 || json_integer_value(exp) > MESH_MAX_EXPIRES_IN) {
-        rc = mesh_err_set(MESH_ERR_ISSUER_ERROR, "issuer %s: token response lacks a Bearer "
+    if (tok == NULL || tok[0] == '\0' || strlen(tok) > MESH_MAX_TOKEN_BYTES || type == NULL ||
+        strcasecmp(type, "Bearer") != 0 || !json_is_integer(exp) || json_integer_value(exp) <= 0 ||
+        json_integer_value(exp) > MESH_MAX_EXPIRES_IN) {
+        rc = mesh_err_set(MESH_ERR_ISSUER_ERROR,
+                          "issuer %s: token response lacks a Bearer "
                           "access_token (at most %d bytes) or an expires_in of 1..%d s",
                           url, MESH_MAX_TOKEN_BYTES, MESH_MAX_EXPIRES_IN);
     } else if ((*token = strdup(tok)) == NULL) {
@@ -128,8 +130,7 @@ mesh_err_t mesh_client_fetch(mesh_client_t *c, const char *audience, const char 
                              char **token, int64_t *expires_in)
 {
     char id_hdr[320], secret_hdr[320];
-    const char *headers[4] = {"Content-Type: application/x-www-form-urlencoded", NULL, NULL,
-                              NULL};
+    const char *headers[4] = {"Content-Type: application/x-www-form-urlencoded", NULL, NULL, NULL};
     mesh_http_req_t req = {0};
     mesh_err_t rc = MESH_ERR_INTERNAL;
     char *body = token_form(c, audience, scope);
@@ -150,7 +151,7 @@ mesh_err_t mesh_client_fetch(mesh_client_t *c, const char *audience, const char 
     req.body_len = strlen(body);
     req.max_body = MESH_MAX_TOKEN_RESPONSE_BYTES;
     req.with_cert = c->client_id == NULL; /* RFC 8705 tls_client_auth */
-    req.peer_id = c->issuer_id; /* checked before the secret or any byte is sent */
+    req.peer_id = c->issuer_id;           /* checked before the secret or any byte is sent */
     for (int attempt = 0;; attempt++) {
         mesh_http_resp_t r = {0};
         long long wait;
@@ -176,8 +177,10 @@ mesh_err_t mesh_client_fetch(mesh_client_t *c, const char *audience, const char 
             rc = issuer_error(c, &r, audience);
             if (r.retry_after >= 0) {
                 if (r.retry_after * 1000 > c->o.retry_max_ms) {
-                    mesh_err_set(rc, "issuer asks to retry after %ld s (longer than the "
-                                 "client's retry_max_ms): %s", r.retry_after, mesh_err_detail());
+                    mesh_err_set(rc,
+                                 "issuer asks to retry after %ld s (longer than the "
+                                 "client's retry_max_ms): %s",
+                                 r.retry_after, mesh_err_detail());
                     mesh_http_resp_clear(&r);
                     break;
                 }

@@ -32,14 +32,14 @@ typedef struct tok_entry {
     char *token;            /* NULL until the first fetch succeeds; wiped when replaced */
     int64_t expires_at;     /* wall clock, for callers */
     long long refresh_ms, expire_ms, last_used_ms; /* monotonic */
-    bool used_since_fetch;  /* refresh ahead only what is in use */
-    bool fetching;          /* single flight: one fetch per entry at a time */
-    int waiters;            /* callers waiting for that fetch: the entry stays */
-    uint64_t gen;           /* completed fetches */
+    bool used_since_fetch;                         /* refresh ahead only what is in use */
+    bool fetching; /* single flight: one fetch per entry at a time */
+    int waiters;   /* callers waiting for that fetch: the entry stays */
+    uint64_t gen;  /* completed fetches */
     mesh_err_t last_err;
     char last_detail[512];
-    long long backoff_ms;   /* background refresh failures */
-    uint64_t ident_gen;     /* the client identity the token was fetched with (cnf) */
+    long long backoff_ms; /* background refresh failures */
+    uint64_t ident_gen;   /* the client identity the token was fetched with (cnf) */
 } tok_entry_t;
 
 struct mesh_client {

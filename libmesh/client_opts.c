@@ -63,43 +63,43 @@ MESH_EXPORT mesh_err_t mesh_client_opts_set_issuer_url(mesh_client_opts_t *o, co
                             "(set MESH_ISSUER_URL to the issuer's https URL)",
                             url != NULL ? url : "(none)");
     }
-    return mesh_opt_str("client option", "issuer_url", &o->issuer_url, url, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
-                        0);
+    return mesh_opt_str("client option", "issuer_url", &o->issuer_url, url, MESH_MAX_OPT_STRING,
+                        MESH_ERR_INVALID_ARG, 0);
 }
 
 MESH_EXPORT mesh_err_t mesh_client_opts_set_cert_path(mesh_client_opts_t *o, const char *path)
 {
     MESH_OPT_NEED(o, "client option", "cert_path");
-    return mesh_opt_str("client option", "cert_path", &o->cert_path, path, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
-                        0);
+    return mesh_opt_str("client option", "cert_path", &o->cert_path, path, MESH_MAX_OPT_STRING,
+                        MESH_ERR_INVALID_ARG, 0);
 }
 
 MESH_EXPORT mesh_err_t mesh_client_opts_set_key_path(mesh_client_opts_t *o, const char *path)
 {
     MESH_OPT_NEED(o, "client option", "key_path");
-    return mesh_opt_str("client option", "key_path", &o->key_path, path, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
-                        0);
+    return mesh_opt_str("client option", "key_path", &o->key_path, path, MESH_MAX_OPT_STRING,
+                        MESH_ERR_INVALID_ARG, 0);
 }
 
 MESH_EXPORT mesh_err_t mesh_client_opts_set_ca_path(mesh_client_opts_t *o, const char *path)
 {
     MESH_OPT_NEED(o, "client option", "ca_path");
-    return mesh_opt_str("client option", "ca_path", &o->ca_path, path, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
-                        0);
+    return mesh_opt_str("client option", "ca_path", &o->ca_path, path, MESH_MAX_OPT_STRING,
+                        MESH_ERR_INVALID_ARG, 0);
 }
 
 MESH_EXPORT mesh_err_t mesh_client_opts_set_client_id(mesh_client_opts_t *o, const char *id)
 {
     MESH_OPT_NEED(o, "client option", "client_id");
-    return mesh_opt_str("client option", "client_id", &o->client_id, id, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
-                        0);
+    return mesh_opt_str("client option", "client_id", &o->client_id, id, MESH_MAX_OPT_STRING,
+                        MESH_ERR_INVALID_ARG, 0);
 }
 
 MESH_EXPORT mesh_err_t mesh_client_opts_set_client_secret(mesh_client_opts_t *o, const char *secret)
 {
     MESH_OPT_NEED(o, "client option", "client_secret");
-    return mesh_opt_str("client option", "client_secret", &o->client_secret, secret, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
-                        MESH_OPT_SECRET);
+    return mesh_opt_str("client option", "client_secret", &o->client_secret, secret,
+                        MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG, MESH_OPT_SECRET);
 }
 
 MESH_EXPORT mesh_err_t mesh_client_opts_set_issuer_id(mesh_client_opts_t *o, const char *id)
@@ -112,8 +112,8 @@ MESH_EXPORT mesh_err_t mesh_client_opts_set_issuer_id(mesh_client_opts_t *o, con
                             "spiffe://mesh.local/issuer)",
                             id);
     }
-    return mesh_opt_str("client option", "issuer_id", &o->issuer_id, id, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
-                        0);
+    return mesh_opt_str("client option", "issuer_id", &o->issuer_id, id, MESH_MAX_OPT_STRING,
+                        MESH_ERR_INVALID_ARG, 0);
 }
 
 MESH_EXPORT mesh_err_t mesh_client_opts_set_insecure_skip_hostname(mesh_client_opts_t *o, bool skip)

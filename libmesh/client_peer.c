@@ -13,7 +13,6 @@
 #include "internal.h"
 #include "x509_internal.h"
 
-
 static void free_token(char *t)
 {
     if (t != NULL) {
@@ -22,8 +21,7 @@ static void free_token(char *t)
     }
 }
 
-MESH_EXPORT mesh_err_t mesh_client_setup_curl(mesh_client_t *c, CURL *handle,
-                                              const char *audience)
+MESH_EXPORT mesh_err_t mesh_client_setup_curl(mesh_client_t *c, CURL *handle, const char *audience)
 {
     char *token = NULL;
     mesh_err_t rc;
@@ -31,7 +29,7 @@ MESH_EXPORT mesh_err_t mesh_client_setup_curl(mesh_client_t *c, CURL *handle,
     if (c == NULL || handle == NULL) {
         mesh_err_clear();
         return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_client_setup_curl: client and handle "
-                            "are required");
+                                                  "are required");
     }
     rc = mesh_client_token(c, audience, NULL, &token, NULL);
     if (rc != MESH_OK) {
@@ -46,8 +44,10 @@ static mesh_err_t check_peer_id(const char *fn, const char *peer_id)
 {
     if (peer_id != NULL && !mesh_spiffe_id_valid(peer_id)) {
         mesh_err_clear();
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "%s: peer ID \"%s\" is not a SPIFFE ID "
-                            "(spiffe://trust-domain/service)", fn, peer_id);
+        return mesh_err_set(MESH_ERR_INVALID_ARG,
+                            "%s: peer ID \"%s\" is not a SPIFFE ID "
+                            "(spiffe://trust-domain/service)",
+                            fn, peer_id);
     }
     return MESH_OK;
 }
@@ -62,7 +62,7 @@ MESH_EXPORT mesh_err_t mesh_client_setup_curl_peer(mesh_client_t *c, CURL *handl
     if (c == NULL || handle == NULL || peer_id == NULL || pin == NULL) {
         mesh_err_clear();
         return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_client_setup_curl_peer: client, "
-                            "handle, peer_id and pin are required");
+                                                  "handle, peer_id and pin are required");
     }
     if ((rc = check_peer_id("mesh_client_setup_curl_peer", peer_id)) != MESH_OK) {
         return rc;
@@ -121,8 +121,7 @@ static bool method_valid(const char *m)
     return true;
 }
 
-MESH_EXPORT mesh_err_t mesh_request_new(const char *method, const char *url,
-                                        mesh_request_t **out)
+MESH_EXPORT mesh_err_t mesh_request_new(const char *method, const char *url, mesh_request_t **out)
 {
     mesh_request_t *r;
 
@@ -131,12 +130,14 @@ MESH_EXPORT mesh_err_t mesh_request_new(const char *method, const char *url,
         return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_request_new: url and out are required");
     }
     if (method != NULL && !method_valid(method)) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_request_new: method \"%.32s\" is not "
-                            "an HTTP method (letters only)", method);
+        return mesh_err_set(MESH_ERR_INVALID_ARG,
+                            "mesh_request_new: method \"%.32s\" is not "
+                            "an HTTP method (letters only)",
+                            method);
     }
     if (strpbrk(url, "\r\n ") != NULL) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_request_new: the URL holds a space or "
-                            "a line break");
+                                                  "a line break");
     }
     r = calloc(1, sizeof(*r));
     if (r == NULL || (r->url = strdup(url)) == NULL ||
@@ -180,7 +181,8 @@ MESH_EXPORT mesh_err_t mesh_request_set_audience(mesh_request_t *req, const char
 {
     mesh_err_clear();
     if (req == NULL || (audience != NULL && audience[0] == '\0')) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_request_set_audience: a request and a "
+        return mesh_err_set(MESH_ERR_INVALID_ARG,
+                            "mesh_request_set_audience: a request and a "
                             "non-empty audience (or NULL for none) are required");
     }
     return replace(&req->audience, audience, "audience");
@@ -193,16 +195,17 @@ MESH_EXPORT mesh_err_t mesh_request_add_header(mesh_request_t *req, const char *
     mesh_err_clear();
     if (req == NULL || header == NULL) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_request_add_header: request and header "
-                            "are required");
+                                                  "are required");
     }
     colon = strchr(header, ':');
     /* RFC 9110 §5.5: no CR or LF in a field; a name before the colon. */
     if (colon == NULL || colon == header || strpbrk(header, "\r\n") != NULL) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_request_add_header: not one "
-                            "\"Name: value\" line");
+                                                  "\"Name: value\" line");
     }
     if ((size_t)(colon - header) == 13 && strncasecmp(header, "Authorization", 13) == 0) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_request_add_header: Authorization "
+        return mesh_err_set(MESH_ERR_INVALID_ARG,
+                            "mesh_request_add_header: Authorization "
                             "would replace the mesh token; set the audience instead");
     }
     if (req->nheaders >= MESH_MAX_HEADER_COUNT) {
@@ -223,7 +226,7 @@ MESH_EXPORT mesh_err_t mesh_request_set_body(mesh_request_t *req, const void *bo
     mesh_err_clear();
     if (req == NULL || (body == NULL && len != 0)) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_request_set_body: a request, and a body "
-                            "when len > 0");
+                                                  "when len > 0");
     }
     if (body != NULL) {
         copy = malloc(len > 0 ? len : 1);
@@ -271,7 +274,7 @@ struct mesh_response {
     char *body;
     size_t body_len;
     long new_connections;
-    char *fields;  /* a copy of headers split into NUL-terminated names and values */
+    char *fields; /* a copy of headers split into NUL-terminated names and values */
     char **names, **values;
     size_t nfields;
 };
@@ -388,7 +391,7 @@ MESH_EXPORT mesh_err_t mesh_client_request(mesh_client_t *c, const mesh_request_
     mesh_err_clear();
     if (c == NULL || req == NULL || resp == NULL) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_client_request: client, request and "
-                            "resp are required");
+                                                  "resp are required");
     }
     if (req->audience != NULL &&
         (rc = mesh_client_token(c, req->audience, NULL, &token, NULL)) != MESH_OK) {
@@ -445,8 +448,10 @@ static mesh_err_t renew_from_env(mesh_client_opts_t *o)
     mesh_err_t rc;
 
     if (renew != NULL && strcmp(renew, "1") != 0 && strcmp(renew, "0") != 0) {
-        return mesh_err_set(MESH_ERR_CONFIG, "MESH_RENEW is \"%s\": set it to 1 (renew the "
-                            "certificate) or 0", renew);
+        return mesh_err_set(MESH_ERR_CONFIG,
+                            "MESH_RENEW is \"%s\": set it to 1 (renew the "
+                            "certificate) or 0",
+                            renew);
     }
     if ((rc = mesh_client_opts_set_renew(o, renew != NULL && renew[0] == '1')) != MESH_OK) {
         return rc;
@@ -463,14 +468,15 @@ MESH_EXPORT mesh_err_t mesh_client_from_env(const char *service_name, mesh_clien
 {
     mesh_client_opts_t *o = NULL;
     const char *issuer = mesh_env_get("MESH_ISSUER_URL"), *id = mesh_env_get("MESH_CLIENT_ID");
-    const char *secret = mesh_env_get("MESH_CLIENT_SECRET"), *issuer_id = mesh_env_get("MESH_ISSUER_ID");
+    const char *secret = mesh_env_get("MESH_CLIENT_SECRET"),
+               *issuer_id = mesh_env_get("MESH_ISSUER_ID");
     char *cert = NULL, *key = NULL, *ca = NULL;
     mesh_err_t rc;
 
     mesh_err_clear();
     if (issuer == NULL) {
         return mesh_err_set(MESH_ERR_CONFIG, "MESH_ISSUER_URL is not set (the issuer's https "
-                            "URL, e.g. https://127.0.0.1:8443)");
+                                             "URL, e.g. https://127.0.0.1:8443)");
     }
     if ((id == NULL) != (secret == NULL)) {
         return mesh_err_set(MESH_ERR_CONFIG, "%s is not set (a service token needs both)",
@@ -485,8 +491,8 @@ MESH_EXPORT mesh_err_t mesh_client_from_env(const char *service_name, mesh_clien
         goto out;
     }
     if ((rc = mesh_client_opts_set_issuer_url(o, issuer)) != MESH_OK ||
-        (rc = mesh_client_opts_set_cert_path(o, id != NULL ? mesh_env_get("TLS_CERT_PATH") : cert)) !=
-            MESH_OK ||
+        (rc = mesh_client_opts_set_cert_path(o, id != NULL ? mesh_env_get("TLS_CERT_PATH")
+                                                           : cert)) != MESH_OK ||
         (rc = mesh_client_opts_set_key_path(o, id != NULL ? mesh_env_get("TLS_KEY_PATH") : key)) !=
             MESH_OK ||
         (rc = mesh_client_opts_set_ca_path(o, ca)) != MESH_OK ||

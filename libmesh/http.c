@@ -15,7 +15,6 @@
 #include "internal.h"
 #include "x509_internal.h"
 
-
 struct mesh_http {
     char *cert_path, *key_path, *ca_path;
     char *pin_prefix, *pin_id;
@@ -487,8 +486,8 @@ static mesh_err_t map_curl_error(CURLcode cc, const char *url, const char *errbu
 
 mesh_err_t mesh_http_do(mesh_http_t *h, const mesh_http_req_t *req, mesh_http_resp_t *resp)
 {
-    growbuf_t body = {.buf =
-                          mesh_buf_new(req->max_body != 0 ? req->max_body : MESH_MAX_RESPONSE_BODY)};
+    growbuf_t body = {
+        .buf = mesh_buf_new(req->max_body != 0 ? req->max_body : MESH_MAX_RESPONSE_BODY)};
     growbuf_t hdrs = {.buf = mesh_buf_new(MESH_MAX_RESPONSE_HEADER_BYTES)};
     char errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *list = NULL;

@@ -124,8 +124,10 @@ MESH_EXPORT mesh_err_t mesh_identity_claim(const mesh_identity_t *id, const char
         /* Text for a header: no control character can reach one through here. */
         for (size_t i = 0; i < len; i++) {
             if ((unsigned char)str[i] < 0x20 || str[i] == 0x7f) {
-                return mesh_err_set(MESH_ERR_CLAIM_TYPE, "claim \"%.64s\" holds a control "
-                                    "character; it cannot be given as header text", name);
+                return mesh_err_set(MESH_ERR_CLAIM_TYPE,
+                                    "claim \"%.64s\" holds a control "
+                                    "character; it cannot be given as header text",
+                                    name);
             }
         }
         s = strdup(str);

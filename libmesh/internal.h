@@ -9,7 +9,7 @@
 #include <mesh/error.h>
 #include <mesh/util.h>
 
-#define MESH_EXPORT __attribute__((visibility("default")))
+#define MESH_EXPORT       __attribute__((visibility("default")))
 #define MESH_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* mesh_err_set, mesh_err_openssl and mesh_err_clear are public: see <mesh/error.h>. */

@@ -4,8 +4,7 @@
 #include "internal.h"
 
 /* jansson's own depth limit is a compile-time 2048; ours is small and named, so we check first. */
-static mesh_err_t json_check_depth(const char *buf, size_t len, size_t max_depth,
-                                   const char *what)
+static mesh_err_t json_check_depth(const char *buf, size_t len, size_t max_depth, const char *what)
 {
     size_t depth = 0;
     int in_string = 0;
@@ -22,8 +21,8 @@ static mesh_err_t json_check_depth(const char *buf, size_t len, size_t max_depth
             in_string = 1;
         } else if (c == '{' || c == '[') {
             if (++depth > max_depth) {
-                return mesh_err_set(MESH_ERR_JSON_DEPTH, "%s: JSON nested deeper than %zu",
-                                    what, max_depth);
+                return mesh_err_set(MESH_ERR_JSON_DEPTH, "%s: JSON nested deeper than %zu", what,
+                                    max_depth);
             }
         } else if ((c == '}' || c == ']') && depth > 0) {
             depth--;
@@ -32,8 +31,8 @@ static mesh_err_t json_check_depth(const char *buf, size_t len, size_t max_depth
     return MESH_OK;
 }
 
-MESH_EXPORT mesh_err_t mesh_json_parse(const char *buf, size_t len, size_t max_depth, const char *what,
-                           json_t **out)
+MESH_EXPORT mesh_err_t mesh_json_parse(const char *buf, size_t len, size_t max_depth,
+                                       const char *what, json_t **out)
 {
     json_error_t jerr;
     json_t *v;
@@ -65,7 +64,7 @@ MESH_EXPORT mesh_err_t mesh_json_parse(const char *buf, size_t len, size_t max_d
 }
 
 MESH_EXPORT mesh_err_t mesh_json_parse_object(const char *buf, size_t len, size_t max_depth,
-                                  const char *what, json_t **out)
+                                              const char *what, json_t **out)
 {
     json_t *v = NULL;
     mesh_err_t rc = mesh_json_parse(buf, len, max_depth, what, &v);

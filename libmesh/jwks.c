@@ -42,8 +42,10 @@ static mesh_err_t jwks_add(mesh_jwks_t *set, mesh_key_t *key, const char *what)
 {
     for (size_t i = 0; i < set->n; i++) {
         if (strcmp(set->keys[i]->kid, key->kid) == 0) {
-            return mesh_err_set(MESH_ERR_JWKS_DUPLICATE_KID, "%s: kid \"%.64s\" appears twice; "
-                                "give every key its own kid", what, key->kid);
+            return mesh_err_set(MESH_ERR_JWKS_DUPLICATE_KID,
+                                "%s: kid \"%.64s\" appears twice; "
+                                "give every key its own kid",
+                                what, key->kid);
         }
     }
     if (set->n == MESH_MAX_JWKS_KEYS) {
@@ -68,7 +70,8 @@ static mesh_err_t jwks_fill(mesh_jwks_t *set, const json_t *keys, const char *wh
     size_t n_secret = 0;
     size_t n_public = 0;
 
-    json_array_foreach(keys, i, jwk) {
+    json_array_foreach(keys, i, jwk)
+    {
         char name[256];
         mesh_key_t *key = NULL;
         mesh_err_t rc;
@@ -79,8 +82,10 @@ static mesh_err_t jwks_fill(mesh_jwks_t *set, const json_t *keys, const char *wh
         }
         /* A set that carries secrets next to public keys was published by mistake. */
         if (n_secret > 0 && n_public > 0) {
-            return mesh_err_set(MESH_ERR_KEY_MIXED, "%s: mixes public keys with private or "
-                                "symmetric keys; publish public keys only", name);
+            return mesh_err_set(MESH_ERR_KEY_MIXED,
+                                "%s: mixes public keys with private or "
+                                "symmetric keys; publish public keys only",
+                                name);
         }
         rc = mesh_key_from_jwk_json(jwk, MESH_ALG_UNSET, name, &key);
         if (rc == MESH_ERR_KEY_UNSUPPORTED) {
@@ -106,8 +111,8 @@ static mesh_err_t jwks_parse_named(const char *json, size_t len, const char *wha
     mesh_err_t rc;
 
     if (len > MESH_MAX_JWKS_BYTES) {
-        return mesh_err_set(MESH_ERR_LIMIT, "%s: %zu bytes, over the %d-byte JWKS limit", what,
-                            len, MESH_MAX_JWKS_BYTES);
+        return mesh_err_set(MESH_ERR_LIMIT, "%s: %zu bytes, over the %d-byte JWKS limit", what, len,
+                            MESH_MAX_JWKS_BYTES);
     }
     rc = mesh_json_parse_object(json, len, MESH_MAX_JSON_DEPTH, what, &doc);
     if (rc != MESH_OK) {

@@ -17,7 +17,7 @@
 #include "key_select.h"
 #include "stripe.h"
 
-#define SNAP_STRIPES 16
+#define SNAP_STRIPES      16
 #define FAIL_RETRY_MIN_MS 1000
 #define FAIL_RETRY_MAX_MS 60000
 
@@ -34,7 +34,7 @@ struct mesh_jwks_cache {
     char *jwks_uri; /* discovered from metadata (issuer source) */
 
     snap_stripe_t snap[SNAP_STRIPES];
-    _Atomic int64_t usable_until; /* clock seconds; past it the keys are too stale to use */
+    _Atomic int64_t usable_until;    /* clock seconds; past it the keys are too stale to use */
     atomic_uint_fast64_t generation; /* bumped before each install */
 
     pthread_mutex_t fetch_mu; /* single flight */
@@ -45,9 +45,9 @@ struct mesh_jwks_cache {
     long long due_ms;
     long long pending_due_ms; /* written by the fetching thread only */
     long long fail_backoff_ms;
-    char last_error[512]; /* under fetch_mu */
-    pthread_mutex_t skip_mu;      /* the keys the installed set left out (algorithm list) */
-    mesh_jwks_skipped_t skipped;  /* under skip_mu */
+    char last_error[512];        /* under fetch_mu */
+    pthread_mutex_t skip_mu;     /* the keys the installed set left out (algorithm list) */
+    mesh_jwks_skipped_t skipped; /* under skip_mu */
     atomic_uint_fast64_t fetches;
 };
 
@@ -197,13 +197,15 @@ static mesh_err_t discover(mesh_jwks_cache_t *c)
     if (iss == NULL || strcmp(iss, c->issuer) != 0) {
         rc = mesh_err_set(MESH_ERR_CONFIG,
                           "%s: metadata issuer \"%s\" is not the configured issuer \"%s\"; set "
-                          "the verifier's issuer to the issuer's exact URL", url,
-                          iss != NULL ? iss : "(none)", c->issuer);
+                          "the verifier's issuer to the issuer's exact URL",
+                          url, iss != NULL ? iss : "(none)", c->issuer);
         goto out;
     }
     if (uri == NULL || strncmp(uri, "https://", 8) != 0) {
-        rc = mesh_err_set(MESH_ERR_CONFIG, "%s: jwks_uri missing or not https:// (the keys "
-                          "must come over a server-authenticated channel)", url);
+        rc = mesh_err_set(MESH_ERR_CONFIG,
+                          "%s: jwks_uri missing or not https:// (the keys "
+                          "must come over a server-authenticated channel)",
+                          url);
         goto out;
     }
     free(c->jwks_uri);
@@ -307,10 +309,9 @@ static mesh_err_t do_fetch(mesh_jwks_cache_t *c)
             free(c->jwks_uri); /* rediscover next time: the issuer may have moved it */
             c->jwks_uri = NULL;
         }
-        c->fail_backoff_ms = c->fail_backoff_ms == 0 ? FAIL_RETRY_MIN_MS
-                             : c->fail_backoff_ms * 2 > FAIL_RETRY_MAX_MS
-                                 ? FAIL_RETRY_MAX_MS
-                                 : c->fail_backoff_ms * 2;
+        c->fail_backoff_ms = c->fail_backoff_ms == 0                      ? FAIL_RETRY_MIN_MS
+                             : c->fail_backoff_ms * 2 > FAIL_RETRY_MAX_MS ? FAIL_RETRY_MAX_MS
+                                                                          : c->fail_backoff_ms * 2;
         c->pending_due_ms = mesh_monotonic_ms() + c->fail_backoff_ms;
         return rc;
     }
@@ -386,8 +387,10 @@ long long mesh_jwks_cache_due_ms(mesh_jwks_cache_t *c)
 void mesh_jwks_cache_last_error(mesh_jwks_cache_t *c, char *buf, size_t cap)
 {
     pthread_mutex_lock(&c->fetch_mu);
-    snprintf(buf, cap, "%s", c->last_error[0] != '\0' ? c->last_error : "no fetch has "
-             "succeeded yet");
+    snprintf(buf, cap, "%s",
+             c->last_error[0] != '\0' ? c->last_error
+                                      : "no fetch has "
+                                        "succeeded yet");
     pthread_mutex_unlock(&c->fetch_mu);
 }
 

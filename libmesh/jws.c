@@ -184,7 +184,8 @@ static mesh_err_t header_alg(json_t *root, mesh_alg_t *alg, bool hmac)
         /* RFC 8725 §3.1: the configured key is HS256; a token cannot choose another. */
         return mesh_err_set(MESH_ERR_ALG_NOT_ALLOWED,
                             "alg \"%s\": this issuer's key is HS256 (configured), nothing else "
-                            "is accepted", printable(name, n, show, sizeof(show)));
+                            "is accepted",
+                            printable(name, n, show, sizeof(show)));
     }
     if (n >= 2 && memcmp(name, "HS", 2) == 0) {
         return mesh_err_set(MESH_ERR_ALG_NOT_ALLOWED,
@@ -406,8 +407,8 @@ mesh_err_t mesh_jws_verify_hmac(const uint8_t *key, size_t key_len, const char *
         return relabel(rc, "signature");
     }
     /* RFC 7515 §5.2 step 8: the MAC input is the ASCII "header.payload". */
-    rc = mesh_sig_verify_hmac(key, key_len, (const uint8_t *)parts.h,
-                              parts.hlen + 1 + parts.plen, mac, maclen);
+    rc = mesh_sig_verify_hmac(key, key_len, (const uint8_t *)parts.h, parts.hlen + 1 + parts.plen,
+                              mac, maclen);
     if (rc != MESH_OK) {
         return rc;
     }

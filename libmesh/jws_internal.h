@@ -48,8 +48,8 @@ mesh_err_t mesh_jws_verify_hmac(const uint8_t *key, size_t key_len, const char *
 
 /* HMAC-SHA256 of `msg` with `key`, compared with `mac` in constant time: MESH_ERR_SIGNATURE
  * when they differ (or `mac_len` is not MESH_HS256_LEN). The computed MAC is wiped. */
-mesh_err_t mesh_sig_verify_hmac(const uint8_t *key, size_t key_len, const uint8_t *msg,
-                                size_t len, const uint8_t *mac, size_t mac_len);
+mesh_err_t mesh_sig_verify_hmac(const uint8_t *key, size_t key_len, const uint8_t *msg, size_t len,
+                                const uint8_t *mac, size_t mac_len);
 
 /* Largest signature we produce or accept: RSA at MESH_MAX_RSA_BITS. */
 #define MESH_SIG_MAX (MESH_MAX_RSA_BITS / 8)

@@ -314,8 +314,10 @@ static mesh_err_t read_scp(json_t *v, struct mesh_identity *c)
     json_array_foreach(v, i, e)
     {
         if (!json_is_string(e) || !scope_token(json_string_value(e), json_string_length(e))) {
-            return mesh_err_set(MESH_ERR_CLAIM_TYPE, "scp[%zu] is not a scope token (RFC 6749 "
-                                "§3.3)", i);
+            return mesh_err_set(MESH_ERR_CLAIM_TYPE,
+                                "scp[%zu] is not a scope token (RFC 6749 "
+                                "§3.3)",
+                                i);
         }
         total += json_string_length(e) + 1;
     }
@@ -349,8 +351,10 @@ static mesh_err_t check_required(json_t *root, const char *list)
 
     while (list != NULL && mesh_words_next(&cursor, &w, &n)) {
         if (json_object_getn(root, w, n) == NULL) {
-            return mesh_err_set(MESH_ERR_CLAIM_MISSING, "claim \"%.*s\" is missing (this "
-                                "verifier requires it)", (int)n, w);
+            return mesh_err_set(MESH_ERR_CLAIM_MISSING,
+                                "claim \"%.*s\" is missing (this "
+                                "verifier requires it)",
+                                (int)n, w);
         }
     }
     return MESH_OK;

@@ -29,7 +29,7 @@ struct mesh_jwt_verify_opts {
     char *typ;             /* accepted typ values, a list ("none": no typ); NULL: not checked */
     char *required_claims; /* claim names every token must carry (list); NULL: none */
     bool oidc;             /* profile "oidc" (verifier.h): jti optional, scopes also from scp */
-    char *audience; /* space-separated, 1..MESH_MAX_VERIFIER_AUDIENCES words */
+    char *audience;        /* space-separated, 1..MESH_MAX_VERIFIER_AUDIENCES words */
     int64_t skew, max_lifetime, now;
     mesh_clock_fn clock;
     void *clock_ctx;

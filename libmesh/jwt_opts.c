@@ -12,7 +12,6 @@
 #define JOPT "JWT verify option"
 #include "jwt_internal.h"
 
-
 MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_new(mesh_jwt_verify_opts_t **out)
 {
     struct mesh_jwt_verify_opts *o;
@@ -74,13 +73,15 @@ static mesh_err_t words_check(const char *what, const char *noun, const char *li
     size_t n, count = 0;
 
     if (list == NULL || list[0] == '\0') {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "%s: required (one %s, or several separated "
-                            "by spaces)", what, noun);
+        return mesh_err_set(MESH_ERR_INVALID_ARG,
+                            "%s: required (one %s, or several separated "
+                            "by spaces)",
+                            what, noun);
     }
     while (mesh_words_next(&cursor, &w, &n)) {
         if (++count > max_words) {
-            return mesh_err_set(MESH_ERR_INVALID_ARG, "%s: more than %zu values in the list",
-                                what, max_words);
+            return mesh_err_set(MESH_ERR_INVALID_ARG, "%s: more than %zu values in the list", what,
+                                max_words);
         }
         if (n > max_len) {
             return mesh_err_set(MESH_ERR_INVALID_ARG, "%s: %s %zu is %zu bytes, over %zu", what,
@@ -88,9 +89,10 @@ static mesh_err_t words_check(const char *what, const char *noun, const char *li
         }
         for (size_t i = 0; i < n; i++) {
             if (w[i] < 0x21 || w[i] > 0x7e) {
-                return mesh_err_set(MESH_ERR_INVALID_ARG, "%s: %s %zu has a character that is "
-                                    "not printable ASCII (byte 0x%02x)", what, noun, count,
-                                    (unsigned)(unsigned char)w[i]);
+                return mesh_err_set(MESH_ERR_INVALID_ARG,
+                                    "%s: %s %zu has a character that is "
+                                    "not printable ASCII (byte 0x%02x)",
+                                    what, noun, count, (unsigned)(unsigned char)w[i]);
             }
         }
     }
@@ -105,8 +107,7 @@ mesh_err_t mesh_audiences_check(const char *what, const char *list)
     char name[96];
 
     snprintf(name, sizeof(name), "%s audience", what);
-    return words_check(name, "audience", list, MESH_MAX_VERIFIER_AUDIENCES,
-                       MESH_MAX_CLAIM_STRING);
+    return words_check(name, "audience", list, MESH_MAX_VERIFIER_AUDIENCES, MESH_MAX_CLAIM_STRING);
 }
 
 mesh_err_t mesh_typs_check(const char *what, const char *list)
@@ -128,8 +129,8 @@ MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_audience(mesh_jwt_verify_opts_t 
     if ((rc = mesh_audiences_check(JOPT, aud)) != MESH_OK) {
         return rc;
     }
-    return mesh_opt_str(JOPT, "audience", &o->audience, aud, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
-                        MESH_OPT_REQUIRED);
+    return mesh_opt_str(JOPT, "audience", &o->audience, aud, MESH_MAX_OPT_STRING,
+                        MESH_ERR_INVALID_ARG, MESH_OPT_REQUIRED);
 }
 
 MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_typ(mesh_jwt_verify_opts_t *o, const char *typ)
@@ -145,8 +146,7 @@ MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_typ(mesh_jwt_verify_opts_t *o, c
             return rc;
         }
     }
-    return mesh_opt_str(JOPT, "typ", &o->typ, typ, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
-                        0);
+    return mesh_opt_str(JOPT, "typ", &o->typ, typ, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG, 0);
 }
 
 MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_skew(mesh_jwt_verify_opts_t *o, int64_t seconds)
@@ -231,6 +231,6 @@ MESH_EXPORT mesh_err_t mesh_jwt_verify_opts_set_required_scope(mesh_jwt_verify_o
         return mesh_err_set(MESH_ERR_INVALID_ARG, "JWT verify option required_scope: empty "
                                                   "(NULL requires none)");
     }
-    return mesh_opt_str(JOPT, "required_scope", &o->required_scope, scope, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
-                        0);
+    return mesh_opt_str(JOPT, "required_scope", &o->required_scope, scope, MESH_MAX_OPT_STRING,
+                        MESH_ERR_INVALID_ARG, 0);
 }

@@ -20,12 +20,12 @@ struct mesh_sig_ctx; /* sig.c */
 
 struct mesh_key {
     atomic_int refs;
-    EVP_PKEY *pkey;       /* owned; public or private */
-    mesh_alg_t alg;       /* fixed at load: RFC 8725 §3.1, the key decides the algorithm */
+    EVP_PKEY *pkey; /* owned; public or private */
+    mesh_alg_t alg; /* fixed at load: RFC 8725 §3.1, the key decides the algorithm */
     bool is_private;
     int bits;
     char kid[MESH_KID_MAX + 1];
-    char thumbprint[44];  /* RFC 7638, base64url of SHA-256 */
+    char thumbprint[44]; /* RFC 7638, base64url of SHA-256 */
     /*
      * Reusable sign (private keys) and verify (private keys only; public keys use sig.c's
      * per-thread cache) contexts, made on first use. They belong to the key: freed by

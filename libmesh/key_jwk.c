@@ -15,7 +15,7 @@
 #include "key_internal.h"
 
 #define RSA_MAX_BYTES (MESH_MAX_RSA_BITS / 8)
-#define P256_BYTES 32
+#define P256_BYTES    32
 #define ED25519_BYTES 32
 
 /* ---- out: the public members ---- */
@@ -35,8 +35,8 @@ static mesh_err_t set_b64(json_t *obj, const char *name, const uint8_t *buf, siz
 }
 
 /* A BIGNUM parameter as base64url; `pad` > 0 gives a fixed width (EC), 0 the minimum (RSA). */
-static mesh_err_t set_bn(json_t *obj, const char *name, const EVP_PKEY *pkey,
-                         const char *param, int pad)
+static mesh_err_t set_bn(json_t *obj, const char *name, const EVP_PKEY *pkey, const char *param,
+                         int pad)
 {
     uint8_t buf[RSA_MAX_BYTES];
     BIGNUM *bn = NULL;

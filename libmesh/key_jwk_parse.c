@@ -17,13 +17,12 @@
 #include "key_internal.h"
 
 #define RSA_MAX_BYTES (MESH_MAX_RSA_BITS / 8)
-#define P256_BYTES 32
+#define P256_BYTES    32
 #define ED25519_BYTES 32
-#define FIELD_MAX (RSA_MAX_BYTES + 1)
+#define FIELD_MAX     (RSA_MAX_BYTES + 1)
 
 /* A string member, or NULL when absent; present but not a string is MESH_ERR_KEY_PARSE. */
-static mesh_err_t get_str(const json_t *jwk, const char *name, const char *what,
-                          const char **out)
+static mesh_err_t get_str(const json_t *jwk, const char *name, const char *what, const char **out)
 {
     const json_t *v = json_object_get(jwk, name);
 
@@ -37,8 +36,10 @@ static mesh_err_t get_str(const json_t *jwk, const char *name, const char *what,
     }
     /* A NUL inside a member would make two different strings compare equal in C. */
     if (strlen(json_string_value(v)) != json_string_length(v)) {
-        return mesh_err_set(MESH_ERR_KEY_PARSE, "%s: JWK member \"%s\" contains a NUL "
-                            "character", what, name);
+        return mesh_err_set(MESH_ERR_KEY_PARSE,
+                            "%s: JWK member \"%s\" contains a NUL "
+                            "character",
+                            what, name);
     }
     *out = json_string_value(v);
     return MESH_OK;
@@ -62,20 +63,26 @@ static mesh_err_t get_bytes(const json_t *jwk, const char *name, const char *wha
     }
     rc = mesh_b64url_decode(s, strlen(s), buf, FIELD_MAX, len);
     if (rc == MESH_ERR_LIMIT) {
-        return mesh_err_set(MESH_ERR_LIMIT, "%s: JWK member \"%s\" is longer than %d bytes",
-                            what, name, FIELD_MAX);
+        return mesh_err_set(MESH_ERR_LIMIT, "%s: JWK member \"%s\" is longer than %d bytes", what,
+                            name, FIELD_MAX);
     }
     if (rc != MESH_OK) {
-        return mesh_err_set(rc, "%s: JWK member \"%s\" is not strict base64url (no padding, "
-                            "no whitespace, alphabet A-Z a-z 0-9 - _)", what, name);
+        return mesh_err_set(rc,
+                            "%s: JWK member \"%s\" is not strict base64url (no padding, "
+                            "no whitespace, alphabet A-Z a-z 0-9 - _)",
+                            what, name);
     }
     if (exact > 0 && *len != exact) {
-        return mesh_err_set(MESH_ERR_KEY_INVALID, "%s: JWK member \"%s\" must be exactly %zu "
-                            "bytes, got %zu", what, name, exact, *len);
+        return mesh_err_set(MESH_ERR_KEY_INVALID,
+                            "%s: JWK member \"%s\" must be exactly %zu "
+                            "bytes, got %zu",
+                            what, name, exact, *len);
     }
     if (minimal && (*len == 0 || buf[0] == 0)) {
-        return mesh_err_set(MESH_ERR_KEY_INVALID, "%s: JWK member \"%s\" must be the minimal "
-                            "big-endian encoding (no leading zero byte)", what, name);
+        return mesh_err_set(MESH_ERR_KEY_INVALID,
+                            "%s: JWK member \"%s\" must be the minimal "
+                            "big-endian encoding (no leading zero byte)",
+                            what, name);
     }
     return MESH_OK;
 }
@@ -105,8 +112,8 @@ out:
     return rc;
 }
 
-static mesh_err_t from_params(const char *type, OSSL_PARAM_BLD *bld, bool priv,
-                              const char *what, EVP_PKEY **out)
+static mesh_err_t from_params(const char *type, OSSL_PARAM_BLD *bld, bool priv, const char *what,
+                              EVP_PKEY **out)
 {
     OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
@@ -114,8 +121,7 @@ static mesh_err_t from_params(const char *type, OSSL_PARAM_BLD *bld, bool priv,
     mesh_err_t rc = MESH_OK;
 
     if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
-        EVP_PKEY_fromdata(ctx, &pkey, priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY,
-                          params) != 1) {
+        EVP_PKEY_fromdata(ctx, &pkey, priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) != 1) {
         rc = mesh_err_openssl(MESH_ERR_KEY_INVALID, what);
     } else {
         *out = pkey;
@@ -128,9 +134,8 @@ static mesh_err_t from_params(const char *type, OSSL_PARAM_BLD *bld, bool priv,
 /* RFC 7518 §6.3.2: with d, the CRT members p, q, dp, dq, qi come all together or not at all. */
 static const char *const rsa_priv_names[] = {"d", "p", "q", "dp", "dq", "qi"};
 static const char *const rsa_priv_params[] = {
-    OSSL_PKEY_PARAM_RSA_D,         OSSL_PKEY_PARAM_RSA_FACTOR1,
-    OSSL_PKEY_PARAM_RSA_FACTOR2,   OSSL_PKEY_PARAM_RSA_EXPONENT1,
-    OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
+    OSSL_PKEY_PARAM_RSA_D,         OSSL_PKEY_PARAM_RSA_FACTOR1,   OSSL_PKEY_PARAM_RSA_FACTOR2,
+    OSSL_PKEY_PARAM_RSA_EXPONENT1, OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
 };
 
 static mesh_err_t rsa_private_count(const json_t *jwk, const char *what, size_t *n)
@@ -138,8 +143,10 @@ static mesh_err_t rsa_private_count(const json_t *jwk, const char *what, size_t 
     size_t crt = 0;
 
     if (json_object_get(jwk, "oth") != NULL) {
-        return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED, "%s: multi-prime RSA (\"oth\") is not "
-                            "supported", what);
+        return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED,
+                            "%s: multi-prime RSA (\"oth\") is not "
+                            "supported",
+                            what);
     }
     for (size_t i = 1; i < MESH_ARRAY_LEN(rsa_priv_names); i++) {
         crt += json_object_get(jwk, rsa_priv_names[i]) != NULL;
@@ -147,12 +154,16 @@ static mesh_err_t rsa_private_count(const json_t *jwk, const char *what, size_t 
     if (json_object_get(jwk, "d") == NULL) {
         *n = 0;
         return crt == 0 ? MESH_OK
-                        : mesh_err_set(MESH_ERR_KEY_PARSE, "%s: RSA JWK has CRT members but "
-                                       "no \"d\"", what);
+                        : mesh_err_set(MESH_ERR_KEY_PARSE,
+                                       "%s: RSA JWK has CRT members but "
+                                       "no \"d\"",
+                                       what);
     }
     if (crt != 0 && crt != 5) {
-        return mesh_err_set(MESH_ERR_KEY_PARSE, "%s: RSA JWK must have all of p, q, dp, dq, qi "
-                            "or none", what);
+        return mesh_err_set(MESH_ERR_KEY_PARSE,
+                            "%s: RSA JWK must have all of p, q, dp, dq, qi "
+                            "or none",
+                            what);
     }
     *n = 1 + crt;
     return MESH_OK;
@@ -166,8 +177,10 @@ static mesh_err_t pair_check(EVP_PKEY *pkey, const char *what)
 
     if (ctx == NULL || EVP_PKEY_pairwise_check(ctx) != 1) {
         ERR_clear_error();
-        rc = mesh_err_set(MESH_ERR_KEY_INVALID, "%s: JWK private key \"d\" does not match its "
-                          "public key", what);
+        rc = mesh_err_set(MESH_ERR_KEY_INVALID,
+                          "%s: JWK private key \"d\" does not match its "
+                          "public key",
+                          what);
     }
     EVP_PKEY_CTX_free(ctx);
     return rc;
@@ -189,8 +202,10 @@ static mesh_err_t rsa_d_check(BIGNUM *const *bns, const char *what)
         !BN_mod_exp_mont_consttime(y, y, bns[2], bns[0], ctx, NULL)) {
         rc = mesh_err_openssl(MESH_ERR_INTERNAL, what);
     } else if (BN_cmp(x, y) != 0) {
-        rc = mesh_err_set(MESH_ERR_KEY_INVALID, "%s: JWK private key \"d\" does not match its "
-                          "public key", what);
+        rc = mesh_err_set(MESH_ERR_KEY_INVALID,
+                          "%s: JWK private key \"d\" does not match its "
+                          "public key",
+                          what);
     }
     BN_clear_free(y);
     BN_free(x);
@@ -270,8 +285,8 @@ static mesh_err_t jwk_ec(const json_t *jwk, const char *what, EVP_PKEY **out)
     }
     dbn = priv ? BN_secure_new() : NULL;
     if (OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0) != 1 ||
-        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub,
-                                         1 + 2 * P256_BYTES) != 1 ||
+        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, 1 + 2 * P256_BYTES) !=
+            1 ||
         (priv && (dbn == NULL || BN_bin2bn(d, (int)dl, dbn) == NULL ||
                   OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, dbn) != 1))) {
         rc = mesh_err_openssl(MESH_ERR_NOMEM, what);
@@ -317,8 +332,10 @@ static mesh_err_t jwk_okp(const json_t *jwk, const char *what, EVP_PKEY **out)
     }
     if (priv && (EVP_PKEY_get_raw_public_key(pkey, derived, &derived_len) != 1 ||
                  CRYPTO_memcmp(derived, x, ED25519_BYTES) != 0)) {
-        rc = mesh_err_set(MESH_ERR_KEY_INVALID, "%s: JWK private key \"d\" does not match its "
-                          "public key \"x\"", what);
+        rc = mesh_err_set(MESH_ERR_KEY_INVALID,
+                          "%s: JWK private key \"d\" does not match its "
+                          "public key \"x\"",
+                          what);
         goto out;
     }
     *out = pkey;
@@ -342,8 +359,10 @@ static mesh_err_t jwk_usage(const json_t *jwk, const char *what)
         return rc;
     }
     if (use != NULL && strcmp(use, "sig") != 0) {
-        return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED, "%s: JWK \"use\" is \"%.32s\"; only \"sig\" "
-                            "keys are used", what, use);
+        return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED,
+                            "%s: JWK \"use\" is \"%.32s\"; only \"sig\" "
+                            "keys are used",
+                            what, use);
     }
     if (ops == NULL) {
         return MESH_OK;
@@ -351,19 +370,21 @@ static mesh_err_t jwk_usage(const json_t *jwk, const char *what)
     if (!json_is_array(ops)) {
         return mesh_err_set(MESH_ERR_KEY_PARSE, "%s: JWK \"key_ops\" must be an array", what);
     }
-    json_array_foreach(ops, i, op) {
+    json_array_foreach(ops, i, op)
+    {
         const char *s = json_string_value(op);
         if (s != NULL && (strcmp(s, "verify") == 0 || strcmp(s, "sign") == 0)) {
             return MESH_OK;
         }
     }
-    return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED, "%s: JWK \"key_ops\" allows neither sign nor "
-                        "verify", what);
+    return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED,
+                        "%s: JWK \"key_ops\" allows neither sign nor "
+                        "verify",
+                        what);
 }
 
 /* RFC 8725 §3.1: a JWK "alg" and the caller's alg must agree; an unknown alg is unsupported. */
-static mesh_err_t jwk_alg(const json_t *jwk, mesh_alg_t want, const char *what,
-                          mesh_alg_t *out)
+static mesh_err_t jwk_alg(const json_t *jwk, mesh_alg_t want, const char *what, mesh_alg_t *out)
 {
     const char *name = NULL;
     mesh_alg_t alg;
@@ -378,12 +399,16 @@ static mesh_err_t jwk_alg(const json_t *jwk, mesh_alg_t want, const char *what,
     }
     alg = mesh_alg_from_name(name, strlen(name));
     if (alg == MESH_ALG_UNSET) {
-        return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED, "%s: JWK \"alg\" \"%.32s\" is not "
-                            "supported (RS256, PS256, ES256, EdDSA)", what, name);
+        return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED,
+                            "%s: JWK \"alg\" \"%.32s\" is not "
+                            "supported (RS256, PS256, ES256, EdDSA)",
+                            what, name);
     }
     if (want != MESH_ALG_UNSET && want != alg) {
-        return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED, "%s: JWK \"alg\" is %s but %s was asked "
-                            "for", what, name, mesh_alg_name(want));
+        return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED,
+                            "%s: JWK \"alg\" is %s but %s was asked "
+                            "for",
+                            what, name, mesh_alg_name(want));
     }
     *out = alg;
     return MESH_OK;
@@ -414,12 +439,16 @@ static mesh_err_t jwk_pkey(const json_t *jwk, const char *what, EVP_PKEY **out)
         return jwk_okp(jwk, what, out);
     }
     if (strcmp(kty, "EC") == 0 || strcmp(kty, "OKP") == 0) {
-        return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED, "%s: JWK curve \"%.32s\" is not supported "
-                            "for kty %s (P-256, Ed25519)", what, crv ? crv : "(none)", kty);
+        return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED,
+                            "%s: JWK curve \"%.32s\" is not supported "
+                            "for kty %s (P-256, Ed25519)",
+                            what, crv ? crv : "(none)", kty);
     }
     /* "oct" included: HMAC keys are deliberately not supported (RFC 8725 §2.1). */
-    return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED, "%s: JWK kty \"%.32s\" is not supported (RSA, "
-                        "EC, OKP)", what, kty);
+    return mesh_err_set(MESH_ERR_KEY_UNSUPPORTED,
+                        "%s: JWK kty \"%.32s\" is not supported (RSA, "
+                        "EC, OKP)",
+                        what, kty);
 }
 
 mesh_err_t mesh_key_from_jwk_json(const json_t *jwk, mesh_alg_t alg, const char *what,

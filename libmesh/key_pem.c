@@ -38,8 +38,10 @@ static mesh_err_t pem_decode(const char *pem, size_t len, const char *what, EVP_
     if (OSSL_DECODER_CTX_set_pem_password_cb(dctx, no_passphrase, NULL) != 1 ||
         OSSL_DECODER_from_data(dctx, &p, &left) != 1 || pkey == NULL) {
         ERR_clear_error();
-        rc = mesh_err_set(MESH_ERR_KEY_PARSE, "%s: no unencrypted PEM key (SubjectPublicKeyInfo, "
-                          "PKCS#8, RSA or EC PRIVATE KEY) could be read", what);
+        rc = mesh_err_set(MESH_ERR_KEY_PARSE,
+                          "%s: no unencrypted PEM key (SubjectPublicKeyInfo, "
+                          "PKCS#8, RSA or EC PRIVATE KEY) could be read",
+                          what);
         EVP_PKEY_free(pkey);
         goto out;
     }
@@ -49,15 +51,15 @@ out:
     return rc;
 }
 
-static mesh_err_t key_from_pem_named(const char *pem, size_t len, mesh_alg_t alg,
-                                     const char *what, mesh_key_t **out)
+static mesh_err_t key_from_pem_named(const char *pem, size_t len, mesh_alg_t alg, const char *what,
+                                     mesh_key_t **out)
 {
     EVP_PKEY *pkey = NULL;
     mesh_err_t rc;
 
     if (len > MESH_MAX_PEM_BYTES) {
-        return mesh_err_set(MESH_ERR_LIMIT, "%s: %zu bytes, over the %d-byte PEM limit", what,
-                            len, MESH_MAX_PEM_BYTES);
+        return mesh_err_set(MESH_ERR_LIMIT, "%s: %zu bytes, over the %d-byte PEM limit", what, len,
+                            MESH_MAX_PEM_BYTES);
     }
     rc = pem_decode(pem, len, what, &pkey);
     if (rc != MESH_OK) {
@@ -159,8 +161,10 @@ MESH_EXPORT mesh_err_t mesh_key_write_pem_file(const mesh_key_t *key, const char
         return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_key_write_pem_file: NULL argument");
     }
     if (private_part && !key->is_private) {
-        return mesh_err_set(MESH_ERR_KEY_NOT_PRIVATE, "%s: the key has no private half to "
-                            "write", path);
+        return mesh_err_set(MESH_ERR_KEY_NOT_PRIVATE,
+                            "%s: the key has no private half to "
+                            "write",
+                            path);
     }
     rc = pem_encode(key, private_part, &bio);
     if (rc != MESH_OK) {

@@ -419,15 +419,15 @@ mesh_err_t mesh_sig_verify(const mesh_key_t *key, const uint8_t *msg, size_t len
 
 /* ---- sign -------------------------------------------------------------------------------- */
 
-mesh_err_t mesh_sig_verify_hmac(const uint8_t *key, size_t key_len, const uint8_t *msg,
-                                size_t len, const uint8_t *mac, size_t mac_len)
+mesh_err_t mesh_sig_verify_hmac(const uint8_t *key, size_t key_len, const uint8_t *msg, size_t len,
+                                const uint8_t *mac, size_t mac_len)
 {
     uint8_t want[EVP_MAX_MD_SIZE];
     size_t want_len = 0;
     bool ok;
 
-    if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, key_len, msg, len, want,
-                  sizeof(want), &want_len) == NULL ||
+    if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, key_len, msg, len, want, sizeof(want),
+                  &want_len) == NULL ||
         want_len != MESH_HS256_LEN) {
         OPENSSL_cleanse(want, sizeof(want));
         return mesh_err_openssl(MESH_ERR_INTERNAL, "HMAC-SHA256");

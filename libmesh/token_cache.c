@@ -12,7 +12,7 @@
 #include "internal.h"
 #include "stripe.h"
 
-#define TC_WAYS 4
+#define TC_WAYS    4
 #define TC_STRIPES 64
 
 typedef struct {
@@ -29,7 +29,7 @@ typedef struct {
 
 struct mesh_tcache {
     uint64_t seed;
-    size_t nsets; /* a power of two */
+    size_t nsets;   /* a power of two */
     tc_way_t *ways; /* nsets * TC_WAYS */
     tc_stripe_t stripes[TC_STRIPES];
 };

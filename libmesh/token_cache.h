@@ -24,7 +24,6 @@
 #include <mesh/jwt.h>
 #include <mesh/verifier.h>
 
-
 typedef struct mesh_tcache mesh_tcache_t;
 
 /* A cache of about `entries` tokens (rounded up); *out NULL when entries is 0. */

@@ -47,24 +47,27 @@ static mesh_err_t check_opts(const struct mesh_verifier_opts *o)
 {
     bool oidc = o->profile == MESH_PROFILE_OIDC;
     bool feed = o->revocation_feed && !(oidc && !o->feed_set);
-    bool discovered = o->jwks_source == MESH_JWKS_FROM_ISSUER ||
-                      o->jwks_source == MESH_JWKS_FROM_OIDC;
+    bool discovered =
+        o->jwks_source == MESH_JWKS_FROM_ISSUER || o->jwks_source == MESH_JWKS_FROM_OIDC;
 
     if (o->issuer == NULL || o->audience == NULL) {
         return mesh_err_set(MESH_ERR_INVALID_ARG,
                             "verifier options: issuer and audience are required");
     }
     if (oidc && feed) {
-        return mesh_err_set(MESH_ERR_CONFIG, "verifier options: profile \"oidc\" has no "
+        return mesh_err_set(MESH_ERR_CONFIG,
+                            "verifier options: profile \"oidc\" has no "
                             "revocation feed (an external identity provider publishes none; its "
                             "tokens end at their exp): turn the feed off");
     }
     if (o->hmac_key != NULL && !oidc) {
-        return mesh_err_set(MESH_ERR_CONFIG, "verifier options: an HMAC key is for one external "
+        return mesh_err_set(MESH_ERR_CONFIG,
+                            "verifier options: an HMAC key is for one external "
                             "issuer with profile \"oidc\"; mesh tokens are signed with keys");
     }
     if (o->hmac_key != NULL && (o->jwks_source != MESH_JWKS_FROM_ISSUER || o->algs != 0)) {
-        return mesh_err_set(MESH_ERR_CONFIG, "verifier options: an HMAC issuer's one key is the "
+        return mesh_err_set(MESH_ERR_CONFIG,
+                            "verifier options: an HMAC issuer's one key is the "
                             "configured HS256 key; give it no JWKS source and no algorithm list");
     }
     if (((discovered && o->hmac_key == NULL) || feed) && strncmp(o->issuer, "https://", 8) != 0) {

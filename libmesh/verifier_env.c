@@ -30,7 +30,8 @@ static mesh_err_t env_files(const char *service, mesh_verifier_opts_t *o)
     if (rc == MESH_OK) {
         rc = named(mesh_verifier_opts_set_ca_path(o, ca), "TLS_CA_PATH");
     }
-    if (rc == MESH_OK && (mesh_env_get("TLS_CERT_PATH") != NULL || mesh_env_get("MESH_CERTS_DIR") != NULL)) {
+    if (rc == MESH_OK &&
+        (mesh_env_get("TLS_CERT_PATH") != NULL || mesh_env_get("MESH_CERTS_DIR") != NULL)) {
         rc = mesh_env_identity(service, &cert, &key, NULL);
         if (rc == MESH_OK) {
             rc = named(mesh_verifier_opts_set_client_cert(o, cert, key), "TLS_CERT_PATH");

@@ -18,7 +18,7 @@
 #include "stripe.h"
 #include "token_cache.h"
 
-#define STAT_STRIPES  16
+#define STAT_STRIPES 16
 
 typedef struct {
     alignas(MESH_CACHELINE) atomic_uint_fast64_t verified;
@@ -39,8 +39,8 @@ struct mesh_verifier_opts {
     char *required_claims; /* claim names (list); NULL: none */
     mesh_jwks_source_t jwks_source;
     mesh_profile_t profile;
-    unsigned algs;         /* allowed algorithms (key_select.h); 0: the mesh rules */
-    uint8_t *hmac_key;     /* HS256 key (profile oidc only), wiped on clear; NULL: none */
+    unsigned algs;     /* allowed algorithms (key_select.h); 0: the mesh rules */
+    uint8_t *hmac_key; /* HS256 key (profile oidc only), wiped on clear; NULL: none */
     size_t hmac_len;
     bool binding_set, feed_set; /* set explicitly (a profile changes only the defaults) */
     int64_t skew, max_lifetime;
@@ -76,7 +76,7 @@ struct mesh_verifier {
     atomic_uint_fast64_t polls;
     _Atomic int64_t last_poll_ok; /* verifier clock, s, of the last successful feed poll */
     _Atomic int64_t feed_seq;     /* the feed's seq read up to (MESH_VSTAT_REVOCATION_SEQ) */
-    mesh_peer_trust_t *peer; /* trust bundle + verdict memo; NULL: the TLS layer checks */
+    mesh_peer_trust_t *peer;      /* trust bundle + verdict memo; NULL: the TLS layer checks */
 };
 
 /* The verifier's clock (seconds). */

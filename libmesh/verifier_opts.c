@@ -15,7 +15,6 @@
 #include "key_select.h"
 #include "verifier_internal.h"
 
-
 static void defaults(struct mesh_verifier_opts *o)
 {
     memset(o, 0, sizeof(*o));
@@ -50,9 +49,9 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_new(mesh_verifier_opts_t **out)
 
 void mesh_verifier_opts_clear(struct mesh_verifier_opts *o)
 {
-    char **s[] = {&o->issuer,    &o->audience,          &o->jwks_location, &o->ca_path,
-                  &o->cert_path, &o->key_path,          &o->issuer_id,     &o->trust_bundle_path,
-                  &o->crl_path,  &o->typ,               &o->required_claims};
+    char **s[] = {&o->issuer,    &o->audience, &o->jwks_location,  &o->ca_path,
+                  &o->cert_path, &o->key_path, &o->issuer_id,      &o->trust_bundle_path,
+                  &o->crl_path,  &o->typ,      &o->required_claims};
 
     for (size_t i = 0; i < MESH_ARRAY_LEN(s); i++) {
         free(*s[i]);
@@ -82,10 +81,9 @@ mesh_err_t mesh_verifier_opts_copy(struct mesh_verifier_opts *dst,
                           src->ca_path,   src->cert_path,         src->key_path,
                           src->issuer_id, src->trust_bundle_path, src->crl_path,
                           src->typ,       src->required_claims};
-    char **to[] = {&dst->issuer,    &dst->audience,          &dst->jwks_location,
-                   &dst->ca_path,   &dst->cert_path,         &dst->key_path,
-                   &dst->issuer_id, &dst->trust_bundle_path, &dst->crl_path,
-                   &dst->typ,       &dst->required_claims};
+    char **to[] = {&dst->issuer,    &dst->audience, &dst->jwks_location,  &dst->ca_path,
+                   &dst->cert_path, &dst->key_path, &dst->issuer_id,      &dst->trust_bundle_path,
+                   &dst->crl_path,  &dst->typ,      &dst->required_claims};
 
     *dst = *src;
     for (size_t i = 0; i < MESH_ARRAY_LEN(to); i++) {
@@ -120,8 +118,8 @@ mesh_err_t mesh_verifier_opts_copy(struct mesh_verifier_opts *dst,
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_issuer(mesh_verifier_opts_t *o, const char *issuer)
 {
     MESH_OPT_NEED(o, VOPT, "issuer");
-    return mesh_opt_str(VOPT, "issuer", &o->issuer, issuer, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
-                        MESH_OPT_REQUIRED);
+    return mesh_opt_str(VOPT, "issuer", &o->issuer, issuer, MESH_MAX_OPT_STRING,
+                        MESH_ERR_INVALID_ARG, MESH_OPT_REQUIRED);
 }
 
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_audience(mesh_verifier_opts_t *o, const char *aud)
@@ -132,8 +130,8 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_audience(mesh_verifier_opts_t *o, 
     if ((rc = mesh_audiences_check(VOPT, aud)) != MESH_OK) {
         return rc;
     }
-    return mesh_opt_str(VOPT, "audience", &o->audience, aud, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
-                        MESH_OPT_REQUIRED);
+    return mesh_opt_str(VOPT, "audience", &o->audience, aud, MESH_MAX_OPT_STRING,
+                        MESH_ERR_INVALID_ARG, MESH_OPT_REQUIRED);
 }
 
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_jwks(mesh_verifier_opts_t *o, mesh_jwks_source_t src,
@@ -160,9 +158,8 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_jwks(mesh_verifier_opts_t *o, mesh
                             "https://",
                             location);
     }
-    mesh_err_t rc =
-        mesh_opt_str(VOPT, "jwks", &o->jwks_location, discovered ? NULL : location, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
-                        MESH_OPT_EMPTY_UNSETS);
+    mesh_err_t rc = mesh_opt_str(VOPT, "jwks", &o->jwks_location, discovered ? NULL : location,
+                                 MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG, MESH_OPT_EMPTY_UNSETS);
     if (rc == MESH_OK) {
         o->jwks_source = src;
     }
@@ -172,8 +169,8 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_jwks(mesh_verifier_opts_t *o, mesh
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_ca_path(mesh_verifier_opts_t *o, const char *path)
 {
     MESH_OPT_NEED(o, VOPT, "ca_path");
-    return mesh_opt_str(VOPT, "ca_path", &o->ca_path, path, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
-                        MESH_OPT_EMPTY_UNSETS);
+    return mesh_opt_str(VOPT, "ca_path", &o->ca_path, path, MESH_MAX_OPT_STRING,
+                        MESH_ERR_INVALID_ARG, MESH_OPT_EMPTY_UNSETS);
 }
 
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_client_cert(mesh_verifier_opts_t *o,
@@ -188,10 +185,10 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_client_cert(mesh_verifier_opts_t *
         return mesh_err_set(MESH_ERR_INVALID_ARG, "verifier option client_cert: give the "
                                                   "certificate and its key, or neither");
     }
-    if ((rc = mesh_opt_str(VOPT, "client_cert", &cert, cert_path, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
-                        MESH_OPT_EMPTY_UNSETS)) != MESH_OK ||
-        (rc = mesh_opt_str(VOPT, "client_cert key", &o->key_path, key_path, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
-                        MESH_OPT_EMPTY_UNSETS)) != MESH_OK) {
+    if ((rc = mesh_opt_str(VOPT, "client_cert", &cert, cert_path, MESH_MAX_OPT_STRING,
+                           MESH_ERR_INVALID_ARG, MESH_OPT_EMPTY_UNSETS)) != MESH_OK ||
+        (rc = mesh_opt_str(VOPT, "client_cert key", &o->key_path, key_path, MESH_MAX_OPT_STRING,
+                           MESH_ERR_INVALID_ARG, MESH_OPT_EMPTY_UNSETS)) != MESH_OK) {
         free(cert);
         return rc;
     }
@@ -209,8 +206,8 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_issuer_id(mesh_verifier_opts_t *o,
                             "spiffe:// ID",
                             id);
     }
-    return mesh_opt_str(VOPT, "issuer_id", &o->issuer_id, id, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
-                        MESH_OPT_EMPTY_UNSETS);
+    return mesh_opt_str(VOPT, "issuer_id", &o->issuer_id, id, MESH_MAX_OPT_STRING,
+                        MESH_ERR_INVALID_ARG, MESH_OPT_EMPTY_UNSETS);
 }
 
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_skew(mesh_verifier_opts_t *o, int64_t seconds)
@@ -284,7 +281,8 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_jwks_max_age(mesh_verifier_opts_t 
         rc = mesh_opt_range(VOPT, "jwks_max_age max", max_s, min_s, MESH_MAX_OPT_SECONDS * 365);
     }
     if (rc == MESH_OK) {
-        rc = mesh_opt_range(VOPT, "jwks_max_age stale_if_error", stale_if_error_s, 0, MESH_MAX_OPT_SECONDS * 365);
+        rc = mesh_opt_range(VOPT, "jwks_max_age stale_if_error", stale_if_error_s, 0,
+                            MESH_MAX_OPT_SECONDS * 365);
     }
     if (rc == MESH_OK) {
         o->jwks_max_age_min = min_s;
@@ -328,10 +326,10 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_trust_bundle(mesh_verifier_opts_t 
         return mesh_err_set(MESH_ERR_CONFIG, "verifier option trust_bundle: a CRL path needs "
                                              "the bundle of the CAs whose CRLs they are");
     }
-    if ((rc = mesh_opt_str(VOPT, "trust_bundle", &bundle, bundle_path, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
-                        MESH_OPT_EMPTY_UNSETS)) != MESH_OK ||
-        (rc = mesh_opt_str(VOPT, "trust_bundle crl", &o->crl_path, crl_path, MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG,
-                        MESH_OPT_EMPTY_UNSETS)) != MESH_OK) {
+    if ((rc = mesh_opt_str(VOPT, "trust_bundle", &bundle, bundle_path, MESH_MAX_OPT_STRING,
+                           MESH_ERR_INVALID_ARG, MESH_OPT_EMPTY_UNSETS)) != MESH_OK ||
+        (rc = mesh_opt_str(VOPT, "trust_bundle crl", &o->crl_path, crl_path, MESH_MAX_OPT_STRING,
+                           MESH_ERR_INVALID_ARG, MESH_OPT_EMPTY_UNSETS)) != MESH_OK) {
         free(bundle);
         return rc;
     }
@@ -348,9 +346,11 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_profile(mesh_verifier_opts_t *o, c
     } else if (profile != NULL && strcmp(profile, "oidc") == 0) {
         o->profile = MESH_PROFILE_OIDC;
     } else {
-        return mesh_err_set(MESH_ERR_CONFIG, "verifier option profile: \"%.64s\" is neither "
+        return mesh_err_set(MESH_ERR_CONFIG,
+                            "verifier option profile: \"%.64s\" is neither "
                             "\"mesh\" (the mesh issuer) nor \"oidc\" (an external identity "
-                            "provider)", profile != NULL ? profile : "(NULL)");
+                            "provider)",
+                            profile != NULL ? profile : "(NULL)");
     }
     return MESH_OK;
 }
@@ -392,8 +392,8 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_required_claims(mesh_verifier_opts
             return rc;
         }
     }
-    return mesh_opt_str(VOPT, "required_claims", &o->required_claims, claims,
-                        MESH_MAX_OPT_STRING, MESH_ERR_INVALID_ARG, MESH_OPT_EMPTY_UNSETS);
+    return mesh_opt_str(VOPT, "required_claims", &o->required_claims, claims, MESH_MAX_OPT_STRING,
+                        MESH_ERR_INVALID_ARG, MESH_OPT_EMPTY_UNSETS);
 }
 
 MESH_EXPORT mesh_err_t mesh_verifier_opts_set_hmac_key(mesh_verifier_opts_t *o, const uint8_t *key,
@@ -403,14 +403,17 @@ MESH_EXPORT mesh_err_t mesh_verifier_opts_set_hmac_key(mesh_verifier_opts_t *o, 
 
     MESH_OPT_NEED(o, VOPT, "hmac_key");
     if ((key == NULL) != (len == 0)) {
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "verifier option hmac_key: a key of %zu bytes "
-                            "%s", len, key == NULL ? "without its bytes" : "is empty");
+        return mesh_err_set(MESH_ERR_INVALID_ARG,
+                            "verifier option hmac_key: a key of %zu bytes "
+                            "%s",
+                            len, key == NULL ? "without its bytes" : "is empty");
     }
     if (key != NULL && (len < MESH_MIN_HMAC_KEY_BYTES || len > MESH_MAX_HMAC_KEY_BYTES)) {
         /* RFC 7518 §3.2: an HS256 key is at least as long as the hash output. */
-        return mesh_err_set(MESH_ERR_INVALID_ARG, "verifier option hmac_key: %zu bytes; an HS256 "
-                            "key has %d..%d bytes", len, MESH_MIN_HMAC_KEY_BYTES,
-                            MESH_MAX_HMAC_KEY_BYTES);
+        return mesh_err_set(MESH_ERR_INVALID_ARG,
+                            "verifier option hmac_key: %zu bytes; an HS256 "
+                            "key has %d..%d bytes",
+                            len, MESH_MIN_HMAC_KEY_BYTES, MESH_MAX_HMAC_KEY_BYTES);
     }
     if (key != NULL) {
         if ((copy = malloc(len)) == NULL) {

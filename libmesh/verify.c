@@ -45,8 +45,10 @@ static mesh_err_t parse_authorization(const char *h, const char **tok, size_t *l
         return mesh_err_set(MESH_ERR_NO_TOKEN, "Authorization: Bearer with an empty token");
     }
     if ((size_t)(e - p) > MESH_MAX_TOKEN_BYTES) {
-        return mesh_err_set(MESH_ERR_TOKEN_TOO_LARGE, "token of %zu bytes, over the %d-byte "
-                            "limit", (size_t)(e - p), MESH_MAX_TOKEN_BYTES);
+        return mesh_err_set(MESH_ERR_TOKEN_TOO_LARGE,
+                            "token of %zu bytes, over the %d-byte "
+                            "limit",
+                            (size_t)(e - p), MESH_MAX_TOKEN_BYTES);
     }
     *tok = p;
     *len = (size_t)(e - p);
@@ -119,8 +121,7 @@ static mesh_err_t recheck(mesh_verifier_t *v, const mesh_identity_t *id, const u
 
     if (now >= id->exp + v->o.skew) {
         return mesh_err_set(MESH_ERR_EXPIRED, "exp %lld is %lld s before now (skew %lld s)",
-                            (long long)id->exp, (long long)(now - id->exp),
-                            (long long)v->o.skew);
+                            (long long)id->exp, (long long)(now - id->exp), (long long)v->o.skew);
     }
     if (mesh_verifier_is_revoked(v, id->jti)) {
         return mesh_err_set(MESH_ERR_REVOKED, "jti %s is revoked", shown(id->jti));
@@ -184,8 +185,8 @@ static bool kid_skipped(mesh_verifier_t *v, const char *kid)
     if (!mesh_jwks_cache_skipped_kid(v->keys, kid, strlen(kid), why, sizeof(why))) {
         return false;
     }
-    mesh_err_set(MESH_ERR_ALG_NOT_ALLOWED, "the issuer's key \"%s\" is not used: %s",
-                 shown(kid), why);
+    mesh_err_set(MESH_ERR_ALG_NOT_ALLOWED, "the issuer's key \"%s\" is not used: %s", shown(kid),
+                 why);
     return true;
 }
 
@@ -217,13 +218,16 @@ static mesh_err_t verify_full(mesh_verifier_t *v, const char *tok, size_t len, c
             char why[512];
             uint64_t skipped = mesh_jwks_cache_skipped(v->keys);
             if (empty_set && skipped > 0) {
-                return mesh_err_set(MESH_ERR_KEYS_UNAVAILABLE, "no usable verification keys: "
+                return mesh_err_set(MESH_ERR_KEYS_UNAVAILABLE,
+                                    "no usable verification keys: "
                                     "the algorithm list left out all %llu keys of the JWKS",
                                     (unsigned long long)skipped);
             }
             mesh_jwks_cache_last_error(v->keys, why, sizeof(why));
-            return mesh_err_set(MESH_ERR_KEYS_UNAVAILABLE, "no verification keys (last fetch: "
-                                "%s)", why);
+            return mesh_err_set(MESH_ERR_KEYS_UNAVAILABLE,
+                                "no verification keys (last fetch: "
+                                "%s)",
+                                why);
         }
         rc = mesh_jws_verify_header(NULL, set, tok, len, &hdr, payload, sizeof(payload), &plen,
                                     NULL);
@@ -280,7 +284,8 @@ mesh_err_t mesh_verify_core(mesh_verifier_t *v, const char *authorization,
         /* Fail closed: past stale-if-error the keys that verified it are not trusted either. */
         mesh_identity_free(id);
         id = NULL;
-        rc = mesh_err_set(MESH_ERR_KEYS_UNAVAILABLE, "the keys that verified this token are past "
+        rc = mesh_err_set(MESH_ERR_KEYS_UNAVAILABLE,
+                          "the keys that verified this token are past "
                           "max-age and stale-if-error and have not been renewed");
         goto out;
     }
@@ -298,8 +303,8 @@ mesh_err_t mesh_verify_core(mesh_verifier_t *v, const char *authorization,
     }
     if (rc == MESH_OK && required_scope != NULL && required_scope[0] != '\0' &&
         !mesh_identity_has_scope(id, required_scope)) {
-        rc = mesh_err_set(MESH_ERR_SCOPE, "token lacks scope \"%s\" (has \"%s\")",
-                          required_scope, mesh_identity_scopes(id));
+        rc = mesh_err_set(MESH_ERR_SCOPE, "token lacks scope \"%s\" (has \"%s\")", required_scope,
+                          mesh_identity_scopes(id));
     }
 out:
     if (rc == MESH_OK) {
@@ -315,8 +320,8 @@ out:
     return rc;
 }
 
-MESH_EXPORT int mesh_verify_http_status(mesh_err_t result, const char *required_scope,
-                                        char *www, size_t cap)
+MESH_EXPORT int mesh_verify_http_status(mesh_err_t result, const char *required_scope, char *www,
+                                        size_t cap)
 {
     int status;
 
@@ -335,14 +340,18 @@ MESH_EXPORT int mesh_verify_http_status(mesh_err_t result, const char *required_
         return status;
     case MESH_ERR_SCOPE:
         if (www != NULL) {
-            snprintf(www, cap, "Bearer realm=\"mesh\", error=\"insufficient_scope\", "
-                     "scope=\"%s\"", required_scope != NULL ? required_scope : "");
+            snprintf(www, cap,
+                     "Bearer realm=\"mesh\", error=\"insufficient_scope\", "
+                     "scope=\"%s\"",
+                     required_scope != NULL ? required_scope : "");
         }
         return 403;
     case MESH_ERR_TWO_CREDENTIALS:
         if (www != NULL) {
-            snprintf(www, cap, "Bearer realm=\"mesh\", error=\"invalid_request\", "
-                     "error_description=\"%s\"", mesh_err_name(result));
+            snprintf(www, cap,
+                     "Bearer realm=\"mesh\", error=\"invalid_request\", "
+                     "error_description=\"%s\"",
+                     mesh_err_name(result));
         }
         return 400;
     case MESH_ERR_KEYS_UNAVAILABLE:
@@ -356,8 +365,10 @@ MESH_EXPORT int mesh_verify_http_status(mesh_err_t result, const char *required_
     default:
         /* To the peer the reason stays coarse: invalid_token plus a short reason code. */
         if (www != NULL) {
-            snprintf(www, cap, "Bearer realm=\"mesh\", error=\"invalid_token\", "
-                     "error_description=\"%s\"", mesh_err_name(result));
+            snprintf(www, cap,
+                     "Bearer realm=\"mesh\", error=\"invalid_token\", "
+                     "error_description=\"%s\"",
+                     mesh_err_name(result));
         }
         return 401;
     }

@@ -18,9 +18,9 @@
 #include "verifier_internal.h"
 #include "x509_internal.h"
 
-#define MEMO_SLOTS 1024 /* remembered verdicts (direct-mapped: a collision replaces) */
+#define MEMO_SLOTS   1024 /* remembered verdicts (direct-mapped: a collision replaces) */
 #define MEMO_STRIPES 16
-#define MEMO_DETAIL 224
+#define MEMO_DETAIL  224
 
 typedef struct {
     uint8_t key[MESH_SHA256_LEN]; /* SHA-256 of the presented bytes */
@@ -68,10 +68,11 @@ mesh_err_t mesh_verifier_peer_setup(mesh_verifier_t *v)
     mesh_err_t rc;
 
     if (o->trust_bundle_path == NULL) {
-        return o->crl_path == NULL ? MESH_OK
-                                   : mesh_err_set(MESH_ERR_CONFIG, "verifier options: crl_path "
-                                                  "needs trust_bundle_path (the CAs whose CRLs "
-                                                  "they are)");
+        return o->crl_path == NULL
+                   ? MESH_OK
+                   : mesh_err_set(MESH_ERR_CONFIG, "verifier options: crl_path "
+                                                   "needs trust_bundle_path (the CAs whose CRLs "
+                                                   "they are)");
     }
     p = calloc(1, sizeof(*p));
     if (p == NULL) {
@@ -115,7 +116,7 @@ MESH_EXPORT mesh_err_t mesh_verifier_reload_trust(mesh_verifier_t *v)
     mesh_err_clear();
     if (v == NULL || v->peer == NULL) {
         return mesh_err_set(MESH_ERR_CONFIG, "this verifier has no trust bundle "
-                            "(trust_bundle_path) to reload");
+                                             "(trust_bundle_path) to reload");
     }
     rc = mesh_trust_load(v->peer->bundle_path, v->peer->crl_path, &fresh);
     if (rc != MESH_OK) {
@@ -241,8 +242,10 @@ MESH_EXPORT mesh_err_t mesh_verify(mesh_verifier_t *v, const char *authorization
 
     if (v->peer != NULL && peer_cert_der != NULL && peer_cert_len > 0) {
         peer_rc = peer_cert_len > MESH_MAX_PEM_BYTES
-                      ? mesh_err_set(MESH_ERR_LIMIT, "peer certificate of %zu bytes, over the "
-                                     "%d-byte limit", peer_cert_len, MESH_MAX_PEM_BYTES)
+                      ? mesh_err_set(MESH_ERR_LIMIT,
+                                     "peer certificate of %zu bytes, over the "
+                                     "%d-byte limit",
+                                     peer_cert_len, MESH_MAX_PEM_BYTES)
                       : peer_check(v, peer_cert_der, peer_cert_len, false, NULL, NULL);
     }
     return mesh_verify_core(v, authorization, peer_cert_der, peer_cert_len, required_scope,
@@ -258,12 +261,15 @@ MESH_EXPORT mesh_err_t mesh_verify_pem(mesh_verifier_t *v, const char *authoriza
     mesh_err_t rc = MESH_OK;
 
     if (v->peer == NULL) {
-        rc = mesh_err_set(MESH_ERR_CONFIG, "mesh_verify_pem needs a verifier with a trust "
+        rc = mesh_err_set(MESH_ERR_CONFIG,
+                          "mesh_verify_pem needs a verifier with a trust "
                           "bundle (trust_bundle_path): a forwarded certificate is not "
                           "checked by any TLS layer");
     } else if (pem_len > MESH_MAX_PEM_BYTES) {
-        rc = mesh_err_set(MESH_ERR_LIMIT, "peer certificate chain of %zu bytes, over the "
-                          "%d-byte limit", pem_len, MESH_MAX_PEM_BYTES);
+        rc = mesh_err_set(MESH_ERR_LIMIT,
+                          "peer certificate chain of %zu bytes, over the "
+                          "%d-byte limit",
+                          pem_len, MESH_MAX_PEM_BYTES);
     } else if (pem_chain != NULL && pem_len > 0) {
         rc = peer_check(v, pem_chain, pem_len, true, &der, &der_len);
     }

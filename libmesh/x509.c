@@ -28,7 +28,7 @@ MESH_EXPORT mesh_err_t mesh_x5t_s256(const uint8_t *der, size_t len, char out[ME
     mesh_err_clear();
     if (der == NULL || len == 0 || out == NULL) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_x5t_s256: empty certificate or NULL "
-                            "argument");
+                                                  "argument");
     }
     /* RFC 8705 §3.1: base64url of the SHA-256 of the DER certificate. */
     SHA256(der, len, md);
@@ -39,8 +39,8 @@ MESH_EXPORT mesh_err_t mesh_x5t_s256(const uint8_t *der, size_t len, char out[ME
 static bool spiffe_char(char c, bool path)
 {
     /* SPIFFE ID spec §2.1-2.2: trust domain [a-z0-9.-_], path segments also [A-Z]. */
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-           c == '_' || (path && c >= 'A' && c <= 'Z');
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_' ||
+           (path && c >= 'A' && c <= 'Z');
 }
 
 /* A well-formed SPIFFE ID: spiffe://trust-domain[/segment...], no empty, "." or ".." segment. */
@@ -96,7 +96,7 @@ static mesh_err_t spiffe_from_names(const GENERAL_NAMES *names, const char **id,
         }
         if (!spiffe_valid(s, n)) {
             return mesh_err_set(MESH_ERR_CERT, "certificate: URI SAN is not a valid SPIFFE ID "
-                                "(spiffe://trust-domain/path)");
+                                               "(spiffe://trust-domain/path)");
         }
         *id = s;
         *id_len = n;
@@ -104,8 +104,10 @@ static mesh_err_t spiffe_from_names(const GENERAL_NAMES *names, const char **id,
     }
     /* SPIFFE X509-SVID §2: exactly one SPIFFE ID per certificate. */
     if (found != 1) {
-        return mesh_err_set(MESH_ERR_CERT, "certificate has %d spiffe:// URI SANs, needs "
-                            "exactly one; reissue it with mesh-ca", found);
+        return mesh_err_set(MESH_ERR_CERT,
+                            "certificate has %d spiffe:// URI SANs, needs "
+                            "exactly one; reissue it with mesh-ca",
+                            found);
     }
     return MESH_OK;
 }
@@ -126,7 +128,7 @@ mesh_err_t mesh_x509_cert_spiffe_id(const X509 *cert, char **out)
     if (names == NULL) {
         ERR_clear_error();
         return mesh_err_set(MESH_ERR_CERT, "certificate has no subjectAltName; reissue it with "
-                            "a spiffe:// URI SAN");
+                                           "a spiffe:// URI SAN");
     }
     rc = spiffe_from_names(names, &id, &id_len);
     if (rc == MESH_OK) {
@@ -152,7 +154,7 @@ MESH_EXPORT mesh_err_t mesh_x509_spiffe_id(const uint8_t *der, size_t len, char 
     mesh_err_clear();
     if (der == NULL || out == NULL || len == 0 || len > MESH_MAX_PEM_BYTES) {
         return mesh_err_set(MESH_ERR_INVALID_ARG, "mesh_x509_spiffe_id: NULL, empty or "
-                            "oversized certificate");
+                                                  "oversized certificate");
     }
     cert = d2i_X509(NULL, &p, (long)len);
     if (cert == NULL || p != der + len) {

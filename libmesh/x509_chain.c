@@ -21,13 +21,13 @@
 #include "internal.h"
 
 /* Reads every certificate of a PEM file; the first is the leaf. */
-static mesh_err_t load_certs(const char *path, const char *role, STACK_OF(X509) **out)
+static mesh_err_t load_certs(const char *path, const char *role, STACK_OF(X509) * *out)
 {
     char *pem = NULL;
     size_t len = 0;
     BIO *bio;
     X509 *x;
-    STACK_OF(X509) *sk;
+    STACK_OF(X509) * sk;
     mesh_err_t rc;
 
     if (path == NULL || path[0] == '\0') {
@@ -58,7 +58,8 @@ static mesh_err_t load_certs(const char *path, const char *role, STACK_OF(X509) 
         sk_X509_free(sk);
         return mesh_err_set(MESH_ERR_CERT,
                             "%s file %s holds no PEM certificate; give the certificate file "
-                            "(BEGIN CERTIFICATE), not a key or DER file", role, path);
+                            "(BEGIN CERTIFICATE), not a key or DER file",
+                            role, path);
     }
     *out = sk;
     return MESH_OK;
@@ -92,14 +93,16 @@ MESH_EXPORT mesh_err_t mesh_certfile_check_key(const char *cert_path, const char
         ERR_clear_error();
         rc = mesh_err_set(MESH_ERR_KEY_PARSE,
                           "key file %s holds no unencrypted PEM private key; give the "
-                          "service's key.pem", key_path);
+                          "service's key.pem",
+                          key_path);
         goto out;
     }
     if (X509_check_private_key(sk_X509_value(certs, 0), key) != 1) {
         ERR_clear_error();
         rc = mesh_err_set(MESH_ERR_CERT_KEY_MISMATCH,
                           "key file %s is not the key of certificate %s; point TLS_KEY_PATH "
-                          "and TLS_CERT_PATH at the same service's pair", key_path, cert_path);
+                          "and TLS_CERT_PATH at the same service's pair",
+                          key_path, cert_path);
         goto out;
     }
     rc = MESH_OK;
@@ -136,12 +139,13 @@ MESH_EXPORT mesh_err_t mesh_certfile_check_time(const char *cert_path, int64_t n
     if (X509_cmp_time(X509_get0_notBefore(leaf), &t) > 0) {
         rc = mesh_err_set(MESH_ERR_CERT,
                           "certificate %s is not valid yet (notBefore is in the future); check "
-                          "the clock or re-issue it", cert_path);
+                          "the clock or re-issue it",
+                          cert_path);
     } else if (X509_cmp_time(X509_get0_notAfter(leaf), &t) < 0) {
         rc = mesh_err_set(MESH_ERR_CERT,
                           "certificate %s expired at %lld (now %lld); re-issue it (mesh-ca "
-                          "issue) and restart the service", cert_path, (long long)after,
-                          (long long)t);
+                          "issue) and restart the service",
+                          cert_path, (long long)after, (long long)t);
     } else {
         rc = MESH_OK;
         if (not_after != NULL) {

@@ -30,8 +30,8 @@
 struct mesh_trust {
     atomic_int refs;
     X509_STORE *store;
-    STACK_OF(X509_NAME) *crl_issuers; /* the CAs a configured CRL speaks for */
-    int64_t crl_next_update;          /* earliest nextUpdate of those CRLs; INT64_MAX: none */
+    STACK_OF(X509_NAME) * crl_issuers; /* the CAs a configured CRL speaks for */
+    int64_t crl_next_update;           /* earliest nextUpdate of those CRLs; INT64_MAX: none */
 };
 
 static void subject_of(const X509 *x, char *out, size_t cap)
@@ -70,7 +70,7 @@ static mesh_err_t open_pem(const char *path, size_t max, char **buf, BIO **bio)
 }
 
 /* Roots and intermediates into the store; `cas` keeps them for checking the CRLs. */
-static mesh_err_t load_bundle(mesh_trust_t *t, const char *path, STACK_OF(X509) *cas)
+static mesh_err_t load_bundle(mesh_trust_t *t, const char *path, STACK_OF(X509) * cas)
 {
     char *buf = NULL, name[256];
     BIO *bio = NULL;
@@ -84,13 +84,15 @@ static mesh_err_t load_bundle(mesh_trust_t *t, const char *path, STACK_OF(X509) 
     while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
         subject_of(x, name, sizeof(name));
         if (sk_X509_num(cas) >= MESH_MAX_TRUST_CERTS) {
-            rc = mesh_err_set(MESH_ERR_CONFIG, "trust bundle %s: more than %d certificates",
-                              path, MESH_MAX_TRUST_CERTS);
+            rc = mesh_err_set(MESH_ERR_CONFIG, "trust bundle %s: more than %d certificates", path,
+                              MESH_MAX_TRUST_CERTS);
         } else if (X509_check_ca(x) == 0) {
             /* A service certificate here would be its own trust anchor. */
-            rc = mesh_err_set(MESH_ERR_CONFIG, "trust bundle %s: %s is not a CA certificate; "
+            rc = mesh_err_set(MESH_ERR_CONFIG,
+                              "trust bundle %s: %s is not a CA certificate; "
                               "the bundle holds the mesh's root and intermediate CAs (ca.pem, "
-                              "intermediate.pem), not service certificates", path, name);
+                              "intermediate.pem), not service certificates",
+                              path, name);
         } else if (X509_STORE_add_cert(t->store, x) != 1 || !sk_X509_push(cas, x)) {
             rc = mesh_err_openssl(MESH_ERR_INTERNAL, "trust bundle");
         } else {
@@ -102,11 +104,15 @@ static mesh_err_t load_bundle(mesh_trust_t *t, const char *path, STACK_OF(X509) 
     }
     ERR_clear_error();
     if (sk_X509_num(cas) == 0) {
-        rc = mesh_err_set(MESH_ERR_CONFIG, "trust bundle %s holds no PEM certificate (BEGIN "
-                          "CERTIFICATE)", path);
+        rc = mesh_err_set(MESH_ERR_CONFIG,
+                          "trust bundle %s holds no PEM certificate (BEGIN "
+                          "CERTIFICATE)",
+                          path);
     } else if (!root) {
-        rc = mesh_err_set(MESH_ERR_CONFIG, "trust bundle %s holds no root (self-signed) CA; "
-                          "add the mesh root (certs/ca.pem): a chain must end at a root", path);
+        rc = mesh_err_set(MESH_ERR_CONFIG,
+                          "trust bundle %s holds no root (self-signed) CA; "
+                          "add the mesh root (certs/ca.pem): a chain must end at a root",
+                          path);
     }
 out:
     BIO_free(bio);
@@ -115,7 +121,7 @@ out:
 }
 
 /* The bundle CA that signed `crl`, or NULL. */
-static const X509 *crl_signer(const X509_CRL *crl, STACK_OF(X509) *cas)
+static const X509 *crl_signer(const X509_CRL *crl, STACK_OF(X509) * cas)
 {
     for (int i = 0; i < sk_X509_num(cas); i++) {
         X509 *ca = sk_X509_value(cas, i);
@@ -128,8 +134,7 @@ static const X509 *crl_signer(const X509_CRL *crl, STACK_OF(X509) *cas)
     return NULL;
 }
 
-static mesh_err_t add_crl(mesh_trust_t *t, X509_CRL *crl, const char *path,
-                          STACK_OF(X509) *cas)
+static mesh_err_t add_crl(mesh_trust_t *t, X509_CRL *crl, const char *path, STACK_OF(X509) * cas)
 {
     char name[256];
     X509_NAME *issuer;
@@ -141,9 +146,11 @@ static mesh_err_t add_crl(mesh_trust_t *t, X509_CRL *crl, const char *path,
     /* A CRL no bundle CA signed would revoke nothing (OpenSSL cannot use it) and hide that
      * the revocations an operator expects are not in force: refuse it now. */
     if (crl_signer(crl, cas) == NULL) {
-        return mesh_err_set(MESH_ERR_CONFIG, "CRL file %s: the CRL of %s is not signed by a CA "
+        return mesh_err_set(MESH_ERR_CONFIG,
+                            "CRL file %s: the CRL of %s is not signed by a CA "
                             "of the trust bundle; put its issuer in the bundle (mesh-ca's CRL: "
-                            "certs/intermediate.pem), or give this mesh's crl.pem", path, name);
+                            "certs/intermediate.pem), or give this mesh's crl.pem",
+                            path, name);
     }
     issuer = X509_NAME_dup(X509_CRL_get_issuer(crl));
     if (issuer == NULL || !sk_X509_NAME_push(t->crl_issuers, issuer) ||
@@ -158,7 +165,7 @@ static mesh_err_t add_crl(mesh_trust_t *t, X509_CRL *crl, const char *path,
     return MESH_OK;
 }
 
-static mesh_err_t load_crls(mesh_trust_t *t, const char *path, STACK_OF(X509) *cas)
+static mesh_err_t load_crls(mesh_trust_t *t, const char *path, STACK_OF(X509) * cas)
 {
     char *buf = NULL;
     BIO *bio = NULL;
@@ -293,7 +300,7 @@ static int verify_cb(int ok, X509_STORE_CTX *ctx)
 }
 
 /* The leaf as DER (exactly `len` bytes) or a PEM chain (leaf first); a new stack. */
-static mesh_err_t parse_input(const void *in, size_t len, bool pem, STACK_OF(X509) **out)
+static mesh_err_t parse_input(const void *in, size_t len, bool pem, STACK_OF(X509) * *out)
 {
     STACK_OF(X509) *sk = sk_X509_new_null();
     BIO *bio = NULL;
@@ -309,7 +316,7 @@ static mesh_err_t parse_input(const void *in, size_t len, bool pem, STACK_OF(X50
         if (x == NULL || p != (const unsigned char *)in + len || !sk_X509_push(sk, x)) {
             X509_free(x);
             rc = mesh_err_set(MESH_ERR_PEER_CERT, "peer certificate: not one DER X.509 "
-                              "certificate");
+                                                  "certificate");
         }
         goto out;
     }
@@ -317,13 +324,16 @@ static mesh_err_t parse_input(const void *in, size_t len, bool pem, STACK_OF(X50
     while (bio != NULL && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
         if (sk_X509_num(sk) >= MESH_MAX_CHAIN_DEPTH || !sk_X509_push(sk, x)) {
             X509_free(x);
-            rc = mesh_err_set(MESH_ERR_PEER_CERT, "peer certificate chain: more than %d "
-                              "certificates", MESH_MAX_CHAIN_DEPTH);
+            rc = mesh_err_set(MESH_ERR_PEER_CERT,
+                              "peer certificate chain: more than %d "
+                              "certificates",
+                              MESH_MAX_CHAIN_DEPTH);
             goto out;
         }
     }
     if (sk_X509_num(sk) == 0) {
-        rc = mesh_err_set(MESH_ERR_PEER_CERT, "peer certificate chain holds no PEM certificate "
+        rc = mesh_err_set(MESH_ERR_PEER_CERT,
+                          "peer certificate chain holds no PEM certificate "
                           "(BEGIN CERTIFICATE; URL-decode a proxy's header first)");
     }
 out:
@@ -348,15 +358,17 @@ static mesh_err_t leaf_rules(X509 *leaf)
         return mesh_err_set(MESH_ERR_PEER_CERT, "peer certificate has a malformed extension");
     }
     if (X509_check_ca(leaf) != 0) {
-        return mesh_err_set(MESH_ERR_PEER_CERT, "peer certificate is a CA certificate "
+        return mesh_err_set(MESH_ERR_PEER_CERT,
+                            "peer certificate is a CA certificate "
                             "(basicConstraints CA:TRUE); a caller presents its service "
                             "certificate");
     }
     /* DESIGN "Identity": service certificates carry EKU clientAuth; one without an EKU at all
      * is not a mesh service certificate either. */
-    if ((flags & EXFLAG_XKUSAGE) == 0 || (X509_get_extended_key_usage(leaf) & XKU_SSL_CLIENT) == 0) {
+    if ((flags & EXFLAG_XKUSAGE) == 0 ||
+        (X509_get_extended_key_usage(leaf) & XKU_SSL_CLIENT) == 0) {
         return mesh_err_set(MESH_ERR_PEER_CERT, "peer certificate lacks extended key usage "
-                            "clientAuth");
+                                                "clientAuth");
     }
     rc = mesh_x509_cert_spiffe_id(leaf, &id);
     free(id);
@@ -370,7 +382,7 @@ static mesh_err_t leaf_rules(X509 *leaf)
 
 /* Until when a verdict holds: positive, the chain's earliest notAfter and the CRLs' earliest
  * nextUpdate; negative, a short while, and no later than a notBefore still to come. */
-static int64_t verdict_until(const mesh_trust_t *t, STACK_OF(X509) *chain, int64_t now, bool ok)
+static int64_t verdict_until(const mesh_trust_t *t, STACK_OF(X509) * chain, int64_t now, bool ok)
 {
     int64_t until = ok ? t->crl_next_update : now + NEGATIVE_TTL;
 
@@ -445,8 +457,10 @@ mesh_err_t mesh_trust_verify(const mesh_trust_t *t, int64_t now, const void *in,
     ok = X509_verify_cert(ctx);
     ERR_clear_error();
     if (st.err != X509_V_OK) {
-        rc = mesh_err_set(MESH_ERR_PEER_CERT, "peer certificate refused at chain depth %d (%s): "
-                          "%s", st.depth, st.subject, X509_verify_cert_error_string(st.err));
+        rc = mesh_err_set(MESH_ERR_PEER_CERT,
+                          "peer certificate refused at chain depth %d (%s): "
+                          "%s",
+                          st.depth, st.subject, X509_verify_cert_error_string(st.err));
     } else if (ok != 1) {
         rc = mesh_err_set(MESH_ERR_PEER_CERT, "peer certificate refused: %s",
                           X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));

@@ -54,8 +54,7 @@ static bool parse_long(const char *s, long lo, long hi, long *out)
 
 /* The request to send, built once: method, URL, audience, headers and body. */
 static mesh_err_t build_request(const char *method, const char *url, const char *aud,
-                                const char *const *headers, const char *data,
-                                mesh_request_t **out)
+                                const char *const *headers, const char *data, mesh_request_t **out)
 {
     mesh_request_t *req = NULL;
     mesh_err_t rc = mesh_request_new(method, url, &req);

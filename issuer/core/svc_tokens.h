@@ -15,7 +15,6 @@
 
 #include "store.h"
 
-
 /*
  * Creates NAME ([a-z0-9-], 1-63, like a DNS label; else MESH_ERR_CONFIG naming the rule);
  * audiences comma-separated (non-empty), scopes space-separated ("" = all the audience

@@ -10,8 +10,8 @@
 #include <mesh/limits.h>
 
 /* Exit statuses shared by every verb (documented in mesh(1)). */
-#define CLI_OK 0
-#define CLI_FAIL 1  /* the check or operation failed (token rejected, peer refused, ...) */
+#define CLI_OK    0
+#define CLI_FAIL  1 /* the check or operation failed (token rejected, peer refused, ...) */
 #define CLI_USAGE 2 /* bad command line or unreadable input */
 
 /* Most bytes a verb reads from stdin: well past MESH_MAX_TOKEN_BYTES, still bounded. */

@@ -16,17 +16,38 @@ static struct {
 bool cli_client_opt(int c, const char *arg)
 {
     switch (c) {
-    case OPT_SERVICE: flags.service = arg; return true;
-    case OPT_ISSUER: flags.issuer = arg; return true;
-    case OPT_CERT: flags.cert = arg; return true;
-    case OPT_KEY: flags.key = arg; return true;
-    case OPT_CA: flags.ca = arg; return true;
-    case OPT_CERTS_DIR: flags.dir = arg; return true;
-    case OPT_CLIENT_ID: flags.client_id = arg; return true;
-    case OPT_CLIENT_SECRET: flags.client_secret = arg; return true;
-    case OPT_INSECURE: flags.insecure = true; return true;
-    case OPT_ISSUER_ID: flags.issuer_id = arg; return true;
-    default: return false;
+    case OPT_SERVICE:
+        flags.service = arg;
+        return true;
+    case OPT_ISSUER:
+        flags.issuer = arg;
+        return true;
+    case OPT_CERT:
+        flags.cert = arg;
+        return true;
+    case OPT_KEY:
+        flags.key = arg;
+        return true;
+    case OPT_CA:
+        flags.ca = arg;
+        return true;
+    case OPT_CERTS_DIR:
+        flags.dir = arg;
+        return true;
+    case OPT_CLIENT_ID:
+        flags.client_id = arg;
+        return true;
+    case OPT_CLIENT_SECRET:
+        flags.client_secret = arg;
+        return true;
+    case OPT_INSECURE:
+        flags.insecure = true;
+        return true;
+    case OPT_ISSUER_ID:
+        flags.issuer_id = arg;
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -54,8 +75,8 @@ static void flag_to_env(const char *flag, const char *var)
 static char *identity_file(const char *service, int which)
 {
     char *path = NULL;
-    mesh_err_t rc = mesh_env_identity(service, which == 0 ? &path : NULL,
-                                      which == 1 ? &path : NULL, which == 2 ? &path : NULL);
+    mesh_err_t rc = mesh_env_identity(service, which == 0 ? &path : NULL, which == 1 ? &path : NULL,
+                                      which == 2 ? &path : NULL);
     return rc == MESH_OK ? path : NULL;
 }
 

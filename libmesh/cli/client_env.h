@@ -20,29 +20,31 @@ enum {
     OPT_ISSUER_ID,
 };
 
-#define CLI_CLIENT_OPTIONS                                                                     \
-    {"service", required_argument, NULL, OPT_SERVICE},                                         \
-        {"issuer", required_argument, NULL, OPT_ISSUER},                                       \
-        {"cert", required_argument, NULL, OPT_CERT}, {"key", required_argument, NULL, OPT_KEY}, \
-        {"ca", required_argument, NULL, OPT_CA},                                               \
-        {"certs-dir", required_argument, NULL, OPT_CERTS_DIR},                                 \
-        {"client-id", required_argument, NULL, OPT_CLIENT_ID},                                 \
-        {"client-secret", required_argument, NULL, OPT_CLIENT_SECRET},                         \
-        {"insecure-skip-hostname", no_argument, NULL, OPT_INSECURE},                          \
-        {"issuer-id", required_argument, NULL, OPT_ISSUER_ID}
+#define CLI_CLIENT_OPTIONS                                                                         \
+    {"service", required_argument, NULL, OPT_SERVICE},                                             \
+        {"issuer", required_argument, NULL, OPT_ISSUER},                                           \
+        {"cert", required_argument, NULL, OPT_CERT}, {"key", required_argument, NULL, OPT_KEY},    \
+        {"ca", required_argument, NULL, OPT_CA},                                                   \
+        {"certs-dir", required_argument, NULL, OPT_CERTS_DIR},                                     \
+        {"client-id", required_argument, NULL, OPT_CLIENT_ID},                                     \
+        {"client-secret", required_argument, NULL, OPT_CLIENT_SECRET},                             \
+        {"insecure-skip-hostname", no_argument, NULL, OPT_INSECURE},                               \
+    {                                                                                              \
+        "issuer-id", required_argument, NULL, OPT_ISSUER_ID                                        \
+    }
 
-#define CLI_CLIENT_HELP                                                                        \
-    "Identity (flags override the environment):\n"                                             \
-    "  --issuer URL         MESH_ISSUER_URL   the issuer, https://host:port\n"                  \
-    "  --issuer-id ID       MESH_ISSUER_ID    the issuer's SPIFFE ID; another server fails\n"  \
-    "                                         before anything is sent to it\n"                \
-    "  --cert PEM           TLS_CERT_PATH     this service's certificate\n"                     \
-    "  --key PEM            TLS_KEY_PATH      its private key\n"                                \
-    "  --ca PEM             TLS_CA_PATH       the mesh CA (certs/ca.pem)\n"                     \
-    "  --certs-dir DIR      MESH_CERTS_DIR    mesh-ca's directory; with --service NAME\n"       \
-    "  --service NAME       MESH_SERVICE      uses DIR/NAME/{cert,key}.pem and DIR/ca.pem\n"    \
-    "  --client-id ID       MESH_CLIENT_ID    service token instead of the certificate\n"       \
-    "  --client-secret S    MESH_CLIENT_SECRET  (prefer the variable: flags show in ps)\n"      \
+#define CLI_CLIENT_HELP                                                                            \
+    "Identity (flags override the environment):\n"                                                 \
+    "  --issuer URL         MESH_ISSUER_URL   the issuer, https://host:port\n"                     \
+    "  --issuer-id ID       MESH_ISSUER_ID    the issuer's SPIFFE ID; another server fails\n"      \
+    "                                         before anything is sent to it\n"                     \
+    "  --cert PEM           TLS_CERT_PATH     this service's certificate\n"                        \
+    "  --key PEM            TLS_KEY_PATH      its private key\n"                                   \
+    "  --ca PEM             TLS_CA_PATH       the mesh CA (certs/ca.pem)\n"                        \
+    "  --certs-dir DIR      MESH_CERTS_DIR    mesh-ca's directory; with --service NAME\n"          \
+    "  --service NAME       MESH_SERVICE      uses DIR/NAME/{cert,key}.pem and DIR/ca.pem\n"       \
+    "  --client-id ID       MESH_CLIENT_ID    service token instead of the certificate\n"          \
+    "  --client-secret S    MESH_CLIENT_SECRET  (prefer the variable: flags show in ps)\n"         \
     "  --insecure-skip-hostname   development only: no TLS hostname check (warns)\n"
 
 /* Handles one of the options above (records it); false when `c` is not one of them. */

@@ -12,7 +12,6 @@
 #include "cli.h"
 #include "client_env.h"
 
-
 static void curl_help(void)
 {
     printf("usage: mesh curl URL --audience A [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE]\n"
@@ -37,13 +36,16 @@ typedef struct {
 
 static int parse(int argc, char **argv, curl_args_t *a)
 {
-    static const struct option opts[] = {
-        {"audience", required_argument, NULL, 'a'}, {"request", required_argument, NULL, 'X'},
-        {"header", required_argument, NULL, 'H'},   {"data", required_argument, NULL, 'd'},
-        {"include", no_argument, NULL, 'i'},        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},           {"peer-id", required_argument, NULL, 'P'},
-        CLI_CLIENT_OPTIONS,
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"audience", required_argument, NULL, 'a'},
+                                         {"request", required_argument, NULL, 'X'},
+                                         {"header", required_argument, NULL, 'H'},
+                                         {"data", required_argument, NULL, 'd'},
+                                         {"include", no_argument, NULL, 'i'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"peer-id", required_argument, NULL, 'P'},
+                                         CLI_CLIENT_OPTIONS,
+                                         {NULL, 0, NULL, 0}};
     int c;
 
     while ((c = getopt_long(argc, argv, "ha:X:H:d:io:", opts, NULL)) != -1) {
@@ -51,13 +53,27 @@ static int parse(int argc, char **argv, curl_args_t *a)
             continue;
         }
         switch (c) {
-        case 'h': curl_help(); return -1;
-        case 'a': a->audience = optarg; break;
-        case 'X': a->method = optarg; break;
-        case 'd': a->data = optarg; break;
-        case 'i': a->include = 1; break;
-        case 'o': a->out = optarg; break;
-        case 'P': a->peer_id = optarg; break;
+        case 'h':
+            curl_help();
+            return -1;
+        case 'a':
+            a->audience = optarg;
+            break;
+        case 'X':
+            a->method = optarg;
+            break;
+        case 'd':
+            a->data = optarg;
+            break;
+        case 'i':
+            a->include = 1;
+            break;
+        case 'o':
+            a->out = optarg;
+            break;
+        case 'P':
+            a->peer_id = optarg;
+            break;
         case 'H':
             if (a->nheaders >= MESH_MAX_CLI_HEADERS - 1 || strchr(optarg, ':') == NULL) {
                 return cli_usage_error("curl", "-H needs 'Name: value' (at most %d)",
@@ -65,11 +81,12 @@ static int parse(int argc, char **argv, curl_args_t *a)
             }
             if (strncasecmp(optarg, "Authorization:", 14) == 0) {
                 return cli_usage_error("curl", "-H Authorization would replace the mesh token; "
-                                       "leave it out");
+                                               "leave it out");
             }
             a->headers[a->nheaders++] = optarg;
             break;
-        default: return cli_usage_error("curl", "unknown option");
+        default:
+            return cli_usage_error("curl", "unknown option");
         }
     }
     if (optind + 1 != argc || a->audience == NULL) {

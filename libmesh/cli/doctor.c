@@ -19,23 +19,22 @@
 #include "cli.h"
 #include "client_env.h"
 
-
 typedef struct {
     cli_identity_t id;
     const char *audience;
     char note[1024]; /* what the step found, or why it failed */
     char fix[1024];  /* what to change, on failure */
     char iss[512], jwks_uri[1024], meta_url[1024];
-    mesh_client_t *client;  /* made once, as services make theirs */
-    mesh_response_t *meta;  /* the issuer's metadata answer */
+    mesh_client_t *client; /* made once, as services make theirs */
+    mesh_response_t *meta; /* the issuer's metadata answer */
     mesh_err_t meta_rc;
     char meta_detail[1024];
     mesh_jwks_t *jwks;
     char *token;
     int passed, warned;
-    bool warn;       /* the step passed with a warning (in note) */
-    bool overdue;    /* the certificate is past its renewal point (exit 3) */
-    time_t date;     /* the issuer's Date header, 0 when unknown */
+    bool warn;    /* the step passed with a warning (in note) */
+    bool overdue; /* the certificate is past its renewal point (exit 3) */
+    time_t date;  /* the issuer's Date header, 0 when unknown */
 } doctor_t;
 
 static void say(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -47,7 +46,7 @@ static void say(char *buf, size_t cap, const char *fmt, ...)
     va_end(ap);
 }
 #define NOTE(...) say(d->note, sizeof(d->note), __VA_ARGS__)
-#define FIX(...) say(d->fix, sizeof(d->fix), __VA_ARGS__)
+#define FIX(...)  say(d->fix, sizeof(d->fix), __VA_ARGS__)
 
 static bool lib_fail(doctor_t *d, mesh_err_t rc)
 {
@@ -105,8 +104,8 @@ static bool step_files(doctor_t *d)
     struct stat st;
 
     if (!readable(d, "CA file", d->id.ca) ||
-        (d->id.cert != NULL && (!readable(d, "certificate", d->id.cert) ||
-                                !readable(d, "key", d->id.key)))) {
+        (d->id.cert != NULL &&
+         (!readable(d, "certificate", d->id.cert) || !readable(d, "key", d->id.key)))) {
         return false;
     }
     NOTE("all readable");
@@ -134,7 +133,8 @@ static bool step_chain(doctor_t *d)
     mesh_err_t rc = mesh_certfile_check_chain(d->id.cert, d->id.ca);
     if (rc != MESH_OK) {
         FIX("point TLS_CA_PATH at the ca.pem of the mesh-ca run that issued %s, or re-issue "
-            "the certificate from this CA", d->id.cert);
+            "the certificate from this CA",
+            d->id.cert);
         return lib_fail(d, rc);
     }
     NOTE("chains to %s", d->id.ca);
@@ -281,8 +281,9 @@ static bool step_tls(doctor_t *d)
             "MESH_ISSUER_URL; an 'alert' above is the issuer refusing this certificate");
         return false;
     }
-    NOTE("TLS with %s", d->id.cert != NULL ? "this service's certificate" : "no client "
-                                                                          "certificate");
+    NOTE("TLS with %s", d->id.cert != NULL ? "this service's certificate"
+                                           : "no client "
+                                             "certificate");
     return true;
 }
 
@@ -343,7 +344,8 @@ static bool step_clock(doctor_t *d)
     NOTE("this host's clock is %+lld s from the issuer's", diff);
     if (llabs(diff) > MESH_DEFAULT_SKEW) {
         FIX("synchronise this host's clock (NTP, timedatectl): beyond %d s tokens fail with "
-            "token_expired or iat_in_future", MESH_DEFAULT_SKEW);
+            "token_expired or iat_in_future",
+            MESH_DEFAULT_SKEW);
         return false;
     }
     d->warn = llabs(diff) > 5;
@@ -447,13 +449,19 @@ typedef struct {
 } step_t;
 
 static const step_t steps[] = {
-    {"configuration", step_config, 0},     {"files readable", step_files, 0},
-    {"key matches certificate", step_key, 1}, {"not expired", step_expiry, 1},
-    {"chains to CA", step_chain, 1},       {"SPIFFE ID", step_spiffe, 1},
-    {"issuer reachable", step_reachable, 0}, {"TLS handshake", step_tls, 0},
-    {"issuer metadata", step_metadata, 0}, {"clock", step_clock, 0},
+    {"configuration", step_config, 0},
+    {"files readable", step_files, 0},
+    {"key matches certificate", step_key, 1},
+    {"not expired", step_expiry, 1},
+    {"chains to CA", step_chain, 1},
+    {"SPIFFE ID", step_spiffe, 1},
+    {"issuer reachable", step_reachable, 0},
+    {"TLS handshake", step_tls, 0},
+    {"issuer metadata", step_metadata, 0},
+    {"clock", step_clock, 0},
     {"JWKS", step_jwks, 0},
-    {"token request", step_token, 2},      {"token verifies", step_verify, 2},
+    {"token request", step_token, 2},
+    {"token verifies", step_verify, 2},
 };
 
 static void doctor_help(void)
@@ -472,7 +480,8 @@ static void doctor_help(void)
            "a warning past it (the renewal is failing).\n"
            "Exit status 0 when every check passed (warnings allowed), 3 when every check\n"
            "passed but the certificate is past its renewal point, 1 when one failed, 2 for\n"
-           "usage errors.\n\n%s", CLI_CLIENT_HELP);
+           "usage errors.\n\n%s",
+           CLI_CLIENT_HELP);
 }
 
 /* One line of the report: text for people, or an element of the --json array. */
@@ -532,7 +541,8 @@ int cmd_doctor(int argc, char **argv)
         if ((s->needs == 1 && d.id.cert == NULL && i > 1) || (s->needs == 2 && !d.audience)) {
             report(arr, "skipped", "-", s->name,
                    s->needs == 1 ? "skipped (service token: no certificate)"
-                                 : "skipped (give --audience A)", NULL);
+                                 : "skipped (give --audience A)",
+                   NULL);
             continue;
         }
         d.note[0] = d.fix[0] = '\0';

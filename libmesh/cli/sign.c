@@ -33,11 +33,13 @@ static mesh_err_t load_claims(const char *arg, char **out, size_t *len)
 
 int cmd_sign(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"key", required_argument, NULL, 'k'}, {"claims", required_argument, NULL, 'c'},
-        {"typ", required_argument, NULL, 't'}, {"alg", required_argument, NULL, 'a'},
-        {"raw", no_argument, NULL, 'r'},       {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"key", required_argument, NULL, 'k'},
+                                         {"claims", required_argument, NULL, 'c'},
+                                         {"typ", required_argument, NULL, 't'},
+                                         {"alg", required_argument, NULL, 'a'},
+                                         {"raw", no_argument, NULL, 'r'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *key_path = NULL, *claims_arg = NULL, *typ = MESH_TYP_AT_JWT;
     mesh_alg_t alg = MESH_ALG_UNSET;
     mesh_key_t *key = NULL;

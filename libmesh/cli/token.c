@@ -18,16 +18,19 @@ static void token_help(void)
            "  curl -H \"Authorization: Bearer $(mesh token --audience svc-b)\" ...\n"
            "--json prints {\"access_token\":...,\"expires_at\":...} instead.\n"
            "On failure prints the issuer's error (e.g. invalid_target: the registered\n"
-           "audiences) and exits 1.\n\n%s", CLI_CLIENT_HELP);
+           "audiences) and exits 1.\n\n%s",
+           CLI_CLIENT_HELP);
 }
 
 int cmd_token(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"audience", required_argument, NULL, 'a'}, {"scope", required_argument, NULL, 's'},
-        {"ttl", required_argument, NULL, 't'},      {"json", no_argument, NULL, 'J'},
-        {"help", no_argument, NULL, 'h'},           CLI_CLIENT_OPTIONS,
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"audience", required_argument, NULL, 'a'},
+                                         {"scope", required_argument, NULL, 's'},
+                                         {"ttl", required_argument, NULL, 't'},
+                                         {"json", no_argument, NULL, 'J'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         CLI_CLIENT_OPTIONS,
+                                         {NULL, 0, NULL, 0}};
     const char *audience = NULL, *scope = NULL;
     long long ttl = 0;
     int c, json = 0, status;
@@ -42,16 +45,25 @@ int cmd_token(int argc, char **argv)
             continue;
         }
         switch (c) {
-        case 'h': token_help(); return CLI_OK;
-        case 'a': audience = optarg; break;
-        case 's': scope = optarg; break;
-        case 'J': json = 1; break;
+        case 'h':
+            token_help();
+            return CLI_OK;
+        case 'a':
+            audience = optarg;
+            break;
+        case 's':
+            scope = optarg;
+            break;
+        case 'J':
+            json = 1;
+            break;
         case 't':
             if (!cli_parse_int64("token", "--ttl", optarg, &ttl) || ttl <= 0) {
                 return CLI_USAGE;
             }
             break;
-        default: return cli_usage_error("token", "unknown option");
+        default:
+            return cli_usage_error("token", "unknown option");
         }
     }
     if (audience == NULL || optind != argc) {

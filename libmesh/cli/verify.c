@@ -21,45 +21,53 @@ typedef struct {
 
 static void verify_help(void)
 {
-    printf(
-        "usage: mesh verify TOKEN|- --jwks FILE --issuer ISS --audience AUD\n"
-        "                   [--cert PEM] [--scope S] [--skew S] [--max-ttl S] [--now EPOCH]\n"
-        "                   [--typ TYP] [--revocations FILE] [--json]\n\n"
-        "Verifies a token exactly as a libmesh verifier does: signature with the key its kid\n"
-        "selects from the JWKS (the key fixes the algorithm), header rules, iss, aud, exp,\n"
-        "nbf, iat, lifetime, and with --cert the RFC 8705 binding cnf.x5t#S256 to that\n"
-        "certificate (without --cert the binding is not checked, and it says so).\n"
-        "On success prints the verified claims as JSON and exits 0. On failure prints\n"
-        "`<reason_code>: <what is wrong>` on stderr and exits 1 (2 for usage errors).\n\n"
-        "  --skew S      allowed clock difference in seconds (default %d)\n"
-        "  --max-ttl S   maximum exp - iat in seconds (default %d)\n"
-        "  --now EPOCH   verify as of this time instead of the clock\n"
-        "  --scope S     a scope the token must carry (insufficient_scope otherwise)\n"
-        "  --typ TYP     required header typ (default at+jwt; \"\" skips the check)\n"
-        "  --revocations FILE  a saved GET /v1/revocations answer; its jtis are revoked\n"
-        "  --json        print {\"valid\":...,\"claims\"|\"error\",\"detail\"} on stdout\n",
-        MESH_DEFAULT_SKEW, MESH_DEFAULT_MAX_LIFETIME);
+    printf("usage: mesh verify TOKEN|- --jwks FILE --issuer ISS --audience AUD\n"
+           "                   [--cert PEM] [--scope S] [--skew S] [--max-ttl S] [--now EPOCH]\n"
+           "                   [--typ TYP] [--revocations FILE] [--json]\n\n"
+           "Verifies a token exactly as a libmesh verifier does: signature with the key its kid\n"
+           "selects from the JWKS (the key fixes the algorithm), header rules, iss, aud, exp,\n"
+           "nbf, iat, lifetime, and with --cert the RFC 8705 binding cnf.x5t#S256 to that\n"
+           "certificate (without --cert the binding is not checked, and it says so).\n"
+           "On success prints the verified claims as JSON and exits 0. On failure prints\n"
+           "`<reason_code>: <what is wrong>` on stderr and exits 1 (2 for usage errors).\n\n"
+           "  --skew S      allowed clock difference in seconds (default %d)\n"
+           "  --max-ttl S   maximum exp - iat in seconds (default %d)\n"
+           "  --now EPOCH   verify as of this time instead of the clock\n"
+           "  --scope S     a scope the token must carry (insufficient_scope otherwise)\n"
+           "  --typ TYP     required header typ (default at+jwt; \"\" skips the check)\n"
+           "  --revocations FILE  a saved GET /v1/revocations answer; its jtis are revoked\n"
+           "  --json        print {\"valid\":...,\"claims\"|\"error\",\"detail\"} on stdout\n",
+           MESH_DEFAULT_SKEW, MESH_DEFAULT_MAX_LIFETIME);
 }
 
 /* Parses options into *a; returns CLI_OK to go on, or an exit status (help, usage error). */
 static int parse_args(int argc, char **argv, verify_args_t *a, int *help)
 {
-    static const struct option opts[] = {
-        {"jwks", required_argument, NULL, 'j'},    {"issuer", required_argument, NULL, 'i'},
-        {"audience", required_argument, NULL, 'a'}, {"cert", required_argument, NULL, 'c'},
-        {"skew", required_argument, NULL, 's'},    {"max-ttl", required_argument, NULL, 'm'},
-        {"now", required_argument, NULL, 'n'},     {"scope", required_argument, NULL, 'S'},
-        {"typ", required_argument, NULL, 't'},     {"json", no_argument, NULL, 'J'},
-        {"revocations", required_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"jwks", required_argument, NULL, 'j'},
+                                         {"issuer", required_argument, NULL, 'i'},
+                                         {"audience", required_argument, NULL, 'a'},
+                                         {"cert", required_argument, NULL, 'c'},
+                                         {"skew", required_argument, NULL, 's'},
+                                         {"max-ttl", required_argument, NULL, 'm'},
+                                         {"now", required_argument, NULL, 'n'},
+                                         {"scope", required_argument, NULL, 'S'},
+                                         {"typ", required_argument, NULL, 't'},
+                                         {"json", no_argument, NULL, 'J'},
+                                         {"revocations", required_argument, NULL, 'r'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     mesh_err_t rc = MESH_OK;
     long long v;
     int c;
 
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'h': *help = 1; return CLI_OK;
-        case 'j': a->jwks_path = optarg; break;
+        case 'h':
+            *help = 1;
+            return CLI_OK;
+        case 'j':
+            a->jwks_path = optarg;
+            break;
         case 'i':
             rc = mesh_jwt_verify_opts_set_issuer(a->vo, optarg);
             a->have_issuer = true;
@@ -68,27 +76,38 @@ static int parse_args(int argc, char **argv, verify_args_t *a, int *help)
             rc = mesh_jwt_verify_opts_set_audience(a->vo, optarg);
             a->have_audience = true;
             break;
-        case 'c': a->cert_path = optarg; break;
+        case 'c':
+            a->cert_path = optarg;
+            break;
         case 'S':
             rc = mesh_jwt_verify_opts_set_required_scope(a->vo, optarg);
             break;
         case 't':
             rc = mesh_jwt_verify_opts_set_typ(a->vo, optarg[0] != '\0' ? optarg : NULL);
             break;
-        case 'J': a->json = 1; break;
-        case 'r': a->revocations_path = optarg; break;
+        case 'J':
+            a->json = 1;
+            break;
+        case 'r':
+            a->revocations_path = optarg;
+            break;
         case 's':
         case 'm':
         case 'n':
-            if (!cli_parse_int64("verify", c == 's' ? "--skew" : c == 'm' ? "--max-ttl" : "--now",
-                                 optarg, &v) || v < 0) {
+            if (!cli_parse_int64("verify",
+                                 c == 's'   ? "--skew"
+                                 : c == 'm' ? "--max-ttl"
+                                            : "--now",
+                                 optarg, &v) ||
+                v < 0) {
                 return CLI_USAGE;
             }
             rc = c == 's'   ? mesh_jwt_verify_opts_set_skew(a->vo, v)
                  : c == 'm' ? mesh_jwt_verify_opts_set_max_lifetime(a->vo, v)
                             : mesh_jwt_verify_opts_set_now(a->vo, v);
             break;
-        default: return cli_usage_error("verify", "unknown option");
+        default:
+            return cli_usage_error("verify", "unknown option");
         }
         if (rc != MESH_OK) {
             return cli_mesh_error("verify", rc, CLI_USAGE);
@@ -111,7 +130,8 @@ static bool feed_revoked(void *ctx, const char *jti)
     size_t i;
     json_t *e;
 
-    json_array_foreach(a->revoked, i, e) {
+    json_array_foreach(a->revoked, i, e)
+    {
         const char *r = json_string_value(json_object_get(e, "jti"));
         if (r != NULL && strcmp(r, jti) == 0) {
             return true;

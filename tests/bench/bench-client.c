@@ -31,7 +31,6 @@
 #include "bench_util.h"
 #include "e2e.h"
 
-
 static size_t sink(char *p, size_t s, size_t n, void *ud)
 {
     (void)p;

@@ -41,7 +41,6 @@
 #include "bench_util.h"
 #include "e2e.h"
 
-
 static int got_ticket;
 
 static int on_ticket(SSL *ssl, SSL_SESSION *sess)

@@ -224,7 +224,7 @@ int main(void)
     bench_t b = {0};
     char x5t[MESH_X5T_LEN + 1], jwks_path[512];
     int fd = test_tmp_template(jwks_path, sizeof(jwks_path), "mesh-bench-jwks") ? mkstemp(jwks_path)
-                                                                               : -1;
+                                                                                : -1;
     double raw, unc, cac, l1, l2;
     tu_env_t env;
 
@@ -255,11 +255,13 @@ int main(void)
     cac = measure(verify_cached, &b, 0.25);
     printf("  raw EVP_DigestVerify RS256        %12.0f /s\n", raw);
     printf("  mesh_verify, uncached             %12.0f /s   ratio %.3f (median of %d paired "
-           "rounds; target >= 0.85)\n", unc, ratio, RUNS);
+           "rounds; target >= 0.85)\n",
+           unc, ratio, RUNS);
     printf("  mesh_jwt_verify (JOSE core alone) %12.0f /s   ratio %.3f (what the verifier "
-           "wraps)\n", core, core_ratio);
-    printf("  mesh_verify, cached               %12.0f /s   %.1fx raw (target >= 1000000/s)\n",
-           cac, cac / raw);
+           "wraps)\n",
+           core, core_ratio);
+    printf("  mesh_verify, cached               %12.0f /s   %.1fx raw (target >= 1000000/s)\n", cac,
+           cac / raw);
 
     /* The client's cache: tokens come from an in-process issuer once, then from memory. */
     tu_env_init(&env);
@@ -268,8 +270,7 @@ int main(void)
     mesh_client_t *c = NULL;
     char ca[512], cert[512], key[512];
     mesh_err_t orc = mesh_client_opts_new(&o);
-    if (orc == MESH_OK &&
-        (orc = mesh_client_opts_set_issuer_url(o, fake_url(f))) == MESH_OK &&
+    if (orc == MESH_OK && (orc = mesh_client_opts_set_issuer_url(o, fake_url(f))) == MESH_OK &&
         (orc = mesh_client_opts_set_ca_path(o, tu_path(&env, "ca.pem", ca, sizeof(ca)))) ==
             MESH_OK &&
         (orc = mesh_client_opts_set_cert_path(

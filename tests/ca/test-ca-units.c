@@ -144,7 +144,8 @@ static void test_template_errors_name_key_path(void **state)
     (void)state;
     for (size_t i = 0; i < CA_ARRAY_LEN(cases); i++) {
         assert_int_equal(load_text(cases[i].json, &t), MESH_ERR_CONFIG);
-        if (strstr(mesh_err_detail(), cases[i].msg) == NULL || strstr(mesh_err_detail(), "t.json") == NULL) {
+        if (strstr(mesh_err_detail(), cases[i].msg) == NULL ||
+            strstr(mesh_err_detail(), "t.json") == NULL) {
             fail_msg("case %zu: \"%s\" lacks \"%s\"", i, mesh_err_detail(), cases[i].msg);
         }
     }

@@ -88,17 +88,23 @@ static void test_creation_names_the_wrong_file(void **state)
     (void)state;
 
     opts_a(&o);
-    assert_int_equal(mesh_client_opts_set_key_path(o, b_key), MESH_OK); /* svc-b's key with svc-a's certificate */
+    assert_int_equal(mesh_client_opts_set_key_path(o, b_key),
+                     MESH_OK); /* svc-b's key with svc-a's certificate */
     assert_int_equal(mesh_client_new(o, &c), MESH_ERR_CERT_KEY_MISMATCH);
     assert_non_null(strstr(mesh_err_detail(), b_key));
     opts_a(&o);
-    assert_int_equal(mesh_client_opts_set_ca_path(o, tu_path(&env, "other-ca/ca.pem", p1, sizeof(p1))), MESH_OK);
+    assert_int_equal(
+        mesh_client_opts_set_ca_path(o, tu_path(&env, "other-ca/ca.pem", p1, sizeof(p1))), MESH_OK);
     assert_int_equal(mesh_client_new(o, &c), MESH_ERR_CERT);
     assert_non_null(strstr(mesh_err_detail(), "does not chain"));
     assert_non_null(strstr(mesh_err_detail(), p1));
     opts_a(&o);
-    assert_int_equal(mesh_client_opts_set_cert_path(o, tu_path(&env, "expired/cert.pem", p1, sizeof(p1))), MESH_OK);
-    assert_int_equal(mesh_client_opts_set_key_path(o, tu_path(&env, "expired/key.pem", p2, sizeof(p2))), MESH_OK);
+    assert_int_equal(
+        mesh_client_opts_set_cert_path(o, tu_path(&env, "expired/cert.pem", p1, sizeof(p1))),
+        MESH_OK);
+    assert_int_equal(
+        mesh_client_opts_set_key_path(o, tu_path(&env, "expired/key.pem", p2, sizeof(p2))),
+        MESH_OK);
     assert_int_equal(mesh_client_new(o, &c), MESH_ERR_CERT);
     assert_non_null(strstr(mesh_err_detail(), "expired"));
     opts_a(&o);
@@ -106,7 +112,8 @@ static void test_creation_names_the_wrong_file(void **state)
     assert_int_equal(mesh_client_new(o, &c), MESH_ERR_IO);
     assert_non_null(strstr(mesh_err_detail(), "/nonexistent/cert.pem"));
     opts_a(&o);
-    assert_int_equal(mesh_client_opts_set_cert_path(o, a_key), MESH_OK); /* a key where the certificate belongs */
+    assert_int_equal(mesh_client_opts_set_cert_path(o, a_key),
+                     MESH_OK); /* a key where the certificate belongs */
     assert_int_equal(mesh_client_new(o, &c), MESH_ERR_CERT);
     assert_null(c);
     mesh_client_free(NULL);
@@ -286,7 +293,8 @@ static void test_refresh_ahead_in_background(void **state)
     (void)state;
 
     opts_a(&o);
-    assert_int_equal(mesh_client_opts_set_refresh_fraction(o, 0.05), MESH_OK); /* 30 s tokens: refreshed after ~1.5 s */
+    assert_int_equal(mesh_client_opts_set_refresh_fraction(o, 0.05),
+                     MESH_OK); /* 30 s tokens: refreshed after ~1.5 s */
     fake_set_ttl(fake, 30);
     assert_int_equal(mesh_client_new(o, &c), MESH_OK);
     assert_int_equal(mesh_client_token(c, "svc-b", NULL, &t1, NULL), MESH_OK);
@@ -469,8 +477,7 @@ static void test_token_with_crlf_is_never_sent(void **state)
                     "{\"access_token\":\"a.b.c\\r\\nX-Evil: 1\",\"token_type\":\"Bearer\","
                     "\"expires_in\":300}");
     snprintf(url, sizeof(url), "%s/peer", fake_url(fake));
-    assert_int_not_equal(tu_request(c, NULL, "GET", url, "svc-b", NULL, NULL, 0, 0, &r),
-                         MESH_OK);
+    assert_int_not_equal(tu_request(c, NULL, "GET", url, "svc-b", NULL, NULL, 0, 0, &r), MESH_OK);
     /* The caller's own curl handle is refused the same token (it is cached by now). */
     CURL *h = curl_easy_init();
     assert_int_equal(mesh_client_setup_curl(c, h, "svc-b"), MESH_ERR_INVALID_ARG);
@@ -531,8 +538,7 @@ static void test_request_setters_refuse_bad_values(void **state)
     assert_int_equal(mesh_request_new(NULL, "https://x/", &req), MESH_OK);
     assert_int_equal(mesh_request_add_header(req, "X-A: 1\r\nX-B: 2"), MESH_ERR_INVALID_ARG);
     assert_int_equal(mesh_request_add_header(req, "no colon"), MESH_ERR_INVALID_ARG);
-    assert_int_equal(mesh_request_add_header(req, "authorization: Bearer x"),
-                     MESH_ERR_INVALID_ARG);
+    assert_int_equal(mesh_request_add_header(req, "authorization: Bearer x"), MESH_ERR_INVALID_ARG);
     assert_non_null(strstr(mesh_err_detail(), "mesh_request_add_header"));
     for (int i = 0; i < MESH_MAX_HEADER_COUNT; i++) {
         assert_int_equal(mesh_request_add_header(req, "X-N: 1"), MESH_OK);
@@ -644,7 +650,8 @@ static void test_insecure_mode_is_explicit(void **state)
     (void)state;
 
     opts_a(&o);
-    assert_int_equal(mesh_client_opts_set_insecure_skip_hostname(o, true), MESH_OK); /* warns on stderr */
+    assert_int_equal(mesh_client_opts_set_insecure_skip_hostname(o, true),
+                     MESH_OK); /* warns on stderr */
     assert_int_equal(mesh_client_new(o, &c), MESH_OK);
     assert_int_equal(mesh_client_token(c, "svc-b", NULL, &t, NULL), MESH_OK);
     mesh_free(t);

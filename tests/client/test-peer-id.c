@@ -187,7 +187,8 @@ static void test_issuer_impostor_refused_before_any_request(void **state)
     assert_non_null(strstr(mesh_err_detail(), "not sent"));
     assert_null(tok);
     assert_int_equal(fake_count(impostor, FAKE_TOKEN), 0); /* the server saw no request */
-    assert_int_equal(mesh_client_stat(c, MESH_CLIENT_STAT_ISSUER_REQUESTS), 1); /* not retried: asking again will not help */
+    assert_int_equal(mesh_client_stat(c, MESH_CLIENT_STAT_ISSUER_REQUESTS),
+                     1); /* not retried: asking again will not help */
     mesh_client_free(c);
 
     /* Without the pin the impostor is believed (what the pin is for). */
@@ -266,21 +267,19 @@ static void test_mesh_call_pinned_to_peer(void **state)
 
     c = client_a(ri.url, ISSUER_ID);
     snprintf(url, sizeof(url), "%s/peer", fake_url(impostor));
-    assert_int_equal(
-        tu_request(c, SVC_B_ID, NULL, url, "svc-b", NULL, NULL, 0, 0, &r), MESH_OK);
+    assert_int_equal(tu_request(c, SVC_B_ID, NULL, url, "svc-b", NULL, NULL, 0, 0, &r), MESH_OK);
     assert_int_equal(mesh_response_status(r), 200);
     assert_non_null(strstr(mesh_response_body(r), "Bearer "));
     mesh_response_free(r);
     r = NULL;
-    assert_int_equal(
-        tu_request(c, SVC_B_ID, NULL, url, "svc-b", NULL, NULL, 0, 0, &r), MESH_OK);
+    assert_int_equal(tu_request(c, SVC_B_ID, NULL, url, "svc-b", NULL, NULL, 0, 0, &r), MESH_OK);
     assert_int_equal(mesh_response_new_connections(r), 0); /* the pooled connection was reused */
     mesh_response_free(r);
     r = NULL;
     assert_int_equal(fake_count(impostor, FAKE_PEER), 2);
     /* The same pooled connection, another expected peer: nothing is sent. */
-    assert_int_equal(tu_request(c, "spiffe://mesh.local/svc-c", "POST", url, "svc-b",
-                                              NULL, "secret body", 11, 0, &r),
+    assert_int_equal(tu_request(c, "spiffe://mesh.local/svc-c", "POST", url, "svc-b", NULL,
+                                "secret body", 11, 0, &r),
                      MESH_ERR_PEER_ID);
     assert_names_both(SVC_B_ID, "spiffe://mesh.local/svc-c");
     assert_int_equal(fake_count(impostor, FAKE_PEER), 2);

@@ -39,7 +39,6 @@ void fake_set_ttl(fake_t *f, int64_t ttl);
 int fake_count(fake_t *f, int path);
 void fake_reset_counts(fake_t *f);
 
-
 /*
  * The certificate endpoint (POST /v1/certificate, the contract of issue 12), a scripted peer
  * for the renewal tests: it really signs the CSR with OpenSSL, with the CA key `ca_key_path`

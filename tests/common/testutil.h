@@ -9,7 +9,7 @@
 #include <mesh/mesh.h>
 
 typedef struct {
-    char dir[256];   /* temp dir; certs in dir/certs */
+    char dir[256]; /* temp dir; certs in dir/certs */
     char certs[300];
     uint8_t *a_der, *b_der; /* svc-a's and svc-b's leaf DER */
     size_t a_len, b_len;

@@ -18,18 +18,17 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char root_pem[] =
-    "-----BEGIN CERTIFICATE-----\n"
-    "MIIBmDCCAT2gAwIBAgIUM/BPyl71sJXqDfRjqMK8W1DQGpUwCgYIKoZIzj0EAwIw\n"
-    "GTEXMBUGA1UEAwwObWVzaCB0ZXN0IHJvb3QwHhcNMjYxMjAzMDU0OTEwWhcNMzYx\n"
-    "MTMwMDU0OTEwWjAZMRcwFQYDVQQDDA5tZXNoIHRlc3Qgcm9vdDBZMBMGByqGSM49\n"
-    "AgEGCCqGSM49AwEHA0IABJi1hxOBICEO4FXhp1IV/RQKVAM22mKIc47xAop9oggD\n"
-    "0WbLWZdtOMKcHdhEM41PMpv3rEDAa2utdwuwHYB/T46jYzBhMA8GA1UdEwEB/wQF\n"
-    "MAMBAf8wDgYDVR0PAQH/BAQDAgEGMB0GA1UdDgQWBBRzCrhqWHr4B4UIdxV8qA9v\n"
-    "X89FqDAfBgNVHSMEGDAWgBRzCrhqWHr4B4UIdxV8qA9vX89FqDAKBggqhkjOPQQD\n"
-    "AgNJADBGAiEAnu3eu3A1KNOmFMK9dJHicf0+yo2AI+tBWAMedbAQid0CIQDKOLL6\n"
-    "g2Jk7NGZG6Kv0ndvQlJjI93w//nMU4HudJtkuw==\n"
-    "-----END CERTIFICATE-----\n";
+static const char root_pem[] = "-----BEGIN CERTIFICATE-----\n"
+                               "MIIBmDCCAT2gAwIBAgIUM/BPyl71sJXqDfRjqMK8W1DQGpUwCgYIKoZIzj0EAwIw\n"
+                               "GTEXMBUGA1UEAwwObWVzaCB0ZXN0IHJvb3QwHhcNMjYxMjAzMDU0OTEwWhcNMzYx\n"
+                               "MTMwMDU0OTEwWjAZMRcwFQYDVQQDDA5tZXNoIHRlc3Qgcm9vdDBZMBMGByqGSM49\n"
+                               "AgEGCCqGSM49AwEHA0IABJi1hxOBICEO4FXhp1IV/RQKVAM22mKIc47xAop9oggD\n"
+                               "0WbLWZdtOMKcHdhEM41PMpv3rEDAa2utdwuwHYB/T46jYzBhMA8GA1UdEwEB/wQF\n"
+                               "MAMBAf8wDgYDVR0PAQH/BAQDAgEGMB0GA1UdDgQWBBRzCrhqWHr4B4UIdxV8qA9v\n"
+                               "X89FqDAfBgNVHSMEGDAWgBRzCrhqWHr4B4UIdxV8qA9vX89FqDAKBggqhkjOPQQD\n"
+                               "AgNJADBGAiEAnu3eu3A1KNOmFMK9dJHicf0+yo2AI+tBWAMedbAQid0CIQDKOLL6\n"
+                               "g2Jk7NGZG6Kv0ndvQlJjI93w//nMU4HudJtkuw==\n"
+                               "-----END CERTIFICATE-----\n";
 
 static mesh_trust_t *trust(void)
 {

@@ -53,7 +53,6 @@ int hostile_teardown(void **state)
     return 0;
 }
 
-
 /* ---- building blocks --------------------------------------------------------------------- */
 
 /*
@@ -132,8 +131,7 @@ mesh_err_t verify(const char *tok)
 }
 
 /* A token by `key` with the standard header (plus `extra`) and the claims from payload(). */
-char *token_with(const mesh_key_t *key, const char *extra, const char *name,
-                        const char *json)
+char *token_with(const mesh_key_t *key, const char *extra, const char *name, const char *json)
 {
     char *h = jt_header(key, "at+jwt", extra);
     char *p = payload(name, json);
@@ -189,4 +187,3 @@ void expect_raw(const char *tok, mesh_err_t want)
     assert_int_equal(got, want);
     mesh_jwt_verify_opts_free(o);
 }
-

@@ -7,12 +7,10 @@
 
 #include <mesh/mesh.h>
 
-
 #define NOW         1700000000LL
 #define ISS         "https://issuer.mesh.local"
 #define AUD         "payments"
 #define PAYLOAD_MAX 16384
-
 
 extern const uint8_t cert_der[];
 extern const size_t cert_der_len;

@@ -13,7 +13,7 @@
 
 #include <mesh/key.h>
 
-#define JWK(s) s, strlen(s)
+#define JWK(s)   s, strlen(s)
 #define SENTINEL ((mesh_key_t *)(uintptr_t)0x1)
 
 /* Loads a JWK and frees it; on failure checks that *out was untouched and a detail was set. */
@@ -45,8 +45,8 @@ static inline char *pem_of(EVP_PKEY *pkey, int which)
     } else if (which == 1) {
         assert_int_equal(PEM_write_bio_PKCS8PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL), 1);
     } else {
-        assert_int_equal(PEM_write_bio_PrivateKey_traditional(bio, pkey, NULL, NULL, 0, NULL,
-                                                              NULL), 1);
+        assert_int_equal(PEM_write_bio_PrivateKey_traditional(bio, pkey, NULL, NULL, 0, NULL, NULL),
+                         1);
     }
     n = BIO_get_mem_data(bio, &data);
     s = calloc(1, (size_t)n + 1);

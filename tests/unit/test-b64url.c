@@ -14,7 +14,7 @@ static const struct {
     const char *raw;
     const char *enc;
 } rfc4648[] = {
-    {"", ""},         {"f", "Zg"},          {"fo", "Zm8"},        {"foo", "Zm9v"},
+    {"", ""},           {"f", "Zg"},          {"fo", "Zm8"},          {"foo", "Zm9v"},
     {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"},
 };
 
@@ -54,15 +54,14 @@ static void test_url_alphabet(void **state)
 static void test_rejects_non_strict(void **state)
 {
     static const char *bad[] = {
-        "Zg==",  /* padding */
-        "Zm9v+", /* standard alphabet */
-        "Zm9/",  /* standard alphabet */
-        "Zm 9v", /* whitespace */
-        "Zm9v\n",
-        "Zh",    /* non-zero trailing bits (canonical is Zg) */
-        "Zm9",   /* ok length but: checked below as valid; kept out */
-        "Z",     /* 4k+1 length */
-        "Zm9vY", /* 4k+1 length */
+        "Zg==",         /* padding */
+        "Zm9v+",        /* standard alphabet */
+        "Zm9/",         /* standard alphabet */
+        "Zm 9v",        /* whitespace */
+        "Zm9v\n", "Zh", /* non-zero trailing bits (canonical is Zg) */
+        "Zm9",          /* ok length but: checked below as valid; kept out */
+        "Z",            /* 4k+1 length */
+        "Zm9vY",        /* 4k+1 length */
     };
     uint8_t dec[16];
     size_t n = 99;

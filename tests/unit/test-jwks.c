@@ -19,13 +19,13 @@
 #define EC_Y "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"
 #define ED_X "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
 #define ED_D "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"
-#define EC_KEY(kid, extra) \
-    "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" EC_X "\",\"y\":\"" EC_Y "\",\"kid\":\"" kid \
+#define EC_KEY(kid, extra)                                                                         \
+    "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" EC_X "\",\"y\":\"" EC_Y "\",\"kid\":\"" kid       \
     "\"" extra "}"
-#define ED_KEY(kid, extra) \
+#define ED_KEY(kid, extra)                                                                         \
     "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"" ED_X "\",\"kid\":\"" kid "\"" extra "}"
 #define SET(keys) "{\"keys\":[" keys "]}"
-#define SENTINEL ((mesh_jwks_t *)(uintptr_t)0x1)
+#define SENTINEL  ((mesh_jwks_t *)(uintptr_t)0x1)
 
 static mesh_err_t parse(const char *json, size_t *count)
 {
@@ -79,11 +79,14 @@ static void test_skips_unusable_keys(void **state)
 
     (void)state;
     /* unknown kty, unknown crv, "use":"enc", unknown alg: skipped, not errors */
-    assert_int_equal(parse(SET("{\"kty\":\"foo\",\"kid\":\"a\"}" "," EC_KEY("b", "")
-                               ",{\"kty\":\"EC\",\"crv\":\"P-384\",\"x\":\"AA\",\"y\":\"AA\"}"
-                               "," ED_KEY("c", ",\"use\":\"enc\"")
-                               "," ED_KEY("d", ",\"alg\":\"ES512\"")), &n),
-                     MESH_OK);
+    assert_int_equal(
+        parse(
+            SET("{\"kty\":\"foo\",\"kid\":\"a\"}"
+                "," EC_KEY("b", "") ",{\"kty\":\"EC\",\"crv\":\"P-384\",\"x\":\"AA\",\"y\":\"AA\"}"
+                                    "," ED_KEY("c", ",\"use\":\"enc\"") "," ED_KEY(
+                                        "d", ",\"alg\":\"ES512\"")),
+            &n),
+        MESH_OK);
     assert_int_equal(n, 1);
     /* a skipped key may share a kid with a usable one */
     assert_int_equal(parse(SET(EC_KEY("same", "") "," ED_KEY("same", ",\"use\":\"enc\"")), &n),
@@ -108,11 +111,14 @@ static void test_rejects_bad_sets(void **state)
     assert_int_equal(parse(SET(ED_KEY("priv", ",\"d\":\"" ED_D "\"") "," ED_KEY("pub", "")), &n),
                      MESH_ERR_KEY_MIXED);
     /* a symmetric secret next to public keys is mixing too */
-    assert_int_equal(parse(SET("{\"kty\":\"oct\",\"k\":\"AAAA\"}" "," ED_KEY("pub", "")), &n),
+    assert_int_equal(parse(SET("{\"kty\":\"oct\",\"k\":\"AAAA\"}"
+                               "," ED_KEY("pub", "")),
+                           &n),
                      MESH_ERR_KEY_MIXED);
     /* a supported key that is broken fails the whole set */
     assert_int_equal(parse(SET(ED_KEY("a", "") ",{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" EC_X
-                               "\",\"y\":\"" EC_X "\"}"), &n),
+                                               "\",\"y\":\"" EC_X "\"}"),
+                           &n),
                      MESH_ERR_KEY_INVALID);
     assert_int_equal(parse(SET(ED_KEY("a", "") ",{\"kty\":\"OKP\",\"crv\":\"Ed25519\"}"), &n),
                      MESH_ERR_KEY_PARSE);
@@ -138,7 +144,8 @@ static void test_limits(void **state)
     for (int i = 0; i <= MESH_MAX_JWKS_KEYS; i++) {
         off += (size_t)snprintf(doc + off, MESH_MAX_JWKS_BYTES - off,
                                 "%s{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"" ED_X
-                                "\",\"kid\":\"k%d\"}", i ? "," : "", i);
+                                "\",\"kid\":\"k%d\"}",
+                                i ? "," : "", i);
     }
     off += (size_t)snprintf(doc + off, MESH_MAX_JWKS_BYTES - off, "]}");
     assert_true(off < MESH_MAX_JWKS_BYTES);

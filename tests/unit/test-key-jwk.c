@@ -32,16 +32,16 @@ static const char rfc7638_n[] =
 #define EC_X "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU"
 #define EC_Y "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"
 /* RFC 8037 §A.1-A.3 (Ed25519). */
-#define ED_X "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
-#define ED_D "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"
+#define ED_X     "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+#define ED_D     "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"
 #define ED_THUMB "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
 
 /* The RFC 7638 RSA JWK with exponent e, n prefixed by `pre`, and `extra` members. */
 static char *rsa_jwk(const char *e, const char *pre, const char *extra)
 {
     static char buf[4096];
-    int n = snprintf(buf, sizeof(buf), "{\"kty\":\"RSA\",\"e\":\"%s\",\"n\":\"%s%s\"%s}", e,
-                     pre, rfc7638_n, extra);
+    int n = snprintf(buf, sizeof(buf), "{\"kty\":\"RSA\",\"e\":\"%s\",\"n\":\"%s%s\"%s}", e, pre,
+                     rfc7638_n, extra);
     assert_true(n > 0 && (size_t)n < sizeof(buf));
     return buf;
 }
@@ -130,8 +130,7 @@ static void test_jwk_rsa_private(void **state)
 static void test_jwk_rsa_alg_rules(void **state)
 {
     (void)state;
-    assert_int_equal(load_jwk(rsa_jwk("AQAB", "", ",\"alg\":\"PS256\""), MESH_ALG_UNSET),
-                     MESH_OK);
+    assert_int_equal(load_jwk(rsa_jwk("AQAB", "", ",\"alg\":\"PS256\""), MESH_ALG_UNSET), MESH_OK);
     /* JWK alg and the caller's alg disagree */
     assert_int_equal(load_jwk(rsa_jwk("AQAB", "", ",\"alg\":\"RS256\""), MESH_ALG_PS256),
                      MESH_ERR_KEY_UNSUPPORTED);
@@ -164,16 +163,16 @@ static void test_jwk_rsa_shape(void **state)
 {
     (void)state;
     /* RFC 7518 §6.3.1.1: n is minimal; "AAAA" puts three zero bytes in front */
-    assert_int_equal(load_jwk(rsa_jwk("AQAB", "AAAA", ""),
-                              MESH_ALG_UNSET), MESH_ERR_KEY_INVALID);
+    assert_int_equal(load_jwk(rsa_jwk("AQAB", "AAAA", ""), MESH_ALG_UNSET), MESH_ERR_KEY_INVALID);
     assert_int_equal(load_jwk("{\"kty\":\"RSA\",\"e\":\"AQAB\"}", MESH_ALG_UNSET),
                      MESH_ERR_KEY_PARSE);
-    assert_int_equal(load_jwk(rsa_jwk("AQAB", "", ",\"d\":\"AQAB\",\"p\":\"AQAB\""),
-                              MESH_ALG_UNSET), MESH_ERR_KEY_PARSE); /* partial CRT */
+    assert_int_equal(
+        load_jwk(rsa_jwk("AQAB", "", ",\"d\":\"AQAB\",\"p\":\"AQAB\""), MESH_ALG_UNSET),
+        MESH_ERR_KEY_PARSE); /* partial CRT */
     assert_int_equal(load_jwk(rsa_jwk("AQAB", "", ",\"p\":\"AQAB\""), MESH_ALG_UNSET),
                      MESH_ERR_KEY_PARSE);
-    assert_int_equal(load_jwk(rsa_jwk("AQAB", "", ",\"d\":\"AQAB\",\"oth\":[]"),
-                              MESH_ALG_UNSET), MESH_ERR_KEY_UNSUPPORTED);
+    assert_int_equal(load_jwk(rsa_jwk("AQAB", "", ",\"d\":\"AQAB\",\"oth\":[]"), MESH_ALG_UNSET),
+                     MESH_ERR_KEY_UNSUPPORTED);
 }
 
 static void test_jwk_rsa_1024_is_weak(void **state)
@@ -192,9 +191,10 @@ static void test_jwk_rsa_1024_is_weak(void **state)
     EVP_PKEY_free(pkey);
 }
 
-#define EC_JWK(x, y, extra) "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" x "\",\"y\":\"" y "\"" extra "}"
+#define EC_JWK(x, y, extra)                                                                        \
+    "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" x "\",\"y\":\"" y "\"" extra "}"
 #define ED_JWK(x, extra) "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"" x "\"" extra "}"
-#define EC_Y_OFF_CURVE "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a4"
+#define EC_Y_OFF_CURVE   "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a4"
 
 /* A private EC JWK for a fresh P-256 key: the public members plus "d". */
 static char *ec_private_jwk(EVP_PKEY **pkey_out)
@@ -228,8 +228,7 @@ static void test_jwk_ec(void **state)
     char *pem = pem_of(pkey, 0);
 
     (void)state;
-    assert_int_equal(mesh_key_from_jwk(JWK(EC_JWK(EC_X, EC_Y, "")), MESH_ALG_UNSET, &pub),
-                     MESH_OK);
+    assert_int_equal(mesh_key_from_jwk(JWK(EC_JWK(EC_X, EC_Y, "")), MESH_ALG_UNSET, &pub), MESH_OK);
     assert_int_equal(mesh_key_alg(pub), MESH_ALG_ES256);
     assert_false(mesh_key_is_private(pub));
     assert_int_equal(mesh_key_bits(pub), 256);
@@ -253,8 +252,7 @@ static void test_jwk_ec_invalid(void **state)
                      MESH_ERR_KEY_INVALID);
     /* RFC 7518 §6.2.1.2: exactly 32 bytes, even with a leading zero */
     assert_int_equal(load_jwk(EC_JWK("AA" EC_X, EC_Y, ""), MESH_ALG_UNSET), MESH_ERR_B64URL);
-    assert_int_equal(load_jwk(EC_JWK("AAAA" EC_X, EC_Y, ""), MESH_ALG_UNSET),
-                     MESH_ERR_KEY_INVALID);
+    assert_int_equal(load_jwk(EC_JWK("AAAA" EC_X, EC_Y, ""), MESH_ALG_UNSET), MESH_ERR_KEY_INVALID);
     assert_int_equal(load_jwk(EC_JWK(EC_X, "", ""), MESH_ALG_UNSET), MESH_ERR_KEY_INVALID);
     assert_int_equal(load_jwk(EC_JWK(EC_X, EC_Y, ",\"d\":\"" ED_D "\""), MESH_ALG_UNSET),
                      MESH_ERR_KEY_INVALID); /* d of another key */
@@ -265,9 +263,12 @@ static void test_jwk_ec_invalid(void **state)
     assert_int_equal(load_jwk(EC_JWK(EC_X, EC_Y, ",\"alg\":\"ES384\""), MESH_ALG_UNSET),
                      MESH_ERR_KEY_UNSUPPORTED);
     assert_int_equal(load_jwk("{\"kty\":\"EC\",\"crv\":\"P-384\",\"x\":\"" EC_X "\",\"y\":\"" EC_Y
-                              "\"}", MESH_ALG_UNSET), MESH_ERR_KEY_UNSUPPORTED);
-    assert_int_equal(load_jwk("{\"kty\":\"EC\",\"x\":\"" EC_X "\",\"y\":\"" EC_Y "\"}",
-                              MESH_ALG_UNSET), MESH_ERR_KEY_UNSUPPORTED);
+                              "\"}",
+                              MESH_ALG_UNSET),
+                     MESH_ERR_KEY_UNSUPPORTED);
+    assert_int_equal(
+        load_jwk("{\"kty\":\"EC\",\"x\":\"" EC_X "\",\"y\":\"" EC_Y "\"}", MESH_ALG_UNSET),
+        MESH_ERR_KEY_UNSUPPORTED);
 }
 
 static void test_jwk_ed25519(void **state)
@@ -277,8 +278,9 @@ static void test_jwk_ed25519(void **state)
 
     (void)state;
     assert_int_equal(mesh_key_from_jwk(JWK(ED_JWK(ED_X, "")), MESH_ALG_UNSET, &pub), MESH_OK);
-    assert_int_equal(mesh_key_from_jwk(JWK(ED_JWK(ED_X, ",\"d\":\"" ED_D "\"")), MESH_ALG_EDDSA,
-                                       &priv), MESH_OK);
+    assert_int_equal(
+        mesh_key_from_jwk(JWK(ED_JWK(ED_X, ",\"d\":\"" ED_D "\"")), MESH_ALG_EDDSA, &priv),
+        MESH_OK);
     /* RFC 8037 §A.3 */
     assert_string_equal(mesh_key_thumbprint(pub), ED_THUMB);
     assert_string_equal(mesh_key_thumbprint(priv), ED_THUMB);
@@ -289,10 +291,12 @@ static void test_jwk_ed25519(void **state)
     mesh_key_free(priv);
     assert_int_equal(load_jwk(ED_JWK(ED_X, ",\"d\":\"" EC_X "\""), MESH_ALG_UNSET),
                      MESH_ERR_KEY_INVALID); /* d does not belong to x */
-    assert_int_equal(load_jwk(ED_JWK("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcH", ""),
-                              MESH_ALG_UNSET), MESH_ERR_KEY_INVALID); /* 30 bytes */
-    assert_int_equal(load_jwk("{\"kty\":\"OKP\",\"crv\":\"X25519\",\"x\":\"" ED_X "\"}",
-                              MESH_ALG_UNSET), MESH_ERR_KEY_UNSUPPORTED);
+    assert_int_equal(
+        load_jwk(ED_JWK("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcH", ""), MESH_ALG_UNSET),
+        MESH_ERR_KEY_INVALID); /* 30 bytes */
+    assert_int_equal(
+        load_jwk("{\"kty\":\"OKP\",\"crv\":\"X25519\",\"x\":\"" ED_X "\"}", MESH_ALG_UNSET),
+        MESH_ERR_KEY_UNSUPPORTED);
     assert_int_equal(load_jwk(ED_JWK(ED_X, ""), MESH_ALG_RS256), MESH_ERR_KEY_UNSUPPORTED);
 }
 
@@ -302,10 +306,12 @@ static void test_jwk_bad_input(void **state)
     mesh_key_t *key = SENTINEL;
 
     (void)state;
-    assert_int_equal(load_jwk(ED_JWK("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo=", ""),
-                              MESH_ALG_UNSET), MESH_ERR_B64URL);
-    assert_int_equal(load_jwk(ED_JWK("11qYAYKxCrfVS+7TyWQHOg7hcvPapiMlrwIaaPcHURo", ""),
-                              MESH_ALG_UNSET), MESH_ERR_B64URL);
+    assert_int_equal(
+        load_jwk(ED_JWK("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo=", ""), MESH_ALG_UNSET),
+        MESH_ERR_B64URL);
+    assert_int_equal(
+        load_jwk(ED_JWK("11qYAYKxCrfVS+7TyWQHOg7hcvPapiMlrwIaaPcHURo", ""), MESH_ALG_UNSET),
+        MESH_ERR_B64URL);
     assert_int_equal(load_jwk(ED_JWK(ED_X, ",\"x\":\"" ED_X "\""), MESH_ALG_UNSET),
                      MESH_ERR_JSON_DUPLICATE);
     assert_int_equal(load_jwk(ED_JWK(ED_X, ",\"kty\":\"OKP\""), MESH_ALG_UNSET),
@@ -326,8 +332,7 @@ static void test_jwk_bad_input(void **state)
                      MESH_ERR_KEY_UNSUPPORTED);
     assert_int_equal(load_jwk(ED_JWK(ED_X, ",\"key_ops\":[\"encrypt\"]"), MESH_ALG_UNSET),
                      MESH_ERR_KEY_UNSUPPORTED);
-    assert_int_equal(load_jwk(ED_JWK(ED_X, ",\"key_ops\":[\"verify\"]"), MESH_ALG_UNSET),
-                     MESH_OK);
+    assert_int_equal(load_jwk(ED_JWK(ED_X, ",\"key_ops\":[\"verify\"]"), MESH_ALG_UNSET), MESH_OK);
     memset(big, ' ', sizeof(big));
     assert_int_equal(mesh_key_from_jwk(big, sizeof(big), MESH_ALG_UNSET, &key), MESH_ERR_LIMIT);
     assert_int_equal(mesh_key_from_jwk(NULL, 0, MESH_ALG_UNSET, &key), MESH_ERR_INVALID_ARG);

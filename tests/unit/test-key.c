@@ -34,7 +34,7 @@ static void test_alg_names(void **state)
     assert_string_equal(mesh_alg_name(MESH_ALG_UNSET), "");
     assert_int_equal(mesh_alg_from_name("ES256", 5), MESH_ALG_ES256);
     assert_int_equal(mesh_alg_from_name("EdDSA", 5), MESH_ALG_EDDSA);
-    assert_int_equal(mesh_alg_from_name("es256", 5), MESH_ALG_UNSET); /* case-sensitive */
+    assert_int_equal(mesh_alg_from_name("es256", 5), MESH_ALG_UNSET);  /* case-sensitive */
     assert_int_equal(mesh_alg_from_name("RS2560", 5), MESH_ALG_RS256); /* length-bounded */
     assert_int_equal(mesh_alg_from_name("none", 4), MESH_ALG_UNSET);
     assert_int_equal(mesh_alg_from_name("HS256", 5), MESH_ALG_UNSET);
@@ -209,10 +209,10 @@ static void test_pem_garbage_and_encrypted(void **state)
                      MESH_ERR_KEY_PARSE);
     assert_int_equal(mesh_key_from_pem("", 0, MESH_ALG_UNSET, &key), MESH_ERR_KEY_PARSE);
     assert_int_equal(PEM_write_bio_PKCS8PrivateKey(bio, pkey, EVP_aes_256_cbc(), NULL, 0, NULL,
-                                                   (void *)"secret"), 1);
+                                                   (void *)"secret"),
+                     1);
     n = BIO_get_mem_data(bio, &data);
-    assert_int_equal(mesh_key_from_pem(data, (size_t)n, MESH_ALG_UNSET, &key),
-                     MESH_ERR_KEY_PARSE);
+    assert_int_equal(mesh_key_from_pem(data, (size_t)n, MESH_ALG_UNSET, &key), MESH_ERR_KEY_PARSE);
     assert_ptr_equal(key, SENTINEL);
     assert_int_equal(mesh_key_from_pem(NULL, 0, MESH_ALG_UNSET, &key), MESH_ERR_INVALID_ARG);
     assert_int_equal(mesh_key_from_pem(garbage, MESH_MAX_PEM_BYTES + 1, MESH_ALG_UNSET, &key),
@@ -324,8 +324,7 @@ static void test_write_pem_file_failures(void **state)
     assert_int_equal(mesh_key_public_pem(key, &pem), MESH_OK);
     assert_int_equal(mesh_key_from_pem(pem, strlen(pem), MESH_ALG_UNSET, &pubkey), MESH_OK);
     snprintf(path, sizeof(path), "%s/pub-only.pem", tmpdir);
-    assert_int_equal(mesh_key_write_pem_file(pubkey, path, true, false),
-                     MESH_ERR_KEY_NOT_PRIVATE);
+    assert_int_equal(mesh_key_write_pem_file(pubkey, path, true, false), MESH_ERR_KEY_NOT_PRIVATE);
     assert_int_equal(mesh_key_write_pem_file(key, "/nonexistent-dir/k.pem", true, false),
                      MESH_ERR_IO);
     assert_int_equal(mesh_key_write_pem_file(NULL, path, true, false), MESH_ERR_INVALID_ARG);

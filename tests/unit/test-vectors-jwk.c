@@ -29,7 +29,8 @@ static void test_rfc_thumbprints(void **state)
 
     (void)state;
     assert_non_null(root);
-    json_array_foreach(json_object_get(root, "jwk_thumbprints"), i, v) {
+    json_array_foreach(json_object_get(root, "jwk_thumbprints"), i, v)
+    {
         const json_t *jwk = json_object_get(v, "jwk");
         const char *kid = json_string_value(json_object_get(jwk, "kid"));
         char *text = json_dumps(jwk, JSON_COMPACT);
@@ -107,25 +108,32 @@ static const struct {
     mesh_err_t rc;
     bool usable;
 } expected[] = {
-    {1, MESH_ERR_KEY_MIXED, false},        /* MixedKeySet: HMAC secret next to an EC key */
-    {2, MESH_OK, false},                   /* valid HS256: HMAC is not supported (skipped) */
-    {3, MESH_OK, false},                   /* modified HS256 signature */
-    {4, MESH_OK, false},                   /* duplicate kid among oct keys, all skipped */
-    {5, MESH_OK, true},                    /* valid RS256 */
-    {6, MESH_OK, false},                   /* "use":"enc" skipped */
-    {7, MESH_ERR_KEY_WEAK, false},         /* ROCA modulus */
-    {8, MESH_ERR_KEY_WEAK, false},         /* 1024-bit RSA */
-    {9, MESH_ERR_KEY_INVALID, false},      /* e = 1 */
-    {10, MESH_OK, false}, {11, MESH_OK, false}, {12, MESH_OK, false}, /* short HMAC */
-    {13, MESH_OK, false}, {14, MESH_OK, false}, {15, MESH_OK, false}, /* long HMAC */
-    {16, MESH_OK, false}, {17, MESH_OK, false}, {18, MESH_OK, false}, /* empty HMAC */
-    {19, MESH_OK, false},                  /* alg ES521 on P-256: unsupported alg, skipped */
-    {20, MESH_OK, false},                  /* alg ES224 on P-256 */
-    {21, MESH_OK, false},                  /* "use":"enc" */
-    {22, MESH_ERR_KEY_INVALID, false},     /* point not on the curve */
-    {23, MESH_OK, false},                  /* P-384: unknown curve, skipped */
-    {24, MESH_ERR_KEY_PARSE, false},       /* kty RSA holding EC members */
-    {25, MESH_OK, false}, {26, MESH_OK, false}, /* AES keys (kty oct) */
+    {1, MESH_ERR_KEY_MIXED, false},   /* MixedKeySet: HMAC secret next to an EC key */
+    {2, MESH_OK, false},              /* valid HS256: HMAC is not supported (skipped) */
+    {3, MESH_OK, false},              /* modified HS256 signature */
+    {4, MESH_OK, false},              /* duplicate kid among oct keys, all skipped */
+    {5, MESH_OK, true},               /* valid RS256 */
+    {6, MESH_OK, false},              /* "use":"enc" skipped */
+    {7, MESH_ERR_KEY_WEAK, false},    /* ROCA modulus */
+    {8, MESH_ERR_KEY_WEAK, false},    /* 1024-bit RSA */
+    {9, MESH_ERR_KEY_INVALID, false}, /* e = 1 */
+    {10, MESH_OK, false},
+    {11, MESH_OK, false},
+    {12, MESH_OK, false}, /* short HMAC */
+    {13, MESH_OK, false},
+    {14, MESH_OK, false},
+    {15, MESH_OK, false}, /* long HMAC */
+    {16, MESH_OK, false},
+    {17, MESH_OK, false},
+    {18, MESH_OK, false},              /* empty HMAC */
+    {19, MESH_OK, false},              /* alg ES521 on P-256: unsupported alg, skipped */
+    {20, MESH_OK, false},              /* alg ES224 on P-256 */
+    {21, MESH_OK, false},              /* "use":"enc" */
+    {22, MESH_ERR_KEY_INVALID, false}, /* point not on the curve */
+    {23, MESH_OK, false},              /* P-384: unknown curve, skipped */
+    {24, MESH_ERR_KEY_PARSE, false},   /* kty RSA holding EC members */
+    {25, MESH_OK, false},
+    {26, MESH_OK, false}, /* AES keys (kty oct) */
 };
 
 static void test_wycheproof_jwk_sets(void **state)
@@ -137,8 +145,10 @@ static void test_wycheproof_jwk_sets(void **state)
 
     (void)state;
     assert_non_null(root);
-    json_array_foreach(json_object_get(root, "testGroups"), gi, g) {
-        json_array_foreach(json_object_get(g, "tests"), ti, t) {
+    json_array_foreach(json_object_get(root, "testGroups"), gi, g)
+    {
+        json_array_foreach(json_object_get(g, "tests"), ti, t)
+        {
             int tc = (int)json_integer_value(json_object_get(t, "tcId"));
             const char *result = json_string_value(json_object_get(t, "result"));
             set_outcome_t o = jwk_set_outcome(g, t);
@@ -154,8 +164,8 @@ static void test_wycheproof_jwk_sets(void **state)
              * signature over a good key, the jws test's business). */
             ok = ok && !(strcmp(result, "invalid") == 0 && tc != 3 && o.usable);
             if (!ok) {
-                printf("  FAIL tcId %d (%s): rc %s usable %d\n", tc, result,
-                       mesh_err_name(o.rc), o.usable);
+                printf("  FAIL tcId %d (%s): rc %s usable %d\n", tc, result, mesh_err_name(o.rc),
+                       o.usable);
             }
             ok ? c.passed++ : c.failed++;
         }

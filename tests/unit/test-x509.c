@@ -31,7 +31,8 @@ static X509 *make_cert(const char *san)
     assert_int_equal(X509_set_version(x, 2), 1);
     assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 1), 1);
     assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                                                (const unsigned char *)"svc", -1, -1, 0), 1);
+                                                (const unsigned char *)"svc", -1, -1, 0),
+                     1);
     assert_int_equal(X509_set_issuer_name(x, name), 1);
     assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
     assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 3600));
@@ -91,7 +92,9 @@ static void test_spiffe_id(void **state)
 
     (void)state;
     assert_int_equal(spiffe_of("URI:spiffe://mesh.local/orders, DNS:orders, DNS:localhost, "
-                               "IP:127.0.0.1", &id), MESH_OK);
+                               "IP:127.0.0.1",
+                               &id),
+                     MESH_OK);
     assert_string_equal(id, "spiffe://mesh.local/orders");
     mesh_free(id);
     /* other URI SANs are ignored */
@@ -104,15 +107,15 @@ static void test_spiffe_id(void **state)
 static void test_spiffe_id_rejects(void **state)
 {
     static const char *const bad[] = {
-        NULL,                                              /* no SAN extension */
-        "DNS:orders",                                      /* no URI SAN */
-        "URI:https://mesh.local/orders",                   /* no spiffe URI */
+        NULL,                                                   /* no SAN extension */
+        "DNS:orders",                                           /* no URI SAN */
+        "URI:https://mesh.local/orders",                        /* no spiffe URI */
         "URI:spiffe://mesh.local/a, URI:spiffe://mesh.local/b", /* two */
-        "URI:spiffe://",                                   /* empty trust domain */
-        "URI:spiffe://Mesh.local/a",                       /* upper-case trust domain */
-        "URI:spiffe://mesh.local/a/../b",                  /* dot segment */
-        "URI:spiffe://mesh.local/a/",                      /* trailing slash */
-        "URI:spiffe://mesh.local/a?x=1",                   /* query */
+        "URI:spiffe://",                                        /* empty trust domain */
+        "URI:spiffe://Mesh.local/a",                            /* upper-case trust domain */
+        "URI:spiffe://mesh.local/a/../b",                       /* dot segment */
+        "URI:spiffe://mesh.local/a/",                           /* trailing slash */
+        "URI:spiffe://mesh.local/a?x=1",                        /* query */
     };
     char *id = (char *)"untouched";
 
@@ -187,10 +190,8 @@ static void test_load_der(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_x5t_s256),
-        cmocka_unit_test(test_spiffe_id),
-        cmocka_unit_test(test_spiffe_id_rejects),
-        cmocka_unit_test(test_spiffe_id_bad_der),
+        cmocka_unit_test(test_x5t_s256),          cmocka_unit_test(test_spiffe_id),
+        cmocka_unit_test(test_spiffe_id_rejects), cmocka_unit_test(test_spiffe_id_bad_der),
         cmocka_unit_test(test_load_der),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -108,9 +108,12 @@ static void test_binding_policy_matrix(void **state)
         const uint8_t *der;
         size_t len;
     } cases[B_CASES] = {
-        [B_MATCH] = {bound, env.a_der, env.a_len}, [B_OTHER] = {bound, env.b_der, env.b_len},
-        [B_NONE] = {bound, NULL, 0},               [U_CERT] = {unbound, env.a_der, env.a_len},
-        [U_NONE] = {unbound, NULL, 0},             [N_CERT] = {named, env.a_der, env.a_len},
+        [B_MATCH] = {bound, env.a_der, env.a_len},
+        [B_OTHER] = {bound, env.b_der, env.b_len},
+        [B_NONE] = {bound, NULL, 0},
+        [U_CERT] = {unbound, env.a_der, env.a_len},
+        [U_NONE] = {unbound, NULL, 0},
+        [N_CERT] = {named, env.a_der, env.a_len},
         [N_NONE] = {named, NULL, 0},
     };
     (void)state;
@@ -119,8 +122,8 @@ static void test_binding_policy_matrix(void **state)
         mesh_verifier_t *fresh = binding_verifier(POLICIES[p], 0);
         for (int c = 0; c < B_CASES; c++) {
             mesh_identity_t *id = NULL;
-            mesh_err_t rc = mesh_verify(fresh, tu_bearer(cases[c].tok), cases[c].der,
-                                        cases[c].len, NULL, &id);
+            mesh_err_t rc =
+                mesh_verify(fresh, tu_bearer(cases[c].tok), cases[c].der, cases[c].len, NULL, &id);
             if (rc != BIND_WANT[p][c]) {
                 fail_msg("fresh path, policy %s, case %d: %s, want %s", POLICIES[p], c,
                          mesh_err_name(rc), mesh_err_name(BIND_WANT[p][c]));
@@ -140,8 +143,8 @@ static void test_binding_policy_matrix(void **state)
             const uint8_t *pd = cases[c].tok == bound ? env.a_der : NULL;
             size_t pl = cases[c].tok == bound ? env.a_len : 0;
             bool primed = mesh_verify(v, tu_bearer(cases[c].tok), pd, pl, NULL, NULL) == MESH_OK;
-            mesh_err_t rc = mesh_verify(v, tu_bearer(cases[c].tok), cases[c].der, cases[c].len,
-                                        NULL, &id);
+            mesh_err_t rc =
+                mesh_verify(v, tu_bearer(cases[c].tok), cases[c].der, cases[c].len, NULL, &id);
             if (rc != BIND_WANT[p][c]) {
                 fail_msg("cached path, policy %s, case %d: %s, want %s", POLICIES[p], c,
                          mesh_err_name(rc), mesh_err_name(BIND_WANT[p][c]));
@@ -299,7 +302,6 @@ static void test_verifier_from_env(void **state)
     free(unbound);
 }
 
-
 static void test_options_rejected(void **state)
 {
     mesh_verifier_opts_t *o = NULL;
@@ -360,7 +362,6 @@ static void test_options_rejected(void **state)
     assert_false(mesh_identity_has_scope(NULL, "read"));
     assert_false(mesh_identity_bound(NULL));
 }
-
 
 int main(void)
 {

@@ -34,7 +34,7 @@ size_t mesh_b64url_encode(const uint8_t *in, size_t n, char *out);
  * a result larger than cap is MESH_ERR_LIMIT.
  */
 MESH_WUR mesh_err_t mesh_b64url_decode(const char *in, size_t n, uint8_t *out, size_t cap,
-                              size_t *out_len);
+                                       size_t *out_len);
 
 #ifdef __cplusplus
 }

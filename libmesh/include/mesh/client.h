@@ -47,8 +47,7 @@ MESH_WUR mesh_err_t mesh_client_opts_set_ca_path(mesh_client_opts_t *o, const ch
 /* Service-token mode: id + secret instead of the certificate. The secret is copied, wiped
  * when replaced and on free, and never logged. */
 MESH_WUR mesh_err_t mesh_client_opts_set_client_id(mesh_client_opts_t *o, const char *id);
-MESH_WUR mesh_err_t mesh_client_opts_set_client_secret(mesh_client_opts_t *o,
-                                                       const char *secret);
+MESH_WUR mesh_err_t mesh_client_opts_set_client_secret(mesh_client_opts_t *o, const char *secret);
 /*
  * Optional: the SPIFFE ID the issuer's certificate must carry, e.g.
  * "spiffe://mesh.local/issuer" (go-spiffe's tlsconfig.AuthorizeID). Every development
@@ -60,8 +59,7 @@ MESH_WUR mesh_err_t mesh_client_opts_set_client_secret(mesh_client_opts_t *o,
  */
 MESH_WUR mesh_err_t mesh_client_opts_set_issuer_id(mesh_client_opts_t *o, const char *id);
 /* DEVELOPMENT ONLY: skip TLS hostname checks (mesh_client_new warns). Default false. */
-MESH_WUR mesh_err_t mesh_client_opts_set_insecure_skip_hostname(mesh_client_opts_t *o,
-                                                                bool skip);
+MESH_WUR mesh_err_t mesh_client_opts_set_insecure_skip_hostname(mesh_client_opts_t *o, bool skip);
 /* Tokens kept ((audience, scope) pairs), at least 1; default 64. */
 MESH_WUR mesh_err_t mesh_client_opts_set_cache_entries(mesh_client_opts_t *o, size_t n);
 /* Refresh this far into a token's life, in (0, 1); default 0.8. */

@@ -55,9 +55,9 @@ typedef enum {
     MESH_ERR_ALG_NOT_ALLOWED = 32, /* none, HMAC, or an alg other than the key's own */
     MESH_ERR_KID_MISSING = 33,
     MESH_ERR_KID_UNKNOWN = 34,
-    MESH_ERR_HEADER_FORBIDDEN = 35, /* crit, jku, x5u, jwk, x5c, b64 */
-    MESH_ERR_TYP = 36,              /* typ is not the required one (at+jwt) */
-    MESH_ERR_SIGNATURE = 37,        /* the signature does not verify */
+    MESH_ERR_HEADER_FORBIDDEN = 35,         /* crit, jku, x5u, jwk, x5c, b64 */
+    MESH_ERR_TYP = 36,                      /* typ is not the required one (at+jwt) */
+    MESH_ERR_SIGNATURE = 37,                /* the signature does not verify */
     MESH_ERR_TOKEN_JSON_SERIALIZATION = 38, /* JWS JSON serialization is not accepted */
     MESH_ERR_TOKEN_JWE = 39,                /* five parts: an encrypted token */
 
@@ -82,9 +82,9 @@ typedef enum {
     MESH_ERR_TLS = 63,              /* handshake failed */
     MESH_ERR_CERT = 64,             /* certificate unreadable, expired, or not chaining */
     MESH_ERR_CERT_KEY_MISMATCH = 65,
-    MESH_ERR_NO_TOKEN = 66,         /* no Authorization header / not Bearer */
-    MESH_ERR_TWO_CREDENTIALS = 67,  /* more than one credential in a request (HTTP 400) */
-    MESH_ERR_CONFIG = 68,           /* a configuration or template value is wrong */
+    MESH_ERR_NO_TOKEN = 66,        /* no Authorization header / not Bearer */
+    MESH_ERR_TWO_CREDENTIALS = 67, /* more than one credential in a request (HTTP 400) */
+    MESH_ERR_CONFIG = 68,          /* a configuration or template value is wrong */
     MESH_ERR_NOT_FOUND = 69,
     /* the verifier knows of revocations it could not load (set full, feed unreadable); it
      * refuses every token until a poll completes (HTTP 503) */

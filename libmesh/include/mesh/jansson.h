@@ -25,8 +25,8 @@ extern "C" {
  * UTF-8 MESH_ERR_UTF8, anything else malformed MESH_ERR_JSON. `what` names the input in the
  * detail ("token request body", "template certs-templates/mesh.json").
  */
-MESH_WUR mesh_err_t mesh_json_parse(const char *buf, size_t len, size_t max_depth,
-                                    const char *what, json_t **out);
+MESH_WUR mesh_err_t mesh_json_parse(const char *buf, size_t len, size_t max_depth, const char *what,
+                                    json_t **out);
 
 /* Like mesh_json_parse, and the value must be an object. */
 MESH_WUR mesh_err_t mesh_json_parse_object(const char *buf, size_t len, size_t max_depth,

@@ -162,8 +162,8 @@ void mesh_identity_free(mesh_identity_t *id);            /* drops a reference; N
  * What the verified token said. Strings are borrowed from `id` and valid while a reference
  * is held; a NULL `id` gives "" (0, false). None blocks; all are thread-safe.
  */
-const char *mesh_identity_issuer(const mesh_identity_t *id);    /* iss */
-const char *mesh_identity_subject(const mesh_identity_t *id);   /* sub */
+const char *mesh_identity_issuer(const mesh_identity_t *id);  /* iss */
+const char *mesh_identity_subject(const mesh_identity_t *id); /* sub */
 /* The first of the verifier's audiences (in the configured order) that the token's aud names. */
 const char *mesh_identity_audience(const mesh_identity_t *id);
 const char *mesh_identity_scopes(const mesh_identity_t *id);    /* space-separated; "" */

@@ -61,8 +61,8 @@ bool mesh_words_contains(const char *list, const char *word);
  * and <dir>/ca.pem (explicit TLS_* win). Each output (optional) is a new string
  * (mesh_free()). MESH_ERR_CONFIG names the variable that is missing.
  */
-MESH_WUR mesh_err_t mesh_env_identity(const char *service_name, char **cert_path,
-                                      char **key_path, char **ca_path);
+MESH_WUR mesh_err_t mesh_env_identity(const char *service_name, char **cert_path, char **key_path,
+                                      char **ca_path);
 
 #ifdef __cplusplus
 }

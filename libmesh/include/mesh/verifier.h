@@ -200,8 +200,9 @@ typedef struct mesh_verifier mesh_verifier_t;
  * MESH_ERR_KEYS_UNAVAILABLE until keys arrive. `opts` is copied (borrowed for the call). Errors:
  * MESH_ERR_INVALID_ARG (issuer/audience missing), MESH_ERR_CONFIG (a location missing or not
  * https://; profile "oidc" with the revocation feed turned on; an HMAC key without profile
- * "oidc" or beside a JWKS source or an algorithm list; a trust bundle or CRL file that is unreadable as PEM, holds a non-CA certificate or no
- * root, or a CRL no bundle CA signed: the detail names the file), MESH_ERR_IO, MESH_ERR_NOMEM.
+ * "oidc" or beside a JWKS source or an algorithm list; a trust bundle or CRL file that is
+ * unreadable as PEM, holds a non-CA certificate or no root, or a CRL no bundle CA signed: the
+ * detail names the file), MESH_ERR_IO, MESH_ERR_NOMEM.
  */
 MESH_WUR mesh_err_t mesh_verifier_new(const mesh_verifier_opts_t *opts, mesh_verifier_t **out);
 

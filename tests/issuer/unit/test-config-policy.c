@@ -224,10 +224,8 @@ int main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_demo_config),
-        cmocka_unit_test(test_config_errors),
-        cmocka_unit_test(test_config_json_door),
-        cmocka_unit_test(test_config_values),
+        cmocka_unit_test(test_demo_config),      cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_config_json_door), cmocka_unit_test(test_config_values),
         cmocka_unit_test(test_policy),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

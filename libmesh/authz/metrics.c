@@ -69,6 +69,44 @@ void metrics_legacy_key(const char *issuer, const char *key, const char *result)
     pthread_mutex_unlock(&lock);
 }
 
+/* Decisions by the token's client id: bounded like every series, the rest as "other". The
+ * value comes from a verified token (an identity provider may put anything in it), so it is
+ * escaped for the exposition format when written, never trusted as a label as it is. */
+typedef struct {
+    char client[MESH_MAX_METRIC_LABEL + 1];
+    const char *outcome;
+    uint64_t n;
+} client_series_t;
+
+static client_series_t clients[MESH_MAX_METRIC_SERIES + 1]; /* the last: client_id="other" */
+static size_t n_clients;
+
+void metrics_client(const char *client_id, const char *outcome)
+{
+    if (client_id == NULL || client_id[0] == '\0') {
+        client_id = "none";
+    }
+    pthread_mutex_lock(&lock);
+    client_series_t *s = NULL;
+    for (size_t i = 0; i < n_clients && s == NULL; i++) {
+        if (strncmp(clients[i].client, client_id, MESH_MAX_METRIC_LABEL) == 0 &&
+            strcmp(clients[i].outcome, outcome) == 0) {
+            s = &clients[i];
+        }
+    }
+    if (s == NULL && n_clients < MESH_MAX_METRIC_SERIES) {
+        s = &clients[n_clients++];
+        snprintf(s->client, sizeof(s->client), "%s", client_id);
+        s->outcome = outcome;
+    } else if (s == NULL) {
+        s = &clients[MESH_MAX_METRIC_SERIES];
+        snprintf(s->client, sizeof(s->client), "other");
+        s->outcome = "other";
+    }
+    s->n++;
+    pthread_mutex_unlock(&lock);
+}
+
 void metrics_decision(const char *route, const char *outcome, const char *reason,
                       int64_t duration_us)
 {
@@ -134,6 +172,8 @@ void metrics_reset(void)
     memset(series, 0, sizeof(series));
     n_keys = 0;
     memset(keys, 0, sizeof(keys));
+    n_clients = 0;
+    memset(clients, 0, sizeof(clients));
     pthread_mutex_unlock(&lock);
 }
 
@@ -292,6 +332,33 @@ char *metrics_render(const config_t *cfg)
             put(&o,
                 "mesh_authz_legacy_key_uses_total{issuer=\"%s\",key=\"%s\",result=\"%s\"} %llu\n",
                 k->issuer, k->key, k->result, (unsigned long long)k->n);
+        }
+    }
+    put(&o,
+        "# HELP mesh_authz_decisions_by_client_total decisions with a verified token, by its "
+        "client id (at most %d series, the rest as \"other\")\n"
+        "# TYPE mesh_authz_decisions_by_client_total counter\n",
+        MESH_MAX_METRIC_SERIES);
+    for (size_t i = 0; i <= MESH_MAX_METRIC_SERIES; i++) {
+        const client_series_t *c = &clients[i];
+        if (i < n_clients || (i == MESH_MAX_METRIC_SERIES && c->n > 0)) {
+            char esc[2 * MESH_MAX_METRIC_LABEL + 1];
+            size_t e = 0;
+            for (const char *q = c->client; *q != '\0' && e + 2 < sizeof(esc); q++) {
+                unsigned char ch = (unsigned char)*q;
+                if (ch == '\\' || ch == '"') {
+                    esc[e++] = '\\';
+                    esc[e++] = (char)ch;
+                } else if (ch == '\n') {
+                    esc[e++] = '\\';
+                    esc[e++] = 'n';
+                } else {
+                    esc[e++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+                }
+            }
+            esc[e] = '\0';
+            put(&o, "mesh_authz_decisions_by_client_total{client_id=\"%s\",outcome=\"%s\"} %llu\n",
+                esc, c->outcome, (unsigned long long)c->n);
         }
     }
     pthread_mutex_unlock(&lock);

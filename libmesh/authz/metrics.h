@@ -25,6 +25,8 @@ void metrics_connection_refused(void);
 /* One use of a legacy API key by name ("result": the decision's reason: ok,
  * legacy_key_refused, api_key_expired); at most MESH_MAX_METRIC_SERIES series. */
 void metrics_legacy_key(const char *issuer, const char *key, const char *result);
+/* One decision with a verified token, by the token's client id ("" or NULL: "none"). */
+void metrics_client(const char *client_id, const char *outcome);
 /* The whole exposition as a new string (free()); NULL when out of memory. */
 char *metrics_render(const config_t *cfg);
 void metrics_reset(void); /* tests */

@@ -318,6 +318,9 @@ void http_handle(struct evhttp_request *req, void *arg)
     if (d.key != NULL) {
         metrics_legacy_key(d.key_issuer->name, d.key->name, d.reason);
     }
+    if (d.id != NULL) {
+        metrics_client(mesh_identity_client_id(d.id), d.outcome);
+    }
     int64_t took = now_us() - t0;
     reply(req, &d);
     metrics_decision(d.route ? d.route->name : NULL, d.outcome, d.reason, took);

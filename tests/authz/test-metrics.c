@@ -61,11 +61,43 @@ static void test_bounded_cardinality(void **state)
     free(t);
 }
 
+/* Decisions by client id: the id comes from a token, so it is escaped; bounded like the rest. */
+static void test_by_client_escaped_and_bounded(void **state)
+{
+    metrics_reset();
+    metrics_client("web-service", "allow");
+    metrics_client("web-service", "allow");
+    metrics_client("", "deny");
+    metrics_client("a\"b\\c\nd", "allow");
+    char *t = metrics_render(NULL);
+    assert_non_null(t);
+    assert_non_null(strstr(
+        t,
+        "mesh_authz_decisions_by_client_total{client_id=\"web-service\",outcome=\"allow\"} 2\n"));
+    assert_non_null(
+        strstr(t, "mesh_authz_decisions_by_client_total{client_id=\"none\",outcome=\"deny\"} 1\n"));
+    assert_non_null(strstr(t, "{client_id=\"a\\\"b\\\\c\\nd\",outcome=\"allow\"} 1\n"));
+    free(t);
+
+    metrics_reset();
+    char id[32];
+    for (int i = 0; i < MESH_MAX_METRIC_SERIES + 5; i++) {
+        snprintf(id, sizeof(id), "svc-%d", i);
+        metrics_client(id, "allow");
+    }
+    t = metrics_render(NULL);
+    assert_non_null(t);
+    assert_int_equal(count(t, "mesh_authz_decisions_by_client_total{"), MESH_MAX_METRIC_SERIES + 1);
+    assert_non_null(strstr(t, "{client_id=\"other\",outcome=\"other\"} 5\n"));
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_series_per_label_set),
         cmocka_unit_test(test_bounded_cardinality),
+        cmocka_unit_test(test_by_client_escaped_and_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

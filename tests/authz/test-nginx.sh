@@ -235,6 +235,8 @@ check "/metrics counts decisions by route, outcome and reason, and the verifier'
              $m == *"mesh_authz_decision_duration_seconds_bucket"* &&
              $m == *"mesh_authz_jwks_fetches_total{issuer=\"mesh\"}"* &&
              $m == *"mesh_authz_verifier_cache_hits_total"* ]]'
+check "/metrics counts allowed decisions by the token's client id" \
+    eval 'grep -qE "^mesh_authz_decisions_by_client_total\{client_id=\"[^\"]+\",outcome=\"allow\"\} [1-9]" <<<"$m"'
 
 # ---- SIGHUP: a broken config is refused and the old one kept; a good one applies ----
 cp "$T/authz.json" "$T/authz.good"

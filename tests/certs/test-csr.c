@@ -30,7 +30,10 @@ static EVP_PKEY *gen(const char *alg, const char *param)
     EVP_PKEY *k = NULL;
 
     if (strcmp(alg, "RSA") == 0) {
-        k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)atoi(param));
+        char *end = NULL;
+        unsigned long bits = strtoul(param, &end, 10);
+        assert_true(end != param && *end == '\0' && bits >= 512 && bits <= 16384);
+        k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
     } else if (strcmp(alg, "EC") == 0) {
         k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", param);
     } else {
